@@ -1,0 +1,331 @@
+import type { DataStore, StructureKind } from './data.js';
+import type { LeasedEntry, NamespaceDriver, NewJobRow } from './driver.js';
+import { InvalidArgumentError, JobNotFoundError, LockTimeoutError, ServerGoneError } from './errors.js';
+import { DriverFetchedJob } from './fetched-job.js';
+import type { CreateJobInput, JobRecord, JobStore, StateRecord } from './job.js';
+import type { AcquireOptions, Lock, LockManager } from './lock.js';
+import type { MonitoringApi, Page, QueueInfo, Statistics } from './monitoring.js';
+import type { FetchedJob, FetchOptions, QueueStore } from './queue.js';
+import { RenewingLock } from './renewing-lock.js';
+import { readStatistics } from './read-statistics.js';
+import type { ServerInfo, ServerRecord, ServerRegistry } from './servers.js';
+import type { Storage } from './storage.js';
+import { DEFAULT_INVISIBILITY_MS, DEFAULT_LOCK_TTL_MS, DEFAULT_MAX_PAYLOAD_BYTES, type StorageOptions } from './storage-options.js';
+import { checkKind, recordTransaction } from './transaction-builder.js';
+import type { WriteOp, WriteTransaction } from './transaction.js';
+import { checkInt, checkMs, checkName, checkPage, checkQueues, checkScore, checkString, checkStringRecord, serializeArgs } from './validate.js';
+import { sleep } from './sleep.js';
+import { Batcher } from './batcher.js';
+import { mergeCounterIncrements } from './merge-counters.js';
+import { setMaxListeners } from 'node:events';
+
+const MAX_BATCH = 64;
+
+/** A Batcher as the driver asks: up to batchInFlight batches at once, or every call alone. */
+function batcher<I, O>(driver: NamespaceDriver, run: (inputs: I[]) => Promise<O[]>): Batcher<I, O> {
+  return driver.batchInFlight > 0 ? new Batcher(run, MAX_BATCH, driver.batchInFlight) : new Batcher(run, 1, Infinity);
+}
+
+/**
+ * The one implementation of the public Storage surface. Every backend hands
+ * in a NamespaceDriver; validation, typed errors, the fetch wait loop and
+ * lock renewal live here once, so backends cannot drift apart on them.
+ */
+export function createStorage(driver: NamespaceDriver, options: StorageOptions = {}): Storage {
+  const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  const data = new CheckedDataStore(driver.data);
+  const jobs = new CheckedJobStore(driver, maxPayloadBytes);
+  const servers = new CheckedServers(driver);
+  const commits = driver.batchInFlight > 0 ? batcher(driver, (batches: Array<readonly WriteOp[]>) => groupCommit(driver, batches)) : null;
+  return {
+    jobs,
+    queues: new CheckedQueues(driver),
+    locks: new CheckedLocks(driver),
+    data,
+    servers,
+    monitoring: new CheckedMonitoring(driver, jobs, servers, data),
+    async transaction<T>(fn: (tx: WriteTransaction) => T | Promise<T>): Promise<T> {
+      const { result, ops } = await recordTransaction(fn);
+      if (ops.length === 0) return result;
+      if (!commits) {
+        await driver.commit(ops);
+        return result;
+      }
+      const failed = await commits.push(ops);
+      if (failed) throw failed;
+      return result;
+    },
+  };
+}
+
+/**
+ * Concurrent transactions share one commit: on Postgres, commits that notify
+ * listeners serialise on the notification queue, so one commit for many is
+ * what lets throughput grow with concurrency. A missing job fails the whole
+ * group before anything is written; then each transaction is committed on
+ * its own, so only the one that named the missing job fails. Any other error
+ * is not known to have written nothing (a lost connection may follow a
+ * commit), so it is not retried: every caller of the group gets it.
+ */
+async function groupCommit(driver: NamespaceDriver, batches: Array<readonly WriteOp[]>): Promise<Array<Error | null>> {
+  if (batches.length === 1) {
+    await driver.commit(batches[0]!);
+    return [null];
+  }
+  try {
+    await driver.commit(mergeCounterIncrements(batches.flat()));
+    return batches.map(() => null);
+  } catch (err) {
+    if (!(err instanceof JobNotFoundError)) throw err;
+  }
+  const results: Array<Error | null> = [];
+  for (const ops of batches) results.push(await driver.commit(ops).then(() => null, (e: Error) => e));
+  return results;
+}
+
+class CheckedJobStore implements JobStore {
+  readonly #creates: Batcher<NewJobRow, string> | null;
+  readonly #reads: Batcher<string, JobRecord | null> | null;
+
+  constructor(readonly driver: NamespaceDriver, readonly maxPayloadBytes: number) {
+    const { createJobs, getJobs } = driver;
+    this.#creates = driver.batchInFlight > 0 && createJobs ? batcher(driver, (rows: NewJobRow[]) => createJobs.call(driver, rows)) : null;
+    this.#reads = driver.batchInFlight > 0 && getJobs ? batcher(driver, (ids: string[]) => getJobs.call(driver, ids)) : null;
+  }
+
+  async create(input: CreateJobInput): Promise<string> {
+    if (input === null || typeof input !== 'object') throw new InvalidArgumentError('create needs { type, args, queue }');
+    const type = checkName('jobType', input.type);
+    const queue = checkName('queue', input.queue);
+    const { json } = serializeArgs(input.args, this.maxPayloadBytes);
+    const parameters = input.parameters === undefined ? {} : checkStringRecord('parameters', input.parameters, 'parameter');
+    const expireInMs = input.expireInMs === undefined ? null : checkMs('expireInMs', input.expireInMs, 1);
+    const row = { type, argsJson: json, queue, parameters, expireInMs };
+    return this.#creates ? this.#creates.push(row) : this.driver.createJob(row);
+  }
+
+  async get(id: string): Promise<JobRecord> {
+    const checked = checkName('jobId', id);
+    const job = await (this.#reads ? this.#reads.push(checked) : this.driver.getJob(checked));
+    if (!job) throw new JobNotFoundError(id);
+    return job;
+  }
+
+  async history(id: string): Promise<StateRecord[]> {
+    const h = await this.driver.getHistory(checkName('jobId', id));
+    if (!h) throw new JobNotFoundError(id);
+    return h;
+  }
+
+  async getParameter(id: string, name: string): Promise<string | null> {
+    const v = await this.driver.getParameter(checkName('jobId', id), checkName('parameter', name));
+    if (v === undefined) throw new JobNotFoundError(id);
+    return v;
+  }
+
+  async setParameter(id: string, name: string, value: string): Promise<void> {
+    const ok = await this.driver.setParameter(checkName('jobId', id), checkName('parameter', name), checkString('parameter value', value));
+    if (!ok) throw new JobNotFoundError(id);
+  }
+}
+
+class CheckedQueues implements QueueStore {
+  readonly #fetchers = new Map<string, Batcher<void, { entry: LeasedEntry | null; nextVisibleInMs: number | null }>>();
+  readonly #acks: Batcher<LeasedEntry, boolean>;
+
+  constructor(readonly driver: NamespaceDriver) {
+    this.#acks = batcher(driver, (entries: LeasedEntry[]) => driver.ack(entries));
+  }
+
+  /** Concurrent fetches of the same queues share round trips (see Batcher). */
+  #fetcher(names: string[], invisibilityMs: number) {
+    const key = `${invisibilityMs}\u0000${names.join('\u0000')}`;
+    let b = this.#fetchers.get(key);
+    if (!b) {
+      b = batcher(this.driver, async (inputs: void[]) => {
+        const { entries, nextVisibleInMs } = await this.driver.tryFetch(names, invisibilityMs, inputs.length);
+        return inputs.map((_, i) => ({ entry: entries[i] ?? null, nextVisibleInMs }));
+      });
+      this.#fetchers.set(key, b);
+    }
+    return b;
+  }
+
+  async tryFetch(queues: readonly string[], options: Omit<FetchOptions, 'signal'> = {}): Promise<FetchedJob | null> {
+    const names = checkQueues(queues);
+    const invisibilityMs = options.invisibilityTimeoutMs === undefined ? DEFAULT_INVISIBILITY_MS : checkMs('invisibilityTimeoutMs', options.invisibilityTimeoutMs, 1);
+    const { entry } = await this.#fetcher(names, invisibilityMs).push();
+    return entry ? new DriverFetchedJob(this.driver, entry, invisibilityMs, (e) => this.#acks.push(e)) : null;
+  }
+
+  async fetch(queues: readonly string[], options: FetchOptions = {}): Promise<FetchedJob> {
+    const names = checkQueues(queues);
+    const invisibilityMs = options.invisibilityTimeoutMs === undefined ? DEFAULT_INVISIBILITY_MS : checkMs('invisibilityTimeoutMs', options.invisibilityTimeoutMs, 1);
+    const signal = options.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError('signal must be an AbortSignal');
+    signal?.throwIfAborted();
+
+    const fetcher = this.#fetcher(names, invisibilityMs);
+    // The hot path (a job is there) touches neither the signal nor the wake-ups: both are set up
+    // only once an attempt comes back empty and the fetch is about to wait.
+    const first = await fetcher.push();
+    if (first.entry) return new DriverFetchedJob(this.driver, first.entry, invisibilityMs, (e) => this.#acks.push(e));
+    signal?.throwIfAborted();
+
+    let woken = false;
+    let endWait: (() => void) | undefined;
+    const onAbort = () => endWait?.();
+    if (signal) {
+      // Workers usually share one stop signal, each with a waiting fetch: that is not a leak.
+      setMaxListeners(0, signal);
+      signal.addEventListener('abort', onAbort);
+    }
+    // Subscribed before the next attempt, so a job that arrives between it and the wait is not missed.
+    const unsubscribe = this.driver.subscribeWork(names, () => {
+      woken = true;
+      endWait?.();
+    });
+    try {
+      for (;;) {
+        woken = false;
+        const attempt = await fetcher.push();
+        if (attempt.entry) return new DriverFetchedJob(this.driver, attempt.entry, invisibilityMs, (e) => this.#acks.push(e));
+        signal?.throwIfAborted();
+        if (woken) continue;
+        const waitMs = Math.max(1, Math.min(this.driver.pollIntervalMs, attempt.nextVisibleInMs ?? Infinity));
+        const wait = new AbortController();
+        endWait = () => wait.abort();
+        await sleep(waitMs, wait.signal).catch(() => {});
+        endWait = undefined;
+        signal?.throwIfAborted();
+      }
+    } finally {
+      unsubscribe();
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+class CheckedLocks implements LockManager {
+  constructor(readonly driver: NamespaceDriver) {}
+
+  async acquire(resource: string, options: AcquireOptions): Promise<Lock> {
+    checkName('resource', resource);
+    if (options === null || typeof options !== 'object') throw new InvalidArgumentError('acquire needs options { timeoutMs, ttlMs? }');
+    const timeoutMs = checkMs('timeoutMs', options.timeoutMs);
+    const ttlMs = options.ttlMs === undefined ? DEFAULT_LOCK_TTL_MS : checkMs('ttlMs', options.ttlMs, 10);
+    const deadline = Date.now() + timeoutMs;
+    // Back off exponentially with jitter: contenders that retry in step would collide on every try.
+    let backoff = 2;
+    for (;;) {
+      const token = await this.driver.tryLock(resource, ttlMs);
+      if (token !== null) return new RenewingLock(this.driver, resource, token, ttlMs, options.autoRenew ?? true);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new LockTimeoutError(resource, timeoutMs);
+      await sleep(Math.min(left, backoff + Math.random() * backoff));
+      backoff = Math.min(backoff * 2, 50);
+    }
+  }
+}
+
+class CheckedDataStore implements DataStore {
+  constructor(readonly raw: DataStore) {}
+  async hashGetAll(key: string) {
+    return this.raw.hashGetAll(checkName('key', key));
+  }
+  async hashGet(key: string, field: string) {
+    return this.raw.hashGet(checkName('key', key), checkName('field', field));
+  }
+  async hashCount(key: string) {
+    return this.raw.hashCount(checkName('key', key));
+  }
+  async setAll(key: string) {
+    return this.raw.setAll(checkName('key', key));
+  }
+  async setRange(key: string, start: number, end: number) {
+    return this.raw.setRange(checkName('key', key), checkInt('start', start, 0), checkInt('end', end, -1));
+  }
+  async setFirstByScore(key: string, fromScore: number, toScore: number, count = 1) {
+    const from = checkScore('fromScore', fromScore);
+    const to = checkScore('toScore', toScore);
+    if (to < from) throw new InvalidArgumentError(`toScore (${to}) must be >= fromScore (${from})`);
+    return this.raw.setFirstByScore(checkName('key', key), from, to, checkInt('count', count, 1, 10_000));
+  }
+  async setCount(key: string) {
+    return this.raw.setCount(checkName('key', key));
+  }
+  async setContains(key: string, member: string) {
+    return this.raw.setContains(checkName('key', key), checkName('member', member));
+  }
+  async setScore(key: string, member: string) {
+    return this.raw.setScore(checkName('key', key), checkName('member', member));
+  }
+  async listAll(key: string) {
+    return this.raw.listAll(checkName('key', key));
+  }
+  async listRange(key: string, start: number, end: number) {
+    return this.raw.listRange(checkName('key', key), checkInt('start', start, 0), checkInt('end', end, -1));
+  }
+  async listCount(key: string) {
+    return this.raw.listCount(checkName('key', key));
+  }
+  async counterGet(key: string) {
+    return this.raw.counterGet(checkName('key', key));
+  }
+  async ttl(kind: StructureKind, key: string) {
+    return this.raw.ttl(checkKind(kind), checkName('key', key));
+  }
+}
+
+class CheckedServers implements ServerRegistry {
+  constructor(readonly driver: NamespaceDriver) {}
+  async announce(id: string, info: ServerInfo): Promise<void> {
+    checkName('serverId', id);
+    if (info === null || typeof info !== 'object') throw new InvalidArgumentError('announce needs { queues, workerCount }');
+    const queues = checkQueues(info.queues);
+    const workerCount = checkInt('workerCount', info.workerCount, 1, 100_000);
+    await this.driver.announceServer(id, { queues, workerCount });
+  }
+  async heartbeat(id: string): Promise<void> {
+    if (!(await this.driver.heartbeat(checkName('serverId', id)))) throw new ServerGoneError(id);
+  }
+  async remove(id: string): Promise<void> {
+    await this.driver.removeServer(checkName('serverId', id));
+  }
+  async removeTimedOut(timeoutMs: number): Promise<number> {
+    return this.driver.removeTimedOutServers(checkMs('timeoutMs', timeoutMs, 1));
+  }
+  async list(): Promise<ServerRecord[]> {
+    return this.driver.listServers();
+  }
+}
+
+class CheckedMonitoring implements MonitoringApi {
+  constructor(readonly driver: NamespaceDriver, readonly jobs: JobStore, readonly serverRegistry: ServerRegistry, readonly data: DataStore) {}
+  async queues(): Promise<QueueInfo[]> {
+    return this.driver.queueInfo();
+  }
+  async queueJobs(queue: string, page?: Page): Promise<JobRecord[]> {
+    const { offset, limit } = checkPage(page);
+    return this.driver.queueJobs(checkName('queue', queue), offset, limit);
+  }
+  async stateCounts(): Promise<Record<string, number>> {
+    return this.driver.stateCounts();
+  }
+  async jobsInState(state: string, page?: Page): Promise<JobRecord[]> {
+    const { offset, limit } = checkPage(page);
+    return this.driver.jobsInState(checkName('state', state), offset, limit);
+  }
+  async jobDetails(id: string) {
+    const [job, history] = await Promise.all([this.jobs.get(id), this.jobs.history(id)]);
+    return { job, history };
+  }
+  async servers(): Promise<ServerRecord[]> {
+    return this.serverRegistry.list();
+  }
+  async statistics(options: { days?: number; hours?: number } = {}): Promise<Statistics> {
+    const days = checkInt('days', options.days ?? 7, 0, 366);
+    const hours = checkInt('hours', options.hours ?? 24, 0, 24 * 31);
+    return readStatistics(this.data, days, hours, new Date());
+  }
+}

@@ -1,0 +1,95 @@
+import type { DataStore } from './data.js';
+import type { JobRecord, StateRecord } from './job.js';
+import type { QueueInfo } from './monitoring.js';
+import type { ServerInfo, ServerRecord } from './servers.js';
+import type { WriteOp } from './transaction.js';
+
+/**
+ * What a backend implements for one namespace. Inputs arrive validated
+ * (createStorage checks them once for every backend); the driver only does
+ * I/O and reports "not found" / "lease lost" as return values, which
+ * createStorage turns into the contract's typed errors.
+ */
+export interface NamespaceDriver {
+  createJob(input: NewJobRow): Promise<string>;
+  /** Optional, used when batching: many creates in one statement (and one commit); ids in input order. */
+  createJobs?(inputs: readonly NewJobRow[]): Promise<string[]>;
+  /** null when the id is unknown, malformed or expired. */
+  getJob(id: string): Promise<JobRecord | null>;
+  /** Optional, used when batching: many reads in one round trip; result[i] is ids[i]'s job or null. */
+  getJobs?(ids: readonly string[]): Promise<Array<JobRecord | null>>;
+  getHistory(id: string): Promise<StateRecord[] | null>;
+  /** undefined when the job does not exist; null when it has no such parameter. */
+  getParameter(id: string, name: string): Promise<string | null | undefined>;
+  /** false when the job does not exist. */
+  setParameter(id: string, name: string, value: string): Promise<boolean>;
+  /**
+   * All-or-nothing; throws JobNotFoundError (and writes nothing) if any job id is absent.
+   * When batching, createStorage may hand in several transactions' ops concatenated
+   * (a group commit): the backend must apply them in order, as one transaction.
+   */
+  commit(ops: readonly WriteOp[]): Promise<void>;
+
+  /**
+   * Atomically leases up to `count` visible entries: the first queue's in
+   * FIFO order, then the next queue's, and so on. Returned in that order.
+   */
+  tryFetch(queues: readonly string[], invisibilityMs: number, count: number): Promise<FetchAttempt>;
+  /** Calls wake (possibly spuriously) when work may have arrived in one of the queues; returns an unsubscribe. */
+  subscribeWork(queues: readonly string[], wake: () => void): () => void;
+  /** Fallback wait between fetch attempts when no wake-up arrives (ms). */
+  readonly pollIntervalMs: number;
+  /**
+   * How many batches of each kind of call (create, read, commit, fetch, ack) may be in
+   * flight at once; 0 = no batching, every call goes out alone (see Batcher). Concurrent
+   * calls then share round trips: on Postgres that saves commits, on Redis the client's
+   * per-command cost and, when many idle workers wake at once, one fetch serves them all.
+   */
+  readonly batchInFlight: number;
+  /** Removes each entry still leased under its token; result[i] false = entries[i]'s lease was lost. */
+  ack(entries: readonly LeasedEntry[]): Promise<boolean[]>;
+  /** false = the entry is no longer leased under this token. */
+  requeue(entry: LeasedEntry): Promise<boolean>;
+  extend(entry: LeasedEntry, ms: number): Promise<boolean>;
+
+  /** A new fencing token, or null if another holder's lease is live. */
+  tryLock(resource: string, ttlMs: number): Promise<number | null>;
+  extendLock(resource: string, token: number, ttlMs: number): Promise<boolean>;
+  releaseLock(resource: string, token: number): Promise<void>;
+
+  readonly data: DataStore;
+
+  announceServer(id: string, info: ServerInfo): Promise<void>;
+  /** false when the server record does not exist. */
+  heartbeat(id: string): Promise<boolean>;
+  removeServer(id: string): Promise<void>;
+  removeTimedOutServers(timeoutMs: number): Promise<number>;
+  listServers(): Promise<ServerRecord[]>;
+
+  queueInfo(): Promise<QueueInfo[]>;
+  queueJobs(queue: string, offset: number, limit: number): Promise<JobRecord[]>;
+  stateCounts(): Promise<Record<string, number>>;
+  jobsInState(state: string, offset: number, limit: number): Promise<JobRecord[]>;
+}
+
+export interface NewJobRow {
+  type: string;
+  argsJson: string;
+  queue: string;
+  parameters: Record<string, string>;
+  expireInMs: number | null;
+}
+
+export interface LeasedEntry {
+  jobId: string;
+  queue: string;
+  /** Opaque delivery token that fences ack/requeue/extend. */
+  token: string;
+  deliveries: number;
+}
+
+export interface FetchAttempt {
+  entries: LeasedEntry[];
+  /** When fewer entries than asked were visible: ms until the earliest lease among the queues lapses (null if none). */
+  nextVisibleInMs: number | null;
+}

@@ -1,0 +1,98 @@
+/**
+ * Every error jobshard throws on purpose is a JobshardError with a stable
+ * `code`; callers and the conformance suite branch on `code`, never on the
+ * message, so messages can say what to fix without becoming an API.
+ */
+export type ErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'JOB_NOT_FOUND'
+  | 'LOCK_TIMEOUT'
+  | 'LEASE_LOST'
+  | 'SERVER_GONE'
+  | 'SHARD_UNAVAILABLE'
+  | 'CONFIG_INVALID'
+  | 'CLOSED';
+
+export class JobshardError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** An argument is malformed: empty or over-long name, negative duration, non-JSON payload… */
+export class InvalidArgumentError extends JobshardError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INVALID_ARGUMENT', message, options);
+  }
+}
+
+/** A job's serialized arguments exceed the storage's `maxPayloadBytes`. */
+export class PayloadTooLargeError extends JobshardError {
+  readonly bytes: number;
+  readonly limit: number;
+  constructor(bytes: number, limit: number) {
+    super('PAYLOAD_TOO_LARGE', `job payload is ${bytes} bytes, over the limit of ${limit} bytes: pass a reference (an id or URL) instead of the data, or raise maxPayloadBytes`);
+    this.bytes = bytes;
+    this.limit = limit;
+  }
+}
+
+export class JobNotFoundError extends JobshardError {
+  readonly jobId: string;
+  constructor(jobId: string) {
+    super('JOB_NOT_FOUND', `job '${jobId}' does not exist in this storage (unknown id, expired, or another tenant's id)`);
+    this.jobId = jobId;
+  }
+}
+
+export class LockTimeoutError extends JobshardError {
+  readonly resource: string;
+  constructor(resource: string, timeoutMs: number) {
+    super('LOCK_TIMEOUT', `could not acquire lock '${resource}' within ${timeoutMs} ms: another holder still has it; raise timeoutMs or shorten the holder's critical section`);
+    this.resource = resource;
+  }
+}
+
+/** A lock lease or a fetched job's invisibility lease now belongs to someone else (it expired). */
+export class LeaseLostError extends JobshardError {
+  constructor(what: string) {
+    super('LEASE_LOST', `${what}: the lease expired and was taken over; the work it guarded may run again elsewhere`);
+  }
+}
+
+/** A heartbeat for a server whose record was removed (e.g. declared dead by a peer). */
+export class ServerGoneError extends JobshardError {
+  readonly serverId: string;
+  constructor(serverId: string) {
+    super('SERVER_GONE', `server '${serverId}' is not registered any more (removed as timed out?): announce it again under a new id`);
+    this.serverId = serverId;
+  }
+}
+
+export class ShardUnavailableError extends JobshardError {
+  readonly shardId: string;
+  constructor(shardId: string, reason: string, options?: { cause?: unknown }) {
+    super('SHARD_UNAVAILABLE', `shard '${shardId}' is unavailable: ${reason}`, options);
+    this.shardId = shardId;
+  }
+}
+
+export class ConfigError extends JobshardError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CONFIG_INVALID', message, options);
+  }
+}
+
+export class ClosedError extends JobshardError {
+  constructor(what: string) {
+    super('CLOSED', `${what} is closed`);
+  }
+}
+
+export function isJobshardError(err: unknown, code?: ErrorCode): err is JobshardError {
+  return err instanceof JobshardError && (code === undefined || err.code === code);
+}

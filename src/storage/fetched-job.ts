@@ -1,0 +1,43 @@
+import type { NamespaceDriver, LeasedEntry } from './driver.js';
+import { LeaseLostError } from './errors.js';
+import type { FetchedJob } from './queue.js';
+import { checkMs } from './validate.js';
+
+export class DriverFetchedJob implements FetchedJob {
+  readonly #driver: NamespaceDriver;
+  readonly #entry: LeasedEntry;
+  readonly #invisibilityMs: number;
+  readonly #ack: (entry: LeasedEntry) => Promise<boolean>;
+
+  constructor(driver: NamespaceDriver, entry: LeasedEntry, invisibilityMs: number, ack: (entry: LeasedEntry) => Promise<boolean>) {
+    this.#driver = driver;
+    this.#entry = entry;
+    this.#invisibilityMs = invisibilityMs;
+    this.#ack = ack;
+  }
+
+  get jobId(): string {
+    return this.#entry.jobId;
+  }
+  get queue(): string {
+    return this.#entry.queue;
+  }
+  get deliveries(): number {
+    return this.#entry.deliveries;
+  }
+
+  async ack(): Promise<void> {
+    if (!(await this.#ack(this.#entry))) throw this.#lost('ack');
+  }
+  async requeue(): Promise<void> {
+    if (!(await this.#driver.requeue(this.#entry))) throw this.#lost('requeue');
+  }
+  async extend(ms: number = this.#invisibilityMs): Promise<void> {
+    checkMs('extend ms', ms, 1);
+    if (!(await this.#driver.extend(this.#entry, ms))) throw this.#lost('extend');
+  }
+
+  #lost(what: string): LeaseLostError {
+    return new LeaseLostError(`cannot ${what} job '${this.jobId}' of queue '${this.queue}'`);
+  }
+}

@@ -1,0 +1,66 @@
+import type { JsonValue } from './json.js';
+
+/** A state a job enters, e.g. `{ name: 'Enqueued' }` or `{ name: 'Failed', reason: 'timeout' }`. */
+export interface NewState {
+  /** 1–50 characters. jobshard's processing core uses Scheduled, Enqueued, Processing, Succeeded, Failed, Deleted. */
+  name: string;
+  reason?: string;
+  /** Free-form string fields (e.g. `enqueueAt`, `serverId`, `error`). */
+  data?: Record<string, string>;
+}
+
+/** One entry of a job's state history, as stored. */
+export interface StateRecord {
+  name: string;
+  reason: string | null;
+  data: Record<string, string>;
+  createdAt: Date;
+}
+
+export interface CreateJobInput {
+  /** The handler's name, e.g. `email.send`. */
+  type: string;
+  /** JSON-serializable arguments; checked and size-limited before anything is written. */
+  args: JsonValue[];
+  /** The queue the job belongs to; routers place the job with this queue. */
+  queue: string;
+  parameters?: Record<string, string>;
+  /**
+   * The job record expires this long after creation unless a transaction
+   * persists it. A job is created without state and only becomes real when a
+   * transaction sets its state, so an abandoned creation cleans itself up.
+   * Omit for no expiry.
+   */
+  expireInMs?: number;
+}
+
+export interface JobRecord {
+  id: string;
+  type: string;
+  args: JsonValue[];
+  queue: string;
+  /** Current state name, or null for a job created but never given a state. */
+  state: string | null;
+  stateReason: string | null;
+  stateData: Record<string, string>;
+  /** When the current state was set (null with no state). */
+  stateAt: Date | null;
+  createdAt: Date;
+  parameters: Record<string, string>;
+  /** When the record will be deleted, or null if it never expires. */
+  expireAt: Date | null;
+}
+
+/**
+ * The job store. Every call with an id this storage does not hold (unknown,
+ * malformed, expired, or another namespace's) throws JobNotFoundError.
+ * State changes, expiry and persisting go through `storage.transaction`.
+ */
+export interface JobStore {
+  create(input: CreateJobInput): Promise<string>;
+  get(id: string): Promise<JobRecord>;
+  /** Full state history, oldest first. */
+  history(id: string): Promise<StateRecord[]>;
+  getParameter(id: string, name: string): Promise<string | null>;
+  setParameter(id: string, name: string, value: string): Promise<void>;
+}

@@ -1,0 +1,40 @@
+export interface FetchOptions {
+  /** Aborting rejects a waiting fetch with the signal's reason. */
+  signal?: AbortSignal;
+  /**
+   * How long the job stays invisible to other consumers unless extended.
+   * Default 30 minutes. Invisibility is sliding: `extend()` pushes the deadline.
+   */
+  invisibilityTimeoutMs?: number;
+}
+
+/**
+ * A job handed to exactly one consumer. Each method is fenced by this
+ * delivery's token: once the lease expired and another consumer fetched the
+ * job, these throw LeaseLostError instead of touching the other delivery.
+ */
+export interface FetchedJob {
+  readonly jobId: string;
+  readonly queue: string;
+  /** 1 on the first delivery, 2 after one re-delivery, and so on. */
+  readonly deliveries: number;
+  /** Remove the job from its queue (done). */
+  ack(): Promise<void>;
+  /** Make the job fetchable again at once, keeping its original place in the queue. */
+  requeue(): Promise<void>;
+  /** Push the invisibility deadline to now + ms (default: the fetch's timeout). */
+  extend(ms?: number): Promise<void>;
+}
+
+/**
+ * Queues. Jobs enter a queue inside a transaction (`tx.enqueue`).
+ * Order: the first queue in the list that has a visible job wins (priority
+ * is the caller's order); inside a queue, strictly first-in first-out, and a
+ * re-delivered or requeued job keeps its original place.
+ */
+export interface QueueStore {
+  /** Waits until a job is available or `signal` aborts. */
+  fetch(queues: readonly string[], options?: FetchOptions): Promise<FetchedJob>;
+  /** One attempt, no waiting: a job, or null if none of the queues has a visible one. */
+  tryFetch(queues: readonly string[], options?: Omit<FetchOptions, 'signal'>): Promise<FetchedJob | null>;
+}

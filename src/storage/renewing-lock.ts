@@ -1,0 +1,73 @@
+import type { NamespaceDriver } from './driver.js';
+import { LeaseLostError } from './errors.js';
+import type { Lock } from './lock.js';
+import { checkMs } from './validate.js';
+
+/**
+ * A granted lease, renewed every ttl/3 while this process lives. If renewal
+ * is refused (someone else holds it now) or cannot reach the server before
+ * the lease would lapse, `signal` aborts so the holder can stop its work.
+ */
+export class RenewingLock implements Lock {
+  readonly resource: string;
+  readonly token: number;
+  readonly #driver: NamespaceDriver;
+  readonly #ttlMs: number;
+  readonly #abort = new AbortController();
+  #timer: NodeJS.Timeout | undefined;
+  #leaseUntil: number;
+  #released = false;
+
+  constructor(driver: NamespaceDriver, resource: string, token: number, ttlMs: number, autoRenew: boolean) {
+    this.#driver = driver;
+    this.resource = resource;
+    this.token = token;
+    this.#ttlMs = ttlMs;
+    this.#leaseUntil = Date.now() + ttlMs;
+    if (autoRenew) this.#schedule();
+  }
+
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  #schedule(): void {
+    this.#timer = setTimeout(() => void this.#renew(), Math.max(1, Math.floor(this.#ttlMs / 3)));
+    // A lock must not keep a process alive: when the process ends the lease lapses, which is the point.
+    this.#timer.unref();
+  }
+
+  async #renew(): Promise<void> {
+    if (this.#released) return;
+    try {
+      const startedAt = Date.now();
+      if (!(await this.#driver.extendLock(this.resource, this.token, this.#ttlMs))) return this.#lose();
+      this.#leaseUntil = startedAt + this.#ttlMs;
+    } catch {
+      if (Date.now() >= this.#leaseUntil) return this.#lose();
+    }
+    if (!this.#released) this.#schedule();
+  }
+
+  #lose(): void {
+    clearTimeout(this.#timer);
+    if (!this.#abort.signal.aborted) this.#abort.abort(new LeaseLostError(`lock '${this.resource}' (token ${this.token})`));
+  }
+
+  async extend(ms: number = this.#ttlMs): Promise<void> {
+    checkMs('extend ms', ms, 1);
+    const startedAt = Date.now();
+    if (this.#released || !(await this.#driver.extendLock(this.resource, this.token, ms))) {
+      this.#lose();
+      throw new LeaseLostError(`cannot extend lock '${this.resource}' (token ${this.token})`);
+    }
+    this.#leaseUntil = startedAt + ms;
+  }
+
+  async release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    clearTimeout(this.#timer);
+    await this.#driver.releaseLock(this.resource, this.token);
+  }
+}

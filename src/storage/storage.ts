@@ -1,0 +1,58 @@
+import type { DataStore } from './data.js';
+import type { JobStore } from './job.js';
+import type { LockManager } from './lock.js';
+import type { MonitoringApi } from './monitoring.js';
+import type { QueueStore } from './queue.js';
+import type { ServerRegistry } from './servers.js';
+import type { WriteTransaction } from './transaction.js';
+
+/**
+ * One storage: the whole contract for one namespace (a tenant or a tenant's
+ * queue group). A backend's storage and a router's tenant storage behave the
+ * same; `test/conformance` is the definition.
+ */
+export interface Storage {
+  readonly jobs: JobStore;
+  readonly queues: QueueStore;
+  readonly locks: LockManager;
+  readonly data: DataStore;
+  readonly servers: ServerRegistry;
+  readonly monitoring: MonitoringApi;
+  /**
+   * Runs fn, which records writes on tx, then commits them atomically. If fn
+   * throws, nothing is written. Resolves with fn's result after commit.
+   */
+  transaction<T>(fn: (tx: WriteTransaction) => T | Promise<T>): Promise<T>;
+  /**
+   * Where a queue's jobs live, when the storage knows (a router's tenant
+   * storage does; a bare backend's has no shard id). Used for metric labels.
+   */
+  locate?(queue: string): { shard: string; backend: string };
+}
+
+/** A backend serves any number of isolated namespaces on one server. */
+export interface Backend {
+  /** 'memory', 'postgres', 'redis'. */
+  readonly kind: string;
+  /** Connects and prepares the schema; idempotent. Other calls open lazily too. */
+  open(): Promise<void>;
+  /**
+   * The storage of one namespace: 1–200 characters of letters, digits and
+   * `_ - . :`. Namespaces never see each other's jobs, queues, locks or data.
+   */
+  storage(namespace: string): Storage;
+  /**
+   * Queue lengths of every namespace on this backend, in one round trip (for
+   * operators and telemetry: the cost does not grow with a query per tenant).
+   */
+  queueDepths(): Promise<QueueDepth[]>;
+  /** Closes connections and timers. Storages of a closed backend must not be used any more. */
+  close(): Promise<void>;
+}
+
+export interface QueueDepth {
+  namespace: string;
+  queue: string;
+  waiting: number;
+  inFlight: number;
+}
