@@ -1,0 +1,72 @@
+import type { Backend, QueueDepth, Storage } from '../../storage/storage.js';
+import { createStorage } from '../../storage/create-storage.js';
+import { ClosedError } from '../../storage/errors.js';
+import type { StorageOptions } from '../../storage/storage-options.js';
+import { checkMs, checkName } from '../../storage/validate.js';
+import { MemoryNamespace } from './memory-namespace.js';
+
+export interface MemoryBackendOptions extends StorageOptions {
+  /** How often lapsed records are dropped from memory (reads are exact regardless). Default 60 s. */
+  sweepIntervalMs?: number;
+  /**
+   * How long a waiting fetch sleeps before it looks again without a wake-up. In-process
+   * wake-ups are exact, so this only bounds a lost one. Default 1 s.
+   */
+  pollIntervalMs?: number;
+}
+
+/**
+ * The embedded default: the whole contract in process memory, nothing
+ * persisted beyond the process. Use it for development, tests and
+ * single-process services; use Postgres or Redis for durability.
+ */
+export class MemoryBackend implements Backend {
+  readonly kind = 'memory';
+  readonly #options: MemoryBackendOptions;
+  readonly #namespaces = new Map<string, { driver: MemoryNamespace; storage: Storage }>();
+  #lastId = 0;
+  #sweeper: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(options: MemoryBackendOptions = {}) {
+    if (options.pollIntervalMs !== undefined) checkMs('pollIntervalMs', options.pollIntervalMs, 1);
+    if (options.sweepIntervalMs !== undefined) checkMs('sweepIntervalMs', options.sweepIntervalMs, 1);
+    this.#options = options;
+  }
+
+  async open(): Promise<void> {
+    if (this.#closed) throw new ClosedError('MemoryBackend');
+    if (this.#sweeper) return;
+    this.#sweeper = setInterval(() => {
+      for (const ns of this.#namespaces.values()) ns.driver.sweep();
+    }, this.#options.sweepIntervalMs ?? 60_000);
+    this.#sweeper.unref();
+  }
+
+  storage(namespace: string): Storage {
+    if (this.#closed) throw new ClosedError('MemoryBackend');
+    checkName('namespace', namespace);
+    let ns = this.#namespaces.get(namespace);
+    if (!ns) {
+      const driver = new MemoryNamespace(() => ++this.#lastId, this.#options.pollIntervalMs ?? 1_000);
+      ns = { driver, storage: createStorage(driver, this.#options) };
+      this.#namespaces.set(namespace, ns);
+      void this.open();
+    }
+    return ns.storage;
+  }
+
+  async queueDepths(): Promise<QueueDepth[]> {
+    const out: QueueDepth[] = [];
+    for (const [namespace, ns] of this.#namespaces) {
+      for (const q of await ns.driver.queueInfo()) out.push({ namespace, queue: q.name, waiting: q.waiting, inFlight: q.inFlight });
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#sweeper);
+    this.#namespaces.clear();
+  }
+}

@@ -1,0 +1,315 @@
+import { randomUUID } from 'node:crypto';
+import type { FetchAttempt, LeasedEntry, NamespaceDriver, NewJobRow } from '../../storage/driver.js';
+import { JobNotFoundError } from '../../storage/errors.js';
+import type { JobRecord, NewState, StateRecord } from '../../storage/job.js';
+import type { QueueInfo } from '../../storage/monitoring.js';
+import type { ServerInfo, ServerRecord } from '../../storage/servers.js';
+import { jobIdsOf, type WriteOp } from '../../storage/transaction.js';
+import { live, sweep, type Expiring } from './expiring.js';
+import { MemoryData } from './memory-data.js';
+
+interface StoredJob extends Expiring {
+  id: string;
+  type: string;
+  argsJson: string;
+  queue: string;
+  createdAt: number;
+  parameters: Map<string, string>;
+  history: StateRecord[];
+  current: StateRecord | null;
+}
+
+interface QueueEntry {
+  jobId: string;
+  token: string | null;
+  leaseUntil: number;
+  deliveries: number;
+}
+
+/**
+ * One namespace held in process memory. Every method runs to completion
+ * without awaiting, so each is atomic with respect to every other caller in
+ * the process: that is what makes fetch, locks and commits safe here.
+ */
+export class MemoryNamespace implements NamespaceDriver {
+  readonly data = new MemoryData();
+  /** Calls are synchronous in-process work: nothing to share. */
+  readonly batchInFlight = 0;
+  readonly #jobs = new Map<string, StoredJob>();
+  /** Per queue, entries keyed by enqueue sequence: Map iteration order is FIFO order. */
+  readonly #queues = new Map<string, Map<number, QueueEntry>>();
+  readonly #locks = new Map<string, { token: number; until: number }>();
+  readonly #lockTokens = new Map<string, number>();
+  readonly #servers = new Map<string, ServerRecord>();
+  readonly #waiters = new Set<{ queues: readonly string[]; wake: () => void }>();
+  readonly #nextId: () => number;
+  #seq = 0;
+
+  constructor(nextId: () => number, readonly pollIntervalMs: number) {
+    this.#nextId = nextId;
+  }
+
+  async createJob(row: NewJobRow): Promise<string> {
+    const id = String(this.#nextId());
+    const now = Date.now();
+    this.#jobs.set(id, {
+      id, type: row.type, argsJson: row.argsJson, queue: row.queue, createdAt: now,
+      parameters: new Map(Object.entries(row.parameters)), history: [], current: null,
+      expireAt: row.expireInMs === null ? null : now + row.expireInMs,
+    });
+    return id;
+  }
+
+  async getJob(id: string): Promise<JobRecord | null> {
+    const job = live(this.#jobs, id);
+    return job ? toRecord(job) : null;
+  }
+
+  async getHistory(id: string): Promise<StateRecord[] | null> {
+    return live(this.#jobs, id)?.history.map(copyState) ?? null;
+  }
+
+  async getParameter(id: string, name: string): Promise<string | null | undefined> {
+    const job = live(this.#jobs, id);
+    return job ? job.parameters.get(name) ?? null : undefined;
+  }
+
+  async setParameter(id: string, name: string, value: string): Promise<boolean> {
+    const job = live(this.#jobs, id);
+    job?.parameters.set(name, value);
+    return job !== undefined;
+  }
+
+  async commit(ops: readonly WriteOp[]): Promise<void> {
+    const now = Date.now();
+    // Check every precondition before the first write: nothing below can fail, so the batch is all-or-nothing.
+    for (const id of jobIdsOf(ops)) if (!live(this.#jobs, id, now)) throw new JobNotFoundError(id);
+    let enqueued = false;
+    for (const op of ops) {
+      switch (op.op) {
+        case 'setJobState': {
+          const job = this.#jobs.get(op.jobId)!;
+          const state = stateRecord(op.state, now);
+          job.history.push(state);
+          job.current = state;
+          break;
+        }
+        case 'addJobState':
+          this.#jobs.get(op.jobId)!.history.push(stateRecord(op.state, now));
+          break;
+        case 'setJobParameter':
+          this.#jobs.get(op.jobId)!.parameters.set(op.name, op.value);
+          break;
+        case 'expireJob':
+          this.#jobs.get(op.jobId)!.expireAt = now + op.ms;
+          break;
+        case 'persistJob':
+          this.#jobs.get(op.jobId)!.expireAt = null;
+          break;
+        case 'enqueue': {
+          let q = this.#queues.get(op.queue);
+          if (!q) this.#queues.set(op.queue, (q = new Map()));
+          q.set(++this.#seq, { jobId: op.jobId, token: null, leaseUntil: 0, deliveries: 0 });
+          enqueued = true;
+          break;
+        }
+        case 'hashSet': this.data.hashSet(op.key, op.fields); break;
+        case 'hashDelete': this.data.hashDelete(op.key); break;
+        case 'setAdd': this.data.setAdd(op.key, op.member, op.score); break;
+        case 'setRemove': this.data.setRemove(op.key, op.member); break;
+        case 'setDelete': this.data.setDelete(op.key); break;
+        case 'listInsert': this.data.listInsert(op.key, op.value); break;
+        case 'listRemove': this.data.listRemove(op.key, op.value); break;
+        case 'listTrim': this.data.listTrim(op.key, op.start, op.end); break;
+        case 'listDelete': this.data.listDelete(op.key); break;
+        case 'counterIncrement': this.data.counterIncrement(op.key, op.by, op.expireInMs, now); break;
+        case 'expire': this.data.expire(op.kind, op.key, op.ms, now); break;
+        case 'persist': this.data.persist(op.kind, op.key); break;
+      }
+    }
+    if (enqueued) for (const w of this.#waiters) w.wake();
+  }
+
+  async tryFetch(queues: readonly string[], invisibilityMs: number, count: number): Promise<FetchAttempt> {
+    const now = Date.now();
+    let nextVisibleAt = Infinity;
+    const leased: LeasedEntry[] = [];
+    for (const queue of queues) {
+      const entries = this.#queues.get(queue);
+      if (!entries) continue;
+      for (const [seq, e] of entries) {
+        if (e.token !== null && e.leaseUntil > now) {
+          nextVisibleAt = Math.min(nextVisibleAt, e.leaseUntil);
+          continue;
+        }
+        e.token = randomUUID();
+        e.leaseUntil = now + invisibilityMs;
+        e.deliveries += 1;
+        leased.push({ jobId: e.jobId, queue, token: `${seq}:${e.token}`, deliveries: e.deliveries });
+        if (leased.length === count) return { entries: leased, nextVisibleInMs: null };
+      }
+    }
+    return { entries: leased, nextVisibleInMs: nextVisibleAt === Infinity ? null : nextVisibleAt - now };
+  }
+
+  subscribeWork(queues: readonly string[], wake: () => void): () => void {
+    const waiter = { queues, wake };
+    this.#waiters.add(waiter);
+    return () => this.#waiters.delete(waiter);
+  }
+
+  #leased(entry: LeasedEntry): { entries: Map<number, QueueEntry>; seq: number; e: QueueEntry } | null {
+    const [seqText, token] = entry.token.split(':') as [string, string];
+    const seq = Number(seqText);
+    const entries = this.#queues.get(entry.queue);
+    const e = entries?.get(seq);
+    return entries && e && e.token === token ? { entries, seq, e } : null;
+  }
+
+  async ack(entries: readonly LeasedEntry[]): Promise<boolean[]> {
+    return entries.map((entry) => {
+      const found = this.#leased(entry);
+      if (!found) return false;
+      found.entries.delete(found.seq);
+      if (found.entries.size === 0) this.#queues.delete(entry.queue);
+      return true;
+    });
+  }
+
+  async requeue(entry: LeasedEntry): Promise<boolean> {
+    const found = this.#leased(entry);
+    if (!found) return false;
+    found.e.token = null;
+    found.e.leaseUntil = 0;
+    for (const w of this.#waiters) w.wake();
+    return true;
+  }
+
+  async extend(entry: LeasedEntry, ms: number): Promise<boolean> {
+    const found = this.#leased(entry);
+    if (!found) return false;
+    found.e.leaseUntil = Date.now() + ms;
+    return true;
+  }
+
+  async tryLock(resource: string, ttlMs: number): Promise<number | null> {
+    const now = Date.now();
+    const held = this.#locks.get(resource);
+    if (held && held.until > now) return null;
+    const token = (this.#lockTokens.get(resource) ?? 0) + 1;
+    this.#lockTokens.set(resource, token);
+    this.#locks.set(resource, { token, until: now + ttlMs });
+    return token;
+  }
+
+  async extendLock(resource: string, token: number, ttlMs: number): Promise<boolean> {
+    const held = this.#locks.get(resource);
+    // A lapsed lease nobody took yet may still be extended: the token proves no one else was granted it.
+    if (!held || held.token !== token) return false;
+    held.until = Date.now() + ttlMs;
+    return true;
+  }
+
+  async releaseLock(resource: string, token: number): Promise<void> {
+    if (this.#locks.get(resource)?.token === token) this.#locks.delete(resource);
+  }
+
+  async announceServer(id: string, info: ServerInfo): Promise<void> {
+    const now = new Date();
+    this.#servers.set(id, { id, queues: [...info.queues], workerCount: info.workerCount, startedAt: now, heartbeatAt: now });
+  }
+
+  async heartbeat(id: string): Promise<boolean> {
+    const s = this.#servers.get(id);
+    if (s) s.heartbeatAt = new Date();
+    return s !== undefined;
+  }
+
+  async removeServer(id: string): Promise<void> {
+    this.#servers.delete(id);
+  }
+
+  async removeTimedOutServers(timeoutMs: number): Promise<number> {
+    const cutoff = Date.now() - timeoutMs;
+    let removed = 0;
+    for (const [id, s] of this.#servers) if (s.heartbeatAt.getTime() < cutoff && this.#servers.delete(id)) removed++;
+    return removed;
+  }
+
+  async listServers(): Promise<ServerRecord[]> {
+    return [...this.#servers.values()].map((s) => ({ ...s, queues: [...s.queues] })).sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  async queueInfo(): Promise<QueueInfo[]> {
+    const now = Date.now();
+    const out: QueueInfo[] = [];
+    for (const [name, entries] of this.#queues) {
+      let inFlight = 0;
+      for (const e of entries.values()) if (e.token !== null && e.leaseUntil > now) inFlight++;
+      out.push({ name, waiting: entries.size - inFlight, inFlight });
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  async queueJobs(queue: string, offset: number, limit: number): Promise<JobRecord[]> {
+    const now = Date.now();
+    const out: JobRecord[] = [];
+    let skipped = 0;
+    for (const e of this.#queues.get(queue)?.values() ?? []) {
+      if (e.token !== null && e.leaseUntil > now) continue;
+      if (skipped++ < offset) continue;
+      const job = live(this.#jobs, e.jobId, now);
+      if (job) out.push(toRecord(job));
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  async stateCounts(): Promise<Record<string, number>> {
+    const now = Date.now();
+    const counts: Record<string, number> = {};
+    for (const job of this.#jobs.values()) {
+      if (job.current && (job.expireAt === null || job.expireAt > now)) counts[job.current.name] = (counts[job.current.name] ?? 0) + 1;
+    }
+    return counts;
+  }
+
+  async jobsInState(state: string, offset: number, limit: number): Promise<JobRecord[]> {
+    const now = Date.now();
+    const matching = [...this.#jobs.values()].filter((j) => j.current?.name === state && (j.expireAt === null || j.expireAt > now));
+    matching.sort((a, b) => b.current!.createdAt.getTime() - a.current!.createdAt.getTime() || Number(b.id) - Number(a.id));
+    return matching.slice(offset, offset + limit).map(toRecord);
+  }
+
+  /** Drops lapsed records so a long-lived process does not grow without bound. */
+  sweep(): void {
+    const now = Date.now();
+    sweep(this.#jobs, now);
+    this.data.sweep(now);
+    for (const [resource, held] of this.#locks) if (held.until <= now) this.#locks.delete(resource);
+  }
+}
+
+function stateRecord(state: NewState, now: number): StateRecord {
+  return { name: state.name, reason: state.reason ?? null, data: { ...state.data }, createdAt: new Date(now) };
+}
+
+function copyState(s: StateRecord): StateRecord {
+  return { ...s, data: { ...s.data }, createdAt: new Date(s.createdAt) };
+}
+
+function toRecord(job: StoredJob): JobRecord {
+  return {
+    id: job.id,
+    type: job.type,
+    args: JSON.parse(job.argsJson),
+    queue: job.queue,
+    state: job.current?.name ?? null,
+    stateReason: job.current?.reason ?? null,
+    stateData: { ...job.current?.data },
+    stateAt: job.current ? new Date(job.current.createdAt) : null,
+    createdAt: new Date(job.createdAt),
+    parameters: Object.fromEntries(job.parameters),
+    expireAt: job.expireAt === null ? null : new Date(job.expireAt),
+  };
+}

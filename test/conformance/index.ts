@@ -1,0 +1,30 @@
+import { backendTests } from './backend.js';
+import { badInputTests } from './bad-input.js';
+import { concurrencyTests } from './concurrency.js';
+import { dataTests } from './data.js';
+import type { Harness, Test } from './harness.js';
+import { isolationTests } from './isolation.js';
+import { jobTests } from './jobs.js';
+import { lockTests } from './locks.js';
+import { monitoringTests } from './monitoring.js';
+import { queueTests } from './queues.js';
+import { serverTests } from './servers.js';
+import { transactionTests } from './transactions.js';
+
+export type { Harness } from './harness.js';
+
+/** Registers the whole contract's tests against one implementation. Not an ava entry file itself. */
+export function runConformance(test: Test, harness: Harness): void {
+  jobTests(test, harness);
+  queueTests(test, harness);
+  lockTests(test, harness);
+  dataTests(test, harness);
+  transactionTests(test, harness);
+  concurrencyTests(test, harness);
+  serverTests(test, harness);
+  monitoringTests(test, harness);
+  isolationTests(test, harness);
+  badInputTests(test, harness);
+  if (harness.backend) backendTests(test, harness.name, harness.backend);
+  test.after.always(() => harness.teardown());
+}

@@ -1,0 +1,78 @@
+import type { Harness, Test } from './harness.js';
+import { delay, rejectsWithCode } from './helpers.js';
+
+export function lockTests(test: Test, h: Harness): void {
+  test(`${h.name} locks: 20 contenders, no lost update, tokens strictly increasing`, async (t) => {
+    const s = await h.storage();
+    const tokens: number[] = [];
+    await Promise.all(Array.from({ length: 20 }, async () => {
+      const lock = await s.locks.acquire('counter-lock', { timeoutMs: 20_000, ttlMs: 5_000 });
+      try {
+        tokens.push(lock.token);
+        // Read-modify-write through the storage: without mutual exclusion updates are lost.
+        const current = Number((await s.data.hashGet('shared', 'value')) ?? '0');
+        await delay(Math.random() * 3);
+        await s.transaction((tx) => tx.hashSet('shared', { value: String(current + 1) }));
+      } finally {
+        await lock.release();
+      }
+    }));
+    t.is(await s.data.hashGet('shared', 'value'), '20');
+    t.is(tokens.length, 20);
+    for (let i = 1; i < tokens.length; i++) t.true(tokens[i]! > tokens[i - 1]!, `token ${tokens[i]} after ${tokens[i - 1]}`);
+  });
+
+  test(`${h.name} locks: a held lock times out other acquirers with LockTimeoutError`, async (t) => {
+    const s = await h.storage();
+    const held = await s.locks.acquire('busy', { timeoutMs: 1_000 });
+    const started = Date.now();
+    const err = await rejectsWithCode(t, s.locks.acquire('busy', { timeoutMs: 150 }), 'LOCK_TIMEOUT');
+    t.true(Date.now() - started >= 140);
+    t.regex(err.message, /busy/);
+    await rejectsWithCode(t, s.locks.acquire('busy', { timeoutMs: 0 }), 'LOCK_TIMEOUT');
+    const other = await s.locks.acquire('other-resource', { timeoutMs: 0 });
+    await other.release();
+    await held.release();
+    const next = await s.locks.acquire('busy', { timeoutMs: 0 });
+    t.true(next.token > held.token);
+    await next.release();
+  });
+
+  test(`${h.name} locks: an expired lease lets the next holder in, and the old holder cannot touch it`, async (t) => {
+    const s = await h.storage();
+    const first = await s.locks.acquire('lease', { timeoutMs: 0, ttlMs: 200, autoRenew: false });
+    const started = Date.now();
+    const second = await s.locks.acquire('lease', { timeoutMs: 3_000, ttlMs: 5_000 });
+    t.true(Date.now() - started >= 100, 'waited for the lease to lapse');
+    t.true(second.token > first.token);
+    await rejectsWithCode(t, first.extend(), 'LEASE_LOST');
+    await first.release(); // must not release the second holder's grant
+    await rejectsWithCode(t, s.locks.acquire('lease', { timeoutMs: 0 }), 'LOCK_TIMEOUT');
+    await second.release();
+  });
+
+  test(`${h.name} locks: a live holder's lease is renewed automatically`, async (t) => {
+    const s = await h.storage();
+    const holder = await s.locks.acquire('renewed', { timeoutMs: 0, ttlMs: 1_500 });
+    await delay(3_500);
+    await rejectsWithCode(t, s.locks.acquire('renewed', { timeoutMs: 0 }), 'LOCK_TIMEOUT');
+    t.false(holder.signal.aborted);
+    await holder.release();
+    const next = await s.locks.acquire('renewed', { timeoutMs: 0 });
+    await next.release();
+    t.pass();
+  });
+
+  test(`${h.name} locks: extend pushes a bare lease`, async (t) => {
+    const s = await h.storage();
+    const lock = await s.locks.acquire('bare', { timeoutMs: 0, ttlMs: 1_000, autoRenew: false });
+    await delay(500);
+    await lock.extend(1_500);
+    await delay(1_000); // past the first lease, well inside the extended one
+    await rejectsWithCode(t, s.locks.acquire('bare', { timeoutMs: 0 }), 'LOCK_TIMEOUT');
+    await lock.release();
+    await lock.release(); // idempotent
+    const next = await s.locks.acquire('bare', { timeoutMs: 0 });
+    await next.release();
+  });
+}

@@ -1,0 +1,192 @@
+import type { Harness, Test } from './harness.js';
+import { delay, enqueueJob, fetchOrNull, rejectsWithCode } from './helpers.js';
+
+export function queueTests(test: Test, h: Harness): void {
+  test(`${h.name} queues: FIFO inside a queue`, async (t) => {
+    const s = await h.storage();
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) ids.push(await enqueueJob(s, 'fifo'));
+    const got: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const f = await s.queues.fetch(['fifo']);
+      t.is(f.queue, 'fifo');
+      t.is(f.deliveries, 1);
+      got.push(f.jobId);
+      await f.ack();
+    }
+    t.deepEqual(got, ids);
+    t.is(await fetchOrNull(s, ['fifo'], 50), null);
+  });
+
+  test(`${h.name} queues: the first listed queue with a job wins`, async (t) => {
+    const s = await h.storage();
+    const low = await enqueueJob(s, 'low');
+    const high = await enqueueJob(s, 'high');
+    const first = await s.queues.fetch(['high', 'low']);
+    t.is(first.jobId, high);
+    await first.requeue();
+    const reversed = await s.queues.fetch(['low', 'high']);
+    t.is(reversed.jobId, low);
+    await reversed.ack();
+    const last = await s.queues.fetch(['low', 'high']);
+    t.is(last.jobId, high);
+    await last.ack();
+  });
+
+  test.serial(`${h.name} queues: tryFetch takes a visible job at once or returns null without waiting`, async (t) => {
+    const s = await h.storage();
+    await s.monitoring.queues(); // a lazily opened backend connects (and migrates) here, not in the timed call
+    const started = Date.now();
+    t.is(await s.queues.tryFetch(['try-a', 'try-b']), null);
+    t.true(Date.now() - started < 4_000, 'no wait for a poll interval (5 s or more here) or a wake-up');
+    const b = await enqueueJob(s, 'try-b');
+    const a = await enqueueJob(s, 'try-a');
+    const first = await s.queues.tryFetch(['try-a', 'try-b'], { invisibilityTimeoutMs: 2_000 });
+    t.is(first?.jobId, a);
+    const second = await s.queues.tryFetch(['try-a', 'try-b']);
+    t.is(second?.jobId, b);
+    t.is(await s.queues.tryFetch(['try-a', 'try-b']), null, 'both leased');
+    await delay(2_300);
+    const again = await s.queues.tryFetch(['try-a', 'try-b']);
+    t.is(again?.jobId, a, 'the lapsed lease is visible again');
+    t.is(again?.deliveries, 2);
+    await again!.ack();
+    await second!.ack();
+    await rejectsWithCode(t, s.queues.tryFetch([]), 'INVALID_ARGUMENT');
+  });
+
+  // Serial, like every test here with an upper bound on time: the file's concurrent tests
+  // share the event loop (a clean-clone CI run saw a whole file stall 4 s while they ran). The harnesses set fallback polls of 5 s or more, so a lost wake-up
+  // cannot hide behind a poll: it fails the 2.5 s bound, or the 10 s signal.
+  test.serial(`${h.name} queues: a waiting fetch wakes up promptly when a job is enqueued`, async (t) => {
+    const s = await h.storage();
+    const pending = s.queues.fetch(['wake'], { signal: AbortSignal.timeout(10_000) });
+    await delay(100);
+    const id = await enqueueJob(s, 'wake');
+    const enqueued = Date.now();
+    const f = await pending;
+    t.is(f.jobId, id);
+    t.true(Date.now() - enqueued < 2_500, `woke ${Date.now() - enqueued} ms after the enqueue`);
+    await f.ack();
+  });
+
+  test.serial(`${h.name} queues: fetch on empty queues rejects when its signal aborts`, async (t) => {
+    const s = await h.storage();
+    const started = Date.now();
+    // The signal's reason is a DOMException, which ava's throwsAsync does not accept as an error.
+    const reasonOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as { name?: string });
+    t.is((await reasonOf(s.queues.fetch(['empty'], { signal: AbortSignal.timeout(150) })))?.name, 'TimeoutError');
+    const took = Date.now() - started;
+    t.true(took >= 140 && took < 4_000, `took ${took} ms (the fallback poll is 5 s or more)`);
+    const aborted = new AbortController();
+    aborted.abort();
+    t.is((await reasonOf(s.queues.fetch(['empty'], { signal: aborted.signal })))?.name, 'AbortError');
+  });
+
+  test.serial(`${h.name} queues: many consumers sharing one stop signal fetch normally, and aborting it releases every waiter`, async (t) => {
+    const s = await h.storage();
+    const stop = new AbortController();
+    const got: string[] = [];
+    const consumers = Array.from({ length: 15 }, async () => {
+      for (;;) {
+        try {
+          const f = await s.queues.fetch(['shared-stop'], { signal: stop.signal });
+          got.push(f.jobId);
+          await f.ack();
+        } catch (err) {
+          if (stop.signal.aborted) return 'stopped';
+          throw err;
+        }
+      }
+    });
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) ids.push(await enqueueJob(s, 'shared-stop'));
+    while (got.length < 30) await delay(10);
+    stop.abort();
+    const started = Date.now();
+    t.deepEqual(await Promise.all(consumers), Array(15).fill('stopped'));
+    t.true(Date.now() - started < 4_000, 'aborting wakes the waiters, they do not sit out a poll');
+    t.deepEqual([...got].sort(), [...ids].sort());
+  });
+
+  test(`${h.name} queues: 1,000 jobs, 20 concurrent consumers, each job delivered exactly once`, async (t) => {
+    const s = await h.storage();
+    const ids = new Set<string>();
+    // Producers run concurrently with consumers, so fetch races enqueue as well as other fetches.
+    const producers = Array.from({ length: 4 }, async () => {
+      for (let i = 0; i < 250; i++) ids.add(await enqueueJob(s, 'many'));
+    });
+    const seen = new Map<string, number>();
+    let done = false;
+    const consumers = Array.from({ length: 20 }, async () => {
+      for (;;) {
+        const f = await fetchOrNull(s, ['many'], done ? 200 : 2_000);
+        if (!f) {
+          if (done) return;
+          continue;
+        }
+        seen.set(f.jobId, (seen.get(f.jobId) ?? 0) + 1);
+        await f.ack();
+      }
+    });
+    await Promise.all(producers);
+    done = true;
+    await Promise.all(consumers);
+    t.is(ids.size, 1000);
+    t.is(seen.size, 1000);
+    t.deepEqual([...seen.values()].filter((n) => n !== 1), []);
+    for (const id of ids) t.true(seen.has(id));
+  });
+
+  test.serial(`${h.name} queues: an unacknowledged job is re-delivered after the invisibility timeout`, async (t) => {
+    const s = await h.storage();
+    const id = await enqueueJob(s, 'redeliver');
+    const first = await s.queues.fetch(['redeliver'], { invisibilityTimeoutMs: 1_000 });
+    t.is(first.jobId, id);
+    t.is(await fetchOrNull(s, ['redeliver'], 50), null, 'invisible while leased');
+    const started = Date.now();
+    // Waits while the lease is live, and must wake by itself when it lapses.
+    const second = await s.queues.fetch(['redeliver'], { signal: AbortSignal.timeout(8_000), invisibilityTimeoutMs: 5_000 });
+    t.is(second.jobId, id);
+    t.is(second.deliveries, 2);
+    t.true(Date.now() - started < 4_500, 'woke when the lease lapsed, not at the next poll');
+    await rejectsWithCode(t, first.ack(), 'LEASE_LOST');
+    await rejectsWithCode(t, first.extend(), 'LEASE_LOST');
+    await rejectsWithCode(t, first.requeue(), 'LEASE_LOST');
+    await second.ack();
+    t.deepEqual(await s.monitoring.queues(), []);
+  });
+
+  test(`${h.name} queues: extend keeps a job invisible past its original timeout`, async (t) => {
+    const s = await h.storage();
+    await enqueueJob(s, 'extend');
+    const f = await s.queues.fetch(['extend'], { invisibilityTimeoutMs: 1_000 });
+    const keepAlive = setInterval(() => void f.extend(1_000).catch(() => {}), 250);
+    try {
+      t.is(await fetchOrNull(s, ['extend'], 2_500), null);
+    } finally {
+      clearInterval(keepAlive);
+    }
+    await f.ack();
+    t.is(await fetchOrNull(s, ['extend'], 300), null);
+  });
+
+  test(`${h.name} queues: requeued and re-delivered jobs keep their original place`, async (t) => {
+    const s = await h.storage();
+    const a = await enqueueJob(s, 'place');
+    const b = await enqueueJob(s, 'place');
+    const fa = await s.queues.fetch(['place']);
+    t.is(fa.jobId, a);
+    await fa.requeue();
+    const again = await s.queues.fetch(['place'], { invisibilityTimeoutMs: 100 });
+    t.is(again.jobId, a, 'requeued job is ahead of later jobs');
+    await delay(250);
+    const third = await s.queues.fetch(['place']);
+    t.is(third.jobId, a, 'expired lease keeps its place');
+    t.is(third.deliveries, 3);
+    await third.ack();
+    const fb = await s.queues.fetch(['place']);
+    t.is(fb.jobId, b);
+    await fb.ack();
+  });
+}

@@ -1,0 +1,68 @@
+import type { Harness, Test } from './harness.js';
+import { delay, enqueueJob, fetchOrNull, rejectsWithCode } from './helpers.js';
+
+export function transactionTests(test: Test, h: Harness): void {
+  test(`${h.name} transactions: a failing write leaves nothing behind`, async (t) => {
+    const s = await h.storage();
+    const id = await enqueueJob(s, 'q-ok');
+    await rejectsWithCode(t, s.transaction((tx) => {
+      tx.hashSet('h', { a: '1' });
+      tx.setAdd('z', 'm', 1);
+      tx.listInsert('l', 'x');
+      tx.counterIncrement('c', 5);
+      tx.setJobState(id, { name: 'Processing' });
+      tx.enqueue('q-other', id);
+      tx.setJobState('999999999', { name: 'Ghost' }); // this job does not exist
+    }), 'JOB_NOT_FOUND');
+    t.is(await s.data.hashGetAll('h'), null);
+    t.deepEqual(await s.data.setAll('z'), []);
+    t.deepEqual(await s.data.listAll('l'), []);
+    t.is(await s.data.counterGet('c'), 0);
+    t.is((await s.jobs.get(id)).state, 'Enqueued');
+    t.is((await s.jobs.history(id)).length, 1);
+    t.is(await fetchOrNull(s, ['q-other'], 50), null);
+  });
+
+  test(`${h.name} transactions: a callback that throws writes nothing`, async (t) => {
+    const s = await h.storage();
+    const err = await t.throwsAsync(s.transaction(async (tx) => {
+      tx.hashSet('h', { a: '1' });
+      tx.counterIncrement('c');
+      throw new Error('boom');
+    }));
+    t.is(err?.message, 'boom');
+    t.is(await s.data.hashGetAll('h'), null);
+    t.is(await s.data.counterGet('c'), 0);
+  });
+
+  test(`${h.name} transactions: writes are invisible until commit, then all visible; the result passes through`, async (t) => {
+    const s = await h.storage();
+    const id = await s.jobs.create({ type: 't', args: [], queue: 'vis' });
+    const result = await s.transaction(async (tx) => {
+      tx.hashSet('h', { a: '1' });
+      tx.setJobState(id, { name: 'Enqueued' });
+      tx.enqueue('vis', id);
+      await delay(20);
+      t.is(await s.data.hashGetAll('h'), null);
+      t.is((await s.jobs.get(id)).state, null);
+      t.deepEqual(await s.monitoring.queues(), []);
+      return 42;
+    });
+    t.is(result, 42);
+    t.deepEqual(await s.data.hashGetAll('h'), { a: '1' });
+    t.is((await s.jobs.get(id)).state, 'Enqueued');
+    const f = await s.queues.fetch(['vis']);
+    t.is(f.jobId, id);
+    await f.ack();
+  });
+
+  test(`${h.name} transactions: recording a write after the callback returned is refused`, async (t) => {
+    const s = await h.storage();
+    let leaked: import('../../src/storage/transaction.js').WriteTransaction | undefined;
+    await s.transaction((tx) => {
+      leaked = tx;
+    });
+    t.throws(() => leaked!.hashSet('late', { a: '1' }), { instanceOf: Error, message: /already finished/ });
+    t.is(await s.data.hashGetAll('late'), null);
+  });
+}

@@ -1,0 +1,49 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Cluster } from 'ioredis';
+import { freePort } from './redis-server.js';
+
+const run = promisify(execFile);
+
+/** A private three-master Redis Cluster on loopback ports, for tests; nothing persists. */
+export class PrivateRedisCluster {
+  readonly #children: ChildProcess[] = [];
+  ports: number[] = [];
+
+  async start(): Promise<void> {
+    const dir = await mkdtemp(join(tmpdir(), 'jobshard-cluster-'));
+    this.ports = [await freePort(), await freePort(), await freePort()];
+    for (const port of this.ports) {
+      this.#children.push(spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
+        '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' }));
+    }
+    for (const port of this.ports) {
+      for (let i = 0; i < 100; i++) {
+        if (await run('redis-cli', ['-p', String(port), 'ping']).then((r) => r.stdout.includes('PONG'), () => false)) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    await run('redis-cli', ['--cluster', 'create', ...this.ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
+    for (let i = 0; i < 100; i++) {
+      const info = await run('redis-cli', ['-p', String(this.ports[0]), 'cluster', 'info']).then((r) => r.stdout, () => '');
+      if (info.includes('cluster_state:ok')) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('the test cluster did not become ready');
+  }
+
+  client(): Cluster {
+    return new Cluster(this.ports.map((port) => ({ host: '127.0.0.1', port })), { enableOfflineQueue: true });
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.#children.map((c) => new Promise<void>((resolve) => {
+      if (c.exitCode !== null) return resolve();
+      c.once('exit', () => resolve());
+      c.kill('SIGKILL');
+    })));
+  }
+}
