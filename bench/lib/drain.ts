@@ -1,0 +1,24 @@
+// Shared by the processing benchmarks: a backlog of no-op jobs, drained by a JobServer.
+import type { MeterProvider } from '@opentelemetry/api';
+import { JobClient } from '../../src/processing/job-client.js';
+import { JobServer } from '../../src/processing/job-server.js';
+import type { Storage } from '../../src/storage/storage.js';
+
+/** Enqueues `jobs` no-op jobs (16 producers), then times a JobServer of `workers` draining them; jobs/s. */
+export async function drainRate(storage: Storage, jobs: number, workers: number, meterProvider?: MeterProvider): Promise<number> {
+  const client = new JobClient(storage);
+  let next = 0;
+  await Promise.all(Array.from({ length: 16 }, async () => {
+    while (next++ < jobs) await client.enqueue('noop', []);
+  }));
+  let done = 0;
+  let finished!: () => void;
+  const all = new Promise<void>((r) => (finished = r));
+  const server = new JobServer(storage, { workerCount: workers, ...(meterProvider ? { meterProvider } : {}), handlers: { noop: () => { if (++done === jobs) finished(); } } });
+  const t0 = performance.now();
+  await server.start();
+  await all;
+  const rate = jobs / ((performance.now() - t0) / 1000);
+  await server.stop();
+  return rate;
+}

@@ -1,0 +1,133 @@
+import pg from 'pg';
+import { createStorage } from '../../storage/create-storage.js';
+import { ClosedError } from '../../storage/errors.js';
+import { parseOptions } from '../../storage/parse-options.js';
+import type { Backend, QueueDepth, Storage } from '../../storage/storage.js';
+import { checkName } from '../../storage/validate.js';
+import { mapPgError } from './postgres-errors.js';
+import { PgListener } from './postgres-listener.js';
+import { migrate } from './postgres-migrate.js';
+import { PostgresNamespace } from './postgres-namespace.js';
+import { postgresOptionsSchema, type PostgresBackendOptions, type ResolvedPostgresOptions } from './postgres-options.js';
+import type { Query } from './postgres-query.js';
+import { SQL } from './postgres-statements.js';
+
+/**
+ * A backend on one Postgres database and schema, through a `pg` Pool.
+ * Tables are created on first use (or `open()`) by versioned migrations.
+ */
+export class PostgresBackend implements Backend {
+  readonly kind = 'postgres';
+  readonly options: ResolvedPostgresOptions;
+  /** host:port/database (schema), for messages and telemetry. */
+  readonly where: string;
+  readonly #pool: pg.Pool;
+  readonly #listener: PgListener;
+  readonly #storages = new Map<string, Storage>();
+  readonly #query: Query;
+  #opening: Promise<void> | undefined;
+  #sweeper: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(options: PostgresBackendOptions) {
+    this.options = parseOptions(postgresOptionsSchema, options, 'PostgresBackend options');
+    const o = this.options;
+    const config: pg.PoolConfig = {
+      ...o.pool,
+      ...(o.connectionString ? { connectionString: o.connectionString } : {}),
+      max: o.poolSize,
+      connectionTimeoutMillis: o.connectTimeoutMs,
+      // The schema travels as a startup parameter, so no statement has to name it.
+      options: `-c search_path=${o.schema}`,
+      application_name: `jobshard:${o.schema}`,
+    };
+    const params = new pg.Client(config); // parses the connection string; never connected
+    this.where = `${params.host}:${params.port}/${params.database} (schema ${o.schema})`;
+    this.#pool = new pg.Pool(config);
+    // An idle client's error (server restart, terminated backend) must not crash the process; the pool drops it.
+    this.#pool.on('error', () => {});
+    this.#listener = new PgListener(config, o.schema);
+    const pool = this.#pool;
+    const where = this.where;
+    this.#query = async (sql, params) => {
+      await this.open();
+      try {
+        return await pool.query(sql, params);
+      } catch (err) {
+        throw mapPgError(err, where);
+      }
+    };
+  }
+
+  /** Connects, applies migrations and starts LISTEN and the sweeper. Idempotent; other calls do it on first use. */
+  open(): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClosedError(`PostgresBackend ${this.where}`));
+    this.#opening ??= this.#open().catch((err) => {
+      this.#opening = undefined;
+      throw err;
+    });
+    return this.#opening;
+  }
+
+  async #open(): Promise<void> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (err) {
+      throw mapPgError(err, this.where);
+    }
+    try {
+      await migrate(client, this.options.schema);
+    } catch (err) {
+      throw mapPgError(err, this.where);
+    } finally {
+      client.release();
+    }
+    await this.#listener.start();
+    if (this.options.sweepIntervalMs > 0 && !this.#sweeper) {
+      this.#sweeper = setInterval(() => void this.sweep().catch(() => {}), this.options.sweepIntervalMs);
+      this.#sweeper.unref();
+    }
+  }
+
+  storage(namespace: string): Storage {
+    if (this.#closed) throw new ClosedError(`PostgresBackend ${this.where}`);
+    checkName('namespace', namespace);
+    let storage = this.#storages.get(namespace);
+    if (!storage) {
+      storage = createStorage(new PostgresNamespace(this.#query, namespace, this.#listener, this.options.fallbackPollMs), this.options);
+      this.#storages.set(namespace, storage);
+    }
+    return storage;
+  }
+
+  /** Deletes lapsed rows, batch after batch, until a pass finds fewer than a batch. Returns rows deleted. */
+  async sweep(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const { rows } = await this.#query<{ deleted: string }>(SQL.sweep, [this.options.sweepBatch]);
+      const n = Number(rows[0]!.deleted);
+      total += n;
+      if (n < this.options.sweepBatch) return total;
+    }
+  }
+
+  async queueDepths(): Promise<QueueDepth[]> {
+    const { rows } = await this.#query<{ ns: string; queue: string; waiting: number; in_flight: number }>(SQL.queueDepths);
+    return rows.map((r) => ({ namespace: r.ns, queue: r.queue, waiting: r.waiting, inFlight: r.in_flight }));
+  }
+
+  /** Pool counts for telemetry. */
+  poolStats(): { total: number; idle: number; waiting: number } {
+    return { total: this.#pool.totalCount, idle: this.#pool.idleCount, waiting: this.#pool.waitingCount };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#sweeper);
+    await this.#opening?.catch(() => {});
+    await this.#listener.stop();
+    await this.#pool.end();
+  }
+}

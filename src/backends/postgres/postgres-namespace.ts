@@ -1,0 +1,202 @@
+import type { FetchAttempt, LeasedEntry, NamespaceDriver, NewJobRow } from '../../storage/driver.js';
+import { JobNotFoundError } from '../../storage/errors.js';
+import type { JobRecord, StateRecord } from '../../storage/job.js';
+import type { QueueInfo } from '../../storage/monitoring.js';
+import type { ServerInfo, ServerRecord } from '../../storage/servers.js';
+import { jobIdsOf, type WriteOp } from '../../storage/transaction.js';
+import { PostgresData } from './postgres-data.js';
+import type { PgListener } from './postgres-listener.js';
+import type { Query } from './postgres-query.js';
+import { parseJobId, toJobRecord, type JobRow } from './postgres-rows.js';
+import { SQL } from './postgres-statements.js';
+
+/** One namespace of a Postgres backend: every statement filters on `ns`. */
+export class PostgresNamespace implements NamespaceDriver {
+  readonly data: PostgresData;
+  /** One statement and one commit for many calls: commits are what cost (measured: one batch in flight was best). */
+  readonly batchInFlight = 1;
+
+  constructor(
+    readonly q: Query,
+    readonly ns: string,
+    readonly listener: PgListener,
+    readonly fallbackPollMs: number,
+  ) {
+    this.data = new PostgresData(q, ns);
+  }
+
+  get pollIntervalMs(): number {
+    // With LISTEN up, polling only bounds a lost notification; without it, polling is the wake-up.
+    return this.listener.connected ? 5_000 : this.fallbackPollMs;
+  }
+
+  async createJob(row: NewJobRow): Promise<string> {
+    const { rows } = await this.q<{ id: string }>(SQL.createJob, [this.ns, row.type, row.argsJson, row.queue, row.parameters, row.expireInMs]);
+    return rows[0]!.id;
+  }
+
+  async createJobs(rows: readonly NewJobRow[]): Promise<string[]> {
+    const { rows: ids } = await this.q<{ id: string }>(SQL.createJobs, [this.ns, rows.map((r) => r.type), rows.map((r) => r.argsJson),
+      rows.map((r) => r.queue), rows.map((r) => JSON.stringify(r.parameters)), rows.map((r) => r.expireInMs)]);
+    return ids.map((r) => r.id);
+  }
+
+  async getJobs(ids: readonly string[]): Promise<Array<JobRecord | null>> {
+    const valid = ids.map(parseJobId).filter((id): id is string => id !== null);
+    if (valid.length === 0) return ids.map(() => null);
+    const { rows } = await this.q<JobRow>(SQL.getJobs, [this.ns, valid]);
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((id) => {
+      const row = byId.get(id);
+      return row ? toJobRecord(row) : null;
+    });
+  }
+
+  async getJob(id: string): Promise<JobRecord | null> {
+    const jobId = parseJobId(id);
+    if (!jobId) return null;
+    const row = (await this.q<JobRow>(SQL.getJob, [this.ns, jobId])).rows[0];
+    return row ? toJobRecord(row) : null;
+  }
+
+  async getHistory(id: string): Promise<StateRecord[] | null> {
+    const jobId = parseJobId(id);
+    if (!jobId) return null;
+    const [{ rows }, exists] = await Promise.all([
+      this.q<{ name: string; reason: string | null; data: Record<string, string>; created_at: Date }>(SQL.getHistory, [this.ns, jobId]),
+      this.q(SQL.jobExists, [this.ns, jobId]),
+    ]);
+    if (exists.rows.length === 0) return null;
+    return rows.map((r) => ({ name: r.name, reason: r.reason, data: r.data, createdAt: r.created_at }));
+  }
+
+  async getParameter(id: string, name: string): Promise<string | null | undefined> {
+    const jobId = parseJobId(id);
+    if (!jobId) return undefined;
+    const row = (await this.q<{ value: string | null }>(SQL.getParameter, [this.ns, jobId, name])).rows[0];
+    return row ? row.value : undefined;
+  }
+
+  async setParameter(id: string, name: string, value: string): Promise<boolean> {
+    const jobId = parseJobId(id);
+    if (!jobId) return false;
+    return ((await this.q(SQL.setParameter, [this.ns, jobId, name, value])).rowCount ?? 0) > 0;
+  }
+
+  async commit(ops: readonly WriteOp[]): Promise<void> {
+    const ids = jobIdsOf(ops);
+    const bad = ids.find((id) => !parseJobId(id));
+    if (bad !== undefined) throw new JobNotFoundError(bad);
+    try {
+      await this.q(SQL.commit, [this.ns, ids, JSON.stringify(ops)]);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'P0002') throw new JobNotFoundError((err as Error).message);
+      throw err;
+    }
+    if (ops.some((op) => op.op === 'enqueue')) this.listener.wakeLocal(this.ns);
+  }
+
+  async tryFetch(queues: readonly string[], invisibilityMs: number, count: number): Promise<FetchAttempt> {
+    const { rows } = await this.q<{ seq: string | null; job_id: string; queue: string; token: string; deliveries: number; next_visible_ms: string | null }>(
+      SQL.fetch, [this.ns, queues, invisibilityMs, count]);
+    let nextVisibleInMs: number | null = null;
+    const leased: Array<LeasedEntry & { rank: number; seq: bigint }> = [];
+    for (const row of rows) {
+      if (row.seq === null) {
+        nextVisibleInMs = row.next_visible_ms === null ? null : Number(row.next_visible_ms);
+        continue;
+      }
+      leased.push({ jobId: row.job_id, queue: row.queue, token: `${row.seq}:${row.token}`, deliveries: row.deliveries, rank: queues.indexOf(row.queue), seq: BigInt(row.seq) });
+    }
+    // RETURNING has no order: restore priority order, then FIFO.
+    leased.sort((a, b) => a.rank - b.rank || (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+    return { entries: leased.map(({ jobId, queue, token, deliveries }) => ({ jobId, queue, token, deliveries })), nextVisibleInMs };
+  }
+
+  subscribeWork(_queues: readonly string[], wake: () => void): () => void {
+    return this.listener.subscribe(this.ns, wake);
+  }
+
+  #split(entry: LeasedEntry): [string, string] {
+    const at = entry.token.indexOf(':');
+    return [entry.token.slice(0, at), entry.token.slice(at + 1)];
+  }
+
+  async ack(entries: readonly LeasedEntry[]): Promise<boolean[]> {
+    const pairs = entries.map((e) => this.#split(e));
+    const { rows } = await this.q<{ seq: string }>(SQL.ack, [this.ns, pairs.map((p) => p[0]), pairs.map((p) => p[1])]);
+    const removed = new Set(rows.map((r) => r.seq));
+    return pairs.map(([seq]) => removed.has(seq));
+  }
+
+  async requeue(entry: LeasedEntry): Promise<boolean> {
+    const [seq, token] = this.#split(entry);
+    const ok = (await this.q<{ n: number }>(SQL.requeue, [this.ns, seq, token])).rows[0]!.n > 0;
+    if (ok) this.listener.wakeLocal(this.ns);
+    return ok;
+  }
+
+  async extend(entry: LeasedEntry, ms: number): Promise<boolean> {
+    const [seq, token] = this.#split(entry);
+    return ((await this.q(SQL.extend, [this.ns, seq, token, ms])).rowCount ?? 0) > 0;
+  }
+
+  /*
+   * Locks are rows with a lease, not pg advisory locks: an advisory lock lives
+   * on one session, so each held lock would pin a pooled connection, and a
+   * connection blip would silently drop it. A row works from any connection,
+   * lapses by time when its holder stops renewing, and its counter is the
+   * fencing token, which advisory locks do not give.
+   */
+  async tryLock(resource: string, ttlMs: number): Promise<number | null> {
+    const row = (await this.q<{ token: string }>(SQL.tryLock, [this.ns, resource, ttlMs])).rows[0];
+    return row ? Number(row.token) : null;
+  }
+
+  async extendLock(resource: string, token: number, ttlMs: number): Promise<boolean> {
+    return ((await this.q(SQL.extendLock, [this.ns, resource, token, ttlMs])).rowCount ?? 0) > 0;
+  }
+
+  async releaseLock(resource: string, token: number): Promise<void> {
+    await this.q(SQL.releaseLock, [this.ns, resource, token]);
+  }
+
+  async announceServer(id: string, info: ServerInfo): Promise<void> {
+    await this.q(SQL.announceServer, [this.ns, id, info.queues, info.workerCount]);
+  }
+
+  async heartbeat(id: string): Promise<boolean> {
+    return ((await this.q(SQL.heartbeat, [this.ns, id])).rowCount ?? 0) > 0;
+  }
+
+  async removeServer(id: string): Promise<void> {
+    await this.q(SQL.removeServer, [this.ns, id]);
+  }
+
+  async removeTimedOutServers(timeoutMs: number): Promise<number> {
+    return (await this.q(SQL.removeTimedOut, [this.ns, timeoutMs])).rowCount ?? 0;
+  }
+
+  async listServers(): Promise<ServerRecord[]> {
+    const { rows } = await this.q<{ id: string; queues: string[]; worker_count: number; started_at: Date; heartbeat_at: Date }>(SQL.listServers, [this.ns]);
+    return rows.map((r) => ({ id: r.id, queues: r.queues, workerCount: r.worker_count, startedAt: r.started_at, heartbeatAt: r.heartbeat_at }));
+  }
+
+  async queueInfo(): Promise<QueueInfo[]> {
+    const { rows } = await this.q<{ queue: string; waiting: number; in_flight: number }>(SQL.queueInfo, [this.ns]);
+    return rows.map((r) => ({ name: r.queue, waiting: r.waiting, inFlight: r.in_flight }));
+  }
+
+  async queueJobs(queue: string, offset: number, limit: number): Promise<JobRecord[]> {
+    return (await this.q<JobRow>(SQL.queueJobs, [this.ns, queue, offset, limit])).rows.map(toJobRecord);
+  }
+
+  async stateCounts(): Promise<Record<string, number>> {
+    const { rows } = await this.q<{ state_name: string; n: number }>(SQL.stateCounts, [this.ns]);
+    return Object.fromEntries(rows.map((r) => [r.state_name, r.n]));
+  }
+
+  async jobsInState(state: string, offset: number, limit: number): Promise<JobRecord[]> {
+    return (await this.q<JobRow>(SQL.jobsInState, [this.ns, state, offset, limit])).rows.map(toJobRecord);
+  }
+}

@@ -1,0 +1,4 @@
+import type { QueryResultRow } from 'pg';
+
+/** Runs one parameterised statement on the pool, mapping connection failures to ShardUnavailableError. */
+export type Query = <R extends QueryResultRow = QueryResultRow>(sql: string, params?: unknown[]) => Promise<{ rows: R[]; rowCount: number | null }>;

@@ -1,0 +1,37 @@
+import type { JobRecord } from '../../storage/job.js';
+
+/** A `jobs` row as pg returns it (bigint as string, timestamptz as Date, jsonb parsed). */
+export interface JobRow {
+  id: string;
+  type: string;
+  args: string;
+  queue: string;
+  parameters: Record<string, string>;
+  state_name: string | null;
+  state_reason: string | null;
+  state_data: Record<string, string> | null;
+  state_at: Date | null;
+  created_at: Date;
+  expire_at: Date | null;
+}
+
+export function toJobRecord(row: JobRow): JobRecord {
+  return {
+    id: row.id,
+    type: row.type,
+    args: JSON.parse(row.args),
+    queue: row.queue,
+    state: row.state_name,
+    stateReason: row.state_reason,
+    stateData: row.state_data ?? {},
+    stateAt: row.state_at,
+    createdAt: row.created_at,
+    parameters: row.parameters,
+    expireAt: row.expire_at,
+  };
+}
+
+/** Ids are bigserial: anything else cannot name a job here, so it is "not found" without a query. */
+export function parseJobId(id: string): string | null {
+  return /^[1-9]\d{0,17}$/.test(id) ? id : null;
+}

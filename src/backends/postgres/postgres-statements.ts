@@ -1,0 +1,89 @@
+// Every statement the Postgres backend runs, as constants: values only ever
+// travel as parameters ($1…). Tables resolve through the connection's
+// search_path, which is the backend's schema.
+
+const LIVE = '(expire_at IS NULL OR expire_at > now())';
+
+export const SQL = {
+  createJob: `INSERT INTO jobs (ns, type, args, queue, parameters, expire_at)
+    VALUES ($1, $2, $3, $4, $5, now() + $6::bigint * interval '1 millisecond') RETURNING id`,
+  // Ids are drawn first and paired with each input's position: INSERT … RETURNING has no order.
+  createJobs: `WITH input AS (
+      SELECT nextval(pg_get_serial_sequence('jobs', 'id')) AS id, u.*
+      FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::bigint[]) WITH ORDINALITY AS u(type, args, queue, parameters, expire_ms, pos)
+    ), inserted AS (
+      INSERT INTO jobs (id, ns, type, args, queue, parameters, expire_at)
+      SELECT id, $1, type, args, queue, parameters, now() + expire_ms * interval '1 millisecond' FROM input
+    )
+    SELECT id FROM input ORDER BY pos`,
+  getJob: `SELECT * FROM jobs WHERE ns = $1 AND id = $2 AND ${LIVE}`,
+  getJobs: `SELECT * FROM jobs WHERE ns = $1 AND id = ANY ($2::bigint[]) AND ${LIVE}`,
+  getHistory: `SELECT s.name, s.reason, s.data, s.created_at FROM job_states s
+    WHERE s.job_id = (SELECT id FROM jobs WHERE ns = $1 AND id = $2 AND ${LIVE}) ORDER BY s.id`,
+  jobExists: `SELECT 1 FROM jobs WHERE ns = $1 AND id = $2 AND ${LIVE}`,
+  getParameter: `SELECT parameters->>$3 AS value FROM jobs WHERE ns = $1 AND id = $2 AND ${LIVE}`,
+  setParameter: `UPDATE jobs SET parameters = parameters || jsonb_build_object($3::text, $4::text)
+    WHERE ns = $1 AND id = $2 AND ${LIVE}`,
+  commit: 'SELECT jobshard_commit($1, $2::bigint[], $3::jsonb)',
+
+  fetch: 'SELECT * FROM jobshard_fetch($1, $2::text[], $3, $4)',
+  ack: `DELETE FROM queue_entries q USING unnest($2::bigint[], $3::text[]) AS a(seq, token)
+    WHERE q.ns = $1 AND q.seq = a.seq AND q.token = a.token RETURNING q.seq`,
+  requeue: `WITH r AS (UPDATE queue_entries SET token = NULL, lease_until = NULL WHERE ns = $1 AND seq = $2 AND token = $3 RETURNING 1)
+    SELECT count(*)::int AS n, CASE WHEN count(*) > 0 THEN pg_notify('jobshard', json_build_array(current_schema(), $1::text)::text) END FROM r`,
+  extend: `UPDATE queue_entries SET lease_until = clock_timestamp() + $4::bigint * interval '1 millisecond'
+    WHERE ns = $1 AND seq = $2 AND token = $3`,
+
+  // Granted when the row is new or its lease lapsed; token grows on every grant.
+  tryLock: `INSERT INTO locks AS l (ns, resource, token, lease_until) VALUES ($1, $2, 1, clock_timestamp() + $3::bigint * interval '1 millisecond')
+    ON CONFLICT (ns, resource) DO UPDATE SET token = l.token + 1, lease_until = EXCLUDED.lease_until
+    WHERE l.lease_until IS NULL OR l.lease_until <= clock_timestamp()
+    RETURNING token`,
+  extendLock: `UPDATE locks SET lease_until = clock_timestamp() + $4::bigint * interval '1 millisecond'
+    WHERE ns = $1 AND resource = $2 AND token = $3`,
+  releaseLock: 'UPDATE locks SET lease_until = NULL WHERE ns = $1 AND resource = $2 AND token = $3',
+
+  hashGetAll: `SELECT field, value FROM hashes WHERE ns = $1 AND key = $2 AND ${LIVE}`,
+  hashGet: `SELECT value FROM hashes WHERE ns = $1 AND key = $2 AND field = $3 AND ${LIVE}`,
+  hashCount: `SELECT count(*)::int AS n FROM hashes WHERE ns = $1 AND key = $2 AND ${LIVE}`,
+  setAll: `SELECT member FROM sets WHERE ns = $1 AND key = $2 AND ${LIVE} ORDER BY score, member`,
+  setRange: `SELECT member FROM sets WHERE ns = $1 AND key = $2 AND ${LIVE} ORDER BY score, member OFFSET $3 LIMIT $4`,
+  setFirstByScore: `SELECT member FROM sets WHERE ns = $1 AND key = $2 AND ${LIVE} AND score BETWEEN $3 AND $4
+    ORDER BY score, member LIMIT $5`,
+  setCount: `SELECT count(*)::int AS n FROM sets WHERE ns = $1 AND key = $2 AND ${LIVE}`,
+  setScore: `SELECT score FROM sets WHERE ns = $1 AND key = $2 AND member = $3 AND ${LIVE}`,
+  listRange: `SELECT value FROM lists WHERE ns = $1 AND key = $2 AND ${LIVE} ORDER BY id DESC OFFSET $3 LIMIT $4`,
+  listCount: `SELECT count(*)::int AS n FROM lists WHERE ns = $1 AND key = $2 AND ${LIVE}`,
+  counterGet: `SELECT value FROM counters WHERE ns = $1 AND key = $2 AND ${LIVE}`,
+  ttl: {
+    hash: `SELECT min(expire_at) AS at, clock_timestamp() AS now, count(*)::int AS n FROM hashes WHERE ns = $1 AND key = $2 AND ${LIVE}`,
+    set: `SELECT min(expire_at) AS at, clock_timestamp() AS now, count(*)::int AS n FROM sets WHERE ns = $1 AND key = $2 AND ${LIVE}`,
+    list: `SELECT min(expire_at) AS at, clock_timestamp() AS now, count(*)::int AS n FROM lists WHERE ns = $1 AND key = $2 AND ${LIVE}`,
+    counter: `SELECT min(expire_at) AS at, clock_timestamp() AS now, count(*)::int AS n FROM counters WHERE ns = $1 AND key = $2 AND ${LIVE}`,
+  },
+
+  announceServer: `INSERT INTO servers (ns, id, queues, worker_count, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, clock_timestamp(), clock_timestamp())
+    ON CONFLICT (ns, id) DO UPDATE SET queues = EXCLUDED.queues, worker_count = EXCLUDED.worker_count,
+      started_at = EXCLUDED.started_at, heartbeat_at = EXCLUDED.heartbeat_at`,
+  heartbeat: 'UPDATE servers SET heartbeat_at = clock_timestamp() WHERE ns = $1 AND id = $2',
+  removeServer: 'DELETE FROM servers WHERE ns = $1 AND id = $2',
+  removeTimedOut: `DELETE FROM servers WHERE ns = $1 AND heartbeat_at < clock_timestamp() - $2::bigint * interval '1 millisecond'`,
+  listServers: 'SELECT * FROM servers WHERE ns = $1 ORDER BY id',
+
+  queueInfo: `SELECT queue,
+      count(*) FILTER (WHERE lease_until IS NULL OR lease_until <= clock_timestamp())::int AS waiting,
+      count(*) FILTER (WHERE lease_until > clock_timestamp())::int AS in_flight
+    FROM queue_entries WHERE ns = $1 GROUP BY queue ORDER BY queue`,
+  queueJobs: `SELECT j.* FROM queue_entries e JOIN jobs j ON j.id = e.job_id AND j.ns = e.ns
+    WHERE e.ns = $1 AND e.queue = $2 AND (e.lease_until IS NULL OR e.lease_until <= clock_timestamp())
+      AND (j.expire_at IS NULL OR j.expire_at > now())
+    ORDER BY e.seq OFFSET $3 LIMIT $4`,
+  stateCounts: `SELECT state_name, count(*)::int AS n FROM jobs WHERE ns = $1 AND state_name IS NOT NULL AND ${LIVE} GROUP BY state_name`,
+  jobsInState: `SELECT * FROM jobs WHERE ns = $1 AND state_name = $2 AND ${LIVE} ORDER BY state_at DESC, id DESC OFFSET $3 LIMIT $4`,
+
+  sweep: 'SELECT jobshard_sweep($1) AS deleted',
+  queueDepths: `SELECT ns, queue,
+      count(*) FILTER (WHERE lease_until IS NULL OR lease_until <= clock_timestamp())::int AS waiting,
+      count(*) FILTER (WHERE lease_until > clock_timestamp())::int AS in_flight
+    FROM queue_entries GROUP BY ns, queue ORDER BY ns, queue`,
+} as const;

@@ -1,0 +1,164 @@
+// Postgres-only behaviour: migrations, LISTEN fallback, crashes, sweeper, connection errors.
+import test from 'ava';
+import { randomUUID } from 'node:crypto';
+import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.js';
+import { enqueueJob, fetchOrNull } from '../conformance/helpers.js';
+import { kill, startChild } from '../helpers/child.js';
+import { adminQuery, dropSchema, freshSchema, PG_URL } from '../helpers/servers.js';
+
+const schemas: string[] = [];
+const backends: PostgresBackend[] = [];
+function backendFor(schema: string, extra: Partial<ConstructorParameters<typeof PostgresBackend>[0]> = {}): PostgresBackend {
+  if (!schemas.includes(schema)) schemas.push(schema);
+  const b = new PostgresBackend({ connectionString: PG_URL, schema, poolSize: 4, ...extra });
+  backends.push(b);
+  return b;
+}
+test.after.always(async () => {
+  await Promise.all(backends.map((b) => b.close()));
+  for (const s of schemas) await dropSchema(s);
+});
+
+test('migrations: 8 backends (8 separate sessions) starting at once apply each migration exactly once', async (t) => {
+  const schema = freshSchema();
+  const many = Array.from({ length: 8 }, () => backendFor(schema, { poolSize: 1 }));
+  await Promise.all(many.map((b) => b.open()));
+  const rows = await adminQuery<{ version: number; n: string }>(`SELECT version, count(*) AS n FROM ${schema}.jobshard_migrations GROUP BY version ORDER BY version`);
+  t.deepEqual(rows.map((r) => [r.version, Number(r.n)]), [[1, 1], [2, 1]]);
+  // And they all work on the shared schema.
+  const id = await enqueueJob(many[3]!.storage('mig'), 'q');
+  t.is((await many[6]!.storage('mig').queues.fetch(['q'])).jobId, id);
+});
+
+test('migrations: opening an up-to-date schema again applies nothing and keeps data', async (t) => {
+  const schema = freshSchema();
+  const first = backendFor(schema);
+  const id = await enqueueJob(first.storage('keep'), 'q');
+  await first.close();
+  const second = backendFor(schema);
+  await second.open();
+  t.is((await second.storage('keep').jobs.get(id)).state, 'Enqueued');
+  const rows = await adminQuery(`SELECT * FROM ${schema}.jobshard_migrations`);
+  t.is(rows.length, 2);
+});
+
+test('LISTEN: a waiting fetch wakes within milliseconds, and still gets jobs by polling when the listener is killed', async (t) => {
+  const schema = freshSchema();
+  const consumer = backendFor(schema, { fallbackPollMs: 100 });
+  const producer = backendFor(schema);
+  const ns = `n-${randomUUID()}`;
+  await Promise.all([consumer.open(), producer.open()]);
+
+  // Enqueued by another backend (another process, as far as Postgres knows): only NOTIFY can wake us early.
+  let waiting = consumer.storage(ns).queues.fetch(['q'], { signal: AbortSignal.timeout(5_000) });
+  await new Promise((r) => setTimeout(r, 100));
+  let started = Date.now();
+  let id = await enqueueJob(producer.storage(ns), 'q');
+  t.is((await waiting).jobId, id);
+  const notifyLatency = Date.now() - started;
+  t.true(notifyLatency < 1_000, `woken after ${notifyLatency} ms`);
+
+  const killed = await adminQuery<{ ok: boolean }>(
+    "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1", [`jobshard-listener:${schema}`]);
+  t.true(killed.length >= 2, 'both listeners were terminated');
+  waiting = consumer.storage(ns).queues.fetch(['q'], { signal: AbortSignal.timeout(5_000) });
+  await new Promise((r) => setTimeout(r, 50));
+  started = Date.now();
+  id = await enqueueJob(producer.storage(ns), 'q');
+  t.is((await waiting).jobId, id);
+  t.true(Date.now() - started < 2_000, `fetched after ${Date.now() - started} ms without LISTEN`);
+
+  // The listener comes back by itself.
+  for (let i = 0; i < 50; i++) {
+    const rows = await adminQuery("SELECT 1 FROM pg_stat_activity WHERE application_name = $1", [`jobshard-listener:${schema}`]);
+    if (rows.length >= 2) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const back = await adminQuery("SELECT 1 FROM pg_stat_activity WHERE application_name = $1", [`jobshard-listener:${schema}`]);
+  t.is(back.length, 2, 'listeners reconnected');
+});
+
+test('locks: a killed holder process loses its lock when the lease lapses; the next token is larger', async (t) => {
+  const schema = freshSchema();
+  const b = backendFor(schema);
+  await b.open();
+  const ns = `n-${randomUUID()}`;
+  const holder = await startChild('./lock-holder.ts', [JSON.stringify({ kind: 'postgres', url: PG_URL, schema, namespace: ns, resource: 'crash-lock', ttlMs: 1_500 })], /token (\d+)/);
+  const heldToken = Number(holder.match[1]);
+  // While the holder lives, its renewals keep the lock even across a connection it loses.
+  await adminQuery("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()", [`jobshard:${schema}`]);
+  await new Promise((r) => setTimeout(r, 2_000)); // past the first lease: only renewals keep it
+  await t.throwsAsync(b.storage(ns).locks.acquire('crash-lock', { timeoutMs: 0 }), { name: 'LockTimeoutError' });
+  await kill(holder.child);
+  const started = Date.now();
+  const next = await b.storage(ns).locks.acquire('crash-lock', { timeoutMs: 8_000 });
+  const waited = Date.now() - started;
+  t.true(waited < 4_000, `free after ${waited} ms (lease 1.5 s)`);
+  t.true(next.token > heldToken);
+  await next.release();
+});
+
+test('sweeper: lapsed rows are deleted in batches, live ones kept', async (t) => {
+  const schema = freshSchema();
+  const b = backendFor(schema, { sweepIntervalMs: 0, sweepBatch: 7 });
+  const s = b.storage('sweep');
+  for (let i = 0; i < 20; i++) {
+    // Expiry is set in the same transaction as the state: a slow round trip cannot expire the job first.
+    const id = await s.jobs.create({ type: 't', args: [], queue: 'q' });
+    await s.transaction((tx) => {
+      tx.addJobState(id, { name: 'Created' });
+      tx.expireJob(id, 50);
+    });
+  }
+  const kept = await s.jobs.create({ type: 't', args: [], queue: 'q' });
+  await s.transaction((tx) => {
+    for (let i = 0; i < 15; i++) tx.hashSet(`h${i}`, { f: 'v' });
+    for (let i = 0; i < 15; i++) tx.expire('hash', `h${i}`, 50);
+    tx.counterIncrement('c', 1, { expireInMs: 50 });
+    tx.listInsert('l', 'x');
+    tx.expire('list', 'l', 50);
+  });
+  await new Promise((r) => setTimeout(r, 150));
+  t.is(await b.sweep(), 20 + 15 + 1 + 1);
+  const count = async (table: string) => Number((await adminQuery<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.${table}`))[0]!.n);
+  t.is(await count('jobs'), 1);
+  t.is(await count('job_states'), 0, 'history went with its jobs');
+  t.is(await count('hashes'), 0);
+  t.is(await count('counters'), 0);
+  t.is((await s.jobs.get(kept)).id, kept);
+  t.is(await b.sweep(), 0);
+});
+
+test('sweeper: runs on its own timer', async (t) => {
+  const schema = freshSchema();
+  const b = backendFor(schema, { sweepIntervalMs: 100 });
+  const s = b.storage('timer');
+  await s.jobs.create({ type: 't', args: [], queue: 'q', expireInMs: 10 });
+  await new Promise((r) => setTimeout(r, 600));
+  t.is(Number((await adminQuery<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.jobs`))[0]!.n), 0);
+});
+
+test('connection errors: an unreachable server fails fast with ShardUnavailableError naming host and port', async (t) => {
+  const b = new PostgresBackend({ connectionString: 'postgres://postgres@127.0.0.1:5999/test', connectTimeoutMs: 1_000 });
+  backends.push(b);
+  const started = Date.now();
+  const err = await t.throwsAsync(b.storage('x').jobs.create({ type: 't', args: [], queue: 'q' }));
+  t.is((err as { code?: string }).code, 'SHARD_UNAVAILABLE');
+  t.regex(err!.message, /127\.0\.0\.1:5999/);
+  t.true(Date.now() - started < 1_500);
+});
+
+test('config: bad options get a ConfigError that says what to fix', (t) => {
+  const bad: Array<[unknown, RegExp]> = [
+    [{ connectionString: PG_URL, schema: 'Bad-Schema' }, /schema/],
+    [{ connectionString: PG_URL, schema: 'x; drop table jobs' }, /schema/],
+    [{}, /connectionString/],
+    [{ connectionString: PG_URL, poolSize: 0 }, /poolSize/],
+    [{ connectionString: PG_URL, bogus: 1 }, /bogus/],
+  ];
+  for (const [options, message] of bad) {
+    const err = t.throws(() => new PostgresBackend(options as never));
+    t.is((err as { code?: string }).code, 'CONFIG_INVALID');
+    t.regex(err!.message, message);
+  }
+});
