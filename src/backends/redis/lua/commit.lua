@@ -1,0 +1,77 @@
+-- Applies a transaction's writes (the JSON form of WriteOp[]) atomically.
+-- ARGV: B, ops JSON, wake channel. Lua cannot roll back, so every
+-- precondition (the jobs exist) is checked before the first write.
+-- Returns {'JOB_NOT_FOUND', id} or {'OK'}.
+local ops = cjson.decode(ARGV[2])
+for _, op in ipairs(ops) do
+  if op.jobId and redis.call('EXISTS', job_key(op.jobId)) == 0 then
+    return { 'JOB_NOT_FOUND', op.jobId }
+  end
+end
+
+local function kind_key(kind, key)
+  local prefix = { hash = 'h:', set = 'z:', list = 'l:', counter = 'c:' }
+  return B .. prefix[kind] .. key
+end
+
+local now = now_ms()
+local enqueued = false
+for _, op in ipairs(ops) do
+  local t = op.op
+  if t == 'setJobState' or t == 'addJobState' then
+    local k = job_key(op.jobId)
+    local s = op.state
+    redis.call('RPUSH', k .. ':h', cjson.encode({ name = s.name, reason = s.reason, data = s.data, createdAt = now }))
+    if t == 'setJobState' then
+      local old = redis.call('HGET', k, 'stateName')
+      if old then redis.call('ZREM', B .. 'state:' .. old, op.jobId) end
+      redis.call('HSET', k, 'stateName', s.name, 'stateData', cjson.encode(s.data), 'stateAt', now)
+      if s.reason then redis.call('HSET', k, 'stateReason', s.reason) else redis.call('HDEL', k, 'stateReason') end
+      redis.call('ZADD', B .. 'state:' .. s.name, now, op.jobId)
+      redis.call('SADD', B .. 'states', s.name)
+      redis.call('HSET', B .. 'jobstate', op.jobId, s.name)
+    end
+    apply_job_expiry(op.jobId)
+  elseif t == 'setJobParameter' then
+    redis.call('HSET', job_key(op.jobId) .. ':p', op.name, op.value)
+    apply_job_expiry(op.jobId)
+  elseif t == 'expireJob' then
+    redis.call('HSET', job_key(op.jobId), 'expireAt', tostring(now + tonumber(op.ms)))
+    apply_job_expiry(op.jobId)
+  elseif t == 'persistJob' then
+    redis.call('HSET', job_key(op.jobId), 'expireAt', '')
+    apply_job_expiry(op.jobId)
+  elseif t == 'enqueue' then
+    local seq = redis.call('INCR', B .. 'seq:q')
+    redis.call('ZADD', B .. 'q:' .. op.queue, seq, seq .. ':' .. op.jobId)
+    redis.call('SADD', B .. 'queues', op.queue)
+    enqueued = true
+  elseif t == 'hashSet' then
+    for field, value in pairs(op.fields) do redis.call('HSET', kind_key('hash', op.key), field, value) end
+  elseif t == 'hashDelete' then
+    redis.call('DEL', kind_key('hash', op.key))
+  elseif t == 'setAdd' then
+    redis.call('ZADD', kind_key('set', op.key), op.score, op.member)
+  elseif t == 'setRemove' then
+    redis.call('ZREM', kind_key('set', op.key), op.member)
+  elseif t == 'setDelete' then
+    redis.call('DEL', kind_key('set', op.key))
+  elseif t == 'listInsert' then
+    redis.call('LPUSH', kind_key('list', op.key), op.value)
+  elseif t == 'listRemove' then
+    redis.call('LREM', kind_key('list', op.key), 0, op.value)
+  elseif t == 'listTrim' then
+    redis.call('LTRIM', kind_key('list', op.key), op.start, op['end'])
+  elseif t == 'listDelete' then
+    redis.call('DEL', kind_key('list', op.key))
+  elseif t == 'counterIncrement' then
+    redis.call('INCRBY', kind_key('counter', op.key), op.by)
+    if op.expireInMs ~= cjson.null then redis.call('PEXPIRE', kind_key('counter', op.key), op.expireInMs) end
+  elseif t == 'expire' then
+    redis.call('PEXPIRE', kind_key(op.kind, op.key), op.ms)
+  elseif t == 'persist' then
+    redis.call('PERSIST', kind_key(op.kind, op.key))
+  end
+end
+if enqueued then redis.call('PUBLISH', ARGV[3], '1') end
+return { 'OK' }

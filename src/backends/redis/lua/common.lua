@@ -1,0 +1,83 @@
+-- Helpers shared by every script (prepended when the script is registered).
+-- Contract of every script: KEYS[1] is a key of the namespace (it routes the
+-- call to the namespace's Cluster slot); ARGV[1] is the namespace's key
+-- prefix "<prefix>{<namespace>}:". All keys a script touches start with it,
+-- so they share one hash tag and one slot.
+-- Numbers that must stay exact (scores, increments, durations) arrive as
+-- strings: Lua formats numbers with 14 significant digits.
+local B = ARGV[1]
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function job_key(id)
+  return B .. 'job:' .. id
+end
+
+-- The job as a JSON object (nil if absent or expired).
+local function job_record(id)
+  local k = job_key(id)
+  local f = redis.call('HGETALL', k)
+  if #f == 0 then return nil end
+  local h = {}
+  for i = 1, #f, 2 do h[f[i]] = f[i + 1] end
+  local p = redis.call('HGETALL', k .. ':p')
+  local params = {}
+  for i = 1, #p, 2 do params[p[i]] = p[i + 1] end
+  h.id = id
+  h.params = params
+  return cjson.encode(h)
+end
+
+-- A job's keys share its expiry; `expiring` lets sweep() drop index entries of lapsed jobs.
+local function apply_job_expiry(id)
+  local k = job_key(id)
+  local e = redis.call('HGET', k, 'expireAt')
+  local keys = { k, k .. ':p', k .. ':h' }
+  if e and e ~= '' then
+    for _, key in ipairs(keys) do redis.call('PEXPIREAT', key, e) end
+    redis.call('ZADD', B .. 'expiring', e, id)
+  else
+    for _, key in ipairs(keys) do redis.call('PERSIST', key) end
+    redis.call('ZREM', B .. 'expiring', id)
+  end
+end
+
+-- Removes lapsed jobs from the state indexes (their keys expire by themselves).
+local function sweep()
+  local total = 0
+  repeat
+    local ids = redis.call('ZRANGEBYSCORE', B .. 'expiring', '-inf', now_ms(), 'LIMIT', 0, 500)
+    for _, id in ipairs(ids) do
+      local st = redis.call('HGET', B .. 'jobstate', id)
+      if st then
+        redis.call('ZREM', B .. 'state:' .. st, id)
+        redis.call('HDEL', B .. 'jobstate', id)
+      end
+      redis.call('ZREM', B .. 'expiring', id)
+      local k = job_key(id)
+      redis.call('DEL', k, k .. ':p', k .. ':h')
+    end
+    total = total + #ids
+  until #ids < 500
+  return total
+end
+
+-- Moves lapsed leases of a queue back to its waiting set, under their original
+-- sequence number, so a re-delivered job keeps its place.
+local function reclaim(queue, now)
+  local lk = B .. 'ql:' .. queue
+  local expired = redis.call('ZRANGEBYSCORE', lk, '-inf', now)
+  for _, m in ipairs(expired) do
+    redis.call('ZREM', lk, m)
+    redis.call('ZADD', B .. 'q:' .. queue, string.match(m, '^(%d+):'), m)
+  end
+end
+
+-- A lease is live if its entry is in the lease set and carries this token.
+local function leased(queue, member, token)
+  local meta = redis.call('HGET', B .. 'qm:' .. queue, string.match(member, '^(%d+):'))
+  return meta ~= false and string.match(meta, ':(%d*)$') == token and redis.call('ZSCORE', B .. 'ql:' .. queue, member) ~= false
+end

@@ -1,0 +1,25 @@
+-- Locks. KEYS[1] = lock key (holds the holder's token), KEYS[2] = fence counter.
+-- ARGV: B, action ('acquire' | 'extend' | 'release'), ttl ms, token.
+-- acquire: the new token, or nil if held. extend: 1 or 0. release: nil.
+local action = ARGV[2]
+if action == 'acquire' then
+  if redis.call('EXISTS', KEYS[1]) == 1 then return nil end
+  local token = redis.call('INCR', KEYS[2])
+  redis.call('SET', KEYS[1], token, 'PX', ARGV[3])
+  return token
+end
+local current = redis.call('GET', KEYS[1])
+if action == 'extend' then
+  if current == ARGV[4] then
+    redis.call('PEXPIRE', KEYS[1], ARGV[3])
+    return 1
+  end
+  -- A lapsed lease nobody took since (the counter did not move) may still be extended, as in every backend.
+  if current == false and redis.call('GET', KEYS[2]) == ARGV[4] then
+    redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[3])
+    return 1
+  end
+  return 0
+end
+if current == ARGV[4] then redis.call('DEL', KEYS[1]) end
+return nil

@@ -1,0 +1,50 @@
+-- Monitoring reads. ARGV: B, action, ...
+--   queues -> { {name, waiting, inFlight}... }
+--   queue-jobs queue offset limit -> { jobJSON... } (waiting entries in fetch order)
+--   state-counts -> { {state, count}... }
+--   jobs-in-state state offset limit -> { jobJSON... } (newest state change first)
+--   sweep -> number of lapsed jobs removed from the indexes
+local action = ARGV[2]
+local now = now_ms()
+if action == 'queues' then
+  local out = {}
+  for _, queue in ipairs(redis.call('SMEMBERS', B .. 'queues')) do
+    reclaim(queue, now)
+    local waiting = redis.call('ZCARD', B .. 'q:' .. queue)
+    local in_flight = redis.call('ZCARD', B .. 'ql:' .. queue)
+    if waiting + in_flight == 0 then
+      redis.call('SREM', B .. 'queues', queue)
+    else
+      out[#out + 1] = { queue, waiting, in_flight }
+    end
+  end
+  return out
+elseif action == 'queue-jobs' then
+  local queue = ARGV[3]
+  reclaim(queue, now)
+  local offset = tonumber(ARGV[4])
+  local out = {}
+  for _, member in ipairs(redis.call('ZRANGE', B .. 'q:' .. queue, offset, offset + tonumber(ARGV[5]) - 1)) do
+    local rec = job_record(string.match(member, '^%d+:(.*)$'))
+    if rec then out[#out + 1] = rec end
+  end
+  return out
+elseif action == 'state-counts' then
+  sweep()
+  local out = {}
+  for _, state in ipairs(redis.call('SMEMBERS', B .. 'states')) do
+    local n = redis.call('ZCARD', B .. 'state:' .. state)
+    if n == 0 then redis.call('SREM', B .. 'states', state) else out[#out + 1] = { state, n } end
+  end
+  return out
+elseif action == 'jobs-in-state' then
+  sweep()
+  local offset = tonumber(ARGV[4])
+  local out = {}
+  for _, id in ipairs(redis.call('ZREVRANGE', B .. 'state:' .. ARGV[3], offset, offset + tonumber(ARGV[5]) - 1)) do
+    local rec = job_record(id)
+    if rec then out[#out + 1] = rec end
+  end
+  return out
+end
+return sweep()

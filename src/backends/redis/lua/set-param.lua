@@ -1,0 +1,6 @@
+-- ARGV: B, id, name, value. Returns 1, or 0 if the job does not exist.
+local k = job_key(ARGV[2])
+if redis.call('EXISTS', k) == 0 then return 0 end
+redis.call('HSET', k .. ':p', ARGV[3], ARGV[4])
+apply_job_expiry(ARGV[2])
+return 1

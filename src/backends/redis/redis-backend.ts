@@ -1,0 +1,147 @@
+import { Redis, type Cluster } from 'ioredis';
+import { createStorage } from '../../storage/create-storage.js';
+import { ClosedError, ShardUnavailableError } from '../../storage/errors.js';
+import { parseOptions } from '../../storage/parse-options.js';
+import type { Backend, QueueDepth, Storage } from '../../storage/storage.js';
+import { checkName } from '../../storage/validate.js';
+import type { RunCommand } from './redis-data.js';
+import { mapRedisError } from './redis-errors.js';
+import { RedisKeys } from './redis-keys.js';
+import { RedisNamespace } from './redis-namespace.js';
+import { redisOptionsSchema, type RedisBackendOptions, type ResolvedRedisOptions } from './redis-options.js';
+import { registerScripts, type RunScript } from './redis-scripts.js';
+import { RedisWaker } from './redis-waker.js';
+
+/**
+ * A backend on one Redis server (or one Cluster) through ioredis. Every
+ * namespace's keys share a hash tag, so each namespace lives in one slot.
+ * Calls fail fast with ShardUnavailableError while the server is unreachable
+ * (no offline queue), and the client keeps reconnecting in the background.
+ */
+export class RedisBackend implements Backend {
+  readonly kind = 'redis';
+  readonly options: ResolvedRedisOptions;
+  /** host:port/db, for messages and telemetry. */
+  readonly where: string;
+  readonly #client: Redis | Cluster;
+  readonly #ownsClient: boolean;
+  readonly #run: RunCommand;
+  readonly #script: RunScript;
+  readonly #waker: RedisWaker;
+  readonly #storages = new Map<string, Storage>();
+  readonly #registered = new Set<string>();
+  #opening: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(options: RedisBackendOptions) {
+    this.options = parseOptions(redisOptionsSchema, options, 'RedisBackend options');
+    const o = this.options;
+    this.#ownsClient = !o.client;
+    const failFast = {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: o.connectTimeoutMs,
+      commandTimeout: o.connectTimeoutMs * 5,
+      retryStrategy: (times: number) => Math.min(50 * 2 ** times, 2_000),
+    };
+    this.#client = o.client ?? (o.url ? new Redis(o.url, { ...failFast, ...o.redis }) : new Redis({ ...failFast, ...o.redis }));
+    this.#client.on('error', () => {}); // reported per call as ShardUnavailableError
+    const opts = 'options' in this.#client ? (this.#client as Redis).options : undefined;
+    this.where = opts ? `${opts.host}:${opts.port}/${opts.db ?? 0}` : 'redis cluster';
+    this.#script = registerScripts(this.#client);
+    // The subscriber queues its SUBSCRIBEs until connected and retries forever: it only speeds up wake-ups.
+    const subscriberOptions = { lazyConnect: false, enableOfflineQueue: true, maxRetriesPerRequest: null };
+    this.#waker = new RedisWaker(() => (this.#client instanceof Redis
+      ? this.#client.duplicate(subscriberOptions)
+      : this.#client.duplicate(undefined, { redisOptions: subscriberOptions })));
+    const where = this.where;
+    const client = this.#client;
+    this.#run = async (fn) => {
+      await this.open();
+      try {
+        return await fn(client);
+      } catch (err) {
+        throw mapRedisError(err, where);
+      }
+    };
+  }
+
+  /** Connects; fails with ShardUnavailableError within connectTimeoutMs if the server does not answer. */
+  open(): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClosedError(`RedisBackend ${this.where}`));
+    if (this.#client.status === 'ready') return Promise.resolve();
+    // Concurrent callers share one wait, so a burst of calls adds one pair of listeners, not one per call.
+    this.#opening ??= this.#waitReady().finally(() => {
+      this.#opening = undefined;
+    });
+    return this.#opening;
+  }
+
+  #waitReady(): Promise<void> {
+    const c = this.#client;
+    if (c.status === 'wait') c.connect().catch(() => {});
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => done(new ShardUnavailableError(this.where, `cannot reach Redis at ${this.where} within ${this.options.connectTimeoutMs} ms; is the server running and the address right?`)), this.options.connectTimeoutMs);
+      const onReady = () => done();
+      const onEnd = () => done(new ShardUnavailableError(this.where, `connection to Redis at ${this.where} ended`));
+      const done = (err?: Error) => {
+        clearTimeout(timer);
+        c.off('ready', onReady);
+        c.off('end', onEnd);
+        if (err) reject(err);
+        else resolve();
+      };
+      if (c.status === 'ready') return done();
+      c.on('ready', onReady);
+      c.on('end', onEnd);
+    });
+  }
+
+  storage(namespace: string): Storage {
+    if (this.#closed) throw new ClosedError(`RedisBackend ${this.where}`);
+    checkName('namespace', namespace);
+    let storage = this.#storages.get(namespace);
+    if (!storage) {
+      const run = this.#run;
+      const script: RunScript = (name, keys, args) => run(() => this.#script(name, keys, args));
+      const keys = new RedisKeys(this.options.prefix, namespace);
+      const driver = new RedisNamespace(run, script, keys, this.#waker, this.options.pollIntervalMs, () => this.#register(namespace));
+      storage = createStorage(driver, this.options);
+      this.#storages.set(namespace, storage);
+    }
+    return storage;
+  }
+
+  /**
+   * Records a namespace in the backend's registry (outside every namespace's
+   * slot, so not inside a script), once per namespace per process.
+   */
+  async #register(namespace: string): Promise<void> {
+    if (this.#registered.has(namespace)) return;
+    await this.#run((c) => c.sadd(`${this.options.prefix}namespaces`, namespace));
+    this.#registered.add(namespace);
+  }
+
+  async queueDepths(): Promise<QueueDepth[]> {
+    const namespaces = await this.#run((c) => c.smembers(`${this.options.prefix}namespaces`));
+    const replies = await Promise.all(namespaces.map((ns) => {
+      const keys = new RedisKeys(this.options.prefix, ns);
+      // ioredis pipelines these concurrent calls on one connection: one round trip for the lot.
+      return this.#run(() => this.#script('monitor', [keys.route], [keys.base, 'queues'])) as Promise<Array<[string, number, number]>>;
+    }));
+    return replies.flatMap((rows, i) => rows.map(([queue, waiting, inFlight]) => ({ namespace: namespaces[i]!, queue, waiting, inFlight })));
+  }
+
+  /** Connection state for telemetry: ioredis status ('ready', 'connecting', 'reconnecting', 'end'…). */
+  status(): string {
+    return this.#client.status;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#waker.stop();
+    if (this.#ownsClient) this.#client.disconnect();
+  }
+}

@@ -1,0 +1,24 @@
+import { readFileSync } from 'node:fs';
+import type { Cluster, Redis } from 'ioredis';
+
+const LUA_DIR = new URL('./lua/', import.meta.url);
+const COMMON = readFileSync(new URL('common.lua', LUA_DIR), 'utf8');
+
+/** The scripts in ./lua, each registered once per client and run by SHA (ioredis falls back to EVAL on NOSCRIPT). */
+export const SCRIPT_NAMES = ['create-job', 'read-job', 'set-param', 'commit', 'fetch', 'lease', 'lock', 'servers', 'monitor'] as const;
+export type ScriptName = (typeof SCRIPT_NAMES)[number];
+
+type Reply = unknown;
+export type RunScript = (name: ScriptName, keys: string[], args: Array<string | number>) => Promise<Reply>;
+
+export function registerScripts(client: Redis | Cluster): RunScript {
+  for (const name of SCRIPT_NAMES) {
+    // common.lua holds the helpers every script uses; each script stays one self-contained file otherwise.
+    const lua = `${COMMON}\n${readFileSync(new URL(`${name}.lua`, LUA_DIR), 'utf8')}`;
+    client.defineCommand(`jobshard_${name.replace(/-/g, '_')}`, { lua });
+  }
+  return (name, keys, args) => {
+    const command = (client as unknown as Record<string, (n: number, ...a: Array<string | number>) => Promise<Reply>>)[`jobshard_${name.replace(/-/g, '_')}`]!;
+    return command.call(client, keys.length, ...keys, ...args);
+  };
+}

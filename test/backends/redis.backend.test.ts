@@ -1,0 +1,180 @@
+// Redis-only behaviour: Cluster slots, script registration, faults, crashes, payload limits.
+import test from 'ava';
+import calculateSlot from 'cluster-key-slot';
+import { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
+import { enqueueJob, fetchOrNull } from '../conformance/helpers.js';
+import { kill, startChild } from '../helpers/child.js';
+import { freePort, PrivateRedis } from '../helpers/redis-server.js';
+import { deleteRedisPrefix, freshPrefix, REDIS_URL } from '../helpers/servers.js';
+
+const prefix = freshPrefix();
+const backend = new RedisBackend({ url: REDIS_URL, prefix });
+const admin = new Redis(REDIS_URL);
+const cleanups: Array<() => Promise<unknown>> = [];
+test.after.always(async () => {
+  for (const c of cleanups) await c().catch(() => {});
+  await backend.close();
+  await deleteRedisPrefix(prefix);
+  admin.disconnect();
+});
+
+async function keysUnder(p: string): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await admin.scan(cursor, 'MATCH', `${p}*`, 'COUNT', 1000);
+    cursor = next;
+    out.push(...keys);
+  } while (cursor !== '0');
+  return out;
+}
+
+test('cluster: every key a namespace writes hashes to one slot', async (t) => {
+  const ns = `slot-${randomUUID()}`;
+  const s = backend.storage(ns);
+  const id = await enqueueJob(s, 'q1', 'type', [1]);
+  await enqueueJob(s, 'q2');
+  await s.jobs.setParameter(id, 'p', 'v');
+  await s.transaction((tx) => {
+    tx.hashSet('h', { a: '1' });
+    tx.setAdd('z', 'm', 1);
+    tx.listInsert('l', 'x');
+    tx.counterIncrement('c', 1);
+    tx.expireJob(id, 60_000);
+  });
+  const f = await s.queues.fetch(['q1']);
+  const lock = await s.locks.acquire('res', { timeoutMs: 0 });
+  await s.servers.announce('srv', { queues: ['q1'], workerCount: 1 });
+  await s.monitoring.stateCounts();
+  const keys = await keysUnder(`${prefix}{${ns}}`);
+  t.true(keys.length >= 15, `${keys.length} keys`);
+  const slots = new Set(keys.map((k) => calculateSlot(k)));
+  t.is(slots.size, 1, `keys spread over slots ${[...slots].join(', ')}`);
+  t.is([...slots][0], calculateSlot(`{${ns}}`));
+  await f.ack();
+  await lock.release();
+});
+
+test('scripts: registered once and run by SHA; a flushed script cache is reloaded transparently', async (t) => {
+  const s = backend.storage(`sha-${randomUUID()}`);
+  await enqueueJob(s, 'q');
+  const private_ = new PrivateRedis(await freePort());
+  await private_.start();
+  cleanups.push(() => private_.kill());
+  const b = new RedisBackend({ url: private_.url, prefix });
+  cleanups.push(() => b.close());
+  const ps = b.storage('x');
+  await enqueueJob(ps, 'q');
+  const r = new Redis(private_.url);
+  cleanups.push(async () => r.disconnect());
+  await r.config('RESETSTAT');
+  for (let i = 0; i < 5; i++) await enqueueJob(ps, 'q');
+  const stats = await r.info('commandstats');
+  t.regex(stats, /cmdstat_evalsha:calls=\d+/);
+  t.notRegex(stats, /cmdstat_eval:calls/, 'no full script text sent once loaded');
+  await r.script('FLUSH');
+  const id = await enqueueJob(ps, 'q');
+  t.is((await ps.jobs.get(id)).state, 'Enqueued');
+});
+
+test('fetch: a waiting consumer does not busy-poll the server', async (t) => {
+  const private_ = new PrivateRedis(await freePort());
+  await private_.start();
+  cleanups.push(() => private_.kill());
+  const b = new RedisBackend({ url: private_.url, prefix, pollIntervalMs: 1_000 });
+  cleanups.push(() => b.close());
+  const s = b.storage('idle');
+  await s.monitoring.queues(); // connect and load scripts
+  const r = new Redis(private_.url);
+  cleanups.push(async () => r.disconnect());
+  await r.config('RESETSTAT');
+  t.is(await fetchOrNull(s, ['idle'], 2_500), null);
+  const calls = Number((await r.info('commandstats')).match(/cmdstat_evalsha:calls=(\d+)/)?.[1] ?? 0);
+  t.true(calls <= 5, `${calls} script calls while idle for 2.5 s`);
+  // ...and it still wakes at once for a job enqueued through another connection.
+  const other = new RedisBackend({ url: private_.url, prefix });
+  cleanups.push(() => other.close());
+  const waiting = s.queues.fetch(['idle'], { signal: AbortSignal.timeout(3_000) });
+  await new Promise((res) => setTimeout(res, 100));
+  const started = Date.now();
+  const id = await enqueueJob(other.storage('idle'), 'idle');
+  t.is((await waiting).jobId, id);
+  t.true(Date.now() - started < 200, `woken after ${Date.now() - started} ms`);
+});
+
+test('faults: a server that is down fails fast with ShardUnavailableError; calls resume after it restarts', async (t) => {
+  const private_ = new PrivateRedis(await freePort());
+  await private_.start();
+  cleanups.push(() => private_.kill());
+  const b = new RedisBackend({ url: private_.url, prefix, connectTimeoutMs: 500 });
+  cleanups.push(() => b.close());
+  const s = b.storage('faults');
+  const id = await s.jobs.create({ type: 't', args: [], queue: 'q' });
+  await private_.kill();
+  for (const call of [() => s.jobs.get(id), () => s.data.hashGetAll('h'), () => s.queues.fetch(['q'], { signal: AbortSignal.timeout(5_000) })]) {
+    const started = Date.now();
+    const err = await t.throwsAsync(call());
+    t.is((err as { code?: string }).code, 'SHARD_UNAVAILABLE', err?.message);
+    t.regex(err!.message, new RegExp(`127\\.0\\.0\\.1:${private_.port}`));
+    t.true(Date.now() - started < 1_000, `failed after ${Date.now() - started} ms`);
+  }
+  await private_.start();
+  let resumed = false;
+  for (let i = 0; i < 50 && !resumed; i++) {
+    resumed = await s.data.counterGet('c').then(() => true, () => false);
+    if (!resumed) await new Promise((res) => setTimeout(res, 100));
+  }
+  t.true(resumed, 'calls work again after the restart');
+  t.truthy(await s.jobs.create({ type: 't', args: [], queue: 'q' }));
+});
+
+test('faults: an address nobody listens on fails within the connect timeout, naming host and port', async (t) => {
+  const port = await freePort();
+  const b = new RedisBackend({ url: `redis://127.0.0.1:${port}`, prefix, connectTimeoutMs: 300 });
+  cleanups.push(() => b.close());
+  const started = Date.now();
+  const err = await t.throwsAsync(b.storage('x').data.counterGet('c'));
+  t.is((err as { code?: string }).code, 'SHARD_UNAVAILABLE');
+  t.regex(err!.message, new RegExp(`127\\.0\\.0\\.1:${port}`));
+  t.true(Date.now() - started < 1_000);
+});
+
+test('payload limit: an over-size job is refused with PayloadTooLargeError and writes no key', async (t) => {
+  const ns = `big-${randomUUID()}`;
+  const b = new RedisBackend({ url: REDIS_URL, prefix, maxPayloadBytes: 1_000 });
+  cleanups.push(() => b.close());
+  const s = b.storage(ns);
+  const err = await t.throwsAsync(s.jobs.create({ type: 't', args: ['x'.repeat(2_000)], queue: 'q' }));
+  t.is((err as { code?: string }).code, 'PAYLOAD_TOO_LARGE');
+  t.deepEqual(await keysUnder(`${prefix}{${ns}}`), []);
+  await s.jobs.create({ type: 't', args: ['x'.repeat(900)], queue: 'q' });
+  t.true((await keysUnder(`${prefix}{${ns}}`)).length > 0);
+});
+
+test('locks: a killed holder process loses its lock when the lease lapses; the next token is larger', async (t) => {
+  const ns = `lock-${randomUUID()}`;
+  const holder = await startChild('./lock-holder.ts', [JSON.stringify({ kind: 'redis', url: REDIS_URL, prefix, namespace: ns, resource: 'crash-lock', ttlMs: 1_500 })], /token (\d+)/);
+  const heldToken = Number(holder.match[1]);
+  await new Promise((r) => setTimeout(r, 2_000)); // past the first lease: only renewals keep it
+  await t.throwsAsync(backend.storage(ns).locks.acquire('crash-lock', { timeoutMs: 0 }), { name: 'LockTimeoutError' });
+  await kill(holder.child);
+  const started = Date.now();
+  const next = await backend.storage(ns).locks.acquire('crash-lock', { timeoutMs: 8_000 });
+  t.true(Date.now() - started < 4_000, `free after ${Date.now() - started} ms (lease 1.5 s)`);
+  t.true(next.token > heldToken);
+  await next.release();
+});
+
+test('config: bad options get a ConfigError that says what to fix', (t) => {
+  for (const [options, message] of [
+    [{ url: REDIS_URL, prefix: 'a{b}' }, /prefix/],
+    [{}, /url/],
+    [{ url: REDIS_URL, connectTimeoutMs: -1 }, /connectTimeoutMs/],
+  ] as Array<[unknown, RegExp]>) {
+    const err = t.throws(() => new RedisBackend(options as never));
+    t.is((err as { code?: string }).code, 'CONFIG_INVALID');
+    t.regex(err!.message, message);
+  }
+});
