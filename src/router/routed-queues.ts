@@ -1,0 +1,102 @@
+import { InvalidArgumentError } from '../storage/errors.js';
+import type { FetchedJob, FetchOptions, QueueStore } from '../storage/queue.js';
+import { checkQueues } from '../storage/validate.js';
+import { sameUnit, type Unit } from '../tenancy/unit.js';
+import type { TenantContext } from './tenant-context.js';
+
+/** A fetched job as the tenant sees it: the router's id, the backend's lease. */
+class RoutedFetchedJob implements FetchedJob {
+  constructor(readonly inner: FetchedJob, readonly jobId: string) {}
+  get queue() {
+    return this.inner.queue;
+  }
+  get deliveries() {
+    return this.inner.deliveries;
+  }
+  ack() {
+    return this.inner.ack();
+  }
+  requeue() {
+    return this.inner.requeue();
+  }
+  extend(ms?: number) {
+    return this.inner.extend(ms);
+  }
+}
+
+interface Run {
+  unit: Unit;
+  queues: string[];
+}
+
+/**
+ * Fetch over queues that may live in several units (queue groups on other
+ * shards). One unit: the backend's own fetch. Several: one non-blocking pass
+ * in the caller's priority order, then a wait on all units at once; a job
+ * that a lower-priority unit hands out in the same instant as the winner is
+ * requeued, keeping its place.
+ */
+export class RoutedQueues implements QueueStore {
+  constructor(readonly ctx: TenantContext) {}
+
+  #runs(queues: string[]): Run[] {
+    const runs: Run[] = [];
+    for (const q of queues) {
+      const unit = this.ctx.unitOfQueue(q);
+      const last = runs.at(-1);
+      if (last && sameUnit(last.unit, unit)) last.queues.push(q);
+      else runs.push({ unit, queues: [q] });
+    }
+    return runs;
+  }
+
+  #wrap(unit: Unit, f: FetchedJob): FetchedJob {
+    return new RoutedFetchedJob(f, this.ctx.encode(unit, f.jobId));
+  }
+
+  async tryFetch(queues: readonly string[], options: Omit<FetchOptions, 'signal'> = {}): Promise<FetchedJob | null> {
+    for (const run of this.#runs(checkQueues(queues))) {
+      const f = await this.ctx.storageOf(run.unit).queues.tryFetch(run.queues, options);
+      if (f) return this.#wrap(run.unit, f);
+    }
+    return null;
+  }
+
+  async fetch(queues: readonly string[], options: FetchOptions = {}): Promise<FetchedJob> {
+    const runs = this.#runs(checkQueues(queues));
+    if (runs.length === 1) {
+      const run = runs[0]!;
+      return this.#wrap(run.unit, await this.ctx.storageOf(run.unit).queues.fetch(run.queues, options));
+    }
+    const { signal, ...rest } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError('signal must be an AbortSignal');
+    signal?.throwIfAborted();
+    const first = await this.tryFetch(queues, rest);
+    if (first) return first;
+
+    // Wait on every unit at once; the first job wins.
+    const byUnit: Run[] = [];
+    for (const run of runs) {
+      const same = byUnit.find((r) => sameUnit(r.unit, run.unit));
+      if (same) same.queues.push(...run.queues);
+      else byUnit.push({ unit: run.unit, queues: [...run.queues] });
+    }
+    const stop = new AbortController();
+    const onAbort = () => stop.abort(signal!.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const attempts = byUnit.map((run) => this.ctx.storageOf(run.unit).queues.fetch(run.queues, { ...rest, signal: stop.signal }).then((f) => this.#wrap(run.unit, f)));
+    try {
+      const winner = await Promise.race(attempts);
+      stop.abort();
+      const results = await Promise.allSettled(attempts);
+      for (const r of results) if (r.status === 'fulfilled' && r.value !== winner) await r.value.requeue().catch(() => {});
+      return winner;
+    } catch (err) {
+      stop.abort();
+      await Promise.allSettled(attempts.map(async (a) => (await a).requeue()));
+      throw err;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}

@@ -1,0 +1,127 @@
+import calculateSlot from 'cluster-key-slot';
+
+/** Redis Cluster's slot space: CRC16 of the key (or of its {hash tag}) mod 16384. */
+export const SLOT_COUNT = 16_384;
+
+// CRC16/XMODEM table (polynomial 0x1021), the checksum Redis Cluster hashes keys with.
+const CRC16 = new Uint16Array(256).map((_, byte) => {
+  let crc = byte << 8;
+  for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? (crc << 1) ^ 0x1021 : crc << 1;
+  return crc & 0xffff;
+});
+
+/**
+ * The Redis Cluster slot of a key made only of ASCII characters, without
+ * allocating: placement keys (tenant ids, `tenant:group`) always are, and
+ * cluster-key-slot builds a UTF-8 byte array on every call, which the
+ * routing hot path must not. Returns undefined for anything else (non-ASCII
+ * or a {hash tag}), which goes to cluster-key-slot. Property-tested to agree
+ * with it.
+ */
+function asciiSlot(key: string): number | undefined {
+  let crc = 0;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c > 127 || c === 123 /* { */) return undefined;
+    crc = ((crc << 8) & 0xffff) ^ CRC16[((crc >> 8) ^ c) & 0xff]!;
+  }
+  return crc & (SLOT_COUNT - 1);
+}
+
+export interface WeightedShard {
+  id: string;
+  weight: number;
+}
+
+/**
+ * Maps each of the 16,384 slots to a shard. The table is derived from the
+ * ordered shard list alone, by replaying "add shard" steps: the first shard
+ * owns everything, and each next shard takes its weighted quota from the
+ * shards holding the most slots above their own new quota. So every process
+ * that loads the same configuration routes identically, and appending a
+ * shard to the list moves exactly the slots the new shard takes over (the
+ * ideal fraction), never a slot between two old shards.
+ */
+export class SlotTable {
+  /** Shard ids, indexed by the numbers stored in `owners`. */
+  readonly shards: readonly string[];
+  /** owners[slot] = index into `shards`. */
+  readonly owners: Uint16Array;
+  /** Changes whenever the mapping changes; routers compare versions, not tables. */
+  readonly version: string;
+
+  private constructor(shards: readonly string[], owners: Uint16Array) {
+    this.shards = shards;
+    this.owners = owners;
+    this.version = fingerprint(shards, owners);
+  }
+
+  static build(list: readonly WeightedShard[]): SlotTable {
+    if (list.length === 0) throw new Error('a slot table needs at least one shard');
+    if (list.length > 65_535) throw new Error('at most 65,535 shards');
+    const owners = new Uint16Array(SLOT_COUNT); // everything starts on shard 0
+    for (let n = 1; n < list.length; n++) {
+      const quotas = quotasFor(list.slice(0, n + 1));
+      const counts = new Array<number>(n + 1).fill(0);
+      for (const o of owners) counts[o]!++;
+      // Donors give up exactly their surplus; the new shard (index n) takes it, lowest slots of each donor first.
+      const surplus = counts.map((c, i) => (i === n ? 0 : Math.max(0, c - quotas[i]!)));
+      for (let slot = 0; slot < SLOT_COUNT; slot++) {
+        const o = owners[slot]!;
+        if (surplus[o]! > 0) {
+          surplus[o]!--;
+          owners[slot] = n;
+        }
+      }
+    }
+    return new SlotTable(list.map((s) => s.id), owners);
+  }
+
+  /** The slot of a placement key (tenant id or tenant:group), as Redis Cluster computes it. */
+  static slotOf(key: string): number {
+    return asciiSlot(key) ?? calculateSlot(key);
+  }
+
+  shardOf(key: string): string {
+    return this.shards[this.owners[SlotTable.slotOf(key)]!]!;
+  }
+
+  /** Slots per shard id. */
+  counts(): Map<string, number> {
+    const out = new Map(this.shards.map((id) => [id, 0]));
+    for (const o of this.owners) {
+      const id = this.shards[o]!;
+      out.set(id, out.get(id)! + 1);
+    }
+    return out;
+  }
+}
+
+/** Slot quotas proportional to weight, rounded by largest remainder so they sum to SLOT_COUNT exactly. */
+export function quotasFor(list: readonly WeightedShard[]): number[] {
+  const total = list.reduce((a, s) => a + s.weight, 0);
+  const exact = list.map((s) => (s.weight / total) * SLOT_COUNT);
+  const quotas = exact.map(Math.floor);
+  let left = SLOT_COUNT - quotas.reduce((a, b) => a + b, 0);
+  const byRemainder = exact.map((e, i) => [e - Math.floor(e), i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  for (const [, i] of byRemainder) {
+    if (left-- <= 0) break;
+    quotas[i]!++;
+  }
+  return quotas;
+}
+
+function fingerprint(shards: readonly string[], owners: Uint16Array): string {
+  // FNV-1a over the mapping: cheap, stable across processes.
+  let h = 0x811c9dc5;
+  const mix = (byte: number) => {
+    h ^= byte;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  };
+  for (const id of shards) for (let i = 0; i < id.length; i++) mix(id.charCodeAt(i) & 0xff);
+  for (const o of owners) {
+    mix(o & 0xff);
+    mix(o >> 8);
+  }
+  return h.toString(16).padStart(8, '0');
+}
