@@ -1,0 +1,32 @@
+import type { JsonValue } from '../storage/json.js';
+
+export interface JobContext {
+  jobId: string;
+  type: string;
+  queue: string;
+  /** 1 on the first run; a retry after a failure is attempt 2, and so on. */
+  attempt: number;
+  /** Aborts when the server stops past its shutdown timeout, or when this job's lease was lost to another worker. */
+  signal: AbortSignal;
+}
+
+export type JobHandler = (args: JsonValue[], ctx: JobContext) => unknown | Promise<unknown>;
+
+export interface RetryPolicy {
+  /** Runs in all, the first included. Default 3. */
+  attempts?: number;
+  /** Delay before the first retry; doubles each time. Default 1000 ms. */
+  baseDelayMs?: number;
+  /** Cap on one delay. Default 10 minutes. */
+  maxDelayMs?: number;
+  /** Random extra delay, as a fraction of the delay (0–1), so retries of many jobs spread out. Default 0.2. */
+  jitter?: number;
+}
+
+export type HandlerEntry = JobHandler | ({ handler: JobHandler } & RetryPolicy);
+
+/** Delay before retry number `failedAttempts` (1 = after the first failure): exponential, capped, with jitter. */
+export function backoffMs(failedAttempts: number, policy: Required<RetryPolicy>, random = Math.random): number {
+  const base = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (failedAttempts - 1));
+  return Math.round(base * (1 + policy.jitter * random()));
+}

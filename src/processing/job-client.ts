@@ -1,0 +1,123 @@
+import { InvalidArgumentError } from '../storage/errors.js';
+import type { JsonValue } from '../storage/json.js';
+import type { Storage } from '../storage/storage.js';
+import { DEFAULT_MAX_PAYLOAD_BYTES } from '../storage/storage-options.js';
+import { statsKeys, STATS_DAY_RETENTION_MS, STATS_HOUR_RETENTION_MS } from '../storage/statistics.js';
+import { checkMs, checkName, serializeArgs } from '../storage/validate.js';
+import { nextOccurrence } from './cron.js';
+import { RECURRING_SET, recurringKey, SCHEDULE_SET, STATE } from './states.js';
+
+export interface JobClientOptions {
+  /** Largest serialized arguments accepted (bytes). Default 512 KiB. */
+  maxPayloadBytes?: number;
+  /** How long deleted jobs are kept before they expire. Default 1 day. */
+  retentionMs?: number;
+}
+
+export interface RecurringJobOptions {
+  queue?: string;
+  /** IANA time zone for the cron expression. Default UTC. */
+  tz?: string;
+}
+
+/**
+ * Enqueues and schedules jobs. A job is created without state (it expires by
+ * itself if the next step never happens), then one transaction gives it its
+ * state and its queue entry (or schedule entry) and makes it permanent.
+ */
+export class JobClient {
+  readonly #storage: Storage;
+  readonly #maxPayloadBytes: number;
+  readonly #retentionMs: number;
+
+  constructor(storage: Storage, options: JobClientOptions = {}) {
+    this.#storage = storage;
+    this.#maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    this.#retentionMs = options.retentionMs ?? 86_400_000;
+  }
+
+  async #create(type: string, args: unknown[], queue: string, parameters?: Record<string, string>): Promise<string> {
+    // Checked here against this client's limit, before anything is written.
+    serializeArgs(args, this.#maxPayloadBytes);
+    return this.#storage.jobs.create({ type, args: args as JsonValue[], queue: checkName('queue', queue), parameters, expireInMs: 30 * 86_400_000 });
+  }
+
+  /** Runs as soon as a worker of `queue` (default 'default') is free. Returns the job id. */
+  async enqueue(type: string, args: unknown[] = [], options: { queue?: string } = {}): Promise<string> {
+    const queue = options.queue ?? 'default';
+    const id = await this.#create(type, args, queue);
+    await this.#storage.transaction((tx) => {
+      tx.setJobState(id, { name: STATE.enqueued, data: { queue } });
+      tx.enqueue(queue, id);
+      tx.persistJob(id);
+    });
+    return id;
+  }
+
+  /** Runs no earlier than `at` (or now + delayMs). */
+  async schedule(type: string, args: unknown[], when: { delayMs: number } | { at: Date }, options: { queue?: string } = {}): Promise<string> {
+    const at = 'at' in when ? when.at.getTime() : Date.now() + checkMs('delayMs', when.delayMs);
+    if (!Number.isFinite(at)) throw new InvalidArgumentError('schedule needs { delayMs } or a valid { at: Date }');
+    const queue = options.queue ?? 'default';
+    const id = await this.#create(type, args, queue);
+    await this.#storage.transaction((tx) => {
+      tx.setJobState(id, { name: STATE.scheduled, data: { enqueueAt: String(at), queue } });
+      tx.setAdd(SCHEDULE_SET, id, at);
+      tx.persistJob(id);
+    });
+    return id;
+  }
+
+  /** Marks the job deleted; a queued copy is skipped when fetched. It expires after the retention. */
+  async delete(id: string): Promise<void> {
+    const now = new Date();
+    const k = statsKeys('deleted', now);
+    await this.#storage.transaction((tx) => {
+      tx.setJobState(id, { name: STATE.deleted });
+      tx.setRemove(SCHEDULE_SET, id);
+      tx.expireJob(id, this.#retentionMs);
+      tx.counterIncrement(k.total);
+      tx.counterIncrement(k.day, 1, { expireInMs: STATS_DAY_RETENTION_MS });
+      tx.counterIncrement(k.hour, 1, { expireInMs: STATS_HOUR_RETENTION_MS });
+    });
+  }
+
+  /** Enqueues the job again (e.g. a failed or deleted one) on its own queue. */
+  async requeue(id: string): Promise<void> {
+    const job = await this.#storage.jobs.get(id);
+    await this.#storage.transaction((tx) => {
+      tx.setJobState(id, { name: STATE.enqueued, reason: 'requeued', data: { queue: job.queue } });
+      tx.setRemove(SCHEDULE_SET, id);
+      tx.enqueue(job.queue, id);
+      tx.persistJob(id);
+    });
+  }
+
+  /**
+   * Registers (or updates) a recurring job by id: idempotent, so every
+   * service can call it at start-up. An unchanged definition keeps its next
+   * occurrence, so restarts neither skip nor repeat one.
+   */
+  async addRecurring(recurringId: string, cron: string, type: string, args: unknown[] = [], options: RecurringJobOptions = {}): Promise<void> {
+    checkName('key', recurringKey(recurringId));
+    checkName('jobType', type);
+    const queue = checkName('queue', options.queue ?? 'default');
+    const argsJson = serializeArgs(args, this.#maxPayloadBytes).json;
+    const next = nextOccurrence(cron, Date.now(), options.tz);
+    const definition = { cron, type, args: argsJson, queue, tz: options.tz ?? '' };
+    const existing = await this.#storage.data.hashGetAll(recurringKey(recurringId));
+    const unchanged = existing !== null && Object.entries(definition).every(([k, v]) => existing[k] === v);
+    if (unchanged && (await this.#storage.data.setScore(RECURRING_SET, recurringId)) !== null) return;
+    await this.#storage.transaction((tx) => {
+      tx.hashSet(recurringKey(recurringId), definition);
+      tx.setAdd(RECURRING_SET, recurringId, next);
+    });
+  }
+
+  async removeRecurring(recurringId: string): Promise<void> {
+    await this.#storage.transaction((tx) => {
+      tx.hashDelete(recurringKey(recurringId));
+      tx.setRemove(RECURRING_SET, recurringId);
+    });
+  }
+}

@@ -1,0 +1,291 @@
+import { randomUUID } from 'node:crypto';
+import type { MeterProvider } from '@opentelemetry/api';
+import { processingRecorder } from '../telemetry/processing-telemetry.js';
+import { isJobshardError, LeaseLostError } from '../storage/errors.js';
+import type { FetchedJob } from '../storage/queue.js';
+import type { Storage } from '../storage/storage.js';
+import { sleep } from '../storage/sleep.js';
+import { statsKeys, STATS_DAY_RETENTION_MS, STATS_HOUR_RETENTION_MS, type StatisticKind } from '../storage/statistics.js';
+import { backoffMs, type HandlerEntry, type JobHandler, type RetryPolicy } from './handler.js';
+import { enqueueRecurring, moveDueJobs } from './scheduler.js';
+import { RETRY_PARAM, SCHEDULE_SET, SCHEDULER_LOCK, STATE } from './states.js';
+
+export interface JobServerOptions {
+  /** Queues in priority order. Default ['default']. */
+  queues?: string[];
+  /** Jobs run at once. Default 4. */
+  workerCount?: number;
+  handlers: Record<string, HandlerEntry>;
+  /** Default retry policy; a handler entry may override it. */
+  retry?: RetryPolicy;
+  /** A fetched job stays invisible this long; a live worker extends it every third of it. Default 5 min. */
+  invisibilityTimeoutMs?: number;
+  /** Default 15 s. Servers silent for serverTimeoutMs (default 60 s) are removed by the others. */
+  heartbeatIntervalMs?: number;
+  serverTimeoutMs?: number;
+  /** How often due scheduled/retrying jobs and recurring occurrences are moved. Default 1 s. */
+  schedulerIntervalMs?: number;
+  /** stop() waits this long for running jobs, then aborts and requeues them. Default 10 s. */
+  shutdownTimeoutMs?: number;
+  /** Succeeded jobs expire after this. Default 1 day. */
+  retentionMs?: number;
+  serverId?: string;
+  /** Errors the server survived (storage outages, handler bugs are job failures, not these). */
+  onError?: (err: unknown) => void;
+  /** Called after each job run. */
+  onJobDone?: (event: JobDoneEvent) => void;
+  /** Job duration, outcome and attempt metrics go here; default the global provider (a no-op without an SDK). */
+  meterProvider?: MeterProvider;
+}
+
+export interface JobDoneEvent {
+  jobId: string;
+  type: string;
+  queue: string;
+  attempt: number;
+  outcome: 'succeeded' | 'failed' | 'retried' | 'skipped';
+  durationMs: number;
+}
+
+/** Waits for `p` at most `ms`; true if the time ran out. The timer is cleared either way (it must not hold the process). */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  const timer = new AbortController();
+  const timedOut = await Promise.race([p.then(() => false), sleep(ms, timer.signal).then(() => true, () => false)]);
+  timer.abort();
+  return timedOut;
+}
+
+interface Running {
+  fetched: FetchedJob;
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+/**
+ * Runs jobs from a Storage: workers fetch in queue priority order and call
+ * the handler registered for the job's type. At least once: a job is
+ * acknowledged only after its outcome is written, a crashed worker's job
+ * comes back after the invisibility timeout, and a running job's invisibility
+ * is extended while its worker lives.
+ */
+export class JobServer {
+  readonly id: string;
+  readonly #storage: Storage;
+  readonly #o: Required<Omit<JobServerOptions, 'onError' | 'onJobDone' | 'serverId' | 'retry' | 'meterProvider'>> & { retry: Required<RetryPolicy> };
+  readonly #onError: (err: unknown) => void;
+  readonly #onJobDone: (e: JobDoneEvent) => void;
+  readonly #running = new Set<Running>();
+  readonly #acks = new Set<Promise<void>>();
+  #stopFetching = new AbortController();
+  #loops: Promise<void>[] = [];
+  #cancels: Array<() => void> = [];
+  #started = false;
+
+  constructor(storage: Storage, options: JobServerOptions) {
+    this.#storage = storage;
+    this.id = options.serverId ?? `server-${randomUUID()}`;
+    this.#o = {
+      queues: options.queues ?? ['default'],
+      workerCount: options.workerCount ?? 4,
+      handlers: options.handlers,
+      invisibilityTimeoutMs: options.invisibilityTimeoutMs ?? 5 * 60_000,
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? 15_000,
+      serverTimeoutMs: options.serverTimeoutMs ?? 60_000,
+      schedulerIntervalMs: options.schedulerIntervalMs ?? 1_000,
+      shutdownTimeoutMs: options.shutdownTimeoutMs ?? 10_000,
+      retentionMs: options.retentionMs ?? 86_400_000,
+      retry: { attempts: 3, baseDelayMs: 1_000, maxDelayMs: 10 * 60_000, jitter: 0.2, ...options.retry },
+    };
+    this.#onError = options.onError ?? (() => {});
+    const record = processingRecorder(this.id, options.meterProvider, storage.locate?.bind(storage));
+    this.#onJobDone = (event) => {
+      record(event);
+      options.onJobDone?.(event);
+    };
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    await this.#storage.servers.announce(this.id, { queues: this.#o.queues, workerCount: this.#o.workerCount });
+    this.#stopFetching = new AbortController();
+    this.#loops = Array.from({ length: this.#o.workerCount }, () => this.#worker());
+    this.#every(this.#o.heartbeatIntervalMs, () => this.#heartbeat());
+    this.#every(this.#o.schedulerIntervalMs, () => this.#schedule());
+  }
+
+  /** Stops fetching, waits for running jobs up to shutdownTimeoutMs, then aborts and requeues what is left. */
+  async stop(): Promise<void> {
+    if (!this.#started) return;
+    this.#started = false;
+    for (const cancel of this.#cancels) cancel();
+    this.#cancels = [];
+    this.#stopFetching.abort();
+    const finished = Promise.all([...this.#running].map((r) => r.done));
+    const timedOut = await within(finished, this.#o.shutdownTimeoutMs);
+    if (timedOut) {
+      await Promise.all([...this.#running].map(async (r) => {
+        r.abort.abort(new Error('server stopping'));
+        await this.#requeue(r.fetched).catch((err) => this.#onError(err));
+      }));
+    }
+    // A handler that ignores its abort signal must not hang stop(): its job is already requeued.
+    await within(Promise.all(this.#loops), 1_000);
+    await within(Promise.all(this.#acks), 5_000);
+    await this.#storage.servers.remove(this.id).catch((err) => this.#onError(err));
+  }
+
+  /** Runs fn every ms (after each run finishes) until stop(); its cancel is kept for stop(). */
+  #every(ms: number, fn: () => Promise<void>): void {
+    let timer: NodeJS.Timeout;
+    const tick = async () => {
+      if (!this.#started) return;
+      await fn().catch((err) => this.#onError(err));
+      if (!this.#started) return;
+      timer = setTimeout(tick, ms);
+      timer.unref();
+    };
+    // A random first delay, so servers started together do not tick in step.
+    timer = setTimeout(tick, Math.random() * Math.min(ms, 200));
+    timer.unref();
+    this.#cancels.push(() => clearTimeout(timer));
+  }
+
+  async #heartbeat(): Promise<void> {
+    try {
+      await this.#storage.servers.heartbeat(this.id);
+    } catch (err) {
+      if (!isJobshardError(err, 'SERVER_GONE')) throw err;
+      // A peer declared us dead (e.g. after a long pause): register again.
+      await this.#storage.servers.announce(this.id, { queues: this.#o.queues, workerCount: this.#o.workerCount });
+    }
+    await this.#storage.servers.removeTimedOut(this.#o.serverTimeoutMs);
+  }
+
+  async #schedule(): Promise<void> {
+    const lock = await this.#storage.locks.acquire(SCHEDULER_LOCK, { timeoutMs: 0, ttlMs: 10_000 }).catch((err) => {
+      if (isJobshardError(err, 'LOCK_TIMEOUT')) return null; // another server is scheduling
+      throw err;
+    });
+    if (!lock) return;
+    try {
+      const held = () => !lock.signal.aborted;
+      await moveDueJobs(this.#storage, Date.now(), held);
+      await enqueueRecurring(this.#storage, Date.now(), held);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  async #worker(): Promise<void> {
+    const signal = this.#stopFetching.signal;
+    while (!signal.aborted) {
+      let fetched: FetchedJob;
+      try {
+        fetched = await this.#storage.queues.fetch(this.#o.queues, { signal, invisibilityTimeoutMs: this.#o.invisibilityTimeoutMs });
+      } catch (err) {
+        if (signal.aborted) return;
+        this.#onError(err);
+        await sleep(1_000, signal).catch(() => {});
+        continue;
+      }
+      const abort = new AbortController();
+      const running: Running = { fetched, abort, done: Promise.resolve() };
+      running.done = this.#run(fetched, abort).catch((err) => this.#onError(err)).finally(() => this.#running.delete(running));
+      this.#running.add(running);
+      await running.done;
+    }
+  }
+
+  async #run(fetched: FetchedJob, abort: AbortController): Promise<void> {
+    const started = performance.now();
+    const s = this.#storage;
+    const job = await s.jobs.get(fetched.jobId).catch((err) => (isJobshardError(err, 'JOB_NOT_FOUND') ? null : Promise.reject(err)));
+    // Enqueued, or Processing left by a worker that died: run it. Anything else (deleted, already done): drop the entry.
+    if (!job || (job.state !== STATE.enqueued && job.state !== STATE.processing)) {
+      await fetched.ack().catch(() => {});
+      this.#onJobDone({ jobId: fetched.jobId, type: job?.type ?? '', queue: fetched.queue, attempt: 0, outcome: 'skipped', durationMs: 0 });
+      return;
+    }
+    const attempt = Number(job.parameters[RETRY_PARAM] ?? 0) + 1;
+    const done = (outcome: JobDoneEvent['outcome']) => this.#onJobDone({ jobId: job.id, type: job.type, queue: job.queue, attempt, outcome, durationMs: performance.now() - started });
+    const entry = this.#o.handlers[job.type];
+    if (!entry) {
+      await this.#finish(fetched, job.id, 'failed', { name: STATE.failed, reason: `no handler is registered for job type '${job.type}' on server ${this.id}`, data: { attempt: String(attempt) } });
+      return done('failed');
+    }
+    const handler: JobHandler = typeof entry === 'function' ? entry : entry.handler;
+    const policy = { ...this.#o.retry, ...(typeof entry === 'function' ? {} : entry) };
+    // The handler starts while its Processing state is written (one round trip less before it runs);
+    // every outcome below is written only after that write, so the history stays in order.
+    const processing = s.transaction((tx) => tx.setJobState(job.id, { name: STATE.processing, data: { serverId: this.id, attempt: String(attempt) } }));
+    processing.catch(() => {}); // awaited below; this only keeps a rejection from counting as unhandled meanwhile
+
+    // Sliding invisibility: a live worker keeps its job from being handed to another.
+    const keepAlive = setInterval(() => {
+      fetched.extend().catch((err) => {
+        if (err instanceof LeaseLostError) abort.abort(err);
+      });
+    }, Math.max(10, Math.floor(this.#o.invisibilityTimeoutMs / 3)));
+    keepAlive.unref();
+    let error: unknown = null;
+    try {
+      await handler(job.args, { jobId: job.id, type: job.type, queue: job.queue, attempt, signal: abort.signal });
+    } catch (err) {
+      error = err ?? new Error('handler threw a nullish value');
+    } finally {
+      clearInterval(keepAlive);
+    }
+    // A failed Processing write fails the run: the job is not acknowledged and comes back (at least once).
+    await processing;
+    if (abort.signal.aborted && this.#stopFetching.signal.aborted && error !== null) return; // stop() requeues it
+    if (error === null) {
+      await this.#finish(fetched, job.id, 'succeeded', { name: STATE.succeeded, data: { serverId: this.id, durationMs: String(Math.round(performance.now() - started)) } }, this.#o.retentionMs);
+      return done('succeeded');
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    const stack = error instanceof Error ? error.stack ?? '' : '';
+    if (attempt < policy.attempts) {
+      const delayMs = backoffMs(attempt, policy);
+      const at = Date.now() + delayMs;
+      await s.transaction((tx) => {
+        tx.addJobState(job.id, { name: STATE.failed, reason: message, data: { attempt: String(attempt), error: message, stack } });
+        tx.setJobState(job.id, { name: STATE.scheduled, reason: `retry ${attempt + 1} of ${policy.attempts}`, data: { enqueueAt: String(at), delayMs: String(delayMs), queue: job.queue } });
+        tx.setJobParameter(job.id, RETRY_PARAM, String(attempt));
+        tx.setAdd(SCHEDULE_SET, job.id, at);
+      });
+      this.#ackInBackground(fetched);
+      return done('retried');
+    }
+    await this.#finish(fetched, job.id, 'failed', { name: STATE.failed, reason: message, data: { attempt: String(attempt), error: message, stack } });
+    done('failed');
+  }
+
+  /** Writes the final state with its statistics, then acknowledges: a crash in between re-runs the job (at least once). */
+  async #finish(fetched: FetchedJob, jobId: string, kind: StatisticKind, state: { name: string; reason?: string; data: Record<string, string> }, expireMs?: number): Promise<void> {
+    const k = statsKeys(kind, new Date());
+    await this.#storage.transaction((tx) => {
+      tx.setJobState(jobId, state);
+      if (expireMs !== undefined) tx.expireJob(jobId, expireMs);
+      tx.counterIncrement(k.total);
+      tx.counterIncrement(k.day, 1, { expireInMs: STATS_DAY_RETENTION_MS });
+      tx.counterIncrement(k.hour, 1, { expireInMs: STATS_HOUR_RETENTION_MS });
+    });
+    this.#ackInBackground(fetched);
+  }
+
+  /**
+   * The outcome is written, so the worker need not wait for the ack: it fetches its next job
+   * meanwhile. A lost ack only re-delivers a finished job, which #run then skips. stop() waits
+   * for acks still in flight.
+   */
+  #ackInBackground(fetched: FetchedJob): void {
+    const ack = fetched.ack().catch(() => {}).finally(() => this.#acks.delete(ack));
+    this.#acks.add(ack);
+  }
+
+  async #requeue(fetched: FetchedJob): Promise<void> {
+    await this.#storage.transaction((tx) => tx.setJobState(fetched.jobId, { name: STATE.enqueued, reason: 'server stopped before the job finished', data: { queue: fetched.queue } }));
+    await fetched.requeue();
+  }
+}

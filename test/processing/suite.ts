@@ -1,0 +1,191 @@
+// The processing core's behaviour, written once and run on every backend and through the router.
+import type { ExecutionContext, TestFn } from 'ava';
+import { JobClient } from '../../src/processing/job-client.js';
+import { JobServer, type JobServerOptions } from '../../src/processing/job-server.js';
+import type { Storage } from '../../src/storage/storage.js';
+import { delay } from '../conformance/helpers.js';
+
+const fast: Partial<JobServerOptions> = { heartbeatIntervalMs: 100, schedulerIntervalMs: 50, shutdownTimeoutMs: 2_000, invisibilityTimeoutMs: 2_000 };
+
+async function until(cond: () => Promise<boolean> | boolean, ms = 10_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await cond()) return true;
+    await delay(20);
+  }
+  return false;
+}
+
+export function processingSuite(test: TestFn<unknown>, name: string, fresh: () => Promise<Storage>): void {
+  // Each test stops its own servers (tests run concurrently; a shared list would stop each other's).
+  const server = (t: ExecutionContext, s: Storage, o: JobServerOptions) => {
+    const srv = new JobServer(s, { ...fast, ...o });
+    t.teardown(() => srv.stop());
+    return srv;
+  };
+
+  test(`${name} processing: a job runs with its args and context, then is Succeeded, expiring, and counted`, async (t) => {
+    const s = await fresh();
+    const client = new JobClient(s);
+    const seen: unknown[] = [];
+    const srv = server(t, s, { queues: ['critical', 'default'], handlers: { 'email.send': (args, ctx) => { seen.push({ args, ctx: { jobId: ctx.jobId, attempt: ctx.attempt, queue: ctx.queue, aborted: ctx.signal.aborted } }); } }, retentionMs: 60_000 });
+    await srv.start();
+    const id = await client.enqueue('email.send', [{ to: 'a@b' }], { queue: 'critical' });
+    t.true(await until(async () => (await s.jobs.get(id)).state === 'Succeeded'));
+    t.deepEqual(seen, [{ args: [{ to: 'a@b' }], ctx: { jobId: id, attempt: 1, queue: 'critical', aborted: false } }]);
+    const job = await s.jobs.get(id);
+    t.truthy(job.expireAt);
+    t.deepEqual((await s.jobs.history(id)).map((h) => h.name), ['Enqueued', 'Processing', 'Succeeded']);
+    t.is((await s.monitoring.statistics()).succeeded, 1);
+    t.deepEqual(await s.monitoring.queues(), []);
+  });
+
+  test(`${name} processing: retries the configured number of times with growing delays, then Failed with the error`, async (t) => {
+    const s = await fresh();
+    const runs: number[] = [];
+    const srv = server(t, s, { handlers: { flaky: { handler: () => { runs.push(Date.now()); throw new Error('still broken'); }, attempts: 4, baseDelayMs: 60, jitter: 0 } } });
+    await srv.start();
+    const id = await new JobClient(s).enqueue('flaky', []);
+    t.true(await until(async () => (await s.jobs.get(id)).state === 'Failed', 15_000));
+    await delay(300);
+    t.is(runs.length, 4, 'exactly the configured attempts');
+    // The policy's delays, as scheduled: exponential (jitter 0 here).
+    const history = await s.jobs.history(id);
+    t.deepEqual(history.filter((h) => h.name === 'Scheduled').map((h) => h.data['delayMs']), ['60', '120', '240']);
+    // And no retry ran before its delay was over (scheduler ticks and load may only make it later).
+    const gaps = runs.slice(1).map((r, i) => r - runs[i]!);
+    t.true(gaps[0]! >= 55 && gaps[1]! >= 115 && gaps[2]! >= 235, `delays ${gaps.join(', ')} ms`);
+    const job = await s.jobs.get(id);
+    t.is(job.stateReason, 'still broken');
+    t.is(job.stateData['attempt'], '4');
+    t.is(history.filter((h) => h.name === 'Failed').length, 4);
+    t.regex(history.at(-1)!.data['stack']!, /still broken/);
+    t.is((await s.monitoring.statistics()).failed, 1);
+  });
+
+  test(`${name} processing: an unknown job type fails with a clear reason and the server goes on`, async (t) => {
+    const s = await fresh();
+    let ok = 0;
+    const srv = server(t, s, { handlers: { known: () => { ok++; } } });
+    await srv.start();
+    const client = new JobClient(s);
+    const bad = await client.enqueue('nobody.handles.this', []);
+    const good = await client.enqueue('known', []);
+    t.true(await until(async () => (await s.jobs.get(good)).state === 'Succeeded' && (await s.jobs.get(bad)).state === 'Failed'));
+    t.regex((await s.jobs.get(bad)).stateReason!, /no handler is registered for job type 'nobody\.handles\.this'/);
+    t.is(ok, 1);
+  });
+
+  test(`${name} processing: scheduled jobs never run early; with two servers each due job is enqueued exactly once`, async (t) => {
+    const s = await fresh();
+    const ranAt = new Map<string, number[]>();
+    const handlers = { later: (_: unknown, ctx: { jobId: string }) => { ranAt.set(ctx.jobId, [...(ranAt.get(ctx.jobId) ?? []), Date.now()]); } };
+    await server(t, s, { handlers }).start();
+    await server(t, s, { handlers }).start();
+    const client = new JobClient(s);
+    const due = new Map<string, number>();
+    for (let i = 0; i < 30; i++) {
+      const at = Date.now() + 200 + (i % 5) * 50;
+      due.set(await client.schedule('later', [i], { at: new Date(at) }), at);
+    }
+    t.true(await until(() => ranAt.size === 30));
+    await delay(300);
+    for (const [id, at] of due) {
+      t.is(ranAt.get(id)!.length, 1, `job ${id} ran once`);
+      t.true(ranAt.get(id)![0]! >= at, 'not before it was due');
+      t.is((await s.jobs.history(id)).filter((h) => h.name === 'Enqueued').length, 1, 'enqueued exactly once');
+    }
+  });
+
+  test(`${name} processing: a recurring job with several servers is enqueued once per occurrence`, async (t) => {
+    const s = await fresh();
+    const occurrences: string[] = [];
+    const handlers = { tick: async (_: unknown, ctx: { jobId: string }) => { occurrences.push((await s.jobs.getParameter(ctx.jobId, 'occurrence'))!); } };
+    const client = new JobClient(s);
+    await client.addRecurring('every-second', '* * * * * *', 'tick', []);
+    await client.addRecurring('every-second', '* * * * * *', 'tick', []); // idempotent
+    const three = [server(t, s, { handlers }), server(t, s, { handlers }), server(t, s, { handlers })];
+    for (const x of three) await x.start();
+    await delay(3_300);
+    await Promise.all(three.map((x) => x.stop()));
+    t.true(occurrences.length >= 2, `${occurrences.length} occurrences`);
+    t.is(new Set(occurrences).size, occurrences.length, `duplicates in ${occurrences.join(', ')}`);
+  });
+
+  test(`${name} processing: a long job keeps its invisibility while its worker lives`, async (t) => {
+    const s = await fresh();
+    let runs = 0;
+    // The job outlives its invisibility 2.5 times over; only the worker's extensions keep it from the second server.
+    const handlers = { slow: async () => { runs++; await delay(3_000); } };
+    await server(t, s, { handlers, invisibilityTimeoutMs: 1_200 }).start();
+    await server(t, s, { handlers, invisibilityTimeoutMs: 1_200 }).start();
+    const id = await new JobClient(s).enqueue('slow', []);
+    t.true(await until(async () => (await s.jobs.get(id)).state === 'Succeeded', 10_000));
+    t.is(runs, 1, 'not handed to the second server');
+  });
+
+  test(`${name} processing: graceful stop finishes or requeues, leaving no job in Processing`, async (t) => {
+    const s = await fresh();
+    let aborted = 0;
+    const handlers = {
+      quick: async () => { await delay(50); },
+      stuck: (_: unknown, ctx: { signal: AbortSignal }) => new Promise<void>((_, reject) => ctx.signal.addEventListener('abort', () => { aborted++; reject(ctx.signal.reason); })),
+    };
+    const srv = server(t, s, { handlers, workerCount: 4, shutdownTimeoutMs: 300 });
+    await srv.start();
+    const client = new JobClient(s);
+    const quick = await client.enqueue('quick', []);
+    const stuck = [await client.enqueue('stuck', []), await client.enqueue('stuck', [])];
+    t.true(await until(async () => (await s.monitoring.stateCounts())['Processing'] === 2 && (await s.jobs.get(quick)).state === 'Succeeded'));
+    await srv.stop();
+    t.is(aborted, 2, 'handlers past the shutdown timeout see their signal abort');
+    t.falsy((await s.monitoring.stateCounts())['Processing']);
+    for (const id of stuck) t.is((await s.jobs.get(id)).state, 'Enqueued');
+    t.deepEqual(await s.servers.list(), [], 'the server removed itself');
+    // Another server picks the requeued jobs up.
+    const done: string[] = [];
+    await server(t, s, { handlers: { stuck: (_, ctx) => { done.push(ctx.jobId); } } }).start();
+    t.true(await until(() => done.length === 2));
+  });
+
+  test(`${name} processing: heartbeats, and a silent server is removed by a live one`, async (t) => {
+    const s = await fresh();
+    await s.servers.announce('ghost', { queues: ['default'], workerCount: 1 });
+    const srv = server(t, s, { handlers: {}, serverTimeoutMs: 300 });
+    await srv.start();
+    t.true(await until(async () => (await s.servers.list()).map((x) => x.id).join() === srv.id, 3_000));
+  });
+
+  test(`${name} processing: client refuses bad arguments with typed errors and writes nothing`, async (t) => {
+    const s = await fresh();
+    const client = new JobClient(s, { maxPayloadBytes: 100 });
+    await t.throwsAsync(client.enqueue('t', [() => 1]), { instanceOf: Error, message: /JSON/ });
+    await t.throwsAsync(client.enqueue('t', [new Date()]), { message: /Date/ });
+    const big = await t.throwsAsync(client.enqueue('t', ['x'.repeat(200)]));
+    t.is((big as { code?: string }).code, 'PAYLOAD_TOO_LARGE');
+    await t.throwsAsync(client.schedule('t', [], { delayMs: -5 }), { message: /delayMs/ });
+    await t.throwsAsync(client.addRecurring('r', 'not a cron', 't'), { message: /cron expression/ });
+    t.deepEqual(await s.monitoring.queues(), []);
+    t.deepEqual(await s.monitoring.stateCounts(), {});
+    t.deepEqual(await s.data.setAll('recurring-jobs'), []);
+  });
+
+  test(`${name} processing: delete skips a queued job; requeue runs a failed one again`, async (t) => {
+    const s = await fresh();
+    const runs: string[] = [];
+    const client = new JobClient(s);
+    const deleted = await client.enqueue('work', ['deleted']);
+    await client.delete(deleted);
+    const failing = await client.enqueue('work', ['fail']);
+    let fail = true;
+    const srv = server(t, s, { handlers: { work: (args) => { runs.push(String(args[0])); if (args[0] === 'fail' && fail) throw new Error('no'); } }, retry: { attempts: 1 } });
+    await srv.start();
+    t.true(await until(async () => (await s.jobs.get(failing)).state === 'Failed'));
+    fail = false;
+    await client.requeue(failing);
+    t.true(await until(async () => (await s.jobs.get(failing)).state === 'Succeeded'));
+    t.deepEqual(runs, ['fail', 'fail']);
+    t.is((await s.jobs.get(deleted)).state, 'Deleted');
+    t.is((await s.monitoring.statistics()).deleted, 1);
+  });
+}
