@@ -1,0 +1,34 @@
+import type { Attributes, MeterProvider } from '@opentelemetry/api';
+import { meterFrom, processingInstruments } from './instruments.js';
+
+export interface JobOutcome {
+  type: string;
+  queue: string;
+  attempt: number;
+  outcome: string;
+  durationMs: number;
+}
+
+/**
+ * Records one job run: duration, outcome and attempt number, labelled with the
+ * server, type, queue and (when `locate` knows it) the shard and backend kind.
+ */
+export function processingRecorder(serverId: string, provider?: MeterProvider, locate?: (queue: string) => { shard: string; backend: string }): (e: JobOutcome) => void {
+  const inst = processingInstruments(meterFrom(provider));
+  const cache = new Map<string, Attributes>();
+  return (e) => {
+    const key = `${e.type}\u0000${e.queue}\u0000${e.outcome}`;
+    let attrs = cache.get(key);
+    if (!attrs) {
+      attrs = { 'jobshard.server.id': serverId, 'jobshard.job.type': e.type, 'messaging.destination.name': e.queue, 'jobshard.job.outcome': e.outcome };
+      const where = e.queue ? locate?.(e.queue) : undefined;
+      if (where) Object.assign(attrs, { 'jobshard.shard.id': where.shard, 'jobshard.backend': where.backend });
+      cache.set(key, attrs);
+    }
+    const a = attrs;
+    inst.processed.add(key, () => a);
+    if (e.outcome === 'skipped') return;
+    inst.jobDuration.record(e.durationMs / 1000, attrs);
+    inst.attempts.record(e.attempt, attrs);
+  };
+}

@@ -1,0 +1,176 @@
+import type { Attributes, Meter, MeterProvider, ObservableGauge } from '@opentelemetry/api';
+import { isNoopMeter, meterFrom, storageInstruments, type StorageInstruments } from './instruments.js';
+import { TenantLabels } from './tenant-label.js';
+
+/** What telemetry needs to know of a shard; structural, so telemetry depends on nothing but the OpenTelemetry API. */
+export interface ObservedShard {
+  id: string;
+  kind: string;
+  health(): { circuit: 'closed' | 'open' | 'half-open' };
+  backend: {
+    queueDepths(): Promise<Array<{ namespace: string; queue: string; waiting: number; inFlight: number }>>;
+    poolStats?(): { total: number; idle: number; waiting: number };
+    status?(): string;
+  };
+}
+
+export interface CallSiteLike {
+  component: string;
+  method: string;
+  namespace: string;
+  subject?: unknown;
+  enqueues?: string[];
+}
+
+export interface TelemetryOptions {
+  /** Defaults to the global provider: a no-op until the application installs an SDK. */
+  meterProvider?: MeterProvider;
+  /** Add `jobshard.tenant` to metrics. Off by default: it multiplies series by tenants. */
+  tenantAttribute?: boolean;
+  /** With tenantAttribute, distinct tenants per shard before the rest are labelled `other`. Default 100. */
+  maxTenantsPerShard?: number;
+}
+
+const DB_SYSTEM: Record<string, string> = { postgres: 'postgresql', redis: 'redis', memory: 'jobshard.memory' };
+const CIRCUIT_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
+
+/**
+ * Per-shard metrics for a set of shards: an interceptor per shard for call
+ * metrics, and observable gauges (queue depth, health, connections) that
+ * read each shard once per collection, never once per tenant.
+ */
+export class ShardTelemetry {
+  readonly #inst: StorageInstruments;
+  readonly #meter: Meter;
+  readonly #tenants: TenantLabels | null;
+  readonly #tenantOf: (namespace: string) => string;
+  readonly #seenQueues = new Map<string, Map<string, Attributes>>();
+
+  /** False without an SDK: the router then installs nothing, so metrics cost nothing. */
+  readonly enabled: boolean;
+
+  constructor(options: TelemetryOptions, tenantOf: (namespace: string) => string) {
+    this.#meter = meterFrom(options.meterProvider);
+    this.enabled = !isNoopMeter(this.#meter);
+    this.#inst = storageInstruments(this.#meter);
+    this.#tenants = options.tenantAttribute ? new TenantLabels(options.maxTenantsPerShard ?? 100) : null;
+    this.#tenantOf = tenantOf;
+  }
+
+  // Attribute sets are built once per key and reused: the SDK hashes them on every record, and
+  // building a new object per call on top of that showed up as whole percents of throughput.
+  readonly #attrCache = new Map<string, Attributes>();
+  #cached(key: string, make: () => Attributes): Attributes {
+    let a = this.#attrCache.get(key);
+    if (!a) this.#attrCache.set(key, (a = make()));
+    return a;
+  }
+
+  #base(shard: ObservedShard, tenant: string | null): Attributes {
+    const attrs: Attributes = { 'jobshard.shard.id': shard.id, 'jobshard.backend': shard.kind, 'db.system': DB_SYSTEM[shard.kind] ?? shard.kind };
+    if (tenant !== null) attrs['jobshard.tenant'] = tenant;
+    return attrs;
+  }
+
+  #tenant(shard: ObservedShard, namespace: string): string | null {
+    return this.#tenants ? this.#tenants.label(shard.id, this.#tenantOf(namespace)) : null;
+  }
+
+  /** The interceptor to install on one shard (Shard.use). */
+  interceptor(shard: ObservedShard) {
+    const inst = this.#inst;
+    return async <T>(site: CallSiteLike, call: () => Promise<T>): Promise<T> => {
+      const tenant = this.#tenant(shard, site.namespace);
+      const baseKey = `${shard.id}\u0000${tenant ?? ''}`;
+      const base = () => this.#cached(baseKey, () => this.#base(shard, tenant));
+      const operation = `${site.component}.${site.method}`;
+      const started = performance.now();
+      try {
+        const result = await call();
+        const seconds = (performance.now() - started) / 1000;
+        inst.operationDuration.record(seconds, this.#cached(`${baseKey}\u0000op\u0000${operation}`, () => ({ ...base(), 'db.operation.name': operation })));
+        this.#afterSuccess(site, result, baseKey, base, seconds);
+        return result;
+      } catch (err) {
+        const seconds = (performance.now() - started) / 1000;
+        const errorType = String((err as { code?: string }).code ?? (err as Error)?.name ?? 'Error');
+        inst.operationDuration.record(seconds, this.#cached(`${baseKey}\u0000op\u0000${operation}\u0000${errorType}`, () => ({ ...base(), 'db.operation.name': operation, 'error.type': errorType })));
+        if (site.component === 'locks' && site.method === 'acquire') {
+          inst.lockWait.record(seconds, base());
+          if (errorType === 'LOCK_TIMEOUT') inst.lockTimeouts.add(baseKey, base);
+        }
+        throw err;
+      }
+    };
+  }
+
+  #afterSuccess(site: CallSiteLike, result: unknown, baseKey: string, base: () => Attributes, seconds: number): void {
+    const inst = this.#inst;
+    const onQueue = (queue: string): [string, () => Attributes] => {
+      const key = `${baseKey}\u0000q\u0000${queue}`;
+      return [key, () => this.#cached(key, () => ({ ...base(), 'messaging.system': 'jobshard', 'messaging.destination.name': queue }))];
+    };
+    if (site.component === 'transaction') {
+      for (const queue of site.enqueues ?? []) inst.enqueued.add(...onQueue(queue));
+    } else if (site.component === 'queues' && result) {
+      const f = result as { queue: string; deliveries: number };
+      inst.fetched.add(...onQueue(f.queue));
+      if (f.deliveries > 1) inst.redelivered.add(...onQueue(f.queue));
+    } else if (site.component === 'fetched' && site.method === 'ack') {
+      inst.acknowledged.add(...onQueue((site.subject as { queue: string }).queue));
+    } else if (site.component === 'locks' && site.method === 'acquire') {
+      inst.lockWait.record(seconds, base());
+    }
+  }
+
+  /** Registers the observable gauges for these shards. */
+  observe(shards: readonly ObservedShard[]): void {
+    const m = this.#meter;
+    const depth = m.createObservableGauge('jobshard.queue.depth', { description: 'Jobs in a queue, waiting or in flight (fetched, invisible)', unit: '{job}' });
+    const up = m.createObservableGauge('jobshard.shard.up', { description: '1 if the shard answered the last collection, else 0' });
+    const circuit = m.createObservableGauge('jobshard.shard.circuit.state', { description: 'Circuit breaker: 0 closed, 1 half-open, 2 open' });
+    const connections = m.createObservableGauge('db.client.connection.count', { description: 'Postgres pool connections by state', unit: '{connection}' });
+    const pending = m.createObservableGauge('db.client.connection.pending_requests', { description: 'Requests waiting for a Postgres pool connection', unit: '{request}' });
+    const redisReady = m.createObservableGauge('jobshard.redis.connection.ready', { description: '1 if the Redis connection is ready, else 0' });
+    const gauges: ObservableGauge[] = [depth, up, circuit, connections, pending, redisReady];
+    m.addBatchObservableCallback(async (observer) => {
+      await Promise.all(shards.map(async (shard) => {
+        const attrs = this.#base(shard, null);
+        observer.observe(circuit, CIRCUIT_VALUE[shard.health().circuit], attrs);
+        const pool = shard.backend.poolStats?.();
+        if (pool) {
+          observer.observe(connections, pool.total - pool.idle, { ...attrs, 'db.client.connection.state': 'used' });
+          observer.observe(connections, pool.idle, { ...attrs, 'db.client.connection.state': 'idle' });
+          observer.observe(pending, pool.waiting, attrs);
+        }
+        const status = shard.backend.status?.();
+        if (status !== undefined) observer.observe(redisReady, status === 'ready' ? 1 : 0, attrs);
+        try {
+          const rows = await shard.backend.queueDepths();
+          observer.observe(up, 1, attrs);
+          // Summed per queue (and per tenant if enabled): one series per queue, not per namespace.
+          // A queue seen before but empty now reports 0, rather than its series vanishing at a stale value.
+          const known = this.#seenQueues.get(shard.id) ?? new Map<string, Attributes>();
+          this.#seenQueues.set(shard.id, known);
+          const sums = new Map<string, { attrs: Attributes; waiting: number; inFlight: number }>();
+          for (const [key, a] of known) sums.set(key, { attrs: a, waiting: 0, inFlight: 0 });
+          for (const r of rows) {
+            const a: Attributes = { ...this.#base(shard, this.#tenant(shard, r.namespace)), 'messaging.destination.name': r.queue };
+            const key = JSON.stringify(a);
+            const s = sums.get(key) ?? { attrs: a, waiting: 0, inFlight: 0 };
+            s.waiting += r.waiting;
+            s.inFlight += r.inFlight;
+            sums.set(key, s);
+            known.set(key, a);
+          }
+          for (const s of sums.values()) {
+            observer.observe(depth, s.waiting, { ...s.attrs, 'jobshard.queue.state': 'waiting' });
+            observer.observe(depth, s.inFlight, { ...s.attrs, 'jobshard.queue.state': 'in_flight' });
+          }
+        } catch {
+          observer.observe(up, 0, attrs);
+        }
+      }));
+    }, gauges);
+  }
+}

@@ -1,0 +1,87 @@
+// End to end: the example service, set up with @opentelemetry/sdk-node from the standard
+// OTEL_EXPORTER_OTLP_ENDPOINT variable, exports OTLP over HTTP to a receiver on loopback,
+// which finds per-shard series for every shard id.
+import test from 'ava';
+import { runTs } from '../helpers/run-ts.js';
+import { createServer } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../helpers/servers.js';
+
+interface OtlpAttribute { key: string; value: { stringValue?: string } }
+interface OtlpMetric { name: string; sum?: { dataPoints: Array<{ attributes: OtlpAttribute[]; asInt?: string | number }> }; gauge?: { dataPoints: Array<{ attributes: OtlpAttribute[] }> }; histogram?: { dataPoints: Array<{ attributes: OtlpAttribute[]; count: string | number }> } }
+interface OtlpRequest { resourceMetrics: Array<{ resource: { attributes: OtlpAttribute[] }; scopeMetrics: Array<{ scope: { name: string }; metrics: OtlpMetric[] }> }> }
+
+/** An OTLP/HTTP metrics receiver on loopback that keeps every request body (OTLP/JSON). */
+async function otlpReceiver() {
+  const bodies: OtlpRequest[] = [];
+  const contentTypes = new Set<string>();
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      if (req.url === '/v1/metrics') {
+        contentTypes.add(String(req.headers['content-type']));
+        bodies.push(JSON.parse(body) as OtlpRequest);
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { bodies, contentTypes, port: (server.address() as { port: number }).port, close: () => server.close() };
+}
+
+test('OTLP/HTTP export from an sdk-node application carries per-shard series', async (t) => {
+  const receiver = await otlpReceiver();
+  const { bodies, contentTypes, port } = receiver;
+  const schema = freshSchema();
+  const prefix = freshPrefix();
+  try {
+    const exit = await runTs(fileURLToPath(new URL('../../examples/metrics-app.ts', import.meta.url)), [], {
+      env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_METRIC_EXPORT_INTERVAL: '300', RUN_MS: '1500', JOBSHARD_PG: PG_URL, JOBSHARD_REDIS: REDIS_URL, JOBSHARD_SCHEMA: schema, JOBSHARD_PREFIX: prefix },
+    });
+    t.is(exit.code, 0, exit.out + exit.err);
+    t.true(bodies.length >= 2, `${bodies.length} exports received`);
+    t.deepEqual([...contentTypes], ['application/json']);
+    const metrics = bodies.flatMap((b) => b.resourceMetrics.flatMap((r) => r.scopeMetrics.filter((s) => s.scope.name === 'jobshard').flatMap((s) => s.metrics)));
+    const shardsOf = (name: string) => new Set(metrics.filter((m) => m.name === name)
+      .flatMap((m) => [...(m.sum?.dataPoints ?? []), ...(m.gauge?.dataPoints ?? []), ...(m.histogram?.dataPoints ?? [])])
+      .map((p) => p.attributes.find((a) => a.key === 'jobshard.shard.id')?.value.stringValue));
+    for (const name of ['messaging.client.sent.messages', 'messaging.client.consumed.messages', 'db.client.operation.duration', 'jobshard.queue.depth']) {
+      t.deepEqual([...shardsOf(name)].sort(), ['mem-1', 'pg-1', 'redis-1'], name);
+    }
+    const service = bodies[0]!.resourceMetrics[0]!.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue;
+    t.is(service, 'jobshard-metrics-app');
+    t.true(metrics.some((m) => m.name === 'jobshard.jobs.processed'), 'processing metrics exported too');
+  } finally {
+    receiver.close();
+    await dropSchema(schema);
+    await deleteRedisPrefix(prefix);
+  }
+});
+
+test('examples/microservices: each service process exports its metrics over OTLP', async (t) => {
+  const receiver = await otlpReceiver();
+  const { bodies, port } = receiver;
+  const namespace = freshSchema();
+  try {
+    const exit = await runTs(fileURLToPath(new URL('../../examples/microservices/demo.ts', import.meta.url)),
+      ['--postgres', PG_URL, '--redis', REDIS_URL, '--jobs', '200', '--namespace', namespace, '--keep-namespace', '1'],
+      { env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_METRIC_EXPORT_INTERVAL: '300' } });
+    t.is(exit.code, 0, exit.out + exit.err);
+    const services = new Set(bodies.map((b) => b.resourceMetrics[0]!.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue));
+    for (const s of ['jobshard-api', 'jobshard-mailer', 'jobshard-reports', 'jobshard-demo']) t.true(services.has(s), `${s} exported (got ${[...services].join(', ')})`);
+    const shards = new Set(bodies.flatMap((b) => b.resourceMetrics.flatMap((r) => r.scopeMetrics.flatMap((s) => s.metrics)))
+      .filter((m) => m.name === 'messaging.client.sent.messages')
+      .flatMap((m) => m.sum?.dataPoints ?? [])
+      .map((p) => p.attributes.find((a) => a.key === 'jobshard.shard.id')?.value.stringValue));
+    t.deepEqual([...shards].sort(), ['pg-1', 'redis-1']);
+  } finally {
+    receiver.close();
+    await dropSchema(namespace);
+    const { Redis } = await import('ioredis');
+    const r = new Redis(REDIS_URL);
+    const keys = await r.keys(`${namespace}:*`);
+    if (keys.length) await r.del(...keys);
+    r.disconnect();
+  }
+});
