@@ -1,0 +1,72 @@
+// jobshard on one Redis shard, one Postgres shard, or routed over 2 Redis + 2 Postgres shards.
+import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.js';
+import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
+import { JobClient } from '../../src/processing/job-client.js';
+import { JobServer } from '../../src/processing/job-server.js';
+import { Router } from '../../src/router/router.js';
+import type { Backend, Storage } from '../../src/storage/storage.js';
+import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../../test/helpers/servers.js';
+import { CONCURRENCY, type Subject } from './subject.js';
+
+/** One JobClient and one JobServer per storage; producers and workers spread evenly over the storages. */
+function subject(name: string, server: Subject['server'], config: string, storages: Storage[], close: () => Promise<void>): Subject {
+  const clients = storages.map((s) => new JobClient(s));
+  let next = 0;
+  return {
+    name,
+    server,
+    config,
+    enqueue: async () => {
+      await clients[next++ % clients.length]!.enqueue('noop', []);
+    },
+    async start(onJob) {
+      const servers = storages.map((s) => new JobServer(s, { workerCount: CONCURRENCY / storages.length, handlers: { noop: () => onJob() } }));
+      await Promise.all(servers.map((s) => s.start()));
+      return async () => {
+        await Promise.all(servers.map((s) => s.stop()));
+      };
+    },
+    close,
+  };
+}
+
+export function jobshardRedis(): Subject {
+  const prefix = freshPrefix();
+  const backend = new RedisBackend({ url: REDIS_URL, prefix });
+  return subject('jobshard', 'redis', 'JobServer workerCount 32; one ioredis connection (pipelined) plus one for wake-ups',
+    [backend.storage('bench')], async () => {
+      await backend.close();
+      await deleteRedisPrefix(prefix);
+    });
+}
+
+export function jobshardPostgres(): Subject {
+  const schema = freshSchema();
+  const backend = new PostgresBackend({ connectionString: PG_URL, schema, poolSize: 10 });
+  return subject('jobshard', 'postgres', 'JobServer workerCount 32; pool of 10 (batched calls need few connections); LISTEN/NOTIFY wake-ups',
+    [backend.storage('bench')], async () => {
+      await backend.close();
+      await dropSchema(schema);
+    });
+}
+
+/** Four tenants, each pinned to its own shard, each with a quarter of the producers and workers. */
+export function jobshardRouted(): Subject {
+  const prefixes = [freshPrefix(), freshPrefix()];
+  const schemas = [freshSchema(), freshSchema()];
+  const router = new Router({
+    shards: [
+      { id: 'redis-1', backend: new RedisBackend({ url: REDIS_URL, prefix: prefixes[0] }) as Backend },
+      { id: 'redis-2', backend: new RedisBackend({ url: REDIS_URL, prefix: prefixes[1] }) as Backend },
+      { id: 'pg-1', backend: new PostgresBackend({ connectionString: PG_URL, schema: schemas[0]!, poolSize: 10 }) as Backend },
+      { id: 'pg-2', backend: new PostgresBackend({ connectionString: PG_URL, schema: schemas[1]!, poolSize: 10 }) as Backend },
+    ],
+    tenants: { acme: { shard: 'redis-1' }, globex: { shard: 'redis-2' }, initech: { shard: 'pg-1' }, umbrella: { shard: 'pg-2' } },
+  });
+  return subject('jobshard routed', '2 redis + 2 postgres', 'Router, 4 tenants pinned one per shard; a JobServer of 8 workers per tenant; jobs spread evenly',
+    ['acme', 'globex', 'initech', 'umbrella'].map((t) => router.tenant(t)), async () => {
+      await router.close();
+      for (const p of prefixes) await deleteRedisPrefix(p!);
+      for (const s of schemas) await dropSchema(s!);
+    });
+}
