@@ -51,9 +51,30 @@ test('a dead shard fails only its own tenants, fast, naming the shard; the other
     t.true(Math.max(...failures) < 1_000, `failures took ${failures.join(', ')} ms`);
     t.is(router.admin.health().find((h) => h.id === 'cache')!.circuit, 'open');
 
-    // Meanwhile, the other tenants: no errors, no slowdown.
-    const during = await Promise.all(healthy.map(async (s) => { const xs = []; for (let i = 0; i < 20; i++) xs.push(await cycle(s)); return median(xs); }));
-    for (const [i, d] of during.entries()) t.true(d <= before[i]! * 3 + 2, `median cycle ${before[i]!.toFixed(2)} ms before, ${d.toFixed(2)} ms during the outage`);
+    // Meanwhile, the other tenants: no errors, no slowdown, even while the dead shard's tenant
+    // keeps calling. Other test files share this machine's two cores, so one burst of their load
+    // can triple a median: a round that is slow is measured again (three rounds at most). A real
+    // slowdown caused by the outage lasts as long as the outage and fails every round.
+    let hammering = true;
+    let victimCalls = 0;
+    const hammer = (async () => {
+      while (hammering) {
+        await victim.jobs.create({ type: 't', args: [], queue: 'q' }).catch(() => {});
+        victimCalls++;
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    const rounds: string[] = [];
+    let slowedDown = true;
+    for (let round = 0; round < 3 && slowedDown; round++) {
+      const during = await Promise.all(healthy.map(async (s) => { const xs = []; for (let i = 0; i < 20; i++) xs.push(await cycle(s)); return median(xs); }));
+      rounds.push(during.map((d, i) => `${before[i]!.toFixed(2)} -> ${d.toFixed(2)} ms`).join(', '));
+      slowedDown = during.some((d, i) => d > before[i]! * 3 + 2);
+    }
+    hammering = false;
+    await hammer;
+    t.false(slowedDown, `median cycle before -> during the outage, per round: ${rounds.join('; ')}`);
+    t.true(victimCalls >= 10, `the dead shard's tenant kept calling (${victimCalls} calls)`);
     t.deepEqual(router.admin.health().filter((h) => h.id !== 'cache').map((h) => h.circuit), ['closed', 'closed']);
 
     await redis.start();
