@@ -40,10 +40,13 @@ export function lockTests(test: Test, h: Harness): void {
 
   test(`${h.name} locks: an expired lease lets the next holder in, and the old holder cannot touch it`, async (t) => {
     const s = await h.storage();
+    // Timed from before the first grant: its lease runs 200 ms from a moment no earlier than this,
+    // and a late resumption of this test under load cannot shorten the measured wait.
+    const requested = Date.now();
     const first = await s.locks.acquire('lease', { timeoutMs: 0, ttlMs: 200, autoRenew: false });
-    const started = Date.now();
     const second = await s.locks.acquire('lease', { timeoutMs: 3_000, ttlMs: 5_000 });
-    t.true(Date.now() - started >= 100, 'waited for the lease to lapse');
+    const waited = Date.now() - requested;
+    t.true(waited >= 195, `the second grant came ${waited} ms after the first was asked for, before its 200 ms lease lapsed`);
     t.true(second.token > first.token);
     await rejectsWithCode(t, first.extend(), 'LEASE_LOST');
     await first.release(); // must not release the second holder's grant
