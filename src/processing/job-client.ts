@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../storage/errors.js';
+import type { CreateJobInput } from '../storage/job.js';
 import type { JsonValue } from '../storage/json.js';
 import type { Storage } from '../storage/storage.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '../storage/storage-options.js';
@@ -36,22 +37,19 @@ export class JobClient {
     this.#retentionMs = options.retentionMs ?? 86_400_000;
   }
 
-  async #create(type: string, args: unknown[], queue: string, parameters?: Record<string, string>): Promise<string> {
+  async #create(type: string, args: unknown[], queue: string, more: Partial<CreateJobInput>): Promise<string> {
     // Checked here against this client's limit, before anything is written.
     serializeArgs(args, this.#maxPayloadBytes);
-    return this.#storage.jobs.create({ type, args: args as JsonValue[], queue: checkName('queue', queue), parameters, expireInMs: 30 * 86_400_000 });
+    return this.#storage.jobs.create({ type, args: args as JsonValue[], queue: checkName('queue', queue), ...more });
   }
 
-  /** Runs as soon as a worker of `queue` (default 'default') is free. Returns the job id. */
+  /**
+   * Runs as soon as a worker of `queue` (default 'default') is free. Returns the job id.
+   * One write: the job is created Enqueued and in its queue at once.
+   */
   async enqueue(type: string, args: unknown[] = [], options: { queue?: string } = {}): Promise<string> {
     const queue = options.queue ?? 'default';
-    const id = await this.#create(type, args, queue);
-    await this.#storage.transaction((tx) => {
-      tx.setJobState(id, { name: STATE.enqueued, data: { queue } });
-      tx.enqueue(queue, id);
-      tx.persistJob(id);
-    });
-    return id;
+    return this.#create(type, args, queue, { state: { name: STATE.enqueued, data: { queue } }, enqueue: true });
   }
 
   /** Runs no earlier than `at` (or now + delayMs). */
@@ -59,7 +57,8 @@ export class JobClient {
     const at = 'at' in when ? when.at.getTime() : Date.now() + checkMs('delayMs', when.delayMs);
     if (!Number.isFinite(at)) throw new InvalidArgumentError('schedule needs { delayMs } or a valid { at: Date }');
     const queue = options.queue ?? 'default';
-    const id = await this.#create(type, args, queue);
+    // Created expiring, so a job whose schedule entry is never written cleans itself up.
+    const id = await this.#create(type, args, queue, { expireInMs: 30 * 86_400_000 });
     await this.#storage.transaction((tx) => {
       tx.setJobState(id, { name: STATE.scheduled, data: { enqueueAt: String(at), queue } });
       tx.setAdd(SCHEDULE_SET, id, at);

@@ -12,7 +12,10 @@ export interface CallSite {
   namespace: string;
   /** The object the method is called on (e.g. the FetchedJob for 'fetched'). */
   subject?: unknown;
-  /** For 'transaction': the queue of each enqueue the transaction recorded (filled as it records). */
+  /**
+   * The queue of each enqueue the call makes: for 'transaction', those it recorded (filled as it
+   * records); for 'jobs' 'create' with `enqueue: true`, the job's queue.
+   */
   enqueues?: string[];
 }
 
@@ -50,6 +53,13 @@ function noteEnqueues(tx: WriteTransaction, queues: string[]): WriteTransaction 
   });
 }
 
+/** A create that enqueues counts as an enqueue into the job's queue (it is one). */
+function createdInto(component: string, method: string, args: unknown[]): Pick<CallSite, 'enqueues'> {
+  if (component !== 'jobs' || method !== 'create') return {};
+  const input = args[0] as { enqueue?: unknown; queue?: unknown } | null | undefined;
+  return input?.enqueue === true && typeof input.queue === 'string' ? { enqueues: [input.queue] } : {};
+}
+
 function wrapObject(target: Record<string, unknown>, component: string, namespace: string, intercept: Interceptor): unknown {
   return new Proxy(target, {
     get(obj, prop) {
@@ -57,7 +67,7 @@ function wrapObject(target: Record<string, unknown>, component: string, namespac
       const value = Reflect.get(obj, prop, obj);
       if (typeof value !== 'function' || typeof prop !== 'string') return value;
       return (...args: unknown[]) =>
-        intercept({ component, method: prop, namespace, subject: obj }, async () => {
+        intercept({ component, method: prop, namespace, subject: obj, ...createdInto(component, prop, args) }, async () => {
           const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(obj, args);
           if (component === 'queues' && result) return wrapObject(result as unknown as Record<string, unknown>, 'fetched', namespace, intercept) as FetchedJob;
           if (component === 'locks') return wrapObject(result as unknown as Record<string, unknown>, 'lock', namespace, intercept) as Lock;

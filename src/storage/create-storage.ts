@@ -11,7 +11,7 @@ import { readStatistics } from './read-statistics.js';
 import type { ServerInfo, ServerRecord, ServerRegistry } from './servers.js';
 import type { Storage } from './storage.js';
 import { DEFAULT_INVISIBILITY_MS, DEFAULT_LOCK_TTL_MS, DEFAULT_MAX_PAYLOAD_BYTES, type StorageOptions } from './storage-options.js';
-import { checkKind, recordTransaction } from './transaction-builder.js';
+import { checkKind, checkState, recordTransaction } from './transaction-builder.js';
 import type { WriteOp, WriteTransaction } from './transaction.js';
 import { checkInt, checkMs, checkName, checkPage, checkQueues, checkScore, checkString, checkStringRecord, serializeArgs } from './validate.js';
 import { sleep } from './sleep.js';
@@ -100,7 +100,9 @@ class CheckedJobStore implements JobStore {
     const { json } = serializeArgs(input.args, this.maxPayloadBytes);
     const parameters = input.parameters === undefined ? {} : checkStringRecord('parameters', input.parameters, 'parameter');
     const expireInMs = input.expireInMs === undefined ? null : checkMs('expireInMs', input.expireInMs, 1);
-    const row = { type, argsJson: json, queue, parameters, expireInMs };
+    const state = input.state === undefined ? null : checkState(input.state);
+    if (input.enqueue !== undefined && typeof input.enqueue !== 'boolean') throw new InvalidArgumentError(`enqueue must be true or false, not ${JSON.stringify(input.enqueue)}`);
+    const row: NewJobRow = { type, argsJson: json, queue, parameters, expireInMs, state, enqueue: input.enqueue === true };
     return this.#creates ? this.#creates.push(row) : this.driver.createJob(row);
   }
 

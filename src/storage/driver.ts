@@ -1,5 +1,5 @@
 import type { DataStore } from './data.js';
-import type { JobRecord, StateRecord } from './job.js';
+import type { JobRecord, NewState, StateRecord } from './job.js';
 import type { QueueInfo } from './monitoring.js';
 import type { ServerInfo, ServerRecord } from './servers.js';
 import type { WriteOp } from './transaction.js';
@@ -78,6 +78,10 @@ export interface NewJobRow {
   queue: string;
   parameters: Record<string, string>;
   expireInMs: number | null;
+  /** Applied with the creation, atomically: the current state and first history entry. */
+  state: NewState | null;
+  /** Enqueued with the creation, atomically (at the queue's tail; waiting fetches are woken). */
+  enqueue: boolean;
 }
 
 export interface LeasedEntry {

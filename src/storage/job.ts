@@ -27,11 +27,23 @@ export interface CreateJobInput {
   parameters?: Record<string, string>;
   /**
    * The job record expires this long after creation unless a transaction
-   * persists it. A job is created without state and only becomes real when a
+   * persists it. A job created without state only becomes real when a
    * transaction sets its state, so an abandoned creation cleans itself up.
    * Omit for no expiry.
    */
   expireInMs?: number;
+  /**
+   * The job's first state: its current state and the first entry of its
+   * history, written in the same atomic step as the job itself.
+   */
+  state?: NewState;
+  /**
+   * Put the job at the tail of `queue` in the same atomic step: it is
+   * fetchable once `create` resolves, and waiting fetches wake. With `state`,
+   * this is a whole enqueue in one write (one round trip, one commit) instead
+   * of a create followed by a transaction.
+   */
+  enqueue?: boolean;
 }
 
 export interface JobRecord {

@@ -110,8 +110,8 @@ export class ShardTelemetry {
       const key = `${baseKey}\u0000q\u0000${queue}`;
       return [key, () => this.#cached(key, () => ({ ...base(), 'messaging.system': 'jobshard', 'messaging.destination.name': queue }))];
     };
-    if (site.component === 'transaction') {
-      for (const queue of site.enqueues ?? []) inst.enqueued.add(...onQueue(queue));
+    if (site.enqueues) {
+      for (const queue of site.enqueues) inst.enqueued.add(...onQueue(queue));
     } else if (site.component === 'queues' && result) {
       const f = result as { queue: string; deliveries: number };
       inst.fetched.add(...onQueue(f.queue));

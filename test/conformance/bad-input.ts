@@ -27,6 +27,17 @@ export function badInputTests(test: Test, h: Harness): void {
     t.deepEqual(await s.monitoring.stateCounts(), {});
   });
 
+  test(`${h.name} bad input: a bad first state or enqueue flag is refused and creates nothing`, async (t) => {
+    const s = await h.storage();
+    const bad: unknown[] = [{ state: { name: '' } }, { state: { name: 'x'.repeat(5000) } }, { state: 'Enqueued' }, { state: null },
+      { state: { name: 'Enqueued', data: { n: 1 } } }, { state: { name: 'Enqueued', reason: 7 } }, { enqueue: 'yes' }, { enqueue: 1 }];
+    for (const extra of bad) {
+      await rejectsWithCode(t, s.jobs.create({ type: 't', args: [], queue: 'q', state: { name: 'Enqueued' }, enqueue: true, ...(extra as object) }), 'INVALID_ARGUMENT');
+    }
+    t.deepEqual(await s.monitoring.queues(), []);
+    t.deepEqual(await s.monitoring.stateCounts(), {});
+  });
+
   test(`${h.name} bad input: arguments JSON cannot represent exactly are refused`, async (t) => {
     const s = await h.storage();
     const cyclic: Record<string, unknown> = {};

@@ -15,6 +15,11 @@ export async function enqueueJob(s: Storage, queue: string, type = 'test.job', a
   return id;
 }
 
+/** Enqueue in one write: the job is created already Enqueued and in its queue. */
+export function createEnqueued(s: Storage, queue: string, type = 'test.job', args: JsonValue[] = []): Promise<string> {
+  return s.jobs.create({ type, args, queue, state: { name: 'Enqueued', data: { queue } }, enqueue: true });
+}
+
 /** Assert the promise rejects with a jobshard error of this code; returns the error. */
 export async function rejectsWithCode(t: ExecutionContext, promise: Promise<unknown> | (() => unknown), code: string): Promise<Error> {
   const err = await t.throwsAsync(async () => (typeof promise === 'function' ? promise() : promise));

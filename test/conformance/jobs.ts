@@ -1,5 +1,5 @@
 import type { Harness, Test } from './harness.js';
-import { delay, enqueueJob, rejectsWithCode } from './helpers.js';
+import { createEnqueued, delay, enqueueJob, fetchOrNull, rejectsWithCode } from './helpers.js';
 
 export function jobTests(test: Test, h: Harness): void {
   test(`${h.name} jobs: create and get round-trip type, args, queue and parameters`, async (t) => {
@@ -91,5 +91,55 @@ export function jobTests(test: Test, h: Harness): void {
     await rejectsWithCode(t, s.jobs.history(id), 'JOB_NOT_FOUND');
     await rejectsWithCode(t, s.jobs.getParameter(id, 'x'), 'JOB_NOT_FOUND');
     t.falsy((await s.monitoring.stateCounts())['Succeeded']);
+  });
+  test(`${h.name} jobs: create with a state and enqueue writes the job, its first state and its queue entry at once`, async (t) => {
+    const s = await h.storage();
+    const before = await enqueueJob(s, 'one-step');
+    const id = await s.jobs.create({ type: 'email.send', args: [{ to: 'x' }], queue: 'one-step', parameters: { p: '1' },
+      state: { name: 'Enqueued', reason: 'created', data: { queue: 'one-step' } }, enqueue: true });
+    const after = await createEnqueued(s, 'one-step');
+    const job = await s.jobs.get(id);
+    t.is(job.state, 'Enqueued');
+    t.is(job.stateReason, 'created');
+    t.deepEqual(job.stateData, { queue: 'one-step' });
+    t.truthy(job.stateAt);
+    t.is(job.expireAt, null, 'no expireInMs: the job never expires');
+    t.deepEqual(job.parameters, { p: '1' });
+    const history = await s.jobs.history(id);
+    t.deepEqual(history.map((x) => [x.name, x.reason, x.data]), [['Enqueued', 'created', { queue: 'one-step' }]]);
+    t.deepEqual(await s.monitoring.stateCounts(), { Enqueued: 3 });
+    t.deepEqual((await s.monitoring.queues()).map((q) => [q.name, q.waiting]), [['one-step', 3]]);
+    // One FIFO order whichever way a job entered the queue.
+    const fetched = [];
+    for (let i = 0; i < 3; i++) fetched.push((await s.queues.tryFetch(['one-step']))!);
+    t.deepEqual(fetched.map((f) => f.jobId), [before, id, after]);
+    for (const f of fetched) await f.ack();
+  });
+
+  test(`${h.name} jobs: a state without enqueue is not queued; enqueue without a state is queued stateless; expiry still applies`, async (t) => {
+    const s = await h.storage();
+    const scheduled = await s.jobs.create({ type: 't', args: [], queue: 'q', state: { name: 'Scheduled' } });
+    t.is((await s.jobs.get(scheduled)).state, 'Scheduled');
+    t.is(await s.queues.tryFetch(['q']), null);
+    const bare = await s.jobs.create({ type: 't', args: [], queue: 'q', enqueue: true, expireInMs: 400 });
+    t.is((await s.jobs.get(bare)).state, null);
+    t.deepEqual(await s.jobs.history(bare), []);
+    const f = await s.queues.tryFetch(['q']);
+    t.is(f?.jobId, bare);
+    await f!.ack();
+    await delay(700);
+    await rejectsWithCode(t, s.jobs.get(bare), 'JOB_NOT_FOUND');
+  });
+
+  test(`${h.name} jobs: a fetch waiting on a queue wakes when a job is created into it`, async (t) => {
+    const s = await h.storage();
+    const waiting = fetchOrNull(s, ['wake-on-create'], 3_000);
+    await delay(100);
+    const started = Date.now();
+    const id = await createEnqueued(s, 'wake-on-create');
+    const f = await waiting;
+    t.is(f?.jobId, id);
+    t.true(Date.now() - started < 1_000, `woke after ${Date.now() - started} ms`);
+    await f!.ack();
   });
 }

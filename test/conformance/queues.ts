@@ -1,5 +1,5 @@
 import type { Harness, Test } from './harness.js';
-import { delay, enqueueJob, fetchOrNull, rejectsWithCode } from './helpers.js';
+import { createEnqueued, delay, enqueueJob, fetchOrNull, rejectsWithCode } from './helpers.js';
 
 export function queueTests(test: Test, h: Harness): void {
   test(`${h.name} queues: FIFO inside a queue`, async (t) => {
@@ -113,8 +113,9 @@ export function queueTests(test: Test, h: Harness): void {
     const s = await h.storage();
     const ids = new Set<string>();
     // Producers run concurrently with consumers, so fetch races enqueue as well as other fetches.
-    const producers = Array.from({ length: 4 }, async () => {
-      for (let i = 0; i < 250; i++) ids.add(await enqueueJob(s, 'many'));
+    // Half enqueue with a transaction, half in the creating write itself: both paths race here.
+    const producers = Array.from({ length: 4 }, async (_, p) => {
+      for (let i = 0; i < 250; i++) ids.add(p % 2 ? await enqueueJob(s, 'many') : await createEnqueued(s, 'many'));
     });
     const seen = new Map<string, number>();
     let done = false;

@@ -52,12 +52,27 @@ export class MemoryNamespace implements NamespaceDriver {
   async createJob(row: NewJobRow): Promise<string> {
     const id = String(this.#nextId());
     const now = Date.now();
+    const state = row.state ? stateRecord(row.state, now) : null;
     this.#jobs.set(id, {
       id, type: row.type, argsJson: row.argsJson, queue: row.queue, createdAt: now,
-      parameters: new Map(Object.entries(row.parameters)), history: [], current: null,
+      parameters: new Map(Object.entries(row.parameters)), history: state ? [state] : [], current: state,
       expireAt: row.expireInMs === null ? null : now + row.expireInMs,
     });
+    if (row.enqueue) {
+      this.#enqueue(row.queue, id);
+      this.#wakeWaiters();
+    }
     return id;
+  }
+
+  #enqueue(queue: string, jobId: string): void {
+    let q = this.#queues.get(queue);
+    if (!q) this.#queues.set(queue, (q = new Map()));
+    q.set(++this.#seq, { jobId, token: null, leaseUntil: 0, deliveries: 0 });
+  }
+
+  #wakeWaiters(): void {
+    for (const w of this.#waiters) w.wake();
   }
 
   async getJob(id: string): Promise<JobRecord | null> {
@@ -106,13 +121,10 @@ export class MemoryNamespace implements NamespaceDriver {
         case 'persistJob':
           this.#jobs.get(op.jobId)!.expireAt = null;
           break;
-        case 'enqueue': {
-          let q = this.#queues.get(op.queue);
-          if (!q) this.#queues.set(op.queue, (q = new Map()));
-          q.set(++this.#seq, { jobId: op.jobId, token: null, leaseUntil: 0, deliveries: 0 });
+        case 'enqueue':
+          this.#enqueue(op.queue, op.jobId);
           enqueued = true;
           break;
-        }
         case 'hashSet': this.data.hashSet(op.key, op.fields); break;
         case 'hashDelete': this.data.hashDelete(op.key); break;
         case 'setAdd': this.data.setAdd(op.key, op.member, op.score); break;
@@ -127,7 +139,7 @@ export class MemoryNamespace implements NamespaceDriver {
         case 'persist': this.data.persist(op.kind, op.key); break;
       }
     }
-    if (enqueued) for (const w of this.#waiters) w.wake();
+    if (enqueued) this.#wakeWaiters();
   }
 
   async tryFetch(queues: readonly string[], invisibilityMs: number, count: number): Promise<FetchAttempt> {
@@ -181,7 +193,7 @@ export class MemoryNamespace implements NamespaceDriver {
     if (!found) return false;
     found.e.token = null;
     found.e.leaseUntil = 0;
-    for (const w of this.#waiters) w.wake();
+    this.#wakeWaiters();
     return true;
   }
 

@@ -31,13 +31,15 @@ export class PostgresNamespace implements NamespaceDriver {
   }
 
   async createJob(row: NewJobRow): Promise<string> {
-    const { rows } = await this.q<{ id: string }>(SQL.createJob, [this.ns, row.type, row.argsJson, row.queue, row.parameters, row.expireInMs]);
-    return rows[0]!.id;
+    return (await this.createJobs([row]))[0]!;
   }
 
   async createJobs(rows: readonly NewJobRow[]): Promise<string[]> {
     const { rows: ids } = await this.q<{ id: string }>(SQL.createJobs, [this.ns, rows.map((r) => r.type), rows.map((r) => r.argsJson),
-      rows.map((r) => r.queue), rows.map((r) => JSON.stringify(r.parameters)), rows.map((r) => r.expireInMs)]);
+      rows.map((r) => r.queue), rows.map((r) => JSON.stringify(r.parameters)), rows.map((r) => r.expireInMs),
+      rows.map((r) => (r.state ? JSON.stringify({ name: r.state.name, reason: r.state.reason ?? null, data: r.state.data ?? {} }) : null)),
+      rows.map((r) => r.enqueue)]);
+    if (rows.some((r) => r.enqueue)) this.listener.wakeLocal(this.ns);
     return ids.map((r) => r.id);
   }
 

@@ -5,17 +5,28 @@
 const LIVE = '(expire_at IS NULL OR expire_at > now())';
 
 export const SQL = {
-  createJob: `INSERT INTO jobs (ns, type, args, queue, parameters, expire_at)
-    VALUES ($1, $2, $3, $4, $5, now() + $6::bigint * interval '1 millisecond') RETURNING id`,
-  // Ids are drawn first and paired with each input's position: INSERT … RETURNING has no order.
+  // Many creates in one statement, so one commit. Ids are drawn first and paired with each input's
+  // position: INSERT … RETURNING has no order. A job may come with its first state (current state and
+  // history entry) and its queue entry, written in the same statement; queue entries are inserted in
+  // input order, so FIFO follows the order of the calls. Listeners are notified once per statement
+  // (Postgres folds identical notifications of one transaction).
   createJobs: `WITH input AS (
-      SELECT nextval(pg_get_serial_sequence('jobs', 'id')) AS id, u.*
-      FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::bigint[]) WITH ORDINALITY AS u(type, args, queue, parameters, expire_ms, pos)
+      SELECT nextval(pg_get_serial_sequence('jobs', 'id')) AS id, clock_timestamp() AS at, u.*
+      FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::bigint[], $7::jsonb[], $8::boolean[])
+        WITH ORDINALITY AS u(type, args, queue, parameters, expire_ms, state, enqueue, pos)
     ), inserted AS (
-      INSERT INTO jobs (id, ns, type, args, queue, parameters, expire_at)
-      SELECT id, $1, type, args, queue, parameters, now() + expire_ms * interval '1 millisecond' FROM input
+      INSERT INTO jobs (id, ns, type, args, queue, parameters, expire_at, state_name, state_reason, state_data, state_at)
+      SELECT id, $1, type, args, queue, parameters, now() + expire_ms * interval '1 millisecond',
+             state->>'name', state->>'reason', state->'data', CASE WHEN state IS NOT NULL THEN at END
+      FROM input
+    ), first_states AS (
+      INSERT INTO job_states (job_id, name, reason, data, created_at)
+      SELECT id, state->>'name', state->>'reason', state->'data', at FROM input WHERE state IS NOT NULL
+    ), entries AS (
+      INSERT INTO queue_entries (ns, queue, job_id) SELECT $1, queue, id FROM input WHERE enqueue ORDER BY pos
     )
-    SELECT id FROM input ORDER BY pos`,
+    SELECT id, CASE WHEN enqueue THEN pg_notify('jobshard', json_build_array(current_schema(), $1::text)::text) END
+    FROM input ORDER BY pos`,
   getJob: `SELECT * FROM jobs WHERE ns = $1 AND id = $2 AND ${LIVE}`,
   getJobs: `SELECT * FROM jobs WHERE ns = $1 AND id = ANY ($2::bigint[]) AND ${LIVE}`,
   getHistory: `SELECT s.name, s.reason, s.data, s.created_at FROM job_states s

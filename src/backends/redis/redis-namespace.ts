@@ -70,7 +70,11 @@ export class RedisNamespace implements NamespaceDriver {
   }
 
   async createJob(row: NewJobRow): Promise<string> {
-    return (await this.#call('create-job', [this.keys.idTag, row.type, row.argsJson, row.queue, JSON.stringify(row.parameters), row.expireInMs === null ? '' : String(row.expireInMs)])) as string;
+    if (row.enqueue) await this.register();
+    const id = (await this.#call('create-job', [this.keys.idTag, row.type, row.argsJson, row.queue, JSON.stringify(row.parameters),
+      row.expireInMs === null ? '' : String(row.expireInMs), row.state ? JSON.stringify(row.state) : '', row.enqueue ? '1' : '', this.keys.wakeChannel])) as string;
+    if (row.enqueue) this.waker.wakeLocal(this.keys.wakeChannel);
+    return id;
   }
 
   async getJob(id: string): Promise<JobRecord | null> {

@@ -19,18 +19,7 @@ local enqueued = false
 for _, op in ipairs(ops) do
   local t = op.op
   if t == 'setJobState' or t == 'addJobState' then
-    local k = job_key(op.jobId)
-    local s = op.state
-    redis.call('RPUSH', k .. ':h', cjson.encode({ name = s.name, reason = s.reason, data = s.data, createdAt = now }))
-    if t == 'setJobState' then
-      local old = redis.call('HGET', k, 'stateName')
-      if old then redis.call('ZREM', B .. 'state:' .. old, op.jobId) end
-      redis.call('HSET', k, 'stateName', s.name, 'stateData', cjson.encode(s.data), 'stateAt', now)
-      if s.reason then redis.call('HSET', k, 'stateReason', s.reason) else redis.call('HDEL', k, 'stateReason') end
-      redis.call('ZADD', B .. 'state:' .. s.name, now, op.jobId)
-      redis.call('SADD', B .. 'states', s.name)
-      redis.call('HSET', B .. 'jobstate', op.jobId, s.name)
-    end
+    write_state(op.jobId, op.state, t == 'setJobState', now)
     apply_job_expiry(op.jobId)
   elseif t == 'setJobParameter' then
     redis.call('HSET', job_key(op.jobId) .. ':p', op.name, op.value)
@@ -42,9 +31,7 @@ for _, op in ipairs(ops) do
     redis.call('HSET', job_key(op.jobId), 'expireAt', '')
     apply_job_expiry(op.jobId)
   elseif t == 'enqueue' then
-    local seq = redis.call('INCR', B .. 'seq:q')
-    redis.call('ZADD', B .. 'q:' .. op.queue, seq, seq .. ':' .. op.jobId)
-    redis.call('SADD', B .. 'queues', op.queue)
+    enqueue(op.queue, op.jobId)
     enqueued = true
   elseif t == 'hashSet' then
     for field, value in pairs(op.fields) do redis.call('HSET', kind_key('hash', op.key), field, value) end

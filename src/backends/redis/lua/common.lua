@@ -31,6 +31,29 @@ local function job_record(id)
   return cjson.encode(h)
 end
 
+-- Appends a state to the job's history; with `current`, also makes it the job's state
+-- (and moves the job between the per-state indexes monitoring reads).
+local function write_state(id, s, current, now)
+  local k = job_key(id)
+  redis.call('RPUSH', k .. ':h', cjson.encode({ name = s.name, reason = s.reason, data = s.data, createdAt = now }))
+  if current then
+    local old = redis.call('HGET', k, 'stateName')
+    if old then redis.call('ZREM', B .. 'state:' .. old, id) end
+    redis.call('HSET', k, 'stateName', s.name, 'stateData', cjson.encode(s.data), 'stateAt', now)
+    if s.reason then redis.call('HSET', k, 'stateReason', s.reason) else redis.call('HDEL', k, 'stateReason') end
+    redis.call('ZADD', B .. 'state:' .. s.name, now, id)
+    redis.call('SADD', B .. 'states', s.name)
+    redis.call('HSET', B .. 'jobstate', id, s.name)
+  end
+end
+
+-- Puts the job at the tail of the queue: its sequence number is its FIFO place for good.
+local function enqueue(queue, id)
+  local seq = redis.call('INCR', B .. 'seq:q')
+  redis.call('ZADD', B .. 'q:' .. queue, seq, seq .. ':' .. id)
+  redis.call('SADD', B .. 'queues', queue)
+end
+
 -- A job's keys share its expiry; `expiring` lets sweep() drop index entries of lapsed jobs.
 local function apply_job_expiry(id)
   local k = job_key(id)

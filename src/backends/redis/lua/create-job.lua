@@ -1,4 +1,6 @@
--- Creates a job with no state. ARGV: B, id tag, type, args JSON, queue, parameters JSON, expireInMs ('' = never).
+-- Creates a job. ARGV: B, id tag, type, args JSON, queue, parameters JSON, expireInMs ('' = never),
+-- first state JSON ('' = none), '1' to enqueue it, wake channel.
+-- The state and the queue entry are written with the job, in this one script.
 -- Returns the new id "<n>.<tag>".
 local now = now_ms()
 local id = redis.call('INCR', B .. 'seq:job') .. '.' .. ARGV[2]
@@ -9,5 +11,10 @@ redis.call('HSET', k, 'type', ARGV[3], 'args', ARGV[4], 'queue', ARGV[5], 'creat
 for name, value in pairs(cjson.decode(ARGV[6])) do
   redis.call('HSET', k .. ':p', name, value)
 end
+if ARGV[8] ~= '' then write_state(id, cjson.decode(ARGV[8]), true, now) end
 apply_job_expiry(id)
+if ARGV[9] == '1' then
+  enqueue(ARGV[5], id)
+  redis.call('PUBLISH', ARGV[10], '1')
+end
 return id
