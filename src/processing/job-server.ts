@@ -76,6 +76,8 @@ export class JobServer {
   readonly #onJobDone: (e: JobDoneEvent) => void;
   readonly #running = new Set<Running>();
   readonly #acks = new Set<Promise<void>>();
+  /** Outcome writes still in flight (at most one per worker). */
+  readonly #outcomes = new Set<Promise<void>>();
   #stopFetching = new AbortController();
   #loops: Promise<void>[] = [];
   #cancels: Array<() => void> = [];
@@ -131,6 +133,7 @@ export class JobServer {
     }
     // A handler that ignores its abort signal must not hang stop(): its job is already requeued.
     await within(Promise.all(this.#loops), 1_000);
+    await within(Promise.all(this.#outcomes), 5_000);
     await within(Promise.all(this.#acks), 5_000);
     await this.#storage.servers.remove(this.id).catch((err) => this.#onError(err));
   }
@@ -179,6 +182,10 @@ export class JobServer {
 
   async #worker(): Promise<void> {
     const signal = this.#stopFetching.signal;
+    // A job's outcome is written while its worker fetches and runs the next job, so the outcome's
+    // commit is off the worker's path. One at a time per worker: a slow storage slows the workers
+    // down instead of piling writes up.
+    let writing: Promise<void> = Promise.resolve();
     while (!signal.aborted) {
       let fetched: FetchedJob;
       try {
@@ -191,13 +198,30 @@ export class JobServer {
       }
       const abort = new AbortController();
       const running: Running = { fetched, abort, done: Promise.resolve() };
-      running.done = this.#run(fetched, abort).catch((err) => this.#onError(err)).finally(() => this.#running.delete(running));
+      const ran = this.#run(fetched, abort).catch((err) => {
+        this.#onError(err);
+        return null;
+      });
+      running.done = ran.then(() => {}).finally(() => this.#running.delete(running));
       this.#running.add(running);
-      await running.done;
+      const writeOutcome = await ran;
+      await writing;
+      if (writeOutcome) writing = this.#trackOutcome(writeOutcome);
     }
+    await writing;
   }
 
-  async #run(fetched: FetchedJob, abort: AbortController): Promise<void> {
+  #trackOutcome(write: () => Promise<void>): Promise<void> {
+    const p: Promise<void> = write().catch((err) => this.#onError(err)).finally(() => this.#outcomes.delete(p));
+    this.#outcomes.add(p);
+    return p;
+  }
+
+  /**
+   * Runs the job's handler; resolves, once the handler is done and the Processing state written,
+   * with the write of the outcome still to do (null when there is none: skipped, or left to stop()).
+   */
+  async #run(fetched: FetchedJob, abort: AbortController): Promise<(() => Promise<void>) | null> {
     const started = performance.now();
     const s = this.#storage;
     const job = await s.jobs.get(fetched.jobId).catch((err) => (isJobshardError(err, 'JOB_NOT_FOUND') ? null : Promise.reject(err)));
@@ -205,14 +229,17 @@ export class JobServer {
     if (!job || (job.state !== STATE.enqueued && job.state !== STATE.processing)) {
       await fetched.ack().catch(() => {});
       this.#onJobDone({ jobId: fetched.jobId, type: job?.type ?? '', queue: fetched.queue, attempt: 0, outcome: 'skipped', durationMs: 0 });
-      return;
+      return null;
     }
     const attempt = Number(job.parameters[RETRY_PARAM] ?? 0) + 1;
     const done = (outcome: JobDoneEvent['outcome']) => this.#onJobDone({ jobId: job.id, type: job.type, queue: job.queue, attempt, outcome, durationMs: performance.now() - started });
     const entry = this.#o.handlers[job.type];
     if (!entry) {
-      await this.#finish(fetched, job.id, 'failed', { name: STATE.failed, reason: `no handler is registered for job type '${job.type}' on server ${this.id}`, data: { attempt: String(attempt) } });
-      return done('failed');
+      const reason = `no handler is registered for job type '${job.type}' on server ${this.id}`;
+      return async () => {
+        await this.#finish(fetched, job.id, 'failed', { name: STATE.failed, reason, data: { attempt: String(attempt) } });
+        done('failed');
+      };
     }
     const handler: JobHandler = typeof entry === 'function' ? entry : entry.handler;
     const policy = { ...this.#o.retry, ...(typeof entry === 'function' ? {} : entry) };
@@ -238,27 +265,34 @@ export class JobServer {
     }
     // A failed Processing write fails the run: the job is not acknowledged and comes back (at least once).
     await processing;
-    if (abort.signal.aborted && this.#stopFetching.signal.aborted && error !== null) return; // stop() requeues it
+    if (abort.signal.aborted && this.#stopFetching.signal.aborted && error !== null) return null; // stop() requeues it
     if (error === null) {
-      await this.#finish(fetched, job.id, 'succeeded', { name: STATE.succeeded, data: { serverId: this.id, durationMs: String(Math.round(performance.now() - started)) } }, this.#o.retentionMs);
-      return done('succeeded');
+      const durationMs = String(Math.round(performance.now() - started));
+      return async () => {
+        await this.#finish(fetched, job.id, 'succeeded', { name: STATE.succeeded, data: { serverId: this.id, durationMs } }, this.#o.retentionMs);
+        done('succeeded');
+      };
     }
     const message = error instanceof Error ? error.message : String(error);
     const stack = error instanceof Error ? error.stack ?? '' : '';
     if (attempt < policy.attempts) {
       const delayMs = backoffMs(attempt, policy);
       const at = Date.now() + delayMs;
-      await s.transaction((tx) => {
-        tx.addJobState(job.id, { name: STATE.failed, reason: message, data: { attempt: String(attempt), error: message, stack } });
-        tx.setJobState(job.id, { name: STATE.scheduled, reason: `retry ${attempt + 1} of ${policy.attempts}`, data: { enqueueAt: String(at), delayMs: String(delayMs), queue: job.queue } });
-        tx.setJobParameter(job.id, RETRY_PARAM, String(attempt));
-        tx.setAdd(SCHEDULE_SET, job.id, at);
-      });
-      this.#ackInBackground(fetched);
-      return done('retried');
+      return async () => {
+        await s.transaction((tx) => {
+          tx.addJobState(job.id, { name: STATE.failed, reason: message, data: { attempt: String(attempt), error: message, stack } });
+          tx.setJobState(job.id, { name: STATE.scheduled, reason: `retry ${attempt + 1} of ${policy.attempts}`, data: { enqueueAt: String(at), delayMs: String(delayMs), queue: job.queue } });
+          tx.setJobParameter(job.id, RETRY_PARAM, String(attempt));
+          tx.setAdd(SCHEDULE_SET, job.id, at);
+        });
+        this.#ackInBackground(fetched);
+        done('retried');
+      };
     }
-    await this.#finish(fetched, job.id, 'failed', { name: STATE.failed, reason: message, data: { attempt: String(attempt), error: message, stack } });
-    done('failed');
+    return async () => {
+      await this.#finish(fetched, job.id, 'failed', { name: STATE.failed, reason: message, data: { attempt: String(attempt), error: message, stack } });
+      done('failed');
+    };
   }
 
   /** Writes the final state with its statistics, then acknowledges: a crash in between re-runs the job (at least once). */
