@@ -224,7 +224,7 @@ export class JobServer {
   async #run(fetched: FetchedJob, abort: AbortController): Promise<(() => Promise<void>) | null> {
     const started = performance.now();
     const s = this.#storage;
-    const job = await s.jobs.get(fetched.jobId).catch((err) => (isJobshardError(err, 'JOB_NOT_FOUND') ? null : Promise.reject(err)));
+    const job = fetched.job;
     // Enqueued, or Processing left by a worker that died: run it. Anything else (deleted, already done): drop the entry.
     if (!job || (job.state !== STATE.enqueued && job.state !== STATE.processing)) {
       await fetched.ack().catch(() => {});

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../storage/errors.js';
+import type { JobRecord } from '../storage/job.js';
 import type { FetchedJob, FetchOptions, QueueStore } from '../storage/queue.js';
 import { checkQueues } from '../storage/validate.js';
 import { sameUnit, type Unit } from '../tenancy/unit.js';
@@ -6,7 +7,7 @@ import type { TenantContext } from './tenant-context.js';
 
 /** A fetched job as the tenant sees it: the router's id, the backend's lease. */
 class RoutedFetchedJob implements FetchedJob {
-  constructor(readonly inner: FetchedJob, readonly jobId: string) {}
+  constructor(readonly inner: FetchedJob, readonly jobId: string, readonly job: JobRecord | null) {}
   get queue() {
     return this.inner.queue;
   }
@@ -51,7 +52,7 @@ export class RoutedQueues implements QueueStore {
   }
 
   #wrap(unit: Unit, f: FetchedJob): FetchedJob {
-    return new RoutedFetchedJob(f, this.ctx.encode(unit, f.jobId));
+    return new RoutedFetchedJob(f, this.ctx.encode(unit, f.jobId), f.job && this.ctx.record(unit, f.job));
   }
 
   async tryFetch(queues: readonly string[], options: Omit<FetchOptions, 'signal'> = {}): Promise<FetchedJob | null> {

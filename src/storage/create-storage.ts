@@ -1,5 +1,5 @@
 import type { DataStore, StructureKind } from './data.js';
-import type { LeasedEntry, NamespaceDriver, NewJobRow } from './driver.js';
+import type { FetchedEntry, LeasedEntry, NamespaceDriver, NewJobRow } from './driver.js';
 import { InvalidArgumentError, JobNotFoundError, LockTimeoutError, ServerGoneError } from './errors.js';
 import { DriverFetchedJob } from './fetched-job.js';
 import type { CreateJobInput, JobRecord, JobStore, StateRecord } from './job.js';
@@ -132,7 +132,7 @@ class CheckedJobStore implements JobStore {
 }
 
 class CheckedQueues implements QueueStore {
-  readonly #fetchers = new Map<string, Batcher<void, { entry: LeasedEntry | null; nextVisibleInMs: number | null }>>();
+  readonly #fetchers = new Map<string, Batcher<void, { entry: FetchedEntry | null; nextVisibleInMs: number | null }>>();
   readonly #acks: Batcher<LeasedEntry, boolean>;
 
   constructor(readonly driver: NamespaceDriver) {

@@ -92,8 +92,14 @@ export interface LeasedEntry {
   deliveries: number;
 }
 
+/** A leased entry as a fetch hands it out: with the job read in the same round trip. */
+export interface FetchedEntry extends LeasedEntry {
+  /** null when the job no longer exists (unknown or expired). */
+  job: JobRecord | null;
+}
+
 export interface FetchAttempt {
-  entries: LeasedEntry[];
+  entries: FetchedEntry[];
   /** When fewer entries than asked were visible: ms until the earliest lease among the queues lapses (null if none). */
   nextVisibleInMs: number | null;
 }

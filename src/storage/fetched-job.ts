@@ -1,5 +1,6 @@
-import type { NamespaceDriver, LeasedEntry } from './driver.js';
+import type { FetchedEntry, NamespaceDriver, LeasedEntry } from './driver.js';
 import { LeaseLostError } from './errors.js';
+import type { JobRecord } from './job.js';
 import type { FetchedJob } from './queue.js';
 import { checkMs } from './validate.js';
 
@@ -8,9 +9,12 @@ export class DriverFetchedJob implements FetchedJob {
   readonly #entry: LeasedEntry;
   readonly #invisibilityMs: number;
   readonly #ack: (entry: LeasedEntry) => Promise<boolean>;
+  readonly job: JobRecord | null;
 
-  constructor(driver: NamespaceDriver, entry: LeasedEntry, invisibilityMs: number, ack: (entry: LeasedEntry) => Promise<boolean>) {
+  constructor(driver: NamespaceDriver, fetched: FetchedEntry, invisibilityMs: number, ack: (entry: LeasedEntry) => Promise<boolean>) {
     this.#driver = driver;
+    const { job, ...entry } = fetched;
+    this.job = job;
     this.#entry = entry;
     this.#invisibilityMs = invisibilityMs;
     this.#ack = ack;

@@ -1,3 +1,5 @@
+import type { JobRecord } from './job.js';
+
 export interface FetchOptions {
   /** Aborting rejects a waiting fetch with the signal's reason. */
   signal?: AbortSignal;
@@ -18,6 +20,12 @@ export interface FetchedJob {
   readonly queue: string;
   /** 1 on the first delivery, 2 after one re-delivery, and so on. */
   readonly deliveries: number;
+  /**
+   * The job as it was when fetched, read in the fetch's own round trip (so a
+   * worker needs no second call before it runs the job); null if the job no
+   * longer exists (expired, or deleted by a namespace's sweeper).
+   */
+  readonly job: JobRecord | null;
   /** Remove the job from its queue (done). */
   ack(): Promise<void>;
   /** Make the job fetchable again at once, keeping its original place in the queue. */

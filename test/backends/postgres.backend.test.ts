@@ -2,6 +2,10 @@
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.js';
+import { loadMigrations } from '../../src/backends/postgres/postgres-migrate.js';
+
+/** Every migration the package ships, each applied once: [version, 1]. */
+const EACH_ONCE = loadMigrations().map((m) => [m.version, 1]);
 import { enqueueJob, fetchOrNull } from '../conformance/helpers.js';
 import { kill, startChild } from '../helpers/child.js';
 import { adminQuery, dropSchema, freshSchema, PG_URL } from '../helpers/servers.js';
@@ -24,7 +28,8 @@ test('migrations: 8 backends (8 separate sessions) starting at once apply each m
   const many = Array.from({ length: 8 }, () => backendFor(schema, { poolSize: 1 }));
   await Promise.all(many.map((b) => b.open()));
   const rows = await adminQuery<{ version: number; n: string }>(`SELECT version, count(*) AS n FROM ${schema}.jobshard_migrations GROUP BY version ORDER BY version`);
-  t.deepEqual(rows.map((r) => [r.version, Number(r.n)]), [[1, 1], [2, 1]]);
+  t.true(EACH_ONCE.length >= 3);
+  t.deepEqual(rows.map((r) => [r.version, Number(r.n)]), EACH_ONCE);
   // And they all work on the shared schema.
   const id = await enqueueJob(many[3]!.storage('mig'), 'q');
   t.is((await many[6]!.storage('mig').queues.fetch(['q'])).jobId, id);
@@ -39,7 +44,7 @@ test('migrations: opening an up-to-date schema again applies nothing and keeps d
   await second.open();
   t.is((await second.storage('keep').jobs.get(id)).state, 'Enqueued');
   const rows = await adminQuery(`SELECT * FROM ${schema}.jobshard_migrations`);
-  t.is(rows.length, 2);
+  t.is(rows.length, EACH_ONCE.length);
 });
 
 test('LISTEN: a waiting fetch wakes within milliseconds, and still gets jobs by polling when the listener is killed', async (t) => {

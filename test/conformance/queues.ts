@@ -118,6 +118,7 @@ export function queueTests(test: Test, h: Harness): void {
       for (let i = 0; i < 250; i++) ids.add(p % 2 ? await enqueueJob(s, 'many') : await createEnqueued(s, 'many'));
     });
     const seen = new Map<string, number>();
+    const withoutJob: string[] = [];
     let done = false;
     const consumers = Array.from({ length: 20 }, async () => {
       for (;;) {
@@ -127,6 +128,8 @@ export function queueTests(test: Test, h: Harness): void {
           continue;
         }
         seen.set(f.jobId, (seen.get(f.jobId) ?? 0) + 1);
+        // A job enqueued while the fetch ran must still come with its record: none of these is gone.
+        if (f.job?.id !== f.jobId) withoutJob.push(f.jobId);
         await f.ack();
       }
     });
@@ -136,6 +139,7 @@ export function queueTests(test: Test, h: Harness): void {
     t.is(ids.size, 1000);
     t.is(seen.size, 1000);
     t.deepEqual([...seen.values()].filter((n) => n !== 1), []);
+    t.deepEqual(withoutJob, [], 'every fetched job carries its record');
     for (const id of ids) t.true(seen.has(id));
   });
 
@@ -189,5 +193,30 @@ export function queueTests(test: Test, h: Harness): void {
     const fb = await s.queues.fetch(['place']);
     t.is(fb.jobId, b);
     await fb.ack();
+  });
+  test(`${h.name} queues: a fetched job carries its job as it was when fetched`, async (t) => {
+    const s = await h.storage();
+    const id = await s.jobs.create({ type: 'report.build', args: [{ month: '2026-11' }, 3], queue: 'carry', parameters: { culture: 'fr' },
+      state: { name: 'Enqueued', data: { queue: 'carry' } }, enqueue: true });
+    const expected = await s.jobs.get(id);
+    const f = (await s.queues.fetch(['carry']))!;
+    t.is(f.jobId, id);
+    t.deepEqual(f.job, expected);
+    t.is(f.job!.id, f.jobId, 'the record carries the same id the caller uses');
+    await s.transaction((tx) => tx.setJobState(id, { name: 'Processing' }));
+    t.is(f.job!.state, 'Enqueued', 'a snapshot of the fetch, not a live view');
+    await f.ack();
+  });
+
+  test(`${h.name} queues: an entry whose job has expired is handed out with job null`, async (t) => {
+    const s = await h.storage();
+    // Enqueued in the creating write: a separate enqueue could come after the job had already expired.
+    const id = await s.jobs.create({ type: 't', args: [], queue: 'gone', expireInMs: 300, enqueue: true });
+    await delay(600);
+    await rejectsWithCode(t, s.jobs.get(id), 'JOB_NOT_FOUND');
+    const f = await s.queues.tryFetch(['gone']);
+    t.is(f?.jobId, id);
+    t.is(f!.job, null);
+    await f!.ack();
   });
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { FetchAttempt, LeasedEntry, NamespaceDriver, NewJobRow } from '../../storage/driver.js';
+import type { FetchAttempt, FetchedEntry, LeasedEntry, NamespaceDriver, NewJobRow } from '../../storage/driver.js';
 import { JobNotFoundError } from '../../storage/errors.js';
 import type { JobRecord, NewState, StateRecord } from '../../storage/job.js';
 import type { QueueInfo } from '../../storage/monitoring.js';
@@ -145,7 +145,7 @@ export class MemoryNamespace implements NamespaceDriver {
   async tryFetch(queues: readonly string[], invisibilityMs: number, count: number): Promise<FetchAttempt> {
     const now = Date.now();
     let nextVisibleAt = Infinity;
-    const leased: LeasedEntry[] = [];
+    const leased: FetchedEntry[] = [];
     for (const queue of queues) {
       const entries = this.#queues.get(queue);
       if (!entries) continue;
@@ -157,7 +157,8 @@ export class MemoryNamespace implements NamespaceDriver {
         e.token = randomUUID();
         e.leaseUntil = now + invisibilityMs;
         e.deliveries += 1;
-        leased.push({ jobId: e.jobId, queue, token: `${seq}:${e.token}`, deliveries: e.deliveries });
+        const job = live(this.#jobs, e.jobId, now);
+        leased.push({ jobId: e.jobId, queue, token: `${seq}:${e.token}`, deliveries: e.deliveries, job: job ? toRecord(job) : null });
         if (leased.length === count) return { entries: leased, nextVisibleInMs: null };
       }
     }

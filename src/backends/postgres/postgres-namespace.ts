@@ -1,4 +1,4 @@
-import type { FetchAttempt, LeasedEntry, NamespaceDriver, NewJobRow } from '../../storage/driver.js';
+import type { FetchAttempt, FetchedEntry, LeasedEntry, NamespaceDriver, NewJobRow } from '../../storage/driver.js';
 import { JobNotFoundError } from '../../storage/errors.js';
 import type { JobRecord, StateRecord } from '../../storage/job.js';
 import type { QueueInfo } from '../../storage/monitoring.js';
@@ -7,7 +7,7 @@ import { jobIdsOf, type WriteOp } from '../../storage/transaction.js';
 import { PostgresData } from './postgres-data.js';
 import type { PgListener } from './postgres-listener.js';
 import type { Query } from './postgres-query.js';
-import { parseJobId, toJobRecord, type JobRow } from './postgres-rows.js';
+import { parseJobId, toJobRecord, type FetchRow, type JobRow } from './postgres-rows.js';
 import { SQL } from './postgres-statements.js';
 
 /** One namespace of a Postgres backend: every statement filters on `ns`. */
@@ -99,20 +99,24 @@ export class PostgresNamespace implements NamespaceDriver {
   }
 
   async tryFetch(queues: readonly string[], invisibilityMs: number, count: number): Promise<FetchAttempt> {
-    const { rows } = await this.q<{ seq: string | null; job_id: string; queue: string; token: string; deliveries: number; next_visible_ms: string | null }>(
-      SQL.fetch, [this.ns, queues, invisibilityMs, count]);
+    const { rows } = await this.q<FetchRow>(SQL.fetch, [this.ns, queues, invisibilityMs, count]);
     let nextVisibleInMs: number | null = null;
-    const leased: Array<LeasedEntry & { rank: number; seq: bigint }> = [];
+    const leased: Array<FetchedEntry & { rank: number; seq: bigint }> = [];
     for (const row of rows) {
       if (row.seq === null) {
         nextVisibleInMs = row.next_visible_ms === null ? null : Number(row.next_visible_ms);
         continue;
       }
-      leased.push({ jobId: row.job_id, queue: row.queue, token: `${row.seq}:${row.token}`, deliveries: row.deliveries, rank: queues.indexOf(row.queue), seq: BigInt(row.seq) });
+      const job = row.j_id === null ? null : toJobRecord({
+        id: row.j_id, type: row.j_type, args: row.j_args, queue: row.j_queue, parameters: row.j_parameters,
+        state_name: row.j_state_name, state_reason: row.j_state_reason, state_data: row.j_state_data, state_at: row.j_state_at,
+        created_at: row.j_created_at, expire_at: row.j_expire_at,
+      });
+      leased.push({ jobId: row.job_id, queue: row.queue, token: `${row.seq}:${row.token}`, deliveries: row.deliveries, job, rank: queues.indexOf(row.queue), seq: BigInt(row.seq) });
     }
     // RETURNING has no order: restore priority order, then FIFO.
     leased.sort((a, b) => a.rank - b.rank || (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
-    return { entries: leased.map(({ jobId, queue, token, deliveries }) => ({ jobId, queue, token, deliveries })), nextVisibleInMs };
+    return { entries: leased.map(({ rank: _rank, seq: _seq, ...entry }) => entry), nextVisibleInMs };
   }
 
   subscribeWork(_queues: readonly string[], wake: () => void): () => void {

@@ -37,6 +37,7 @@ export const SQL = {
     WHERE ns = $1 AND id = $2 AND ${LIVE}`,
   commit: 'SELECT jobshard_commit($1, $2::bigint[], $3::jsonb)',
 
+  // The leased entries with their jobs (columns j_*), in one round trip: see 0003-fetch-with-job.sql.
   fetch: 'SELECT * FROM jobshard_fetch($1, $2::text[], $3, $4)',
   ack: `DELETE FROM queue_entries q USING unnest($2::bigint[], $3::text[]) AS a(seq, token)
     WHERE q.ns = $1 AND q.seq = a.seq AND q.token = a.token RETURNING q.seq`,

@@ -113,10 +113,10 @@ export class RedisNamespace implements NamespaceDriver {
   }
 
   async tryFetch(queues: readonly string[], invisibilityMs: number, count: number): Promise<FetchAttempt> {
-    const [rows, nextVisible] = (await this.#call('fetch', [invisibilityMs, count, ...queues])) as [Array<[string, string, string, number]>, number];
+    const [rows, nextVisible] = (await this.#call('fetch', [invisibilityMs, count, ...queues])) as [Array<[string, string, string, number, string | null]>, number];
     return {
-      entries: rows.map(([member, queue, token, deliveries]) => ({
-        jobId: member.slice(member.indexOf(':') + 1), queue, token: `${member}#${token}`, deliveries,
+      entries: rows.map(([member, queue, token, deliveries, job]) => ({
+        jobId: member.slice(member.indexOf(':') + 1), queue, token: `${member}#${token}`, deliveries, job: job ? toJobRecord(job) : null,
       })),
       nextVisibleInMs: nextVisible < 0 ? null : nextVisible,
     };

@@ -1,6 +1,7 @@
 -- Leases up to ARGV[3] visible entries: the first queue's in FIFO order, then the next queue's.
 -- ARGV: B, invisibility ms, count, queue names in priority order.
--- Returns { {member "<seq>:<jobId>", queue, token, deliveries}..., next_visible_ms (-1 = none) }.
+-- Returns { {member "<seq>:<jobId>", queue, token, deliveries, job JSON or nil}..., next_visible_ms (-1 = none) }:
+-- each job is read here, so a worker needs no second call before it runs it.
 local now = now_ms()
 local until_ms = now + tonumber(ARGV[2])
 local left = tonumber(ARGV[3])
@@ -18,7 +19,8 @@ for i = 4, #ARGV do
       local token = tostring(redis.call('INCR', B .. 'seq:lease'))
       redis.call('HSET', B .. 'qm:' .. queue, seq, deliveries .. ':' .. token)
       redis.call('ZADD', B .. 'ql:' .. queue, until_ms, member)
-      out[#out + 1] = { member, queue, token, deliveries }
+      local job = job_record(string.sub(member, string.find(member, ':', 1, true) + 1)) or false
+      out[#out + 1] = { member, queue, token, deliveries, job }
       left = left - 1
     end
   end
