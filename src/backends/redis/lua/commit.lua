@@ -20,7 +20,6 @@ for _, op in ipairs(ops) do
   local t = op.op
   if t == 'setJobState' or t == 'addJobState' then
     write_state(op.jobId, op.state, t == 'setJobState', now)
-    apply_job_expiry(op.jobId)
   elseif t == 'setJobParameter' then
     redis.call('HSET', job_key(op.jobId) .. ':p', op.name, op.value)
     apply_job_expiry(op.jobId)

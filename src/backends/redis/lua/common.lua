@@ -33,9 +33,14 @@ end
 
 -- Appends a state to the job's history; with `current`, also makes it the job's state
 -- (and moves the job between the per-state indexes monitoring reads).
+-- The job's keys share its expiry (apply_job_expiry), and keys that exist keep their TTL through
+-- writes: the one key this can create is the history list, which then takes the job's expiry.
 local function write_state(id, s, current, now)
   local k = job_key(id)
-  redis.call('RPUSH', k .. ':h', cjson.encode({ name = s.name, reason = s.reason, data = s.data, createdAt = now }))
+  if redis.call('RPUSH', k .. ':h', cjson.encode({ name = s.name, reason = s.reason, data = s.data, createdAt = now })) == 1 then
+    local e = redis.call('HGET', k, 'expireAt')
+    if e and e ~= '' then redis.call('PEXPIREAT', k .. ':h', e) end
+  end
   if current then
     local old = redis.call('HGET', k, 'stateName')
     if old then redis.call('ZREM', B .. 'state:' .. old, id) end
