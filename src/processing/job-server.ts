@@ -189,7 +189,7 @@ export class JobServer {
     while (!signal.aborted) {
       let fetched: FetchedJob;
       try {
-        fetched = await this.#storage.queues.fetch(this.#o.queues, { signal, invisibilityTimeoutMs: this.#o.invisibilityTimeoutMs });
+        fetched = await this.#storage.queues.fetch(this.#o.queues, { signal, invisibilityTimeoutMs: this.#o.invisibilityTimeoutMs, withJob: true });
       } catch (err) {
         if (signal.aborted) return;
         this.#onError(err);

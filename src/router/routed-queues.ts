@@ -7,7 +7,7 @@ import type { TenantContext } from './tenant-context.js';
 
 /** A fetched job as the tenant sees it: the router's id, the backend's lease. */
 class RoutedFetchedJob implements FetchedJob {
-  constructor(readonly inner: FetchedJob, readonly jobId: string, readonly job: JobRecord | null) {}
+  constructor(readonly inner: FetchedJob, readonly jobId: string, readonly job: JobRecord | null | undefined) {}
   get queue() {
     return this.inner.queue;
   }

@@ -131,6 +131,11 @@ class CheckedJobStore implements JobStore {
   }
 }
 
+function checkWithJob(withJob: unknown): boolean {
+  if (withJob !== undefined && typeof withJob !== 'boolean') throw new InvalidArgumentError(`withJob must be true or false, not ${JSON.stringify(withJob)}`);
+  return withJob === true;
+}
+
 class CheckedQueues implements QueueStore {
   readonly #fetchers = new Map<string, Batcher<void, { entry: FetchedEntry | null; nextVisibleInMs: number | null }>>();
   readonly #acks: Batcher<LeasedEntry, boolean>;
@@ -140,12 +145,12 @@ class CheckedQueues implements QueueStore {
   }
 
   /** Concurrent fetches of the same queues share round trips (see Batcher). */
-  #fetcher(names: string[], invisibilityMs: number) {
-    const key = `${invisibilityMs}\u0000${names.join('\u0000')}`;
+  #fetcher(names: string[], invisibilityMs: number, withJob: boolean) {
+    const key = `${invisibilityMs}\u0000${withJob}\u0000${names.join('\u0000')}`;
     let b = this.#fetchers.get(key);
     if (!b) {
       b = batcher(this.driver, async (inputs: void[]) => {
-        const { entries, nextVisibleInMs } = await this.driver.tryFetch(names, invisibilityMs, inputs.length);
+        const { entries, nextVisibleInMs } = await this.driver.tryFetch(names, invisibilityMs, inputs.length, withJob);
         return inputs.map((_, i) => ({ entry: entries[i] ?? null, nextVisibleInMs }));
       });
       this.#fetchers.set(key, b);
@@ -156,7 +161,7 @@ class CheckedQueues implements QueueStore {
   async tryFetch(queues: readonly string[], options: Omit<FetchOptions, 'signal'> = {}): Promise<FetchedJob | null> {
     const names = checkQueues(queues);
     const invisibilityMs = options.invisibilityTimeoutMs === undefined ? DEFAULT_INVISIBILITY_MS : checkMs('invisibilityTimeoutMs', options.invisibilityTimeoutMs, 1);
-    const { entry } = await this.#fetcher(names, invisibilityMs).push();
+    const { entry } = await this.#fetcher(names, invisibilityMs, checkWithJob(options.withJob)).push();
     return entry ? new DriverFetchedJob(this.driver, entry, invisibilityMs, (e) => this.#acks.push(e)) : null;
   }
 
@@ -167,7 +172,7 @@ class CheckedQueues implements QueueStore {
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError('signal must be an AbortSignal');
     signal?.throwIfAborted();
 
-    const fetcher = this.#fetcher(names, invisibilityMs);
+    const fetcher = this.#fetcher(names, invisibilityMs, checkWithJob(options.withJob));
     // The hot path (a job is there) touches neither the signal nor the wake-ups: both are set up
     // only once an attempt comes back empty and the fetch is about to wait.
     const first = await fetcher.push();

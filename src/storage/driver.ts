@@ -34,7 +34,7 @@ export interface NamespaceDriver {
    * Atomically leases up to `count` visible entries: the first queue's in
    * FIFO order, then the next queue's, and so on. Returned in that order.
    */
-  tryFetch(queues: readonly string[], invisibilityMs: number, count: number): Promise<FetchAttempt>;
+  tryFetch(queues: readonly string[], invisibilityMs: number, count: number, withJob: boolean): Promise<FetchAttempt>;
   /** Calls wake (possibly spuriously) when work may have arrived in one of the queues; returns an unsubscribe. */
   subscribeWork(queues: readonly string[], wake: () => void): () => void;
   /** Fallback wait between fetch attempts when no wake-up arrives (ms). */
@@ -92,10 +92,10 @@ export interface LeasedEntry {
   deliveries: number;
 }
 
-/** A leased entry as a fetch hands it out: with the job read in the same round trip. */
+/** A leased entry as a fetch hands it out: with the job read in the same round trip when asked. */
 export interface FetchedEntry extends LeasedEntry {
-  /** null when the job no longer exists (unknown or expired). */
-  job: JobRecord | null;
+  /** With withJob: the job, or null when it no longer exists (unknown or expired). Without: undefined. */
+  job: JobRecord | null | undefined;
 }
 
 export interface FetchAttempt {

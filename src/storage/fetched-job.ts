@@ -9,7 +9,7 @@ export class DriverFetchedJob implements FetchedJob {
   readonly #entry: LeasedEntry;
   readonly #invisibilityMs: number;
   readonly #ack: (entry: LeasedEntry) => Promise<boolean>;
-  readonly job: JobRecord | null;
+  readonly job: JobRecord | null | undefined;
 
   constructor(driver: NamespaceDriver, fetched: FetchedEntry, invisibilityMs: number, ack: (entry: LeasedEntry) => Promise<boolean>) {
     this.#driver = driver;

@@ -8,6 +8,12 @@ export interface FetchOptions {
    * Default 30 minutes. Invisibility is sliding: `extend()` pushes the deadline.
    */
   invisibilityTimeoutMs?: number;
+  /**
+   * Read each fetched job's record in the fetch's own round trip (FetchedJob.job),
+   * so a worker needs no second call. Off by default: a consumer that only moves
+   * queue entries pays nothing for it.
+   */
+  withJob?: boolean;
 }
 
 /**
@@ -21,11 +27,11 @@ export interface FetchedJob {
   /** 1 on the first delivery, 2 after one re-delivery, and so on. */
   readonly deliveries: number;
   /**
-   * The job as it was when fetched, read in the fetch's own round trip (so a
-   * worker needs no second call before it runs the job); null if the job no
-   * longer exists (expired, or deleted by a namespace's sweeper).
+   * With `withJob`: the job as it was when fetched, read in the fetch's own
+   * round trip (so a worker needs no second call before it runs the job), or
+   * null if the job no longer exists (expired). Without it: undefined.
    */
-  readonly job: JobRecord | null;
+  readonly job: JobRecord | null | undefined;
   /** Remove the job from its queue (done). */
   ack(): Promise<void>;
   /** Make the job fetchable again at once, keeping its original place in the queue. */

@@ -67,6 +67,8 @@ export function badInputTests(test: Test, h: Harness): void {
     const id = await enqueueJob(s, 'q');
     await rejectsWithCode(t, s.queues.fetch(['q'], { invisibilityTimeoutMs: -1 }), 'INVALID_ARGUMENT');
     await rejectsWithCode(t, s.queues.fetch(['q'], { invisibilityTimeoutMs: 1.5 }), 'INVALID_ARGUMENT');
+    await rejectsWithCode(t, s.queues.fetch(['q'], { withJob: 'yes' as never }), 'INVALID_ARGUMENT');
+    await rejectsWithCode(t, s.queues.tryFetch(['q'], { withJob: 1 as never }), 'INVALID_ARGUMENT');
     await rejectsWithCode(t, s.locks.acquire('r', { timeoutMs: -5 }), 'INVALID_ARGUMENT');
     await rejectsWithCode(t, s.locks.acquire('r', { timeoutMs: 0, ttlMs: -1 }), 'INVALID_ARGUMENT');
     await rejectsWithCode(t, s.servers.removeTimedOut(-1), 'INVALID_ARGUMENT');

@@ -142,7 +142,7 @@ export class MemoryNamespace implements NamespaceDriver {
     if (enqueued) this.#wakeWaiters();
   }
 
-  async tryFetch(queues: readonly string[], invisibilityMs: number, count: number): Promise<FetchAttempt> {
+  async tryFetch(queues: readonly string[], invisibilityMs: number, count: number, withJob: boolean): Promise<FetchAttempt> {
     const now = Date.now();
     let nextVisibleAt = Infinity;
     const leased: FetchedEntry[] = [];
@@ -157,8 +157,8 @@ export class MemoryNamespace implements NamespaceDriver {
         e.token = randomUUID();
         e.leaseUntil = now + invisibilityMs;
         e.deliveries += 1;
-        const job = live(this.#jobs, e.jobId, now);
-        leased.push({ jobId: e.jobId, queue, token: `${seq}:${e.token}`, deliveries: e.deliveries, job: job ? toRecord(job) : null });
+        const job = withJob ? live(this.#jobs, e.jobId, now) : undefined;
+        leased.push({ jobId: e.jobId, queue, token: `${seq}:${e.token}`, deliveries: e.deliveries, job: withJob ? (job ? toRecord(job) : null) : undefined });
         if (leased.length === count) return { entries: leased, nextVisibleInMs: null };
       }
     }

@@ -98,8 +98,8 @@ export class PostgresNamespace implements NamespaceDriver {
     if (ops.some((op) => op.op === 'enqueue')) this.listener.wakeLocal(this.ns);
   }
 
-  async tryFetch(queues: readonly string[], invisibilityMs: number, count: number): Promise<FetchAttempt> {
-    const { rows } = await this.q<FetchRow>(SQL.fetch, [this.ns, queues, invisibilityMs, count]);
+  async tryFetch(queues: readonly string[], invisibilityMs: number, count: number, withJob: boolean): Promise<FetchAttempt> {
+    const { rows } = await this.q<FetchRow>(SQL.fetch, [this.ns, queues, invisibilityMs, count, withJob]);
     let nextVisibleInMs: number | null = null;
     const leased: Array<FetchedEntry & { rank: number; seq: bigint }> = [];
     for (const row of rows) {
@@ -107,7 +107,7 @@ export class PostgresNamespace implements NamespaceDriver {
         nextVisibleInMs = row.next_visible_ms === null ? null : Number(row.next_visible_ms);
         continue;
       }
-      const job = row.j_id === null ? null : toJobRecord({
+      const job = !withJob ? undefined : row.j_id === null ? null : toJobRecord({
         id: row.j_id, type: row.j_type, args: row.j_args, queue: row.j_queue, parameters: row.j_parameters,
         state_name: row.j_state_name, state_reason: row.j_state_reason, state_data: row.j_state_data, state_at: row.j_state_at,
         created_at: row.j_created_at, expire_at: row.j_expire_at,

@@ -38,7 +38,7 @@ export const SQL = {
   commit: 'SELECT jobshard_commit($1, $2::bigint[], $3::jsonb)',
 
   // The leased entries with their jobs (columns j_*), in one round trip: see 0003-fetch-with-job.sql.
-  fetch: 'SELECT * FROM jobshard_fetch($1, $2::text[], $3, $4)',
+  fetch: 'SELECT * FROM jobshard_fetch($1, $2::text[], $3, $4, $5)',
   ack: `DELETE FROM queue_entries q USING unnest($2::bigint[], $3::text[]) AS a(seq, token)
     WHERE q.ns = $1 AND q.seq = a.seq AND q.token = a.token RETURNING q.seq`,
   requeue: `WITH r AS (UPDATE queue_entries SET token = NULL, lease_until = NULL WHERE ns = $1 AND seq = $2 AND token = $3 RETURNING 1)

@@ -112,11 +112,11 @@ export class RedisNamespace implements NamespaceDriver {
     if (ops.some((op) => op.op === 'enqueue')) this.waker.wakeLocal(this.keys.wakeChannel);
   }
 
-  async tryFetch(queues: readonly string[], invisibilityMs: number, count: number): Promise<FetchAttempt> {
-    const [rows, nextVisible] = (await this.#call('fetch', [invisibilityMs, count, ...queues])) as [Array<[string, string, string, number, string | null]>, number];
+  async tryFetch(queues: readonly string[], invisibilityMs: number, count: number, withJob: boolean): Promise<FetchAttempt> {
+    const [rows, nextVisible] = (await this.#call('fetch', [invisibilityMs, count, withJob ? '1' : '', ...queues])) as [Array<[string, string, string, number, string | null]>, number];
     return {
       entries: rows.map(([member, queue, token, deliveries, job]) => ({
-        jobId: member.slice(member.indexOf(':') + 1), queue, token: `${member}#${token}`, deliveries, job: job ? toJobRecord(job) : null,
+        jobId: member.slice(member.indexOf(':') + 1), queue, token: `${member}#${token}`, deliveries, job: withJob ? (job ? toJobRecord(job) : null) : undefined,
       })),
       nextVisibleInMs: nextVisible < 0 ? null : nextVisible,
     };

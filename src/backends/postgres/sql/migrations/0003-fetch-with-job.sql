@@ -1,12 +1,13 @@
--- jobshard_fetch hands out each leased entry with its job, so a worker needs no
--- second read. The job is joined in the same statement as the lease (a
+-- jobshard_fetch can hand out each leased entry with its job (p_with_job), so a
+-- worker needs no second read; without it the join is skipped (a one-time
+-- filter), so a consumer that only moves entries pays nothing. The job is joined in the same statement as the lease (a
 -- data-modifying CTE): one snapshot sees both, and an entry and its job are
 -- committed together, so a leased entry's job is missing only when it is
 -- really gone (expired). Joined outside the function instead, the outer
 -- statement's older snapshot missed jobs enqueued while the fetch started.
 DROP FUNCTION jobshard_fetch(text, text[], bigint, integer);
 
-CREATE FUNCTION jobshard_fetch(p_ns text, p_queues text[], p_invisibility_ms bigint, p_count integer)
+CREATE FUNCTION jobshard_fetch(p_ns text, p_queues text[], p_invisibility_ms bigint, p_count integer, p_with_job boolean)
 RETURNS TABLE (seq bigint, job_id bigint, queue text, token text, deliveries integer, next_visible_ms bigint,
                j_id bigint, j_type text, j_args text, j_queue text, j_parameters jsonb, j_state_name text,
                j_state_reason text, j_state_data jsonb, j_state_at timestamptz, j_created_at timestamptz,
@@ -38,7 +39,7 @@ BEGIN
              j.id, j.type, j.args, j.queue::text, j.parameters, j.state_name::text,
              j.state_reason, j.state_data, j.state_at, j.created_at, j.expire_at
         FROM leased l
-        LEFT JOIN jobs j ON j.ns = p_ns AND j.id = l.job_id AND (j.expire_at IS NULL OR j.expire_at > now());
+        LEFT JOIN jobs j ON p_with_job AND j.ns = p_ns AND j.id = l.job_id AND (j.expire_at IS NULL OR j.expire_at > now());
     GET DIAGNOSTICS v_n = ROW_COUNT;
     v_left := v_left - v_n;
     IF v_left <= 0 THEN
