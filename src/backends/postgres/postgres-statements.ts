@@ -39,8 +39,7 @@ export const SQL = {
 
   // The leased entries with their jobs (columns j_*), in one round trip: see 0003-fetch-with-job.sql.
   fetch: 'SELECT * FROM jobshard_fetch($1, $2::text[], $3, $4, $5)',
-  ack: `DELETE FROM queue_entries q USING unnest($2::bigint[], $3::text[]) AS a(seq, token)
-    WHERE q.ns = $1 AND q.seq = a.seq AND q.token = a.token RETURNING q.seq`,
+  ack: 'SELECT jobshard_ack($1, $2::bigint[], $3::text[]) AS seq',
   requeue: `WITH r AS (UPDATE queue_entries SET token = NULL, lease_until = NULL WHERE ns = $1 AND seq = $2 AND token = $3 RETURNING 1)
     SELECT count(*)::int AS n, CASE WHEN count(*) > 0 THEN pg_notify('jobshard', json_build_array(current_schema(), $1::text)::text) END FROM r`,
   extend: `UPDATE queue_entries SET lease_until = clock_timestamp() + $4::bigint * interval '1 millisecond'

@@ -21,18 +21,21 @@ DECLARE
 BEGIN
   FOREACH q IN ARRAY p_queues LOOP
     RETURN QUERY
-      WITH leased AS (
+      -- The picked rows are joined to the UPDATE, so it reaches them by primary key (a nested
+      -- loop). Written as e.seq = ANY (ARRAY(picked)), a young table without statistics got a
+      -- sequential scan of the whole queue for every fetch.
+      WITH picked AS (
+        SELECT c.seq FROM queue_entries c
+         WHERE c.ns = p_ns AND c.queue = q AND (c.lease_until IS NULL OR c.lease_until <= clock_timestamp())
+         ORDER BY c.ns, c.queue, c.seq LIMIT v_left
+         FOR UPDATE SKIP LOCKED
+      ), leased AS (
         UPDATE queue_entries e
            SET token = gen_random_uuid()::text,
                lease_until = clock_timestamp() + p_invisibility_ms * interval '1 millisecond',
                deliveries = e.deliveries + 1
-         -- = ANY(ARRAY(...)) and the full index order keep both scans on indexes: with
-         -- IN (...) the cached generic plan turned into a sequential scan of the table.
-         WHERE e.seq = ANY (ARRAY(
-           SELECT c.seq FROM queue_entries c
-            WHERE c.ns = p_ns AND c.queue = q AND (c.lease_until IS NULL OR c.lease_until <= clock_timestamp())
-            ORDER BY c.ns, c.queue, c.seq LIMIT v_left
-            FOR UPDATE SKIP LOCKED))
+          FROM picked p
+         WHERE e.seq = p.seq
         RETURNING e.seq, e.job_id, e.queue, e.token, e.deliveries
       )
       SELECT l.seq, l.job_id, l.queue::text, l.token, l.deliveries, NULL::bigint,
