@@ -28,7 +28,10 @@ export const SQL = {
     SELECT id, CASE WHEN enqueue THEN pg_notify('jobshard', json_build_array(current_schema(), $1::text)::text) END
     FROM input ORDER BY pos`,
   getJob: `SELECT * FROM jobs WHERE ns = $1 AND id = $2 AND ${LIVE}`,
-  getJobs: `SELECT * FROM jobs WHERE ns = $1 AND id = ANY ($2::bigint[]) AND ${LIVE}`,
+  // One primary-key lookup per id (LATERAL): as id = ANY(…) beside ns = $1, a young table's
+  // statistics made the planner scan every job of the namespace.
+  getJobs: `SELECT j.* FROM unnest($2::bigint[]) AS x(id)
+    CROSS JOIN LATERAL (SELECT * FROM jobs WHERE id = x.id AND ns = $1 AND ${LIVE}) j`,
   getHistory: `SELECT s.name, s.reason, s.data, s.created_at FROM job_states s
     WHERE s.job_id = (SELECT id FROM jobs WHERE ns = $1 AND id = $2 AND ${LIVE}) ORDER BY s.id`,
   jobExists: `SELECT 1 FROM jobs WHERE ns = $1 AND id = $2 AND ${LIVE}`,
