@@ -1,29 +1,37 @@
 -- jobshard_commit as in 0002, but for how it locks and checks the jobs a
--- transaction names: one primary-key lookup per job instead of one statement
--- over all of them (see the comment at the lock). Everything else is unchanged.
+-- transaction names: one primary-key lookup per job, driven by the sorted ids,
+-- instead of a condition the planner could serve with a scan of every job of
+-- the namespace (see the comment at the lock). Everything else is unchanged.
 CREATE OR REPLACE FUNCTION jobshard_commit(p_ns text, p_job_ids bigint[], p_ops jsonb) RETURNS void
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
   op jsonb;
   v_key text;
-  v_id bigint;
+  v_locked integer;
+  v_missing bigint;
   v_exp timestamptz;
   v_start bigint;
   v_end bigint;
   v_enqueued boolean := false;
 BEGIN
-  -- Lock the jobs in id order (so concurrent commits cannot deadlock) and prove they all
-  -- exist, one by one on the primary key: a unique-key equality is an index lookup whatever
-  -- the statistics, where one statement over all the ids took a scan of every job of the
-  -- namespace on a table whose statistics were young (and would on any tenant the planner
-  -- believes small).
-  FOREACH v_id IN ARRAY coalesce((SELECT array_agg(x ORDER BY x) FROM unnest(p_job_ids) AS x), '{}') LOOP
-    PERFORM 1 FROM jobs WHERE id = v_id AND ns = p_ns AND (expire_at IS NULL OR expire_at > now()) FOR UPDATE;
-    IF NOT FOUND THEN
-      RAISE EXCEPTION USING ERRCODE = 'P0002', MESSAGE = v_id::text;
+  IF cardinality(p_job_ids) > 0 THEN
+    -- Lock the jobs in id order (so concurrent commits cannot deadlock) and prove they all
+    -- exist. The sorted ids drive one primary-key lookup each (LATERAL): as ns = p_ns AND
+    -- id = ANY (p_job_ids), the planner of a young jobs table (or of a tenant it believes
+    -- small) scanned every job of the namespace; one plpgsql statement per id cost more
+    -- than the scan once the table had statistics.
+    PERFORM 1 FROM (SELECT DISTINCT x AS id FROM unnest(p_job_ids) AS x ORDER BY 1) AS ids
+      CROSS JOIN LATERAL (SELECT 1 FROM jobs j WHERE j.id = ids.id AND j.ns = p_ns
+                            AND (j.expire_at IS NULL OR j.expire_at > now()) FOR UPDATE) AS locked;
+    GET DIAGNOSTICS v_locked = ROW_COUNT;
+    IF v_locked < cardinality(p_job_ids) THEN
+      SELECT x INTO v_missing FROM unnest(p_job_ids) AS x
+        WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE id = x AND ns = p_ns AND (expire_at IS NULL OR expire_at > now()))
+        ORDER BY x LIMIT 1;
+      RAISE EXCEPTION USING ERRCODE = 'P0002', MESSAGE = v_missing::text;
     END IF;
-  END LOOP;
+  END IF;
 
   FOR op IN SELECT * FROM jsonb_array_elements(p_ops) LOOP
     v_key := op->>'key';
