@@ -55,6 +55,13 @@ async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
   return timedOut;
 }
 
+/** Keeps `p` in `set` until it settles (stop() waits for what is in flight); returns it. */
+function inFlight(set: Set<Promise<void>>, p: Promise<void>): Promise<void> {
+  const tracked = p.finally(() => set.delete(tracked));
+  set.add(tracked);
+  return tracked;
+}
+
 interface Running {
   fetched: FetchedJob;
   abort: AbortController;
@@ -212,9 +219,7 @@ export class JobServer {
   }
 
   #trackOutcome(write: () => Promise<void>): Promise<void> {
-    const p: Promise<void> = write().catch((err) => this.#onError(err)).finally(() => this.#outcomes.delete(p));
-    this.#outcomes.add(p);
-    return p;
+    return inFlight(this.#outcomes, write().catch((err) => this.#onError(err)));
   }
 
   /**
@@ -314,8 +319,7 @@ export class JobServer {
    * for acks still in flight.
    */
   #ackInBackground(fetched: FetchedJob): void {
-    const ack = fetched.ack().catch(() => {}).finally(() => this.#acks.delete(ack));
-    this.#acks.add(ack);
+    inFlight(this.#acks, fetched.ack().catch(() => {}));
   }
 
   async #requeue(fetched: FetchedJob): Promise<void> {

@@ -13,7 +13,7 @@ import type { Storage } from './storage.js';
 import { DEFAULT_INVISIBILITY_MS, DEFAULT_LOCK_TTL_MS, DEFAULT_MAX_PAYLOAD_BYTES, type StorageOptions } from './storage-options.js';
 import { checkKind, checkState, recordTransaction } from './transaction-builder.js';
 import type { WriteOp, WriteTransaction } from './transaction.js';
-import { checkInt, checkMs, checkName, checkPage, checkQueues, checkScore, checkString, checkStringRecord, serializeArgs } from './validate.js';
+import { checkFlag, checkInt, checkMs, checkName, checkPage, checkQueues, checkScore, checkString, checkStringRecord, serializeArgs } from './validate.js';
 import { sleep } from './sleep.js';
 import { Batcher } from './batcher.js';
 import { mergeCounterIncrements } from './merge-counters.js';
@@ -101,8 +101,7 @@ class CheckedJobStore implements JobStore {
     const parameters = input.parameters === undefined ? {} : checkStringRecord('parameters', input.parameters, 'parameter');
     const expireInMs = input.expireInMs === undefined ? null : checkMs('expireInMs', input.expireInMs, 1);
     const state = input.state === undefined ? null : checkState(input.state);
-    if (input.enqueue !== undefined && typeof input.enqueue !== 'boolean') throw new InvalidArgumentError(`enqueue must be true or false, not ${JSON.stringify(input.enqueue)}`);
-    const row: NewJobRow = { type, argsJson: json, queue, parameters, expireInMs, state, enqueue: input.enqueue === true };
+    const row: NewJobRow = { type, argsJson: json, queue, parameters, expireInMs, state, enqueue: checkFlag('enqueue', input.enqueue) };
     return this.#creates ? this.#creates.push(row) : this.driver.createJob(row);
   }
 
@@ -131,11 +130,6 @@ class CheckedJobStore implements JobStore {
   }
 }
 
-function checkWithJob(withJob: unknown): boolean {
-  if (withJob !== undefined && typeof withJob !== 'boolean') throw new InvalidArgumentError(`withJob must be true or false, not ${JSON.stringify(withJob)}`);
-  return withJob === true;
-}
-
 class CheckedQueues implements QueueStore {
   readonly #fetchers = new Map<string, Batcher<void, { entry: FetchedEntry | null; nextVisibleInMs: number | null }>>();
   readonly #acks: Batcher<LeasedEntry, boolean>;
@@ -161,7 +155,7 @@ class CheckedQueues implements QueueStore {
   async tryFetch(queues: readonly string[], options: Omit<FetchOptions, 'signal'> = {}): Promise<FetchedJob | null> {
     const names = checkQueues(queues);
     const invisibilityMs = options.invisibilityTimeoutMs === undefined ? DEFAULT_INVISIBILITY_MS : checkMs('invisibilityTimeoutMs', options.invisibilityTimeoutMs, 1);
-    const { entry } = await this.#fetcher(names, invisibilityMs, checkWithJob(options.withJob)).push();
+    const { entry } = await this.#fetcher(names, invisibilityMs, checkFlag('withJob', options.withJob)).push();
     return entry ? new DriverFetchedJob(this.driver, entry, invisibilityMs, (e) => this.#acks.push(e)) : null;
   }
 
@@ -172,7 +166,7 @@ class CheckedQueues implements QueueStore {
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError('signal must be an AbortSignal');
     signal?.throwIfAborted();
 
-    const fetcher = this.#fetcher(names, invisibilityMs, checkWithJob(options.withJob));
+    const fetcher = this.#fetcher(names, invisibilityMs, checkFlag('withJob', options.withJob));
     // The hot path (a job is there) touches neither the signal nor the wake-ups: both are set up
     // only once an attempt comes back empty and the fetch is about to wait.
     const first = await fetcher.push();

@@ -65,6 +65,12 @@ export function checkScore(what: string, value: unknown): number {
   return value;
 }
 
+/** An optional on/off option: true, false or absent (= false). */
+export function checkFlag(what: string, value: unknown): boolean {
+  if (value !== undefined && typeof value !== 'boolean') throw new InvalidArgumentError(`${what} must be true or false, not ${JSON.stringify(value)}`);
+  return value === true;
+}
+
 export function checkString(what: string, value: unknown, maxLength = 1 << 20): string {
   if (typeof value !== 'string') throw new InvalidArgumentError(`${what} must be a string, got ${describe(value)}`);
   if (value.length > maxLength) throw new InvalidArgumentError(`${what} is ${value.length} characters long; the limit is ${maxLength}`);

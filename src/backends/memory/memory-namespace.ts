@@ -76,8 +76,7 @@ export class MemoryNamespace implements NamespaceDriver {
   }
 
   async getJob(id: string): Promise<JobRecord | null> {
-    const job = live(this.#jobs, id);
-    return job ? toRecord(job) : null;
+    return recordOrNull(live(this.#jobs, id));
   }
 
   async getHistory(id: string): Promise<StateRecord[] | null> {
@@ -157,8 +156,8 @@ export class MemoryNamespace implements NamespaceDriver {
         e.token = randomUUID();
         e.leaseUntil = now + invisibilityMs;
         e.deliveries += 1;
-        const job = withJob ? live(this.#jobs, e.jobId, now) : undefined;
-        leased.push({ jobId: e.jobId, queue, token: `${seq}:${e.token}`, deliveries: e.deliveries, job: withJob ? (job ? toRecord(job) : null) : undefined });
+        const job = withJob ? recordOrNull(live(this.#jobs, e.jobId, now)) : undefined;
+        leased.push({ jobId: e.jobId, queue, token: `${seq}:${e.token}`, deliveries: e.deliveries, job });
         if (leased.length === count) return { entries: leased, nextVisibleInMs: null };
       }
     }
@@ -309,6 +308,10 @@ function stateRecord(state: NewState, now: number): StateRecord {
 
 function copyState(s: StateRecord): StateRecord {
   return { ...s, data: { ...s.data }, createdAt: new Date(s.createdAt) };
+}
+
+function recordOrNull(job: StoredJob | undefined): JobRecord | null {
+  return job ? toRecord(job) : null;
 }
 
 function toRecord(job: StoredJob): JobRecord {
