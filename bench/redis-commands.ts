@@ -1,0 +1,52 @@
+// Redis commands per processed job. Run: npm run bench:redis-commands
+// Drains a backlog of no-op jobs with a JobServer (32 workers) and reads INFO commandstats around
+// the drain: how many commands of each kind one job costs the server, and their server time.
+// Resets the server's command statistics (CONFIG RESETSTAT): run it against a test server only.
+import { Redis } from 'ioredis';
+import { RedisBackend } from '../src/backends/redis/redis-backend.js';
+import { JobClient } from '../src/processing/job-client.js';
+import { JobServer } from '../src/processing/job-server.js';
+import { deleteRedisPrefix, freshPrefix, REDIS_URL } from '../test/helpers/servers.js';
+
+const JOBS = Number(process.env['BENCH_JOBS'] ?? 5_000);
+const prefix = freshPrefix();
+const backend = new RedisBackend({ url: REDIS_URL, prefix });
+const admin = new Redis(REDIS_URL);
+
+async function commandStats(): Promise<Map<string, { calls: number; usec: number }>> {
+  const stats = new Map<string, { calls: number; usec: number }>();
+  for (const line of (await admin.info('commandstats')).split('\n')) {
+    const m = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line);
+    if (m) stats.set(m[1]!, { calls: Number(m[2]), usec: Number(m[3]) });
+  }
+  return stats;
+}
+
+try {
+  const storage = backend.storage('bench');
+  const client = new JobClient(storage);
+  let next = 0;
+  await Promise.all(Array.from({ length: 32 }, async () => {
+    while (next++ < JOBS) await client.enqueue('noop', []);
+  }));
+  await admin.config('RESETSTAT');
+  let done = 0;
+  let drained!: () => void;
+  const all = new Promise<void>((r) => (drained = r));
+  const server = new JobServer(storage, { workerCount: 32, handlers: { noop: () => { if (++done === JOBS) drained(); } } });
+  await server.start();
+  await all;
+  await server.stop();
+  const rows = [...(await commandStats())].sort((a, b) => b[1].calls - a[1].calls);
+  const total = rows.reduce((n, [, s]) => n + s.calls, 0);
+  console.log(`\nRedis commands per processed job (${JOBS} no-op jobs, JobServer with 32 workers): ${(total / JOBS).toFixed(1)}`);
+  console.log('  (scripts count once as evalsha and again for each command they run)');
+  for (const [name, s] of rows) {
+    if (s.calls / JOBS < 0.01) continue;
+    console.log(`  ${name.padEnd(16)} ${(s.calls / JOBS).toFixed(2).padStart(6)} per job  ${(s.usec / JOBS).toFixed(1).padStart(7)} µs per job`);
+  }
+} finally {
+  await backend.close();
+  await deleteRedisPrefix(prefix);
+  admin.disconnect();
+}
