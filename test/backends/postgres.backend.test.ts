@@ -1,7 +1,9 @@
 // Postgres-only behaviour: migrations, LISTEN fallback, crashes, sweeper, connection errors.
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.js';
+import { SQL } from '../../src/backends/postgres/postgres-statements.js';
 import { loadMigrations } from '../../src/backends/postgres/postgres-migrate.js';
 
 /** Every migration the package ships, each applied once: [version, 1]. */
@@ -166,4 +168,30 @@ test('config: bad options get a ConfigError that says what to fix', (t) => {
     t.is((err as { code?: string }).code, 'CONFIG_INVALID');
     t.regex(err!.message, message);
   }
+});
+
+test('durability: fetch and ack commit without waiting for the WAL flush; enqueues and job writes wait for it', async (t) => {
+  const schema = freshSchema();
+  const backend = backendFor(schema);
+  const ns = `d-${randomUUID()}`;
+  const id = await enqueueJob(backend.storage(ns), 'q');
+  const client = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema}` });
+  await client.connect();
+  t.teardown(() => client.end());
+  // Each statement runs in an explicit transaction, so SHOW reads the setting its commit would use.
+  const commitMode = async (sql: string, params: unknown[]) => {
+    await client.query('BEGIN');
+    try {
+      await client.query(sql, params);
+      return (await client.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]!.synchronous_commit;
+    } finally {
+      await client.query('ROLLBACK');
+    }
+  };
+  t.is(await commitMode(SQL.fetch, [ns, ['q'], 60_000, 1, false]), 'off');
+  t.is(await commitMode(SQL.ack, [ns, ['1'], ['x']]), 'off');
+  const row = [['t'], ['[]'], ['q'], ['{}'], [null], [null], [true]];
+  t.is(await commitMode(SQL.createJobs, [ns, ...row]), 'on');
+  t.is(await commitMode(SQL.commit, [ns, [id], JSON.stringify([{ op: 'setJobParameter', jobId: id, name: 'p', value: 'v' }])]), 'on');
+  t.is(await commitMode(SQL.tryLock, [ns, 'r', 1_000]), 'on');
 });

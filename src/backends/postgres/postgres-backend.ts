@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { createStorage } from '../../storage/create-storage.js';
 import { ClosedError } from '../../storage/errors.js';
@@ -11,6 +12,20 @@ import { PostgresNamespace } from './postgres-namespace.js';
 import { postgresOptionsSchema, type PostgresBackendOptions, type ResolvedPostgresOptions } from './postgres-options.js';
 import type { Query } from './postgres-query.js';
 import { SQL } from './postgres-statements.js';
+
+const statementNames = new Map<string, string>();
+
+/**
+ * Every statement is one of the constants in postgres-statements.ts, so each is
+ * sent as a named prepared statement: a connection parses and plans it once
+ * instead of on every call (the batched insert's planning alone was ~0.25 ms).
+ * The name is a digest of the text, so two texts never share one name.
+ */
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (!name) statementNames.set(sql, (name = `jobshard_${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`));
+  return name;
+}
 
 /**
  * A backend on one Postgres database and schema, through a `pg` Pool.
@@ -52,7 +67,7 @@ export class PostgresBackend implements Backend {
     this.#query = async (sql, params) => {
       await this.open();
       try {
-        return await pool.query(sql, params);
+        return await pool.query({ name: statementName(sql), text: sql, ...(params ? { values: params } : {}) });
       } catch (err) {
         throw mapPgError(err, where);
       }

@@ -4,6 +4,19 @@
 
 const LIVE = '(expire_at IS NULL OR expire_at > now())';
 
+/*
+ * Joined into a statement, makes its (implicit) transaction commit without
+ * waiting for the WAL flush: set_config(…, true) lasts to the end of the
+ * transaction, and the commit reads the setting. Used only where losing the
+ * write to a server crash keeps at-least-once: a lost lease makes the job
+ * visible again (its old holder's ack then fails its fencing check), and a
+ * lost ack re-delivers a job whose outcome, written durably, came first (WAL
+ * is flushed in order, so a durable commit also makes every earlier one
+ * durable). Job writes, enqueues and locks always wait for the flush.
+ * Measured: a quarter of the flushes, +8% fetch+ack.
+ */
+const ASYNC = "(SELECT set_config('synchronous_commit', 'off', true)) AS async";
+
 export const SQL = {
   // Many creates in one statement, so one commit. Ids are drawn first and paired with each input's
   // position: INSERT … RETURNING has no order. A job may come with its first state (current state and
@@ -41,8 +54,9 @@ export const SQL = {
   commit: 'SELECT jobshard_commit($1, $2::bigint[], $3::jsonb)',
 
   // The leased entries with their jobs (columns j_*), in one round trip: see 0003-fetch-with-job.sql.
-  fetch: 'SELECT * FROM jobshard_fetch($1, $2::text[], $3, $4, $5)',
-  ack: 'SELECT jobshard_ack($1, $2::bigint[], $3::text[]) AS seq',
+  // Fetch and ack commit without waiting for the WAL flush (ASYNC, below); see there why that is safe.
+  fetch: `SELECT f.* FROM ${ASYNC}, jobshard_fetch($1, $2::text[], $3, $4, $5) AS f`,
+  ack: `SELECT a.seq FROM ${ASYNC}, jobshard_ack($1, $2::bigint[], $3::text[]) AS a(seq)`,
   requeue: `WITH r AS (UPDATE queue_entries SET token = NULL, lease_until = NULL WHERE ns = $1 AND seq = $2 AND token = $3 RETURNING 1)
     SELECT count(*)::int AS n, CASE WHEN count(*) > 0 THEN pg_notify('jobshard', json_build_array(current_schema(), $1::text)::text) END FROM r`,
   extend: `UPDATE queue_entries SET lease_until = clock_timestamp() + $4::bigint * interval '1 millisecond'
