@@ -6,6 +6,11 @@ import type { Storage } from '../../src/storage/storage.js';
 
 /** Enqueues `jobs` no-op jobs (16 producers), then times a JobServer of `workers` draining them; jobs/s. */
 export async function drainRate(storage: Storage, jobs: number, workers: number, meterProvider?: MeterProvider): Promise<number> {
+  return (await drain(storage, jobs, workers, meterProvider)).perSec;
+}
+
+/** As drainRate, with this process's CPU time per job over the drain (user + system, µs). */
+export async function drain(storage: Storage, jobs: number, workers: number, meterProvider?: MeterProvider): Promise<{ perSec: number; cpuUsPerJob: number }> {
   const client = new JobClient(storage);
   let next = 0;
   await Promise.all(Array.from({ length: 16 }, async () => {
@@ -16,9 +21,11 @@ export async function drainRate(storage: Storage, jobs: number, workers: number,
   const all = new Promise<void>((r) => (finished = r));
   const server = new JobServer(storage, { workerCount: workers, ...(meterProvider ? { meterProvider } : {}), handlers: { noop: () => { if (++done === jobs) finished(); } } });
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await server.start();
   await all;
-  const rate = jobs / ((performance.now() - t0) / 1000);
+  const perSec = jobs / ((performance.now() - t0) / 1000);
+  const cpu = process.cpuUsage(cpu0);
   await server.stop();
-  return rate;
+  return { perSec, cpuUsPerJob: (cpu.user + cpu.system) / jobs };
 }

@@ -19,9 +19,9 @@ export class CounterSet {
   }
 
   /** `key` must identify `attrs` (the caller builds both once and reuses them). */
-  add(key: string, attrs: () => Attributes, n = 1): void {
+  add(key: string, attrs: Attributes, n = 1): void {
     let cell = this.#cells.get(key);
-    if (!cell) this.#cells.set(key, (cell = { attrs: attrs(), value: 0 }));
+    if (!cell) this.#cells.set(key, (cell = { attrs, value: 0 }));
     cell.value += n;
   }
 }

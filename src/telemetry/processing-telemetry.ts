@@ -25,8 +25,7 @@ export function processingRecorder(serverId: string, provider?: MeterProvider, l
       if (where) Object.assign(attrs, { 'jobshard.shard.id': where.shard, 'jobshard.backend': where.backend });
       cache.set(key, attrs);
     }
-    const a = attrs;
-    inst.processed.add(key, () => a);
+    inst.processed.add(key, attrs);
     if (e.outcome === 'skipped') return;
     inst.jobDuration.record(e.durationMs / 1000, attrs);
     inst.attempts.record(e.attempt, attrs);

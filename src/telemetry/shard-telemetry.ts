@@ -1,5 +1,6 @@
 import type { Attributes, Meter, MeterProvider, ObservableGauge } from '@opentelemetry/api';
 import { isNoopMeter, meterFrom, storageInstruments, type StorageInstruments } from './instruments.js';
+import { SeriesAttributes } from './series-attributes.js';
 import { TenantLabels } from './tenant-label.js';
 
 /** What telemetry needs to know of a shard; structural, so telemetry depends on nothing but the OpenTelemetry API. */
@@ -57,15 +58,6 @@ export class ShardTelemetry {
     this.#tenantOf = tenantOf;
   }
 
-  // Attribute sets are built once per key and reused: the SDK hashes them on every record, and
-  // building a new object per call on top of that showed up as whole percents of throughput.
-  readonly #attrCache = new Map<string, Attributes>();
-  #cached(key: string, make: () => Attributes): Attributes {
-    let a = this.#attrCache.get(key);
-    if (!a) this.#attrCache.set(key, (a = make()));
-    return a;
-  }
-
   #base(shard: ObservedShard, tenant: string | null): Attributes {
     const attrs: Attributes = { 'jobshard.shard.id': shard.id, 'jobshard.backend': shard.kind, 'db.system': DB_SYSTEM[shard.kind] ?? shard.kind };
     if (tenant !== null) attrs['jobshard.tenant'] = tenant;
@@ -79,47 +71,53 @@ export class ShardTelemetry {
   /** The interceptor to install on one shard (Shard.use). */
   interceptor(shard: ObservedShard) {
     const inst = this.#inst;
+    const byTenant = new Map<string, SeriesAttributes>();
+    const seriesOf = (label: string | null): SeriesAttributes => {
+      let series = byTenant.get(label ?? '');
+      if (!series) byTenant.set(label ?? '', (series = new SeriesAttributes(`${shard.id}\u0000${label ?? ''}`, this.#base(shard, label))));
+      return series;
+    };
+    const untenanted = this.#tenants ? null : seriesOf(null);
     return async <T>(site: CallSiteLike, call: () => Promise<T>): Promise<T> => {
-      const tenant = this.#tenant(shard, site.namespace);
-      const baseKey = `${shard.id}\u0000${tenant ?? ''}`;
-      const base = () => this.#cached(baseKey, () => this.#base(shard, tenant));
-      const operation = `${site.component}.${site.method}`;
+      const series = untenanted ?? seriesOf(this.#tenant(shard, site.namespace));
       const started = performance.now();
+      let result: T;
       try {
-        const result = await call();
-        const seconds = (performance.now() - started) / 1000;
-        inst.operationDuration.record(seconds, this.#cached(`${baseKey}\u0000op\u0000${operation}`, () => ({ ...base(), 'db.operation.name': operation })));
-        this.#afterSuccess(site, result, baseKey, base, seconds);
-        return result;
+        result = await call();
       } catch (err) {
         const seconds = (performance.now() - started) / 1000;
         const errorType = String((err as { code?: string }).code ?? (err as Error)?.name ?? 'Error');
-        inst.operationDuration.record(seconds, this.#cached(`${baseKey}\u0000op\u0000${operation}\u0000${errorType}`, () => ({ ...base(), 'db.operation.name': operation, 'error.type': errorType })));
+        inst.operationDuration.record(seconds, series.error(site.component, site.method, errorType));
         if (site.component === 'locks' && site.method === 'acquire') {
-          inst.lockWait.record(seconds, base());
-          if (errorType === 'LOCK_TIMEOUT') inst.lockTimeouts.add(baseKey, base);
+          inst.lockWait.record(seconds, series.base);
+          if (errorType === 'LOCK_TIMEOUT') inst.lockTimeouts.add(series.key, series.base);
         }
         throw err;
       }
+      const seconds = (performance.now() - started) / 1000;
+      inst.operationDuration.record(seconds, series.op(site.component, site.method));
+      this.#afterSuccess(series, site, result, seconds);
+      return result;
     };
   }
 
-  #afterSuccess(site: CallSiteLike, result: unknown, baseKey: string, base: () => Attributes, seconds: number): void {
+  #afterSuccess(series: SeriesAttributes, site: CallSiteLike, result: unknown, seconds: number): void {
     const inst = this.#inst;
-    const onQueue = (queue: string): [string, () => Attributes] => {
-      const key = `${baseKey}\u0000q\u0000${queue}`;
-      return [key, () => this.#cached(key, () => ({ ...base(), 'messaging.system': 'jobshard', 'messaging.destination.name': queue }))];
-    };
     if (site.enqueues) {
-      for (const queue of site.enqueues) inst.enqueued.add(...onQueue(queue));
+      for (const name of site.enqueues) {
+        const q = series.queue(name);
+        inst.enqueued.add(q.key, q.attrs);
+      }
     } else if (site.component === 'queues' && result) {
       const f = result as { queue: string; deliveries: number };
-      inst.fetched.add(...onQueue(f.queue));
-      if (f.deliveries > 1) inst.redelivered.add(...onQueue(f.queue));
+      const q = series.queue(f.queue);
+      inst.fetched.add(q.key, q.attrs);
+      if (f.deliveries > 1) inst.redelivered.add(q.key, q.attrs);
     } else if (site.component === 'fetched' && site.method === 'ack') {
-      inst.acknowledged.add(...onQueue((site.subject as { queue: string }).queue));
+      const q = series.queue((site.subject as { queue: string }).queue);
+      inst.acknowledged.add(q.key, q.attrs);
     } else if (site.component === 'locks' && site.method === 'acquire') {
-      inst.lockWait.record(seconds, base());
+      inst.lockWait.record(seconds, series.base);
     }
   }
 
