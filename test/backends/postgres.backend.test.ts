@@ -162,6 +162,7 @@ test('config: bad options get a ConfigError that says what to fix', (t) => {
     [{}, /connectionString/],
     [{ connectionString: PG_URL, poolSize: 0 }, /poolSize/],
     [{ connectionString: PG_URL, bogus: 1 }, /bogus/],
+    [{ connectionString: PG_URL, preparedStatements: 'yes' }, /preparedStatements/],
   ];
   for (const [options, message] of bad) {
     const err = t.throws(() => new PostgresBackend(options as never));
@@ -194,4 +195,16 @@ test('durability: fetch and ack commit without waiting for the WAL flush; enqueu
   t.is(await commitMode(SQL.createJobs, [ns, ...row]), 'on');
   t.is(await commitMode(SQL.commit, [ns, [id], JSON.stringify([{ op: 'setJobParameter', jobId: id, name: 'p', value: 'v' }])]), 'on');
   t.is(await commitMode(SQL.tryLock, [ns, 'r', 1_000]), 'on');
+});
+
+test('preparedStatements: false (for poolers in transaction mode) runs every statement unnamed, and jobs still flow', async (t) => {
+  const backend = backendFor(freshSchema(), { preparedStatements: false });
+  const s = backend.storage(`u-${randomUUID()}`);
+  const id = await enqueueJob(s, 'q');
+  const fetched = await s.queues.fetch(['q'], { withJob: true });
+  t.is(fetched.job?.id, id);
+  await s.transaction((tx) => tx.setJobState(id, { name: 'Succeeded' }));
+  await fetched.ack();
+  t.is((await s.jobs.get(id)).state, 'Succeeded');
+  t.is(await s.queues.tryFetch(['q']), null);
 });

@@ -64,10 +64,11 @@ export class PostgresBackend implements Backend {
     this.#listener = new PgListener(config, o.schema);
     const pool = this.#pool;
     const where = this.where;
+    const prepared = o.preparedStatements;
     this.#query = async (sql, params) => {
       await this.open();
       try {
-        return await pool.query({ name: statementName(sql), text: sql, ...(params ? { values: params } : {}) });
+        return await (prepared ? pool.query({ name: statementName(sql), text: sql, ...(params ? { values: params } : {}) }) : pool.query(sql, params));
       } catch (err) {
         throw mapPgError(err, where);
       }

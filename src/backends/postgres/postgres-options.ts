@@ -25,6 +25,12 @@ export const postgresOptionsSchema = z.object({
   sweepBatch: z.number().int().min(1).default(1_000),
   /** Fallback poll between fetch attempts while the LISTEN connection is down. Default 250 ms. */
   fallbackPollMs: z.number().int().min(1).default(250),
+  /**
+   * Send statements as named prepared statements (parsed and planned once per
+   * connection). Turn off behind a pooler in transaction mode that does not
+   * track them (PgBouncer before 1.21). Default true.
+   */
+  preparedStatements: z.boolean().default(true),
   maxPayloadBytes: z.number().int().min(1).optional(),
 }).strict().refine((o) => o.connectionString !== undefined || o.pool !== undefined, {
   message: 'give connectionString (e.g. postgres://postgres@127.0.0.1:5432/test) or pool options',
