@@ -11,7 +11,7 @@ import { jobshardPostgres, jobshardRedis, jobshardRouted } from './peers/jobshar
 import { pgBoss } from './peers/pg-boss.js';
 import { renderResults, type Row } from './peers/report.js';
 import type { Subject } from './peers/subject.js';
-import { runWorkload } from './peers/workload.js';
+import { runWorkload, WorkloadTimeout } from './peers/workload.js';
 import { serverVersions } from './peers/server-versions.js';
 
 const options = {
@@ -39,8 +39,13 @@ for (const [key, make] of subjects) {
   try {
     rows.push({ subject: s, figures: await runWorkload(s, options) });
     process.stderr.write('done\n');
+  } catch (err) {
+    if (!(err instanceof WorkloadTimeout)) throw err;
+    rows.push({ subject: s, figures: null, failure: err.message });
+    process.stderr.write(`timed out: ${err.message}\n`);
   } finally {
-    await s.close();
+    // A subject stuck in its own wait must not hang the run either.
+    await Promise.race([s.close(), new Promise((r) => setTimeout(r, 10_000).unref())]);
   }
 }
 

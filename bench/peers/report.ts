@@ -4,7 +4,9 @@ import type { Figures, WorkloadOptions } from './workload.js';
 
 export interface Row {
   subject: Subject;
-  figures: Figures;
+  /** null when the subject did not finish the workload in time (see failure). */
+  figures: Figures | null;
+  failure?: string;
 }
 
 const num = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(2));
@@ -12,10 +14,10 @@ const x = (n: number) => `${n.toFixed(2)}x`;
 
 /** A jobshard row over the best peer on its server: throughput ratios above 1 and a latency ratio below 1 favour jobshard. */
 function ratios(row: Row, peers: Row[]): string {
-  const same = peers.filter((p) => p.subject.server === row.subject.server);
+  const same = peers.filter((p) => p.subject.server === row.subject.server && p.figures);
   if (same.length === 0) return 'no peer on this server kind';
-  const best = (f: (r: Figures) => number, higher: boolean) => same.map((p) => f(p.figures)).reduce((a, b) => (higher ? Math.max(a, b) : Math.min(a, b)));
-  const f = row.figures;
+  const best = (f: (r: Figures) => number, higher: boolean) => same.map((p) => f(p.figures!)).reduce((a, b) => (higher ? Math.max(a, b) : Math.min(a, b)));
+  const f = row.figures!;
   return `enqueue ${x(f.enqueuePerSec / best((r) => r.enqueuePerSec, true))}, process ${x(f.processPerSec / best((r) => r.processPerSec, true))}, ` +
     `p50 latency ${x(f.p50Ms / best((r) => r.p50Ms, false))} the peer's`;
 }
@@ -34,8 +36,10 @@ export function renderResults(rows: Row[], meta: { date: string; machine: string
     '',
     '| system | server | enqueue jobs/s | process jobs/s | latency p50 ms | latency p99 ms | jobshard / best peer on this server |',
     '|---|---|---:|---:|---:|---:|---|',
-    ...rows.map((r) => `| ${r.subject.name} | ${r.subject.server} | ${num(r.figures.enqueuePerSec)} | ${num(r.figures.processPerSec)} | ` +
-      `${num(r.figures.p50Ms)} | ${num(r.figures.p99Ms)} | ${r.subject.name.startsWith('jobshard') ? ratios(r, peers) : ''} |`),
+    ...rows.map((r) => r.figures
+      ? `| ${r.subject.name} | ${r.subject.server} | ${num(r.figures.enqueuePerSec)} | ${num(r.figures.processPerSec)} | ` +
+        `${num(r.figures.p50Ms)} | ${num(r.figures.p99Ms)} | ${r.subject.name.startsWith('jobshard') ? ratios(r, peers) : ''} |`
+      : `| ${r.subject.name} | ${r.subject.server} | — | — | — | — | did not finish: ${r.failure} |`),
     '',
     'How each is configured:',
     '',

@@ -16,6 +16,24 @@ export interface WorkloadOptions {
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Every wait is bounded, so a subject that loses a job fails its row instead of hanging the run. */
+const PHASE_MS = Number(process.env['BENCH_PHASE_TIMEOUT_MS'] ?? 180_000);
+const SAMPLE_MS = 10_000;
+
+export class WorkloadTimeout extends Error {}
+
+async function bounded<T>(p: Promise<T>, what: string, ms = PHASE_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new WorkloadTimeout(`${what} did not finish within ${ms / 1000} s`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** `jobs` enqueued by CONCURRENCY producers, each awaiting its add before the next. Seconds taken. */
 async function produce(s: Subject, jobs: number): Promise<number> {
   let next = 0;
@@ -29,28 +47,31 @@ async function produce(s: Subject, jobs: number): Promise<number> {
 export async function runWorkload(s: Subject, o: WorkloadOptions): Promise<Figures> {
   let onJob: () => void = () => {};
   const handler = () => onJob();
+  let counted = 0;
   const countTo = (n: number) => new Promise<void>((resolve) => {
-    let done = 0;
+    counted = 0;
     onJob = () => {
-      if (++done === n) resolve();
+      if (++counted === n) resolve();
     };
   });
 
   // Warm-up: the JIT, connection pools and prepared statements, so no subject pays them in its figures.
   let stop = await s.start(handler);
   const warmed = countTo(o.warmupJobs);
-  await produce(s, o.warmupJobs);
-  await warmed;
-  await stop();
+  await bounded(produce(s, o.warmupJobs), 'warm-up enqueue');
+  await bounded(warmed, `warm-up (${counted} of ${o.warmupJobs} jobs ran)`);
+  await bounded(stop(), 'stopping the workers');
 
   // 1. Enqueue throughput, no worker running.
-  const enqueueSecs = await produce(s, o.jobs);
+  const enqueueSecs = await bounded(produce(s, o.jobs), 'enqueue');
 
   // 2. Processing throughput: workers start on the full backlog; the clock stops at the last handler start.
   const drained = countTo(o.jobs);
   const t0 = performance.now();
   stop = await s.start(handler);
-  await drained;
+  await bounded(drained, 'processing').catch((err: Error) => {
+    throw new WorkloadTimeout(`${err.message} (${counted} of ${o.jobs} jobs ran)`);
+  });
   const processSecs = (performance.now() - t0) / 1000;
 
   // 3. Enqueue-to-handler-start latency, one job at a time, workers idle.
@@ -59,11 +80,11 @@ export async function runWorkload(s: Subject, o: WorkloadOptions): Promise<Figur
   for (let i = 0; i < o.latencySamples; i++) {
     const started = new Promise<number>((resolve) => (onJob = () => resolve(performance.now())));
     const t = performance.now();
-    await s.enqueue();
-    samples.push((await started) - t);
+    await bounded(s.enqueue(), 'a latency sample\'s enqueue', SAMPLE_MS);
+    samples.push((await bounded(started, `latency sample ${i + 1}`, SAMPLE_MS)) - t);
     await pause(5);
   }
-  await stop();
+  await bounded(stop(), 'stopping the workers');
   samples.sort((a, b) => a - b);
   const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(samples.length * q))]!;
   return { enqueuePerSec: o.jobs / enqueueSecs, processPerSec: o.jobs / processSecs, p50Ms: at(0.5), p99Ms: at(0.99) };
