@@ -22,10 +22,11 @@ const SAMPLE_MS = 10_000;
 
 export class WorkloadTimeout extends Error {}
 
-async function bounded<T>(p: Promise<T>, what: string, ms = PHASE_MS): Promise<T> {
+/** `what` is read when the time runs out, so it can say how far the phase got. */
+async function bounded<T>(p: Promise<T>, what: () => string, ms = PHASE_MS): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new WorkloadTimeout(`${what} did not finish within ${ms / 1000} s`)), ms);
+    timer = setTimeout(() => reject(new WorkloadTimeout(`${what()} did not finish within ${ms / 1000} s`)), ms);
   });
   try {
     return await Promise.race([p, timeout]);
@@ -58,20 +59,18 @@ export async function runWorkload(s: Subject, o: WorkloadOptions): Promise<Figur
   // Warm-up: the JIT, connection pools and prepared statements, so no subject pays them in its figures.
   let stop = await s.start(handler);
   const warmed = countTo(o.warmupJobs);
-  await bounded(produce(s, o.warmupJobs), 'warm-up enqueue');
-  await bounded(warmed, `warm-up (${counted} of ${o.warmupJobs} jobs ran)`);
-  await bounded(stop(), 'stopping the workers');
+  await bounded(produce(s, o.warmupJobs), () => 'warm-up enqueue');
+  await bounded(warmed, () => `warm-up (${counted} of ${o.warmupJobs} jobs ran)`);
+  await bounded(stop(), () => 'stopping the workers');
 
   // 1. Enqueue throughput, no worker running.
-  const enqueueSecs = await bounded(produce(s, o.jobs), 'enqueue');
+  const enqueueSecs = await bounded(produce(s, o.jobs), () => 'enqueue');
 
   // 2. Processing throughput: workers start on the full backlog; the clock stops at the last handler start.
   const drained = countTo(o.jobs);
   const t0 = performance.now();
   stop = await s.start(handler);
-  await bounded(drained, 'processing').catch((err: Error) => {
-    throw new WorkloadTimeout(`${err.message} (${counted} of ${o.jobs} jobs ran)`);
-  });
+  await bounded(drained, () => `processing (${counted} of ${o.jobs} jobs ran)`);
   const processSecs = (performance.now() - t0) / 1000;
 
   // 3. Enqueue-to-handler-start latency, one job at a time, workers idle.
@@ -80,11 +79,11 @@ export async function runWorkload(s: Subject, o: WorkloadOptions): Promise<Figur
   for (let i = 0; i < o.latencySamples; i++) {
     const started = new Promise<number>((resolve) => (onJob = () => resolve(performance.now())));
     const t = performance.now();
-    await bounded(s.enqueue(), 'a latency sample\'s enqueue', SAMPLE_MS);
-    samples.push((await bounded(started, `latency sample ${i + 1}`, SAMPLE_MS)) - t);
+    await bounded(s.enqueue(), () => `latency sample ${i + 1}'s enqueue`, SAMPLE_MS);
+    samples.push((await bounded(started, () => `latency sample ${i + 1}`, SAMPLE_MS)) - t);
     await pause(5);
   }
-  await bounded(stop(), 'stopping the workers');
+  await bounded(stop(), () => 'stopping the workers');
   samples.sort((a, b) => a - b);
   const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(samples.length * q))]!;
   return { enqueuePerSec: o.jobs / enqueueSecs, processPerSec: o.jobs / processSecs, p50Ms: at(0.5), p99Ms: at(0.99) };

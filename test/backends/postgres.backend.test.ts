@@ -197,7 +197,7 @@ test('durability: fetch and ack commit without waiting for the WAL flush; enqueu
   t.is(await commitMode(SQL.tryLock, [ns, 'r', 1_000]), 'on');
 });
 
-test('preparedStatements: false (for poolers in transaction mode) runs every statement unnamed, and jobs still flow', async (t) => {
+test('preparedStatements: false (for poolers in transaction mode): enqueue, fetch, commit and ack still work', async (t) => {
   const backend = backendFor(freshSchema(), { preparedStatements: false });
   const s = backend.storage(`u-${randomUUID()}`);
   const id = await enqueueJob(s, 'q');
