@@ -16,6 +16,7 @@ import type { WriteOp, WriteTransaction } from './transaction.js';
 import { checkFlag, checkInt, checkMs, checkName, checkPage, checkQueues, checkScore, checkString, checkStringRecord, serializeArgs } from './validate.js';
 import { sleep } from './sleep.js';
 import { Batcher } from './batcher.js';
+import { WaitList, type Waiter } from './wait-list.js';
 import { mergeCounterIncrements } from './merge-counters.js';
 import { setMaxListeners } from 'node:events';
 
@@ -130,9 +131,14 @@ class CheckedJobStore implements JobStore {
   }
 }
 
+function fetcherKey(names: readonly string[], invisibilityMs: number, withJob: boolean): string {
+  return `${invisibilityMs}\u0000${withJob}\u0000${names.join('\u0000')}`;
+}
+
 class CheckedQueues implements QueueStore {
   readonly #fetchers = new Map<string, Batcher<void, { entry: FetchedEntry | null; nextVisibleInMs: number | null }>>();
   readonly #acks: Batcher<LeasedEntry, boolean>;
+  readonly #waitLists = new Map<string, WaitList>();
 
   constructor(readonly driver: NamespaceDriver) {
     this.#acks = batcher(driver, (entries: LeasedEntry[]) => driver.ack(entries));
@@ -140,7 +146,7 @@ class CheckedQueues implements QueueStore {
 
   /** Concurrent fetches of the same queues share round trips (see Batcher). */
   #fetcher(names: string[], invisibilityMs: number, withJob: boolean) {
-    const key = `${invisibilityMs}\u0000${withJob}\u0000${names.join('\u0000')}`;
+    const key = fetcherKey(names, invisibilityMs, withJob);
     let b = this.#fetchers.get(key);
     if (!b) {
       b = batcher(this.driver, async (inputs: void[]) => {
@@ -166,44 +172,55 @@ class CheckedQueues implements QueueStore {
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError('signal must be an AbortSignal');
     signal?.throwIfAborted();
 
-    const fetcher = this.#fetcher(names, invisibilityMs, checkFlag('withJob', options.withJob));
+    const withJob = checkFlag('withJob', options.withJob);
+    const fetcher = this.#fetcher(names, invisibilityMs, withJob);
     // The hot path (a job is there) touches neither the signal nor the wake-ups: both are set up
     // only once an attempt comes back empty and the fetch is about to wait.
     const first = await fetcher.push();
     if (first.entry) return new DriverFetchedJob(this.driver, first.entry, invisibilityMs, (e) => this.#acks.push(e));
     signal?.throwIfAborted();
 
-    let woken = false;
-    let endWait: (() => void) | undefined;
-    const onAbort = () => endWait?.();
+    let waiter: Waiter | undefined;
+    const onAbort = () => waiter?.ring();
     if (signal) {
       // Workers usually share one stop signal, each with a waiting fetch: that is not a leak.
       setMaxListeners(0, signal);
       signal.addEventListener('abort', onAbort);
     }
-    // Subscribed before the next attempt, so a job that arrives between it and the wait is not missed.
-    const unsubscribe = this.driver.subscribeWork(names, () => {
-      woken = true;
-      endWait?.();
-    });
+    const list = this.#waitList(fetcherKey(names, invisibilityMs, withJob), names);
+    // Joined (and so subscribed) before the next attempt, so a job that arrives between it and the wait is not missed.
+    waiter = list.join();
+    let gotJob = false;
     try {
       for (;;) {
-        woken = false;
         const attempt = await fetcher.push();
-        if (attempt.entry) return new DriverFetchedJob(this.driver, attempt.entry, invisibilityMs, (e) => this.#acks.push(e));
+        if (attempt.entry) {
+          gotJob = true;
+          return new DriverFetchedJob(this.driver, attempt.entry, invisibilityMs, (e) => this.#acks.push(e));
+        }
         signal?.throwIfAborted();
-        if (woken) continue;
-        const waitMs = Math.max(1, Math.min(this.driver.pollIntervalMs, attempt.nextVisibleInMs ?? Infinity));
-        const wait = new AbortController();
-        endWait = () => wait.abort();
-        await sleep(waitMs, wait.signal).catch(() => {});
-        endWait = undefined;
+        if (waiter.again) {
+          waiter.again = false;
+          continue;
+        }
+        await waiter.sleep(Math.max(1, Math.min(this.driver.pollIntervalMs, attempt.nextVisibleInMs ?? Infinity)));
         signal?.throwIfAborted();
       }
     } finally {
-      unsubscribe();
+      list.leave(waiter);
+      // More jobs may be waiting behind the one we got; an aborted waiter may have been rung for one.
+      list.wake(gotJob ? 2 : 1);
       signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  #waitList(key: string, names: string[]): WaitList {
+    let list = this.#waitLists.get(key);
+    if (!list) {
+      list = new WaitList((wake) => this.driver.subscribeWork(names, wake));
+      this.#waitLists.set(key, list);
+    }
+    return list;
   }
 }
 

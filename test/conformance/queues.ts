@@ -70,6 +70,46 @@ export function queueTests(test: Test, h: Harness): void {
     await f.ack();
   });
 
+  // A wake-up goes to one waiter, not all of them; these fail (at the 2.5 s bound, far under the
+  // harness's poll) if one is ever lost: a job left behind while a waiter sleeps.
+  test.serial(`${h.name} queues: 32 idle waiting fetches, 32 jobs enqueued one at a time: each job reaches a waiter at once`, async (t) => {
+    const s = await h.storage();
+    const stop = new AbortController();
+    const got: string[] = [];
+    const arrived: Array<() => void> = [];
+    const waiters = Array.from({ length: 32 }, async () => {
+      const f = await s.queues.fetch(['one-by-one'], { signal: stop.signal });
+      got.push(f.jobId);
+      arrived.shift()?.();
+      await f.ack();
+    });
+    await delay(100);
+    for (let i = 0; i < 32; i++) {
+      const picked = new Promise<void>((r) => arrived.push(r));
+      await enqueueJob(s, 'one-by-one');
+      const timedOut = await Promise.race([picked.then(() => false), delay(2_500).then(() => true)]);
+      t.false(timedOut, `job ${i + 1} was not fetched within 2.5 s`);
+      if (timedOut) break;
+    }
+    stop.abort();
+    await Promise.allSettled(waiters);
+    t.is(new Set(got).size, 32);
+  });
+
+  test.serial(`${h.name} queues: a burst of 64 jobs in one commit reaches all 32 waiting fetches`, async (t) => {
+    const s = await h.storage();
+    const ids = await Promise.all(Array.from({ length: 64 }, () => s.jobs.create({ type: 'burst', args: [], queue: 'burst' })));
+    const waiters = Array.from({ length: 32 }, () => fetchOrNull(s, ['burst'], 2_500));
+    await delay(100);
+    await s.transaction((tx) => {
+      for (const id of ids) tx.enqueue('burst', id);
+    });
+    const got = await Promise.all(waiters);
+    t.deepEqual(got.filter((f) => f === null).length, 0, 'every waiter got a job within 2.5 s');
+    t.is(new Set(got.map((f) => f?.jobId)).size, 32);
+    t.is((await s.monitoring.queues())[0]?.waiting, 32);
+  });
+
   test.serial(`${h.name} queues: fetch on empty queues rejects when its signal aborts`, async (t) => {
     const s = await h.storage();
     const started = Date.now();
