@@ -72,7 +72,7 @@ export class RedisNamespace implements NamespaceDriver {
   async createJob(row: NewJobRow): Promise<string> {
     if (row.enqueue) await this.register();
     const id = (await this.#call('create-job', [this.keys.idTag, row.type, row.argsJson, row.queue, JSON.stringify(row.parameters),
-      row.expireInMs === null ? '' : String(row.expireInMs), row.state ? JSON.stringify(row.state) : '', row.enqueue ? '1' : '', this.keys.wakeChannel])) as string;
+      row.expireInMs === null ? '' : String(row.expireInMs), row.state ? JSON.stringify(row.state) : '', row.enqueue ? '1' : '', this.keys.wakeChannel, this.waker.origin])) as string;
     if (row.enqueue) this.waker.wakeLocal(this.keys.wakeChannel);
     return id;
   }
@@ -107,7 +107,7 @@ export class RedisNamespace implements NamespaceDriver {
   async commit(ops: readonly WriteOp[]): Promise<void> {
     for (const op of ops) if ('jobId' in op && !this.keys.ownsJobId(op.jobId)) throw new JobNotFoundError(op.jobId);
     if (ops.some((op) => op.op === 'enqueue')) await this.register();
-    const [status, jobId] = (await this.#call('commit', [JSON.stringify(opsForLua(ops)), this.keys.wakeChannel])) as [string, string?];
+    const [status, jobId] = (await this.#call('commit', [JSON.stringify(opsForLua(ops)), this.keys.wakeChannel, this.waker.origin])) as [string, string?];
     if (status === 'JOB_NOT_FOUND') throw new JobNotFoundError(jobId!);
     if (ops.some((op) => op.op === 'enqueue')) this.waker.wakeLocal(this.keys.wakeChannel);
   }
@@ -127,7 +127,7 @@ export class RedisNamespace implements NamespaceDriver {
   }
 
   async #lease(action: 'ack' | 'requeue' | 'extend', entries: readonly LeasedEntry[], extra: string | number): Promise<boolean[]> {
-    const args: Array<string | number> = [action, extra];
+    const args: Array<string | number> = [action, extra, this.waker.origin];
     for (const e of entries) {
       const at = e.token.lastIndexOf('#');
       args.push(e.queue, e.token.slice(0, at), e.token.slice(at + 1));

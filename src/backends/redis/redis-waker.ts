@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 
 /**
@@ -5,6 +6,10 @@ import type { Cluster, Redis } from 'ioredis';
  * PUBLISHes on the namespace's channel. One subscriber connection per
  * backend, subscribed to a namespace's channel while anyone waits on it.
  * If pub/sub is down, fetches still poll (pollIntervalMs).
+ *
+ * A message carries its publisher's origin: this process woke its own waiters
+ * when its call returned (wakeLocal), so its own messages are skipped; they
+ * would only send a woken worker to fetch a second time.
  */
 const IDLE_UNSUBSCRIBE_MS = 30_000;
 
@@ -13,6 +18,8 @@ export class RedisWaker {
   readonly #idle = new Map<string, NodeJS.Timeout>();
   #sub: Redis | Cluster | null = null;
   readonly #make: () => Redis | Cluster;
+  /** Published with every wake-up this process sends. */
+  readonly origin = randomUUID();
 
   constructor(make: () => Redis | Cluster) {
     this.#make = make;
@@ -22,7 +29,9 @@ export class RedisWaker {
     if (!this.#sub) {
       this.#sub = this.#make();
       this.#sub.on('error', () => {}); // reconnects by itself; fetches poll meanwhile
-      this.#sub.on('message', (channel: string) => this.wakeLocal(channel));
+      this.#sub.on('message', (channel: string, from: string) => {
+        if (from !== this.origin) this.wakeLocal(channel);
+      });
       // After a reconnect ioredis re-subscribes; wake everyone for what was published meanwhile.
       this.#sub.on('ready', () => {
         for (const set of this.#waiters.values()) for (const wake of set) wake();

@@ -1,5 +1,5 @@
 -- Applies a transaction's writes (the JSON form of WriteOp[]) atomically.
--- ARGV: B, ops JSON, wake channel. Lua cannot roll back, so every
+-- ARGV: B, ops JSON, wake channel, wake-up origin (the publishing process). Lua cannot roll back, so every
 -- precondition (the jobs exist) is checked before the first write.
 -- Returns {'JOB_NOT_FOUND', id} or {'OK'}.
 local ops = cjson.decode(ARGV[2])
@@ -59,5 +59,5 @@ for _, op in ipairs(ops) do
     redis.call('PERSIST', kind_key(op.kind, op.key))
   end
 end
-if enqueued then redis.call('PUBLISH', ARGV[3], '1') end
+if enqueued then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
 return { 'OK' }

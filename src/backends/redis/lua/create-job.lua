@@ -1,5 +1,5 @@
 -- Creates a job. ARGV: B, id tag, type, args JSON, queue, parameters JSON, expireInMs ('' = never),
--- first state JSON ('' = none), '1' to enqueue it, wake channel.
+-- first state JSON ('' = none), '1' to enqueue it, wake channel, wake-up origin (the publishing process).
 -- The state and the queue entry are written with the job, in this one script.
 -- Returns the new id "<n>.<tag>".
 local now = now_ms()
@@ -15,6 +15,6 @@ if ARGV[8] ~= '' then write_state(id, cjson.decode(ARGV[8]), true, now) end
 apply_job_expiry(id)
 if ARGV[9] == '1' then
   enqueue(ARGV[5], id)
-  redis.call('PUBLISH', ARGV[10], '1')
+  redis.call('PUBLISH', ARGV[10], ARGV[11])
 end
 return id

@@ -1,11 +1,12 @@
 -- Acts on leased queue entries, fenced by their tokens.
--- ARGV: B, action ('ack' | 'requeue' | 'extend'), extend ms or wake channel, then triples (queue, member, token).
+-- ARGV: B, action ('ack' | 'requeue' | 'extend'), extend ms or wake channel, wake-up origin,
+-- then triples (queue, member, token).
 -- Returns one 1 (done) or 0 (lease lost) per triple.
 local action = ARGV[2]
 local now = now_ms()
 local res = {}
 local requeued = false
-for i = 4, #ARGV, 3 do
+for i = 5, #ARGV, 3 do
   local queue, member, token = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local ok = 0
   if leased(queue, member, token) then
@@ -26,5 +27,5 @@ for i = 4, #ARGV, 3 do
   end
   res[#res + 1] = ok
 end
-if requeued then redis.call('PUBLISH', ARGV[3], '1') end
+if requeued then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
 return res
