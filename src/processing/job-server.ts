@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { MeterProvider } from '@opentelemetry/api';
 import { processingRecorder } from '../telemetry/processing-telemetry.js';
 import { isJobshardError, LeaseLostError } from '../storage/errors.js';
-import type { FetchedJob } from '../storage/queue.js';
+import type { FetchedJob, FetchStateChange } from '../storage/queue.js';
 import type { Storage } from '../storage/storage.js';
 import { sleep } from '../storage/sleep.js';
 import { statsKeys, STATS_DAY_RETENTION_MS, STATS_HOUR_RETENTION_MS, type StatisticKind } from '../storage/statistics.js';
@@ -89,6 +89,12 @@ export class JobServer {
   #loops: Promise<void>[] = [];
   #cancels: Array<() => void> = [];
   #started = false;
+  /**
+   * Each fetch marks its job Processing in the lease's own round trip: Enqueued, or Processing
+   * left by a worker that died. A job in any other state (deleted, already done) is handed out
+   * unchanged, and dropped.
+   */
+  readonly #processing: FetchStateChange;
 
   constructor(storage: Storage, options: JobServerOptions) {
     this.#storage = storage;
@@ -105,6 +111,7 @@ export class JobServer {
       retentionMs: options.retentionMs ?? 86_400_000,
       retry: { attempts: 3, baseDelayMs: 1_000, maxDelayMs: 10 * 60_000, jitter: 0.2, ...options.retry },
     };
+    this.#processing = { state: { name: STATE.processing, data: { serverId: this.id } }, from: [STATE.enqueued, STATE.processing] };
     this.#onError = options.onError ?? (() => {});
     const record = processingRecorder(this.id, options.meterProvider, storage.locate?.bind(storage));
     this.#onJobDone = (event) => {
@@ -196,7 +203,7 @@ export class JobServer {
     while (!signal.aborted) {
       let fetched: FetchedJob;
       try {
-        fetched = await this.#storage.queues.fetch(this.#o.queues, { signal, invisibilityTimeoutMs: this.#o.invisibilityTimeoutMs, withJob: true });
+        fetched = await this.#storage.queues.fetch(this.#o.queues, { signal, invisibilityTimeoutMs: this.#o.invisibilityTimeoutMs, withJob: true, setState: this.#processing });
       } catch (err) {
         if (signal.aborted) return;
         this.#onError(err);
@@ -223,15 +230,15 @@ export class JobServer {
   }
 
   /**
-   * Runs the job's handler; resolves, once the handler is done and the Processing state written,
-   * with the write of the outcome still to do (null when there is none: skipped, or left to stop()).
+   * Runs the job's handler; resolves, once the handler is done, with the write of the outcome
+   * still to do (null when there is none: skipped, or left to stop()).
    */
   async #run(fetched: FetchedJob, abort: AbortController): Promise<(() => Promise<void>) | null> {
     const started = performance.now();
     const s = this.#storage;
     const job = fetched.job;
-    // Enqueued, or Processing left by a worker that died: run it. Anything else (deleted, already done): drop the entry.
-    if (!job || (job.state !== STATE.enqueued && job.state !== STATE.processing)) {
+    // The fetch marked it Processing, or it was in another state (deleted, already done): drop the entry.
+    if (!job || job.state !== STATE.processing) {
       await fetched.ack().catch(() => {});
       this.#onJobDone({ jobId: fetched.jobId, type: job?.type ?? '', queue: fetched.queue, attempt: 0, outcome: 'skipped', durationMs: 0 });
       return null;
@@ -248,11 +255,6 @@ export class JobServer {
     }
     const handler: JobHandler = typeof entry === 'function' ? entry : entry.handler;
     const policy = { ...this.#o.retry, ...(typeof entry === 'function' ? {} : entry) };
-    // The handler starts while its Processing state is written (one round trip less before it runs);
-    // every outcome below is written only after that write, so the history stays in order.
-    const processing = s.transaction((tx) => tx.setJobState(job.id, { name: STATE.processing, data: { serverId: this.id, attempt: String(attempt) } }));
-    processing.catch(() => {}); // awaited below; this only keeps a rejection from counting as unhandled meanwhile
-
     // Sliding invisibility: a live worker keeps its job from being handed to another.
     const keepAlive = setInterval(() => {
       fetched.extend().catch((err) => {
@@ -268,8 +270,6 @@ export class JobServer {
     } finally {
       clearInterval(keepAlive);
     }
-    // A failed Processing write fails the run: the job is not acknowledged and comes back (at least once).
-    await processing;
     if (abort.signal.aborted && this.#stopFetching.signal.aborted && error !== null) return null; // stop() requeues it
     if (error === null) {
       const durationMs = String(Math.round(performance.now() - started));

@@ -35,7 +35,8 @@ interface Run {
  * shards). One unit: the backend's own fetch. Several: one non-blocking pass
  * in the caller's priority order, then a wait on all units at once; a job
  * that a lower-priority unit hands out in the same instant as the winner is
- * requeued, keeping its place.
+ * requeued, keeping its place. (With setState, such a job keeps the state its
+ * fetch gave it: a worker's Processing mark, taken again when it is fetched.)
  */
 export class RoutedQueues implements QueueStore {
   constructor(readonly ctx: TenantContext) {}

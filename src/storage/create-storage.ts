@@ -5,7 +5,7 @@ import { DriverFetchedJob } from './fetched-job.js';
 import type { CreateJobInput, JobRecord, JobStore, StateRecord } from './job.js';
 import type { AcquireOptions, Lock, LockManager } from './lock.js';
 import type { MonitoringApi, Page, QueueInfo, Statistics } from './monitoring.js';
-import type { FetchedJob, FetchOptions, QueueStore } from './queue.js';
+import type { FetchedJob, FetchOptions, FetchStateChange, QueueStore } from './queue.js';
 import { RenewingLock } from './renewing-lock.js';
 import { readStatistics } from './read-statistics.js';
 import type { ServerInfo, ServerRecord, ServerRegistry } from './servers.js';
@@ -131,8 +131,35 @@ class CheckedJobStore implements JobStore {
   }
 }
 
-function fetcherKey(names: readonly string[], invisibilityMs: number, withJob: boolean): string {
-  return `${invisibilityMs}\u0000${withJob}\u0000${names.join('\u0000')}`;
+/** A fetch's options, checked once; calls with the same key share a Batcher and a WaitList. */
+interface FetchSpec {
+  names: string[];
+  invisibilityMs: number;
+  withJob: boolean;
+  setState: FetchStateChange | null;
+  key: string;
+}
+
+const MAX_FROM_STATES = 16;
+
+function fetchSpec(queues: readonly string[], options: Omit<FetchOptions, 'signal'>): FetchSpec {
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('fetch options must be an object');
+  const names = checkQueues(queues);
+  const invisibilityMs = options.invisibilityTimeoutMs === undefined ? DEFAULT_INVISIBILITY_MS : checkMs('invisibilityTimeoutMs', options.invisibilityTimeoutMs, 1);
+  const withJob = checkFlag('withJob', options.withJob);
+  const setState = options.setState === undefined ? null : checkStateChange(options.setState);
+  if (setState && !withJob) throw new InvalidArgumentError('setState needs withJob: true (the job as changed is how you see whether it took the state)');
+  const key = JSON.stringify([names, invisibilityMs, withJob, setState]);
+  return { names, invisibilityMs, withJob, setState, key };
+}
+
+function checkStateChange(change: unknown): FetchStateChange {
+  if (change === null || typeof change !== 'object') throw new InvalidArgumentError('setState must be { state, from }');
+  const { state, from } = change as FetchStateChange;
+  if (!Array.isArray(from) || from.length === 0 || from.length > MAX_FROM_STATES) {
+    throw new InvalidArgumentError(`setState.from must list 1 to ${MAX_FROM_STATES} state names`);
+  }
+  return { state: checkState(state), from: [...new Set(from.map((name) => checkName('state', name)))] };
 }
 
 class CheckedQueues implements QueueStore {
@@ -145,39 +172,40 @@ class CheckedQueues implements QueueStore {
   }
 
   /** Concurrent fetches of the same queues share round trips (see Batcher). */
-  #fetcher(names: string[], invisibilityMs: number, withJob: boolean) {
-    const key = fetcherKey(names, invisibilityMs, withJob);
-    let b = this.#fetchers.get(key);
+  #fetcher(spec: FetchSpec) {
+    let b = this.#fetchers.get(spec.key);
     if (!b) {
+      const { names, invisibilityMs, withJob, setState } = spec;
       b = batcher(this.driver, async (inputs: void[]) => {
-        const { entries, nextVisibleInMs } = await this.driver.tryFetch(names, invisibilityMs, inputs.length, withJob);
+        const { entries, nextVisibleInMs } = await this.driver.tryFetch(names, invisibilityMs, inputs.length, withJob, setState);
         return inputs.map((_, i) => ({ entry: entries[i] ?? null, nextVisibleInMs }));
       });
-      this.#fetchers.set(key, b);
+      this.#fetchers.set(spec.key, b);
     }
     return b;
   }
 
+  #fetched(spec: FetchSpec, entry: FetchedEntry): FetchedJob {
+    return new DriverFetchedJob(this.driver, entry, spec.invisibilityMs, (e) => this.#acks.push(e));
+  }
+
   async tryFetch(queues: readonly string[], options: Omit<FetchOptions, 'signal'> = {}): Promise<FetchedJob | null> {
-    const names = checkQueues(queues);
-    const invisibilityMs = options.invisibilityTimeoutMs === undefined ? DEFAULT_INVISIBILITY_MS : checkMs('invisibilityTimeoutMs', options.invisibilityTimeoutMs, 1);
-    const { entry } = await this.#fetcher(names, invisibilityMs, checkFlag('withJob', options.withJob)).push();
-    return entry ? new DriverFetchedJob(this.driver, entry, invisibilityMs, (e) => this.#acks.push(e)) : null;
+    const spec = fetchSpec(queues, options);
+    const { entry } = await this.#fetcher(spec).push();
+    return entry ? this.#fetched(spec, entry) : null;
   }
 
   async fetch(queues: readonly string[], options: FetchOptions = {}): Promise<FetchedJob> {
-    const names = checkQueues(queues);
-    const invisibilityMs = options.invisibilityTimeoutMs === undefined ? DEFAULT_INVISIBILITY_MS : checkMs('invisibilityTimeoutMs', options.invisibilityTimeoutMs, 1);
+    const spec = fetchSpec(queues, options);
     const signal = options.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError('signal must be an AbortSignal');
     signal?.throwIfAborted();
 
-    const withJob = checkFlag('withJob', options.withJob);
-    const fetcher = this.#fetcher(names, invisibilityMs, withJob);
+    const fetcher = this.#fetcher(spec);
     // The hot path (a job is there) touches neither the signal nor the wake-ups: both are set up
     // only once an attempt comes back empty and the fetch is about to wait.
     const first = await fetcher.push();
-    if (first.entry) return new DriverFetchedJob(this.driver, first.entry, invisibilityMs, (e) => this.#acks.push(e));
+    if (first.entry) return this.#fetched(spec, first.entry);
     signal?.throwIfAborted();
 
     let waiter: Waiter | undefined;
@@ -187,7 +215,7 @@ class CheckedQueues implements QueueStore {
       setMaxListeners(0, signal);
       signal.addEventListener('abort', onAbort);
     }
-    const list = this.#waitList(fetcherKey(names, invisibilityMs, withJob), names);
+    const list = this.#waitList(spec);
     // Joined (and so subscribed) before the next attempt, so a job that arrives between it and the wait is not missed.
     waiter = list.join();
     let gotJob = false;
@@ -196,7 +224,7 @@ class CheckedQueues implements QueueStore {
         const attempt = await fetcher.push();
         if (attempt.entry) {
           gotJob = true;
-          return new DriverFetchedJob(this.driver, attempt.entry, invisibilityMs, (e) => this.#acks.push(e));
+          return this.#fetched(spec, attempt.entry);
         }
         signal?.throwIfAborted();
         if (waiter.again) {
@@ -214,11 +242,11 @@ class CheckedQueues implements QueueStore {
     }
   }
 
-  #waitList(key: string, names: string[]): WaitList {
-    let list = this.#waitLists.get(key);
+  #waitList(spec: FetchSpec): WaitList {
+    let list = this.#waitLists.get(spec.key);
     if (!list) {
-      list = new WaitList((wake) => this.driver.subscribeWork(names, wake));
-      this.#waitLists.set(key, list);
+      list = new WaitList((wake) => this.driver.subscribeWork(spec.names, wake));
+      this.#waitLists.set(spec.key, list);
     }
     return list;
   }

@@ -1,6 +1,7 @@
 import type { DataStore } from './data.js';
 import type { JobRecord, NewState, StateRecord } from './job.js';
 import type { QueueInfo } from './monitoring.js';
+import type { FetchStateChange } from './queue.js';
 import type { ServerInfo, ServerRecord } from './servers.js';
 import type { WriteOp } from './transaction.js';
 
@@ -33,8 +34,9 @@ export interface NamespaceDriver {
   /**
    * Atomically leases up to `count` visible entries: the first queue's in
    * FIFO order, then the next queue's, and so on. Returned in that order.
+   * setState (only with withJob) is applied to each leased job in a `from` state, atomically with its lease.
    */
-  tryFetch(queues: readonly string[], invisibilityMs: number, count: number, withJob: boolean): Promise<FetchAttempt>;
+  tryFetch(queues: readonly string[], invisibilityMs: number, count: number, withJob: boolean, setState: FetchStateChange | null): Promise<FetchAttempt>;
   /** Calls wake (possibly spuriously) when work may have arrived in one of the queues; returns an unsubscribe. */
   subscribeWork(queues: readonly string[], wake: () => void): () => void;
   /** Fallback wait between fetch attempts when no wake-up arrives (ms). */

@@ -1,4 +1,4 @@
-import type { JobRecord } from './job.js';
+import type { JobRecord, NewState } from './job.js';
 
 export interface FetchOptions {
   /** Aborting rejects a waiting fetch with the signal's reason. */
@@ -14,6 +14,20 @@ export interface FetchOptions {
    * queue entries pays nothing for it.
    */
   withJob?: boolean;
+  /**
+   * Needs `withJob`. In the fetch's own round trip and atomically with each lease,
+   * every fetched job whose current state is one of `from` gets `state` (appended to
+   * its history and made current), and `FetchedJob.job` is the job after that change;
+   * a job in any other state is handed out unchanged. A worker marks its jobs
+   * Processing this way with no write of its own before it runs them.
+   */
+  setState?: FetchStateChange;
+}
+
+export interface FetchStateChange {
+  state: NewState;
+  /** The states a job may be in to take the new one (1 to 16 names). */
+  from: readonly string[];
 }
 
 /**

@@ -189,7 +189,7 @@ test('durability: fetch and ack commit without waiting for the WAL flush; enqueu
       await client.query('ROLLBACK');
     }
   };
-  t.is(await commitMode(SQL.fetch, [ns, ['q'], 60_000, 1, false]), 'off');
+  t.is(await commitMode(SQL.fetch, [ns, ['q'], 60_000, 1, false, null, null]), 'off');
   t.is(await commitMode(SQL.ack, [ns, ['1'], ['x']]), 'off');
   const row = [['t'], ['[]'], ['q'], ['{}'], [null], [null], [true]];
   t.is(await commitMode(SQL.createJobs, [ns, ...row]), 'on');

@@ -2,6 +2,7 @@ import { backendTests } from './backend.js';
 import { badInputTests } from './bad-input.js';
 import { concurrencyTests } from './concurrency.js';
 import { dataTests } from './data.js';
+import { fetchSetStateTests } from './fetch-set-state.js';
 import type { Harness, Test } from './harness.js';
 import { isolationTests } from './isolation.js';
 import { jobTests } from './jobs.js';
@@ -17,6 +18,7 @@ export type { Harness } from './harness.js';
 export function runConformance(test: Test, harness: Harness): void {
   jobTests(test, harness);
   queueTests(test, harness);
+  fetchSetStateTests(test, harness);
   lockTests(test, harness);
   dataTests(test, harness);
   transactionTests(test, harness);

@@ -68,10 +68,11 @@ export function lockTests(test: Test, h: Harness): void {
 
   test(`${h.name} locks: extend pushes a bare lease`, async (t) => {
     const s = await h.storage();
-    const lock = await s.locks.acquire('bare', { timeoutMs: 0, ttlMs: 1_000, autoRenew: false });
+    // Wide margins: under a loaded test run a 500 ms delay can take much longer.
+    const lock = await s.locks.acquire('bare', { timeoutMs: 0, ttlMs: 2_000, autoRenew: false });
     await delay(500);
-    await lock.extend(1_500);
-    await delay(1_000); // past the first lease, well inside the extended one
+    await lock.extend(4_000);
+    await delay(2_000); // past the first lease, well inside the extended one
     await rejectsWithCode(t, s.locks.acquire('bare', { timeoutMs: 0 }), 'LOCK_TIMEOUT');
     await lock.release();
     await lock.release(); // idempotent

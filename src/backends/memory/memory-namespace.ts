@@ -3,6 +3,7 @@ import type { FetchAttempt, FetchedEntry, LeasedEntry, NamespaceDriver, NewJobRo
 import { JobNotFoundError } from '../../storage/errors.js';
 import type { JobRecord, NewState, StateRecord } from '../../storage/job.js';
 import type { QueueInfo } from '../../storage/monitoring.js';
+import type { FetchStateChange } from '../../storage/queue.js';
 import type { ServerInfo, ServerRecord } from '../../storage/servers.js';
 import { jobIdsOf, type WriteOp } from '../../storage/transaction.js';
 import { live, sweep, type Expiring } from './expiring.js';
@@ -141,7 +142,7 @@ export class MemoryNamespace implements NamespaceDriver {
     if (enqueued) this.#wakeWaiters();
   }
 
-  async tryFetch(queues: readonly string[], invisibilityMs: number, count: number, withJob: boolean): Promise<FetchAttempt> {
+  async tryFetch(queues: readonly string[], invisibilityMs: number, count: number, withJob: boolean, setState: FetchStateChange | null): Promise<FetchAttempt> {
     const now = Date.now();
     let nextVisibleAt = Infinity;
     const leased: FetchedEntry[] = [];
@@ -156,7 +157,13 @@ export class MemoryNamespace implements NamespaceDriver {
         e.token = randomUUID();
         e.leaseUntil = now + invisibilityMs;
         e.deliveries += 1;
-        const job = withJob ? recordOrNull(live(this.#jobs, e.jobId, now)) : undefined;
+        const stored = withJob ? live(this.#jobs, e.jobId, now) : undefined;
+        if (stored && setState && stored.current && setState.from.includes(stored.current.name)) {
+          const state = stateRecord(setState.state, now);
+          stored.history.push(state);
+          stored.current = state;
+        }
+        const job = withJob ? recordOrNull(stored) : undefined;
         leased.push({ jobId: e.jobId, queue, token: `${seq}:${e.token}`, deliveries: e.deliveries, job });
         if (leased.length === count) return { entries: leased, nextVisibleInMs: null };
       }

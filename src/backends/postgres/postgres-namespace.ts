@@ -2,6 +2,7 @@ import type { FetchAttempt, FetchedEntry, LeasedEntry, NamespaceDriver, NewJobRo
 import { JobNotFoundError } from '../../storage/errors.js';
 import type { JobRecord, StateRecord } from '../../storage/job.js';
 import type { QueueInfo } from '../../storage/monitoring.js';
+import type { FetchStateChange } from '../../storage/queue.js';
 import type { ServerInfo, ServerRecord } from '../../storage/servers.js';
 import { jobIdsOf, type WriteOp } from '../../storage/transaction.js';
 import { PostgresData } from './postgres-data.js';
@@ -98,8 +99,9 @@ export class PostgresNamespace implements NamespaceDriver {
     if (ops.some((op) => op.op === 'enqueue')) this.listener.wakeLocal(this.ns);
   }
 
-  async tryFetch(queues: readonly string[], invisibilityMs: number, count: number, withJob: boolean): Promise<FetchAttempt> {
-    const { rows } = await this.q<FetchRow>(SQL.fetch, [this.ns, queues, invisibilityMs, count, withJob]);
+  async tryFetch(queues: readonly string[], invisibilityMs: number, count: number, withJob: boolean, setState: FetchStateChange | null): Promise<FetchAttempt> {
+    const { rows } = await this.q<FetchRow>(SQL.fetch, [this.ns, queues, invisibilityMs, count, withJob,
+      setState ? JSON.stringify(setState.state) : null, setState ? setState.from : null]);
     let nextVisibleInMs: number | null = null;
     const leased: Array<FetchedEntry & { rank: number; seq: bigint }> = [];
     for (const row of rows) {

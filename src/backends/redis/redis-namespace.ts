@@ -2,6 +2,7 @@ import type { FetchAttempt, LeasedEntry, NamespaceDriver, NewJobRow } from '../.
 import { JobNotFoundError } from '../../storage/errors.js';
 import type { JobRecord, StateRecord } from '../../storage/job.js';
 import type { QueueInfo } from '../../storage/monitoring.js';
+import type { FetchStateChange } from '../../storage/queue.js';
 import type { ServerInfo, ServerRecord } from '../../storage/servers.js';
 import type { WriteOp } from '../../storage/transaction.js';
 import { RedisData, type RunCommand } from './redis-data.js';
@@ -112,8 +113,9 @@ export class RedisNamespace implements NamespaceDriver {
     if (ops.some((op) => op.op === 'enqueue')) this.waker.wakeLocal(this.keys.wakeChannel);
   }
 
-  async tryFetch(queues: readonly string[], invisibilityMs: number, count: number, withJob: boolean): Promise<FetchAttempt> {
-    const [rows, nextVisible] = (await this.#call('fetch', [invisibilityMs, count, withJob ? '1' : '', ...queues])) as [Array<[string, string, string, number, string | null]>, number];
+  async tryFetch(queues: readonly string[], invisibilityMs: number, count: number, withJob: boolean, setState: FetchStateChange | null): Promise<FetchAttempt> {
+    const change = setState ? JSON.stringify(setState) : '';
+    const [rows, nextVisible] = (await this.#call('fetch', [invisibilityMs, count, withJob ? '1' : '', change, ...queues])) as [Array<[string, string, string, number, string | null]>, number];
     return {
       entries: rows.map(([member, queue, token, deliveries, job]) => ({
         jobId: member.slice(member.indexOf(':') + 1), queue, token: `${member}#${token}`, deliveries, job: withJob ? (job ? toJobRecord(job) : null) : undefined,
