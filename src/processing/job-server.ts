@@ -6,6 +6,7 @@ import type { FetchedJob, FetchStateChange } from '../storage/queue.js';
 import type { Storage } from '../storage/storage.js';
 import { sleep } from '../storage/sleep.js';
 import { statsKeys, STATS_DAY_RETENTION_MS, STATS_HOUR_RETENTION_MS, type StatisticKind } from '../storage/statistics.js';
+import { LazyAbort } from './lazy-abort.js';
 import { backoffMs, type HandlerEntry, type JobHandler, type RetryPolicy } from './handler.js';
 import { enqueueRecurring, moveDueJobs } from './scheduler.js';
 import { RETRY_PARAM, SCHEDULE_SET, SCHEDULER_LOCK, STATE } from './states.js';
@@ -64,7 +65,7 @@ function inFlight(set: Set<Promise<void>>, p: Promise<void>): Promise<void> {
 
 interface Running {
   fetched: FetchedJob;
-  abort: AbortController;
+  abort: LazyAbort;
   done: Promise<void>;
 }
 
@@ -210,7 +211,7 @@ export class JobServer {
         await sleep(1_000, signal).catch(() => {});
         continue;
       }
-      const abort = new AbortController();
+      const abort = new LazyAbort();
       const running: Running = { fetched, abort, done: Promise.resolve() };
       const ran = this.#run(fetched, abort).catch((err) => {
         this.#onError(err);
@@ -233,7 +234,7 @@ export class JobServer {
    * Runs the job's handler; resolves, once the handler is done, with the write of the outcome
    * still to do (null when there is none: skipped, or left to stop()).
    */
-  async #run(fetched: FetchedJob, abort: AbortController): Promise<(() => Promise<void>) | null> {
+  async #run(fetched: FetchedJob, abort: LazyAbort): Promise<(() => Promise<void>) | null> {
     const started = performance.now();
     const s = this.#storage;
     const job = fetched.job;
@@ -264,13 +265,13 @@ export class JobServer {
     keepAlive.unref();
     let error: unknown = null;
     try {
-      await handler(job.args, { jobId: job.id, type: job.type, queue: job.queue, attempt, signal: abort.signal });
+      await handler(job.args, { jobId: job.id, type: job.type, queue: job.queue, attempt, get signal() { return abort.signal; } });
     } catch (err) {
       error = err ?? new Error('handler threw a nullish value');
     } finally {
       clearInterval(keepAlive);
     }
-    if (abort.signal.aborted && this.#stopFetching.signal.aborted && error !== null) return null; // stop() requeues it
+    if (abort.aborted && this.#stopFetching.signal.aborted && error !== null) return null; // stop() requeues it
     if (error === null) {
       const durationMs = String(Math.round(performance.now() - started));
       return async () => {

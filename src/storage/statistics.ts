@@ -16,10 +16,24 @@ export function hourPeriod(at: Date): string {
   return at.toISOString().slice(0, 13);
 }
 
-export function statsKeys(kind: StatisticKind, at: Date): { total: string; day: string; hour: string } {
-  return {
+export interface StatsKeys {
+  readonly total: string;
+  readonly day: string;
+  readonly hour: string;
+}
+
+/** The keys change once an hour; formatting the dates for every job showed up in profiles (~2% of a drain). */
+const lastKeys = new Map<StatisticKind, { hour: number; keys: StatsKeys }>();
+
+export function statsKeys(kind: StatisticKind, at: Date): StatsKeys {
+  const hour = Math.floor(at.getTime() / 3_600_000);
+  const last = lastKeys.get(kind);
+  if (last?.hour === hour) return last.keys;
+  const keys = Object.freeze({
     total: `stats:${kind}`,
     day: `stats:${kind}:${dayPeriod(at)}`,
     hour: `stats:${kind}:${hourPeriod(at)}`,
-  };
+  });
+  lastKeys.set(kind, { hour, keys });
+  return keys;
 }
