@@ -3,9 +3,11 @@
 -- precondition (the jobs exist) is checked before the first write.
 -- Returns {'JOB_NOT_FOUND', id} or {'OK'}.
 local ops = cjson.decode(ARGV[2])
+local checked = {}
 for _, op in ipairs(ops) do
-  if op.jobId and redis.call('EXISTS', job_key(op.jobId)) == 0 then
-    return { 'JOB_NOT_FOUND', op.jobId }
+  if op.jobId and not checked[op.jobId] then
+    if redis.call('EXISTS', job_key(op.jobId)) == 0 then return { 'JOB_NOT_FOUND', op.jobId } end
+    checked[op.jobId] = true
   end
 end
 
@@ -24,11 +26,12 @@ for _, op in ipairs(ops) do
     redis.call('HSET', job_key(op.jobId) .. ':p', op.name, op.value)
     apply_job_expiry(op.jobId)
   elseif t == 'expireJob' then
-    redis.call('HSET', job_key(op.jobId), 'expireAt', tostring(now + tonumber(op.ms)))
-    apply_job_expiry(op.jobId)
+    local e = tostring(now + tonumber(op.ms))
+    redis.call('HSET', job_key(op.jobId), 'expireAt', e)
+    apply_job_expiry(op.jobId, e)
   elseif t == 'persistJob' then
     redis.call('HSET', job_key(op.jobId), 'expireAt', '')
-    apply_job_expiry(op.jobId)
+    apply_job_expiry(op.jobId, '')
   elseif t == 'enqueue' then
     enqueue(op.queue, op.jobId)
     enqueued = true

@@ -35,17 +35,23 @@ end
 -- (and moves the job between the per-state indexes monitoring reads).
 -- The job's keys share its expiry (apply_job_expiry), and keys that exist keep their TTL through
 -- writes: the one key this can create is the history list, which then takes the job's expiry.
-local function write_state(id, s, current, now)
+-- `old` is { stateName, stateReason } as HMGET read them, when the caller already did (nil: read here).
+-- Every command counts: Lua's per-call cost is most of a job's time on the server.
+local function write_state(id, s, current, now, old)
   local k = job_key(id)
   if redis.call('RPUSH', k .. ':h', cjson.encode({ name = s.name, reason = s.reason, data = s.data, createdAt = now })) == 1 then
     local e = redis.call('HGET', k, 'expireAt')
     if e and e ~= '' then redis.call('PEXPIREAT', k .. ':h', e) end
   end
   if current then
-    local old = redis.call('HGET', k, 'stateName')
-    if old then redis.call('ZREM', B .. 'state:' .. old, id) end
-    redis.call('HSET', k, 'stateName', s.name, 'stateData', cjson.encode(s.data), 'stateAt', now)
-    if s.reason then redis.call('HSET', k, 'stateReason', s.reason) else redis.call('HDEL', k, 'stateReason') end
+    old = old or redis.call('HMGET', k, 'stateName', 'stateReason')
+    if old[1] then redis.call('ZREM', B .. 'state:' .. old[1], id) end
+    if s.reason then
+      redis.call('HSET', k, 'stateName', s.name, 'stateData', cjson.encode(s.data), 'stateAt', now, 'stateReason', s.reason)
+    else
+      redis.call('HSET', k, 'stateName', s.name, 'stateData', cjson.encode(s.data), 'stateAt', now)
+      if old[2] then redis.call('HDEL', k, 'stateReason') end
+    end
     redis.call('ZADD', B .. 'state:' .. s.name, now, id)
     redis.call('SADD', B .. 'states', s.name)
     redis.call('HSET', B .. 'jobstate', id, s.name)
@@ -60,9 +66,10 @@ local function enqueue(queue, id)
 end
 
 -- A job's keys share its expiry; `expiring` lets sweep() drop index entries of lapsed jobs.
-local function apply_job_expiry(id)
+-- `e` is the job's expireAt when the caller just wrote it (nil: read here).
+local function apply_job_expiry(id, e)
   local k = job_key(id)
-  local e = redis.call('HGET', k, 'expireAt')
+  e = e or redis.call('HGET', k, 'expireAt')
   local keys = { k, k .. ':p', k .. ':h' }
   if e and e ~= '' then
     for _, key in ipairs(keys) do redis.call('PEXPIREAT', key, e) end

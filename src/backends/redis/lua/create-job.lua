@@ -11,8 +11,9 @@ redis.call('HSET', k, 'type', ARGV[3], 'args', ARGV[4], 'queue', ARGV[5], 'creat
 for name, value in pairs(cjson.decode(ARGV[6])) do
   redis.call('HSET', k .. ':p', name, value)
 end
-if ARGV[8] ~= '' then write_state(id, cjson.decode(ARGV[8]), true, now) end
-apply_job_expiry(id)
+-- A new job has no state to replace, and its expiry is the one just written.
+if ARGV[8] ~= '' then write_state(id, cjson.decode(ARGV[8]), true, now, { false, false }) end
+apply_job_expiry(id, expire_at)
 if ARGV[9] == '1' then
   enqueue(ARGV[5], id)
   redis.call('PUBLISH', ARGV[10], ARGV[11])

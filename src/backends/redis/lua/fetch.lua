@@ -28,8 +28,8 @@ for i = 6, #ARGV do
       redis.call('ZADD', B .. 'ql:' .. queue, until_ms, member)
       local id = string.sub(member, string.find(member, ':', 1, true) + 1)
       if change then
-        local current = redis.call('HGET', job_key(id), 'stateName')
-        if current and from[current] then write_state(id, change.state, true, now) end
+        local old = redis.call('HMGET', job_key(id), 'stateName', 'stateReason')
+        if old[1] and from[old[1]] then write_state(id, change.state, true, now, old) end
       end
       local job = with_job and job_record(id) or false
       out[#out + 1] = { member, queue, token, deliveries, job }
