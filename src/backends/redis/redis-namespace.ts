@@ -71,11 +71,21 @@ export class RedisNamespace implements NamespaceDriver {
   }
 
   async createJob(row: NewJobRow): Promise<string> {
-    if (row.enqueue) await this.register();
-    const id = (await this.#call('create-job', [this.keys.idTag, row.type, row.argsJson, row.queue, JSON.stringify(row.parameters),
-      row.expireInMs === null ? '' : String(row.expireInMs), row.state ? JSON.stringify(row.state) : '', row.enqueue ? '1' : '', this.keys.wakeChannel, this.waker.origin])) as string;
-    if (row.enqueue) this.waker.wakeLocal(this.keys.wakeChannel);
-    return id;
+    return (await this.createJobs([row]))[0]!;
+  }
+
+  /** Concurrent creates share one script call: one command to write and to run instead of one per job. */
+  async createJobs(rows: readonly NewJobRow[]): Promise<string[]> {
+    const enqueue = rows.some((r) => r.enqueue);
+    if (enqueue) await this.register();
+    const args: Array<string | number> = [this.keys.idTag, this.keys.wakeChannel, this.waker.origin];
+    for (const r of rows) {
+      args.push(r.type, r.argsJson, r.queue, JSON.stringify(r.parameters), r.expireInMs === null ? '' : String(r.expireInMs),
+        r.state ? JSON.stringify(r.state) : '', r.enqueue ? '1' : '');
+    }
+    const ids = (await this.#call('create-job', args)) as string[];
+    if (enqueue) this.waker.wakeLocal(this.keys.wakeChannel);
+    return ids;
   }
 
   async getJob(id: string): Promise<JobRecord | null> {
