@@ -4,6 +4,7 @@ import { processingRecorder } from '../telemetry/processing-telemetry.js';
 import { isJobshardError, LeaseLostError } from '../storage/errors.js';
 import type { FetchedJob, FetchStateChange } from '../storage/queue.js';
 import type { Storage } from '../storage/storage.js';
+import type { WriteTransaction } from '../storage/transaction.js';
 import { sleep } from '../storage/sleep.js';
 import { statsKeys, STATS_DAY_RETENTION_MS, STATS_HOUR_RETENTION_MS, type StatisticKind } from '../storage/statistics.js';
 import { LazyAbort } from './lazy-abort.js';
@@ -285,13 +286,12 @@ export class JobServer {
       const delayMs = backoffMs(attempt, policy);
       const at = Date.now() + delayMs;
       return async () => {
-        await s.transaction((tx) => {
+        await this.#outcome(fetched, (tx) => {
           tx.addJobState(job.id, { name: STATE.failed, reason: message, data: { attempt: String(attempt), error: message, stack } });
           tx.setJobState(job.id, { name: STATE.scheduled, reason: `retry ${attempt + 1} of ${policy.attempts}`, data: { enqueueAt: String(at), delayMs: String(delayMs), queue: job.queue } });
           tx.setJobParameter(job.id, RETRY_PARAM, String(attempt));
           tx.setAdd(SCHEDULE_SET, job.id, at);
         });
-        this.#ackInBackground(fetched);
         done('retried');
       };
     }
@@ -301,24 +301,37 @@ export class JobServer {
     };
   }
 
-  /** Writes the final state with its statistics, then acknowledges: a crash in between re-runs the job (at least once). */
+  /** Writes the final state with its statistics, acknowledging the job in the same commit. */
   async #finish(fetched: FetchedJob, jobId: string, kind: StatisticKind, state: { name: string; reason?: string; data: Record<string, string> }, expireMs?: number): Promise<void> {
     const k = statsKeys(kind, new Date());
-    await this.#storage.transaction((tx) => {
+    await this.#outcome(fetched, (tx) => {
       tx.setJobState(jobId, state);
       if (expireMs !== undefined) tx.expireJob(jobId, expireMs);
       tx.counterIncrement(k.total);
       tx.counterIncrement(k.day, 1, { expireInMs: STATS_DAY_RETENTION_MS });
       tx.counterIncrement(k.hour, 1, { expireInMs: STATS_HOUR_RETENTION_MS });
     });
-    this.#ackInBackground(fetched);
   }
 
   /**
-   * The outcome is written, so the worker need not wait for the ack: it fetches its next job
-   * meanwhile. A lost ack only re-delivers a finished job, which #run then skips. stop() waits
-   * for acks still in flight.
+   * A job's outcome and its ack are one commit: a crash can no longer fall between them and
+   * re-deliver a finished job. If the lease was lost meanwhile (the job ran past its invisibility
+   * and was fetched again), that commit writes nothing; the outcome is then written on its own,
+   * as it was before outcome and ack were joined, and the other delivery owns the entry.
    */
+  async #outcome(fetched: FetchedJob, write: (tx: WriteTransaction) => void): Promise<void> {
+    try {
+      await this.#storage.transaction((tx) => {
+        write(tx);
+        tx.removeFromQueue(fetched);
+      });
+    } catch (err) {
+      if (!(err instanceof LeaseLostError)) throw err;
+      await this.#storage.transaction(write);
+    }
+  }
+
+  /** For an entry whose job is not run (skipped): the worker need not wait; stop() waits for acks in flight. */
   #ackInBackground(fetched: FetchedJob): void {
     inFlight(this.#acks, fetched.ack().catch(() => {}));
   }

@@ -1,29 +1,9 @@
 import { InvalidArgumentError } from '../storage/errors.js';
-import type { JobRecord } from '../storage/job.js';
 import type { FetchedJob, FetchOptions, QueueStore } from '../storage/queue.js';
 import { checkQueues } from '../storage/validate.js';
 import { sameUnit, type Unit } from '../tenancy/unit.js';
+import { RoutedFetchedJob } from './routed-fetched-job.js';
 import type { TenantContext } from './tenant-context.js';
-
-/** A fetched job as the tenant sees it: the router's id, the backend's lease. */
-class RoutedFetchedJob implements FetchedJob {
-  constructor(readonly inner: FetchedJob, readonly jobId: string, readonly job: JobRecord | null | undefined) {}
-  get queue() {
-    return this.inner.queue;
-  }
-  get deliveries() {
-    return this.inner.deliveries;
-  }
-  ack() {
-    return this.inner.ack();
-  }
-  requeue() {
-    return this.inner.requeue();
-  }
-  extend(ms?: number) {
-    return this.inner.extend(ms);
-  }
-}
 
 interface Run {
   unit: Unit;
@@ -53,7 +33,7 @@ export class RoutedQueues implements QueueStore {
   }
 
   #wrap(unit: Unit, f: FetchedJob): FetchedJob {
-    return new RoutedFetchedJob(f, this.ctx.encode(unit, f.jobId), f.job && this.ctx.record(unit, f.job));
+    return new RoutedFetchedJob(f, this.ctx, unit, this.ctx.encode(unit, f.jobId), f.job && this.ctx.record(unit, f.job));
   }
 
   async tryFetch(queues: readonly string[], options: Omit<FetchOptions, 'signal'> = {}): Promise<FetchedJob | null> {

@@ -1,7 +1,9 @@
 import { InvalidArgumentError } from '../storage/errors.js';
 import { replayOp } from '../storage/replay.js';
 import { recordTransaction } from '../storage/transaction-builder.js';
-import type { WriteOp, WriteTransaction } from '../storage/transaction.js';
+import type { FetchedJob } from '../storage/queue.js';
+import type { RecordedOp, WriteTransaction } from '../storage/transaction.js';
+import { RoutedFetchedJob } from './routed-fetched-job.js';
 import { sameUnit, unitKey, type Unit } from '../tenancy/unit.js';
 import type { TenantContext } from './tenant-context.js';
 
@@ -15,8 +17,9 @@ export async function routedTransaction<T>(ctx: TenantContext, fn: (tx: WriteTra
   const { result, ops: recorded } = await recordTransaction(fn);
   if (recorded.length === 0) return result;
 
-  // Decode every id first: an unknown or foreign id is JobNotFoundError, as on a backend.
-  const decoded = recorded.map((op) => ('jobId' in op ? ctx.decode(op.jobId) : null));
+  // Decode every id first: an unknown or foreign id is JobNotFoundError, as on a backend. A
+  // removeFromQueue belongs to the unit its fetched job came from.
+  const decoded = recorded.map((op) => ('jobId' in op ? ctx.decode(op.jobId) : op.op === 'removeFromQueue' ? fetchedUnit(ctx, op.fetched) : null));
   let unit: Unit | null = null;
   for (const d of decoded) {
     if (!d) continue;
@@ -26,17 +29,27 @@ export async function routedTransaction<T>(ctx: TenantContext, fn: (tx: WriteTra
     unit = d.unit;
   }
   const target = unit ?? ctx.home;
-  const ops: WriteOp[] = recorded.map((op, i) => {
+  const ops: RecordedOp[] = recorded.map((op, i) => {
     if (op.op === 'enqueue') {
       const queueUnit = ctx.unitOfQueue(op.queue);
       if (!sameUnit(queueUnit, target)) {
         throw new InvalidArgumentError(`job '${op.jobId}' lives in unit '${unitKey(target)}' but queue '${op.queue}' belongs to '${unitKey(queueUnit)}'; enqueue a job only to queues of its own queue group`);
       }
     }
-    return decoded[i] ? { ...op, jobId: decoded[i]!.backendId } as WriteOp : op;
+    if (op.op === 'removeFromQueue') return { op: 'removeFromQueue', fetched: (op.fetched as RoutedFetchedJob).inner };
+    const d = decoded[i];
+    return d && 'backendId' in d ? { ...op, jobId: d.backendId } as RecordedOp : op;
   });
   await ctx.storageOf(target).transaction((tx) => {
     for (const op of ops) replayOp(tx, op);
   });
   return result;
+}
+
+/** The unit a routed fetched job came from; a job fetched elsewhere (another tenant, or a shard's storage directly) is refused. */
+function fetchedUnit(ctx: TenantContext, fetched: FetchedJob): { unit: Unit } {
+  if (!(fetched instanceof RoutedFetchedJob) || fetched.ctx !== ctx) {
+    throw new InvalidArgumentError(`job '${String(fetched.jobId)}' was not fetched from this tenant's storage; remove it from its queue in a transaction of the storage that fetched it`);
+  }
+  return { unit: fetched.unit };
 }

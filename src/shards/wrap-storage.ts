@@ -17,6 +17,8 @@ export interface CallSite {
    * records); for 'jobs' 'create' with `enqueue: true`, the job's queue.
    */
   enqueues?: string[];
+  /** For 'transaction': the queue of each fetched job it acknowledges (removeFromQueue), filled as it records. */
+  acks?: string[];
 }
 
 /** Runs every call of a storage (and of the fetched jobs and locks it hands out) through `intercept`. */
@@ -32,23 +34,32 @@ const COMPONENTS = ['jobs', 'queues', 'locks', 'data', 'servers', 'monitoring'] 
 export function wrapStorage(storage: Storage, namespace: string, intercept: Interceptor): Storage {
   const wrapped: Record<string, unknown> = {
     transaction: <T>(fn: (tx: WriteTransaction) => T | Promise<T>) => {
-      const site: CallSite = { component: 'transaction', method: 'commit', namespace, enqueues: [] };
-      return intercept(site, () => storage.transaction((tx) => fn(noteEnqueues(tx, site.enqueues!))));
+      const site: CallSite = { component: 'transaction', method: 'commit', namespace, enqueues: [], acks: [] };
+      return intercept(site, () => storage.transaction((tx) => fn(noteQueues(tx, site))));
     },
   };
   for (const component of COMPONENTS) wrapped[component] = wrapObject(storage[component] as unknown as Record<string, unknown>, component, namespace, intercept);
   return wrapped as unknown as Storage;
 }
 
-function noteEnqueues(tx: WriteTransaction, queues: string[]): WriteTransaction {
+function noteQueues(tx: WriteTransaction, site: CallSite): WriteTransaction {
   return new Proxy(tx, {
     get(obj, prop) {
       const value = Reflect.get(obj, prop, obj);
-      if (prop !== 'enqueue' || typeof value !== 'function') return typeof value === 'function' ? value.bind(obj) : value;
-      return (queue: string, jobId: string) => {
-        value.call(obj, queue, jobId);
-        queues.push(queue);
-      };
+      if (typeof value !== 'function') return value;
+      if (prop === 'enqueue') {
+        return (queue: string, jobId: string) => {
+          value.call(obj, queue, jobId);
+          site.enqueues!.push(queue);
+        };
+      }
+      if (prop === 'removeFromQueue') {
+        return (fetched: FetchedJob) => {
+          value.call(obj, fetched);
+          site.acks!.push(fetched.queue);
+        };
+      }
+      return value.bind(obj);
     },
   });
 }

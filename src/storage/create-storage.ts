@@ -1,7 +1,7 @@
 import type { DataStore, StructureKind } from './data.js';
 import type { FetchedEntry, LeasedEntry, NamespaceDriver, NewJobRow } from './driver.js';
-import { InvalidArgumentError, JobNotFoundError, LockTimeoutError, ServerGoneError } from './errors.js';
-import { DriverFetchedJob } from './fetched-job.js';
+import { InvalidArgumentError, JobNotFoundError, LeaseLostError, LockTimeoutError, ServerGoneError } from './errors.js';
+import { DriverFetchedJob, leaseOf } from './fetched-job.js';
 import type { CreateJobInput, JobRecord, JobStore, StateRecord } from './job.js';
 import type { AcquireOptions, Lock, LockManager } from './lock.js';
 import type { MonitoringApi, Page, QueueInfo, Statistics } from './monitoring.js';
@@ -12,7 +12,7 @@ import type { ServerInfo, ServerRecord, ServerRegistry } from './servers.js';
 import type { Storage } from './storage.js';
 import { DEFAULT_INVISIBILITY_MS, DEFAULT_LOCK_TTL_MS, DEFAULT_MAX_PAYLOAD_BYTES, type StorageOptions } from './storage-options.js';
 import { checkKind, checkState, recordTransaction } from './transaction-builder.js';
-import type { WriteOp, WriteTransaction } from './transaction.js';
+import type { RecordedOp, WriteOp, WriteTransaction } from './transaction.js';
 import { checkFlag, checkInt, checkMs, checkName, checkPage, checkQueues, checkScore, checkString, checkStringRecord, serializeArgs } from './validate.js';
 import { sleep } from './sleep.js';
 import { Batcher } from './batcher.js';
@@ -46,8 +46,9 @@ export function createStorage(driver: NamespaceDriver, options: StorageOptions =
     servers,
     monitoring: new CheckedMonitoring(driver, jobs, servers, data),
     async transaction<T>(fn: (tx: WriteTransaction) => T | Promise<T>): Promise<T> {
-      const { result, ops } = await recordTransaction(fn);
-      if (ops.length === 0) return result;
+      const { result, ops: recorded } = await recordTransaction(fn);
+      if (recorded.length === 0) return result;
+      const ops = resolveLeases(driver, recorded);
       if (!commits) {
         await driver.commit(ops);
         return result;
@@ -59,12 +60,24 @@ export function createStorage(driver: NamespaceDriver, options: StorageOptions =
   };
 }
 
+/** A removeFromQueue names its delivery by the driver's own entry; a FetchedJob of another storage is refused. */
+function resolveLeases(driver: NamespaceDriver, recorded: readonly RecordedOp[]): WriteOp[] {
+  return recorded.map((op) => {
+    if (op.op !== 'removeFromQueue') return op;
+    const lease = leaseOf(op.fetched);
+    if (!lease || lease.owner !== driver) {
+      throw new InvalidArgumentError(`job '${op.fetched.jobId}' was fetched from another storage; remove it from its queue in a transaction of the storage that fetched it`);
+    }
+    return { op: 'removeFromQueue', queue: lease.entry.queue, token: lease.entry.token };
+  });
+}
+
 /**
  * Concurrent transactions share one commit: on Postgres, commits that notify
  * listeners serialise on the notification queue, so one commit for many is
- * what lets throughput grow with concurrency. A missing job fails the whole
- * group before anything is written; then each transaction is committed on
- * its own, so only the one that named the missing job fails. Any other error
+ * what lets throughput grow with concurrency. A missing job (or a lost lease)
+ * fails the whole group before anything is written; then each transaction is
+ * committed on its own, so only the one that named it fails. Any other error
  * is not known to have written nothing (a lost connection may follow a
  * commit), so it is not retried: every caller of the group gets it.
  */
@@ -77,7 +90,7 @@ async function groupCommit(driver: NamespaceDriver, batches: Array<readonly Writ
     await driver.commit(mergeCounterIncrements(batches.flat()));
     return batches.map(() => null);
   } catch (err) {
-    if (!(err instanceof JobNotFoundError)) throw err;
+    if (!(err instanceof JobNotFoundError) && !(err instanceof LeaseLostError)) throw err;
   }
   const results: Array<Error | null> = [];
   for (const ops of batches) results.push(await driver.commit(ops).then(() => null, (e: Error) => e));

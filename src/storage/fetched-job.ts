@@ -4,6 +4,22 @@ import type { JobRecord } from './job.js';
 import type { FetchedJob } from './queue.js';
 import { checkMs } from './validate.js';
 
+/**
+ * The delivery behind a FetchedJob, for the storage that handed it out (a transaction's
+ * removeFromQueue). A symbol, so it stays off the public surface and passes through the
+ * proxies and wrappers of upper layers.
+ */
+export const LEASE = Symbol('jobshard.lease');
+
+export interface Lease {
+  owner: NamespaceDriver;
+  entry: LeasedEntry;
+}
+
+export function leaseOf(fetched: FetchedJob): Lease | undefined {
+  return (fetched as unknown as { [LEASE]?: Lease })[LEASE];
+}
+
 export class DriverFetchedJob implements FetchedJob {
   readonly #driver: NamespaceDriver;
   readonly #entry: LeasedEntry;
@@ -18,6 +34,10 @@ export class DriverFetchedJob implements FetchedJob {
     this.#entry = entry;
     this.#invisibilityMs = invisibilityMs;
     this.#ack = ack;
+  }
+
+  get [LEASE](): Lease {
+    return { owner: this.#driver, entry: this.#entry };
   }
 
   get jobId(): string {

@@ -1,7 +1,7 @@
-import type { WriteOp, WriteTransaction } from './transaction.js';
+import type { RecordedOp, WriteTransaction } from './transaction.js';
 
 /** Records one recorded write on another transaction (used by layers that re-route a batch, like the router). */
-export function replayOp(tx: WriteTransaction, op: WriteOp): void {
+export function replayOp(tx: WriteTransaction, op: RecordedOp): void {
   switch (op.op) {
     case 'setJobState': return tx.setJobState(op.jobId, op.state);
     case 'addJobState': return tx.addJobState(op.jobId, op.state);
@@ -9,6 +9,7 @@ export function replayOp(tx: WriteTransaction, op: WriteOp): void {
     case 'expireJob': return tx.expireJob(op.jobId, op.ms);
     case 'persistJob': return tx.persistJob(op.jobId);
     case 'enqueue': return tx.enqueue(op.queue, op.jobId);
+    case 'removeFromQueue': return tx.removeFromQueue(op.fetched);
     case 'hashSet': return tx.hashSet(op.key, op.fields);
     case 'hashDelete': return tx.hashDelete(op.key);
     case 'setAdd': return tx.setAdd(op.key, op.member, op.score);

@@ -1,21 +1,22 @@
 import { InvalidArgumentError } from './errors.js';
 import type { NewState } from './job.js';
 import type { StructureKind } from './data.js';
-import type { WriteOp, WriteTransaction } from './transaction.js';
+import type { FetchedJob } from './queue.js';
+import type { RecordedOp, WriteTransaction } from './transaction.js';
 import { checkInt, checkMs, checkName, checkScore, checkString, checkStringRecord } from './validate.js';
 
 const KINDS: readonly StructureKind[] = ['hash', 'set', 'list', 'counter'];
 
 /** Records and validates writes; the backend applies `ops` atomically on commit. */
 export class TransactionBuilder implements WriteTransaction {
-  readonly ops: WriteOp[] = [];
+  readonly ops: RecordedOp[] = [];
   #sealed = false;
 
   seal(): void {
     this.#sealed = true;
   }
 
-  #push(op: WriteOp): void {
+  #push(op: RecordedOp): void {
     if (this.#sealed) throw new InvalidArgumentError('this transaction already finished; record writes inside the transaction callback, before it returns');
     this.ops.push(op);
   }
@@ -37,6 +38,12 @@ export class TransactionBuilder implements WriteTransaction {
   }
   enqueue(queue: string, jobId: string): void {
     this.#push({ op: 'enqueue', queue: checkName('queue', queue), jobId: checkName('jobId', jobId) });
+  }
+  removeFromQueue(fetched: FetchedJob): void {
+    if (fetched === null || typeof fetched !== 'object' || typeof fetched.jobId !== 'string' || typeof fetched.ack !== 'function') {
+      throw new InvalidArgumentError('removeFromQueue needs a FetchedJob, as fetch or tryFetch returned it');
+    }
+    this.#push({ op: 'removeFromQueue', fetched });
   }
   hashSet(key: string, fields: Record<string, string>): void {
     this.#push({ op: 'hashSet', key: checkName('key', key), fields: checkStringRecord('fields', fields, 'field') });
@@ -84,7 +91,7 @@ export class TransactionBuilder implements WriteTransaction {
  * (validated as they are recorded) and its result. Nothing is written here;
  * the caller commits `ops`. If the callback throws, so does this.
  */
-export async function recordTransaction<T>(fn: (tx: WriteTransaction) => T | Promise<T>): Promise<{ result: T; ops: WriteOp[] }> {
+export async function recordTransaction<T>(fn: (tx: WriteTransaction) => T | Promise<T>): Promise<{ result: T; ops: RecordedOp[] }> {
   if (typeof fn !== 'function') throw new InvalidArgumentError('transaction needs a callback (tx) => { ... }');
   const tx = new TransactionBuilder();
   try {

@@ -1,5 +1,6 @@
 import type { NewState } from './job.js';
 import type { StructureKind } from './data.js';
+import type { FetchedJob } from './queue.js';
 
 /**
  * A write-only batch. Methods only record the write (and validate it, throwing
@@ -18,6 +19,13 @@ export interface WriteTransaction {
   persistJob(jobId: string): void;
   /** Put the job at the tail of the queue; fetchable after commit. */
   enqueue(queue: string, jobId: string): void;
+  /**
+   * Acknowledge a fetched job with this transaction: its queue entry is removed at commit,
+   * atomically with the other writes (a worker's outcome and its ack are one write). Fenced
+   * by the delivery's token: if the lease was lost (it lapsed and the job was fetched again),
+   * the commit throws LeaseLostError and writes nothing.
+   */
+  removeFromQueue(fetched: FetchedJob): void;
 
   /** Upsert fields. */
   hashSet(key: string, fields: Record<string, string>): void;
@@ -48,6 +56,8 @@ export type WriteOp =
   | { op: 'expireJob'; jobId: string; ms: number }
   | { op: 'persistJob'; jobId: string }
   | { op: 'enqueue'; queue: string; jobId: string }
+  /** The delivery's queue and opaque token (a backend's LeasedEntry fields). */
+  | { op: 'removeFromQueue'; queue: string; token: string }
   | { op: 'hashSet'; key: string; fields: Record<string, string> }
   | { op: 'hashDelete'; key: string }
   | { op: 'setAdd'; key: string; member: string; score: number }
@@ -60,6 +70,9 @@ export type WriteOp =
   | { op: 'counterIncrement'; key: string; by: number; expireInMs: number | null }
   | { op: 'expire'; kind: StructureKind; key: string; ms: number }
   | { op: 'persist'; kind: StructureKind; key: string };
+
+/** A write as a transaction records it: a removeFromQueue holds the FetchedJob until the layer that commits resolves it. */
+export type RecordedOp = Exclude<WriteOp, { op: 'removeFromQueue' }> | { op: 'removeFromQueue'; fetched: FetchedJob };
 
 /** Job ids a batch touches: a backend checks them all exist before applying anything. */
 export function jobIdsOf(ops: readonly WriteOp[]): string[] {

@@ -21,6 +21,7 @@ export interface CallSiteLike {
   namespace: string;
   subject?: unknown;
   enqueues?: string[];
+  acks?: string[];
 }
 
 export interface TelemetryOptions {
@@ -103,6 +104,10 @@ export class ShardTelemetry {
 
   #afterSuccess(series: SeriesAttributes, site: CallSiteLike, result: unknown, seconds: number): void {
     const inst = this.#inst;
+    for (const name of site.acks ?? []) {
+      const q = series.queue(name);
+      inst.acknowledged.add(q.key, q.attrs);
+    }
     if (site.enqueues) {
       for (const name of site.enqueues) {
         const q = series.queue(name);

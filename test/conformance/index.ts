@@ -9,6 +9,7 @@ import { jobTests } from './jobs.js';
 import { lockTests } from './locks.js';
 import { monitoringTests } from './monitoring.js';
 import { queueTests } from './queues.js';
+import { removeFromQueueTests } from './remove-from-queue.js';
 import { serverTests } from './servers.js';
 import { transactionTests } from './transactions.js';
 
@@ -22,6 +23,7 @@ export function runConformance(test: Test, harness: Harness): void {
   lockTests(test, harness);
   dataTests(test, harness);
   transactionTests(test, harness);
+  removeFromQueueTests(test, harness);
   concurrencyTests(test, harness);
   serverTests(test, harness);
   monitoringTests(test, harness);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FetchAttempt, FetchedEntry, LeasedEntry, NamespaceDriver, NewJobRow } from '../../storage/driver.js';
-import { JobNotFoundError } from '../../storage/errors.js';
+import { JobNotFoundError, LeaseLostError } from '../../storage/errors.js';
 import type { JobRecord, NewState, StateRecord } from '../../storage/job.js';
 import type { QueueInfo } from '../../storage/monitoring.js';
 import type { FetchStateChange } from '../../storage/queue.js';
@@ -99,6 +99,13 @@ export class MemoryNamespace implements NamespaceDriver {
     const now = Date.now();
     // Check every precondition before the first write: nothing below can fail, so the batch is all-or-nothing.
     for (const id of jobIdsOf(ops)) if (!live(this.#jobs, id, now)) throw new JobNotFoundError(id);
+    const removed = new Set<string>();
+    for (const op of ops) {
+      if (op.op !== 'removeFromQueue') continue;
+      // A delivery removed twice in one batch is lost the second time, as it would be in two commits.
+      if (removed.has(op.token) || !this.#leased(op)) throw new LeaseLostError(`cannot remove a job from queue '${op.queue}' in this transaction`);
+      removed.add(op.token);
+    }
     let enqueued = false;
     for (const op of ops) {
       switch (op.op) {
@@ -124,6 +131,9 @@ export class MemoryNamespace implements NamespaceDriver {
         case 'enqueue':
           this.#enqueue(op.queue, op.jobId);
           enqueued = true;
+          break;
+        case 'removeFromQueue':
+          this.#remove(this.#leased(op)!, op.queue);
           break;
         case 'hashSet': this.data.hashSet(op.key, op.fields); break;
         case 'hashDelete': this.data.hashDelete(op.key); break;
@@ -177,7 +187,12 @@ export class MemoryNamespace implements NamespaceDriver {
     return () => this.#waiters.delete(waiter);
   }
 
-  #leased(entry: LeasedEntry): { entries: Map<number, QueueEntry>; seq: number; e: QueueEntry } | null {
+  #remove(found: { entries: Map<number, QueueEntry>; seq: number }, queue: string): void {
+    found.entries.delete(found.seq);
+    if (found.entries.size === 0) this.#queues.delete(queue);
+  }
+
+  #leased(entry: Pick<LeasedEntry, 'queue' | 'token'>): { entries: Map<number, QueueEntry>; seq: number; e: QueueEntry } | null {
     const [seqText, token] = entry.token.split(':') as [string, string];
     const seq = Number(seqText);
     const entries = this.#queues.get(entry.queue);
@@ -189,8 +204,7 @@ export class MemoryNamespace implements NamespaceDriver {
     return entries.map((entry) => {
       const found = this.#leased(entry);
       if (!found) return false;
-      found.entries.delete(found.seq);
-      if (found.entries.size === 0) this.#queues.delete(entry.queue);
+      this.#remove(found, entry.queue);
       return true;
     });
   }

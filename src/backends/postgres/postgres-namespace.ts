@@ -1,5 +1,5 @@
 import type { FetchAttempt, FetchedEntry, LeasedEntry, NamespaceDriver, NewJobRow } from '../../storage/driver.js';
-import { JobNotFoundError } from '../../storage/errors.js';
+import { JobNotFoundError, LeaseLostError } from '../../storage/errors.js';
 import type { JobRecord, StateRecord } from '../../storage/job.js';
 import type { QueueInfo } from '../../storage/monitoring.js';
 import type { FetchStateChange } from '../../storage/queue.js';
@@ -90,10 +90,18 @@ export class PostgresNamespace implements NamespaceDriver {
     const ids = jobIdsOf(ops);
     const bad = ids.find((id) => !parseJobId(id));
     if (bad !== undefined) throw new JobNotFoundError(bad);
+    const removes = ops.filter((op) => op.op === 'removeFromQueue');
     try {
-      await this.q(SQL.commit, [this.ns, ids, JSON.stringify(ops)]);
+      if (removes.length === 0) await this.q(SQL.commit, [this.ns, ids, JSON.stringify(ops)]);
+      else {
+        const split = removes.map((r) => r.token.split(':') as [string, string]);
+        await this.q(SQL.commitRemoving, [this.ns, ids, JSON.stringify(ops.filter((op) => op.op !== 'removeFromQueue')),
+          split.map(([seq]) => seq), split.map(([, token]) => token)]);
+      }
     } catch (err) {
-      if ((err as { code?: string }).code === 'P0002') throw new JobNotFoundError((err as Error).message);
+      const code = (err as { code?: string }).code;
+      if (code === 'P0002') throw new JobNotFoundError((err as Error).message);
+      if (code === 'P0003') throw new LeaseLostError(`cannot remove a job from queue '${[...new Set(removes.map((r) => r.queue))].join("', '")}' in this transaction`);
       throw err;
     }
     if (ops.some((op) => op.op === 'enqueue')) this.listener.wakeLocal(this.ns);

@@ -53,6 +53,8 @@ export const SQL = {
   setParameter: `UPDATE jobs SET parameters = parameters || jsonb_build_object($3::text, $4::text)
     WHERE ns = $1 AND id = $2 AND ${LIVE}`,
   commit: 'SELECT jobshard_commit($1, $2::bigint[], $3::jsonb)',
+  // A transaction with removeFromQueue: its writes and the fenced removals, one commit (0007).
+  commitRemoving: 'SELECT jobshard_commit_removing($1, $2::bigint[], $3::jsonb, $4::bigint[], $5::text[])',
 
   // The leased entries with their jobs (columns j_*), optionally marked with a new state, in one
   // round trip: see 0003-fetch-with-job.sql and 0006-fetch-sets-state.sql.

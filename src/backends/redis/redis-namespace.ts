@@ -1,5 +1,5 @@
 import type { FetchAttempt, LeasedEntry, NamespaceDriver, NewJobRow } from '../../storage/driver.js';
-import { JobNotFoundError } from '../../storage/errors.js';
+import { JobNotFoundError, LeaseLostError } from '../../storage/errors.js';
 import type { JobRecord, StateRecord } from '../../storage/job.js';
 import type { QueueInfo } from '../../storage/monitoring.js';
 import type { FetchStateChange } from '../../storage/queue.js';
@@ -41,6 +41,10 @@ function opsForLua(ops: readonly WriteOp[]): unknown[] {
       case 'counterIncrement': return { ...op, by: String(op.by), expireInMs: op.expireInMs === null ? null : String(op.expireInMs) };
       case 'expire': case 'expireJob': return { ...op, ms: String(op.ms) };
       case 'listTrim': return { ...op, start: String(op.start), end: String(op.end) };
+      case 'removeFromQueue': {
+        const at = op.token.lastIndexOf('#');
+        return { op: op.op, queue: op.queue, member: op.token.slice(0, at), lease: op.token.slice(at + 1) };
+      }
       default: return op;
     }
   });
@@ -120,6 +124,7 @@ export class RedisNamespace implements NamespaceDriver {
     if (ops.some((op) => op.op === 'enqueue')) await this.register();
     const [status, jobId] = (await this.#call('commit', [JSON.stringify(opsForLua(ops)), this.keys.wakeChannel, this.waker.origin])) as [string, string?];
     if (status === 'JOB_NOT_FOUND') throw new JobNotFoundError(jobId!);
+    if (status === 'LEASE_LOST') throw new LeaseLostError(`cannot remove a job from queue '${jobId!}' in this transaction`);
     if (ops.some((op) => op.op === 'enqueue')) this.waker.wakeLocal(this.keys.wakeChannel);
   }
 

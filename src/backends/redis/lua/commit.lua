@@ -1,13 +1,18 @@
 -- Applies a transaction's writes (the JSON form of WriteOp[]) atomically.
 -- ARGV: B, ops JSON, wake channel, wake-up origin (the publishing process). Lua cannot roll back, so every
 -- precondition (the jobs exist) is checked before the first write.
--- Returns {'JOB_NOT_FOUND', id} or {'OK'}.
+-- Returns {'JOB_NOT_FOUND', id}, {'LEASE_LOST', queue} or {'OK'}.
 local ops = cjson.decode(ARGV[2])
 local checked = {}
 for _, op in ipairs(ops) do
   if op.jobId and not checked[op.jobId] then
     if redis.call('EXISTS', job_key(op.jobId)) == 0 then return { 'JOB_NOT_FOUND', op.jobId } end
     checked[op.jobId] = true
+  end
+  if op.op == 'removeFromQueue' then
+    -- A delivery removed twice in one batch is lost the second time, as it would be in two commits.
+    if checked[op.member] or not leased(op.queue, op.member, op.lease) then return { 'LEASE_LOST', op.queue } end
+    checked[op.member] = true
   end
 end
 
@@ -35,6 +40,9 @@ for _, op in ipairs(ops) do
   elseif t == 'enqueue' then
     enqueue(op.queue, op.jobId)
     enqueued = true
+  elseif t == 'removeFromQueue' then
+    redis.call('ZREM', B .. 'ql:' .. op.queue, op.member)
+    redis.call('HDEL', B .. 'qm:' .. op.queue, string.match(op.member, '^(%d+):'))
   elseif t == 'hashSet' then
     for field, value in pairs(op.fields) do redis.call('HSET', kind_key('hash', op.key), field, value) end
   elseif t == 'hashDelete' then
