@@ -46,6 +46,20 @@ export function monitoringTests(test: Test, h: Harness): void {
     t.deepEqual(await s.monitoring.jobsInState('Processing'), []);
   });
 
+  test(`${h.name} monitoring: expired jobs leave the state counts and lists, whatever state they were in`, async (t) => {
+    const s = await h.storage();
+    const kept = await s.jobs.create({ type: 't', args: [], queue: 'q', state: { name: 'Succeeded' } });
+    // More than one sweep batch (500) of lapsing jobs, over three states, one of them changed after its expiry was set.
+    const lapsing = await Promise.all(Array.from({ length: 530 }, (_, i) =>
+      s.jobs.create({ type: 't', args: [i], queue: 'q', state: { name: ['Succeeded', 'Failed', 'Deleted'][i % 3]! }, expireInMs: 1_500 })));
+    await s.transaction((tx) => tx.setJobState(lapsing[1]!, { name: 'Succeeded' }));
+    t.deepEqual(await s.monitoring.stateCounts(), { Succeeded: 179, Failed: 176, Deleted: 176 });
+    await delay(1_800);
+    t.deepEqual(await s.monitoring.stateCounts(), { Succeeded: 1 });
+    t.deepEqual((await s.monitoring.jobsInState('Succeeded')).map((j) => j.id), [kept]);
+    t.deepEqual(await s.monitoring.jobsInState('Failed'), []);
+  });
+
   test(`${h.name} monitoring: job details with history`, async (t) => {
     const s = await h.storage();
     const id = await enqueueJob(s, 'q', 'report.build', [{ month: '2026-11' }]);

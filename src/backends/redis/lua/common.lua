@@ -54,7 +54,6 @@ local function write_state(id, s, current, now, old)
     end
     redis.call('ZADD', B .. 'state:' .. s.name, now, id)
     redis.call('SADD', B .. 'states', s.name)
-    redis.call('HSET', B .. 'jobstate', id, s.name)
   end
 end
 
@@ -80,20 +79,27 @@ local function apply_job_expiry(id, e)
   end
 end
 
--- Removes lapsed jobs from the state indexes (their keys expire by themselves).
+-- Removes lapsed jobs from the state indexes (their keys expire by themselves), 500 at a time:
+-- one ZREM per state index for the lot, so a state write need not record which index holds a
+-- job (the `jobstate` hash that older versions kept is cleared here as it goes).
 local function sweep()
   local total = 0
   repeat
     local ids = redis.call('ZRANGEBYSCORE', B .. 'expiring', '-inf', now_ms(), 'LIMIT', 0, 500)
-    for _, id in ipairs(ids) do
-      local st = redis.call('HGET', B .. 'jobstate', id)
-      if st then
-        redis.call('ZREM', B .. 'state:' .. st, id)
-        redis.call('HDEL', B .. 'jobstate', id)
+    if #ids > 0 then
+      for _, state in ipairs(redis.call('SMEMBERS', B .. 'states')) do
+        redis.call('ZREM', B .. 'state:' .. state, unpack(ids))
       end
-      redis.call('ZREM', B .. 'expiring', id)
-      local k = job_key(id)
-      redis.call('DEL', k, k .. ':p', k .. ':h')
+      redis.call('HDEL', B .. 'jobstate', unpack(ids))
+      redis.call('ZREM', B .. 'expiring', unpack(ids))
+      local keys = {}
+      for _, id in ipairs(ids) do
+        local k = job_key(id)
+        keys[#keys + 1] = k
+        keys[#keys + 1] = k .. ':p'
+        keys[#keys + 1] = k .. ':h'
+      end
+      redis.call('DEL', unpack(keys))
     end
     total = total + #ids
   until #ids < 500
