@@ -237,7 +237,6 @@ export class JobServer {
    */
   async #run(fetched: FetchedJob, abort: LazyAbort): Promise<(() => Promise<void>) | null> {
     const started = performance.now();
-    const s = this.#storage;
     const job = fetched.job;
     // The fetch marked it Processing, or it was in another state (deleted, already done): drop the entry.
     if (!job || job.state !== STATE.processing) {
