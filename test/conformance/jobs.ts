@@ -92,6 +92,25 @@ export function jobTests(test: Test, h: Harness): void {
     await rejectsWithCode(t, s.jobs.getParameter(id, 'x'), 'JOB_NOT_FOUND');
     t.falsy((await s.monitoring.stateCounts())['Succeeded']);
   });
+  test(`${h.name} jobs: states and expiries of several jobs in one transaction apply in order`, async (t) => {
+    const s = await h.storage();
+    const [a, b, c] = [await enqueueJob(s, 'q'), await enqueueJob(s, 'q'), await enqueueJob(s, 'q')];
+    const before = Date.now();
+    await s.transaction((tx) => {
+      tx.setJobState(a, { name: 'Succeeded' });
+      tx.expireJob(b, 60_000);
+      tx.setJobState(c, { name: 'Succeeded' });
+      tx.expireJob(c, 60_000);
+      tx.persistJob(c);
+      tx.setJobState(b, { name: 'Failed' });
+    });
+    const [ja, jb, jc] = [await s.jobs.get(a), await s.jobs.get(b), await s.jobs.get(c)];
+    t.deepEqual([ja.state, jb.state, jc.state], ['Succeeded', 'Failed', 'Succeeded']);
+    t.is(ja.expireAt, null);
+    t.true(jb.expireAt !== null && Math.abs(jb.expireAt.getTime() - (before + 60_000)) < 5_000);
+    t.is(jc.expireAt, null, 'the persist after the expiry wins');
+  });
+
   test(`${h.name} jobs: create with a state and enqueue writes the job, its first state and its queue entry at once`, async (t) => {
     const s = await h.storage();
     const before = await enqueueJob(s, 'one-step');

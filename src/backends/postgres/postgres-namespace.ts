@@ -91,12 +91,12 @@ export class PostgresNamespace implements NamespaceDriver {
     const bad = ids.find((id) => !parseJobId(id));
     if (bad !== undefined) throw new JobNotFoundError(bad);
     const removes = ops.filter((op) => op.op === 'removeFromQueue');
+    const rest = foldExpiry(ops.filter((op) => op.op !== 'removeFromQueue'));
     try {
-      if (removes.length === 0) await this.q(SQL.commit, [this.ns, ids, JSON.stringify(ops)]);
+      if (removes.length === 0) await this.q(SQL.commit, [this.ns, ids, JSON.stringify(rest)]);
       else {
         const split = removes.map((r) => r.token.split(':') as [string, string]);
-        await this.q(SQL.commitRemoving, [this.ns, ids, JSON.stringify(ops.filter((op) => op.op !== 'removeFromQueue')),
-          split.map(([seq]) => seq), split.map(([, token]) => token)]);
+        await this.q(SQL.commitRemoving, [this.ns, ids, JSON.stringify(rest), split.map(([seq]) => seq), split.map(([, token]) => token)]);
       }
     } catch (err) {
       const code = (err as { code?: string }).code;
@@ -215,4 +215,21 @@ export class PostgresNamespace implements NamespaceDriver {
   async jobsInState(state: string, offset: number, limit: number): Promise<JobRecord[]> {
     return (await this.q<JobRow>(SQL.jobsInState, [this.ns, state, offset, limit])).rows.map(toJobRecord);
   }
+}
+
+/**
+ * An expireJob right after a setJobState of the same job rides on it (expireMs, see
+ * 0008-state-with-expiry.sql): one UPDATE of the job's row instead of two.
+ */
+function foldExpiry(ops: readonly WriteOp[]): Array<WriteOp | (Extract<WriteOp, { op: 'setJobState' }> & { expireMs: number })> {
+  const out: Array<WriteOp | (Extract<WriteOp, { op: 'setJobState' }> & { expireMs: number })> = [];
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
+    const next = ops[i + 1];
+    if (op.op === 'setJobState' && next?.op === 'expireJob' && next.jobId === op.jobId) {
+      out.push({ ...op, expireMs: next.ms });
+      i++;
+    } else out.push(op);
+  }
+  return out;
 }
