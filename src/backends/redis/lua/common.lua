@@ -36,7 +36,8 @@ end
 -- The job's keys share its expiry (apply_job_expiry), and keys that exist keep their TTL through
 -- writes: the one key this can create is the history list, which then takes the job's expiry.
 -- `old` is { stateName, stateReason } as HMGET read them, when the caller already did (nil: read here).
--- Every command counts: Lua's per-call cost is most of a job's time on the server.
+-- Every command counts: each redis.call costs about a microsecond on top of the command itself
+-- (measured here: 101 HGETs in one script 103 µs, one HGET 7 µs).
 local function write_state(id, s, current, now, old)
   local k = job_key(id)
   if redis.call('RPUSH', k .. ':h', cjson.encode({ name = s.name, reason = s.reason, data = s.data, createdAt = now })) == 1 then
