@@ -38,8 +38,9 @@ BEGIN
         -- deadlock; the state test reads the newest row version, once it is locked. Each job is
         -- reached by primary key: LATERAL, with the other tests outside the subquery and OFFSET 0
         -- so the planner cannot push them in. Written as a plain join (or with the namespace test
-        -- pushed in), a young table without statistics got a scan of the namespace's part of
-        -- jobs_by_state per leased entry: 150-200 ms a fetch at a 10,000-job backlog.
+        -- pushed in), a jobs table without statistics (while autovacuum had already analyzed
+        -- queue_entries) got a scan of the namespace's part of jobs_by_state per leased entry:
+        -- 150-200 ms a fetch at a 10,000-job backlog. See the 'plans' test.
         SELECT lk.id FROM (SELECT DISTINCT l.job_id FROM leased l WHERE p_state IS NOT NULL ORDER BY 1) AS ids
           CROSS JOIN LATERAL (SELECT j.id, j.ns, j.state_name, j.expire_at FROM jobs j WHERE j.id = ids.job_id OFFSET 0 FOR UPDATE) AS lk
          WHERE lk.ns = p_ns AND (lk.expire_at IS NULL OR lk.expire_at > now()) AND lk.state_name = ANY (p_from)
