@@ -1,7 +1,7 @@
 export * from './storage/errors.js';
 export type { JsonValue } from './storage/json.js';
 export type { CreateJobInput, JobRecord, JobStore, NewState, StateRecord } from './storage/job.js';
-export type { FetchedJob, FetchOptions, QueueStore } from './storage/queue.js';
+export type { FetchedJob, FetchOptions, FetchStateChange, QueueStore } from './storage/queue.js';
 export type { AcquireOptions, Lock, LockManager } from './storage/lock.js';
 export type { DataStore, StructureKind } from './storage/data.js';
 export type { ServerInfo, ServerRecord, ServerRegistry } from './storage/servers.js';
