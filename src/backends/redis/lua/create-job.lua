@@ -18,9 +18,10 @@ for i = 5, #ARGV, 7 do
       redis.call('HSET', k .. ':p', name, value)
     end
   end
-  -- A new job has no state to replace, and its expiry is the one just written.
-  if ARGV[i + 5] ~= '' then write_state(id, cjson.decode(ARGV[i + 5]), true, now, { false, false }) end
-  apply_job_expiry(id, expire_at)
+  -- A new job has no state to replace, and its expiry is the one just written. Its keys are new,
+  -- so one that never expires needs no PERSIST and is in no `expiring` index yet.
+  if ARGV[i + 5] ~= '' then write_state(id, cjson.decode(ARGV[i + 5]), true, now, { false, false }, expire_at) end
+  if expire_at ~= '' then apply_job_expiry(id, expire_at) end
   if ARGV[i + 6] == '1' then
     enqueue(queue, id)
     enqueued = true
