@@ -171,7 +171,7 @@ test('config: bad options get a ConfigError that says what to fix', (t) => {
   }
 });
 
-test('durability: fetch and ack commit without waiting for the WAL flush; enqueues and job writes wait for it', async (t) => {
+test('durability: fetch and ack commit without waiting for the WAL flush; enqueues, job writes and outcomes with acks wait for it', async (t) => {
   const schema = freshSchema();
   const backend = backendFor(schema);
   const ns = `d-${randomUUID()}`;
@@ -194,6 +194,7 @@ test('durability: fetch and ack commit without waiting for the WAL flush; enqueu
   const row = [['t'], ['[]'], ['q'], ['{}'], [null], [null], [true]];
   t.is(await commitMode(SQL.createJobs, [ns, ...row]), 'on');
   t.is(await commitMode(SQL.commit, [ns, [id], JSON.stringify([{ op: 'setJobParameter', jobId: id, name: 'p', value: 'v' }])]), 'on');
+  t.is(await commitMode(SQL.commitRemoving, [ns, [id], JSON.stringify([{ op: 'setJobParameter', jobId: id, name: 'p', value: 'v' }]), [], []]), 'on', 'an outcome with its acks waits for the flush');
   t.is(await commitMode(SQL.tryLock, [ns, 'r', 1_000]), 'on');
 });
 
