@@ -49,12 +49,17 @@ export function monitoringTests(test: Test, h: Harness): void {
   test(`${h.name} monitoring: expired jobs leave the state counts and lists, whatever state they were in`, async (t) => {
     const s = await h.storage();
     const kept = await s.jobs.create({ type: 't', args: [], queue: 'q', state: { name: 'Succeeded' } });
-    // More than one sweep batch (500) of lapsing jobs, over three states, one of them changed after its expiry was set.
+    // More than one sweep batch (500) of lapsing jobs, over three states, one of them changed after its expiry
+    // was set. The expiries are set in one transaction, right before the first count, so a slow create does
+    // not let any of them lapse early.
     const lapsing = await Promise.all(Array.from({ length: 530 }, (_, i) =>
-      s.jobs.create({ type: 't', args: [i], queue: 'q', state: { name: ['Succeeded', 'Failed', 'Deleted'][i % 3]! }, expireInMs: 1_500 })));
-    await s.transaction((tx) => tx.setJobState(lapsing[1]!, { name: 'Succeeded' }));
+      s.jobs.create({ type: 't', args: [i], queue: 'q', state: { name: ['Succeeded', 'Failed', 'Deleted'][i % 3]! } })));
+    await s.transaction((tx) => {
+      for (const id of lapsing) tx.expireJob(id, 2_500);
+      tx.setJobState(lapsing[1]!, { name: 'Succeeded' });
+    });
     t.deepEqual(await s.monitoring.stateCounts(), { Succeeded: 179, Failed: 176, Deleted: 176 });
-    await delay(1_800);
+    await delay(3_000);
     t.deepEqual(await s.monitoring.stateCounts(), { Succeeded: 1 });
     t.deepEqual((await s.monitoring.jobsInState('Succeeded')).map((j) => j.id), [kept]);
     t.deepEqual(await s.monitoring.jobsInState('Failed'), []);
