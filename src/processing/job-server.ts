@@ -84,7 +84,6 @@ export class JobServer {
   readonly #onError: (err: unknown) => void;
   readonly #onJobDone: (e: JobDoneEvent) => void;
   readonly #running = new Set<Running>();
-  readonly #acks = new Set<Promise<void>>();
   /** Outcome writes still in flight (at most one per worker). */
   readonly #outcomes = new Set<Promise<void>>();
   #stopFetching = new AbortController();
@@ -150,7 +149,6 @@ export class JobServer {
     // A handler that ignores its abort signal must not hang stop(): its job is already requeued.
     await within(Promise.all(this.#loops), 1_000);
     await within(Promise.all(this.#outcomes), 5_000);
-    await within(Promise.all(this.#acks), 5_000);
     await this.#storage.servers.remove(this.id).catch((err) => this.#onError(err));
   }
 
@@ -328,11 +326,6 @@ export class JobServer {
       if (!(err instanceof LeaseLostError)) throw err;
       await this.#storage.transaction(write);
     }
-  }
-
-  /** For an entry whose job is not run (skipped): the worker need not wait; stop() waits for acks in flight. */
-  #ackInBackground(fetched: FetchedJob): void {
-    inFlight(this.#acks, fetched.ack().catch(() => {}));
   }
 
   async #requeue(fetched: FetchedJob): Promise<void> {
