@@ -33,6 +33,12 @@ function toJobRecord(json: string): JobRecord {
   };
 }
 
+/** A delivery token is "<member>#<lease>": the queue entry's member and its lease counter. */
+function splitToken(token: string): { member: string; lease: string } {
+  const at = token.lastIndexOf('#');
+  return { member: token.slice(0, at), lease: token.slice(at + 1) };
+}
+
 /** Numbers that must stay exact travel to Lua as strings (Lua prints numbers with 14 digits). */
 function opsForLua(ops: readonly WriteOp[]): unknown[] {
   return ops.map((op) => {
@@ -41,10 +47,7 @@ function opsForLua(ops: readonly WriteOp[]): unknown[] {
       case 'counterIncrement': return { ...op, by: String(op.by), expireInMs: op.expireInMs === null ? null : String(op.expireInMs) };
       case 'expire': case 'expireJob': return { ...op, ms: String(op.ms) };
       case 'listTrim': return { ...op, start: String(op.start), end: String(op.end) };
-      case 'removeFromQueue': {
-        const at = op.token.lastIndexOf('#');
-        return { op: op.op, queue: op.queue, member: op.token.slice(0, at), lease: op.token.slice(at + 1) };
-      }
+      case 'removeFromQueue': return { op: op.op, queue: op.queue, ...splitToken(op.token) };
       default: return op;
     }
   });
@@ -122,9 +125,10 @@ export class RedisNamespace implements NamespaceDriver {
   async commit(ops: readonly WriteOp[]): Promise<void> {
     for (const op of ops) if ('jobId' in op && !this.keys.ownsJobId(op.jobId)) throw new JobNotFoundError(op.jobId);
     if (ops.some((op) => op.op === 'enqueue')) await this.register();
-    const [status, jobId] = (await this.#call('commit', [JSON.stringify(opsForLua(ops)), this.keys.wakeChannel, this.waker.origin])) as [string, string?];
-    if (status === 'JOB_NOT_FOUND') throw new JobNotFoundError(jobId!);
-    if (status === 'LEASE_LOST') throw new LeaseLostError(`cannot remove a job from queue '${jobId!}' in this transaction`);
+    // The second element names what failed: the job id, or the queue of the lost lease.
+    const [status, what] = (await this.#call('commit', [JSON.stringify(opsForLua(ops)), this.keys.wakeChannel, this.waker.origin])) as [string, string?];
+    if (status === 'JOB_NOT_FOUND') throw new JobNotFoundError(what!);
+    if (status === 'LEASE_LOST') throw new LeaseLostError(`cannot remove a job from queue '${what!}' in this transaction`);
     if (ops.some((op) => op.op === 'enqueue')) this.waker.wakeLocal(this.keys.wakeChannel);
   }
 
@@ -146,8 +150,8 @@ export class RedisNamespace implements NamespaceDriver {
   async #lease(action: 'ack' | 'requeue' | 'extend', entries: readonly LeasedEntry[], extra: string | number): Promise<boolean[]> {
     const args: Array<string | number> = [action, extra, this.waker.origin];
     for (const e of entries) {
-      const at = e.token.lastIndexOf('#');
-      args.push(e.queue, e.token.slice(0, at), e.token.slice(at + 1));
+      const { member, lease } = splitToken(e.token);
+      args.push(e.queue, member, lease);
     }
     return ((await this.#call('lease', args)) as number[]).map((n) => n === 1);
   }
