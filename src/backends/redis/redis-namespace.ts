@@ -9,48 +9,35 @@ import { RedisData, type RunCommand } from './redis-data.js';
 import type { RedisKeys } from './redis-keys.js';
 import type { RunScript, ScriptName } from './redis-scripts.js';
 import type { RedisWaker } from './redis-waker.js';
+import { pushOpArgs, splitToken, stateArgs } from './redis-args.js';
 
-interface JobJson {
-  id: string; type: string; args: string; queue: string; createdAt: string; expireAt: string;
-  stateName?: string; stateReason?: string; stateData?: string; stateAt?: string; params: Record<string, string> | [];
+const NO_STATE = ['', '', '', '', '', ''];
+
+/** A job as job_record (common.lua) returns it: its id, its hash and its parameters as HGETALL lists. */
+type JobReply = [id: string, fields: string[], params: string[]];
+
+/** An HGETALL list as an object (own properties only: a parameter may be named "__proto__"). */
+function fromPairs(list: string[]): Record<string, string> {
+  const entries: Array<[string, string]> = [];
+  for (let i = 0; i < list.length; i += 2) entries.push([list[i]!, list[i + 1]!]);
+  return Object.fromEntries(entries);
 }
 
-function toJobRecord(json: string): JobRecord {
-  const j = JSON.parse(json) as JobJson;
+function toJobRecord([id, fields, params]: JobReply): JobRecord {
+  const j = fromPairs(fields);
   return {
-    id: j.id,
-    type: j.type,
-    args: JSON.parse(j.args),
-    queue: j.queue,
-    state: j.stateName ?? null,
-    stateReason: j.stateReason ?? null,
-    stateData: j.stateData ? JSON.parse(j.stateData) : {},
-    stateAt: j.stateAt ? new Date(Number(j.stateAt)) : null,
-    createdAt: new Date(Number(j.createdAt)),
-    // cjson cannot tell an empty object from an empty array.
-    parameters: Array.isArray(j.params) ? {} : j.params,
-    expireAt: j.expireAt ? new Date(Number(j.expireAt)) : null,
+    id,
+    type: j['type']!,
+    args: JSON.parse(j['args']!),
+    queue: j['queue']!,
+    state: j['stateName'] ?? null,
+    stateReason: j['stateReason'] ?? null,
+    stateData: j['stateData'] ? JSON.parse(j['stateData']) : {},
+    stateAt: j['stateAt'] ? new Date(Number(j['stateAt'])) : null,
+    createdAt: new Date(Number(j['createdAt'])),
+    parameters: fromPairs(params),
+    expireAt: j['expireAt'] ? new Date(Number(j['expireAt'])) : null,
   };
-}
-
-/** A delivery token is "<member>#<lease>": the queue entry's member and its lease counter. */
-function splitToken(token: string): { member: string; lease: string } {
-  const at = token.lastIndexOf('#');
-  return { member: token.slice(0, at), lease: token.slice(at + 1) };
-}
-
-/** Numbers that must stay exact travel to Lua as strings (Lua prints numbers with 14 digits). */
-function opsForLua(ops: readonly WriteOp[]): unknown[] {
-  return ops.map((op) => {
-    switch (op.op) {
-      case 'setAdd': return { ...op, score: String(op.score) };
-      case 'counterIncrement': return { ...op, by: String(op.by), expireInMs: op.expireInMs === null ? null : String(op.expireInMs) };
-      case 'expire': case 'expireJob': return { ...op, ms: String(op.ms) };
-      case 'listTrim': return { ...op, start: String(op.start), end: String(op.end) };
-      case 'removeFromQueue': return { op: op.op, queue: op.queue, ...splitToken(op.token) };
-      default: return op;
-    }
-  });
 }
 
 /** One namespace of a Redis backend: every call is one script or one native command. */
@@ -88,7 +75,7 @@ export class RedisNamespace implements NamespaceDriver {
     const args: Array<string | number> = [this.keys.idTag, this.keys.wakeChannel, this.waker.origin];
     for (const r of rows) {
       args.push(r.type, r.argsJson, r.queue, JSON.stringify(r.parameters), r.expireInMs === null ? '' : String(r.expireInMs),
-        r.state ? JSON.stringify(r.state) : '', r.enqueue ? '1' : '');
+        r.enqueue ? '1' : '', ...(r.state ? ['1', ...stateArgs(r.state)] : NO_STATE));
     }
     const ids = (await this.#call('create-job', args)) as string[];
     if (enqueue) this.waker.wakeLocal(this.keys.wakeChannel);
@@ -97,8 +84,8 @@ export class RedisNamespace implements NamespaceDriver {
 
   async getJob(id: string): Promise<JobRecord | null> {
     if (!this.keys.ownsJobId(id)) return null;
-    const json = (await this.#call('read-job', ['record', id])) as string | null;
-    return json ? toJobRecord(json) : null;
+    const reply = (await this.#call('read-job', ['record', id])) as JobReply | null;
+    return reply ? toJobRecord(reply) : null;
   }
 
   async getHistory(id: string): Promise<StateRecord[] | null> {
@@ -126,15 +113,18 @@ export class RedisNamespace implements NamespaceDriver {
     for (const op of ops) if ('jobId' in op && !this.keys.ownsJobId(op.jobId)) throw new JobNotFoundError(op.jobId);
     if (ops.some((op) => op.op === 'enqueue')) await this.register();
     // The second element names what failed: the job id, or the queue of the lost lease.
-    const [status, what] = (await this.#call('commit', [JSON.stringify(opsForLua(ops)), this.keys.wakeChannel, this.waker.origin])) as [string, string?];
+    const args = [this.keys.wakeChannel, this.waker.origin];
+    pushOpArgs(ops, args);
+    const [status, what] = (await this.#call('commit', args)) as [string, string?];
     if (status === 'JOB_NOT_FOUND') throw new JobNotFoundError(what!);
     if (status === 'LEASE_LOST') throw new LeaseLostError(`cannot remove a job from queue '${what!}' in this transaction`);
     if (ops.some((op) => op.op === 'enqueue')) this.waker.wakeLocal(this.keys.wakeChannel);
   }
 
   async tryFetch(queues: readonly string[], invisibilityMs: number, count: number, withJob: boolean, setState: FetchStateChange | null): Promise<FetchAttempt> {
-    const change = setState ? JSON.stringify(setState) : '';
-    const [rows, nextVisible] = (await this.#call('fetch', [invisibilityMs, count, withJob ? '1' : '', change, ...queues])) as [Array<[string, string, string, number, string | null]>, number];
+    const change = setState ? [String(setState.from.length), ...stateArgs(setState.state), ...setState.from] : ['0'];
+    const [rows, nextVisible] = (await this.#call('fetch', [invisibilityMs, count, withJob ? '1' : '', ...change, ...queues])) as
+      [Array<[string, string, string, number, JobReply | null]>, number];
     return {
       entries: rows.map(([member, queue, token, deliveries, job]) => ({
         jobId: member.slice(member.indexOf(':') + 1), queue, token: `${member}#${token}`, deliveries, job: withJob ? (job ? toJobRecord(job) : null) : undefined,
@@ -213,7 +203,7 @@ export class RedisNamespace implements NamespaceDriver {
   }
 
   async queueJobs(queue: string, offset: number, limit: number): Promise<JobRecord[]> {
-    return ((await this.#call('monitor', ['queue-jobs', queue, offset, limit])) as string[]).map(toJobRecord);
+    return ((await this.#call('monitor', ['queue-jobs', queue, offset, limit])) as JobReply[]).map(toJobRecord);
   }
 
   async stateCounts(): Promise<Record<string, number>> {
@@ -222,6 +212,6 @@ export class RedisNamespace implements NamespaceDriver {
   }
 
   async jobsInState(state: string, offset: number, limit: number): Promise<JobRecord[]> {
-    return ((await this.#call('monitor', ['jobs-in-state', state, offset, limit])) as string[]).map(toJobRecord);
+    return ((await this.#call('monitor', ['jobs-in-state', state, offset, limit])) as JobReply[]).map(toJobRecord);
   }
 }

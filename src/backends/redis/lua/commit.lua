@@ -1,18 +1,38 @@
--- Applies a transaction's writes (the JSON form of WriteOp[]) atomically.
--- ARGV: B, ops JSON, wake channel, wake-up origin (the publishing process). Lua cannot roll back, so every
--- precondition (the jobs exist) is checked before the first write.
+-- Applies a transaction's writes atomically.
+-- ARGV: B, wake channel, wake-up origin (the publishing process), then the ops flat (redis-args.ts
+-- pushOpArgs): each a code and its values. Lua cannot roll back, so every precondition (the jobs
+-- exist, the leases hold) is checked before the first write.
 -- Returns {'JOB_NOT_FOUND', id}, {'LEASE_LOST', queue} or {'OK'}.
-local ops = cjson.decode(ARGV[2])
-local checked = {}
-for _, op in ipairs(ops) do
-  if op.jobId and not checked[op.jobId] then
-    if redis.call('EXISTS', job_key(op.jobId)) == 0 then return { 'JOB_NOT_FOUND', op.jobId } end
-    checked[op.jobId] = true
-  end
-  if op.op == 'removeFromQueue' then
+local ARITY = { S = 6, A = 6, P = 3, E = 2, N = 1, Q = 2, R = 3, HD = 1, ZA = 3, ZR = 2, ZD = 1,
+  LI = 2, LR = 2, LT = 3, LD = 1, CI = 3, X = 3, XP = 2 }
+-- Ops whose first value is a job id.
+local JOB_OP = { S = true, A = true, P = true, E = true, N = true, Q = true }
+
+local at = {}
+local i = 4
+while i <= #ARGV do
+  at[#at + 1] = i
+  local code = ARGV[i]
+  if code == 'HS' then i = i + 3 + 2 * tonumber(ARGV[i + 2]) else i = i + 1 + ARITY[code] end
+end
+
+-- Each job's { stateName, stateReason, expireAt } as read before the first write; the writes keep it current.
+local jobs = {}
+local removed = {}
+for _, p in ipairs(at) do
+  local code = ARGV[p]
+  if JOB_OP[code] then
+    local id = ARGV[p + 1]
+    if not jobs[id] then
+      local h = redis.call('HMGET', job_key(id), 'type', 'stateName', 'stateReason', 'expireAt')
+      if not h[1] then return { 'JOB_NOT_FOUND', id } end
+      jobs[id] = { h[2], h[3], h[4] or '' }
+    end
+  elseif code == 'R' then
+    local member = ARGV[p + 2]
     -- A delivery removed twice in one batch is lost the second time, as it would be in two commits.
-    if checked[op.member] or not leased(op.queue, op.member, op.lease) then return { 'LEASE_LOST', op.queue } end
-    checked[op.member] = true
+    if removed[member] or not leased(ARGV[p + 1], member, ARGV[p + 3]) then return { 'LEASE_LOST', ARGV[p + 1] } end
+    removed[member] = true
   end
 end
 
@@ -23,52 +43,56 @@ end
 
 local now = now_ms()
 local enqueued = false
-for _, op in ipairs(ops) do
-  local t = op.op
-  if t == 'setJobState' or t == 'addJobState' then
-    write_state(op.jobId, op.state, t == 'setJobState', now)
-  elseif t == 'setJobParameter' then
-    redis.call('HSET', job_key(op.jobId) .. ':p', op.name, op.value)
-    apply_job_expiry(op.jobId)
-  elseif t == 'expireJob' then
-    local e = tostring(now + tonumber(op.ms))
-    redis.call('HSET', job_key(op.jobId), 'expireAt', e)
-    apply_job_expiry(op.jobId, e)
-  elseif t == 'persistJob' then
-    redis.call('HSET', job_key(op.jobId), 'expireAt', '')
-    apply_job_expiry(op.jobId, '')
-  elseif t == 'enqueue' then
-    enqueue(op.queue, op.jobId)
+for _, p in ipairs(at) do
+  local code, a, b, c = ARGV[p], ARGV[p + 1], ARGV[p + 2], ARGV[p + 3]
+  if code == 'S' or code == 'A' then
+    local job = jobs[a]
+    write_state(a, state_at(p + 2), code == 'S', now, job, job[3])
+  elseif code == 'R' then
+    redis.call('ZREM', B .. 'ql:' .. a, b)
+    redis.call('HDEL', B .. 'qd:' .. a, string.match(b, '^(%d+):'))
+  elseif code == 'E' then
+    local e = tostring(now + tonumber(b))
+    redis.call('HSET', job_key(a), 'expireAt', e)
+    jobs[a][3] = e
+    apply_job_expiry(a, e)
+  elseif code == 'CI' then
+    redis.call('INCRBY', kind_key('counter', a), b)
+    if c ~= '' then redis.call('PEXPIRE', kind_key('counter', a), c) end
+  elseif code == 'P' then
+    redis.call('HSET', job_key(a) .. ':p', b, c)
+    apply_job_expiry(a, jobs[a][3])
+  elseif code == 'N' then
+    redis.call('HSET', job_key(a), 'expireAt', '')
+    jobs[a][3] = ''
+    apply_job_expiry(a, '')
+  elseif code == 'Q' then
+    enqueue(b, a)
     enqueued = true
-  elseif t == 'removeFromQueue' then
-    redis.call('ZREM', B .. 'ql:' .. op.queue, op.member)
-    redis.call('HDEL', B .. 'qm:' .. op.queue, string.match(op.member, '^(%d+):'))
-  elseif t == 'hashSet' then
-    for field, value in pairs(op.fields) do redis.call('HSET', kind_key('hash', op.key), field, value) end
-  elseif t == 'hashDelete' then
-    redis.call('DEL', kind_key('hash', op.key))
-  elseif t == 'setAdd' then
-    redis.call('ZADD', kind_key('set', op.key), op.score, op.member)
-  elseif t == 'setRemove' then
-    redis.call('ZREM', kind_key('set', op.key), op.member)
-  elseif t == 'setDelete' then
-    redis.call('DEL', kind_key('set', op.key))
-  elseif t == 'listInsert' then
-    redis.call('LPUSH', kind_key('list', op.key), op.value)
-  elseif t == 'listRemove' then
-    redis.call('LREM', kind_key('list', op.key), 0, op.value)
-  elseif t == 'listTrim' then
-    redis.call('LTRIM', kind_key('list', op.key), op.start, op['end'])
-  elseif t == 'listDelete' then
-    redis.call('DEL', kind_key('list', op.key))
-  elseif t == 'counterIncrement' then
-    redis.call('INCRBY', kind_key('counter', op.key), op.by)
-    if op.expireInMs ~= cjson.null then redis.call('PEXPIRE', kind_key('counter', op.key), op.expireInMs) end
-  elseif t == 'expire' then
-    redis.call('PEXPIRE', kind_key(op.kind, op.key), op.ms)
-  elseif t == 'persist' then
-    redis.call('PERSIST', kind_key(op.kind, op.key))
+  elseif code == 'HS' then
+    local k = kind_key('hash', a)
+    for f = p + 3, p + 2 + 2 * tonumber(b), 2 do redis.call('HSET', k, ARGV[f], ARGV[f + 1]) end
+  elseif code == 'HD' then
+    redis.call('DEL', kind_key('hash', a))
+  elseif code == 'ZA' then
+    redis.call('ZADD', kind_key('set', a), b, c)
+  elseif code == 'ZR' then
+    redis.call('ZREM', kind_key('set', a), b)
+  elseif code == 'ZD' then
+    redis.call('DEL', kind_key('set', a))
+  elseif code == 'LI' then
+    redis.call('LPUSH', kind_key('list', a), b)
+  elseif code == 'LR' then
+    redis.call('LREM', kind_key('list', a), 0, b)
+  elseif code == 'LT' then
+    redis.call('LTRIM', kind_key('list', a), b, c)
+  elseif code == 'LD' then
+    redis.call('DEL', kind_key('list', a))
+  elseif code == 'X' then
+    redis.call('PEXPIRE', kind_key(a, b), c)
+  elseif code == 'XP' then
+    redis.call('PERSIST', kind_key(a, b))
   end
 end
-if enqueued then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
+if enqueued then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return { 'OK' }

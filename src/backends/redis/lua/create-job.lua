@@ -1,12 +1,12 @@
 -- Creates jobs: one, or a batch of concurrent creates in one call.
--- ARGV: B, id tag, wake channel, wake-up origin (the publishing process), then per job 7 values:
--- type, args JSON, queue, parameters JSON, expireInMs ('' = never), first state JSON ('' = none),
--- '1' to enqueue it. Each job's state and queue entry are written with it, in this one script.
+-- ARGV: B, id tag, wake channel, wake-up origin (the publishing process), then per job 12 values:
+-- type, args JSON, queue, parameters JSON, expireInMs ('' = never), '1' to enqueue it, '1' if it has a
+-- first state, then that state's 5 values (see state_at; empty strings when it has none). Each job's state and queue entry are written with it, in this one script.
 -- Returns the new ids "<n>.<tag>", in input order.
 local now = now_ms()
 local ids = {}
 local enqueued = false
-for i = 5, #ARGV, 7 do
+for i = 5, #ARGV, 12 do
   local queue = ARGV[i + 2]
   local id = redis.call('INCR', B .. 'seq:job') .. '.' .. ARGV[2]
   local k = job_key(id)
@@ -20,9 +20,9 @@ for i = 5, #ARGV, 7 do
   end
   -- A new job has no state to replace, and its expiry is the one just written. Its keys are new,
   -- so one that never expires needs no PERSIST and is in no `expiring` index yet.
-  if ARGV[i + 5] ~= '' then write_state(id, cjson.decode(ARGV[i + 5]), true, now, { false, false }, expire_at) end
+  if ARGV[i + 6] == '1' then write_state(id, state_at(i + 7), true, now, { false, false }, expire_at) end
   if expire_at ~= '' then apply_job_expiry(id, expire_at) end
-  if ARGV[i + 6] == '1' then
+  if ARGV[i + 5] == '1' then
     enqueue(queue, id)
     enqueued = true
   end

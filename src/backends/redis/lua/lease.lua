@@ -13,12 +13,11 @@ for i = 5, #ARGV, 3 do
     local seq = string.match(member, '^(%d+):')
     if action == 'ack' then
       redis.call('ZREM', B .. 'ql:' .. queue, member)
-      redis.call('HDEL', B .. 'qm:' .. queue, seq)
+      redis.call('HDEL', B .. 'qd:' .. queue, seq)
     elseif action == 'requeue' then
       redis.call('ZREM', B .. 'ql:' .. queue, member)
+      -- Out of the lease set, the token no longer holds (leased); the next fetch makes a new one.
       redis.call('ZADD', B .. 'q:' .. queue, seq, member)
-      local meta = redis.call('HGET', B .. 'qm:' .. queue, seq)
-      redis.call('HSET', B .. 'qm:' .. queue, seq, string.match(meta, '^(%d+):') .. ':')
       requeued = true
     else
       redis.call('ZADD', B .. 'ql:' .. queue, 'XX', now + tonumber(ARGV[3]), member)
