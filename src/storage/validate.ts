@@ -81,12 +81,8 @@ export function checkStringRecord(what: string, value: unknown, keyKind: NameKin
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new InvalidArgumentError(`${what} must be an object of string values, got ${describe(value)}`);
   }
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(value)) {
-    checkName(keyKind, k);
-    out[k] = checkString(`${what}.${k}`, v);
-  }
-  return out;
+  // Built from entries: assigning out["__proto__"] would drop the field (and set nothing).
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [checkName(keyKind, k), checkString(`${what}.${k}`, v)]));
 }
 
 /**

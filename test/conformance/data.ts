@@ -18,6 +18,14 @@ export function dataTests(test: Test, h: Harness): void {
     t.is(await s.data.hashGetAll('h'), null);
   });
 
+  test(`${h.name} data: hash fields named like Object.prototype's own are kept as plain fields`, async (t) => {
+    const s = await h.storage();
+    await s.transaction((tx) => tx.hashSet('h', JSON.parse('{"__proto__":"p","constructor":"c"}') as Record<string, string>));
+    const all = await s.data.hashGetAll('h');
+    t.deepEqual(Object.entries(all!).sort(), [['__proto__', 'p'], ['constructor', 'c']]);
+    t.is(await s.data.hashGet('h', '__proto__'), 'p');
+  });
+
   test(`${h.name} data: sorted sets order by score, re-adding updates the score`, async (t) => {
     const s = await h.storage();
     await s.transaction((tx) => {

@@ -21,6 +21,21 @@ export function jobTests(test: Test, h: Harness): void {
     t.true(Math.abs(job.expireAt!.getTime() - (before + 60_000)) < 5_000);
   });
 
+  test(`${h.name} jobs: parameter and state data names that are Object.prototype's own round-trip as plain fields`, async (t) => {
+    const s = await h.storage();
+    // JSON.parse makes "__proto__" an own property, as a caller decoding a payload would have it.
+    const fields = JSON.parse('{"__proto__":"p","constructor":"c","toString":"t"}') as Record<string, string>;
+    const id = await s.jobs.create({ type: 't', args: [], queue: 'q', parameters: fields, state: { name: 'Enqueued', data: fields }, enqueue: true });
+    const expected = (o: Record<string, string>) => t.deepEqual(Object.entries(o).sort(), [['__proto__', 'p'], ['constructor', 'c'], ['toString', 't']]);
+    const job = await s.jobs.get(id);
+    expected(job.parameters);
+    expected(job.stateData);
+    expected((await s.jobs.history(id))[0]!.data);
+    const fetched = await s.queues.fetch(['q'], { withJob: true });
+    expected(fetched.job!.parameters);
+    await fetched.ack();
+  });
+
   test(`${h.name} jobs: unknown and malformed ids throw JobNotFoundError`, async (t) => {
     const s = await h.storage();
     for (const id of ['999999999', 'no-such-job', '1e5', '-1']) {
