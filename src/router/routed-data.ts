@@ -19,7 +19,8 @@ export class RoutedData implements DataStore {
 
   async hashGetAll(key: string) {
     const parts = (await this.#all((d) => d.hashGetAll(key))).filter((h): h is Record<string, string> => h !== null);
-    return parts.length ? Object.assign({}, ...parts.reverse()) as Record<string, string> : null;
+    // From entries, not Object.assign: assigning a field named "__proto__" would drop it.
+    return parts.length ? Object.fromEntries(parts.reverse().flatMap((h) => Object.entries(h))) : null;
   }
   async hashGet(key: string, field: string) {
     return (await this.#all((d) => d.hashGet(key, field))).find((v) => v !== null) ?? null;
