@@ -29,7 +29,7 @@ export interface JobServerOptions {
   schedulerIntervalMs?: number;
   /** stop() waits this long for running jobs, then aborts and requeues them. Default 10 s. */
   shutdownTimeoutMs?: number;
-  /** Succeeded jobs expire after this. Default 1 day. */
+  /** Succeeded jobs expire after this. Default 1 day. 0 deletes each job as it succeeds (its counters still count it). */
   retentionMs?: number;
   serverId?: string;
   /** Errors the server survived (storage outages, handler bugs are job failures, not these). */
@@ -302,7 +302,8 @@ export class JobServer {
   async #finish(fetched: FetchedJob, jobId: string, kind: StatisticKind, state: { name: string; reason?: string; data: Record<string, string> }, expireMs?: number): Promise<void> {
     const k = statsKeys(kind, new Date());
     await this.#outcome(fetched, (tx) => {
-      tx.setJobState(jobId, state);
+      // Expiring at once deletes the job, state and all: writing the state first would be wasted.
+      if (expireMs !== 0) tx.setJobState(jobId, state);
       if (expireMs !== undefined) tx.expireJob(jobId, expireMs);
       tx.counterIncrement(k.total);
       tx.counterIncrement(k.day, 1, { expireInMs: STATS_DAY_RETENTION_MS });

@@ -181,6 +181,19 @@ test('expiry: an expired job leaves no key behind, whenever its history and para
   t.deepEqual(await jobKeys(), [base, `${base}:h`], 'only the persisted job keeps keys (it has no parameters)');
 });
 
+test('expiry: expiring a job with 0 ms deletes its keys and index entries in that commit', async (t) => {
+  const ns = `exp0-${randomUUID()}`;
+  const s = backend.storage(ns);
+  const id = await s.jobs.create({ type: 't', args: [], queue: 'q', parameters: { p: '1' }, state: { name: 'Enqueued' }, expireInMs: 60_000 });
+  await s.transaction((tx) => {
+    tx.setJobState(id, { name: 'Succeeded' });
+    tx.expireJob(id, 0);
+  });
+  t.deepEqual(await keysUnder(`${prefix}{${ns}}:job:`), []);
+  const base = `${prefix}{${ns}}:`;
+  t.deepEqual([await admin.zscore(`${base}state:Enqueued`, id), await admin.zscore(`${base}state:Succeeded`, id), await admin.zscore(`${base}expiring`, id)], [null, null, null]);
+});
+
 test('locks: a killed holder process loses its lock when the lease lapses; the next token is larger', async (t) => {
   const ns = `lock-${randomUUID()}`;
   const holder = await startChild('./lock-holder.ts', [JSON.stringify({ kind: 'redis', url: REDIS_URL, prefix, namespace: ns, resource: 'crash-lock', ttlMs: 1_500 })], /token (\d+)/);

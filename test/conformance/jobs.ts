@@ -107,6 +107,25 @@ export function jobTests(test: Test, h: Harness): void {
     await rejectsWithCode(t, s.jobs.getParameter(id, 'x'), 'JOB_NOT_FOUND');
     t.falsy((await s.monitoring.stateCounts())['Succeeded']);
   });
+  test(`${h.name} jobs: expireJob with 0 ms deletes the job at once, out of every state list; a later persist in the same transaction keeps it`, async (t) => {
+    const s = await h.storage();
+    const [gone, kept] = [await enqueueJob(s, 'q'), await enqueueJob(s, 'q')];
+    await s.transaction((tx) => tx.setJobParameter(gone, 'p', '1'));
+    await s.transaction((tx) => {
+      tx.setJobState(gone, { name: 'Succeeded' });
+      tx.expireJob(gone, 0);
+      tx.setJobState(kept, { name: 'Succeeded' });
+      tx.expireJob(kept, 0);
+      tx.persistJob(kept);
+    });
+    await rejectsWithCode(t, s.jobs.get(gone), 'JOB_NOT_FOUND');
+    await rejectsWithCode(t, s.jobs.history(gone), 'JOB_NOT_FOUND');
+    await rejectsWithCode(t, s.jobs.getParameter(gone, 'p'), 'JOB_NOT_FOUND');
+    t.deepEqual((await s.monitoring.jobsInState('Succeeded')).map((j) => j.id), [kept]);
+    t.deepEqual(await s.monitoring.stateCounts(), { Succeeded: 1 });
+    t.is((await s.jobs.get(kept)).expireAt, null);
+  });
+
   test(`${h.name} jobs: states and expiries of several jobs in one transaction apply in order`, async (t) => {
     const s = await h.storage();
     const [a, b, c] = [await enqueueJob(s, 'q'), await enqueueJob(s, 'q'), await enqueueJob(s, 'q')];

@@ -3,7 +3,7 @@ import type { ExecutionContext, TestFn } from 'ava';
 import { JobClient } from '../../src/processing/job-client.js';
 import { JobServer, type JobServerOptions } from '../../src/processing/job-server.js';
 import type { Storage } from '../../src/storage/storage.js';
-import { delay } from '../conformance/helpers.js';
+import { delay, rejectsWithCode } from '../conformance/helpers.js';
 
 const fast: Partial<JobServerOptions> = { heartbeatIntervalMs: 100, schedulerIntervalMs: 50, shutdownTimeoutMs: 2_000, invisibilityTimeoutMs: 2_000 };
 
@@ -37,6 +37,20 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
     t.truthy(job.expireAt);
     t.deepEqual((await s.jobs.history(id)).map((h) => h.name), ['Enqueued', 'Processing', 'Succeeded']);
     t.is((await s.monitoring.statistics()).succeeded, 1);
+    t.deepEqual(await s.monitoring.queues(), []);
+  });
+
+  test(`${name} processing: retentionMs 0 deletes each job as it succeeds; statistics still count it`, async (t) => {
+    const s = await fresh();
+    let ran = 0;
+    const srv = server(t, s, { handlers: { quick: () => { ran++; } }, retentionMs: 0 });
+    await srv.start();
+    const client = new JobClient(s);
+    const ids = [await client.enqueue('quick', []), await client.enqueue('quick', [])];
+    t.true(await until(async () => (await s.monitoring.statistics()).succeeded === 2));
+    t.is(ran, 2);
+    for (const id of ids) await rejectsWithCode(t, s.jobs.get(id), 'JOB_NOT_FOUND');
+    t.deepEqual(await s.monitoring.stateCounts(), {});
     t.deepEqual(await s.monitoring.queues(), []);
   });
 

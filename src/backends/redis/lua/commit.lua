@@ -51,10 +51,15 @@ for _, p in ipairs(at) do
   elseif code == 'R' then
     redis.call('ZREM', B .. 'ql:' .. a, b)
     redis.call('HDEL', B .. 'qd:' .. a, string.match(b, '^(%d+):'))
+  elseif code == 'E' and b == '0' then
+    -- Expiring now is deleting, done at the end (a later op may still persist the job): the keys
+    -- and index entries go at once instead of lingering in the indexes until a sweep.
+    jobs[a].doomed = true
   elseif code == 'E' then
     local e = tostring(now + tonumber(b))
     redis.call('HSET', job_key(a), 'expireAt', e)
     jobs[a][3] = e
+    jobs[a].doomed = false
     apply_job_expiry(a, e)
   elseif code == 'CI' then
     redis.call('INCRBY', kind_key('counter', a), b)
@@ -65,6 +70,7 @@ for _, p in ipairs(at) do
   elseif code == 'N' then
     redis.call('HSET', job_key(a), 'expireAt', '')
     jobs[a][3] = ''
+    jobs[a].doomed = false
     apply_job_expiry(a, '')
   elseif code == 'Q' then
     enqueue(b, a)
@@ -92,6 +98,14 @@ for _, p in ipairs(at) do
     redis.call('PEXPIRE', kind_key(a, b), c)
   elseif code == 'XP' then
     redis.call('PERSIST', kind_key(a, b))
+  end
+end
+for id, job in pairs(jobs) do
+  if job.doomed then
+    local k = job_key(id)
+    redis.call('DEL', k, k .. ':p', k .. ':h')
+    if job[1] then redis.call('ZREM', B .. 'state:' .. job[1], id) end
+    if job[3] ~= '' then redis.call('ZREM', B .. 'expiring', id) end
   end
 end
 if enqueued then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
