@@ -101,7 +101,8 @@ export class JobServer {
     this.#storage = storage;
     this.id = options.serverId ?? `server-${randomUUID()}`;
     this.#o = {
-      queues: options.queues ?? ['default'],
+      // Frozen, like #processing: storage checks a frozen queue list and state change once, not per fetch.
+      queues: Object.freeze([...(options.queues ?? ['default'])]) as string[],
       workerCount: options.workerCount ?? 4,
       handlers: options.handlers,
       invisibilityTimeoutMs: options.invisibilityTimeoutMs ?? 5 * 60_000,
@@ -112,7 +113,10 @@ export class JobServer {
       retentionMs: options.retentionMs ?? 86_400_000,
       retry: { attempts: 3, baseDelayMs: 1_000, maxDelayMs: 10 * 60_000, jitter: 0.2, ...options.retry },
     };
-    this.#processing = { state: { name: STATE.processing, data: { serverId: this.id } }, from: [STATE.enqueued, STATE.processing] };
+    this.#processing = Object.freeze({
+      state: Object.freeze({ name: STATE.processing, data: Object.freeze({ serverId: this.id }) }),
+      from: Object.freeze([STATE.enqueued, STATE.processing]),
+    });
     this.#onError = options.onError ?? (() => {});
     const record = processingRecorder(this.id, options.meterProvider, storage.locate?.bind(storage));
     this.#onJobDone = (event) => {

@@ -157,13 +157,41 @@ const MAX_FROM_STATES = 16;
 
 function fetchSpec(queues: readonly string[], options: Omit<FetchOptions, 'signal'>): FetchSpec {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('fetch options must be an object');
-  const names = checkQueues(queues);
+  const names = frozenQueues.get(queues) ?? remember(frozenQueues, queues, checkQueues(queues));
   const invisibilityMs = options.invisibilityTimeoutMs === undefined ? DEFAULT_INVISIBILITY_MS : checkMs('invisibilityTimeoutMs', options.invisibilityTimeoutMs, 1);
   const withJob = checkFlag('withJob', options.withJob);
-  const setState = options.setState === undefined ? null : checkStateChange(options.setState);
-  if (setState && !withJob) throw new InvalidArgumentError('setState needs withJob: true (the job as changed is how you see whether it took the state)');
-  const key = JSON.stringify([names, invisibilityMs, withJob, setState]);
-  return { names, invisibilityMs, withJob, setState, key };
+  const change = options.setState === undefined ? null : frozenChanges.get(options.setState) ?? remember(frozenChanges, options.setState, checkedChange(options.setState));
+  if (change && !withJob) throw new InvalidArgumentError('setState needs withJob: true (the job as changed is how you see whether it took the state)');
+  const key = `${JSON.stringify(names)}\u0000${invisibilityMs}\u0000${withJob}\u0000${change?.key ?? ''}`;
+  return { names, invisibilityMs, withJob, setState: change?.change ?? null, key };
+}
+
+/**
+ * Checked queue lists and state changes of deeply frozen objects: they cannot change, so they are
+ * checked once. A JobServer passes the same frozen ones to every fetch; checking (and encoding
+ * the key of) its state change on each fetch was ~1 KiB of garbage per job.
+ */
+const frozenQueues = new WeakMap<object, string[]>();
+const frozenChanges = new WeakMap<object, CheckedChange>();
+
+interface CheckedChange {
+  change: FetchStateChange;
+  key: string;
+}
+
+function remember<T>(cache: WeakMap<object, T>, input: unknown, checked: T): T {
+  if (deepFrozen(input)) cache.set(input as object, checked);
+  return checked;
+}
+
+function deepFrozen(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return true;
+  return Object.isFrozen(value) && Object.values(value).every(deepFrozen);
+}
+
+function checkedChange(setState: unknown): CheckedChange {
+  const change = checkStateChange(setState);
+  return { change, key: JSON.stringify(change) };
 }
 
 function checkStateChange(change: unknown): FetchStateChange {

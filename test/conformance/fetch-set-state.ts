@@ -37,6 +37,23 @@ export function fetchSetStateTests(test: Test, h: Harness): void {
     for (const f of got.values()) await f.ack();
   });
 
+  test(`${h.name} queues: a setState object changed between fetches is read anew; a frozen one gives the same result as a fresh copy`, async (t) => {
+    const s = await h.storage();
+    for (let i = 0; i < 3; i++) await createEnqueued(s, 'again');
+    const change = { state: { name: 'Processing', data: { serverId: 'first' } }, from: ['Enqueued'] };
+    const first = (await s.queues.tryFetch(['again'], { withJob: true, setState: change }))!;
+    change.state.data.serverId = 'second';
+    change.from.push('Processing');
+    const second = (await s.queues.tryFetch(['again'], { withJob: true, setState: change }))!;
+    const frozen = Object.freeze({ state: Object.freeze({ name: 'Processing', data: Object.freeze({ serverId: 'third' }) }), from: Object.freeze(['Enqueued']) });
+    const third = (await s.queues.tryFetch(Object.freeze(['again']), { withJob: true, setState: frozen }))!;
+    t.deepEqual([first, second, third].map((f) => f.job!.stateData['serverId']), ['first', 'second', 'third']);
+    // A frozen but bad change is refused every time, not remembered.
+    const bad = Object.freeze({ state: Object.freeze({ name: '' }), from: Object.freeze(['Enqueued']) });
+    for (let i = 0; i < 2; i++) await rejectsWithCode(t, s.queues.tryFetch(['again'], { withJob: true, setState: bad }), 'INVALID_ARGUMENT');
+    for (const f of [first, second, third]) await f.ack();
+  });
+
   test(`${h.name} queues: a re-delivered job left Processing takes the state again; one that expired comes with job null`, async (t) => {
     const s = await h.storage();
     const id = await createEnqueued(s, 'again');
