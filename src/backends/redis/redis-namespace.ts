@@ -1,6 +1,6 @@
 import type { FetchAttempt, LeasedEntry, NamespaceDriver, NewJobRow } from '../../storage/driver.js';
 import { JobNotFoundError, LeaseLostError } from '../../storage/errors.js';
-import type { JobRecord, StateRecord } from '../../storage/job.js';
+import type { JobRecord, NewState, StateRecord } from '../../storage/job.js';
 import type { QueueInfo } from '../../storage/monitoring.js';
 import type { FetchStateChange } from '../../storage/queue.js';
 import type { ServerInfo, ServerRecord } from '../../storage/servers.js';
@@ -13,8 +13,12 @@ import { pushOpArgs, splitToken, stateArgs } from './redis-args.js';
 
 const NO_STATE = ['', '', '', '', '', ''];
 
-/** A job as job_record (common.lua) returns it: its id, its hash and its parameters as HGETALL lists. */
-type JobReply = [id: string, fields: string[], params: string[]];
+/**
+ * A job as job_record (common.lua) returns it: its id, its fields in JOB_FIELDS order (type, args,
+ * queue, createdAt, expireAt, stateName, stateReason, stateData, stateAt; null where unset) and its
+ * parameters as an HGETALL list.
+ */
+type JobReply = [id: string, values: Array<string | null>, params: string[]];
 
 /** An HGETALL list as an object: own properties even for a name like "__proto__" (assignment would drop it). */
 function fromPairs(list: string[]): Record<string, string> {
@@ -27,37 +31,29 @@ function fromPairs(list: string[]): Record<string, string> {
   return out;
 }
 
-/** The job hash's fields are known names: read straight from the list, with no object in between. */
-function toJobRecord([id, fields, params]: JobReply): JobRecord {
-  let type = '', args = 'null', queue = '', createdAt = '', expireAt = '';
-  let stateName: string | null = null, stateReason: string | null = null, stateData = '', stateAt = '';
-  for (let i = 0; i < fields.length; i += 2) {
-    const v = fields[i + 1]!;
-    switch (fields[i]) {
-      case 'type': type = v; break;
-      case 'args': args = v; break;
-      case 'queue': queue = v; break;
-      case 'createdAt': createdAt = v; break;
-      case 'expireAt': expireAt = v; break;
-      case 'stateName': stateName = v; break;
-      case 'stateReason': stateReason = v; break;
-      case 'stateData': stateData = v; break;
-      case 'stateAt': stateAt = v; break;
-    }
-  }
+function toJobRecord([id, v, params]: JobReply): JobRecord {
   return {
     id,
-    type,
-    args: JSON.parse(args),
-    queue,
-    state: stateName,
-    stateReason,
-    stateData: stateData ? JSON.parse(stateData) : {},
-    stateAt: stateAt ? new Date(Number(stateAt)) : null,
-    createdAt: new Date(Number(createdAt)),
+    type: v[0]!,
+    args: JSON.parse(v[1]!),
+    queue: v[2]!,
+    state: v[5] ?? null,
+    stateReason: v[6] ?? null,
+    stateData: v[7] ? JSON.parse(v[7]) : {},
+    stateAt: v[8] ? new Date(Number(v[8])) : null,
+    createdAt: new Date(Number(v[3])),
     parameters: params.length ? fromPairs(params) : {},
-    expireAt: expireAt ? new Date(Number(expireAt)) : null,
+    expireAt: v[4] ? new Date(Number(v[4])) : null,
   };
+}
+
+/** A fetched job that took the fetch's new state: the state it took, at `at` (the reply comes as read before). */
+function withState(job: JobRecord, s: NewState, at: Date): JobRecord {
+  job.state = s.name;
+  job.stateReason = s.reason ?? null;
+  job.stateData = { ...s.data };
+  job.stateAt = at;
+  return job;
 }
 
 /** One namespace of a Redis backend: every call is one script or one native command. */
@@ -143,11 +139,16 @@ export class RedisNamespace implements NamespaceDriver {
 
   async tryFetch(queues: readonly string[], invisibilityMs: number, count: number, withJob: boolean, setState: FetchStateChange | null): Promise<FetchAttempt> {
     const change = setState ? [String(setState.from.length), ...stateArgs(setState.state), ...setState.from] : ['0'];
-    const [rows, nextVisible] = (await this.#call('fetch', [invisibilityMs, count, withJob ? '1' : '', ...change, ...queues])) as
-      [Array<[string, string, string, number, JobReply | null]>, number];
+    const [rows, nextVisible, now] = (await this.#call('fetch', [invisibilityMs, count, withJob ? '1' : '', ...change, ...queues])) as
+      [Array<[string, string, number, JobReply | null, number]>, number, number];
+    const at = new Date(now);
     return {
-      entries: rows.map(([member, queue, token, deliveries, job]) => ({
-        jobId: member.slice(member.indexOf(':') + 1), queue, token: `${member}#${token}`, deliveries, job: withJob ? (job ? toJobRecord(job) : null) : undefined,
+      entries: rows.map(([member, queue, deliveries, job, changed]) => ({
+        jobId: member.slice(member.indexOf(':') + 1),
+        queue,
+        token: `${member}#${deliveries}`,
+        deliveries,
+        job: withJob ? (job ? (changed ? withState(toJobRecord(job), setState!.state, at) : toJobRecord(job)) : null) : undefined,
       })),
       nextVisibleInMs: nextVisible < 0 ? null : nextVisible,
     };

@@ -16,13 +16,20 @@ local function job_key(id)
   return B .. 'job:' .. id
 end
 
--- The job as { id, fields, params }: its hash and its parameters as HGETALL returns them, or nil if absent
--- or expired. Not JSON: encoding it here cost more than reading it.
-local function job_record(id)
-  local k = job_key(id)
-  local f = redis.call('HGETALL', k)
-  if #f == 0 then return nil end
-  return { id, f, redis.call('HGETALL', k .. ':p') }
+-- A job hash's fields in the order job_values reads them (redis-namespace.ts toJobRecord reads them so).
+local JOB_FIELDS = { 'type', 'args', 'queue', 'createdAt', 'expireAt', 'stateName', 'stateReason', 'stateData', 'stateAt' }
+
+-- The job's fields (JOB_FIELDS order, false where unset); values[1] is false if the job is absent or expired.
+local function job_values(id)
+  return redis.call('HMGET', job_key(id), unpack(JOB_FIELDS))
+end
+
+-- The job as { id, values (job_values), params (HGETALL list) }, or nil if absent or expired.
+-- Not JSON: encoding it here cost more than reading it.
+local function job_record(id, values)
+  values = values or job_values(id)
+  if not values[1] then return nil end
+  return { id, values, redis.call('HGETALL', job_key(id) .. ':p') }
 end
 
 -- A state as the callers pass it, five ARGV values from i (redis-args.ts stateArgs): name, '1' if it

@@ -2,8 +2,10 @@
 -- ARGV: B, invisibility ms, count, '1' to read each job too, n = number of 'from' states (0 = no state
 -- change); with n > 0 the new state (5 values, see state_at) and the n from-state names follow;
 -- then the queue names in priority order.
--- Returns { {member "<seq>:<jobId>", queue, token, deliveries, job (see job_record) or nil}..., next_visible_ms (-1 = none) }:
--- with the job read (and, with a state change, marked) here, a worker needs no second call before it runs it.
+-- Returns { {member "<seq>:<jobId>", queue, deliveries (also the lease token), job (see job_record) or nil,
+-- 1 if it took the new state}..., next_visible_ms (-1 = none), now }: with the job read (and, with a state
+-- change, marked) here, a worker needs no second call before it runs it. A job that took the new state
+-- comes as read before the change: the caller knows the state it took, and `now` is its stateAt.
 local with_job = ARGV[4] == '1'
 local n_from = tonumber(ARGV[5])
 local first_queue = 6
@@ -28,12 +30,17 @@ for i = first_queue, #ARGV do
       local deliveries = redis.call('HINCRBY', B .. 'qd:' .. queue, seq, 1)
       redis.call('ZADD', B .. 'ql:' .. queue, until_ms, member)
       local id = string.sub(member, string.find(member, ':', 1, true) + 1)
-      if change then
-        local old = redis.call('HMGET', job_key(id), 'stateName', 'stateReason')
-        if old[1] and from[old[1]] then write_state(id, change, true, now, old) end
+      local job, changed = false, 0
+      if with_job then
+        local values = job_values(id)
+        -- values[6], values[7]: stateName, stateReason
+        if change and values[6] and from[values[6]] then
+          write_state(id, change, true, now, { values[6], values[7] })
+          changed = 1
+        end
+        job = job_record(id, values) or false
       end
-      local job = with_job and job_record(id) or false
-      out[#out + 1] = { member, queue, tostring(deliveries), deliveries, job }
+      out[#out + 1] = { member, queue, deliveries, job, changed }
       left = left - 1
     end
   end
@@ -48,4 +55,4 @@ if left > 0 then
     end
   end
 end
-return { out, next_visible }
+return { out, next_visible, now }
