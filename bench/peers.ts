@@ -2,6 +2,8 @@
 // The same workload for jobshard and for BullMQ, graphile-worker and pg-boss, against the same
 // servers, in one run: enqueue throughput (32 producers), processing throughput (drain with
 // concurrency 32) and enqueue-to-handler-start latency (single jobs, idle workers).
+// Every system runs BENCH_ROUNDS times (3), the order rotated each round, and the table shows each
+// figure's median: on a shared machine one run of a system can be a third off its next.
 // Prints one table and writes it to bench/RESULTS.md.
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -9,45 +11,58 @@ import { bullmq } from './peers/bullmq.js';
 import { graphileWorker } from './peers/graphile-worker.js';
 import { jobshardPostgres, jobshardRedis, jobshardRouted } from './peers/jobshard.js';
 import { pgBoss } from './peers/pg-boss.js';
-import { renderResults, type Row } from './peers/report.js';
+import { median, renderResults, type Row } from './peers/report.js';
 import type { Subject } from './peers/subject.js';
-import { runWorkload, WorkloadTimeout } from './peers/workload.js';
+import { runWorkload, WorkloadTimeout, type Figures } from './peers/workload.js';
 import { serverVersions } from './peers/server-versions.js';
 
 const options = {
   jobs: Number(process.env['BENCH_JOBS'] ?? 10_000),
   latencySamples: Number(process.env['BENCH_LATENCY_SAMPLES'] ?? 200),
-  warmupJobs: 1_000,
+  warmupJobs: Number(process.env['BENCH_WARMUP'] ?? 3_000),
+  rounds: Number(process.env['BENCH_ROUNDS'] ?? 3),
 };
 const only = process.env['BENCH_ONLY']?.split(',');
 
 const subjects: Array<[string, () => Subject | Promise<Subject>]> = [
-  ['jobshard-redis', jobshardRedis],
+  ['jobshard-redis', () => jobshardRedis('delete')],
+  ['jobshard-redis-kept', () => jobshardRedis('day')],
   ['bullmq', bullmq],
-  ['jobshard-postgres', jobshardPostgres],
+  ['jobshard-postgres', () => jobshardPostgres('delete')],
+  ['jobshard-postgres-kept', () => jobshardPostgres('day')],
   ['graphile-worker', () => graphileWorker(true)],
   ['graphile-worker-defaults', () => graphileWorker(false)],
   ['pg-boss', pgBoss],
   ['jobshard-routed', jobshardRouted],
 ];
 
-const rows: Row[] = [];
-for (const [key, make] of subjects) {
-  if (only && !only.includes(key)) continue;
-  const s = await make();
-  process.stderr.write(`${s.name} on ${s.server}... `);
-  try {
-    rows.push({ subject: s, figures: await runWorkload(s, options) });
-    process.stderr.write('done\n');
-  } catch (err) {
-    if (!(err instanceof WorkloadTimeout)) throw err;
-    rows.push({ subject: s, figures: null, failure: err.message });
-    process.stderr.write(`timed out: ${err.message}\n`);
-  } finally {
-    // A subject stuck in its own wait must not hang the run either.
-    await Promise.race([s.close(), new Promise((r) => setTimeout(r, 10_000).unref())]);
+const chosen = subjects.filter(([key]) => !only || only.includes(key));
+const runs = new Map<string, { subject: Subject; figures: Figures[]; failure?: string }>();
+for (let round = 0; round < options.rounds; round++) {
+  // Rotated, so no system always runs first (coldest) or right after the same neighbour.
+  const order = chosen.map((_, i) => chosen[(i + round) % chosen.length]!);
+  for (const [key, make] of order) {
+    const s = await make();
+    const run = runs.get(key) ?? { subject: s, figures: [] };
+    runs.set(key, run);
+    process.stderr.write(`round ${round + 1}/${options.rounds}: ${s.name} on ${s.server}... `);
+    try {
+      if (!run.failure) run.figures.push(await runWorkload(s, options));
+      process.stderr.write('done\n');
+    } catch (err) {
+      if (!(err instanceof WorkloadTimeout)) throw err;
+      run.failure = err.message;
+      process.stderr.write(`timed out: ${err.message}\n`);
+    } finally {
+      // A subject stuck in its own wait must not hang the run either.
+      await Promise.race([s.close(), new Promise((r) => setTimeout(r, 10_000).unref())]);
+    }
   }
 }
+const rows: Row[] = chosen.map(([key]) => {
+  const run = runs.get(key)!;
+  return run.failure ? { subject: run.subject, figures: null, failure: run.failure } : { subject: run.subject, figures: median(run.figures), spread: run.figures };
+});
 
 const text = renderResults(rows, {
   date: new Date().toISOString().slice(0, 10),

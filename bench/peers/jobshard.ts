@@ -8,19 +8,32 @@ import type { Backend, Storage } from '../../src/storage/storage.js';
 import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../../test/helpers/servers.js';
 import { CONCURRENCY, type Subject } from './subject.js';
 
+/**
+ * How long succeeded jobs are kept. 0 deletes each as it succeeds, as BullMQ's removeOnComplete (set
+ * in its subject) and graphile-worker do: like for like. The default keeps them a day, with their
+ * history, which the peers do not.
+ */
+export type Retention = 'delete' | 'day';
+
+const RETENTION: Record<Retention, { retentionMs: number; name: string; config: string }> = {
+  delete: { retentionMs: 0, name: 'jobshard', config: 'retentionMs 0 (each job deleted as it succeeds, like the peers\' removal on completion)' },
+  day: { retentionMs: 86_400_000, name: 'jobshard, jobs kept', config: 'default retentionMs: succeeded jobs kept a day with their state history' },
+};
+
 /** One JobClient and one JobServer per storage; producers and workers spread evenly over the storages. */
-function subject(name: string, server: Subject['server'], config: string, storages: Storage[], close: () => Promise<void>): Subject {
+function subject(retention: Retention, server: Subject['server'], config: string, storages: Storage[], close: () => Promise<void>): Subject {
+  const { retentionMs, name, config: kept } = RETENTION[retention];
   const clients = storages.map((s) => new JobClient(s));
   let next = 0;
   return {
     name,
     server,
-    config,
+    config: `${config}; ${kept}`,
     enqueue: async () => {
       await clients[next++ % clients.length]!.enqueue('noop', []);
     },
     async start(onJob) {
-      const servers = storages.map((s) => new JobServer(s, { workerCount: CONCURRENCY / storages.length, handlers: { noop: () => onJob() } }));
+      const servers = storages.map((s) => new JobServer(s, { workerCount: CONCURRENCY / storages.length, retentionMs, handlers: { noop: () => onJob() } }));
       await Promise.all(servers.map((s) => s.start()));
       return async () => {
         await Promise.all(servers.map((s) => s.stop()));
@@ -30,20 +43,20 @@ function subject(name: string, server: Subject['server'], config: string, storag
   };
 }
 
-export function jobshardRedis(): Subject {
+export function jobshardRedis(retention: Retention): Subject {
   const prefix = freshPrefix();
   const backend = new RedisBackend({ url: REDIS_URL, prefix });
-  return subject('jobshard', 'redis', 'JobServer workerCount 32; one ioredis connection (pipelined) plus one for wake-ups',
+  return subject(retention, 'redis', 'JobServer workerCount 32; one ioredis connection (pipelined) plus one for wake-ups',
     [backend.storage('bench')], async () => {
       await backend.close();
       await deleteRedisPrefix(prefix);
     });
 }
 
-export function jobshardPostgres(): Subject {
+export function jobshardPostgres(retention: Retention): Subject {
   const schema = freshSchema();
   const backend = new PostgresBackend({ connectionString: PG_URL, schema, poolSize: 10 });
-  return subject('jobshard', 'postgres', 'JobServer workerCount 32; pool of 10 (batched calls need few connections); LISTEN/NOTIFY wake-ups',
+  return subject(retention, 'postgres', 'JobServer workerCount 32; pool of 10 (batched calls need few connections); LISTEN/NOTIFY wake-ups',
     [backend.storage('bench')], async () => {
       await backend.close();
       await dropSchema(schema);
@@ -63,7 +76,7 @@ export function jobshardRouted(): Subject {
     ],
     tenants: { acme: { shard: 'redis-1' }, globex: { shard: 'redis-2' }, initech: { shard: 'pg-1' }, umbrella: { shard: 'pg-2' } },
   });
-  return subject('jobshard routed', '2 redis + 2 postgres', 'Router, 4 tenants pinned one per shard; a JobServer of 8 workers per tenant; jobs spread evenly',
+  return subject('delete', '2 redis + 2 postgres', 'Router, 4 tenants pinned one per shard; a JobServer of 8 workers per tenant; jobs spread evenly',
     ['acme', 'globex', 'initech', 'umbrella'].map((t) => router.tenant(t)), async () => {
       await router.close();
       for (const p of prefixes) await deleteRedisPrefix(p!);

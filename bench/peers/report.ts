@@ -4,10 +4,24 @@ import type { Figures, WorkloadOptions } from './workload.js';
 
 export interface Row {
   subject: Subject;
-  /** null when the subject did not finish the workload in time (see failure). */
+  /** Each figure's median over the rounds; null when the subject did not finish the workload in time (see failure). */
   figures: Figures | null;
+  /** Every round's figures. */
+  spread?: Figures[];
   failure?: string;
 }
+
+/** Each figure's median (of an even count, the mean of the middle two). */
+export function median(runs: Figures[]): Figures {
+  const mid = (f: (r: Figures) => number) => {
+    const v = runs.map(f).sort((a, b) => a - b);
+    const h = Math.floor(v.length / 2);
+    return v.length % 2 ? v[h]! : (v[h - 1]! + v[h]!) / 2;
+  };
+  return { enqueuePerSec: mid((r) => r.enqueuePerSec), processPerSec: mid((r) => r.processPerSec), p50Ms: mid((r) => r.p50Ms), p99Ms: mid((r) => r.p99Ms) };
+}
+
+const range = (values: number[]) => `${num(Math.min(...values))}–${num(Math.max(...values))}`;
 
 const num = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(2));
 const x = (n: number) => `${n.toFixed(2)}x`;
@@ -28,7 +42,11 @@ export function renderResults(rows: Row[], meta: { date: string; machine: string
     '# jobshard vs BullMQ, graphile-worker and pg-boss',
     '',
     `Measured ${meta.date} on ${meta.machine}; ${meta.servers}, local, shared by every system.`,
-    `Reproduce: \`${meta.command}\` (BENCH_JOBS, BENCH_LATENCY_SAMPLES and BENCH_ONLY=key,key adjust it).`,
+    `Reproduce: \`${meta.command}\` (BENCH_JOBS, BENCH_LATENCY_SAMPLES, BENCH_WARMUP, BENCH_ROUNDS and BENCH_ONLY=key,key adjust it; keys: jobshard-redis, jobshard-redis-kept, bullmq, jobshard-postgres, jobshard-postgres-kept, graphile-worker, graphile-worker-defaults, pg-boss, jobshard-routed).`,
+    '',
+    `Each system ran the workload ${meta.options.rounds} times, the order rotated each round; the table shows each figure's median, ` +
+      'the ranges over the rounds follow it. Compare systems within one run, not across runs: this machine is shared, and the same system ' +
+      'can be a third faster or slower from one run to the next.',
     '',
     `Workload: ${meta.options.jobs.toLocaleString('en-US')} no-op jobs enqueued by 32 concurrent producers; the same jobs drained by workers ` +
       `with concurrency 32 (started on the full backlog); then ${meta.options.latencySamples} single jobs, each timed from the start of its enqueue ` +
@@ -40,6 +58,11 @@ export function renderResults(rows: Row[], meta: { date: string; machine: string
       ? `| ${r.subject.name} | ${r.subject.server} | ${num(r.figures.enqueuePerSec)} | ${num(r.figures.processPerSec)} | ` +
         `${num(r.figures.p50Ms)} | ${num(r.figures.p99Ms)} | ${r.subject.name.startsWith('jobshard') ? ratios(r, peers) : ''} |`
       : `| ${r.subject.name} | ${r.subject.server} | — | — | — | — | did not finish: ${r.failure} |`),
+    '',
+    'Ranges over the rounds (enqueue, process jobs/s; p50 ms):',
+    '',
+    ...rows.filter((r) => r.spread).map((r) => `- ${r.subject.name} (${r.subject.server}): enqueue ${range(r.spread!.map((f) => f.enqueuePerSec))}, ` +
+      `process ${range(r.spread!.map((f) => f.processPerSec))}, p50 ${range(r.spread!.map((f) => f.p50Ms))}.`),
     '',
     'How each is configured:',
     '',

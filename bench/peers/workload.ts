@@ -12,6 +12,8 @@ export interface WorkloadOptions {
   jobs: number;
   latencySamples: number;
   warmupJobs: number;
+  /** How many times the whole set of systems runs (reported as medians). */
+  rounds: number;
 }
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
