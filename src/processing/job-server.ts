@@ -4,6 +4,7 @@ import { processingRecorder } from '../telemetry/processing-telemetry.js';
 import { isJobshardError, LeaseLostError } from '../storage/errors.js';
 import type { FetchedJob, FetchOptions, FetchStateChange } from '../storage/queue.js';
 import type { Storage } from '../storage/storage.js';
+import type { NewState } from '../storage/job.js';
 import type { WriteTransaction } from '../storage/transaction.js';
 import { sleep } from '../storage/sleep.js';
 import { statsKeys, STATS_DAY_RETENTION_MS, STATS_HOUR_RETENTION_MS, type StatisticKind } from '../storage/statistics.js';
@@ -299,7 +300,9 @@ export class JobServer {
     if (error === null) {
       const durationMs = String(Math.round(performance.now() - started));
       return async () => {
-        await this.#finish(fetched, job.id, 'succeeded', { name: STATE.succeeded, data: { serverId: this.id, durationMs } }, this.#o.retentionMs);
+        // Retention 0 deletes the job with its outcome: a Succeeded state would be deleted in the same commit.
+        const state = this.#o.retentionMs === 0 ? null : { name: STATE.succeeded, data: { serverId: this.id, durationMs } };
+        await this.#finish(fetched, job.id, 'succeeded', state, this.#o.retentionMs);
         done('succeeded');
       };
     }
@@ -326,11 +329,10 @@ export class JobServer {
   }
 
   /** Writes the final state with its statistics, acknowledging the job in the same commit. */
-  async #finish(fetched: FetchedJob, jobId: string, kind: StatisticKind, state: { name: string; reason?: string; data: Record<string, string> }, expireMs?: number): Promise<void> {
+  async #finish(fetched: FetchedJob, jobId: string, kind: StatisticKind, state: NewState | null, expireMs?: number): Promise<void> {
     const k = statsKeys(kind, new Date());
     await this.#outcome(fetched, (tx) => {
-      // Expiring at once deletes the job, state and all: writing the state first would be wasted.
-      if (expireMs !== 0) tx.setJobState(jobId, state);
+      if (state) tx.setJobState(jobId, state);
       if (expireMs !== undefined) tx.expireJob(jobId, expireMs);
       tx.counterIncrement(k.total);
       tx.counterIncrement(k.day, 1, { expireInMs: STATS_DAY_RETENTION_MS });

@@ -77,7 +77,8 @@ export class RedisNamespace implements NamespaceDriver {
   }
 
   #call(name: ScriptName, args: Array<string | number>, keys: string[] = [this.keys.route]): Promise<unknown> {
-    return this.script(name, keys, [this.keys.base, ...args]);
+    args.unshift(this.keys.base);
+    return this.script(name, keys, args);
   }
 
   async createJob(row: NewJobRow): Promise<string> {

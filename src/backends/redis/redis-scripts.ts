@@ -18,7 +18,9 @@ export function registerScripts(client: Redis | Cluster): RunScript {
     client.defineCommand(`jobshard_${name.replace(/-/g, '_')}`, { lua });
   }
   return (name, keys, args) => {
-    const command = (client as unknown as Record<string, (n: number, ...a: Array<string | number>) => Promise<Reply>>)[`jobshard_${name.replace(/-/g, '_')}`]!;
-    return command.call(client, keys.length, ...keys, ...args);
+    const command = (client as unknown as Record<string, (n: number, ...a: Array<string | number | Array<string | number>>) => Promise<Reply>>)[`jobshard_${name.replace(/-/g, '_')}`]!;
+    // The arguments go as one array (ioredis flattens a command's arguments one level): a commit of
+    // a group of jobs has hundreds, and spreading them into the call copied them twice.
+    return command.call(client, keys.length, ...keys, args);
   };
 }
