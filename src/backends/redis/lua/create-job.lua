@@ -12,15 +12,20 @@ for i = 5, #ARGV, 12 do
   local k = job_key(id)
   local expire_at = ''
   if ARGV[i + 4] ~= '' then expire_at = tostring(now + tonumber(ARGV[i + 4])) end
-  redis.call('HSET', k, 'type', ARGV[i], 'args', ARGV[i + 1], 'queue', queue, 'createdAt', now, 'expireAt', expire_at)
+  local fields = { 'type', ARGV[i], 'args', ARGV[i + 1], 'queue', queue, 'createdAt', now, 'expireAt', expire_at }
+  -- A new job has no state to replace, and its expiry is the one just written. Its keys are new,
+  -- so one that never expires needs no PERSIST and is in no `expiring` index yet. With a state,
+  -- the job's fields go in the state's HSET: one write for the hash.
+  if ARGV[i + 6] == '1' then
+    write_state(id, state_at(i + 7), true, now, { false, false }, expire_at, fields)
+  else
+    redis.call('HSET', k, unpack(fields))
+  end
   if ARGV[i + 3] ~= '{}' then
     for name, value in pairs(cjson.decode(ARGV[i + 3])) do
       redis.call('HSET', k .. ':p', name, value)
     end
   end
-  -- A new job has no state to replace, and its expiry is the one just written. Its keys are new,
-  -- so one that never expires needs no PERSIST and is in no `expiring` index yet.
-  if ARGV[i + 6] == '1' then write_state(id, state_at(i + 7), true, now, { false, false }, expire_at) end
   if expire_at ~= '' then apply_job_expiry(id, expire_at) end
   if ARGV[i + 5] == '1' then
     enqueue(queue, id)
