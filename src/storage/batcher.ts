@@ -1,10 +1,19 @@
 /**
- * Natural batching: a call goes out at once while fewer than `concurrency`
- * batches are in flight; calls that arrive meanwhile wait and go out together
- * in the next free slot. Idle latency is unchanged, and under load one round
- * trip (and one commit) serves many callers. Each caller still gets its own
- * result. Measured: on Postgres one batch in flight was best; on Redis,
- * whose client pipelines, no batching at all (max 1, unlimited in flight).
+ * Natural batching: calls made in one turn of the event loop go out together
+ * at its end (setImmediate), while fewer than `concurrency` batches are in
+ * flight; calls that arrive while every slot is taken wait and go out together
+ * in the next free slot. Under load one round trip (and one commit) serves
+ * many callers; each caller still gets its own result. Idle, a call waits only
+ * for the end of its turn.
+ *
+ * Why at the end of the turn rather than at once: a reply for a batch wakes
+ * its callers, which make their next calls in the same turn. Sent at once, the
+ * first of those went out alone in the free slot and the rest waited for a
+ * reply, so the server ran short of work while this process handled a batch,
+ * and this process waited while the server ran one. Gathered to the end of the
+ * turn they go out as one batch while the server runs the other: measured on a
+ * 20,000-job Redis drain, 14.0k-16.0k jobs/s against 10.4k-12.8k, with less CPU
+ * per job on both sides.
  */
 export class Batcher<I, O> {
   readonly #run: (inputs: I[]) => Promise<O[]>;
@@ -12,7 +21,9 @@ export class Batcher<I, O> {
   #pending: Array<{ input: I; resolve: (o: O) => void; reject: (e: unknown) => void }> = [];
   readonly #concurrency: number;
   #running = 0;
+  #scheduled = false;
 
+  /** With max 1 every call goes out alone, at once: nothing to gather. */
   constructor(run: (inputs: I[]) => Promise<O[]>, max: number, concurrency = 1) {
     this.#run = run;
     this.#max = max;
@@ -22,7 +33,17 @@ export class Batcher<I, O> {
   push(input: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.#pending.push({ input, resolve, reject });
-      if (this.#running < this.#concurrency) void this.#drain();
+      if (this.#running >= this.#concurrency) return;
+      if (this.#max === 1) {
+        void this.#drain();
+        return;
+      }
+      if (this.#scheduled) return;
+      this.#scheduled = true;
+      setImmediate(() => {
+        this.#scheduled = false;
+        if (this.#running < this.#concurrency && this.#pending.length > 0) void this.#drain();
+      });
     });
   }
 
