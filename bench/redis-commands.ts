@@ -9,6 +9,8 @@ import { JobServer } from '../src/processing/job-server.js';
 import { deleteRedisPrefix, freshPrefix, REDIS_URL } from '../test/helpers/servers.js';
 
 const JOBS = Number(process.env['BENCH_JOBS'] ?? 5_000);
+// BENCH_RETENTION_MS=0: each job deleted as it succeeds (the JobServer default keeps it a day).
+const RETENTION = process.env['BENCH_RETENTION_MS'] === undefined ? undefined : Number(process.env['BENCH_RETENTION_MS']);
 const prefix = freshPrefix();
 const backend = new RedisBackend({ url: REDIS_URL, prefix });
 const admin = new Redis(REDIS_URL);
@@ -33,13 +35,13 @@ try {
   let done = 0;
   let drained!: () => void;
   const all = new Promise<void>((r) => (drained = r));
-  const server = new JobServer(storage, { workerCount: 32, handlers: { noop: () => { if (++done === JOBS) drained(); } } });
+  const server = new JobServer(storage, { workerCount: 32, ...(RETENTION === undefined ? {} : { retentionMs: RETENTION }), handlers: { noop: () => { if (++done === JOBS) drained(); } } });
   await server.start();
   await all;
   await server.stop();
   const rows = [...(await commandStats())].sort((a, b) => b[1].calls - a[1].calls);
   const total = rows.reduce((n, [, s]) => n + s.calls, 0);
-  console.log(`\nRedis commands per processed job (${JOBS} no-op jobs, JobServer with 32 workers): ${(total / JOBS).toFixed(1)}`);
+  console.log(`\nRedis commands per processed job (${JOBS} no-op jobs, JobServer with 32 workers, retentionMs ${RETENTION ?? 'default (1 day)'}): ${(total / JOBS).toFixed(1)}`);
   console.log('  (scripts count once as evalsha and again for each command they run)');
   for (const [name, s] of rows) {
     if (s.calls / JOBS < 0.01) continue;
