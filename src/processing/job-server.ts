@@ -21,7 +21,7 @@ export interface JobServerOptions {
   handlers: Record<string, HandlerEntry>;
   /** Default retry policy; a handler entry may override it. */
   retry?: RetryPolicy;
-  /** A fetched job stays invisible this long; a live worker extends it every third of it. Default 5 min. */
+  /** A fetched job stays invisible this long; while it runs it is extended every third of it (the first time within two thirds). Default 5 min. */
   invisibilityTimeoutMs?: number;
   /** Default 15 s. Servers silent for serverTimeoutMs (default 60 s) are removed by the others. */
   heartbeatIntervalMs?: number;
