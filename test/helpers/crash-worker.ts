@@ -1,6 +1,7 @@
 // A JobServer in its own process, for crash tests: the parent SIGKILLs it mid-run.
 // Usage: tsx crash-worker.ts '<json {kind: "postgres"|"redis"|"router", pg, redis, schema, prefix, namespace}>'
 // Prints "done <n>" as jobs complete.
+import { pathToFileURL } from 'node:url';
 import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.js';
 import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
 import { JobServer } from '../../src/processing/job-server.js';
@@ -28,8 +29,9 @@ export function crashStorage(cfg: CrashConfig): { storage: Storage; close: () =>
   return { storage: router.tenant(cfg.namespace), close: () => router.close() };
 }
 
-if (process.argv[2]) {
-  const cfg = JSON.parse(process.argv[2]) as CrashConfig;
+// Run as a script, not when another helper imports crashStorage.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const cfg = JSON.parse(process.argv[2]!) as CrashConfig;
   let done = 0;
   const server = new JobServer(crashStorage(cfg).storage, {
     queues: ['default', 'bulk'],

@@ -1,0 +1,28 @@
+// A JobServer in its own process whose one job's lease the parent takes away: the parent SIGSTOPs
+// this process past the job's invisibility, fetches the job itself, then SIGCONTs it.
+// Usage: tsx lease-loser.ts '<json CrashConfig>'. Prints "ready" once started, "started <jobId>" when the handler starts
+// and "aborted <reason>" when its signal fires.
+import { JobServer } from '../../src/processing/job-server.js';
+import { crashStorage, type CrashConfig } from './crash-worker.js';
+
+const cfg = JSON.parse(process.argv[2]!) as CrashConfig;
+const server = new JobServer(crashStorage(cfg).storage, {
+  workerCount: 1,
+  invisibilityTimeoutMs: 600,
+  handlers: {
+    hold: async (_args, ctx) => {
+      process.stdout.write(`started ${ctx.jobId}\n`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 20_000);
+        ctx.signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          process.stdout.write(`aborted ${(ctx.signal.reason as Error).name}\n`);
+          resolve();
+        });
+      });
+      ctx.signal.throwIfAborted();
+    },
+  },
+});
+await server.start();
+process.stdout.write('ready\n');

@@ -1,0 +1,40 @@
+// A worker whose job was handed to another (its process froze past the invisibility) learns it
+// at its next keep-alive: the handler's signal aborts with LeaseLostError. Real processes: the
+// worker is SIGSTOPped, not paused by a hook.
+import test from 'ava';
+import { randomBytes } from 'node:crypto';
+import { JobClient } from '../../src/processing/job-client.js';
+import { delay } from '../conformance/helpers.js';
+import { crashStorage, type CrashConfig } from '../helpers/crash-worker.js';
+import { kill, startChild } from '../helpers/child.js';
+import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../helpers/servers.js';
+
+for (const kind of ['redis', 'postgres'] as const) {
+  test(`${kind}: a worker frozen past its job's invisibility has its handler aborted once another takes the job`, async (t) => {
+    const cfg: CrashConfig = { kind, pg: PG_URL, redis: REDIS_URL, schema: freshSchema(), prefix: freshPrefix(), namespace: `lease${randomBytes(4).toString('hex')}` };
+    const { storage, close } = crashStorage(cfg);
+    const worker = await startChild('./lease-loser.ts', [JSON.stringify(cfg)], /ready/, 30_000).catch(async (err: unknown) => {
+      await close();
+      throw err;
+    });
+    try {
+      // The child is up and waiting: the job goes to it.
+      const id = await new JobClient(storage).enqueue('hold', []);
+      while (!worker.output().includes(`started ${id}`)) await delay(20);
+      worker.child.kill('SIGSTOP');
+      await delay(1_500);
+      const taken = await storage.queues.tryFetch(['default'], { withJob: true });
+      t.is(taken?.jobId, id, 'the lapsed lease lets another consumer take the job');
+      worker.child.kill('SIGCONT');
+      const deadline = Date.now() + 5_000;
+      while (Date.now() < deadline && !worker.output().includes('aborted')) await delay(20);
+      t.regex(worker.output(), /aborted LeaseLostError/);
+      await taken!.ack();
+    } finally {
+      await kill(worker.child);
+      await close();
+      await dropSchema(cfg.schema).catch(() => {});
+      await deleteRedisPrefix(cfg.prefix).catch(() => {});
+    }
+  });
+}
