@@ -194,6 +194,27 @@ test('expiry: expiring a job with 0 ms deletes its keys and index entries in tha
   t.deepEqual([await admin.zscore(`${base}state:Enqueued`, id), await admin.zscore(`${base}state:Succeeded`, id), await admin.zscore(`${base}expiring`, id)], [null, null, null]);
 });
 
+test('sweep: lapsed jobs leave the state indexes by themselves, with no monitoring read; sweepIntervalMs 0 leaves it to sweep()', async (t) => {
+  const auto = new RedisBackend({ url: REDIS_URL, prefix: `${prefix}sw1:`, sweepIntervalMs: 200 });
+  const manual = new RedisBackend({ url: REDIS_URL, prefix: `${prefix}sw2:`, sweepIntervalMs: 0 });
+  try {
+    const ns = `sweep-${randomUUID()}`;
+    const lapse = (b: RedisBackend) => b.storage(ns).jobs.create({ type: 't', args: [], queue: 'q', state: { name: 'Succeeded' }, enqueue: true, expireInMs: 300 });
+    const [a, m] = [await lapse(auto), await lapse(manual)];
+    const indexed = (p: string, id: string) => admin.zscore(`${p}{${ns}}:state:Succeeded`, id);
+    t.not(await indexed(`${prefix}sw1:`, a), null);
+    await new Promise((r) => setTimeout(r, 1_000));
+    t.is(await indexed(`${prefix}sw1:`, a), null, 'swept by the timer');
+    t.is(await admin.zcard(`${prefix}sw1:{${ns}}:expiring`), 0);
+    t.not(await indexed(`${prefix}sw2:`, m), null, 'no timer: still indexed');
+    t.is(await manual.sweep(), 1);
+    t.is(await indexed(`${prefix}sw2:`, m), null);
+  } finally {
+    await auto.close();
+    await manual.close();
+  }
+});
+
 test('locks: a killed holder process loses its lock when the lease lapses; the next token is larger', async (t) => {
   const ns = `lock-${randomUUID()}`;
   const holder = await startChild('./lock-holder.ts', [JSON.stringify({ kind: 'redis', url: REDIS_URL, prefix, namespace: ns, resource: 'crash-lock', ttlMs: 1_500 })], /token (\d+)/);
@@ -213,6 +234,7 @@ test('config: bad options get a ConfigError that says what to fix', (t) => {
     [{ url: REDIS_URL, prefix: 'a{b}' }, /prefix/],
     [{}, /url/],
     [{ url: REDIS_URL, connectTimeoutMs: -1 }, /connectTimeoutMs/],
+    [{ url: REDIS_URL, sweepIntervalMs: -1 }, /sweepIntervalMs/],
   ] as Array<[unknown, RegExp]>) {
     const err = t.throws(() => new RedisBackend(options as never));
     t.is((err as { code?: string }).code, 'CONFIG_INVALID');

@@ -31,6 +31,7 @@ export class RedisBackend implements Backend {
   readonly #storages = new Map<string, Storage>();
   readonly #registered = new Set<string>();
   #opening: Promise<void> | undefined;
+  #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options: RedisBackendOptions) {
@@ -70,6 +71,10 @@ export class RedisBackend implements Backend {
   /** Connects; fails with ShardUnavailableError within connectTimeoutMs if the server does not answer. */
   open(): Promise<void> {
     if (this.#closed) return Promise.reject(new ClosedError(`RedisBackend ${this.where}`));
+    if (this.options.sweepIntervalMs > 0 && !this.#sweeper) {
+      this.#sweeper = setInterval(() => void this.sweep().catch(() => {}), this.options.sweepIntervalMs);
+      this.#sweeper.unref();
+    }
     if (this.#client.status === 'ready') return Promise.resolve();
     // Concurrent callers share one wait, so a burst of calls adds one pair of listeners, not one per call.
     this.#opening ??= this.#waitReady().finally(() => {
@@ -133,6 +138,20 @@ export class RedisBackend implements Backend {
     return replies.flatMap((rows, i) => rows.map(([queue, waiting, inFlight]) => ({ namespace: namespaces[i]!, queue, waiting, inFlight })));
   }
 
+  /**
+   * Removes lapsed jobs from the state indexes of every namespace in the registry (what
+   * monitoring reads do for their own namespace first). Returns how many jobs it removed.
+   * Runs every sweepIntervalMs by itself.
+   */
+  async sweep(): Promise<number> {
+    const namespaces = await this.#run((c) => c.smembers(`${this.options.prefix}namespaces`));
+    const removed = await Promise.all(namespaces.map((ns) => {
+      const keys = new RedisKeys(this.options.prefix, ns);
+      return this.#run(() => this.#script('monitor', [keys.route], [keys.base, 'sweep'])) as Promise<number>;
+    }));
+    return removed.reduce((a, b) => a + b, 0);
+  }
+
   /** Connection state for telemetry: ioredis status ('ready', 'connecting', 'reconnecting', 'end'…). */
   status(): string {
     return this.#client.status;
@@ -141,6 +160,7 @@ export class RedisBackend implements Backend {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#sweeper);
     await this.#waker.stop();
     if (this.#ownsClient) this.#client.disconnect();
   }

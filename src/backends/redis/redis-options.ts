@@ -17,6 +17,11 @@ export const redisOptionsSchema = z.object({
   connectTimeoutMs: z.number().int().min(1).default(2_000),
   /** Fallback poll between fetch attempts when no pub/sub wake-up arrives. Default 1000 ms. */
   pollIntervalMs: z.number().int().min(1).default(1_000),
+  /**
+   * How often lapsed jobs leave the state indexes (their keys expire by themselves; the index
+   * entries would otherwise wait for a monitoring read). 0 turns the sweeper off. Default 30 s.
+   */
+  sweepIntervalMs: z.number().int().min(0).default(30_000),
   maxPayloadBytes: z.number().int().min(1).optional(),
 }).strict().refine((o) => o.url !== undefined || o.redis !== undefined || o.client !== undefined, {
   message: 'give url (e.g. redis://127.0.0.1:6379/0), redis options, or client',
