@@ -63,7 +63,7 @@ export class RedisNamespace implements NamespaceDriver {
    * Batching saves the client's per-command cost, and one fetch serves many workers woken at
    * once. Measured with bench/peers.ts: 2 batches in flight beat 1 and 4; none was worst.
    */
-  readonly batchInFlight = Number(process.env['BIF'] ?? 2);
+  readonly batchInFlight = 2;
 
   constructor(
     readonly run: RunCommand,
