@@ -47,7 +47,11 @@ for (let round = 0; round < options.rounds; round++) {
     runs.set(key, run);
     process.stderr.write(`round ${round + 1}/${options.rounds}: ${s.name} on ${s.server}... `);
     try {
-      if (!run.failure) run.figures.push(await runWorkload(s, options));
+      if (run.failure) {
+        process.stderr.write('skipped: it timed out in an earlier round\n');
+        continue;
+      }
+      run.figures.push(await runWorkload(s, options));
       process.stderr.write('done\n');
     } catch (err) {
       if (!(err instanceof WorkloadTimeout)) throw err;
