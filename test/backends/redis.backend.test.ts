@@ -158,25 +158,25 @@ test('expiry: an expired job leaves no key behind, whenever its history and para
   const s = backend.storage(ns);
   const jobKeys = async () => (await keysUnder(`${prefix}{${ns}}:job:`)).sort();
   // History started while the job was expiring, after create.
-  const a = await s.jobs.create({ type: 't', args: [], queue: 'q', expireInMs: 800 });
+  const a = await s.jobs.create({ type: 't', args: [], queue: 'q', expireInMs: 3_000 });
   await s.transaction((tx) => tx.setJobState(a, { name: 'Scheduled' }));
   await s.transaction((tx) => tx.addJobState(a, { name: 'Note' }));
   // History and parameters started at create, expiry given later.
   const b = await s.jobs.create({ type: 't', args: [], queue: 'q', parameters: { p: '1' }, state: { name: 'Enqueued' } });
-  await s.transaction((tx) => tx.expireJob(b, 800));
+  await s.transaction((tx) => tx.expireJob(b, 3_000));
   // No history until after the expiry was set.
   const c = await s.jobs.create({ type: 't', args: [], queue: 'q' });
-  await s.transaction((tx) => tx.expireJob(c, 800));
+  await s.transaction((tx) => tx.expireJob(c, 3_000));
   await s.transaction((tx) => tx.setJobState(c, { name: 'Deleted' }));
   await s.transaction((tx) => tx.setJobParameter(c, 'late', 'x'));
   // A persisted job keeps everything.
-  const kept = await s.jobs.create({ type: 't', args: [], queue: 'q', expireInMs: 800 });
+  const kept = await s.jobs.create({ type: 't', args: [], queue: 'q', expireInMs: 3_000 });
   await s.transaction((tx) => {
     tx.setJobState(kept, { name: 'Enqueued' });
     tx.persistJob(kept);
   });
   t.true((await jobKeys()).length >= 9);
-  await new Promise((r) => setTimeout(r, 1_200));
+  await new Promise((r) => setTimeout(r, 3_500));
   const base = `${prefix}{${ns}}:job:${kept}`;
   t.deepEqual(await jobKeys(), [base, `${base}:h`], 'only the persisted job keeps keys (it has no parameters)');
 });
