@@ -239,3 +239,34 @@ test('plans: a fetch reaches each leased job by primary key when only queue_entr
   // Plan nodes name the index ("using jobs_by_state", "on jobs_by_state"); the query text's comments may too.
   t.deepEqual(fetchPlans.filter((p) => /(using|on) jobs_by_state/.test(p)), [], 'no fetch plan scans jobs by state');
 });
+
+test('plans: with statistics, a batch fetch and its ack reach entries and jobs by primary key, not by a scan of the table', async (t) => {
+  // Written as UPDATE … FROM the leased rows, a 128-job fetch at a 19,200-job backlog got hash
+  // joins over sequential scans of every queue entry and every job: 9.5 ms a fetch instead of 4.4.
+  const schema = freshSchema();
+  const backend = backendFor(schema);
+  const ns = `plan-${randomUUID()}`;
+  const s = backend.storage(ns);
+  for (let i = 0; i < 5; i++) {
+    await Promise.all(Array.from({ length: 600 }, () => s.jobs.create({ type: 't', args: [], queue: 'q', state: { name: 'Enqueued' }, enqueue: true })));
+  }
+  const client = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema}` });
+  await client.connect();
+  t.teardown(() => client.end());
+  await client.query('ANALYZE jobs');
+  await client.query('ANALYZE queue_entries');
+  const plans: string[] = [];
+  client.on('notice', (msg) => plans.push(msg.message ?? ''));
+  for (const sql of ["LOAD 'auto_explain'", 'SET auto_explain.log_min_duration = 0', 'SET auto_explain.log_nested_statements = on',
+    "SET auto_explain.log_level = 'notice'", "SET client_min_messages = 'notice'"]) await client.query(sql);
+  const processing = JSON.stringify({ name: 'Processing', data: {} });
+  for (let i = 0; i < 8; i++) {
+    const { rows } = await client.query(SQL.fetch, [ns, ['q'], 60_000, 128, true, processing, ['Enqueued']]);
+    const leased = rows.filter((r: { seq: unknown }) => r.seq !== null) as Array<{ seq: string; token: string }>;
+    t.is(leased.length, 128);
+    const acked = await client.query(SQL.ack, [ns, leased.map((r) => r.seq), leased.map((r) => r.token)]);
+    t.is(acked.rows.length, 128);
+  }
+  t.true(plans.length >= 16, `${plans.length} plans seen`);
+  t.deepEqual(plans.filter((p) => /Seq Scan on (queue_entries|jobs)\b/.test(p)), [], 'no plan scans a whole table');
+});

@@ -107,9 +107,10 @@ export function jobTests(test: Test, h: Harness): void {
     await rejectsWithCode(t, s.jobs.getParameter(id, 'x'), 'JOB_NOT_FOUND');
     t.falsy((await s.monitoring.stateCounts())['Succeeded']);
   });
-  test(`${h.name} jobs: expireJob with 0 ms deletes the job at once, out of every state list; a later persist in the same transaction keeps it`, async (t) => {
+  test(`${h.name} jobs: expireJob with 0 ms deletes the job at once, out of every state list; a later persist or expiry in the same transaction keeps it`, async (t) => {
     const s = await h.storage();
-    const [gone, kept] = [await enqueueJob(s, 'q'), await enqueueJob(s, 'q')];
+    const [gone, kept, later] = [await enqueueJob(s, 'q'), await enqueueJob(s, 'q'), await enqueueJob(s, 'q')];
+    const before = Date.now();
     await s.transaction((tx) => tx.setJobParameter(gone, 'p', '1'));
     await s.transaction((tx) => {
       tx.setJobState(gone, { name: 'Succeeded' });
@@ -117,13 +118,17 @@ export function jobTests(test: Test, h: Harness): void {
       tx.setJobState(kept, { name: 'Succeeded' });
       tx.expireJob(kept, 0);
       tx.persistJob(kept);
+      tx.expireJob(later, 0);
+      tx.expireJob(later, 60_000);
     });
     await rejectsWithCode(t, s.jobs.get(gone), 'JOB_NOT_FOUND');
     await rejectsWithCode(t, s.jobs.history(gone), 'JOB_NOT_FOUND');
     await rejectsWithCode(t, s.jobs.getParameter(gone, 'p'), 'JOB_NOT_FOUND');
     t.deepEqual((await s.monitoring.jobsInState('Succeeded')).map((j) => j.id), [kept]);
-    t.deepEqual(await s.monitoring.stateCounts(), { Succeeded: 1 });
+    t.deepEqual(await s.monitoring.stateCounts(), { Succeeded: 1, Enqueued: 1 });
     t.is((await s.jobs.get(kept)).expireAt, null);
+    const expireAt = (await s.jobs.get(later)).expireAt;
+    t.true(expireAt !== null && Math.abs(expireAt.getTime() - (before + 60_000)) < 5_000, 'a later expiry in the same transaction keeps the job');
   });
 
   test(`${h.name} jobs: states and expiries of several jobs in one transaction apply in order`, async (t) => {

@@ -204,6 +204,24 @@ export function queueTests(test: Test, h: Harness): void {
     t.deepEqual(await s.monitoring.queues(), []);
   });
 
+  test(`${h.name} queues: two leases of one entry acknowledged at once: only the current one is removed`, async (t) => {
+    const s = await h.storage();
+    const id = await enqueueJob(s, 'twice');
+    await enqueueJob(s, 'other');
+    const old = await s.queues.fetch(['twice'], { invisibilityTimeoutMs: 100 });
+    await delay(250);
+    const current = await s.queues.fetch(['twice'], { invisibilityTimeoutMs: 60_000 });
+    t.is(current.jobId, id);
+    const other = await s.queues.fetch(['other']);
+    // The first ack goes out alone; the two made while it is in flight can share a round trip,
+    // and each must still be judged by its own lease.
+    const [, a, b] = await Promise.allSettled([other.ack(), old.ack(), current.ack()]);
+    t.is(a.status, 'rejected');
+    t.is((a as PromiseRejectedResult).reason?.code, 'LEASE_LOST');
+    t.is(b.status, 'fulfilled');
+    t.deepEqual(await s.monitoring.queues(), []);
+  });
+
   test(`${h.name} queues: extend keeps a job invisible past its original timeout`, async (t) => {
     const s = await h.storage();
     await enqueueJob(s, 'extend');

@@ -140,9 +140,10 @@ export class PostgresNamespace implements NamespaceDriver {
 
   async ack(entries: readonly LeasedEntry[]): Promise<boolean[]> {
     const pairs = entries.map((e) => this.#split(e));
-    const { rows } = await this.q<{ seq: string }>(SQL.ack, [this.ns, pairs.map((p) => p[0]), pairs.map((p) => p[1])]);
-    const removed = new Set(rows.map((r) => r.seq));
-    return pairs.map(([seq]) => removed.has(seq));
+    const { rows } = await this.q<{ seq: string; token: string }>(SQL.ack, [this.ns, pairs.map((p) => p[0]), pairs.map((p) => p[1])]);
+    // By pair: two leases of one entry can be acknowledged in one call, and only the current one holds.
+    const removed = new Set(rows.map((r) => `${r.seq}:${r.token}`));
+    return entries.map((e) => removed.has(e.token));
   }
 
   async requeue(entry: LeasedEntry): Promise<boolean> {

@@ -60,7 +60,7 @@ export const SQL = {
   // round trip: see 0003-fetch-with-job.sql and 0006-fetch-sets-state.sql.
   // Fetch and ack commit without waiting for the WAL flush (ASYNC, below); see there why that is safe.
   fetch: `SELECT f.* FROM ${ASYNC}, jobshard_fetch($1, $2::text[], $3, $4, $5, $6::jsonb, $7::text[]) AS f`,
-  ack: `SELECT a.seq FROM ${ASYNC}, jobshard_ack($1, $2::bigint[], $3::text[]) AS a(seq)`,
+  ack: `SELECT a.seq, a.token FROM ${ASYNC}, jobshard_ack_pairs($1, $2::bigint[], $3::text[]) AS a`,
   requeue: `WITH r AS (UPDATE queue_entries SET token = NULL, lease_until = NULL WHERE ns = $1 AND seq = $2 AND token = $3 RETURNING 1)
     SELECT count(*)::int AS n, CASE WHEN count(*) > 0 THEN pg_notify('jobshard', json_build_array(current_schema(), $1::text)::text) END FROM r`,
   extend: `UPDATE queue_entries SET lease_until = clock_timestamp() + $4::bigint * interval '1 millisecond'
