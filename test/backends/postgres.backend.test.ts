@@ -136,6 +136,24 @@ test('sweeper: lapsed rows are deleted in batches, live ones kept', async (t) =>
   t.is(await b.sweep(), 0);
 });
 
+test('expireJob 0: the job is deleted in the commit with its history rows; other jobs keep theirs', async (t) => {
+  const schema = freshSchema();
+  const b = backendFor(schema, { sweepIntervalMs: 0 });
+  const s = b.storage('gone');
+  const ids = await Promise.all(Array.from({ length: 5 }, () => s.jobs.create({ type: 't', args: [], queue: 'q', state: { name: 'Enqueued' }, enqueue: true })));
+  await s.transaction((tx) => {
+    for (const id of ids.slice(0, 4)) {
+      tx.setJobState(id, { name: 'Succeeded' });
+      tx.expireJob(id, 0);
+    }
+  });
+  const count = async (table: string) => Number((await adminQuery<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.${table}`))[0]!.n);
+  t.is(await count('jobs'), 1);
+  t.is(await count('job_states'), 1, 'only the kept job\'s Enqueued row is left');
+  t.deepEqual((await s.jobs.history(ids[4]!)).map((h) => h.name), ['Enqueued']);
+  t.is(await b.sweep(), 0, 'nothing left for the sweeper');
+});
+
 test('sweeper: runs on its own timer', async (t) => {
   const schema = freshSchema();
   const b = backendFor(schema, { sweepIntervalMs: 100 });
