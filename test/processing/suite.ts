@@ -162,6 +162,94 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
     t.true(await until(() => done.length === 2));
   });
 
+  test(`${name} processing: with prefetch, 400 jobs over two servers each run exactly once, several at a time`, async (t) => {
+    const s = await fresh();
+    const runs = new Map<string, number>();
+    let running = 0;
+    let most = 0;
+    const handlers = {
+      work: async (_: unknown, ctx: { jobId: string }) => {
+        runs.set(ctx.jobId, (runs.get(ctx.jobId) ?? 0) + 1);
+        most = Math.max(most, ++running);
+        await delay(Math.random() < 0.1 ? 5 : 0);
+        running--;
+      },
+    };
+    const client = new JobClient(s);
+    const ids = await Promise.all(Array.from({ length: 400 }, (_, i) => client.enqueue('work', [i])));
+    await server(t, s, { handlers, workerCount: 4, prefetch: 8, retentionMs: 0 }).start();
+    await server(t, s, { handlers, workerCount: 4, prefetch: 8, retentionMs: 0 }).start();
+    t.true(await until(async () => (await s.monitoring.statistics()).succeeded === 400, 30_000));
+    t.is(runs.size, 400);
+    t.deepEqual(ids.filter((id) => runs.get(id) !== 1), [], 'every job ran once');
+    t.true(most > 1, `at most ${most} at once`);
+    t.deepEqual(await s.monitoring.queues(), []);
+    t.deepEqual(await s.monitoring.stateCounts(), {});
+  });
+
+  test(`${name} processing: with prefetch, a worker waiting for a job takes one its server holds`, async (t) => {
+    const s = await fresh();
+    let running = 0;
+    let most = 0;
+    const handlers = { work: async () => { most = Math.max(most, ++running); await delay(1_000); running--; } };
+    const client = new JobClient(s);
+    await Promise.all(Array.from({ length: 3 }, () => client.enqueue('work', [])));
+    // Started on the backlog, the first fetches hold jobs while the second worker's fetch finds the
+    // queue empty: it must be woken to take a held job, not wait for a new one.
+    const started = Date.now();
+    await server(t, s, { handlers, workerCount: 2, prefetch: 2 }).start();
+    t.true(await until(async () => (await s.monitoring.statistics()).succeeded === 3, 10_000));
+    t.is(most, 2, 'both workers ran');
+    t.true(Date.now() - started < 2_900, `took ${Date.now() - started} ms (two rounds of 1 s, not three)`);
+  });
+
+  test(`${name} processing: stop() requeues prefetched jobs at once, and another server runs them`, async (t) => {
+    const s = await fresh();
+    const client = new JobClient(s);
+    const ids = await Promise.all(Array.from({ length: 5 }, () => client.enqueue('hold', [])));
+    let started = 0;
+    const holder = server(t, s, {
+      workerCount: 1, prefetch: 4, shutdownTimeoutMs: 200,
+      handlers: { hold: (_, ctx) => { started++; return new Promise<void>((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))); } },
+    });
+    await holder.start();
+    // One running, four held: all five leased and marked Processing by this server.
+    t.true(await until(async () => (await s.monitoring.stateCounts())['Processing'] === 5));
+    t.is(started, 1);
+    await holder.stop();
+    t.is(started, 1, 'held jobs never started');
+    for (const id of ids) t.is((await s.jobs.get(id)).state, 'Enqueued');
+    t.deepEqual((await s.monitoring.queues()).map((q) => [q.name, q.waiting, q.inFlight]), [['default', 5, 0]], 'visible again at once, not after their invisibility');
+    const done: string[] = [];
+    await server(t, s, { handlers: { hold: (_, ctx) => { done.push(ctx.jobId); } } }).start();
+    t.true(await until(() => done.length === 5));
+    t.deepEqual([...done].sort(), [...ids].sort());
+  });
+
+  test(`${name} processing: a prefetched job waiting behind a long one keeps its invisibility`, async (t) => {
+    const s = await fresh();
+    const runs = new Map<string, number>();
+    // Each job outlives the invisibility (1.2 s); the two held behind the first wait up to 3 s, so only
+    // the holder's extensions keep them from the second server.
+    const handlers = { slow: async (_: unknown, ctx: { jobId: string }) => { runs.set(ctx.jobId, (runs.get(ctx.jobId) ?? 0) + 1); await delay(1_500); } };
+    const client = new JobClient(s);
+    const ids = await Promise.all(Array.from({ length: 3 }, () => client.enqueue('slow', [])));
+    await server(t, s, { handlers, workerCount: 1, prefetch: 2, invisibilityTimeoutMs: 1_200 }).start();
+    t.true(await until(async () => (await s.monitoring.stateCounts())['Processing'] === 3));
+    await server(t, s, { handlers, workerCount: 1, invisibilityTimeoutMs: 1_200 }).start();
+    t.true(await until(async () => (await s.monitoring.statistics()).succeeded === 3, 15_000));
+    t.deepEqual(ids.map((id) => runs.get(id)), [1, 1, 1], 'no job was handed to the second server while held');
+  });
+
+  test(`${name} processing: a bad prefetch is refused with a typed error`, async (t) => {
+    const s = await fresh();
+    for (const prefetch of [-1, 1.5, Number.NaN, '4', 10_001]) {
+      const err = t.throws(() => new JobServer(s, { handlers: {}, prefetch: prefetch as number }));
+      t.is((err as { code?: string }).code, 'INVALID_ARGUMENT', String(prefetch));
+    }
+    t.deepEqual(await s.servers.list(), [], 'nothing announced');
+  });
+
   test(`${name} processing: heartbeats, and a silent server is removed by a live one`, async (t) => {
     const s = await fresh();
     await s.servers.announce('ghost', { queues: ['default'], workerCount: 1 });
