@@ -20,6 +20,12 @@ const RETENTION: Record<Retention, { retentionMs: number; name: string; config: 
   day: { retentionMs: 86_400_000, name: 'jobshard, jobs kept', config: 'default retentionMs: succeeded jobs kept a day with their state history' },
 };
 
+/**
+ * prefetch, the README's setting for many short jobs (as graphile-worker's local queue, set in its
+ * subject from its performance page): each server may hold twice its worker count.
+ */
+const PREFETCH_PER_WORKER = 2;
+
 /** One JobClient and one JobServer per storage; producers and workers spread evenly over the storages. */
 function subject(retention: Retention, server: Subject['server'], config: string, storages: Storage[], close: () => Promise<void>): Subject {
   const { retentionMs, name, config: kept } = RETENTION[retention];
@@ -33,7 +39,8 @@ function subject(retention: Retention, server: Subject['server'], config: string
       await clients[next++ % clients.length]!.enqueue('noop', []);
     },
     async start(onJob) {
-      const servers = storages.map((s) => new JobServer(s, { workerCount: CONCURRENCY / storages.length, retentionMs, handlers: { noop: () => onJob() } }));
+      const workerCount = CONCURRENCY / storages.length;
+      const servers = storages.map((s) => new JobServer(s, { workerCount, prefetch: PREFETCH_PER_WORKER * workerCount, retentionMs, handlers: { noop: () => onJob() } }));
       await Promise.all(servers.map((s) => s.start()));
       return async () => {
         await Promise.all(servers.map((s) => s.stop()));
@@ -46,7 +53,7 @@ function subject(retention: Retention, server: Subject['server'], config: string
 export function jobshardRedis(retention: Retention): Subject {
   const prefix = freshPrefix();
   const backend = new RedisBackend({ url: REDIS_URL, prefix });
-  return subject(retention, 'redis', 'JobServer workerCount 32; one ioredis connection (pipelined) plus one for wake-ups',
+  return subject(retention, 'redis', 'JobServer workerCount 32, prefetch 64; one ioredis connection (pipelined) plus one for wake-ups',
     [backend.storage('bench')], async () => {
       await backend.close();
       await deleteRedisPrefix(prefix);
@@ -56,7 +63,7 @@ export function jobshardRedis(retention: Retention): Subject {
 export function jobshardPostgres(retention: Retention): Subject {
   const schema = freshSchema();
   const backend = new PostgresBackend({ connectionString: PG_URL, schema, poolSize: 10 });
-  return subject(retention, 'postgres', 'JobServer workerCount 32; pool of 10 (batched calls need few connections); LISTEN/NOTIFY wake-ups',
+  return subject(retention, 'postgres', 'JobServer workerCount 32, prefetch 64; pool of 10 (batched calls need few connections); LISTEN/NOTIFY wake-ups',
     [backend.storage('bench')], async () => {
       await backend.close();
       await dropSchema(schema);
@@ -76,7 +83,7 @@ export function jobshardRouted(): Subject {
     ],
     tenants: { acme: { shard: 'redis-1' }, globex: { shard: 'redis-2' }, initech: { shard: 'pg-1' }, umbrella: { shard: 'pg-2' } },
   });
-  return subject('delete', '2 redis + 2 postgres', 'Router, 4 tenants pinned one per shard; a JobServer of 8 workers per tenant; jobs spread evenly',
+  return subject('delete', '2 redis + 2 postgres', 'Router, 4 tenants pinned one per shard; a JobServer of 8 workers (prefetch 16) per tenant; jobs spread evenly',
     ['acme', 'globex', 'initech', 'umbrella'].map((t) => router.tenant(t)), async () => {
       await router.close();
       for (const p of prefixes) await deleteRedisPrefix(p!);

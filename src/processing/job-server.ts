@@ -64,6 +64,9 @@ async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
   return timedOut;
 }
 
+/** The reason a waiting worker's fetch is aborted to take a held job: made once (an abort() without one makes a DOMException, with its stack, each time). */
+const WOKEN = Object.freeze({ woken: true });
+
 /** Outcome writes one worker may have in flight (see #worker). */
 const OUTCOMES_PER_WORKER = 3;
 
@@ -321,7 +324,7 @@ export class JobServer {
         // A worker that went to wait while this was in flight takes it.
         for (const w of this.#waiting) {
           this.#waiting.delete(w);
-          w.abort();
+          w.abort(WOKEN);
           break;
         }
       }, (err: unknown) => {
