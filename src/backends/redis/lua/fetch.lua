@@ -19,6 +19,10 @@ local now = now_ms()
 local until_ms = now + tonumber(ARGV[2])
 local left = tonumber(ARGV[3])
 local out = {}
+-- Written after the loop, one ZADD per set: the leases (all with the same deadline) and the
+-- state-index entries of the jobs that took the new state (all the same state).
+local leases = {}
+local states = {}
 for i = first_queue, #ARGV do
   local queue = ARGV[i]
   reclaim(queue, now)
@@ -28,14 +32,18 @@ for i = first_queue, #ARGV do
       local member, seq = popped[j], popped[j + 1]
       -- The entry's deliveries count is also its lease token: it grows with every delivery.
       local deliveries = redis.call('HINCRBY', B .. 'qd:' .. queue, seq, 1)
-      redis.call('ZADD', B .. 'ql:' .. queue, until_ms, member)
+      local l = leases[queue]
+      if not l then l = {}; leases[queue] = l end
+      local n_l = #l
+      l[n_l + 1] = until_ms
+      l[n_l + 2] = member
       local id = string.sub(member, string.find(member, ':', 1, true) + 1)
       local job, changed = false, 0
       if with_job then
         local values = job_values(id)
         -- values[6], values[7]: stateName, stateReason
         if change and values[6] and from[values[6]] then
-          write_state(id, change, true, now, { values[6], values[7] })
+          write_state(id, change, true, now, { values[6], values[7] }, nil, nil, states)
           changed = 1
         end
         job = job_record(id, values) or false
@@ -45,6 +53,8 @@ for i = first_queue, #ARGV do
     end
   end
 end
+flush_zadds(leases, B .. 'ql:')
+flush_zadds(states, B .. 'state:')
 local next_visible = -1
 if left > 0 then
   for i = first_queue, #ARGV do
