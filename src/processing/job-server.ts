@@ -103,8 +103,9 @@ export class JobServer {
   readonly #outcomes = new Set<Promise<void>>();
   /** Prefetched jobs, oldest first; workers take from here before they fetch. */
   readonly #held: Held[] = [];
-  /** Prefetch attempts in flight. */
+  /** Prefetch attempts in flight (their count, and each until it has settled, for stop()). */
   #prefetching = 0;
+  readonly #prefetches = new Set<Promise<void>>();
   /** Workers waiting in a fetch of their own, by the controller that wakes one to take a held job. */
   readonly #waiting = new Set<AbortController>();
   #stopFetching = new AbortController();
@@ -196,6 +197,9 @@ export class JobServer {
     this.#cancels = [];
     this.#stopFetching.abort();
     for (const w of this.#waiting) w.abort();
+    // A prefetch that lands from here on requeues its job itself (#prefetch); wait for those, so
+    // that no job is left leased to this server once stop() returns.
+    await within(Promise.all(this.#prefetches), 5_000);
     // Never started: back to the queue at once, for this or another server.
     await Promise.all(this.#held.splice(0).map((h) => this.#requeue(h.fetched).catch((err) => this.#onError(err))));
     const finished = Promise.all([...this.#running].map((r) => r.done));
@@ -313,11 +317,11 @@ export class JobServer {
     this.#prefetching += want;
     const options = { invisibilityTimeoutMs: this.#o.invisibilityTimeoutMs, withJob: true, setState: this.#processing };
     for (let i = 0; i < want; i++) {
-      this.#storage.queues.tryFetch(this.#o.queues, options).then((fetched) => {
+      const p: Promise<void> = this.#storage.queues.tryFetch(this.#o.queues, options).then(async (fetched) => {
         this.#prefetching--;
         if (!fetched) return;
         if (this.#stopFetching.signal.aborted) {
-          this.#trackOutcome(() => this.#requeue(fetched));
+          await this.#requeue(fetched).catch((err) => this.#onError(err));
           return;
         }
         this.#held.push({ fetched, since: performance.now() });
@@ -330,7 +334,8 @@ export class JobServer {
       }, (err: unknown) => {
         this.#prefetching--;
         this.#onError(err);
-      });
+      }).finally(() => this.#prefetches.delete(p));
+      this.#prefetches.add(p);
     }
   }
 

@@ -226,6 +226,33 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
     t.deepEqual([...done].sort(), [...ids].sort());
   });
 
+  test(`${name} processing: a prefetch still in flight when stop() is called requeues its job before stop() returns`, async (t) => {
+    const base = await fresh();
+    const client = new JobClient(base);
+    const ids = await Promise.all(Array.from({ length: 4 }, () => client.enqueue('hold', [])));
+    // The same storage, but each prefetch answers 400 ms late: stop() comes while they are in flight.
+    const queues = {
+      fetch: base.queues.fetch.bind(base.queues),
+      tryFetch: async (...a: Parameters<typeof base.queues.tryFetch>) => {
+        const fetched = await base.queues.tryFetch(...a);
+        await delay(400);
+        return fetched;
+      },
+    };
+    const s: Storage = { jobs: base.jobs, queues, locks: base.locks, data: base.data, servers: base.servers, monitoring: base.monitoring, transaction: (fn) => base.transaction(fn) };
+    let started = 0;
+    const holder = server(t, s, {
+      workerCount: 1, prefetch: 4, shutdownTimeoutMs: 200,
+      handlers: { hold: (_, ctx) => { started++; return new Promise<void>((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))); } },
+    });
+    await holder.start();
+    t.true(await until(async () => (await base.monitoring.stateCounts())['Processing'] === 4));
+    await holder.stop();
+    t.true(started <= 1);
+    for (const id of ids) t.is((await base.jobs.get(id)).state, 'Enqueued');
+    t.deepEqual((await base.monitoring.queues()).map((q) => [q.name, q.waiting, q.inFlight]), [['default', 4, 0]], 'none left leased');
+  });
+
   test(`${name} processing: a prefetched job waiting behind a long one keeps its invisibility`, async (t) => {
     const s = await fresh();
     const runs = new Map<string, number>();
