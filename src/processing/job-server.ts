@@ -21,7 +21,8 @@ export interface JobServerOptions {
   /**
    * Jobs a server may hold fetched (leased, marked Processing) beyond those its workers run, so
    * that one round trip fetches for many workers: for many short jobs. Held jobs' invisibility is
-   * extended like running jobs', and stop() requeues them. Default 0 (a worker fetches its own).
+   * extended like running jobs' (one whose lease was lost meanwhile is dropped, not run), and
+   * stop() requeues them. Default 0 (a worker fetches its own).
    */
   prefetch?: number;
   handlers: Record<string, HandlerEntry>;
@@ -179,7 +180,12 @@ export class JobServer {
     for (const h of this.#held) {
       if (h.since > startedBy) continue;
       h.since = performance.now();
-      h.fetched.extend().catch(() => {}); // a held job whose lease is lost fails its own ack later
+      h.fetched.extend().catch((err) => {
+        // Another consumer has it now (this process froze past its invisibility): not ours to run.
+        if (!(err instanceof LeaseLostError)) return;
+        const at = this.#held.indexOf(h);
+        if (at >= 0) this.#held.splice(at, 1);
+      });
     }
     for (const r of this.#running) {
       if (r.since > startedBy) continue;

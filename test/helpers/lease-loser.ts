@@ -1,13 +1,16 @@
 // A JobServer in its own process whose one job's lease the parent takes away: the parent SIGSTOPs
 // this process past the job's invisibility, fetches the job itself, then SIGCONTs it.
-// Usage: tsx lease-loser.ts '<json CrashConfig>'. Prints "ready" once started, "started <jobId>" when the handler starts
-// and "aborted <reason>" when its signal fires.
+// Usage: tsx lease-loser.ts '<json CrashConfig>' [prefetch]. Prints "ready" once started, "started <jobId>" when
+// the handler starts and "aborted <reason>" when its signal fires. With a prefetch, the server holds that many jobs
+// beyond the one it runs, and an aborted handler returns only a second later, so its worker is still busy when the
+// keep-alive learns the fate of the held jobs' leases.
 import { JobServer } from '../../src/processing/job-server.js';
 import { crashStorage, type CrashConfig } from './crash-worker.js';
 
 const cfg = JSON.parse(process.argv[2]!) as CrashConfig;
 const server = new JobServer(crashStorage(cfg).storage, {
   workerCount: 1,
+  prefetch: Number(process.argv[3] ?? 0),
   invisibilityTimeoutMs: 600,
   handlers: {
     hold: async (_args, ctx) => {
@@ -17,7 +20,7 @@ const server = new JobServer(crashStorage(cfg).storage, {
         ctx.signal.addEventListener('abort', () => {
           clearTimeout(timer);
           process.stdout.write(`aborted ${(ctx.signal.reason as Error).name}\n`);
-          resolve();
+          setTimeout(resolve, process.argv[3] ? 1_000 : 0);
         });
       });
       ctx.signal.throwIfAborted();

@@ -37,4 +37,38 @@ for (const kind of ['redis', 'postgres'] as const) {
       await deleteRedisPrefix(cfg.prefix).catch(() => {});
     }
   });
+
+  test(`${kind}: a job a frozen server held (prefetched) is not run by it once another consumer has taken it`, async (t) => {
+    const cfg: CrashConfig = { kind, pg: PG_URL, redis: REDIS_URL, schema: freshSchema(), prefix: freshPrefix(), namespace: `held${randomBytes(4).toString('hex')}` };
+    const { storage, close } = crashStorage(cfg);
+    const client = new JobClient(storage);
+    // Both queued before the child starts: it runs one and holds the other (prefetch 1).
+    const ids = [await client.enqueue('hold', []), await client.enqueue('hold', [])];
+    const worker = await startChild('./lease-loser.ts', [JSON.stringify(cfg), '1'], /ready/, 30_000).catch(async (err: unknown) => {
+      await close();
+      throw err;
+    });
+    try {
+      while (!ids.some((id) => worker.output().includes(`started ${id}`))) await delay(20);
+      while ((await storage.monitoring.stateCounts())['Processing'] !== 2) await delay(20);
+      const held = ids.find((id) => !worker.output().includes(`started ${id}`))!;
+      worker.child.kill('SIGSTOP');
+      await delay(1_500);
+      const taken = [await storage.queues.tryFetch(['default']), await storage.queues.tryFetch(['default'])];
+      t.deepEqual(taken.map((f) => f?.jobId).sort(), [...ids].sort(), 'both lapsed leases went to another consumer');
+      worker.child.kill('SIGCONT');
+      const deadline = Date.now() + 5_000;
+      while (Date.now() < deadline && !worker.output().includes('aborted')) await delay(20);
+      t.regex(worker.output(), /aborted LeaseLostError/);
+      // The aborted handler returns a second after its abort; a held job still kept would start then.
+      await delay(2_500);
+      t.false(worker.output().includes(`started ${held}`), 'the held job was dropped, not run');
+      for (const f of taken) await f!.ack();
+    } finally {
+      await kill(worker.child);
+      await close();
+      await dropSchema(cfg.schema).catch(() => {});
+      await deleteRedisPrefix(cfg.prefix).catch(() => {});
+    }
+  });
 }
