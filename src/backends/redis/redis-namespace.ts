@@ -64,6 +64,14 @@ export class RedisNamespace implements NamespaceDriver {
    * once. Measured with bench/peers.ts: 2 batches in flight beat 1 and 4; none was worst.
    */
   readonly batchInFlight = 2;
+  /**
+   * Producers that await each enqueue wait on the round trip of their batch: with two create
+   * batches in flight Redis sat idle between them. Creates made in one event-loop turn still go
+   * out together. 32 producers, 20,000 enqueues each round, against BullMQ alternating in the
+   * same process (throwaway harness): 0.46-0.64x its rate with 2 in flight, 0.66-1.08x with 4 or
+   * 8, 0.71-1.21x with 64; Node and Redis CPU per job fell as the limit rose.
+   */
+  readonly createsInFlight = 64;
 
   constructor(
     readonly run: RunCommand,
