@@ -23,8 +23,8 @@ import { setMaxListeners } from 'node:events';
 const MAX_BATCH = 64;
 
 /** A Batcher as the driver asks: up to batchInFlight batches at once, or every call alone. */
-function batcher<I, O>(driver: NamespaceDriver, run: (inputs: I[]) => Promise<O[]>, inFlight = driver.batchInFlight): Batcher<I, O> {
-  return driver.batchInFlight > 0 ? new Batcher(run, MAX_BATCH, inFlight) : new Batcher(run, 1, Infinity);
+function batcher<I, O>(driver: NamespaceDriver, run: (inputs: I[]) => Promise<O[]>, inFlight = driver.batchInFlight, max = MAX_BATCH): Batcher<I, O> {
+  return driver.batchInFlight > 0 ? new Batcher(run, max, inFlight) : new Batcher(run, 1, Infinity);
 }
 
 /**
@@ -103,7 +103,7 @@ class CheckedJobStore implements JobStore {
 
   constructor(readonly driver: NamespaceDriver, readonly maxPayloadBytes: number) {
     const { createJobs, getJobs } = driver;
-    this.#creates = driver.batchInFlight > 0 && createJobs ? batcher(driver, (rows: NewJobRow[]) => createJobs.call(driver, rows), driver.createsInFlight) : null;
+    this.#creates = driver.batchInFlight > 0 && createJobs ? batcher(driver, (rows: NewJobRow[]) => createJobs.call(driver, rows), driver.createBatches?.inFlight, driver.createBatches?.max) : null;
     this.#reads = driver.batchInFlight > 0 && getJobs ? batcher(driver, (ids: string[]) => getJobs.call(driver, ids)) : null;
   }
 

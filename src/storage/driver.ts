@@ -48,8 +48,8 @@ export interface NamespaceDriver {
    * per-command cost and, when many idle workers wake at once, one fetch serves them all.
    */
   readonly batchInFlight: number;
-  /** Batches of creates in flight at once, where it differs from batchInFlight. */
-  readonly createsInFlight?: number;
+  /** How creates are batched, where it differs from the other calls (batchInFlight, up to 64 calls a batch). */
+  readonly createBatches?: { readonly inFlight: number; readonly max: number };
   /** Removes each entry still leased under its token; result[i] false = entries[i]'s lease was lost. */
   ack(entries: readonly LeasedEntry[]): Promise<boolean[]>;
   /** false = the entry is no longer leased under this token. */

@@ -65,13 +65,16 @@ export class RedisNamespace implements NamespaceDriver {
    */
   readonly batchInFlight = 2;
   /**
-   * Producers that await each enqueue wait on the round trip of their batch: with two create
-   * batches in flight Redis sat idle between them. Creates made in one event-loop turn still go
-   * out together. 32 producers, 20,000 enqueues each round, against BullMQ alternating in the
-   * same process (throwaway harness): 0.46-0.64x its rate with 2 in flight, 0.66-1.08x with 4 or
-   * 8, 0.71-1.21x with 64; Node and Redis CPU per job fell as the limit rose.
+   * Producers that await each enqueue wait on the round trip of their batch. With two create
+   * batches in flight, Redis sat idle between them; with up to 64 calls a batch, the calls
+   * resolved together came back together, so a few large batches took turns. Smaller batches,
+   * many in flight, keep Redis fed. 32 producers, 20,000 enqueues each round, against BullMQ
+   * alternating in the same process (throwaway harness), jobshard's rate over BullMQ's, three
+   * rounds a run: 0.46-0.64 with 2 in flight and 64 a batch (1 run); 0.71-1.21, median 0.87, with
+   * 64 and 64 (4 runs); 0.95-1.36, median 1.07, with 64 and 8 (4 runs); 0.75-0.93 with 64 and 1
+   * (1 run: a script call per create, and more CPU on both sides).
    */
-  readonly createsInFlight = 64;
+  readonly createBatches = { inFlight: 64, max: 8 } as const;
 
   constructor(
     readonly run: RunCommand,
