@@ -41,6 +41,15 @@ end
 -- State names this call already added to `states` (one SADD per name per call, not per job).
 local states_known = {}
 
+-- Collects a sorted-set entry for flush_zadds: one ZADD per set for a whole call instead of one per entry.
+local function defer_zadd(zadds, name, score, member)
+  local m = zadds[name]
+  if not m then m = {}; zadds[name] = m end
+  local n = #m
+  m[n + 1] = score
+  m[n + 2] = member
+end
+
 -- Appends a state (see state_at) to the job's history; with `current`, also makes it the job's state
 -- (and moves the job between the per-state indexes monitoring reads).
 -- The job's keys share its expiry (apply_job_expiry), and keys that exist keep their TTL through
@@ -68,12 +77,7 @@ local function write_state(id, s, current, now, old, expire_at, fields, zadds)
     redis.call('HSET', k, unpack(f))
     if not s.reason and old[2] then redis.call('HDEL', k, 'stateReason') end
     if zadds then
-      -- Deferred to one ZADD per state for the whole call (flush_zadds): see write_state's comment.
-      local m = zadds[s.name]
-      if not m then m = {}; zadds[s.name] = m end
-      local n_m = #m
-      m[n_m + 1] = now
-      m[n_m + 2] = id
+      defer_zadd(zadds, s.name, now, id)
     else
       redis.call('ZADD', B .. 'state:' .. s.name, now, id)
     end
@@ -86,7 +90,7 @@ local function write_state(id, s, current, now, old, expire_at, fields, zadds)
   end
 end
 
--- Writes what write_state deferred: one ZADD per sorted set, its members in pairs (score, member).
+-- Writes what defer_zadd collected: one ZADD per sorted set (prefix .. name), its members in pairs (score, member).
 local function flush_zadds(zadds, prefix)
   for name, members in pairs(zadds) do redis.call('ZADD', prefix .. name, unpack(members)) end
 end
@@ -94,14 +98,18 @@ end
 -- Queue names this call already added to `queues` (one SADD per queue per call, not per job).
 local queues_known = {}
 
--- Puts the job at the tail of the queue: its sequence number is its FIFO place for good.
-local function enqueue(queue, id)
-  local seq = redis.call('INCR', B .. 'seq:q')
-  redis.call('ZADD', B .. 'q:' .. queue, seq, seq .. ':' .. id)
+local function register_queue(queue)
   if not queues_known[queue] then
     redis.call('SADD', B .. 'queues', queue)
     queues_known[queue] = true
   end
+end
+
+-- Puts the job at the tail of the queue: its sequence number is its FIFO place for good.
+local function enqueue(queue, id)
+  local seq = redis.call('INCR', B .. 'seq:q')
+  redis.call('ZADD', B .. 'q:' .. queue, seq, seq .. ':' .. id)
+  register_queue(queue)
 end
 
 -- A job's keys share its expiry; `expiring` lets sweep() drop index entries of lapsed jobs.

@@ -45,21 +45,12 @@ for i = 5, #ARGV, 12 do
   if ARGV[i + 5] == '1' then
     -- As enqueue() does, with the place drawn above: its sequence number is its FIFO place for good.
     next_seq = next_seq + 1
-    local m = queued[queue]
-    if not m then m = {}; queued[queue] = m end
-    local n_m = #m
-    m[n_m + 1] = next_seq
-    m[n_m + 2] = next_seq .. ':' .. id
+    defer_zadd(queued, queue, next_seq, next_seq .. ':' .. id)
   end
   ids[#ids + 1] = id
 end
 flush_zadds(states, B .. 'state:')
 flush_zadds(queued, B .. 'q:')
-for queue in pairs(queued) do
-  if not queues_known[queue] then
-    redis.call('SADD', B .. 'queues', queue)
-    queues_known[queue] = true
-  end
-end
+for queue in pairs(queued) do register_queue(queue) end
 if n_enqueued > 0 then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
 return ids

@@ -32,11 +32,7 @@ for i = first_queue, #ARGV do
       local member, seq = popped[j], popped[j + 1]
       -- The entry's deliveries count is also its lease token: it grows with every delivery.
       local deliveries = redis.call('HINCRBY', B .. 'qd:' .. queue, seq, 1)
-      local l = leases[queue]
-      if not l then l = {}; leases[queue] = l end
-      local n_l = #l
-      l[n_l + 1] = until_ms
-      l[n_l + 2] = member
+      defer_zadd(leases, queue, until_ms, member)
       local id = string.sub(member, string.find(member, ':', 1, true) + 1)
       local job, changed = false, 0
       if with_job then
