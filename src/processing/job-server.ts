@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { MeterProvider } from '@opentelemetry/api';
 import { processingRecorder } from '../telemetry/processing-telemetry.js';
-import { InvalidArgumentError, isJobshardError, LeaseLostError } from '../storage/errors.js';
+import { isJobshardError, LeaseLostError } from '../storage/errors.js';
 import type { FetchedJob, FetchOptions, FetchStateChange } from '../storage/queue.js';
 import type { Storage } from '../storage/storage.js';
 import type { NewState } from '../storage/job.js';
 import type { WriteTransaction } from '../storage/transaction.js';
 import { sleep } from '../storage/sleep.js';
+import { checkInt } from '../storage/validate.js';
 import { statsKeys, STATS_DAY_RETENTION_MS, STATS_HOUR_RETENTION_MS, type StatisticKind } from '../storage/statistics.js';
 import { LazyAbort } from './lazy-abort.js';
 import { backoffMs, type HandlerEntry, type JobHandler, type RetryPolicy } from './handler.js';
@@ -120,6 +121,8 @@ export class JobServer {
    * unchanged, and dropped.
    */
   readonly #processing: FetchStateChange;
+  /** What every fetch of this server asks for: its jobs, marked Processing (a worker adds its signal). */
+  readonly #fetchOptions: Omit<FetchOptions, 'signal'>;
 
   constructor(storage: Storage, options: JobServerOptions) {
     this.#storage = storage;
@@ -128,7 +131,7 @@ export class JobServer {
       // Frozen, like #processing: storage checks a frozen queue list and state change once, not per fetch.
       queues: Object.freeze([...(options.queues ?? ['default'])]) as string[],
       workerCount: options.workerCount ?? 4,
-      prefetch: checkPrefetch(options.prefetch),
+      prefetch: checkInt('prefetch', options.prefetch ?? 0, 0, 10_000),
       handlers: options.handlers,
       invisibilityTimeoutMs: options.invisibilityTimeoutMs ?? 5 * 60_000,
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 15_000,
@@ -142,6 +145,7 @@ export class JobServer {
       state: Object.freeze({ name: STATE.processing, data: Object.freeze({ serverId: this.id }) }),
       from: Object.freeze([STATE.enqueued, STATE.processing]),
     });
+    this.#fetchOptions = { invisibilityTimeoutMs: this.#o.invisibilityTimeoutMs, withJob: true, setState: this.#processing };
     this.#onError = options.onError ?? (() => {});
     const record = processingRecorder(this.id, options.meterProvider, storage.locate?.bind(storage));
     this.#onJobDone = (event) => {
@@ -273,7 +277,7 @@ export class JobServer {
     // down instead of piling writes up, and while one group commit is in flight the next gathers
     // more outcomes (on Postgres, one at a time per worker made groups of about 16; three, 30-40).
     const writing: Promise<void>[] = [];
-    const options: FetchOptions = { signal, invisibilityTimeoutMs: this.#o.invisibilityTimeoutMs, withJob: true, setState: this.#processing };
+    const options: FetchOptions = { ...this.#fetchOptions, signal };
     while (!signal.aborted) {
       const held = this.#held.shift();
       let fetched = held?.fetched;
@@ -321,9 +325,8 @@ export class JobServer {
     const want = this.#o.prefetch - this.#held.length - this.#prefetching;
     if (want <= 0 || want < this.#o.prefetch / 2 || this.#stopFetching.signal.aborted) return;
     this.#prefetching += want;
-    const options = { invisibilityTimeoutMs: this.#o.invisibilityTimeoutMs, withJob: true, setState: this.#processing };
     for (let i = 0; i < want; i++) {
-      const p: Promise<void> = this.#storage.queues.tryFetch(this.#o.queues, options).then(async (fetched) => {
+      const p: Promise<void> = this.#storage.queues.tryFetch(this.#o.queues, this.#fetchOptions).then(async (fetched) => {
         this.#prefetching--;
         if (!fetched) return;
         if (this.#stopFetching.signal.aborted) {
@@ -453,12 +456,4 @@ export class JobServer {
     await this.#storage.transaction((tx) => tx.setJobState(fetched.jobId, { name: STATE.enqueued, reason: 'server stopped before the job finished', data: { queue: fetched.queue } }));
     await fetched.requeue();
   }
-}
-
-function checkPrefetch(prefetch: unknown): number {
-  if (prefetch === undefined) return 0;
-  if (typeof prefetch !== 'number' || !Number.isInteger(prefetch) || prefetch < 0 || prefetch > 10_000) {
-    throw new InvalidArgumentError(`prefetch must be an integer from 0 to 10000, got ${String(prefetch)}`);
-  }
-  return prefetch;
 }
