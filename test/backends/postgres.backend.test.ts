@@ -1,5 +1,5 @@
 // Postgres-only behaviour: migrations, LISTEN fallback, crashes, sweeper, connection errors.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.js';
@@ -228,6 +228,24 @@ test('preparedStatements: false (for poolers in transaction mode): enqueue, fetc
   t.is(await s.queues.tryFetch(['q']), null);
 });
 
+/**
+ * A session on the schema that first analyzes `analyze` (the tables whose statistics the test
+ * wants), then logs the plan of every statement it runs, nested ones included, to `plans`
+ * (auto_explain, as notices to this session).
+ */
+async function explainingClient(t: ExecutionContext, schema: string, analyze: string[]): Promise<{ client: pg.Client; plans: string[] }> {
+  const client = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema}` });
+  await client.connect();
+  t.teardown(() => client.end());
+  // Table names from the test itself, never input.
+  for (const table of analyze) await client.query(`ANALYZE ${table}`);
+  const plans: string[] = [];
+  client.on('notice', (msg) => plans.push(msg.message ?? ''));
+  for (const sql of ["LOAD 'auto_explain'", 'SET auto_explain.log_min_duration = 0', 'SET auto_explain.log_nested_statements = on',
+    "SET auto_explain.log_level = 'notice'", "SET client_min_messages = 'notice'"]) await client.query(sql);
+  return { client, plans };
+}
+
 test('plans: a fetch reaches each leased job by primary key when only queue_entries has statistics', async (t) => {
   // The slow peer runs (150-200 ms a fetch at a 10,000-job backlog) came when autovacuum had
   // analyzed queue_entries but not yet jobs: the fetch's plan then scanned the namespace's part of
@@ -238,14 +256,7 @@ test('plans: a fetch reaches each leased job by primary key when only queue_entr
   const ns = `plan-${randomUUID()}`;
   const s = backend.storage(ns);
   await Promise.all(Array.from({ length: 300 }, () => s.jobs.create({ type: 't', args: [], queue: 'q', state: { name: 'Enqueued' }, enqueue: true })));
-  const client = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema}` });
-  await client.connect();
-  t.teardown(() => client.end());
-  await client.query('ANALYZE queue_entries');
-  const plans: string[] = [];
-  client.on('notice', (msg) => plans.push(msg.message ?? ''));
-  for (const sql of ["LOAD 'auto_explain'", 'SET auto_explain.log_min_duration = 0', 'SET auto_explain.log_nested_statements = on',
-    "SET auto_explain.log_level = 'notice'", "SET client_min_messages = 'notice'"]) await client.query(sql);
+  const { client, plans } = await explainingClient(t, schema, ['queue_entries']);
   const processing = JSON.stringify({ name: 'Processing', data: {} });
   for (let i = 0; i < 8; i++) {
     const { rows } = await client.query(SQL.fetch, [ns, ['q'], 60_000, 10, true, processing, ['Enqueued']]);
@@ -268,15 +279,7 @@ test('plans: with statistics, a batch fetch and its ack reach entries and jobs b
   for (let i = 0; i < 5; i++) {
     await Promise.all(Array.from({ length: 600 }, () => s.jobs.create({ type: 't', args: [], queue: 'q', state: { name: 'Enqueued' }, enqueue: true })));
   }
-  const client = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema}` });
-  await client.connect();
-  t.teardown(() => client.end());
-  await client.query('ANALYZE jobs');
-  await client.query('ANALYZE queue_entries');
-  const plans: string[] = [];
-  client.on('notice', (msg) => plans.push(msg.message ?? ''));
-  for (const sql of ["LOAD 'auto_explain'", 'SET auto_explain.log_min_duration = 0', 'SET auto_explain.log_nested_statements = on',
-    "SET auto_explain.log_level = 'notice'", "SET client_min_messages = 'notice'"]) await client.query(sql);
+  const { client, plans } = await explainingClient(t, schema, ['jobs', 'queue_entries']);
   const processing = JSON.stringify({ name: 'Processing', data: {} });
   for (let i = 0; i < 8; i++) {
     const { rows } = await client.query(SQL.fetch, [ns, ['q'], 60_000, 128, true, processing, ['Enqueued']]);
