@@ -36,13 +36,13 @@ function ratios(row: Row, peers: Row[]): string {
     `p50 latency ${x(f.p50Ms / best((r) => r.p50Ms, false))} the peer's`;
 }
 
-export function renderResults(rows: Row[], meta: { date: string; machine: string; servers: string; command: string; options: WorkloadOptions }): string {
+export function renderResults(rows: Row[], meta: { date: string; machine: string; servers: string; command: string; keys: string[]; options: WorkloadOptions }): string {
   const peers = rows.filter((r) => !r.subject.name.startsWith('jobshard'));
   const lines = [
     '# jobshard vs BullMQ, graphile-worker and pg-boss',
     '',
     `Measured ${meta.date} on ${meta.machine}; ${meta.servers}, local, shared by every system.`,
-    `Reproduce: \`${meta.command}\` (BENCH_JOBS, BENCH_LATENCY_SAMPLES, BENCH_WARMUP, BENCH_ROUNDS and BENCH_ONLY=key,key adjust it; keys: jobshard-redis, jobshard-redis-kept, bullmq, jobshard-postgres, jobshard-postgres-kept, graphile-worker, graphile-worker-defaults, pg-boss, jobshard-routed).`,
+    `Reproduce: \`${meta.command}\` (BENCH_JOBS, BENCH_LATENCY_SAMPLES, BENCH_WARMUP, BENCH_ROUNDS and BENCH_ONLY=key,key adjust it; keys: ${meta.keys.join(', ')}).`,
     '',
     `Each system ran the workload ${meta.options.rounds} times, the order rotated each round; the table shows each figure's median, ` +
       'the ranges over the rounds follow it. Compare systems within one run, not across runs: this machine is shared, and the same system ' +
