@@ -16,6 +16,14 @@ async function until(cond: () => Promise<boolean> | boolean, ms = 10_000): Promi
   return false;
 }
 
+/** A handler's wait that ends only when its signal aborts, rejecting with the reason (after onAbort). */
+function untilAborted(signal: AbortSignal, onAbort: () => void = () => {}): Promise<void> {
+  return new Promise<void>((_, reject) => signal.addEventListener('abort', () => {
+    onAbort();
+    reject(signal.reason);
+  }));
+}
+
 export function processingSuite(test: TestFn<unknown>, name: string, fresh: () => Promise<Storage>): void {
   // Each test stops its own servers (tests run concurrently; a shared list would stop each other's).
   const server = (t: ExecutionContext, s: Storage, o: JobServerOptions) => {
@@ -143,7 +151,7 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
     let aborted = 0;
     const handlers = {
       quick: async () => { await delay(50); },
-      stuck: (_: unknown, ctx: { signal: AbortSignal }) => new Promise<void>((_, reject) => ctx.signal.addEventListener('abort', () => { aborted++; reject(ctx.signal.reason); })),
+      stuck: (_: unknown, ctx: { signal: AbortSignal }) => untilAborted(ctx.signal, () => aborted++),
     };
     const srv = server(t, s, { handlers, workerCount: 4, shutdownTimeoutMs: 300 });
     await srv.start();
@@ -210,7 +218,7 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
     let started = 0;
     const holder = server(t, s, {
       workerCount: 1, prefetch: 4, shutdownTimeoutMs: 200,
-      handlers: { hold: (_, ctx) => { started++; return new Promise<void>((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))); } },
+      handlers: { hold: (_, ctx) => { started++; return untilAborted(ctx.signal); } },
     });
     await holder.start();
     // One running, four held: all five leased and marked Processing by this server.
@@ -243,7 +251,7 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
     let started = 0;
     const holder = server(t, s, {
       workerCount: 1, prefetch: 4, shutdownTimeoutMs: 200,
-      handlers: { hold: (_, ctx) => { started++; return new Promise<void>((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))); } },
+      handlers: { hold: (_, ctx) => { started++; return untilAborted(ctx.signal); } },
     });
     await holder.start();
     t.true(await until(async () => (await base.monitoring.stateCounts())['Processing'] === 4));
