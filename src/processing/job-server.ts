@@ -105,8 +105,7 @@ export class JobServer {
   readonly #outcomes = new Set<Promise<void>>();
   /** Prefetched jobs, oldest first; workers take from here before they fetch. */
   readonly #held: Held[] = [];
-  /** Prefetch attempts in flight (their count, and each until it has settled, for stop()). */
-  #prefetching = 0;
+  /** Prefetch attempts in flight, each until it has settled (its job held or, after stop(), requeued). */
   readonly #prefetches = new Set<Promise<void>>();
   /** Workers waiting in a fetch of their own, by the controller that wakes one to take a held job. */
   readonly #waiting = new Set<AbortController>();
@@ -159,7 +158,6 @@ export class JobServer {
     this.#started = true;
     await this.#storage.servers.announce(this.id, { queues: this.#o.queues, workerCount: this.#o.workerCount });
     this.#stopFetching = new AbortController();
-    this.#prefetching = 0;
     this.#loops = Array.from({ length: this.#o.workerCount }, () => this.#worker());
     this.#every(this.#o.heartbeatIntervalMs, () => this.#heartbeat());
     this.#every(this.#o.schedulerIntervalMs, () => this.#schedule());
@@ -322,12 +320,10 @@ export class JobServer {
    * next fetch of a worker.
    */
   #prefetch(): void {
-    const want = this.#o.prefetch - this.#held.length - this.#prefetching;
+    const want = this.#o.prefetch - this.#held.length - this.#prefetches.size;
     if (want <= 0 || want < this.#o.prefetch / 2 || this.#stopFetching.signal.aborted) return;
-    this.#prefetching += want;
     for (let i = 0; i < want; i++) {
       const p: Promise<void> = this.#storage.queues.tryFetch(this.#o.queues, this.#fetchOptions).then(async (fetched) => {
-        this.#prefetching--;
         if (!fetched) return;
         if (this.#stopFetching.signal.aborted) {
           await this.#requeue(fetched).catch((err) => this.#onError(err));
@@ -341,7 +337,6 @@ export class JobServer {
           break;
         }
       }, (err: unknown) => {
-        this.#prefetching--;
         this.#onError(err);
       }).finally(() => this.#prefetches.delete(p));
       this.#prefetches.add(p);
