@@ -221,8 +221,9 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
       handlers: { hold: (_, ctx) => { started++; return untilAborted(ctx.signal); } },
     });
     await holder.start();
-    // One running, four held: all five leased and marked Processing by this server.
-    t.true(await until(async () => (await s.monitoring.stateCounts())['Processing'] === 5));
+    // One running, four held: all five leased and marked Processing by this server. The count can
+    // show five a moment before the worker's handler starts (the fetch commits first), so wait for both.
+    t.true(await until(async () => started > 0 && (await s.monitoring.stateCounts())['Processing'] === 5));
     t.is(started, 1);
     await holder.stop();
     t.is(started, 1, 'held jobs never started');
