@@ -189,6 +189,32 @@ test('config: bad options get a ConfigError that says what to fix', (t) => {
   }
 });
 
+test('config: options in the connection string are kept, and cannot move the backend out of its schema', async (t) => {
+  // pg lets the connection string's parameters override the config it is given: an options=…
+  // in the URL replaced the schema's search_path, and two backends of different schemas wrote
+  // into one (public), each migrating it under its own lock.
+  const url = new URL(PG_URL);
+  url.searchParams.set('options', '-c lock_timeout=100');
+  const [a, b] = [freshSchema(), freshSchema()];
+  const [ba, bb] = [backendFor(a, { connectionString: url.toString() }), backendFor(b, { connectionString: url.toString() })];
+  await enqueueJob(ba.storage('n'), 'q');
+  await enqueueJob(bb.storage('n'), 'q');
+  await enqueueJob(bb.storage('n'), 'q');
+  t.deepEqual((await adminQuery<{ n: string }>(`SELECT count(*) AS n FROM ${a}.jobs`)).map((r) => Number(r.n)), [1]);
+  t.deepEqual((await adminQuery<{ n: string }>(`SELECT count(*) AS n FROM ${b}.jobs`)).map((r) => Number(r.n)), [2]);
+  // The URL's own option still holds: an enqueue behind a held table lock gives up after 100 ms.
+  const holder = new pg.Client({ connectionString: PG_URL });
+  await holder.connect();
+  t.teardown(() => holder.end());
+  await holder.query('BEGIN');
+  await holder.query(`LOCK TABLE ${a}.queue_entries IN ACCESS EXCLUSIVE MODE`);
+  const started = Date.now();
+  const err = await t.throwsAsync(enqueueJob(ba.storage('n'), 'q'));
+  t.regex(String(err?.message), /lock timeout/);
+  t.true(Date.now() - started < 3_000, `gave up after ${Date.now() - started} ms`);
+  await holder.query('ROLLBACK');
+});
+
 test('durability: fetch and ack commit without waiting for the WAL flush; enqueues, job writes and outcomes with acks wait for it', async (t) => {
   const schema = freshSchema();
   const backend = backendFor(schema);

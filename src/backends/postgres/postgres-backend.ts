@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { parse as parseConnectionString } from 'pg-connection-string';
 import { createStorage } from '../../storage/create-storage.js';
 import { ClosedError } from '../../storage/errors.js';
 import { parseOptions } from '../../storage/parse-options.js';
@@ -47,16 +48,23 @@ export class PostgresBackend implements Backend {
   constructor(options: PostgresBackendOptions) {
     this.options = parseOptions(postgresOptionsSchema, options, 'PostgresBackend options');
     const o = this.options;
+    // Parsed here, not handed to pg: pg lets the string's parameters override the config, so an
+    // options=… in it replaced the search_path below and sent the backend to another schema.
+    const { connectionString: poolUrl, ...given }: pg.PoolConfig = o.pool ?? {};
+    const url = o.connectionString ?? poolUrl;
+    // What pg itself would spread over the config (it parses with the same library).
+    const fromUrl = (url ? parseConnectionString(url) : {}) as pg.PoolConfig;
     const config: pg.PoolConfig = {
-      ...o.pool,
-      ...(o.connectionString ? { connectionString: o.connectionString } : {}),
+      ...given,
+      ...fromUrl,
       max: o.poolSize,
       connectionTimeoutMillis: o.connectTimeoutMs,
-      // The schema travels as a startup parameter, so no statement has to name it.
-      options: `-c search_path=${o.schema}`,
+      // The schema travels as a startup parameter, so no statement has to name it; after the
+      // caller's own options, so it is the search_path that holds.
+      options: [fromUrl.options ?? given.options, `-c search_path=${o.schema}`].filter(Boolean).join(' '),
       application_name: `jobshard:${o.schema}`,
     };
-    const params = new pg.Client(config); // parses the connection string; never connected
+    const params = new pg.Client(config); // fills in pg's defaults (host, port); never connected
     this.where = `${params.host}:${params.port}/${params.database} (schema ${o.schema})`;
     this.#pool = new pg.Pool(config);
     // An idle client's error (server restart, terminated backend) must not crash the process; the pool drops it.
