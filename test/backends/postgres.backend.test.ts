@@ -321,6 +321,40 @@ test('plans: without statistics, a fetch at a 100,000-entry backlog walks the qu
   t.deepEqual(plans.filter((p) => /Seq Scan on|Bitmap Heap Scan on|JIT:/.test(p)), [], 'every statement reaches its rows by an index, without JIT');
 });
 
+test('plans: commits, acks and sweeps first planned on small tables reach rows by index at a 20,000-job backlog', async (t) => {
+  // plpgsql keeps a statement's plan for the session. The commit's deletes by id (= ANY) were
+  // first planned while the tables were a page or two, as sequential scans, and kept them: in the
+  // slow peer-bench rounds every group commit scanned all of jobs and job_states (4.5 ms each, a
+  // third of the drain's rate).
+  const schema = freshSchema();
+  const backend = backendFor(schema);
+  const ns = `plan-${randomUUID()}`;
+  const s = backend.storage(ns);
+  const create = (n: number) => Promise.all(Array.from({ length: n }, () => s.jobs.create({ type: 't', args: [], queue: 'q', state: { name: 'Enqueued' }, enqueue: true })));
+  await create(400);
+  const { client, plans } = await explainingClient(t, schema, []);
+  const processing = JSON.stringify({ name: 'Processing', data: {} });
+  // A worker's round: 50 jobs fetched and acknowledged, 49 deleted at the end of their commit
+  // (expired with 0), one left for the sweeper (1 ms).
+  const round = async () => {
+    const { rows } = await client.query(SQL.fetch, [ns, ['q'], 60_000, 50, true, processing, ['Enqueued']]);
+    const leased = rows.filter((r: { seq: unknown }) => r.seq !== null) as Array<{ seq: string; token: string; job_id: string }>;
+    t.is(leased.length, 50);
+    t.is((await client.query(SQL.ack, [ns, leased.map((r) => r.seq), leased.map((r) => r.token)])).rows.length, 50);
+    const ids = leased.map((r) => r.job_id);
+    const ops = ids.map((jobId, i) => ({ op: 'expireJob', jobId, ms: i === 0 ? 1 : 0 }));
+    await client.query(SQL.commit, [ns, ids, JSON.stringify(ops)]);
+    await new Promise((r) => setTimeout(r, 5));
+    t.is((await client.query(SQL.sweep, [100])).rows[0].deleted, '1');
+  };
+  for (let i = 0; i < 8; i++) await round();
+  for (let i = 0; i < 10; i++) await create(2_000);
+  for (let i = 0; i < 8; i++) await round();
+  const writes = plans.filter((p) => /Query Text: (DELETE|UPDATE|PERFORM|SELECT 1 FROM)/.test(p));
+  t.true(writes.length >= 16 * 4, `${writes.length} plans of the commit, ack and sweep seen`);
+  t.deepEqual(writes.filter((p) => /Seq Scan on|JIT:/.test(p)), [], 'no statement scans a whole table or compiles');
+});
+
 test('plans: with statistics, a batch fetch and its ack reach entries and jobs by primary key, not by a scan of the table', async (t) => {
   // Written as UPDATE … FROM the leased rows, a 128-job fetch at a 19,200-job backlog got hash
   // joins over sequential scans of every queue entry and every job: 9.5 ms a fetch instead of 4.4.
