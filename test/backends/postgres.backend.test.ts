@@ -3,8 +3,10 @@ import test, { type ExecutionContext } from 'ava';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.js';
+import { sessionOptions } from '../../src/backends/postgres/postgres-session.js';
 import { SQL } from '../../src/backends/postgres/postgres-statements.js';
 import { loadMigrations } from '../../src/backends/postgres/postgres-migrate.js';
+import type { Storage } from '../../src/storage/storage.js';
 
 /** Every migration the package ships, each applied once: [version, 1]. */
 const EACH_ONCE = loadMigrations().map((m) => [m.version, 1]);
@@ -140,7 +142,7 @@ test('expireJob 0: the job is deleted in the commit with its history rows; other
   const schema = freshSchema();
   const b = backendFor(schema, { sweepIntervalMs: 0 });
   const s = b.storage('gone');
-  const ids = await Promise.all(Array.from({ length: 5 }, () => s.jobs.create({ type: 't', args: [], queue: 'q', state: { name: 'Enqueued' }, enqueue: true })));
+  const ids = await createEnqueued(s, 5);
   await s.transaction((tx) => {
     for (const id of ids.slice(0, 4)) {
       tx.setJobState(id, { name: 'Succeeded' });
@@ -254,6 +256,18 @@ test('preparedStatements: false (for poolers in transaction mode): enqueue, fetc
   t.is(await s.queues.tryFetch(['q']), null);
 });
 
+/** A fresh schema and a namespace in it, for the 'plans' tests. */
+function planScene(): { schema: string; ns: string; s: Storage } {
+  const schema = freshSchema();
+  const ns = `plan-${randomUUID()}`;
+  return { schema, ns, s: backendFor(schema).storage(ns) };
+}
+
+/** n jobs created at once, each enqueued on queue 'q'. */
+function createEnqueued(s: Storage, n: number): Promise<string[]> {
+  return Promise.all(Array.from({ length: n }, () => s.jobs.create({ type: 't', args: [], queue: 'q', state: { name: 'Enqueued' }, enqueue: true })));
+}
+
 /**
  * A session on the schema that first analyzes `analyze` (the tables whose statistics the test
  * wants), then logs the plan of every statement it runs, nested ones included, to `plans`
@@ -277,11 +291,8 @@ test('plans: a fetch reaches each leased job by primary key when only queue_entr
   // analyzed queue_entries but not yet jobs: the fetch's plan then scanned the namespace's part of
   // jobs_by_state once per leased entry (8 of 8 fetches here, with the joins of the first 0006).
   // auto_explain, logged to this session as notices, shows every nested statement's plan.
-  const schema = freshSchema();
-  const backend = backendFor(schema);
-  const ns = `plan-${randomUUID()}`;
-  const s = backend.storage(ns);
-  await Promise.all(Array.from({ length: 300 }, () => s.jobs.create({ type: 't', args: [], queue: 'q', state: { name: 'Enqueued' }, enqueue: true })));
+  const { schema, ns, s } = planScene();
+  await createEnqueued(s, 300);
   const { client, plans } = await explainingClient(t, schema, ['queue_entries']);
   const processing = JSON.stringify({ name: 'Processing', data: {} });
   for (let i = 0; i < 8; i++) {
@@ -326,12 +337,8 @@ test('plans: commits, acks and sweeps first planned on small tables reach rows b
   // first planned while the tables were a page or two, as sequential scans, and kept them: in the
   // slow peer-bench rounds every group commit scanned all of jobs and job_states (4.5 ms each, a
   // third of the drain's rate).
-  const schema = freshSchema();
-  const backend = backendFor(schema);
-  const ns = `plan-${randomUUID()}`;
-  const s = backend.storage(ns);
-  const create = (n: number) => Promise.all(Array.from({ length: n }, () => s.jobs.create({ type: 't', args: [], queue: 'q', state: { name: 'Enqueued' }, enqueue: true })));
-  await create(400);
+  const { schema, ns, s } = planScene();
+  await createEnqueued(s, 400);
   const { client, plans } = await explainingClient(t, schema, []);
   const processing = JSON.stringify({ name: 'Processing', data: {} });
   // A worker's round: 50 jobs fetched and acknowledged, 49 deleted at the end of their commit
@@ -348,22 +355,51 @@ test('plans: commits, acks and sweeps first planned on small tables reach rows b
     t.is((await client.query(SQL.sweep, [100])).rows[0].deleted, '1');
   };
   for (let i = 0; i < 8; i++) await round();
-  for (let i = 0; i < 10; i++) await create(2_000);
+  for (let i = 0; i < 10; i++) await createEnqueued(s, 2_000);
   for (let i = 0; i < 8; i++) await round();
   const writes = plans.filter((p) => /Query Text: (DELETE|UPDATE|PERFORM|SELECT 1 FROM)/.test(p));
   t.true(writes.length >= 16 * 4, `${writes.length} plans of the commit, ack and sweep seen`);
   t.deepEqual(writes.filter((p) => /Seq Scan on|JIT:/.test(p)), [], 'no statement scans a whole table or compiles');
 });
 
+test('plans: lookups by id first planned on a 10-job table keep to the primary key at 20,000 jobs', async (t) => {
+  // A prepared statement's generic plan is kept for the session. Made on a tiny table, the plan
+  // of ns = $1 AND id = $2 took jobs_by_state (ns, …, id) for its two conditions, and getJobs's a
+  // sequential scan of jobs: at 20,000 jobs each getJob walked the namespace's whole part of that
+  // index, and each getJobs read every job.
+  const { schema, ns, s } = planScene();
+  await createEnqueued(s, 10);
+  // A session as the backend opens them.
+  const client = new pg.Client({ connectionString: PG_URL, options: sessionOptions(schema) });
+  await client.connect();
+  t.teardown(() => client.end());
+  const lookups: Array<['getJob' | 'getJobs' | 'getHistory' | 'jobExists' | 'getParameter' | 'setParameter' | 'requeue' | 'extend', unknown[], string]> = [
+    ['getJob', [ns, '1'], 'jobs_pkey'],
+    ['getJobs', [ns, ['1', '2']], 'jobs_pkey'],
+    ['getHistory', [ns, '1'], 'jobs_pkey'],
+    ['jobExists', [ns, '1'], 'jobs_pkey'],
+    ['getParameter', [ns, '1', 'p'], 'jobs_pkey'],
+    ['setParameter', [ns, '1', 'p', 'v'], 'jobs_pkey'],
+    ['requeue', [ns, '1', 'no-such-token'], 'queue_entries_pkey'],
+    ['extend', [ns, '1', 'no-such-token', 1000], 'queue_entries_pkey'],
+  ];
+  // Statement names from this list, never input; values as literals of the same parameters.
+  for (const [name, values] of lookups) for (let i = 0; i < 10; i++) await client.query({ name, text: SQL[name], values });
+  for (let i = 0; i < 10; i++) await createEnqueued(s, 2_000);
+  for (const [name, values, index] of lookups) {
+    const literal = values.map((v) => client.escapeLiteral(Array.isArray(v) ? `{${v.join(',')}}` : String(v))).join(', ');
+    const plan = (await client.query(`EXPLAIN EXECUTE ${client.escapeIdentifier(name)}(${literal})`)).rows.map((r: Record<string, string>) => r['QUERY PLAN']).join('\n');
+    t.regex(plan, new RegExp(`using ${index} on`), `${name}:\n${plan}`);
+    t.notRegex(plan, /jobs_by_state|queue_entries_fetch|Seq Scan/, `${name}:\n${plan}`);
+  }
+});
+
 test('plans: with statistics, a batch fetch and its ack reach entries and jobs by primary key, not by a scan of the table', async (t) => {
   // Written as UPDATE … FROM the leased rows, a 128-job fetch at a 19,200-job backlog got hash
   // joins over sequential scans of every queue entry and every job: 9.5 ms a fetch instead of 4.4.
-  const schema = freshSchema();
-  const backend = backendFor(schema);
-  const ns = `plan-${randomUUID()}`;
-  const s = backend.storage(ns);
+  const { schema, ns, s } = planScene();
   for (let i = 0; i < 5; i++) {
-    await Promise.all(Array.from({ length: 600 }, () => s.jobs.create({ type: 't', args: [], queue: 'q', state: { name: 'Enqueued' }, enqueue: true })));
+    await createEnqueued(s, 600);
   }
   const { client, plans } = await explainingClient(t, schema, ['jobs', 'queue_entries']);
   const processing = JSON.stringify({ name: 'Processing', data: {} });

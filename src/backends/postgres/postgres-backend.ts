@@ -12,6 +12,7 @@ import { migrate } from './postgres-migrate.js';
 import { PostgresNamespace } from './postgres-namespace.js';
 import { postgresOptionsSchema, type PostgresBackendOptions, type ResolvedPostgresOptions } from './postgres-options.js';
 import type { Query } from './postgres-query.js';
+import { sessionOptions } from './postgres-session.js';
 import { SQL } from './postgres-statements.js';
 
 const statementNames = new Map<string, string>();
@@ -49,7 +50,7 @@ export class PostgresBackend implements Backend {
     this.options = parseOptions(postgresOptionsSchema, options, 'PostgresBackend options');
     const o = this.options;
     // Parsed here, not handed to pg: pg lets the string's parameters override the config, so an
-    // options=… in it replaced the search_path below and sent the backend to another schema.
+    // options=… in it replaced the search_path (sessionOptions) and sent the backend to another schema.
     const { connectionString: poolUrl, ...given }: pg.PoolConfig = o.pool ?? {};
     const url = o.connectionString ?? poolUrl;
     // What pg itself would spread over the config (it parses with the same library).
@@ -59,9 +60,7 @@ export class PostgresBackend implements Backend {
       ...fromUrl,
       max: o.poolSize,
       connectionTimeoutMillis: o.connectTimeoutMs,
-      // The schema travels as a startup parameter, so no statement has to name it; after the
-      // caller's own options, so it is the search_path that holds.
-      options: [fromUrl.options ?? given.options, `-c search_path=${o.schema}`].filter(Boolean).join(' '),
+      options: sessionOptions(o.schema, fromUrl.options ?? given.options),
       application_name: `jobshard:${o.schema}`,
     };
     const params = new pg.Client(config); // fills in pg's defaults (host, port); never connected

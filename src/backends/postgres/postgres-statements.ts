@@ -5,6 +5,17 @@
 const LIVE = '(expire_at IS NULL OR expire_at > now())';
 
 /*
+ * A row by its primary key ($2) in the namespace ($1). The namespace test is
+ * wrapped (IS TRUE) so that it cannot drive an index: as plain ns = $1 beside
+ * the key, a prepared statement first planned on a tiny table took an index led
+ * by ns (jobs_by_state, queue_entries_fetch) for both conditions and kept that
+ * generic plan for the session, walking the namespace's whole part of it per
+ * lookup once the table had grown.
+ */
+const JOB_BY_ID = 'id = $2 AND (ns = $1) IS TRUE';
+const ENTRY_BY_SEQ = 'seq = $2 AND (ns = $1) IS TRUE';
+
+/*
  * Joined into a statement, makes its (implicit) transaction commit without
  * waiting for the WAL flush: set_config(…, true) lasts to the end of the
  * transaction, and the commit reads the setting. Used only where losing the
@@ -41,17 +52,17 @@ export const SQL = {
     )
     SELECT id, CASE WHEN enqueue THEN pg_notify('jobshard', json_build_array(current_schema(), $1::text)::text) END
     FROM input ORDER BY pos`,
-  getJob: `SELECT * FROM jobs WHERE ns = $1 AND id = $2 AND ${LIVE}`,
+  getJob: `SELECT * FROM jobs WHERE ${JOB_BY_ID} AND ${LIVE}`,
   // One primary-key lookup per id (LATERAL): as id = ANY(…) beside ns = $1, a young table's
   // statistics made the planner scan every job of the namespace.
   getJobs: `SELECT j.* FROM unnest($2::bigint[]) AS x(id)
-    CROSS JOIN LATERAL (SELECT * FROM jobs WHERE id = x.id AND ns = $1 AND ${LIVE}) j`,
+    CROSS JOIN LATERAL (SELECT * FROM jobs WHERE id = x.id AND (ns = $1) IS TRUE AND ${LIVE}) j`,
   getHistory: `SELECT s.name, s.reason, s.data, s.created_at FROM job_states s
-    WHERE s.job_id = (SELECT id FROM jobs WHERE ns = $1 AND id = $2 AND ${LIVE}) ORDER BY s.id`,
-  jobExists: `SELECT 1 FROM jobs WHERE ns = $1 AND id = $2 AND ${LIVE}`,
-  getParameter: `SELECT parameters->>$3 AS value FROM jobs WHERE ns = $1 AND id = $2 AND ${LIVE}`,
+    WHERE s.job_id = (SELECT id FROM jobs WHERE ${JOB_BY_ID} AND ${LIVE}) ORDER BY s.id`,
+  jobExists: `SELECT 1 FROM jobs WHERE ${JOB_BY_ID} AND ${LIVE}`,
+  getParameter: `SELECT parameters->>$3 AS value FROM jobs WHERE ${JOB_BY_ID} AND ${LIVE}`,
   setParameter: `UPDATE jobs SET parameters = parameters || jsonb_build_object($3::text, $4::text)
-    WHERE ns = $1 AND id = $2 AND ${LIVE}`,
+    WHERE ${JOB_BY_ID} AND ${LIVE}`,
   commit: 'SELECT jobshard_commit($1, $2::bigint[], $3::jsonb)',
   // A transaction with removeFromQueue: its writes and the fenced removals, one commit (0007).
   commitRemoving: 'SELECT jobshard_commit_removing($1, $2::bigint[], $3::jsonb, $4::bigint[], $5::text[])',
@@ -61,10 +72,10 @@ export const SQL = {
   // Fetch and ack commit without waiting for the WAL flush (ASYNC, below); see there why that is safe.
   fetch: `SELECT f.* FROM ${ASYNC}, jobshard_fetch($1, $2::text[], $3, $4, $5, $6::jsonb, $7::text[]) AS f`,
   ack: `SELECT a.seq, a.token FROM ${ASYNC}, jobshard_ack_pairs($1, $2::bigint[], $3::text[]) AS a`,
-  requeue: `WITH r AS (UPDATE queue_entries SET token = NULL, lease_until = NULL WHERE ns = $1 AND seq = $2 AND token = $3 RETURNING 1)
+  requeue: `WITH r AS (UPDATE queue_entries SET token = NULL, lease_until = NULL WHERE ${ENTRY_BY_SEQ} AND token = $3 RETURNING 1)
     SELECT count(*)::int AS n, CASE WHEN count(*) > 0 THEN pg_notify('jobshard', json_build_array(current_schema(), $1::text)::text) END FROM r`,
   extend: `UPDATE queue_entries SET lease_until = clock_timestamp() + $4::bigint * interval '1 millisecond'
-    WHERE ns = $1 AND seq = $2 AND token = $3`,
+    WHERE ${ENTRY_BY_SEQ} AND token = $3`,
 
   // Granted when the row is new or its lease lapsed; token grows on every grant.
   tryLock: `INSERT INTO locks AS l (ns, resource, token, lease_until) VALUES ($1, $2, 1, clock_timestamp() + $3::bigint * interval '1 millisecond')
