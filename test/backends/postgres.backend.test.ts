@@ -394,6 +394,38 @@ test('plans: lookups by id first planned on a 10-job table keep to the primary k
   }
 });
 
+test('plans: ordered reads first planned on a few rows walk their index at 100,000 rows', async (t) => {
+  // The scheduler's due-job read (setFirstByScore) and the monitoring pages: prepared while their
+  // tables held a few rows, then run on 100,000, each must still read only its page by index.
+  const { schema, ns } = planScene();
+  await backendFor(schema).storage(ns).queues.tryFetch(['q']);
+  const client = new pg.Client({ connectionString: PG_URL, options: sessionOptions(schema) });
+  await client.connect();
+  t.teardown(() => client.end());
+  const fill = async (from: number, to: number) => {
+    await client.query("INSERT INTO sets (ns, key, member, score) SELECT $1, 'schedule', g::text, g FROM generate_series($2::int, $3::int) g", [ns, from, to]);
+    await client.query("INSERT INTO lists (ns, key, value) SELECT $1, 'l', g::text FROM generate_series($2::int, $3::int) g", [ns, from, to]);
+    const ids = await client.query("INSERT INTO jobs (ns, type, args, queue, state_name, state_at) SELECT $1, 't', '[]', 'q', 'Enqueued', now() FROM generate_series($2::int, $3::int) RETURNING id", [ns, from, to]);
+    await client.query("INSERT INTO queue_entries (ns, queue, job_id) SELECT $1, 'q', unnest($2::bigint[])", [ns, ids.rows.map((r: { id: string }) => r.id)]);
+  };
+  const reads: Array<['setFirstByScore' | 'setRange' | 'listRange' | 'jobsInState' | 'queueJobs', unknown[], string]> = [
+    ['setFirstByScore', [ns, 'schedule', 0, 1e12, 10], 'sets_by_score'],
+    ['setRange', [ns, 'schedule', 0, 10], 'sets_by_score'],
+    ['listRange', [ns, 'l', 0, 10], 'lists_by_key'],
+    ['jobsInState', [ns, 'Enqueued', 0, 10], 'jobs_by_state'],
+    ['queueJobs', [ns, 'q', 0, 10], 'queue_entries_fetch'],
+  ];
+  await fill(1, 5);
+  for (const [name, values] of reads) for (let i = 0; i < 10; i++) await client.query({ name, text: SQL[name], values });
+  await fill(6, 100_000);
+  for (const [name, values, index] of reads) {
+    const literal = values.map((v) => client.escapeLiteral(String(v))).join(', ');
+    const plan = (await client.query(`EXPLAIN EXECUTE ${client.escapeIdentifier(name)}(${literal})`)).rows.map((r: Record<string, string>) => r['QUERY PLAN']).join('\n');
+    t.regex(plan, new RegExp(`^Limit[^]*Index Scan using ${index} on`), `${name}:\n${plan}`);
+    t.notRegex(plan, /Sort|Seq Scan|Bitmap/, `${name}:\n${plan}`);
+  }
+});
+
 test('plans: with statistics, a batch fetch and its ack reach entries and jobs by primary key, not by a scan of the table', async (t) => {
   // Written as UPDATE … FROM the leased rows, a 128-job fetch at a 19,200-job backlog got hash
   // joins over sequential scans of every queue entry and every job: 9.5 ms a fetch instead of 4.4.
