@@ -311,10 +311,8 @@ test('plans: without statistics, a fetch at a 100,000-entry backlog walks the qu
   // believed a queue held 2 of them and picked them with a bitmap scan of the whole queue and a
   // sort, a plan plpgsql then kept for the session: 46-52 ms a 64-entry fetch, 2.9-3.1 ms with
   // the index walk (50 fetches each way, the scenario of this test).
-  const schema = freshSchema();
-  const backend = backendFor(schema);
-  const ns = `plan-${randomUUID()}`;
-  await backend.storage(ns).queues.tryFetch(['q']);
+  const { schema, ns, s } = planScene();
+  await s.queues.tryFetch(['q']);
   const { client, plans } = await explainingClient(t, schema, []);
   // Entries only (fetched without their jobs): 100,000 job rows would add seconds and change no plan.
   await client.query("INSERT INTO queue_entries (ns, queue, job_id) SELECT $1, 'q', g FROM generate_series(1, 100000) g", [ns]);
@@ -397,8 +395,8 @@ test('plans: lookups by id first planned on a 10-job table keep to the primary k
 test('plans: ordered reads first planned on a few rows walk their index at 100,000 rows', async (t) => {
   // The scheduler's due-job read (setFirstByScore) and the monitoring pages: prepared while their
   // tables held a few rows, then run on 100,000, each must still read only its page by index.
-  const { schema, ns } = planScene();
-  await backendFor(schema).storage(ns).queues.tryFetch(['q']);
+  const { schema, ns, s } = planScene();
+  await s.queues.tryFetch(['q']);
   const client = new pg.Client({ connectionString: PG_URL, options: sessionOptions(schema) });
   await client.connect();
   t.teardown(() => client.end());
