@@ -274,7 +274,8 @@ function createEnqueued(s: Storage, n: number): Promise<string[]> {
  * (auto_explain, as notices to this session).
  */
 async function explainingClient(t: ExecutionContext, schema: string, analyze: string[]): Promise<{ client: pg.Client; plans: string[] }> {
-  const client = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema}` });
+  // A session as the backend opens them (its planner settings included).
+  const client = new pg.Client({ connectionString: PG_URL, options: sessionOptions(schema) });
   await client.connect();
   t.teardown(() => client.end());
   // Table names from the test itself, never input.
