@@ -1,12 +1,10 @@
 // jobshard on one Redis shard, one Postgres shard, or routed over 2 Redis + 2 Postgres shards.
-import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.js';
-import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
-import { JobClient } from '../../src/processing/job-client.js';
-import { JobServer } from '../../src/processing/job-server.js';
-import { Router } from '../../src/router/router.js';
-import type { Backend, Storage } from '../../src/storage/storage.js';
+import type { Backend, Storage } from '../../src/index.js';
+import { loadBuild } from './jobshard-build.js';
 import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../../test/helpers/servers.js';
 import { CONCURRENCY, type Subject } from './subject.js';
+
+const { JobClient, JobServer, PostgresBackend, RedisBackend, Router } = await loadBuild();
 
 /**
  * How long succeeded jobs are kept. 0 deletes each as it succeeds, as BullMQ's removeOnComplete (set
@@ -34,7 +32,7 @@ function subject(retention: Retention, server: Subject['server'], config: string
   return {
     name,
     server,
-    config: `${config}; ${kept}`,
+    config: `${config}; ${kept}; run from its build (dist/, as the package ships, like the peers' published JavaScript)`,
     enqueue: async () => {
       await clients[next++ % clients.length]!.enqueue('noop', []);
     },
