@@ -53,8 +53,11 @@ for (let round = 0; round < options.rounds; round++) {
     runs.set(key, run);
     process.stderr.write(`round ${round + 1}/${options.rounds}: ${s.name} on ${s.server}... `);
     try {
-      run.figures.push(await runWorkload(s, options));
-      process.stderr.write('done\n');
+      const f = await runWorkload(s, options);
+      run.figures.push(f);
+      // Each round's figures with the time it ended: a slow round can then be matched with what the
+      // servers logged (a checkpoint, say), and with the other systems' rounds around it.
+      process.stderr.write(`done at ${new Date().toISOString().slice(11, 19)}: enqueue ${Math.round(f.enqueuePerSec)}/s, process ${Math.round(f.processPerSec)}/s, p50 ${f.p50Ms.toFixed(2)} ms\n`);
     } catch (err) {
       if (!(err instanceof WorkloadTimeout)) throw err;
       run.failure = err.message;
