@@ -359,6 +359,9 @@ test('plans: commits, acks and sweeps first planned on small tables reach rows b
   const writes = plans.filter((p) => /Query Text: (DELETE|UPDATE|PERFORM|SELECT 1 FROM)/.test(p));
   t.true(writes.length >= 16 * 4, `${writes.length} plans of the commit, ack and sweep seen`);
   t.deepEqual(writes.filter((p) => /Seq Scan on|JIT:/.test(p)), [], 'no statement scans a whole table or compiles');
+  // The commit's lock by id, first planned here on 400 jobs, kept jobs_by_state (ns, …, id) for
+  // ns = $1 AND id = x: at 20,000 jobs each commit of 50 read 21,700 buffers, 115 ms.
+  t.deepEqual(writes.filter((p) => /(using|on) (jobs_by_state|queue_entries_fetch)/.test(p)), [], 'rows by id are reached by primary key');
 });
 
 test('plans: lookups by id first planned on a 10-job table keep to the primary key at 20,000 jobs', async (t) => {
