@@ -3,9 +3,9 @@
 -- It read `j.id = ids.id AND j.ns = p_ns`, and jobs_by_state (ns, state_name, state_at, id)
 -- matches both columns. plpgsql keeps a statement's plan for the session, and a session that
 -- first planned the lock on a young table could keep jobs_by_state: its only usable key is then
--- ns, so each id walked the namespace's whole part of the index. Seen in the peer bench (about
--- three rounds in about seventy of 10,000-job drains): every group commit of 64 jobs read 11,600 buffers
--- and took 87-129 ms, and the round processed 600-700 jobs/s against 5,000-7,000. As for the
+-- ns, so each id walked the namespace's whole part of the index. Seen in the peer bench, in 3 of
+-- about 70 rounds of a 10,000-job drain: every group commit of 64 jobs read 11,600 buffers and
+-- took 87-129 ms, and the round processed 600-700 jobs/s against 5,000-7,000. As for the
 -- lookups by id (postgres-statements.ts), the namespace test is wrapped (IS TRUE) so it cannot
 -- drive an index; the existence check on the error path gets the same.
 --
