@@ -19,6 +19,7 @@ import { Batcher } from './batcher.js';
 import { WaitList, type Waiter } from './wait-list.js';
 import { mergeCounterIncrements } from './merge-counters.js';
 import { setMaxListeners } from 'node:events';
+import { refusal } from './ownership.js';
 
 const MAX_BATCH = 64;
 
@@ -34,9 +35,10 @@ function batcher<I, O>(driver: NamespaceDriver, run: (inputs: I[]) => Promise<O[
  */
 export function createStorage(driver: NamespaceDriver, options: StorageOptions = {}): Storage {
   const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-  const data = new CheckedDataStore(driver.data);
-  const jobs = new CheckedJobStore(driver, maxPayloadBytes);
-  const servers = new CheckedServers(driver);
+  const fence = new ReadFence(driver);
+  const data = new CheckedDataStore(driver.data, fence);
+  const jobs = new CheckedJobStore(driver, maxPayloadBytes, fence);
+  const servers = new CheckedServers(driver, fence);
   const commits = driver.batchInFlight > 0 ? batcher(driver, (batches: Array<readonly WriteOp[]>) => groupCommit(driver, batches)) : null;
   return {
     jobs,
@@ -44,7 +46,7 @@ export function createStorage(driver: NamespaceDriver, options: StorageOptions =
     locks: new CheckedLocks(driver),
     data,
     servers,
-    monitoring: new CheckedMonitoring(driver, jobs, servers, data),
+    monitoring: new CheckedMonitoring(driver, jobs, servers, data, fence),
     async transaction<T>(fn: (tx: WriteTransaction) => T | Promise<T>): Promise<T> {
       const { result, ops: recorded } = await recordTransaction(fn);
       if (recorded.length === 0) return result;
@@ -58,6 +60,34 @@ export function createStorage(driver: NamespaceDriver, options: StorageOptions =
       return result;
     },
   };
+}
+
+/**
+ * Writes and fetches check the unit's ownership atomically inside the driver.
+ * Reads check it after they return: if the unit was still owned here then,
+ * it was owned when the read ran (a flip only ever follows a freeze, which
+ * reads pass), so the read is as good as one made on the owner. A moved unit
+ * fails the read with UnitMovedError. Reads that finish in one turn share one
+ * check, which starts only after all of them have finished.
+ */
+class ReadFence {
+  #next: Promise<void> | null = null;
+  constructor(readonly driver: NamespaceDriver) {}
+
+  async after<T>(read: Promise<T>): Promise<T> {
+    const value = await read;
+    await this.#check();
+    return value;
+  }
+
+  #check(): Promise<void> {
+    this.#next ??= Promise.resolve().then(async () => {
+      this.#next = null;
+      const refused = refusal(this.driver.namespace, await this.driver.ownership(), false);
+      if (refused) throw refused;
+    });
+    return this.#next;
+  }
 }
 
 /** A removeFromQueue names its delivery by the driver's own entry; a FetchedJob of another storage is refused. */
@@ -101,7 +131,7 @@ class CheckedJobStore implements JobStore {
   readonly #creates: Batcher<NewJobRow, string> | null;
   readonly #reads: Batcher<string, JobRecord | null> | null;
 
-  constructor(readonly driver: NamespaceDriver, readonly maxPayloadBytes: number) {
+  constructor(readonly driver: NamespaceDriver, readonly maxPayloadBytes: number, readonly fence: ReadFence) {
     const { createJobs, getJobs } = driver;
     this.#creates = driver.batchInFlight > 0 && createJobs ? batcher(driver, (rows: NewJobRow[]) => createJobs.call(driver, rows), driver.createBatches?.inFlight, driver.createBatches?.max) : null;
     this.#reads = driver.batchInFlight > 0 && getJobs ? batcher(driver, (ids: string[]) => getJobs.call(driver, ids)) : null;
@@ -121,19 +151,19 @@ class CheckedJobStore implements JobStore {
 
   async get(id: string): Promise<JobRecord> {
     const checked = checkName('jobId', id);
-    const job = await (this.#reads ? this.#reads.push(checked) : this.driver.getJob(checked));
+    const job = await this.fence.after(this.#reads ? this.#reads.push(checked) : this.driver.getJob(checked));
     if (!job) throw new JobNotFoundError(id);
     return job;
   }
 
   async history(id: string): Promise<StateRecord[]> {
-    const h = await this.driver.getHistory(checkName('jobId', id));
+    const h = await this.fence.after(this.driver.getHistory(checkName('jobId', id)));
     if (!h) throw new JobNotFoundError(id);
     return h;
   }
 
   async getParameter(id: string, name: string): Promise<string | null> {
-    const v = await this.driver.getParameter(checkName('jobId', id), checkName('parameter', name));
+    const v = await this.fence.after(this.driver.getParameter(checkName('jobId', id), checkName('parameter', name)));
     if (v === undefined) throw new JobNotFoundError(id);
     return v;
   }
@@ -316,56 +346,56 @@ class CheckedLocks implements LockManager {
 }
 
 class CheckedDataStore implements DataStore {
-  constructor(readonly raw: DataStore) {}
+  constructor(readonly raw: DataStore, readonly fence: ReadFence) {}
   async hashGetAll(key: string) {
-    return this.raw.hashGetAll(checkName('key', key));
+    return this.fence.after(this.raw.hashGetAll(checkName('key', key)));
   }
   async hashGet(key: string, field: string) {
-    return this.raw.hashGet(checkName('key', key), checkName('field', field));
+    return this.fence.after(this.raw.hashGet(checkName('key', key), checkName('field', field)));
   }
   async hashCount(key: string) {
-    return this.raw.hashCount(checkName('key', key));
+    return this.fence.after(this.raw.hashCount(checkName('key', key)));
   }
   async setAll(key: string) {
-    return this.raw.setAll(checkName('key', key));
+    return this.fence.after(this.raw.setAll(checkName('key', key)));
   }
   async setRange(key: string, start: number, end: number) {
-    return this.raw.setRange(checkName('key', key), checkInt('start', start, 0), checkInt('end', end, -1));
+    return this.fence.after(this.raw.setRange(checkName('key', key), checkInt('start', start, 0), checkInt('end', end, -1)));
   }
   async setFirstByScore(key: string, fromScore: number, toScore: number, count = 1) {
     const from = checkScore('fromScore', fromScore);
     const to = checkScore('toScore', toScore);
     if (to < from) throw new InvalidArgumentError(`toScore (${to}) must be >= fromScore (${from})`);
-    return this.raw.setFirstByScore(checkName('key', key), from, to, checkInt('count', count, 1, 10_000));
+    return this.fence.after(this.raw.setFirstByScore(checkName('key', key), from, to, checkInt('count', count, 1, 10_000)));
   }
   async setCount(key: string) {
-    return this.raw.setCount(checkName('key', key));
+    return this.fence.after(this.raw.setCount(checkName('key', key)));
   }
   async setContains(key: string, member: string) {
-    return this.raw.setContains(checkName('key', key), checkName('member', member));
+    return this.fence.after(this.raw.setContains(checkName('key', key), checkName('member', member)));
   }
   async setScore(key: string, member: string) {
-    return this.raw.setScore(checkName('key', key), checkName('member', member));
+    return this.fence.after(this.raw.setScore(checkName('key', key), checkName('member', member)));
   }
   async listAll(key: string) {
-    return this.raw.listAll(checkName('key', key));
+    return this.fence.after(this.raw.listAll(checkName('key', key)));
   }
   async listRange(key: string, start: number, end: number) {
-    return this.raw.listRange(checkName('key', key), checkInt('start', start, 0), checkInt('end', end, -1));
+    return this.fence.after(this.raw.listRange(checkName('key', key), checkInt('start', start, 0), checkInt('end', end, -1)));
   }
   async listCount(key: string) {
-    return this.raw.listCount(checkName('key', key));
+    return this.fence.after(this.raw.listCount(checkName('key', key)));
   }
   async counterGet(key: string) {
-    return this.raw.counterGet(checkName('key', key));
+    return this.fence.after(this.raw.counterGet(checkName('key', key)));
   }
   async ttl(kind: StructureKind, key: string) {
-    return this.raw.ttl(checkKind(kind), checkName('key', key));
+    return this.fence.after(this.raw.ttl(checkKind(kind), checkName('key', key)));
   }
 }
 
 class CheckedServers implements ServerRegistry {
-  constructor(readonly driver: NamespaceDriver) {}
+  constructor(readonly driver: NamespaceDriver, readonly fence: ReadFence) {}
   async announce(id: string, info: ServerInfo): Promise<void> {
     checkName('serverId', id);
     if (info === null || typeof info !== 'object') throw new InvalidArgumentError('announce needs { queues, workerCount }');
@@ -383,25 +413,25 @@ class CheckedServers implements ServerRegistry {
     return this.driver.removeTimedOutServers(checkMs('timeoutMs', timeoutMs, 1));
   }
   async list(): Promise<ServerRecord[]> {
-    return this.driver.listServers();
+    return this.fence.after(this.driver.listServers());
   }
 }
 
 class CheckedMonitoring implements MonitoringApi {
-  constructor(readonly driver: NamespaceDriver, readonly jobs: JobStore, readonly serverRegistry: ServerRegistry, readonly data: DataStore) {}
+  constructor(readonly driver: NamespaceDriver, readonly jobs: JobStore, readonly serverRegistry: ServerRegistry, readonly data: DataStore, readonly fence: ReadFence) {}
   async queues(): Promise<QueueInfo[]> {
-    return this.driver.queueInfo();
+    return this.fence.after(this.driver.queueInfo());
   }
   async queueJobs(queue: string, page?: Page): Promise<JobRecord[]> {
     const { offset, limit } = checkPage(page);
-    return this.driver.queueJobs(checkName('queue', queue), offset, limit);
+    return this.fence.after(this.driver.queueJobs(checkName('queue', queue), offset, limit));
   }
   async stateCounts(): Promise<Record<string, number>> {
-    return this.driver.stateCounts();
+    return this.fence.after(this.driver.stateCounts());
   }
   async jobsInState(state: string, page?: Page): Promise<JobRecord[]> {
     const { offset, limit } = checkPage(page);
-    return this.driver.jobsInState(checkName('state', state), offset, limit);
+    return this.fence.after(this.driver.jobsInState(checkName('state', state), offset, limit));
   }
   async jobDetails(id: string) {
     const [job, history] = await Promise.all([this.jobs.get(id), this.jobs.history(id)]);

@@ -4,6 +4,7 @@ import type { QueueInfo } from './monitoring.js';
 import type { FetchStateChange } from './queue.js';
 import type { ServerInfo, ServerRecord } from './servers.js';
 import type { WriteOp } from './transaction.js';
+import type { UnitOwnership } from './ownership.js';
 
 /**
  * What a backend implements for one namespace. Inputs arrive validated
@@ -12,6 +13,22 @@ import type { WriteOp } from './transaction.js';
  * createStorage turns into the contract's typed errors.
  */
 export interface NamespaceDriver {
+  /** The namespace this driver serves (for errors). */
+  readonly namespace: string;
+  /**
+   * The unit's ownership record on this server. Every write and fetch below
+   * checks it atomically with its effect and throws UnitMovedError /
+   * UnitFrozenError (writing nothing) when it refuses; reads are checked by
+   * createStorage after they return.
+   */
+  ownership(): Promise<UnitOwnership>;
+  /**
+   * Replaces the record. Resolves only once every write or fetch that began
+   * under the old record has finished, so after a freeze nothing more lands.
+   */
+  setOwnership(own: UnitOwnership): Promise<void>;
+  /** True when the namespace holds anything: a job, queue entry, structure, lock record or server. */
+  hasData(): Promise<boolean>;
   createJob(input: NewJobRow): Promise<string>;
   /** Optional, used when batching: many creates in one statement (and one commit); ids in input order. */
   createJobs?(inputs: readonly NewJobRow[]): Promise<string[]>;

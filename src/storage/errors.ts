@@ -12,7 +12,10 @@ export type ErrorCode =
   | 'SERVER_GONE'
   | 'SHARD_UNAVAILABLE'
   | 'CONFIG_INVALID'
-  | 'CLOSED';
+  | 'CLOSED'
+  | 'UNIT_MOVED'
+  | 'UNIT_FROZEN'
+  | 'DIRECTORY_UNAVAILABLE';
 
 export class JobshardError extends Error {
   readonly code: ErrorCode;
@@ -90,6 +93,44 @@ export class ConfigError extends JobshardError {
 export class ClosedError extends JobshardError {
   constructor(what: string) {
     super('CLOSED', `${what} is closed`);
+  }
+}
+
+/**
+ * The unit (namespace) is no longer owned by this shard: it moved to `toShard`
+ * at directory epoch `epoch`. Nothing was written. A router re-reads the
+ * directory and retries there; a caller using a backend directly sees this.
+ */
+export class UnitMovedError extends JobshardError {
+  readonly namespace: string;
+  readonly toShard: string;
+  readonly epoch: number;
+  constructor(namespace: string, toShard: string, epoch: number) {
+    super('UNIT_MOVED', `unit '${namespace}' moved to shard '${toShard}' at directory epoch ${epoch}; nothing was written here: route the call by the current directory`);
+    this.namespace = namespace;
+    this.toShard = toShard;
+    this.epoch = epoch;
+  }
+}
+
+/**
+ * The unit is frozen for a cutover until `until` (ms since the epoch): writes
+ * and fetches are refused until then, reads still work. Nothing was written.
+ */
+export class UnitFrozenError extends JobshardError {
+  readonly namespace: string;
+  readonly until: number;
+  constructor(namespace: string, until: number) {
+    super('UNIT_FROZEN', `unit '${namespace}' is frozen for a placement change for ${Math.max(0, until - Date.now())} ms more; nothing was written: retry after it`);
+    this.namespace = namespace;
+    this.until = until;
+  }
+}
+
+/** The placement directory's store cannot be reached or read. */
+export class DirectoryUnavailableError extends JobshardError {
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super('DIRECTORY_UNAVAILABLE', `the placement directory is unavailable: ${reason}`, options);
   }
 }
 

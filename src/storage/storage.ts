@@ -5,6 +5,7 @@ import type { MonitoringApi } from './monitoring.js';
 import type { QueueStore } from './queue.js';
 import type { ServerRegistry } from './servers.js';
 import type { WriteTransaction } from './transaction.js';
+import type { UnitOwnership } from './ownership.js';
 
 /**
  * One storage: the whole contract for one namespace (a tenant or a tenant's
@@ -46,6 +47,22 @@ export interface Backend {
    * operators and telemetry: the cost does not grow with a query per tenant).
    */
   queueDepths(): Promise<QueueDepth[]>;
+  /** A namespace's ownership record on this server (see UnitOwnership; no record reads as active). */
+  ownership(namespace: string): Promise<UnitOwnership>;
+  /**
+   * Sets it; resolves once every write or fetch begun under the old record
+   * has finished. Placement changes use it: a router never calls it per job.
+   */
+  setOwnership(namespace: string, own: UnitOwnership): Promise<void>;
+  /** True when the namespace holds any job, queue entry, structure, lock or server here. */
+  hasData(namespace: string): Promise<boolean>;
+  /**
+   * Calls fn (possibly spuriously) when signal(namespace) is called by any
+   * process on this server; returns an unsubscribe. Best effort: a lost
+   * signal must only delay, never break, what listens.
+   */
+  watch(namespace: string, fn: () => void): () => void;
+  signal(namespace: string): Promise<void>;
   /** Closes connections and timers. Storages of a closed backend must not be used any more. */
   close(): Promise<void>;
 }

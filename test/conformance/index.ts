@@ -8,6 +8,7 @@ import { isolationTests } from './isolation.js';
 import { jobTests } from './jobs.js';
 import { lockTests } from './locks.js';
 import { monitoringTests } from './monitoring.js';
+import { ownershipTests } from './ownership.js';
 import { queueTests } from './queues.js';
 import { removeFromQueueTests } from './remove-from-queue.js';
 import { serverTests } from './servers.js';
@@ -29,6 +30,9 @@ export function runConformance(test: Test, harness: Harness): void {
   monitoringTests(test, harness);
   isolationTests(test, harness);
   badInputTests(test, harness);
-  if (harness.backend) backendTests(test, harness.name, harness.backend);
+  if (harness.backend) {
+    backendTests(test, harness.name, harness.backend);
+    ownershipTests(test, harness.name, harness.backend);
+  }
   test.after.always(() => harness.teardown());
 }

@@ -4,6 +4,7 @@ import { ClosedError } from '../../storage/errors.js';
 import type { StorageOptions } from '../../storage/storage-options.js';
 import { checkMs, checkName } from '../../storage/validate.js';
 import { MemoryNamespace } from './memory-namespace.js';
+import type { UnitOwnership } from '../../storage/ownership.js';
 
 export interface MemoryBackendOptions extends StorageOptions {
   /** How often lapsed records are dropped from memory (reads are exact regardless). Default 60 s. */
@@ -24,6 +25,7 @@ export class MemoryBackend implements Backend {
   readonly kind = 'memory';
   readonly #options: MemoryBackendOptions;
   readonly #namespaces = new Map<string, { driver: MemoryNamespace; storage: Storage }>();
+  readonly #watchers = new Map<string, Set<() => void>>();
   #lastId = 0;
   #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
@@ -44,16 +46,44 @@ export class MemoryBackend implements Backend {
   }
 
   storage(namespace: string): Storage {
+    return this.#namespace(namespace).storage;
+  }
+
+  #namespace(namespace: string): { driver: MemoryNamespace; storage: Storage } {
     if (this.#closed) throw new ClosedError('MemoryBackend');
     checkName('namespace', namespace);
     let ns = this.#namespaces.get(namespace);
     if (!ns) {
-      const driver = new MemoryNamespace(() => ++this.#lastId, this.#options.pollIntervalMs ?? 1_000);
+      const driver = new MemoryNamespace(() => ++this.#lastId, this.#options.pollIntervalMs ?? 1_000, namespace);
       ns = { driver, storage: createStorage(driver, this.#options) };
       this.#namespaces.set(namespace, ns);
       void this.open();
     }
-    return ns.storage;
+    return ns;
+  }
+
+  async ownership(namespace: string): Promise<UnitOwnership> {
+    return this.#namespace(namespace).driver.ownership();
+  }
+
+  async setOwnership(namespace: string, own: UnitOwnership): Promise<void> {
+    return this.#namespace(namespace).driver.setOwnership(own);
+  }
+
+  async hasData(namespace: string): Promise<boolean> {
+    return this.#namespace(namespace).driver.hasData();
+  }
+
+  watch(namespace: string, fn: () => void): () => void {
+    let set = this.#watchers.get(namespace);
+    if (!set) this.#watchers.set(namespace, (set = new Set()));
+    const entry = () => fn();
+    set.add(entry);
+    return () => void set.delete(entry);
+  }
+
+  async signal(namespace: string): Promise<void> {
+    for (const fn of [...(this.#watchers.get(namespace) ?? [])]) queueMicrotask(fn);
   }
 
   async queueDepths(): Promise<QueueDepth[]> {

@@ -13,6 +13,14 @@ export class MemoryData implements DataStore {
   readonly lists = new Map<string, ListEntry>();
   readonly counters = new Map<string, CounterEntry>();
 
+  /** True when any structure is live. */
+  hasData(now = Date.now()): boolean {
+    for (const map of [this.hashes, this.sets, this.lists, this.counters] as Array<Map<string, Expiring>>) {
+      for (const key of [...map.keys()]) if (live(map, key, now)) return true;
+    }
+    return false;
+  }
+
   async hashGetAll(key: string) {
     const h = live(this.hashes, key);
     return h ? Object.fromEntries(h.fields) : null;

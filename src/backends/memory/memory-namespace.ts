@@ -8,6 +8,7 @@ import type { ServerInfo, ServerRecord } from '../../storage/servers.js';
 import { jobIdsOf, type WriteOp } from '../../storage/transaction.js';
 import { live, sweep, type Expiring } from './expiring.js';
 import { MemoryData } from './memory-data.js';
+import { ACTIVE, effective, refusal, type UnitOwnership } from '../../storage/ownership.js';
 
 interface StoredJob extends Expiring {
   id: string;
@@ -45,12 +46,36 @@ export class MemoryNamespace implements NamespaceDriver {
   readonly #waiters = new Set<{ queues: readonly string[]; wake: () => void }>();
   readonly #nextId: () => number;
   #seq = 0;
+  #own: UnitOwnership = ACTIVE;
 
-  constructor(nextId: () => number, readonly pollIntervalMs: number) {
+  constructor(nextId: () => number, readonly pollIntervalMs: number, readonly namespace = 'memory') {
     this.#nextId = nextId;
   }
 
+  /** Throws the refusal of a write or fetch under the unit's ownership record; every write calls it first. */
+  #admit(): void {
+    const refused = refusal(this.namespace, this.#own, true);
+    if (refused) throw refused;
+  }
+
+  async ownership(): Promise<UnitOwnership> {
+    return effective(this.#own);
+  }
+
+  async setOwnership(own: UnitOwnership): Promise<void> {
+    // Every call runs to completion without awaiting: none is half done while this runs.
+    this.#own = own.state === 'active' ? ACTIVE : { ...own };
+  }
+
+  async hasData(): Promise<boolean> {
+    const now = Date.now();
+    for (const id of this.#jobs.keys()) if (live(this.#jobs, id, now)) return true;
+    for (const q of this.#queues.values()) if (q.size > 0) return true;
+    return this.#locks.size > 0 || this.#lockTokens.size > 0 || this.#servers.size > 0 || this.data.hasData(now);
+  }
+
   async createJob(row: NewJobRow): Promise<string> {
+    this.#admit();
     const id = String(this.#nextId());
     const now = Date.now();
     const state = row.state ? stateRecord(row.state, now) : null;
@@ -90,12 +115,14 @@ export class MemoryNamespace implements NamespaceDriver {
   }
 
   async setParameter(id: string, name: string, value: string): Promise<boolean> {
+    this.#admit();
     const job = live(this.#jobs, id);
     job?.parameters.set(name, value);
     return job !== undefined;
   }
 
   async commit(ops: readonly WriteOp[]): Promise<void> {
+    this.#admit();
     const now = Date.now();
     // Check every precondition before the first write: nothing below can fail, so the batch is all-or-nothing.
     for (const id of jobIdsOf(ops)) if (!live(this.#jobs, id, now)) throw new JobNotFoundError(id);
@@ -153,6 +180,7 @@ export class MemoryNamespace implements NamespaceDriver {
   }
 
   async tryFetch(queues: readonly string[], invisibilityMs: number, count: number, withJob: boolean, setState: FetchStateChange | null): Promise<FetchAttempt> {
+    this.#admit();
     const now = Date.now();
     let nextVisibleAt = Infinity;
     const leased: FetchedEntry[] = [];
@@ -201,6 +229,7 @@ export class MemoryNamespace implements NamespaceDriver {
   }
 
   async ack(entries: readonly LeasedEntry[]): Promise<boolean[]> {
+    this.#admit();
     return entries.map((entry) => {
       const found = this.#leased(entry);
       if (!found) return false;
@@ -210,6 +239,7 @@ export class MemoryNamespace implements NamespaceDriver {
   }
 
   async requeue(entry: LeasedEntry): Promise<boolean> {
+    this.#admit();
     const found = this.#leased(entry);
     if (!found) return false;
     found.e.token = null;
@@ -219,6 +249,7 @@ export class MemoryNamespace implements NamespaceDriver {
   }
 
   async extend(entry: LeasedEntry, ms: number): Promise<boolean> {
+    this.#admit();
     const found = this.#leased(entry);
     if (!found) return false;
     found.e.leaseUntil = Date.now() + ms;
@@ -226,6 +257,7 @@ export class MemoryNamespace implements NamespaceDriver {
   }
 
   async tryLock(resource: string, ttlMs: number): Promise<number | null> {
+    this.#admit();
     const now = Date.now();
     const held = this.#locks.get(resource);
     if (held && held.until > now) return null;
@@ -236,6 +268,7 @@ export class MemoryNamespace implements NamespaceDriver {
   }
 
   async extendLock(resource: string, token: number, ttlMs: number): Promise<boolean> {
+    this.#admit();
     const held = this.#locks.get(resource);
     // A lapsed lease nobody took yet may still be extended: the token proves no one else was granted it.
     if (!held || held.token !== token) return false;
@@ -244,25 +277,30 @@ export class MemoryNamespace implements NamespaceDriver {
   }
 
   async releaseLock(resource: string, token: number): Promise<void> {
+    this.#admit();
     if (this.#locks.get(resource)?.token === token) this.#locks.delete(resource);
   }
 
   async announceServer(id: string, info: ServerInfo): Promise<void> {
+    this.#admit();
     const now = new Date();
     this.#servers.set(id, { id, queues: [...info.queues], workerCount: info.workerCount, startedAt: now, heartbeatAt: now });
   }
 
   async heartbeat(id: string): Promise<boolean> {
+    this.#admit();
     const s = this.#servers.get(id);
     if (s) s.heartbeatAt = new Date();
     return s !== undefined;
   }
 
   async removeServer(id: string): Promise<void> {
+    this.#admit();
     this.#servers.delete(id);
   }
 
   async removeTimedOutServers(timeoutMs: number): Promise<number> {
+    this.#admit();
     const cutoff = Date.now() - timeoutMs;
     let removed = 0;
     for (const [id, s] of this.#servers) if (s.heartbeatAt.getTime() < cutoff && this.#servers.delete(id)) removed++;

@@ -14,6 +14,7 @@ import { postgresOptionsSchema, type PostgresBackendOptions, type ResolvedPostgr
 import type { Query } from './postgres-query.js';
 import { sessionOptions } from './postgres-session.js';
 import { SQL } from './postgres-statements.js';
+import type { UnitOwnership } from '../../storage/ownership.js';
 
 const statementNames = new Map<string, string>();
 
@@ -40,7 +41,7 @@ export class PostgresBackend implements Backend {
   readonly where: string;
   readonly #pool: pg.Pool;
   readonly #listener: PgListener;
-  readonly #storages = new Map<string, Storage>();
+  readonly #storages = new Map<string, { driver: PostgresNamespace; storage: Storage }>();
   readonly #query: Query;
   #opening: Promise<void> | undefined;
   #sweeper: NodeJS.Timeout | undefined;
@@ -114,14 +115,42 @@ export class PostgresBackend implements Backend {
   }
 
   storage(namespace: string): Storage {
+    return this.#namespace(namespace).storage;
+  }
+
+  #namespace(namespace: string): { driver: PostgresNamespace; storage: Storage } {
     if (this.#closed) throw new ClosedError(`PostgresBackend ${this.where}`);
     checkName('namespace', namespace);
-    let storage = this.#storages.get(namespace);
-    if (!storage) {
-      storage = createStorage(new PostgresNamespace(this.#query, namespace, this.#listener, this.options.fallbackPollMs), this.options);
-      this.#storages.set(namespace, storage);
+    let ns = this.#storages.get(namespace);
+    if (!ns) {
+      const driver = new PostgresNamespace(this.#query, namespace, this.#listener, this.options.fallbackPollMs);
+      ns = { driver, storage: createStorage(driver, this.options) };
+      this.#storages.set(namespace, ns);
     }
-    return storage;
+    return ns;
+  }
+
+  ownership(namespace: string): Promise<UnitOwnership> {
+    return this.#namespace(namespace).driver.ownership();
+  }
+
+  setOwnership(namespace: string, own: UnitOwnership): Promise<void> {
+    return this.#namespace(namespace).driver.setOwnership(own);
+  }
+
+  hasData(namespace: string): Promise<boolean> {
+    return this.#namespace(namespace).driver.hasData();
+  }
+
+  watch(namespace: string, fn: () => void): () => void {
+    checkName('namespace', namespace);
+    void this.open().catch(() => {});
+    return this.#listener.subscribe(namespace, fn);
+  }
+
+  async signal(namespace: string): Promise<void> {
+    await this.#query(SQL.signal, [checkName('namespace', namespace)]);
+    this.#listener.wakeLocal(namespace);
   }
 
   /** Deletes lapsed rows, batch after batch, until a pass finds fewer than a batch. Returns rows deleted. */

@@ -1,5 +1,6 @@
 import type { FetchAttempt, FetchedEntry, LeasedEntry, NamespaceDriver, NewJobRow } from '../../storage/driver.js';
-import { JobNotFoundError, LeaseLostError } from '../../storage/errors.js';
+import { JobNotFoundError, LeaseLostError, UnitFrozenError, UnitMovedError } from '../../storage/errors.js';
+import { ACTIVE, effective, type UnitOwnership } from '../../storage/ownership.js';
 import type { JobRecord, StateRecord } from '../../storage/job.js';
 import type { QueueInfo } from '../../storage/monitoring.js';
 import type { FetchStateChange } from '../../storage/queue.js';
@@ -17,13 +18,53 @@ export class PostgresNamespace implements NamespaceDriver {
   /** One statement and one commit for many calls: commits are what cost (measured: one batch in flight was best). */
   readonly batchInFlight = 1;
 
+  readonly q: Query;
+
   constructor(
-    readonly q: Query,
+    query: Query,
     readonly ns: string,
     readonly listener: PgListener,
     readonly fallbackPollMs: number,
   ) {
-    this.data = new PostgresData(q, ns);
+    this.q = async (sql, params) => {
+      try {
+        return await query(sql, params);
+      } catch (err) {
+        throw this.#refusal(err) ?? err;
+      }
+    };
+    this.data = new PostgresData(this.q, ns);
+  }
+
+  get namespace(): string {
+    return this.ns;
+  }
+
+  /** jobshard_owns's refusals (0012) as typed errors; null for any other error. */
+  #refusal(err: unknown): Error | null {
+    const e = err as { code?: string; message?: string };
+    if (e?.code === 'JS001') {
+      const at = e.message!.indexOf(' ');
+      return new UnitMovedError(this.ns, e.message!.slice(at + 1), Number(e.message!.slice(0, at)));
+    }
+    if (e?.code === 'JS002') return new UnitFrozenError(this.ns, Number(e.message));
+    return null;
+  }
+
+  async ownership(): Promise<UnitOwnership> {
+    const row = (await this.q<{ state: string; to_shard: string | null; epoch: string | null; until: number | null }>(SQL.ownership, [this.ns])).rows[0];
+    if (row?.state === 'moved') return { state: 'moved', to: row.to_shard!, epoch: Number(row.epoch) };
+    if (row?.state === 'frozen') return effective({ state: 'frozen', until: row.until! });
+    return ACTIVE;
+  }
+
+  async setOwnership(own: UnitOwnership): Promise<void> {
+    await this.q(SQL.setOwnership, [this.ns, own.state, own.state === 'moved' ? own.to : null,
+      own.state === 'moved' ? own.epoch : null, own.state === 'frozen' ? Math.round(own.until) : null]);
+  }
+
+  async hasData(): Promise<boolean> {
+    return (await this.q<{ has: boolean }>(SQL.hasData, [this.ns])).rows[0]!.has;
   }
 
   get pollIntervalMs(): number {
@@ -83,7 +124,7 @@ export class PostgresNamespace implements NamespaceDriver {
   async setParameter(id: string, name: string, value: string): Promise<boolean> {
     const jobId = parseJobId(id);
     if (!jobId) return false;
-    return ((await this.q(SQL.setParameter, [this.ns, jobId, name, value])).rowCount ?? 0) > 0;
+    return (await this.q<{ n: number }>(SQL.setParameter, [this.ns, jobId, name, value])).rows[0]!.n > 0;
   }
 
   async commit(ops: readonly WriteOp[]): Promise<void> {
@@ -155,7 +196,7 @@ export class PostgresNamespace implements NamespaceDriver {
 
   async extend(entry: LeasedEntry, ms: number): Promise<boolean> {
     const [seq, token] = this.#split(entry);
-    return ((await this.q(SQL.extend, [this.ns, seq, token, ms])).rowCount ?? 0) > 0;
+    return (await this.q<{ n: number }>(SQL.extend, [this.ns, seq, token, ms])).rows[0]!.n > 0;
   }
 
   /*
@@ -166,12 +207,12 @@ export class PostgresNamespace implements NamespaceDriver {
    * fencing token, which advisory locks do not give.
    */
   async tryLock(resource: string, ttlMs: number): Promise<number | null> {
-    const row = (await this.q<{ token: string }>(SQL.tryLock, [this.ns, resource, ttlMs])).rows[0];
-    return row ? Number(row.token) : null;
+    const { token } = (await this.q<{ token: string | null }>(SQL.tryLock, [this.ns, resource, ttlMs])).rows[0]!;
+    return token === null ? null : Number(token);
   }
 
   async extendLock(resource: string, token: number, ttlMs: number): Promise<boolean> {
-    return ((await this.q(SQL.extendLock, [this.ns, resource, token, ttlMs])).rowCount ?? 0) > 0;
+    return (await this.q<{ n: number }>(SQL.extendLock, [this.ns, resource, token, ttlMs])).rows[0]!.n > 0;
   }
 
   async releaseLock(resource: string, token: number): Promise<void> {
@@ -183,7 +224,7 @@ export class PostgresNamespace implements NamespaceDriver {
   }
 
   async heartbeat(id: string): Promise<boolean> {
-    return ((await this.q(SQL.heartbeat, [this.ns, id])).rowCount ?? 0) > 0;
+    return (await this.q<{ n: number }>(SQL.heartbeat, [this.ns, id])).rows[0]!.n > 0;
   }
 
   async removeServer(id: string): Promise<void> {
@@ -191,7 +232,7 @@ export class PostgresNamespace implements NamespaceDriver {
   }
 
   async removeTimedOutServers(timeoutMs: number): Promise<number> {
-    return (await this.q(SQL.removeTimedOut, [this.ns, timeoutMs])).rowCount ?? 0;
+    return (await this.q<{ n: number }>(SQL.removeTimedOut, [this.ns, timeoutMs])).rows[0]!.n;
   }
 
   async listServers(): Promise<ServerRecord[]> {

@@ -29,15 +29,26 @@ const ENTRY_BY_SEQ = 'seq = $2 AND (ns = $1) IS TRUE';
  */
 const ASYNC = "(SELECT set_config('synchronous_commit', 'off', true)) AS async";
 
+/*
+ * Every write and fetch passes jobshard_owns($1) (0012-unit-ownership.sql) in its own statement,
+ * so in its own transaction: the unit's ownership record is checked atomically with the write,
+ * and a refusal (moved, frozen) aborts the statement before anything commits. Functions take
+ * the checked namespace through LATERAL, which makes the check run first; a plain DML runs as
+ * a CTE beside it, and the final SELECT reads both, so neither can be skipped by the planner.
+ */
+const OWN = 'own AS MATERIALIZED (SELECT jobshard_owns($1) AS ns)';
+const OWNS = 'jobshard_owns($1) AS own(ns)';
+const fenced = (dml: string) => `WITH ${OWN}, w AS (${dml}) SELECT (SELECT ns FROM own) AS own, (SELECT count(*) FROM w)::int AS n`;
+
 export const SQL = {
   // Many creates in one statement, so one commit. Ids are drawn first and paired with each input's
   // position: INSERT … RETURNING has no order. A job may come with its first state (current state and
   // history entry) and its queue entry, written in the same statement; queue entries are inserted in
   // input order, so FIFO follows the order of the calls. Listeners are notified once per statement
   // (Postgres folds identical notifications of one transaction).
-  createJobs: `WITH input AS (
+  createJobs: `WITH ${OWN}, input AS (
       SELECT nextval(pg_get_serial_sequence('jobs', 'id')) AS id, clock_timestamp() AS at, u.*
-      FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::bigint[], $7::jsonb[], $8::boolean[])
+      FROM own, unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::bigint[], $7::jsonb[], $8::boolean[])
         WITH ORDINALITY AS u(type, args, queue, parameters, expire_ms, state, enqueue, pos)
     ), inserted AS (
       INSERT INTO jobs (id, ns, type, args, queue, parameters, expire_at, state_name, state_reason, state_data, state_at)
@@ -61,30 +72,32 @@ export const SQL = {
     WHERE s.job_id = (SELECT id FROM jobs WHERE ${JOB_BY_ID} AND ${LIVE}) ORDER BY s.id`,
   jobExists: `SELECT 1 FROM jobs WHERE ${JOB_BY_ID} AND ${LIVE}`,
   getParameter: `SELECT parameters->>$3 AS value FROM jobs WHERE ${JOB_BY_ID} AND ${LIVE}`,
-  setParameter: `UPDATE jobs SET parameters = parameters || jsonb_build_object($3::text, $4::text)
-    WHERE ${JOB_BY_ID} AND ${LIVE}`,
-  commit: 'SELECT jobshard_commit($1, $2::bigint[], $3::jsonb)',
+  setParameter: fenced(`UPDATE jobs SET parameters = parameters || jsonb_build_object($3::text, $4::text)
+    WHERE ${JOB_BY_ID} AND ${LIVE} RETURNING 1`),
+  commit: `SELECT jobshard_commit(own.ns, $2::bigint[], $3::jsonb) FROM ${OWNS}`,
   // A transaction with removeFromQueue: its writes and the fenced removals, one commit (0007).
-  commitRemoving: 'SELECT jobshard_commit_removing($1, $2::bigint[], $3::jsonb, $4::bigint[], $5::text[])',
+  commitRemoving: `SELECT jobshard_commit_removing(own.ns, $2::bigint[], $3::jsonb, $4::bigint[], $5::text[]) FROM ${OWNS}`,
 
   // The leased entries with their jobs (columns j_*), optionally marked with a new state, in one
   // round trip: see 0003-fetch-with-job.sql and 0006-fetch-sets-state.sql.
   // Fetch and ack commit without waiting for the WAL flush (ASYNC, below); see there why that is safe.
-  fetch: `SELECT f.* FROM ${ASYNC}, jobshard_fetch($1, $2::text[], $3, $4, $5, $6::jsonb, $7::text[]) AS f`,
-  ack: `SELECT a.seq, a.token FROM ${ASYNC}, jobshard_ack_pairs($1, $2::bigint[], $3::text[]) AS a`,
-  requeue: `WITH r AS (UPDATE queue_entries SET token = NULL, lease_until = NULL WHERE ${ENTRY_BY_SEQ} AND token = $3 RETURNING 1)
-    SELECT count(*)::int AS n, CASE WHEN count(*) > 0 THEN pg_notify('jobshard', json_build_array(current_schema(), $1::text)::text) END FROM r`,
-  extend: `UPDATE queue_entries SET lease_until = clock_timestamp() + $4::bigint * interval '1 millisecond'
-    WHERE ${ENTRY_BY_SEQ} AND token = $3`,
+  fetch: `SELECT f.* FROM ${ASYNC}, ${OWNS}, LATERAL jobshard_fetch(own.ns, $2::text[], $3, $4, $5, $6::jsonb, $7::text[]) AS f`,
+  ack: `SELECT a.seq, a.token FROM ${ASYNC}, ${OWNS}, LATERAL jobshard_ack_pairs(own.ns, $2::bigint[], $3::text[]) AS a`,
+  requeue: `WITH ${OWN}, r AS (UPDATE queue_entries SET token = NULL, lease_until = NULL WHERE ${ENTRY_BY_SEQ} AND token = $3 RETURNING 1)
+    SELECT (SELECT ns FROM own) AS own, count(*)::int AS n,
+      CASE WHEN count(*) > 0 THEN pg_notify('jobshard', json_build_array(current_schema(), $1::text)::text) END FROM r`,
+  extend: fenced(`UPDATE queue_entries SET lease_until = clock_timestamp() + $4::bigint * interval '1 millisecond'
+    WHERE ${ENTRY_BY_SEQ} AND token = $3 RETURNING 1`),
 
-  // Granted when the row is new or its lease lapsed; token grows on every grant.
-  tryLock: `INSERT INTO locks AS l (ns, resource, token, lease_until) VALUES ($1, $2, 1, clock_timestamp() + $3::bigint * interval '1 millisecond')
+  // Granted when the row is new or its lease lapsed; token grows on every grant. One row always: token null = not granted.
+  tryLock: `WITH ${OWN}, w AS (INSERT INTO locks AS l (ns, resource, token, lease_until) VALUES ($1, $2, 1, clock_timestamp() + $3::bigint * interval '1 millisecond')
     ON CONFLICT (ns, resource) DO UPDATE SET token = l.token + 1, lease_until = EXCLUDED.lease_until
     WHERE l.lease_until IS NULL OR l.lease_until <= clock_timestamp()
-    RETURNING token`,
-  extendLock: `UPDATE locks SET lease_until = clock_timestamp() + $4::bigint * interval '1 millisecond'
-    WHERE ns = $1 AND resource = $2 AND token = $3`,
-  releaseLock: 'UPDATE locks SET lease_until = NULL WHERE ns = $1 AND resource = $2 AND token = $3',
+    RETURNING token)
+    SELECT (SELECT ns FROM own) AS own, (SELECT token FROM w) AS token`,
+  extendLock: fenced(`UPDATE locks SET lease_until = clock_timestamp() + $4::bigint * interval '1 millisecond'
+    WHERE ns = $1 AND resource = $2 AND token = $3 RETURNING 1`),
+  releaseLock: fenced('UPDATE locks SET lease_until = NULL WHERE ns = $1 AND resource = $2 AND token = $3 RETURNING 1'),
 
   hashGetAll: `SELECT field, value FROM hashes WHERE ns = $1 AND key = $2 AND ${LIVE}`,
   hashGet: `SELECT value FROM hashes WHERE ns = $1 AND key = $2 AND field = $3 AND ${LIVE}`,
@@ -105,12 +118,19 @@ export const SQL = {
     counter: `SELECT min(expire_at) AS at, clock_timestamp() AS now, count(*)::int AS n FROM counters WHERE ns = $1 AND key = $2 AND ${LIVE}`,
   },
 
-  announceServer: `INSERT INTO servers (ns, id, queues, worker_count, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, clock_timestamp(), clock_timestamp())
+  announceServer: fenced(`INSERT INTO servers (ns, id, queues, worker_count, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, clock_timestamp(), clock_timestamp())
     ON CONFLICT (ns, id) DO UPDATE SET queues = EXCLUDED.queues, worker_count = EXCLUDED.worker_count,
-      started_at = EXCLUDED.started_at, heartbeat_at = EXCLUDED.heartbeat_at`,
-  heartbeat: 'UPDATE servers SET heartbeat_at = clock_timestamp() WHERE ns = $1 AND id = $2',
-  removeServer: 'DELETE FROM servers WHERE ns = $1 AND id = $2',
-  removeTimedOut: `DELETE FROM servers WHERE ns = $1 AND heartbeat_at < clock_timestamp() - $2::bigint * interval '1 millisecond'`,
+      started_at = EXCLUDED.started_at, heartbeat_at = EXCLUDED.heartbeat_at RETURNING 1`),
+  heartbeat: fenced('UPDATE servers SET heartbeat_at = clock_timestamp() WHERE ns = $1 AND id = $2 RETURNING 1'),
+  removeServer: fenced('DELETE FROM servers WHERE ns = $1 AND id = $2 RETURNING 1'),
+  removeTimedOut: fenced(`DELETE FROM servers WHERE ns = $1 AND heartbeat_at < clock_timestamp() - $2::bigint * interval '1 millisecond' RETURNING 1`),
+
+  ownership: `SELECT state, to_shard, epoch, floor(extract(epoch FROM frozen_until) * 1000)::float8 AS until FROM unit_ownership WHERE ns = $1`,
+  setOwnership: 'SELECT jobshard_set_ownership($1, $2, $3, $4, $5)',
+  hasData: `SELECT EXISTS (SELECT 1 FROM jobs WHERE ns = $1) OR EXISTS (SELECT 1 FROM queue_entries WHERE ns = $1)
+    OR EXISTS (SELECT 1 FROM locks WHERE ns = $1) OR EXISTS (SELECT 1 FROM hashes WHERE ns = $1)
+    OR EXISTS (SELECT 1 FROM sets WHERE ns = $1) OR EXISTS (SELECT 1 FROM lists WHERE ns = $1)
+    OR EXISTS (SELECT 1 FROM counters WHERE ns = $1) OR EXISTS (SELECT 1 FROM servers WHERE ns = $1) AS has`,
   listServers: 'SELECT * FROM servers WHERE ns = $1 ORDER BY id',
 
   queueInfo: `SELECT queue,
@@ -125,6 +145,7 @@ export const SQL = {
   jobsInState: `SELECT * FROM jobs WHERE ns = $1 AND state_name = $2 AND ${LIVE} ORDER BY state_at DESC, id DESC OFFSET $3 LIMIT $4`,
 
   sweep: 'SELECT jobshard_sweep($1) AS deleted',
+  signal: "SELECT pg_notify('jobshard', json_build_array(current_schema(), $1::text)::text)",
   queueDepths: `SELECT ns, queue,
       count(*) FILTER (WHERE lease_until IS NULL OR lease_until <= clock_timestamp())::int AS waiting,
       count(*) FILTER (WHERE lease_until > clock_timestamp())::int AS in_flight

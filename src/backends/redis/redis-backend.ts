@@ -11,6 +11,7 @@ import { RedisNamespace } from './redis-namespace.js';
 import { redisOptionsSchema, type RedisBackendOptions, type ResolvedRedisOptions } from './redis-options.js';
 import { registerScripts, type RunScript } from './redis-scripts.js';
 import { RedisWaker } from './redis-waker.js';
+import type { UnitOwnership } from '../../storage/ownership.js';
 
 /**
  * A backend on one Redis server (or one Cluster) through ioredis. Every
@@ -28,7 +29,7 @@ export class RedisBackend implements Backend {
   readonly #run: RunCommand;
   readonly #script: RunScript;
   readonly #waker: RedisWaker;
-  readonly #storages = new Map<string, Storage>();
+  readonly #storages = new Map<string, { driver: RedisNamespace; storage: Storage }>();
   readonly #registered = new Set<string>();
   #opening: Promise<void> | undefined;
   #sweeper: NodeJS.Timeout | undefined;
@@ -104,18 +105,44 @@ export class RedisBackend implements Backend {
   }
 
   storage(namespace: string): Storage {
+    return this.#namespace(namespace).storage;
+  }
+
+  #namespace(namespace: string): { driver: RedisNamespace; storage: Storage } {
     if (this.#closed) throw new ClosedError(`RedisBackend ${this.where}`);
     checkName('namespace', namespace);
-    let storage = this.#storages.get(namespace);
-    if (!storage) {
+    let ns = this.#storages.get(namespace);
+    if (!ns) {
       const run = this.#run;
       const script: RunScript = (name, keys, args) => run(() => this.#script(name, keys, args));
       const keys = new RedisKeys(this.options.prefix, namespace);
       const driver = new RedisNamespace(run, script, keys, this.#waker, this.options.pollIntervalMs, () => this.#register(namespace));
-      storage = createStorage(driver, this.options);
-      this.#storages.set(namespace, storage);
+      ns = { driver, storage: createStorage(driver, this.options) };
+      this.#storages.set(namespace, ns);
     }
-    return storage;
+    return ns;
+  }
+
+  ownership(namespace: string): Promise<UnitOwnership> {
+    return this.#namespace(namespace).driver.ownership();
+  }
+
+  setOwnership(namespace: string, own: UnitOwnership): Promise<void> {
+    return this.#namespace(namespace).driver.setOwnership(own);
+  }
+
+  hasData(namespace: string): Promise<boolean> {
+    return this.#namespace(namespace).driver.hasData();
+  }
+
+  watch(namespace: string, fn: () => void): () => void {
+    return this.#waker.subscribe(this.#namespace(namespace).driver.keys.wakeChannel, fn);
+  }
+
+  async signal(namespace: string): Promise<void> {
+    const channel = this.#namespace(namespace).driver.keys.wakeChannel;
+    await this.#run((c) => c.publish(channel, this.#waker.origin));
+    this.#waker.wakeLocal(channel);
   }
 
   /**

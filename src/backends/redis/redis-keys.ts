@@ -12,9 +12,12 @@ export class RedisKeys {
   readonly wakeChannel: string;
   /** Job ids end in this tag, so an id from another namespace is recognised as foreign. */
   readonly idTag: string;
+  /** The unit's ownership record (common.lua refusal()). */
+  readonly ownership: string;
 
-  constructor(prefix: string, namespace: string) {
+  constructor(prefix: string, readonly namespace: string) {
     this.base = `${prefix}{${namespace}}:`;
+    this.ownership = `${this.base}own`;
     this.route = `${this.base}meta`;
     this.wakeChannel = `${prefix}wake:${namespace}`;
     this.idTag = createHash('sha256').update(namespace).digest('hex').slice(0, 10);

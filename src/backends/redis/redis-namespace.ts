@@ -1,5 +1,7 @@
+import { Redis } from 'ioredis';
 import type { FetchAttempt, LeasedEntry, NamespaceDriver, NewJobRow } from '../../storage/driver.js';
-import { JobNotFoundError, LeaseLostError } from '../../storage/errors.js';
+import { JobNotFoundError, LeaseLostError, UnitFrozenError, UnitMovedError } from '../../storage/errors.js';
+import { ACTIVE, effective, type UnitOwnership } from '../../storage/ownership.js';
 import type { JobRecord, NewState, StateRecord } from '../../storage/job.js';
 import type { QueueInfo } from '../../storage/monitoring.js';
 import type { FetchStateChange } from '../../storage/queue.js';
@@ -87,9 +89,58 @@ export class RedisNamespace implements NamespaceDriver {
     this.data = new RedisData(run, keys);
   }
 
+  get namespace(): string {
+    return this.keys.namespace;
+  }
+
   #call(name: ScriptName, args: Array<string | number>, keys: string[] = [this.keys.route]): Promise<unknown> {
     args.unshift(this.keys.base);
-    return this.script(name, keys, args);
+    return this.script(name, keys, args).catch((err: Error) => {
+      throw this.#refusal(err) ?? err;
+    });
+  }
+
+  /** The typed error of a script's refusal (common.lua refusal()), or null for any other error. */
+  #refusal(err: Error): Error | null {
+    const m = /^UNIT_(MOVED|FROZEN) (\d+)(?: (.*))?$/.exec(err.message ?? '');
+    if (!m) return null;
+    return m[1] === 'MOVED' ? new UnitMovedError(this.namespace, m[3]!, Number(m[2])) : new UnitFrozenError(this.namespace, Number(m[2]));
+  }
+
+  async ownership(): Promise<UnitOwnership> {
+    const [state, to, epoch, until] = await this.run((c) => c.hmget(this.keys.ownership, 'state', 'to', 'epoch', 'until'));
+    if (state === 'moved') return { state, to: to!, epoch: Number(epoch) };
+    if (state === 'frozen') return effective({ state, until: Number(until) });
+    return ACTIVE;
+  }
+
+  async setOwnership(own: UnitOwnership): Promise<void> {
+    // Scripts run one at a time: once this returns, none started under the old record is still running.
+    const fields = own.state === 'moved' ? { state: own.state, to: own.to, epoch: String(own.epoch) } : own.state === 'frozen' ? { state: own.state, until: String(own.until) } : null;
+    await this.run((c) => {
+      const m = c.multi().del(this.keys.ownership);
+      if (fields) m.hset(this.keys.ownership, fields);
+      return m.exec();
+    });
+  }
+
+  async hasData(): Promise<boolean> {
+    const match = `${this.keys.base.replace(/[*?[\]\\]/g, '\\$&')}*`;
+    // Bookkeeping that outlives the data counts too: an id or fencing counter restarted elsewhere would reuse ids and tokens.
+    const dataKey = /^(job:|q:|ql:|h:|z:|l:|c:|lock:|fence:|seq:|servers$)/;
+    return this.run(async (c) => {
+      // A Cluster client's SCAN reaches one node: scan each master (the namespace's slot is on one of them).
+      const nodes = 'nodes' in c && typeof c.nodes === 'function' && !(c instanceof Redis) ? c.nodes('master') : [c as Redis];
+      for (const node of nodes) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+          if (keys.some((k) => dataKey.test(k.slice(this.keys.base.length)))) return true;
+          cursor = next;
+        } while (cursor !== '0');
+      }
+      return false;
+    });
   }
 
   async createJob(row: NewJobRow): Promise<string> {

@@ -12,6 +12,17 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- The unit's ownership record: hash B..'own' (state, to, epoch, until; absent = active). Every
+-- script that writes or fetches returns refusal()'s error reply before its first write when it
+-- gives one; redis-namespace.ts turns it into UnitMovedError / UnitFrozenError.
+local function refusal()
+  local o = redis.call('HMGET', B .. 'own', 'state', 'to', 'epoch', 'until')
+  if not o[1] then return nil end
+  if o[1] == 'moved' then return redis.error_reply('UNIT_MOVED ' .. o[3] .. ' ' .. o[2]) end
+  if o[1] == 'frozen' and tonumber(o[4]) > now_ms() then return redis.error_reply('UNIT_FROZEN ' .. o[4]) end
+  return nil
+end
+
 local function job_key(id)
   return B .. 'job:' .. id
 end

@@ -6,6 +6,7 @@
 -- 1 if it took the new state}..., next_visible_ms (-1 = none), now }: with the job read (and, with a state
 -- change, marked) here, a worker needs no second call before it runs it. A job that took the new state
 -- comes as read before the change: the caller knows the state it took, and `now` is its stateAt.
+do local refused = refusal() if refused then return refused end end
 local with_job = ARGV[4] == '1'
 local n_from = tonumber(ARGV[5])
 local first_queue = 6

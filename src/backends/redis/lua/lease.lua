@@ -2,6 +2,7 @@
 -- ARGV: B, action ('ack' | 'requeue' | 'extend'), extend ms or wake channel, wake-up origin,
 -- then triples (queue, member, token).
 -- Returns one 1 (done) or 0 (lease lost) per triple.
+do local refused = refusal() if refused then return refused end end
 local action = ARGV[2]
 local now = now_ms()
 local res = {}

@@ -3,6 +3,10 @@
 --   announce id infoJSON -> nil;  heartbeat id -> 1|0;  remove id -> nil;
 --   timed-out ms -> count removed;  list -> { {infoJSON, heartbeat ms}... }
 local action = ARGV[2]
+if action ~= 'list' then
+  local refused = refusal()
+  if refused then return refused end
+end
 local servers, beats = B .. 'servers', B .. 'beats'
 local now = now_ms()
 if action == 'announce' then

@@ -1,4 +1,5 @@
 -- ARGV: B, id, name, value. Returns 1, or 0 if the job does not exist.
+do local refused = refusal() if refused then return refused end end
 local k = job_key(ARGV[2])
 if redis.call('EXISTS', k) == 0 then return 0 end
 redis.call('HSET', k .. ':p', ARGV[3], ARGV[4])
