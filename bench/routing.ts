@@ -17,7 +17,7 @@ const shardList = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `sha
 
 function placementFor(n: number, pins = 0): Placement {
   const tenants = Object.fromEntries(TENANTS.slice(0, pins).map((t, i) => [t, { shard: `shard-${i % n}` }]));
-  return new Placement(resolveTenantMap({ shards: shardList(n), tenants }));
+  return Placement.fromConfig(resolveTenantMap({ shards: shardList(n), tenants }));
 }
 
 console.log('\n1. Placement lookups (100,000 distinct tenants, 16 shards)');
@@ -48,7 +48,7 @@ for (const n of [4, 16, 64]) {
 console.log('\n3. Tenants moved when a shard is added');
 for (const n of [4, 16, 64]) {
   const before = placementFor(n);
-  const after = new Placement(resolveTenantMap({ shards: [...shardList(n), { id: 'added', backend: new MemoryBackend(), weight: 1 }] }));
+  const after = Placement.fromConfig(resolveTenantMap({ shards: [...shardList(n), { id: 'added', backend: new MemoryBackend(), weight: 1 }] }));
   let moved = 0;
   let elsewhere = 0;
   for (const tenant of TENANTS) {

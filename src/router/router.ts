@@ -1,17 +1,46 @@
 import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { Directory } from '../directory/directory.js';
+import { DirectoryStore } from '../directory/directory-store.js';
 import type { CircuitBreakerOptions } from '../shards/circuit-breaker.js';
-import { Shard, type ShardHealth } from '../shards/shard.js';
+import { Shard } from '../shards/shard.js';
 import { ConfigError, InvalidArgumentError } from '../storage/errors.js';
-import type { QueueInfo } from '../storage/monitoring.js';
-import type { Storage } from '../storage/storage.js';
-import { Placement } from '../tenancy/placement.js';
+import type { Backend, Storage } from '../storage/storage.js';
+import type { Placement } from '../tenancy/placement.js';
 import { checkTenantId } from '../tenancy/tenant-id.js';
-import { resolveTenantMap, type TenantMapInput } from '../tenancy/tenant-map.js';
+import { backendOrSpec, resolveTenantMap, type BackendSpec, type TenantMapInput } from '../tenancy/tenant-map.js';
 import { unitKey } from '../tenancy/unit.js';
 import { backendFromSpec } from './backend-from-spec.js';
 import { ShardTelemetry, type TelemetryOptions } from '../telemetry/shard-telemetry.js';
 import { TenantContext } from './tenant-context.js';
 import { tenantStorage } from './tenant-storage.js';
+import { routerAdmin, type RouterAdmin } from './router-admin.js';
+import { UnitRoute } from './unit-route.js';
+
+export type { RouterAdmin } from './router-admin.js';
+
+export interface DirectoryOptions {
+  /**
+   * Where the placement directory is stored: a Backend, or a spec as in a
+   * JSON tenant map. Default: the first listed shard's backend (in a
+   * reserved namespace no tenant can name). Every router of a fleet must
+   * name the same store.
+   */
+  backend?: Backend | BackendSpec;
+  /** How often the stored epoch is polled, in ms; 0 = never (push only). Default 1000. */
+  pollMs?: number;
+  /** Follow changes pushed through the store's backend (LISTEN/NOTIFY, pub-sub). Default true. */
+  push?: boolean;
+  /** How long a call waits for a unit frozen by a placement change before ShardUnavailableError. Default 2000 ms. */
+  frozenWaitMs?: number;
+}
+
+const directoryOptionsSchema = z.object({
+  backend: backendOrSpec.optional(),
+  pollMs: z.number().int().nonnegative().max(3_600_000).default(1_000),
+  push: z.boolean().default(true),
+  frozenWaitMs: z.number().int().nonnegative().max(600_000).default(2_000),
+}).strict();
 
 export interface RouterConfig extends TenantMapInput {
   /** Circuit breaker per shard. Defaults: 3 consecutive failures open it for 1000 ms. */
@@ -22,6 +51,8 @@ export interface RouterConfig extends TenantMapInput {
    * the no-op provider stay no-op).
    */
   telemetry?: TelemetryOptions;
+  /** The shared placement directory (see docs/placement.md). */
+  directory?: DirectoryOptions;
 }
 
 export interface TenantPlacement {
@@ -31,43 +62,56 @@ export interface TenantPlacement {
   groups: Array<{ group: string; shard: string; key: string }>;
 }
 
-/** The operators' view across tenants. */
-export interface RouterAdmin {
-  health(): ShardHealth[];
-  /** Slots owned per shard and the table's version. */
-  slots(): { version: string; perShard: Record<string, number> };
-  /**
-   * Queue lengths per shard: of the given tenants, or (no argument) of every
-   * namespace on every shard, with one call per backend.
-   */
-  queues(tenants?: readonly string[]): Promise<Array<{ shard: string; tenant: string; group: string | null } & QueueInfo>>;
-  /** Job counts per state, per tenant (all its units summed). */
-  tenantCounts(tenants: readonly string[]): Promise<Record<string, Record<string, number>>>;
-}
-
 /**
  * Routes each tenant to its shards. `tenant(id)` is a Storage with the full
- * contract; every call resolves to one shard by the placement rules.
+ * contract; every call resolves to one shard by the placement directory,
+ * which this router loads on open (createRouter does it) and then follows.
  */
 export class Router {
-  readonly placement: Placement;
-  readonly shards: ReadonlyMap<string, Shard>;
+  readonly directory: Directory;
   readonly admin: RouterAdmin;
+  readonly #shards: Map<string, Shard>;
+  readonly #route: UnitRoute;
   readonly #tenants = new Map<string, Storage>();
+  readonly #metrics: ShardTelemetry;
+  readonly #circuitBreaker: CircuitBreakerOptions | undefined;
+  readonly #ownBackends: Backend[] = [];
   #closed = false;
 
   constructor(config: RouterConfig) {
-    const { circuitBreaker, telemetry, ...mapInput } = config ?? ({} as RouterConfig);
+    const { circuitBreaker, telemetry, directory, ...mapInput } = config ?? ({} as RouterConfig);
+    const dir = directoryOptionsSchema.safeParse(directory ?? {});
+    if (!dir.success) throw new ConfigError(`invalid directory options: ${dir.error.issues.map((i) => `directory.${i.path.join('.')}: ${i.message}`).join('; ')}`);
     const map = resolveTenantMap(mapInput);
-    this.placement = new Placement(map);
-    this.shards = new Map(map.shards.map((s) => [s.id, new Shard(s.id, backendFromSpec(s.backend), s.weight, circuitBreaker)]));
+    this.#circuitBreaker = circuitBreaker;
+    this.#shards = new Map(map.shards.map((s) => [s.id, new Shard(s.id, backendFromSpec(s.backend), circuitBreaker)]));
+    const storeBackend = dir.data.backend ? backendFromSpec(dir.data.backend) : this.#shards.get(map.shards[0]!.id)!.backend;
+    if (dir.data.backend) this.#ownBackends.push(storeBackend);
+    this.directory = new Directory(new DirectoryStore(storeBackend), (id) => this.#shards.get(id)?.backend, map, { pollMs: dir.data.pollMs, push: dir.data.push });
+    this.#route = new UnitRoute(this.directory, this.#shards, dir.data.frozenWaitMs);
     // Telemetry wraps shards from outside: backends know nothing of it.
-    const metrics = new ShardTelemetry(telemetry ?? {}, (namespace) => namespace.split(':')[0]!);
-    if (metrics.enabled) {
-      for (const shard of this.shards.values()) shard.use(metrics.interceptor(shard));
-      metrics.observe([...this.shards.values()]);
+    this.#metrics = new ShardTelemetry(telemetry ?? {}, (namespace) => namespace.split(':')[0]!);
+    if (this.#metrics.enabled) {
+      for (const shard of this.#shards.values()) shard.use(this.#metrics.interceptor(shard));
+      this.#metrics.observe(() => this.#shards.values());
     }
-    this.admin = this.#makeAdmin();
+    this.admin = routerAdmin({
+      directory: this.directory,
+      shards: this.#shards,
+      route: this.#route,
+      tenant: (id) => this.tenant(id),
+      shardFor: (id) => this.shardFor(id),
+      addShard: (id, backend) => this.#addShard(id, backend),
+    });
+  }
+
+  /** The placement this router routes by now (the newest directory epoch it has read). */
+  get placement(): Placement {
+    return this.directory.placement;
+  }
+
+  get shards(): ReadonlyMap<string, Shard> {
+    return this.#shards;
   }
 
   tenant(id: string): Storage {
@@ -75,78 +119,67 @@ export class Router {
     checkTenantId(id);
     let s = this.#tenants.get(id);
     if (!s) {
-      s = tenantStorage(new TenantContext(id, this.placement, this.shards));
+      s = tenantStorage(new TenantContext(id, this.#route));
       this.#tenants.set(id, s);
     }
     return s;
   }
 
-  /** Where a tenant lives: its home shard and each queue group's. */
+  /** Where a tenant lives now: its home shard and each queue group's. */
   shardFor(tenantId: string): TenantPlacement {
     checkTenantId(tenantId);
-    const [home, ...groups] = this.placement.unitsOf(tenantId);
+    const placement = this.placement;
+    const [home, ...groups] = placement.unitsOf(tenantId);
     return {
       tenant: tenantId,
-      shard: this.placement.shardOf(home!),
-      groups: groups.map((u) => ({ group: u.group!, shard: this.placement.shardOf(u), key: unitKey(u) })),
+      shard: placement.shardOf(home!),
+      groups: groups.map((u) => ({ group: u.group!, shard: placement.shardOf(u), key: unitKey(u) })),
     };
   }
 
-  /** Opens every backend (connect, migrate); calls also open lazily. */
+  /**
+   * Loads the placement directory (writing it from this config if it is
+   * empty; ConfigError if the config contradicts it, DirectoryUnavailableError
+   * if its store cannot be reached) and opens every backend (connect, migrate).
+   */
   async open(): Promise<void> {
-    await Promise.all([...this.shards.values()].map((s) => s.backend.open()));
+    await this.directory.ready();
+    await Promise.all([...this.#shards.values()].map((s) => s.backend.open()));
   }
 
   /** Closes every backend once. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all([...new Set([...this.shards.values()].map((s) => s.backend))].map((b) => b.close()));
+    this.directory.close();
+    await Promise.all([...new Set([...[...this.#shards.values()].map((s) => s.backend), ...this.#ownBackends])].map((b) => b.close()));
   }
 
-  async #allQueues() {
-    const seen = new Set<object>();
-    const perShard = await Promise.all([...this.shards.values()].map(async (shard) => {
-      if (seen.has(shard.backend)) return []; // one backend serving several shard ids is asked once
-      seen.add(shard.backend);
-      return (await shard.backend.queueDepths()).map((d) => {
-        const [tenant, group] = d.namespace.split(':') as [string, string?];
-        // Name the shard the unit is placed on when that shard is this backend (several ids may share one).
-        const placed = this.placement.shardOf({ tenant, group: group ?? null });
-        const id = this.shards.get(placed)?.backend === shard.backend ? placed : shard.id;
-        return { shard: id, tenant, group: group ?? null, name: d.queue, waiting: d.waiting, inFlight: d.inFlight };
-      });
-    }));
-    return perShard.flat();
-  }
-
-  #makeAdmin(): RouterAdmin {
-    return {
-      health: () => [...this.shards.values()].map((s) => s.health()),
-      slots: () => ({ version: this.placement.table.version, perShard: Object.fromEntries(this.placement.table.counts()) }),
-      queues: async (tenants) => {
-        if (tenants === undefined) return this.#allQueues();
-        const rows = await Promise.all(tenants.flatMap((t) => this.placement.unitsOf(checkTenantId(t)).map(async (u) => {
-          const shard = this.placement.shardOf(u);
-          const qs = await this.shards.get(shard)!.storage(unitKey(u)).monitoring.queues();
-          return qs.map((q) => ({ shard, tenant: u.tenant, group: u.group, ...q }));
-        })));
-        return rows.flat();
-      },
-      tenantCounts: async (tenants) => {
-        const out: Record<string, Record<string, number>> = {};
-        await Promise.all(tenants.map(async (t) => {
-          out[t] = await this.tenant(t).monitoring.stateCounts();
-        }));
-        return out;
-      },
-    };
+  #addShard(id: string, backend: Backend): Shard {
+    const shard = new Shard(id, backend, this.#circuitBreaker);
+    if (this.#metrics.enabled) {
+      shard.use(this.#metrics.interceptor(shard));
+    }
+    this.#shards.set(id, shard);
+    return shard;
   }
 }
 
-/** Validates the configuration, builds the shards, and returns the router. Throws ConfigError before creating anything. */
+/**
+ * Validates the configuration, builds the shards, loads the placement
+ * directory, and returns the router. Throws ConfigError (the config is
+ * invalid, or contradicts the stored directory) or DirectoryUnavailableError,
+ * having written nothing.
+ */
 export async function createRouter(config: RouterConfig): Promise<Router> {
-  return new Router(config);
+  const router = new Router(config);
+  try {
+    await router.directory.ready();
+  } catch (err) {
+    await router.close().catch(() => {});
+    throw err;
+  }
+  return router;
 }
 
 /** Loads a JSON tenant map (shards given as backend specs) and creates the router. */

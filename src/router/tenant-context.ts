@@ -1,24 +1,42 @@
 import type { JobRecord } from '../storage/job.js';
 import type { Storage } from '../storage/storage.js';
 import type { Placement } from '../tenancy/placement.js';
-import { unitKey, type Unit } from '../tenancy/unit.js';
+import type { Unit } from '../tenancy/unit.js';
 import type { Shard } from '../shards/shard.js';
 import { decodeJobId, encodeJobId } from './job-id.js';
+import type { UnitRoute } from './unit-route.js';
 
-/** What every routed component of one tenant's storage shares: its units and how to reach them. */
+/**
+ * What every routed component of one tenant's storage shares: its units and
+ * how to reach them. Units follow the directory: they are re-derived when a
+ * new placement is adopted.
+ */
 export class TenantContext {
-  readonly units: Unit[];
   readonly home: Unit;
-  readonly #groups: Set<string>;
+  #seen: Placement | null = null;
+  #units: Unit[] = [];
+  #groups = new Set<string>();
 
   constructor(
     readonly tenant: string,
-    readonly placement: Placement,
-    readonly shards: ReadonlyMap<string, Shard>,
+    readonly route: UnitRoute,
   ) {
-    this.units = placement.unitsOf(tenant);
-    this.home = this.units[0]!;
-    this.#groups = new Set(this.units.flatMap((u) => (u.group === null ? [] : [u.group])));
+    this.home = { tenant, group: null };
+  }
+
+  get placement(): Placement {
+    const p = this.route.directory.placement;
+    if (p !== this.#seen) {
+      this.#seen = p;
+      this.#units = p.unitsOf(this.tenant);
+      this.#groups = new Set(this.#units.flatMap((u) => (u.group === null ? [] : [u.group])));
+    }
+    return p;
+  }
+
+  get units(): Unit[] {
+    this.placement;
+    return this.#units;
   }
 
   /** True when the tenant is split into queue groups (reads may need to merge units). */
@@ -26,12 +44,17 @@ export class TenantContext {
     return this.units.length > 1;
   }
 
+  /** Resolves once the directory is loaded; null when it already is (no await on the hot path). */
+  ready(): Promise<void> | null {
+    return this.route.directory.loaded ? null : this.route.directory.ready();
+  }
+
   shardOf(unit: Unit): Shard {
-    return this.shards.get(this.placement.shardOf(unit))!;
+    return this.route.shardOf(unit);
   }
 
   storageOf(unit: Unit): Storage {
-    return this.shardOf(unit).storage(unitKey(unit));
+    return this.route.storage(unit);
   }
 
   unitOfQueue(queue: string): Unit {
@@ -39,6 +62,7 @@ export class TenantContext {
   }
 
   decode(id: string): { unit: Unit; backendId: string } {
+    this.placement;
     return decodeJobId(this.tenant, id, (g) => this.#groups.has(g));
   }
 

@@ -14,21 +14,23 @@ import type { TenantContext } from './tenant-context.js';
  */
 export function tenantStorage(ctx: TenantContext): Storage {
   const home = () => ctx.storageOf(ctx.home);
-  const data = ctx.split ? new RoutedData(ctx) : null;
+  const data = afterLoad(ctx, new RoutedData(ctx));
   return {
-    jobs: new RoutedJobs(ctx),
-    queues: new RoutedQueues(ctx),
+    jobs: afterLoad(ctx, new RoutedJobs(ctx)),
+    queues: afterLoad(ctx, new RoutedQueues(ctx)),
     get locks() {
       return home().locks;
     },
     get data() {
-      return data ?? home().data;
+      // RoutedData also serves a tenant without groups; the home unit's own is the direct path.
+      return ctx.ready() === null && !ctx.split ? home().data : data;
     },
     get servers() {
       return home().servers;
     },
-    monitoring: new RoutedMonitoring(ctx, data ?? new RoutedData(ctx)),
-    transaction<T>(fn: (tx: WriteTransaction) => T | Promise<T>): Promise<T> {
+    monitoring: afterLoad(ctx, new RoutedMonitoring(ctx, new RoutedData(ctx))),
+    async transaction<T>(fn: (tx: WriteTransaction) => T | Promise<T>): Promise<T> {
+      await ctx.ready();
       return routedTransaction(ctx, fn);
     },
     locate(queue: string) {
@@ -36,4 +38,22 @@ export function tenantStorage(ctx: TenantContext): Storage {
       return { shard: shard.id, backend: shard.kind };
     },
   };
+}
+
+/**
+ * The routed components read the placement synchronously (which unit a
+ * queue belongs to) before their first await; until the directory has
+ * loaded, their calls wait for it. Loaded, calls go straight through.
+ */
+function afterLoad<T extends object>(ctx: TenantContext, target: T): T {
+  return new Proxy(target, {
+    get(obj, prop) {
+      const value = Reflect.get(obj, prop, obj);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const waiting = ctx.ready();
+        return waiting === null ? value.apply(obj, args) : waiting.then(() => value.apply(obj, args));
+      };
+    },
+  });
 }

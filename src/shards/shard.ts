@@ -11,23 +11,21 @@ export interface ShardHealth {
 }
 
 /**
- * One shard: a backend, its weight and its health. Storages handed out by
+ * One shard: a backend and its health (its weight and slots are the directory's). Storages handed out by
  * `storage(ns)` fail fast with ShardUnavailableError naming this shard while
  * its circuit is open, and report connection failures to the breaker.
  */
 export class Shard {
   readonly id: string;
   readonly backend: Backend;
-  readonly weight: number;
   readonly breaker: CircuitBreaker;
   readonly #storages = new Map<string, Storage>();
   readonly #interceptors: Interceptor[] = [];
   #lastError: string | null = null;
 
-  constructor(id: string, backend: Backend, weight: number, breaker?: CircuitBreakerOptions) {
+  constructor(id: string, backend: Backend, breaker?: CircuitBreakerOptions) {
     this.id = id;
     this.backend = backend;
-    this.weight = weight;
     this.breaker = new CircuitBreaker(breaker);
   }
 

@@ -56,6 +56,53 @@ export class SlotTable {
     this.version = fingerprint(shards, owners);
   }
 
+  /**
+   * A table as the directory stores it: runs of [shard id, slot count] in
+   * slot order. Shards listed in `shards` may own no slots (a new shard).
+   */
+  static fromRuns(shards: readonly string[], runs: ReadonlyArray<readonly [string, number]>): SlotTable {
+    const index = new Map(shards.map((id, i) => [id, i]));
+    if (index.size !== shards.length) throw new Error('duplicate shard id in a slot table');
+    const owners = new Uint16Array(SLOT_COUNT);
+    let at = 0;
+    for (const [id, count] of runs) {
+      const i = index.get(id);
+      if (i === undefined) throw new Error(`slot run names unknown shard '${id}'`);
+      if (!Number.isSafeInteger(count) || count <= 0 || at + count > SLOT_COUNT) throw new Error(`bad slot run [${id}, ${count}] at slot ${at}`);
+      owners.fill(i, at, at + count);
+      at += count;
+    }
+    if (at !== SLOT_COUNT) throw new Error(`slot runs cover ${at} of ${SLOT_COUNT} slots`);
+    return new SlotTable(shards, owners);
+  }
+
+  /** The same table with `shard` appended to the list, owning no slots. */
+  withShard(shard: string): SlotTable {
+    if (this.shards.includes(shard)) return this;
+    return new SlotTable([...this.shards, shard], this.owners);
+  }
+
+  /** The same table without `shard`, which must own no slots. */
+  withoutShard(shard: string): SlotTable {
+    const i = this.shards.indexOf(shard);
+    if (i < 0) return this;
+    if (this.owners.includes(i)) throw new Error(`shard '${shard}' still owns slots`);
+    const shards = this.shards.filter((id) => id !== shard);
+    return SlotTable.fromRuns(shards, this.runs());
+  }
+
+  /** Runs of [shard id, slot count] in slot order: the stored form. */
+  runs(): Array<[string, number]> {
+    const out: Array<[string, number]> = [];
+    for (const o of this.owners) {
+      const id = this.shards[o]!;
+      const last = out.at(-1);
+      if (last && last[0] === id) last[1]++;
+      else out.push([id, 1]);
+    }
+    return out;
+  }
+
   static build(list: readonly WeightedShard[]): SlotTable {
     if (list.length === 0) throw new Error('a slot table needs at least one shard');
     if (list.length > 65_535) throw new Error('at most 65,535 shards');

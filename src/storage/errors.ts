@@ -15,7 +15,9 @@ export type ErrorCode =
   | 'CLOSED'
   | 'UNIT_MOVED'
   | 'UNIT_FROZEN'
-  | 'DIRECTORY_UNAVAILABLE';
+  | 'DIRECTORY_UNAVAILABLE'
+  | 'UNIT_NOT_EMPTY'
+  | 'SHARD_NOT_EMPTY';
 
 export class JobshardError extends Error {
   readonly code: ErrorCode;
@@ -131,6 +133,26 @@ export class UnitFrozenError extends JobshardError {
 export class DirectoryUnavailableError extends JobshardError {
   constructor(reason: string, options?: { cause?: unknown }) {
     super('DIRECTORY_UNAVAILABLE', `the placement directory is unavailable: ${reason}`, options);
+  }
+}
+
+/** A placement change that would strand data: the unit holds data where it is (or where it would go), so it needs a move. */
+export class UnitNotEmptyError extends JobshardError {
+  readonly unit: string;
+  readonly shard: string;
+  constructor(unit: string, shard: string) {
+    super('UNIT_NOT_EMPTY', `unit '${unit}' holds data on shard '${shard}'; changing its placement by a directory write would strand it: move it instead (admin.moveUnit). Nothing was changed`);
+    this.unit = unit;
+    this.shard = shard;
+  }
+}
+
+/** A shard cannot leave the directory while it still owns slots or pins. */
+export class ShardNotEmptyError extends JobshardError {
+  readonly shard: string;
+  constructor(shard: string, slots: number, pins: number) {
+    super('SHARD_NOT_EMPTY', `shard '${shard}' still owns ${slots} slots and ${pins} pins; move them off first (admin.drainShard). Nothing was changed`);
+    this.shard = shard;
   }
 }
 

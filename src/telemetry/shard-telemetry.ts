@@ -127,7 +127,8 @@ export class ShardTelemetry {
   }
 
   /** Registers the observable gauges for these shards. */
-  observe(shards: readonly ObservedShard[]): void {
+  /** `shards` is asked at each collection, so shards added later are observed too. */
+  observe(shards: () => Iterable<ObservedShard>): void {
     const m = this.#meter;
     const depth = m.createObservableGauge('jobshard.queue.depth', { description: 'Jobs in a queue, waiting or in flight (fetched, invisible)', unit: '{job}' });
     const up = m.createObservableGauge('jobshard.shard.up', { description: '1 if the shard answered the last collection, else 0' });
@@ -137,7 +138,7 @@ export class ShardTelemetry {
     const redisReady = m.createObservableGauge('jobshard.redis.connection.ready', { description: '1 if the Redis connection is ready, else 0' });
     const gauges: ObservableGauge[] = [depth, up, circuit, connections, pending, redisReady];
     m.addBatchObservableCallback(async (observer) => {
-      await Promise.all(shards.map(async (shard) => {
+      await Promise.all([...shards()].map(async (shard) => {
         const attrs = this.#base(shard, null);
         observer.observe(circuit, CIRCUIT_VALUE[shard.health().circuit], attrs);
         const pool = shard.backend.poolStats?.();

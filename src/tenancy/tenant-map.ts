@@ -13,13 +13,20 @@ const backendSpec = z.union([
 const isBackend = (v: unknown): v is Backend =>
   typeof v === 'object' && v !== null && typeof (v as Backend).storage === 'function' && typeof (v as Backend).close === 'function';
 
+export const backendOrSpec = z.union([z.custom<Backend>(isBackend, 'a Backend instance'), backendSpec]);
+
+export const shardSpecSchema = z.object({
+  id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'shard id: 1-64 letters, digits, _ . -'),
+  /** A Backend instance, or (in a JSON file) a spec: {"memory": {}}, {"postgres": {...options}}, {"redis": {...options}}. */
+  backend: backendOrSpec,
+  /** The slot share the rebalancer aims for. Silent: the directory's (1 for a new shard). */
+  weight: z.number().positive('weight must be > 0').finite().optional(),
+}).strict();
+
+export type ShardSpec = z.input<typeof shardSpecSchema>;
+
 export const tenantMapSchema = z.object({
-  shards: z.array(z.object({
-    id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'shard id: 1-64 letters, digits, _ . -'),
-    /** A Backend instance, or (in a JSON file) a spec: {"memory": {}}, {"postgres": {...options}}, {"redis": {...options}}. */
-    backend: z.union([z.custom<Backend>(isBackend, 'a Backend instance'), backendSpec]),
-    weight: z.number().positive('weight must be > 0').finite().default(1),
-  }).strict()).min(1, 'at least one shard is needed'),
+  shards: z.array(shardSpecSchema).min(1, 'at least one shard is needed'),
   tenants: z.record(z.string(), z.object({
     /** Pin the tenant's home unit to this shard instead of hashing. */
     shard: z.string().optional(),
@@ -43,7 +50,7 @@ export interface ResolvedTenant {
 }
 
 export interface ResolvedTenantMap {
-  shards: Array<{ id: string; backend: Backend | BackendSpec; weight: number }>;
+  shards: Array<{ id: string; backend: Backend | BackendSpec; weight?: number | undefined }>;
   tenants: Map<string, ResolvedTenant>;
 }
 

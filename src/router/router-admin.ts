@@ -1,0 +1,216 @@
+import type { Directory } from '../directory/directory.js';
+import type { DirectoryRecord, ShardState } from '../directory/directory-record.js';
+import { placementOf } from '../directory/directory-record.js';
+import type { Shard, ShardHealth } from '../shards/shard.js';
+import { InvalidArgumentError, ShardNotEmptyError } from '../storage/errors.js';
+import type { QueueInfo } from '../storage/monitoring.js';
+import type { Backend, Storage } from '../storage/storage.js';
+import { checkGroupName, checkTenantId } from '../tenancy/tenant-id.js';
+import { shardSpecSchema, type ShardSpec } from '../tenancy/tenant-map.js';
+import { unitKey } from '../tenancy/unit.js';
+import { backendFromSpec } from './backend-from-spec.js';
+import type { TenantPlacement } from './router.js';
+import type { UnitRoute } from './unit-route.js';
+
+/** The directory as operators read it. */
+export interface DirectoryView {
+  epoch: number;
+  /** When this epoch was written (ms since the Unix epoch). */
+  writtenAt: number;
+  shards: Array<{ id: string; weight: number; state: ShardState; slots: number; pins: number }>;
+  /** unit key (tenant or tenant:group) -> shard. */
+  pins: Record<string, string>;
+  /** tenant -> group -> queues. */
+  groups: Record<string, Record<string, string[]>>;
+}
+
+/** The operators' view across tenants, and the placement directory's controls. */
+export interface RouterAdmin {
+  health(): ShardHealth[];
+  /** Slots owned per shard and the table's version, by the directory this router routes by now. */
+  slots(): { version: string; perShard: Record<string, number> };
+  /**
+   * Queue lengths per shard: of the given tenants, or (no argument) of every
+   * namespace on every shard, with one call per backend.
+   */
+  queues(tenants?: readonly string[]): Promise<Array<{ shard: string; tenant: string; group: string | null } & QueueInfo>>;
+  /** Job counts per state, per tenant (all its units summed). */
+  tenantCounts(tenants: readonly string[]): Promise<Record<string, Record<string, number>>>;
+  /** The stored directory, read fresh: epoch, shards with their slots and pins, pins and groups. */
+  directory(): Promise<DirectoryView>;
+  /** Where a tenant lives, with the directory epoch that says so. */
+  placementOf(tenant: string): Promise<TenantPlacement & { epoch: number }>;
+  /**
+   * Registers a shard with this router and in the directory. It owns no
+   * slots, so nothing moves; other routers need it in their config before
+   * anything is placed on it.
+   */
+  addShard(spec: ShardSpec): Promise<DirectoryView>;
+  /**
+   * Pins a unit (`tenant` or `tenant:group`) to a shard, for a unit that
+   * holds no data (UnitNotEmptyError otherwise: that takes a move).
+   */
+  pin(unit: string, shard: string): Promise<DirectoryView>;
+  /** Changes the slot share the rebalancer aims for; moves nothing. */
+  setWeight(shard: string, weight: number): Promise<DirectoryView>;
+  /** `draining`: no pins or moves may target the shard (it is on its way out). */
+  setShardState(shard: string, state: ShardState): Promise<DirectoryView>;
+  /** Removes a shard that owns no slots and no pins (ShardNotEmptyError otherwise). Its id cannot be reused. */
+  removeShard(shard: string): Promise<DirectoryView>;
+}
+
+export interface AdminHost {
+  directory: Directory;
+  shards: ReadonlyMap<string, Shard>;
+  route: UnitRoute;
+  tenant(id: string): Storage;
+  shardFor(id: string): TenantPlacement;
+  addShard(id: string, backend: Backend): Shard;
+}
+
+export function viewOf(record: DirectoryRecord): DirectoryView {
+  const counts = placementOf(record).table.counts();
+  const pinCounts = new Map<string, number>();
+  for (const shard of Object.values(record.pins)) pinCounts.set(shard, (pinCounts.get(shard) ?? 0) + 1);
+  return {
+    epoch: record.epoch,
+    writtenAt: record.writtenAt,
+    shards: record.shards.map((s) => ({ ...s, slots: counts.get(s.id) ?? 0, pins: pinCounts.get(s.id) ?? 0 })),
+    pins: { ...record.pins },
+    groups: structuredClone(record.groups),
+  };
+}
+
+function known(record: DirectoryRecord, id: unknown): DirectoryRecord['shards'][number] {
+  if (typeof id !== 'string') throw new InvalidArgumentError(`a shard id must be a string, got ${id === null ? 'null' : typeof id}`);
+  const s = record.shards.find((x) => x.id === id);
+  if (!s) throw new InvalidArgumentError(`unknown shard '${id}' (the directory at epoch ${record.epoch} has: ${record.shards.map((x) => x.id).join(', ')})`);
+  return s;
+}
+
+export function routerAdmin(host: AdminHost): RouterAdmin {
+  const { directory } = host;
+  const placement = () => directory.placement;
+
+  async function allQueues() {
+    const seen = new Set<object>();
+    const perShard = await Promise.all([...host.shards.values()].map(async (shard) => {
+      if (seen.has(shard.backend)) return []; // one backend serving several shard ids is asked once
+      seen.add(shard.backend);
+      return (await shard.backend.queueDepths()).map((d) => {
+        const [tenant, group] = d.namespace.split(':') as [string, string?];
+        // Name the shard the unit is placed on when that shard is this backend (several ids may share one).
+        const placed = placement().shardOf({ tenant, group: group ?? null });
+        const id = host.shards.get(placed)?.backend === shard.backend ? placed : shard.id;
+        return { shard: id, tenant, group: group ?? null, name: d.queue, waiting: d.waiting, inFlight: d.inFlight };
+      });
+    }));
+    return perShard.flat();
+  }
+
+  return {
+    health: () => [...host.shards.values()].map((s) => s.health()),
+    slots: () => ({ version: placement().table.version, perShard: Object.fromEntries(placement().table.counts()) }),
+    queues: async (tenants) => {
+      await directory.ready();
+      if (tenants === undefined) return allQueues();
+      const rows = await Promise.all(tenants.flatMap((t) => placement().unitsOf(checkTenantId(t)).map(async (u) => {
+        const shard = placement().shardOf(u);
+        const qs = await host.route.storage(u).monitoring.queues();
+        return qs.map((q) => ({ shard, tenant: u.tenant, group: u.group, ...q }));
+      })));
+      return rows.flat();
+    },
+    tenantCounts: async (tenants) => {
+      const out: Record<string, Record<string, number>> = {};
+      await Promise.all(tenants.map(async (t) => {
+        out[t] = await host.tenant(t).monitoring.stateCounts();
+      }));
+      return out;
+    },
+    directory: async () => {
+      await directory.ready();
+      await directory.refresh();
+      return viewOf(directory.record);
+    },
+    placementOf: async (tenant) => {
+      checkTenantId(tenant);
+      await directory.ready();
+      return { ...host.shardFor(tenant), epoch: directory.record.epoch };
+    },
+    addShard: async (spec) => {
+      const parsed = shardSpecSchema.safeParse(spec);
+      if (!parsed.success) throw new InvalidArgumentError(`invalid shard: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+      const { id, weight } = parsed.data;
+      await directory.ready();
+      const taken = (record: DirectoryRecord) => {
+        if (record.removed.includes(id)) throw new InvalidArgumentError(`shard id '${id}' belonged to a removed shard; give the new shard a new id`);
+        if (host.shards.has(id) || record.shards.some((s) => s.id === id)) throw new InvalidArgumentError(`duplicate shard id '${id}': it is already ${host.shards.has(id) ? "in this router's configuration" : 'in the directory'}`);
+      };
+      taken(directory.record);
+      const backend = backendFromSpec(parsed.data.backend);
+      let record;
+      try {
+        record = await directory.change((next) => {
+          taken(next);
+          next.shards.push({ id, weight: weight ?? 1, state: 'active' });
+          return [];
+        });
+      } catch (err) {
+        if (backend !== parsed.data.backend) await backend.close().catch(() => {});
+        throw err;
+      }
+      host.addShard(id, backend);
+      return viewOf(record);
+    },
+    pin: async (unit, shard) => {
+      if (typeof unit !== 'string') throw new InvalidArgumentError(`a unit is 'tenant' or 'tenant:group', got ${unit === null ? 'null' : typeof unit}`);
+      const [tenant, group, ...rest] = unit.split(':');
+      if (rest.length) throw new InvalidArgumentError(`a unit is 'tenant' or 'tenant:group', got '${unit}'`);
+      checkTenantId(tenant);
+      if (group !== undefined) checkGroupName(group);
+      await directory.ready();
+      const record = await directory.change((next) => {
+        const target = known(next, shard);
+        if (target.state === 'draining') throw new InvalidArgumentError(`shard '${shard}' is draining (being removed); pin to another shard`);
+        if (!host.shards.has(shard)) throw new InvalidArgumentError(`shard '${shard}' is not in this router's configuration`);
+        if (group !== undefined && !next.groups[tenant!]?.[group]) throw new InvalidArgumentError(`tenant '${tenant}' has no queue group '${group}' in the directory`);
+        const key = unitKey({ tenant: tenant!, group: group ?? null });
+        if (next.pins[key] === shard) return null;
+        next.pins[key] = shard;
+        return [];
+      });
+      return viewOf(record);
+    },
+    setWeight: async (shard, weight) => {
+      if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) throw new InvalidArgumentError(`a weight must be a finite number > 0, got ${String(weight)}`);
+      return viewOf(await directory.change((next) => {
+        const s = known(next, shard);
+        if (s.weight === weight) return null;
+        s.weight = weight;
+        return [];
+      }));
+    },
+    setShardState: async (shard, state) => {
+      if (state !== 'active' && state !== 'draining') throw new InvalidArgumentError(`a shard state is 'active' or 'draining', got ${String(state)}`);
+      return viewOf(await directory.change((next) => {
+        const s = known(next, shard);
+        if (s.state === state) return null;
+        s.state = state;
+        return [];
+      }));
+    },
+    removeShard: async (shard) => {
+      const record = await directory.change((next) => {
+        known(next, shard);
+        const view = viewOf(next).shards.find((s) => s.id === shard)!;
+        if (view.slots > 0 || view.pins > 0) throw new ShardNotEmptyError(shard, view.slots, view.pins);
+        if (host.shards.get(shard)?.backend === directory.store.backend) throw new InvalidArgumentError(`shard '${shard}' holds the placement directory; it cannot be removed`);
+        next.shards = next.shards.filter((s) => s.id !== shard);
+        next.removed.push(shard);
+        return [];
+      });
+      return viewOf(record);
+    },
+  };
+}

@@ -1,0 +1,106 @@
+import type { Directory } from '../directory/directory.js';
+import type { Shard } from '../shards/shard.js';
+import { ShardUnavailableError, UnitFrozenError, UnitMovedError } from '../storage/errors.js';
+import { sleep } from '../storage/sleep.js';
+import type { Storage } from '../storage/storage.js';
+import type { WriteTransaction } from '../storage/transaction.js';
+import { unitKey, type Unit } from '../tenancy/unit.js';
+
+/** A stale router follows at most this many `moved` answers per call (a chain of quick moves). */
+const MAX_HOPS = 8;
+/** While the directory has not caught up with a shard's `moved` (a flip being finished), retry this often. */
+const CATCH_UP_MS = 20;
+
+/**
+ * Runs calls for units on whichever shard the directory currently names,
+ * following the shards' refusals: `moved` re-reads the directory and
+ * retries on the new owner; `frozen` waits for the cutover and retries,
+ * until `frozenWaitMs` has passed, then ShardUnavailableError. Nothing was
+ * written by a refused call, so retrying it is safe.
+ */
+export class UnitRoute {
+  readonly #storages = new Map<string, Storage>();
+
+  constructor(
+    readonly directory: Directory,
+    readonly shards: ReadonlyMap<string, Shard>,
+    readonly frozenWaitMs: number,
+  ) {}
+
+  shardOf(unit: Unit): Shard {
+    return this.shardById(this.directory.placement.shardOf(unit));
+  }
+
+  shardById(id: string): Shard {
+    const shard = this.shards.get(id);
+    if (!shard) throw new ShardUnavailableError(id, `the placement directory names shard '${id}', which this router's configuration does not list; deploy the configuration with every shard`);
+    return shard;
+  }
+
+  async run<T>(unit: Unit, call: (storage: Storage) => Promise<T>): Promise<T> {
+    if (!this.directory.loaded) await this.directory.ready();
+    const key = unitKey(unit);
+    let hops = 0;
+    let deadline = 0;
+    for (;;) {
+      const shard = this.shardOf(unit);
+      try {
+        return await call(shard.storage(key));
+      } catch (err) {
+        if (err instanceof UnitMovedError) {
+          if (++hops > MAX_HOPS) throw err;
+          await this.directory.refresh(err.epoch);
+          if (this.directory.placement.shardOf(unit) === shard.id) {
+            deadline ||= Date.now() + this.frozenWaitMs;
+            if (Date.now() >= deadline) throw new ShardUnavailableError(shard.id, `unit '${key}' is marked moved to '${err.toShard}' (epoch ${err.epoch}) but the directory still places it here`, { cause: err });
+            await sleep(CATCH_UP_MS);
+          }
+          continue;
+        }
+        if (err instanceof UnitFrozenError) {
+          deadline ||= Date.now() + this.frozenWaitMs;
+          const now = Date.now();
+          if (now >= deadline) throw new ShardUnavailableError(shard.id, `unit '${key}' stayed frozen for a placement change longer than ${this.frozenWaitMs} ms`, { cause: err });
+          // The freeze ends by a flip (seen as moved or active) long before `until`; poll it briefly.
+          await sleep(Math.max(1, Math.min(CATCH_UP_MS, err.until - now, deadline - now)));
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  /** The unit's storage: every call goes through `run`. Cached per unit. */
+  storage(unit: Unit): Storage {
+    const key = unitKey(unit);
+    let s = this.#storages.get(key);
+    if (!s) {
+      s = routedUnitStorage(this, unit);
+      this.#storages.set(key, s);
+    }
+    return s;
+  }
+}
+
+const COMPONENTS = ['jobs', 'queues', 'locks', 'data', 'servers', 'monitoring'] as const;
+
+function routedUnitStorage(route: UnitRoute, unit: Unit): Storage {
+  const out: Record<string, unknown> = {
+    transaction: <T>(fn: (tx: WriteTransaction) => T | Promise<T>) => route.run(unit, (s) => s.transaction(fn)),
+  };
+  for (const component of COMPONENTS) {
+    const methods = new Map<string, unknown>();
+    out[component] = new Proxy({}, {
+      get(_, prop) {
+        if (typeof prop !== 'string' || prop === 'then') return undefined; // not a thenable, not inspectable
+        let m = methods.get(prop);
+        if (!m) {
+          m = (...args: unknown[]) => route.run(unit, (s) => (s[component] as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[prop]!(...args));
+          methods.set(prop, m);
+        }
+        return m;
+      },
+    });
+  }
+  return out as unknown as Storage;
+}
