@@ -76,6 +76,8 @@ export class Router {
   readonly #metrics: ShardTelemetry;
   readonly #circuitBreaker: CircuitBreakerOptions | undefined;
   readonly #ownBackends: Backend[] = [];
+  /** Backends this router made from specs (the others were handed in). */
+  readonly #built: Backend[] = [];
   #closed = false;
 
   constructor(config: RouterConfig) {
@@ -84,8 +86,13 @@ export class Router {
     if (!dir.success) throw new ConfigError(`invalid directory options: ${dir.error.issues.map((i) => `directory.${i.path.join('.')}: ${i.message}`).join('; ')}`);
     const map = resolveTenantMap(mapInput);
     this.#circuitBreaker = circuitBreaker;
-    this.#shards = new Map(map.shards.map((s) => [s.id, new Shard(s.id, backendFromSpec(s.backend), circuitBreaker)]));
-    const storeBackend = dir.data.backend ? backendFromSpec(dir.data.backend) : this.#shards.get(map.shards[0]!.id)!.backend;
+    const build = (spec: Backend | BackendSpec) => {
+      const b = backendFromSpec(spec);
+      if (b !== spec) this.#built.push(b);
+      return b;
+    };
+    this.#shards = new Map(map.shards.map((s) => [s.id, new Shard(s.id, build(s.backend), circuitBreaker)]));
+    const storeBackend = dir.data.backend ? build(dir.data.backend) : this.#shards.get(map.shards[0]!.id)!.backend;
     if (dir.data.backend) this.#ownBackends.push(storeBackend);
     this.directory = new Directory(new DirectoryStore(storeBackend), (id) => this.#shards.get(id)?.backend, map, { pollMs: dir.data.pollMs, push: dir.data.push });
     this.#route = new UnitRoute(this.directory, this.#shards, dir.data.frozenWaitMs);
@@ -155,6 +162,13 @@ export class Router {
     await Promise.all([...new Set([...[...this.#shards.values()].map((s) => s.backend), ...this.#ownBackends])].map((b) => b.close()));
   }
 
+  /** Undoes a router that failed to load: closes only the backends it built from specs. */
+  async discard(): Promise<void> {
+    this.#closed = true;
+    this.directory.close();
+    await Promise.all(this.#built.map((b) => b.close().catch(() => {})));
+  }
+
   #addShard(id: string, backend: Backend): Shard {
     const shard = new Shard(id, backend, this.#circuitBreaker);
     if (this.#metrics.enabled) {
@@ -176,7 +190,7 @@ export async function createRouter(config: RouterConfig): Promise<Router> {
   try {
     await router.directory.ready();
   } catch (err) {
-    await router.close().catch(() => {});
+    await router.discard();
     throw err;
   }
   return router;

@@ -84,7 +84,7 @@ export function ownershipTests(test: Test, name: string, backend: Backend): void
   test(`${name} ownership: a frozen unit refuses writes and fetches with UnitFrozenError until its deadline, serves reads, then works again by itself`, async (t) => {
     const { ns, s, jobId } = await fresh();
     const before = await snapshot(backend, ns);
-    const until = Date.now() + 600;
+    const until = Date.now() + 2_000; // long enough for every write below to be refused on a loaded machine
     await backend.setOwnership(ns, { state: 'frozen', until });
     for (const [what, call] of writes(s, jobId)) {
       const err = await t.throwsAsync(call, undefined, what);
