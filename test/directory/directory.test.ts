@@ -85,13 +85,13 @@ test('adding a shard moves nothing: 200 tenants keep every job, the new shard ow
       let fetched = 0;
       await Promise.all(tenants.map(async (tn, i) => {
         try {
-          t.is((await grown.tenant(tn).jobs.get(ids[i]!)).id, ids[i]);
+          t.is((await grown.tenant(tn).jobs.get(ids[i]!)).id, ids[i]!);
         } catch (err) {
           if ((err as { code?: string }).code === 'JOB_NOT_FOUND') notFound++;
           else throw err;
         }
         const f = await grown.tenant(tn).queues.tryFetch(['q']);
-        if (f?.jobId === ids[i]) {
+        if (f && f.jobId === ids[i]) {
           fetched++;
           await f.ack();
         }

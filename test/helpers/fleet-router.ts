@@ -1,0 +1,63 @@
+// One process of a service fleet: a router over shared shards and a shared Postgres directory store.
+// Usage: tsx fleet-router.ts '<json FleetConfig>'
+// Prints "ready <epoch>", then "done <tenant> <jobId>" per job run (serve) and
+// "epoch <n> <ms since the Unix epoch> <shard of each watched tenant, comma-separated>" per directory epoch adopted (watch).
+import { pathToFileURL } from 'node:url';
+import { JobServer } from '../../src/processing/job-server.js';
+import { createRouter, type RouterConfig } from '../../src/router/router.js';
+
+export interface FleetShard { id: string; redisPrefix?: string; pgSchema?: string }
+export interface FleetConfig {
+  pg: string;
+  redis: string;
+  shards: FleetShard[];
+  directorySchema: string;
+  push?: boolean;
+  pollMs?: number;
+  serve?: string[];
+  watch?: string[];
+}
+
+export function fleetRouterConfig(cfg: FleetConfig): RouterConfig {
+  return {
+    shards: cfg.shards.map((s) => ({
+      id: s.id,
+      backend: s.redisPrefix !== undefined
+        ? { redis: { url: cfg.redis, prefix: s.redisPrefix, pollIntervalMs: 1_000 } }
+        : { postgres: { connectionString: cfg.pg, schema: s.pgSchema!, poolSize: 4 } },
+    })),
+    directory: {
+      backend: { postgres: { connectionString: cfg.pg, schema: cfg.directorySchema, poolSize: 2 } },
+      ...(cfg.push !== undefined ? { push: cfg.push } : {}),
+      ...(cfg.pollMs !== undefined ? { pollMs: cfg.pollMs } : {}),
+    },
+  };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const cfg = JSON.parse(process.argv[2]!) as FleetConfig;
+  const router = await createRouter(fleetRouterConfig(cfg));
+  for (const tenant of cfg.serve ?? []) {
+    const server = new JobServer(router.tenant(tenant), {
+      queues: ['q'],
+      workerCount: 1,
+      heartbeatIntervalMs: 5_000,
+      schedulerIntervalMs: 5_000,
+      handlers: { work: async (_args, ctx) => void process.stdout.write(`done ${tenant} ${ctx.jobId}\n`) },
+      onError: (err) => process.stderr.write(`server error ${tenant}: ${(err as Error).message}\n`),
+    });
+    await server.start();
+  }
+  let seen = router.directory.record.epoch;
+  if (cfg.watch !== undefined) {
+    const watched = cfg.watch;
+    setInterval(() => {
+      const epoch = router.directory.record.epoch;
+      if (epoch !== seen) {
+        seen = epoch;
+        process.stdout.write(`epoch ${epoch} ${performance.timeOrigin + performance.now()} ${watched.map((t) => router.shardFor(t).shard).join(',')}\n`);
+      }
+    }, 1);
+  }
+  process.stdout.write(`ready ${seen}\n`);
+}
