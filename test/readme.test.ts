@@ -14,6 +14,7 @@ const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
 test.after.always(async () => {
   // The examples name schema 'readme' and prefix 'readme:'; remove what they left.
   await adminQuery('DROP SCHEMA IF EXISTS readme CASCADE');
+  await adminQuery('DROP SCHEMA IF EXISTS jobs_a CASCADE'); // the JSON map's shard, which holds its placement directory
   const { Redis } = await import('ioredis');
   const r = new Redis(REDIS_URL);
   const keys = await r.keys('readme:*');
