@@ -6,6 +6,7 @@
 //    (LISTEN/NOTIFY on a Postgres directory store) and by 200 ms polling alone.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { MemoryBackend } from '../src/backends/memory/memory-backend.js';
 import { PostgresBackend } from '../src/backends/postgres/postgres-backend.js';
 import { RedisBackend } from '../src/backends/redis/redis-backend.js';
 import { createRouter } from '../src/router/router.js';
@@ -26,18 +27,20 @@ async function timeOp(s: Storage, op: 'enqueue' | 'fetch+ack', n: number): Promi
 }
 
 const range = (xs: number[]) => `${Math.min(...xs).toFixed(3)}–${Math.max(...xs).toFixed(3)}`;
+const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(1)}`;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 console.log(`\n1. Routed vs direct (µs per operation, sequential, ${ROUNDS} alternated rounds; ratio median and range of per-round ratios)`);
 const schema = freshSchema();
 const prefix = freshPrefix();
 try {
-  for (const kind of ['redis', 'postgres'] as const) {
-    const backend: Backend = kind === 'redis' ? new RedisBackend({ url: REDIS_URL, prefix }) : new PostgresBackend({ connectionString: PG_URL, schema });
+  // Memory first: with no network its difference is the routed path's own CPU cost per call.
+  for (const kind of ['memory', 'redis', 'postgres'] as const) {
+    const backend: Backend = kind === 'memory' ? new MemoryBackend() : kind === 'redis' ? new RedisBackend({ url: REDIS_URL, prefix }) : new PostgresBackend({ connectionString: PG_URL, schema });
     const router = await createRouter({ shards: [{ id: 'only', backend }] });
     const direct = backend.storage('direct-tenant');
     const routed = router.tenant('routed-tenant');
-    const n = kind === 'redis' ? 2_000 : 1_000;
+    const n = kind === 'memory' ? 10_000 : kind === 'redis' ? 2_000 : 1_000;
     for (const op of ['enqueue', 'fetch+ack'] as const) {
       // Warm-up; the enqueue rounds leave exactly the jobs the fetch+ack rounds take.
       await timeOp(direct, op, 300);
@@ -55,7 +58,7 @@ try {
         }
       }
       const ratios = r.map((x, i) => x / d[i]!);
-      console.log(`  ${kind.padEnd(8)} ${op.padEnd(10)} direct ${median(d).toFixed(1).padStart(7)} µs   routed ${median(r).toFixed(1).padStart(7)} µs   routed/direct ${median(ratios).toFixed(3)} (rounds ${range(ratios)})`);
+      console.log(`  ${kind.padEnd(8)} ${op.padEnd(10)} direct ${median(d).toFixed(1).padStart(7)} µs   routed ${median(r).toFixed(1).padStart(7)} µs   routed/direct ${median(ratios).toFixed(3)} (rounds ${range(ratios)})   ${signed(median(r) - median(d))} µs`);
     }
     await router.close();
   }

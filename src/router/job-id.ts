@@ -2,6 +2,8 @@ import { JobNotFoundError } from '../storage/errors.js';
 import { checkName } from '../storage/validate.js';
 import type { Unit } from '../tenancy/unit.js';
 
+const SLASH = 0x2f;
+
 /**
  * Router job ids carry their unit: `acme/42` (home) or `acme/heavy/42`
  * (queue group `heavy`), the last part being the backend's id. Any call with
@@ -15,9 +17,14 @@ export function encodeJobId(unit: Unit, backendId: string): string {
 
 /** Decodes an id used through `tenant`'s storage; another tenant's id or a malformed one is not found here. */
 export function decodeJobId(tenant: string, id: string, hasGroup: (group: string) => boolean): { unit: Unit; backendId: string } {
-  const parts = checkName('jobId', id).split('/');
-  if (parts[0] !== tenant || parts.some((p) => p === '')) throw new JobNotFoundError(String(id));
-  if (parts.length === 2) return { unit: { tenant, group: null }, backendId: parts[1]! };
-  if (parts.length === 3 && hasGroup(parts[1]!)) return { unit: { tenant, group: parts[1]! }, backendId: parts[2]! };
+  checkName('jobId', id);
+  // Parsed by position rather than split: this runs on every call that carries an id.
+  const t = tenant.length;
+  if (id.length <= t + 1 || id.charCodeAt(t) !== SLASH || !id.startsWith(tenant)) throw new JobNotFoundError(id);
+  const second = id.indexOf('/', t + 1);
+  if (second === -1) return { unit: { tenant, group: null }, backendId: id.slice(t + 1) };
+  const group = id.slice(t + 1, second);
+  const backendId = id.slice(second + 1);
+  if (group !== '' && backendId !== '' && !backendId.includes('/') && hasGroup(group)) return { unit: { tenant, group }, backendId };
   throw new JobNotFoundError(id);
 }

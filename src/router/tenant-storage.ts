@@ -46,14 +46,21 @@ export function tenantStorage(ctx: TenantContext): Storage {
  * loaded, their calls wait for it. Loaded, calls go straight through.
  */
 function afterLoad<T extends object>(ctx: TenantContext, target: T): T {
+  // One wrapper per method, made once: the hot path pays a property read and a null check.
+  const wrappers = new Map<PropertyKey, unknown>();
   return new Proxy(target, {
     get(obj, prop) {
       const value = Reflect.get(obj, prop, obj);
       if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        const waiting = ctx.ready();
-        return waiting === null ? value.apply(obj, args) : waiting.then(() => value.apply(obj, args));
-      };
+      let w = wrappers.get(prop);
+      if (!w) {
+        w = (...args: unknown[]) => {
+          const waiting = ctx.ready();
+          return waiting === null ? value.apply(obj, args) : waiting.then(() => value.apply(obj, args));
+        };
+        wrappers.set(prop, w);
+      }
+      return w;
     },
   });
 }

@@ -37,13 +37,16 @@ export class UnitRoute {
     return shard;
   }
 
-  async run<T>(unit: Unit, call: (storage: Storage) => Promise<T>): Promise<T> {
+  run<T>(unit: Unit, call: (storage: Storage) => Promise<T>): Promise<T> {
+    return this.#run(unit, unitKey(unit), call);
+  }
+
+  async #run<T>(unit: Unit, key: string, call: (storage: Storage) => Promise<T>): Promise<T> {
     if (!this.directory.loaded) await this.directory.ready();
-    const key = unitKey(unit);
     let hops = 0;
     let deadline = 0;
     for (;;) {
-      const shard = this.shardOf(unit);
+      const shard = this.shardById(this.directory.placement.shardOfKey(key));
       try {
         return await call(shard.storage(key));
       } catch (err) {
@@ -75,7 +78,7 @@ export class UnitRoute {
     const key = unitKey(unit);
     let s = this.#storages.get(key);
     if (!s) {
-      s = routedUnitStorage(this, unit);
+      s = routedUnitStorage((call) => this.#run(unit, key, call));
       this.#storages.set(key, s);
     }
     return s;
@@ -84,9 +87,11 @@ export class UnitRoute {
 
 const COMPONENTS = ['jobs', 'queues', 'locks', 'data', 'servers', 'monitoring'] as const;
 
-function routedUnitStorage(route: UnitRoute, unit: Unit): Storage {
+type RunOnUnit = <T>(call: (storage: Storage) => Promise<T>) => Promise<T>;
+
+function routedUnitStorage(run: RunOnUnit): Storage {
   const out: Record<string, unknown> = {
-    transaction: <T>(fn: (tx: WriteTransaction) => T | Promise<T>) => route.run(unit, (s) => s.transaction(fn)),
+    transaction: <T>(fn: (tx: WriteTransaction) => T | Promise<T>) => run((s) => s.transaction(fn)),
   };
   for (const component of COMPONENTS) {
     const methods = new Map<string, unknown>();
@@ -95,7 +100,7 @@ function routedUnitStorage(route: UnitRoute, unit: Unit): Storage {
         if (typeof prop !== 'string' || prop === 'then') return undefined; // not a thenable, not inspectable
         let m = methods.get(prop);
         if (!m) {
-          m = (...args: unknown[]) => route.run(unit, (s) => (s[component] as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[prop]!(...args));
+          m = (...args: unknown[]) => run((s) => (s[component] as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[prop]!(...args));
           methods.set(prop, m);
         }
         return m;
