@@ -38,10 +38,10 @@ export class UnitRoute {
   }
 
   run<T>(unit: Unit, call: (storage: Storage) => Promise<T>): Promise<T> {
-    return this.#run(unit, unitKey(unit), call);
+    return this.#run(unitKey(unit), call);
   }
 
-  async #run<T>(unit: Unit, key: string, call: (storage: Storage) => Promise<T>): Promise<T> {
+  async #run<T>(key: string, call: (storage: Storage) => Promise<T>): Promise<T> {
     if (!this.directory.loaded) await this.directory.ready();
     let hops = 0;
     let deadline = 0;
@@ -53,7 +53,7 @@ export class UnitRoute {
         if (err instanceof UnitMovedError) {
           if (++hops > MAX_HOPS) throw err;
           await this.directory.refresh(err.epoch);
-          if (this.directory.placement.shardOf(unit) === shard.id) {
+          if (this.directory.placement.shardOfKey(key) === shard.id) {
             deadline ||= Date.now() + this.frozenWaitMs;
             if (Date.now() >= deadline) throw new ShardUnavailableError(shard.id, `unit '${key}' is marked moved to '${err.toShard}' (epoch ${err.epoch}) but the directory still places it here`, { cause: err });
             await sleep(CATCH_UP_MS);
@@ -78,7 +78,7 @@ export class UnitRoute {
     const key = unitKey(unit);
     let s = this.#storages.get(key);
     if (!s) {
-      s = routedUnitStorage((call) => this.#run(unit, key, call));
+      s = routedUnitStorage((call) => this.#run(key, call));
       this.#storages.set(key, s);
     }
     return s;
