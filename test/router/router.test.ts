@@ -54,7 +54,10 @@ test('job ids: another tenant\'s or a malformed id is JobNotFoundError, however 
   for (const id of [home, grouped, backendId, `globex/${backendId}`, `acme/nogroup/${backendId}`, `acme//${backendId}`, 'acme/', '/', '']) {
     await rejectsWithCode(t, globex.jobs.get(id), id === '' ? 'INVALID_ARGUMENT' : 'JOB_NOT_FOUND');
   }
-  await rejectsWithCode(t, acme.jobs.get(`acme/nogroup/${backendId}`), 'JOB_NOT_FOUND');
+  // Shapes that start with the tenant's own prefix, each failing a different part of the parse.
+  for (const id of [`acme/nogroup/${backendId}`, `acme//${backendId}`, 'acme/', 'acme', `acmex/${backendId}`, 'acme/heavy/', `acme/heavy/${backendId}/1`, `acme/heavy//${backendId}`]) {
+    await rejectsWithCode(t, acme.jobs.get(id), 'JOB_NOT_FOUND');
+  }
   t.is((await acme.jobs.get(grouped)).queue, 'big');
 });
 
