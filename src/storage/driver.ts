@@ -5,6 +5,7 @@ import type { FetchStateChange } from './queue.js';
 import type { ServerInfo, ServerRecord } from './servers.js';
 import type { WriteOp } from './transaction.js';
 import type { UnitOwnership } from './ownership.js';
+import type { UnitItem } from './unit-stream.js';
 
 /**
  * What a backend implements for one namespace. Inputs arrive validated
@@ -29,6 +30,21 @@ export interface NamespaceDriver {
   setOwnership(own: UnitOwnership): Promise<void>;
   /** True when the namespace holds anything: a job, queue entry, structure, lock record or server. */
   hasData(): Promise<boolean>;
+  /**
+   * The namespace's whole content (see UnitItem), in batches: every job
+   * before any queue entry, each queue's entries in FIFO order. Not a
+   * snapshot unless writes are refused meanwhile (a move freezes the unit).
+   */
+  exportUnit(): AsyncIterable<UnitItem[]>;
+  /**
+   * Writes an export into this namespace, which must hold nothing, whatever
+   * its ownership record says (a move imports into a unit nobody routes to
+   * yet). Ids, id counters and fencing counters end up above the imported
+   * ones, so nothing issued here later repeats one issued at the source.
+   */
+  importUnit(batches: AsyncIterable<readonly UnitItem[]>): Promise<void>;
+  /** Deletes everything the namespace holds except its ownership record. */
+  clearUnit(): Promise<void>;
   createJob(input: NewJobRow): Promise<string>;
   /** Optional, used when batching: many creates in one statement (and one commit); ids in input order. */
   createJobs?(inputs: readonly NewJobRow[]): Promise<string[]>;

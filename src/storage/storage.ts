@@ -6,6 +6,7 @@ import type { QueueStore } from './queue.js';
 import type { ServerRegistry } from './servers.js';
 import type { WriteTransaction } from './transaction.js';
 import type { UnitOwnership } from './ownership.js';
+import type { UnitItem } from './unit-stream.js';
 
 /**
  * One storage: the whole contract for one namespace (a tenant or a tenant's
@@ -56,6 +57,12 @@ export interface Backend {
   setOwnership(namespace: string, own: UnitOwnership): Promise<void>;
   /** True when the namespace holds any job, queue entry, structure, lock or server here. */
   hasData(namespace: string): Promise<boolean>;
+  /** A namespace's whole content as a backend-neutral stream (moves copy units with it; see NamespaceDriver.exportUnit). */
+  exportUnit(namespace: string): AsyncIterable<UnitItem[]>;
+  /** Writes an export into an empty namespace, bypassing its ownership record (see NamespaceDriver.importUnit). */
+  importUnit(namespace: string, batches: AsyncIterable<readonly UnitItem[]>): Promise<void>;
+  /** Deletes a namespace's content, keeping its ownership record (a moved source's copy, a rolled-back target). */
+  clearUnit(namespace: string): Promise<void>;
   /**
    * Calls fn (possibly spuriously) when signal(namespace) is called by any
    * process on this server; returns an unsubscribe. Best effort: a lost

@@ -13,6 +13,7 @@ import { queueTests } from './queues.js';
 import { removeFromQueueTests } from './remove-from-queue.js';
 import { serverTests } from './servers.js';
 import { transactionTests } from './transactions.js';
+import { unitStreamTests } from './unit-stream.js';
 
 export type { Harness } from './harness.js';
 
@@ -33,6 +34,7 @@ export function runConformance(test: Test, harness: Harness): void {
   if (harness.backend) {
     backendTests(test, harness.name, harness.backend);
     ownershipTests(test, harness.name, harness.backend);
+    unitStreamTests(test, harness.name, harness.backend);
   }
   test.after.always(() => harness.teardown());
 }

@@ -5,6 +5,7 @@ import type { StorageOptions } from '../../storage/storage-options.js';
 import { checkMs, checkName } from '../../storage/validate.js';
 import { MemoryNamespace } from './memory-namespace.js';
 import type { UnitOwnership } from '../../storage/ownership.js';
+import type { UnitItem } from '../../storage/unit-stream.js';
 
 export interface MemoryBackendOptions extends StorageOptions {
   /** How often lapsed records are dropped from memory (reads are exact regardless). Default 60 s. */
@@ -54,7 +55,9 @@ export class MemoryBackend implements Backend {
     checkName('namespace', namespace);
     let ns = this.#namespaces.get(namespace);
     if (!ns) {
-      const driver = new MemoryNamespace(() => ++this.#lastId, this.#options.pollIntervalMs ?? 1_000, namespace);
+      const driver = new MemoryNamespace(() => ++this.#lastId, this.#options.pollIntervalMs ?? 1_000, namespace, (n) => {
+        this.#lastId = Math.max(this.#lastId, n);
+      });
       ns = { driver, storage: createStorage(driver, this.#options) };
       this.#namespaces.set(namespace, ns);
       void this.open();
@@ -72,6 +75,18 @@ export class MemoryBackend implements Backend {
 
   async hasData(namespace: string): Promise<boolean> {
     return this.#namespace(namespace).driver.hasData();
+  }
+
+  exportUnit(namespace: string): AsyncIterable<UnitItem[]> {
+    return this.#namespace(namespace).driver.exportUnit();
+  }
+
+  importUnit(namespace: string, batches: AsyncIterable<readonly UnitItem[]>): Promise<void> {
+    return this.#namespace(namespace).driver.importUnit(batches);
+  }
+
+  clearUnit(namespace: string): Promise<void> {
+    return this.#namespace(namespace).driver.clearUnit();
   }
 
   watch(namespace: string, fn: () => void): () => void {

@@ -1,5 +1,6 @@
 import type { DataStore, StructureKind } from '../../storage/data.js';
 import { live, sweep, ttlOf, type Expiring } from './expiring.js';
+import type { UnitItem } from '../../storage/unit-stream.js';
 
 interface HashEntry extends Expiring { fields: Map<string, string> }
 interface SetEntry extends Expiring { members: Map<string, number> }
@@ -144,6 +145,46 @@ export class MemoryData implements DataStore {
   persist(kind: StructureKind, key: string): void {
     const e = live(this.#map(kind), key);
     if (e) e.expireAt = null;
+  }
+
+  /** Every live structure as export items. */
+  exportItems(now = Date.now()): UnitItem[] {
+    const out: UnitItem[] = [];
+    for (const key of [...this.hashes.keys()]) {
+      const h = live(this.hashes, key, now);
+      if (h) out.push({ kind: 'hash', key, fields: Object.fromEntries(h.fields), expireAt: h.expireAt });
+    }
+    for (const key of [...this.sets.keys()]) {
+      const z = live(this.sets, key, now);
+      if (z) out.push({ kind: 'set', key, members: [...z.members], expireAt: z.expireAt });
+    }
+    for (const key of [...this.lists.keys()]) {
+      const l = live(this.lists, key, now);
+      if (l) out.push({ kind: 'list', key, values: [...l.items], expireAt: l.expireAt });
+    }
+    for (const key of [...this.counters.keys()]) {
+      const c = live(this.counters, key, now);
+      if (c) out.push({ kind: 'counter', key, value: c.value, expireAt: c.expireAt });
+    }
+    return out;
+  }
+
+  /** Writes one imported structure (the namespace was empty: nothing to merge with). */
+  importItem(item: UnitItem): void {
+    switch (item.kind) {
+      case 'hash': this.hashes.set(item.key, { fields: new Map(Object.entries(item.fields)), expireAt: item.expireAt }); break;
+      case 'set': this.sets.set(item.key, { members: new Map(item.members), expireAt: item.expireAt }); break;
+      case 'list': this.lists.set(item.key, { items: [...item.values], expireAt: item.expireAt }); break;
+      case 'counter': this.counters.set(item.key, { value: item.value, expireAt: item.expireAt }); break;
+      default: break;
+    }
+  }
+
+  clear(): void {
+    this.hashes.clear();
+    this.sets.clear();
+    this.lists.clear();
+    this.counters.clear();
   }
 
   sweep(now: number): void {

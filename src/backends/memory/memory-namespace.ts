@@ -9,6 +9,7 @@ import { jobIdsOf, type WriteOp } from '../../storage/transaction.js';
 import { live, sweep, type Expiring } from './expiring.js';
 import { MemoryData } from './memory-data.js';
 import { ACTIVE, effective, refusal, type UnitOwnership } from '../../storage/ownership.js';
+import { EXPORT_BATCH, idNumber, type ItemState, type UnitItem } from '../../storage/unit-stream.js';
 
 interface StoredJob extends Expiring {
   id: string;
@@ -48,8 +49,12 @@ export class MemoryNamespace implements NamespaceDriver {
   #seq = 0;
   #own: UnitOwnership = ACTIVE;
 
-  constructor(nextId: () => number, readonly pollIntervalMs: number, readonly namespace = 'memory') {
+  readonly #reserveId: (atLeast: number) => void;
+
+  /** nextId draws the backend's ids; reserveId(n) makes every later draw exceed n (imported ids keep theirs). */
+  constructor(nextId: () => number, readonly pollIntervalMs: number, readonly namespace = 'memory', reserveId: (atLeast: number) => void = () => {}) {
     this.#nextId = nextId;
+    this.#reserveId = reserveId;
   }
 
   /** Throws the refusal of a write or fetch under the unit's ownership record; every write calls it first. */
@@ -72,6 +77,78 @@ export class MemoryNamespace implements NamespaceDriver {
     for (const id of this.#jobs.keys()) if (live(this.#jobs, id, now)) return true;
     for (const q of this.#queues.values()) if (q.size > 0) return true;
     return this.#locks.size > 0 || this.#lockTokens.size > 0 || this.#servers.size > 0 || this.data.hasData(now);
+  }
+
+  async *exportUnit(): AsyncIterable<UnitItem[]> {
+    // Built in one turn: nothing else runs in between, so this is a snapshot even of an active unit.
+    const now = Date.now();
+    const items: UnitItem[] = [];
+    for (const id of [...this.#jobs.keys()]) {
+      const j = live(this.#jobs, id, now);
+      if (!j) continue;
+      items.push({
+        kind: 'job', id, type: j.type, argsJson: j.argsJson, queue: j.queue, createdAt: j.createdAt, expireAt: j.expireAt,
+        parameters: Object.fromEntries(j.parameters), history: j.history.map(itemState), current: j.current ? itemState(j.current) : null,
+      });
+    }
+    for (const [queue, entries] of this.#queues) {
+      for (const e of entries.values()) {
+        items.push({ kind: 'entry', queue, jobId: e.jobId, deliveries: e.deliveries, leaseUntil: e.token !== null && e.leaseUntil > now ? e.leaseUntil : null });
+      }
+    }
+    items.push(...this.data.exportItems(now));
+    for (const [resource, fence] of this.#lockTokens) {
+      const held = this.#locks.get(resource);
+      items.push({ kind: 'lock', resource, fence, holder: held && held.until > now ? { token: held.token, leaseUntil: held.until } : null });
+    }
+    for (const s of this.#servers.values()) {
+      items.push({ kind: 'server', id: s.id, queues: [...s.queues], workerCount: s.workerCount, startedAt: s.startedAt.getTime(), heartbeatAt: s.heartbeatAt.getTime() });
+    }
+    for (let i = 0; i < items.length; i += EXPORT_BATCH) yield items.slice(i, i + EXPORT_BATCH);
+  }
+
+  async importUnit(batches: AsyncIterable<readonly UnitItem[]>): Promise<void> {
+    let maxId = 0;
+    for await (const batch of batches) {
+      for (const item of batch) {
+        switch (item.kind) {
+          case 'job':
+            maxId = Math.max(maxId, idNumber(item.id));
+            this.#jobs.set(item.id, {
+              id: item.id, type: item.type, argsJson: item.argsJson, queue: item.queue, createdAt: item.createdAt, expireAt: item.expireAt,
+              parameters: new Map(Object.entries(item.parameters)), history: item.history.map(stateOfItem), current: item.current ? stateOfItem(item.current) : null,
+            });
+            break;
+          case 'entry': {
+            let q = this.#queues.get(item.queue);
+            if (!q) this.#queues.set(item.queue, (q = new Map()));
+            // A leased entry gets a token no consumer knows: its job comes back when the copied lease lapses.
+            q.set(++this.#seq, { jobId: item.jobId, token: item.leaseUntil === null ? null : randomUUID(), leaseUntil: item.leaseUntil ?? 0, deliveries: item.deliveries });
+            break;
+          }
+          case 'lock':
+            this.#lockTokens.set(item.resource, item.fence);
+            if (item.holder) this.#locks.set(item.resource, { token: item.holder.token, until: item.holder.leaseUntil });
+            break;
+          case 'server':
+            this.#servers.set(item.id, { id: item.id, queues: [...item.queues], workerCount: item.workerCount, startedAt: new Date(item.startedAt), heartbeatAt: new Date(item.heartbeatAt) });
+            break;
+          default:
+            this.data.importItem(item);
+        }
+      }
+    }
+    this.#reserveId(maxId);
+    this.#wakeWaiters();
+  }
+
+  async clearUnit(): Promise<void> {
+    this.#jobs.clear();
+    this.#queues.clear();
+    this.#locks.clear();
+    this.#lockTokens.clear();
+    this.#servers.clear();
+    this.data.clear();
   }
 
   async createJob(row: NewJobRow): Promise<string> {
@@ -363,6 +440,14 @@ export class MemoryNamespace implements NamespaceDriver {
 
 function stateRecord(state: NewState, now: number): StateRecord {
   return { name: state.name, reason: state.reason ?? null, data: { ...state.data }, createdAt: new Date(now) };
+}
+
+function itemState(s: StateRecord): ItemState {
+  return { name: s.name, reason: s.reason, data: { ...s.data }, at: s.createdAt.getTime() };
+}
+
+function stateOfItem(s: ItemState): StateRecord {
+  return { name: s.name, reason: s.reason, data: { ...s.data }, createdAt: new Date(s.at) };
 }
 
 function copyState(s: StateRecord): StateRecord {

@@ -15,6 +15,7 @@ import type { Query } from './postgres-query.js';
 import { sessionOptions } from './postgres-session.js';
 import { SQL } from './postgres-statements.js';
 import type { UnitOwnership } from '../../storage/ownership.js';
+import type { UnitItem } from '../../storage/unit-stream.js';
 
 const statementNames = new Map<string, string>();
 
@@ -140,6 +141,18 @@ export class PostgresBackend implements Backend {
 
   hasData(namespace: string): Promise<boolean> {
     return this.#namespace(namespace).driver.hasData();
+  }
+
+  exportUnit(namespace: string): AsyncIterable<UnitItem[]> {
+    return this.#namespace(namespace).driver.exportUnit();
+  }
+
+  importUnit(namespace: string, batches: AsyncIterable<readonly UnitItem[]>): Promise<void> {
+    return this.#namespace(namespace).driver.importUnit(batches);
+  }
+
+  clearUnit(namespace: string): Promise<void> {
+    return this.#namespace(namespace).driver.clearUnit();
   }
 
   watch(namespace: string, fn: () => void): () => void {

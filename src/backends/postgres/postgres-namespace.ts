@@ -11,6 +11,8 @@ import type { PgListener } from './postgres-listener.js';
 import type { Query } from './postgres-query.js';
 import { parseJobId, toJobRecord, type FetchRow, type JobRow } from './postgres-rows.js';
 import { SQL } from './postgres-statements.js';
+import { clearPostgresUnit, exportPostgresUnit, importPostgresUnit } from './postgres-unit-stream.js';
+import type { UnitItem } from '../../storage/unit-stream.js';
 
 /** One namespace of a Postgres backend: every statement filters on `ns`. */
 export class PostgresNamespace implements NamespaceDriver {
@@ -65,6 +67,19 @@ export class PostgresNamespace implements NamespaceDriver {
 
   async hasData(): Promise<boolean> {
     return (await this.q<{ has: boolean }>(SQL.hasData, [this.ns])).rows[0]!.has;
+  }
+
+  exportUnit(): AsyncIterable<UnitItem[]> {
+    return exportPostgresUnit(this.q, this.ns);
+  }
+
+  async importUnit(batches: AsyncIterable<readonly UnitItem[]>): Promise<void> {
+    await importPostgresUnit(this.q, this.ns, batches);
+    this.listener.wakeLocal(this.ns);
+  }
+
+  clearUnit(): Promise<void> {
+    return clearPostgresUnit(this.q, this.ns);
   }
 
   get pollIntervalMs(): number {

@@ -12,6 +12,7 @@ import { redisOptionsSchema, type RedisBackendOptions, type ResolvedRedisOptions
 import { registerScripts, type RunScript } from './redis-scripts.js';
 import { RedisWaker } from './redis-waker.js';
 import type { UnitOwnership } from '../../storage/ownership.js';
+import type { UnitItem } from '../../storage/unit-stream.js';
 
 /**
  * A backend on one Redis server (or one Cluster) through ioredis. Every
@@ -133,6 +134,18 @@ export class RedisBackend implements Backend {
 
   hasData(namespace: string): Promise<boolean> {
     return this.#namespace(namespace).driver.hasData();
+  }
+
+  exportUnit(namespace: string): AsyncIterable<UnitItem[]> {
+    return this.#namespace(namespace).driver.exportUnit();
+  }
+
+  importUnit(namespace: string, batches: AsyncIterable<readonly UnitItem[]>): Promise<void> {
+    return this.#namespace(namespace).driver.importUnit(batches);
+  }
+
+  clearUnit(namespace: string): Promise<void> {
+    return this.#namespace(namespace).driver.clearUnit();
   }
 
   watch(namespace: string, fn: () => void): () => void {

@@ -42,8 +42,14 @@ export class RedisKeys {
     return `${this.base}fence:${resource}`;
   }
 
+  /**
+   * Native ids are "<n>.<tag>". A unit moved here keeps its jobs' ids, which
+   * may be another backend's plain "<n>": those are accepted too (they
+   * cannot repeat a native id, which always has the tag).
+   */
   ownsJobId(id: string): boolean {
     const dot = id.lastIndexOf('.');
+    if (dot === -1) return /^[1-9]\d*$/.test(id);
     return dot > 0 && /^[1-9]\d*$/.test(id.slice(0, dot)) && id.slice(dot + 1) === this.idTag;
   }
 }

@@ -12,6 +12,8 @@ import type { RedisKeys } from './redis-keys.js';
 import type { RunScript, ScriptName } from './redis-scripts.js';
 import type { RedisWaker } from './redis-waker.js';
 import { pushOpArgs, splitToken, stateArgs } from './redis-args.js';
+import { exportRedisUnit, luaItem, namespaceKeys } from './redis-unit-stream.js';
+import { idNumber, type UnitItem } from '../../storage/unit-stream.js';
 
 const NO_STATE = ['', '', '', '', '', ''];
 
@@ -141,6 +143,30 @@ export class RedisNamespace implements NamespaceDriver {
       }
       return false;
     });
+  }
+
+  exportUnit(): AsyncIterable<UnitItem[]> {
+    return exportRedisUnit(this.run, this.keys);
+  }
+
+  async importUnit(batches: AsyncIterable<readonly UnitItem[]>): Promise<void> {
+    await this.register();
+    // Ids of this namespace's own form ("<n>.<tag>") are the ones a native id could repeat.
+    let maxId = 0;
+    const tag = `.${this.keys.idTag}`;
+    for await (const batch of batches) {
+      if (batch.length === 0) continue;
+      for (const item of batch) if (item.kind === 'job' && item.id.endsWith(tag)) maxId = Math.max(maxId, idNumber(item.id));
+      await this.script('import', [this.keys.route], [this.keys.base, this.keys.wakeChannel, this.waker.origin, JSON.stringify(batch.map(luaItem))]);
+    }
+    if (maxId > 0) await this.script('import', [this.keys.route], [this.keys.base, this.keys.wakeChannel, this.waker.origin, JSON.stringify([{ kind: 'reserve', id: String(maxId) }])]);
+    this.waker.wakeLocal(this.keys.wakeChannel);
+  }
+
+  async clearUnit(): Promise<void> {
+    const doomed = (await namespaceKeys(this.run, this.keys)).filter((k) => k !== this.keys.ownership);
+    // One slot (the namespace's hash tag): a multi-key UNLINK is fine on a Cluster too.
+    for (let i = 0; i < doomed.length; i += 500) await this.run((c) => c.unlink(...doomed.slice(i, i + 500)));
   }
 
   async createJob(row: NewJobRow): Promise<string> {

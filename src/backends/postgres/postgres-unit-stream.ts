@@ -1,0 +1,177 @@
+import { ALIAS_HASH, EXPORT_BATCH, idNumber, type ItemState, type JobItem, type UnitItem } from '../../storage/unit-stream.js';
+import type { Query } from './postgres-query.js';
+
+const LIVE = '(expire_at IS NULL OR expire_at > clock_timestamp())';
+// Whole milliseconds, as the other backends keep times (and as a JavaScript Date holds them).
+const MS = (col: string) => `round(extract(epoch FROM ${col}) * 1000)::float8`;
+const TS = (param: string) => `to_timestamp(${param} / 1000.0)`;
+
+/** The statements of a unit's export and import; values only ever travel as parameters. */
+export const UNIT_SQL = {
+  jobs: `SELECT id, type, args, queue, parameters, state_name, state_reason, state_data, ${MS('state_at')} AS state_at,
+      ${MS('created_at')} AS created_at, ${MS('expire_at')} AS expire_at
+    FROM jobs WHERE ns = $1 AND id > $2 AND ${LIVE} ORDER BY id LIMIT $3`,
+  history: `SELECT job_id, name, reason, data, ${MS('created_at')} AS at FROM job_states WHERE job_id = ANY($1::bigint[]) ORDER BY job_id, id`,
+  entries: `SELECT seq, queue, job_id, deliveries,
+      CASE WHEN token IS NOT NULL AND lease_until > clock_timestamp() THEN ${MS('lease_until')} END AS lease_until
+    FROM queue_entries WHERE ns = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+  hashes: `SELECT key, jsonb_object_agg(field, value) AS fields, ${MS('min(expire_at)')} AS expire_at
+    FROM hashes WHERE ns = $1 AND ${LIVE} GROUP BY key`,
+  sets: `SELECT key, json_agg(json_build_array(member, score) ORDER BY score, member) AS members, ${MS('min(expire_at)')} AS expire_at
+    FROM sets WHERE ns = $1 AND ${LIVE} GROUP BY key`,
+  lists: `SELECT key, json_agg(value ORDER BY id DESC) AS items, ${MS('min(expire_at)')} AS expire_at
+    FROM lists WHERE ns = $1 AND ${LIVE} GROUP BY key`,
+  counters: `SELECT key, value, ${MS('expire_at')} AS expire_at FROM counters WHERE ns = $1 AND ${LIVE}`,
+  locks: `SELECT resource, token, CASE WHEN lease_until > clock_timestamp() THEN ${MS('lease_until')} END AS lease_until FROM locks WHERE ns = $1`,
+  servers: `SELECT id, queues, worker_count, ${MS('started_at')} AS started_at, ${MS('heartbeat_at')} AS heartbeat_at FROM servers WHERE ns = $1`,
+
+  drawIds: `SELECT nextval(pg_get_serial_sequence('jobs', 'id'))::text AS id FROM generate_series(1, $1)`,
+  // Native ids drawn later must not equal an imported id kept as an alias: the sequence moves past them.
+  reserveIds: `SELECT setval(pg_get_serial_sequence('jobs', 'id'), $1::bigint)
+    WHERE $1::bigint > (SELECT last_value FROM jobs_id_seq)`,
+  insertJobs: `INSERT INTO jobs (id, ns, type, args, queue, parameters, state_name, state_reason, state_data, state_at, created_at, expire_at)
+    SELECT u.id, $1, u.type, u.args, u.queue, u.parameters, u.state_name, u.state_reason, u.state_data,
+      ${TS('u.state_at')}, ${TS('u.created_at')}, ${TS('u.expire_at')}
+    FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::text[], $9::jsonb[], $10::float8[], $11::float8[], $12::float8[])
+      AS u(id, type, args, queue, parameters, state_name, state_reason, state_data, state_at, created_at, expire_at)`,
+  insertHistory: `INSERT INTO job_states (job_id, name, reason, data, created_at)
+    SELECT u.job_id, u.name, u.reason, u.data, ${TS('u.at')}
+    FROM unnest($1::bigint[], $2::text[], $3::text[], $4::jsonb[], $5::float8[]) WITH ORDINALITY AS u(job_id, name, reason, data, at, n) ORDER BY u.n`,
+  // A leased entry gets a token no consumer knows: its job comes back when the copied lease lapses.
+  insertEntries: `INSERT INTO queue_entries (ns, queue, job_id, token, lease_until, deliveries)
+    SELECT $1, u.queue, u.job_id, CASE WHEN u.lease_until IS NOT NULL THEN gen_random_uuid()::text END, ${TS('u.lease_until')}, u.deliveries
+    FROM unnest($2::text[], $3::bigint[], $4::float8[], $5::int[]) WITH ORDINALITY AS u(queue, job_id, lease_until, deliveries, n) ORDER BY u.n`,
+  insertHash: `INSERT INTO hashes (ns, key, field, value, expire_at) SELECT $1, $2, f.key, f.value, ${TS('$4::float8')} FROM jsonb_each_text($3::jsonb) AS f`,
+  insertSet: `INSERT INTO sets (ns, key, member, score, expire_at)
+    SELECT $1, $2, m->>0, (m->>1)::float8, ${TS('$4::float8')} FROM jsonb_array_elements($3::jsonb) AS m`,
+  // Inserted oldest first: lists read newest first, highest id first.
+  insertList: `INSERT INTO lists (ns, key, value, expire_at)
+    SELECT $1, $2, v.value, ${TS('$4::float8')} FROM jsonb_array_elements_text($3::jsonb) WITH ORDINALITY AS v(value, n) ORDER BY v.n DESC`,
+  upsertAliases: `INSERT INTO hashes (ns, key, field, value, expire_at) SELECT $1, $2, f.key, f.value, ${TS('$4::float8')} FROM jsonb_each_text($3::jsonb) AS f
+    ON CONFLICT (ns, key, field) DO UPDATE SET value = EXCLUDED.value`,
+  insertCounter: `INSERT INTO counters (ns, key, value, expire_at) VALUES ($1, $2, $3, ${TS('$4::float8')})`,
+  insertLock: `INSERT INTO locks (ns, resource, token, lease_until) VALUES ($1, $2, $3, ${TS('$4::float8')})`,
+  insertServer: `INSERT INTO servers (ns, id, queues, worker_count, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, ${TS('$5::float8')}, ${TS('$6::float8')})`,
+
+  clear: [
+    'DELETE FROM job_states WHERE job_id IN (SELECT id FROM jobs WHERE ns = $1)',
+    'DELETE FROM jobs WHERE ns = $1',
+    'DELETE FROM queue_entries WHERE ns = $1',
+    'DELETE FROM locks WHERE ns = $1',
+    'DELETE FROM hashes WHERE ns = $1',
+    'DELETE FROM sets WHERE ns = $1',
+    'DELETE FROM lists WHERE ns = $1',
+    'DELETE FROM counters WHERE ns = $1',
+    'DELETE FROM servers WHERE ns = $1',
+  ],
+} as const;
+
+const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+export async function* exportPostgresUnit(q: Query, ns: string): AsyncIterable<UnitItem[]> {
+  let after = '0';
+  for (;;) {
+    const { rows } = await q<Record<string, unknown> & { id: string }>(UNIT_SQL.jobs, [ns, after, EXPORT_BATCH]);
+    if (rows.length === 0) break;
+    const history = await q<{ job_id: string; name: string; reason: string | null; data: Record<string, string>; at: number }>(UNIT_SQL.history, [rows.map((r) => r.id)]);
+    const byJob = new Map<string, ItemState[]>();
+    for (const h of history.rows) {
+      let list = byJob.get(h.job_id);
+      if (!list) byJob.set(h.job_id, (list = []));
+      list.push({ name: h.name, reason: h.reason, data: h.data ?? {}, at: Number(h.at) });
+    }
+    yield rows.map((r): JobItem => ({
+      kind: 'job', id: r.id, type: r.type as string, argsJson: r.args as string, queue: r.queue as string,
+      createdAt: Number(r.created_at), expireAt: num(r.expire_at), parameters: (r.parameters as Record<string, string>) ?? {},
+      history: byJob.get(r.id) ?? [],
+      current: r.state_name === null ? null : { name: r.state_name as string, reason: r.state_reason as string | null, data: (r.state_data as Record<string, string>) ?? {}, at: Number(r.state_at) },
+    }));
+    after = rows[rows.length - 1]!.id;
+  }
+  after = '0';
+  for (;;) {
+    const { rows } = await q<{ seq: string; queue: string; job_id: string; deliveries: number; lease_until: number | null }>(UNIT_SQL.entries, [ns, after, EXPORT_BATCH]);
+    if (rows.length === 0) break;
+    yield rows.map((r) => ({ kind: 'entry', queue: r.queue, jobId: r.job_id, deliveries: r.deliveries, leaseUntil: num(r.lease_until) }));
+    after = rows[rows.length - 1]!.seq;
+  }
+  const rest: UnitItem[] = [];
+  for (const r of (await q<{ key: string; fields: Record<string, string>; expire_at: number | null }>(UNIT_SQL.hashes, [ns])).rows) rest.push({ kind: 'hash', key: r.key, fields: r.fields, expireAt: num(r.expire_at) });
+  for (const r of (await q<{ key: string; members: Array<[string, number]>; expire_at: number | null }>(UNIT_SQL.sets, [ns])).rows) rest.push({ kind: 'set', key: r.key, members: r.members.map(([m, s]) => [m, Number(s)]), expireAt: num(r.expire_at) });
+  for (const r of (await q<{ key: string; items: string[]; expire_at: number | null }>(UNIT_SQL.lists, [ns])).rows) rest.push({ kind: 'list', key: r.key, values: r.items, expireAt: num(r.expire_at) });
+  for (const r of (await q<{ key: string; value: string; expire_at: number | null }>(UNIT_SQL.counters, [ns])).rows) rest.push({ kind: 'counter', key: r.key, value: Number(r.value), expireAt: num(r.expire_at) });
+  for (const r of (await q<{ resource: string; token: string; lease_until: number | null }>(UNIT_SQL.locks, [ns])).rows) {
+    rest.push({ kind: 'lock', resource: r.resource, fence: Number(r.token), holder: r.lease_until === null ? null : { token: Number(r.token), leaseUntil: Number(r.lease_until) } });
+  }
+  for (const r of (await q<{ id: string; queues: string[]; worker_count: number; started_at: number; heartbeat_at: number }>(UNIT_SQL.servers, [ns])).rows) {
+    rest.push({ kind: 'server', id: r.id, queues: r.queues, workerCount: r.worker_count, startedAt: Number(r.started_at), heartbeatAt: Number(r.heartbeat_at) });
+  }
+  for (let i = 0; i < rest.length; i += EXPORT_BATCH) yield rest.slice(i, i + EXPORT_BATCH);
+}
+
+/**
+ * Imported jobs get ids from this schema's sequence (another shard's ids may
+ * be taken here by other units, and a Redis id is not a number); the ids the
+ * unit's clients hold are kept in the unit's ALIAS_HASH, which the router
+ * resolves them through. An alias hash that came with the unit is carried
+ * over with its targets renamed.
+ */
+export async function importPostgresUnit(q: Query, ns: string, batches: AsyncIterable<readonly UnitItem[]>): Promise<void> {
+  const renamed = new Map<string, string>();
+  let carried: Record<string, string> = {};
+  let aliasExpiry: number | null = null;
+  let maxId = 0;
+  for await (const batch of batches) {
+    const jobs = batch.filter((i): i is JobItem => i.kind === 'job');
+    if (jobs.length > 0) {
+      const { rows: ids } = await q<{ id: string }>(UNIT_SQL.drawIds, [jobs.length]);
+      jobs.forEach((j, i) => {
+        renamed.set(j.id, ids[i]!.id);
+        maxId = Math.max(maxId, idNumber(j.id));
+      });
+      await q(UNIT_SQL.insertJobs, [ns, ids.map((r) => r.id), jobs.map((j) => j.type), jobs.map((j) => j.argsJson), jobs.map((j) => j.queue),
+        jobs.map((j) => JSON.stringify(j.parameters)), jobs.map((j) => j.current?.name ?? null), jobs.map((j) => j.current?.reason ?? null),
+        jobs.map((j) => (j.current ? JSON.stringify(j.current.data) : null)), jobs.map((j) => j.current?.at ?? null),
+        jobs.map((j) => j.createdAt), jobs.map((j) => j.expireAt)]);
+      const states = jobs.flatMap((j) => j.history.map((s) => ({ id: renamed.get(j.id)!, s })));
+      if (states.length > 0) {
+        await q(UNIT_SQL.insertHistory, [states.map((x) => x.id), states.map((x) => x.s.name), states.map((x) => x.s.reason),
+          states.map((x) => JSON.stringify(x.s.data)), states.map((x) => x.s.at)]);
+      }
+    }
+    const entries = batch.filter((i) => i.kind === 'entry');
+    if (entries.length > 0) {
+      const known = entries.filter((e) => renamed.has(e.jobId));
+      await q(UNIT_SQL.insertEntries, [ns, known.map((e) => e.queue), known.map((e) => renamed.get(e.jobId)!), known.map((e) => e.leaseUntil), known.map((e) => e.deliveries)]);
+    }
+    for (const item of batch) {
+      switch (item.kind) {
+        case 'hash':
+          if (item.key === ALIAS_HASH) {
+            carried = item.fields;
+            aliasExpiry = item.expireAt;
+          } else await q(UNIT_SQL.insertHash, [ns, item.key, JSON.stringify(item.fields), item.expireAt]);
+          break;
+        case 'set': await q(UNIT_SQL.insertSet, [ns, item.key, JSON.stringify(item.members), item.expireAt]); break;
+        case 'list': await q(UNIT_SQL.insertList, [ns, item.key, JSON.stringify(item.values), item.expireAt]); break;
+        case 'counter': await q(UNIT_SQL.insertCounter, [ns, item.key, item.value, item.expireAt]); break;
+        case 'lock': await q(UNIT_SQL.insertLock, [ns, item.resource, item.fence, item.holder?.leaseUntil ?? null]); break;
+        case 'server': await q(UNIT_SQL.insertServer, [ns, item.id, item.queues, item.workerCount, item.startedAt, item.heartbeatAt]); break;
+        default: break;
+      }
+    }
+  }
+  const aliases: Record<string, string> = {};
+  for (const [from, to] of Object.entries(carried)) aliases[from] = renamed.get(to) ?? to;
+  for (const [from, to] of renamed) aliases[from] = to;
+  // Chunked: one jsonb parameter per statement stays far below any limit.
+  const pairs = Object.entries(aliases);
+  for (let i = 0; i < pairs.length; i += 5_000) {
+    await q(UNIT_SQL.upsertAliases, [ns, ALIAS_HASH, JSON.stringify(Object.fromEntries(pairs.slice(i, i + 5_000))), aliasExpiry]);
+  }
+  if (maxId > 0) await q(UNIT_SQL.reserveIds, [maxId]);
+}
+
+export async function clearPostgresUnit(q: Query, ns: string): Promise<void> {
+  for (const sql of UNIT_SQL.clear) await q(sql, [ns]);
+}

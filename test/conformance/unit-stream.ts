@@ -1,0 +1,32 @@
+import { randomUUID } from 'node:crypto';
+import type { Backend } from '../../src/storage/storage.js';
+import { ALIAS_HASH, type UnitItem } from '../../src/storage/unit-stream.js';
+import { exportAll, fillUnit, normalize } from '../helpers/unit-fixture.js';
+import type { Test } from './harness.js';
+
+async function* once(items: UnitItem[]): AsyncIterable<UnitItem[]> {
+  yield items;
+}
+
+/** The export/import stream a move copies units with (test/moves holds every pair of backends). */
+export function unitStreamTests(test: Test, name: string, backend: Backend): void {
+  test(`${name}: a unit exported, cleared and imported again holds what it held, and its ids still resolve`, async (t) => {
+    const ns = `stream-${randomUUID()}`;
+    const { ids } = await fillUnit(backend.storage(ns));
+    const before = await exportAll(backend, ns);
+    t.true(before.some((i) => i.kind === 'entry' && i.leaseUntil !== null), 'a leased entry is exported with its lease');
+    t.true(before.some((i) => i.kind === 'lock' && i.holder !== null), 'a held lock is exported with its holder');
+    await backend.clearUnit(ns);
+    t.false(await backend.hasData(ns));
+    await backend.importUnit(ns, once(before));
+    t.deepEqual(normalize(await exportAll(backend, ns)), normalize(before));
+    const s = backend.storage(ns);
+    const id = (await s.data.hashGet(ALIAS_HASH, ids['done']!)) ?? ids['done']!;
+    t.is((await s.jobs.get(id)).state, 'Succeeded');
+    await backend.clearUnit(ns);
+  });
+
+  test(`${name}: an empty unit exports nothing`, async (t) => {
+    t.deepEqual(await exportAll(backend, `empty-${randomUUID()}`), []);
+  });
+}

@@ -1,0 +1,96 @@
+import test from 'ava';
+import { randomUUID } from 'node:crypto';
+import { MemoryBackend } from '../../src/backends/memory/memory-backend.js';
+import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.js';
+import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
+import type { Backend } from '../../src/storage/storage.js';
+import { ALIAS_HASH } from '../../src/storage/unit-stream.js';
+import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL, TEST_POLL_MS } from '../helpers/servers.js';
+import { exportAll, fillUnit, normalize } from '../helpers/unit-fixture.js';
+
+// One backend of each kind; every pair (source, target) moves a unit through the one stream.
+// Two of each (sources, targets), as two shards of one kind are two servers (or schemas, or prefixes).
+const schemas = [freshSchema(), freshSchema()];
+const prefixes = [freshPrefix(), freshPrefix()];
+const make = (n: number): Record<string, Backend> => ({
+  memory: new MemoryBackend({ pollIntervalMs: TEST_POLL_MS }),
+  postgres: new PostgresBackend({ connectionString: PG_URL, schema: schemas[n]! }),
+  redis: new RedisBackend({ url: REDIS_URL, prefix: prefixes[n]!, pollIntervalMs: TEST_POLL_MS }),
+});
+const backends = make(0);
+const targets = make(1);
+
+test.after.always(async () => {
+  for (const b of [...Object.values(backends), ...Object.values(targets)]) await b.close();
+  for (const s of schemas) await dropSchema(s);
+  for (const p of prefixes) await deleteRedisPrefix(p);
+});
+
+/** The id a client holds, as the target knows it (through the alias hash where the target renamed jobs). */
+async function resolve(target: Backend, ns: string, id: string): Promise<string> {
+  return (await target.storage(ns).data.hashGet(ALIAS_HASH, id)) ?? id;
+}
+
+for (const from of Object.keys(backends)) {
+  for (const to of Object.keys(backends)) {
+    test(`unit stream ${from} → ${to}: the target's export equals the source's, and the unit works there`, async (t) => {
+      const src = backends[from]!, dst = targets[to]!;
+      const ns = `u-${randomUUID()}`;
+      const { ids } = await fillUnit(src.storage(ns));
+      const exported = await exportAll(src, ns);
+      await dst.importUnit(ns, (async function* () {
+        for (let i = 0; i < exported.length; i += 7) yield exported.slice(i, i + 7); // small batches: items of a kind split across calls
+      })());
+      const target = ns;
+      t.deepEqual(normalize(await exportAll(dst, target)), normalize(exported));
+
+      const s = dst.storage(target);
+      // Every id handed out at the source resolves at the target.
+      const done = await s.jobs.get(await resolve(dst, target, ids['done']!));
+      t.is(done.state, 'Succeeded');
+      t.is(done.stateReason, 'ok');
+      t.deepEqual(done.parameters, { retries: '2' });
+      t.deepEqual((await s.jobs.history(done.id)).map((h) => h.name), ['Processing', 'Succeeded', 'Note']);
+      t.true(done.expireAt !== null);
+      t.is((await s.jobs.get(await resolve(dst, target, ids['bare']!))).state, null);
+      // FIFO with the leased entry still invisible: the requeued jobs come in their places.
+      const a = await s.queues.tryFetch(['q1'], { invisibilityTimeoutMs: 60_000 });
+      const b = await s.queues.tryFetch(['q1'], { invisibilityTimeoutMs: 60_000 });
+      t.is(a!.jobId, await resolve(dst, target, ids['waiting']!));
+      t.is(a!.deliveries, 2);
+      t.is(b!.jobId, await resolve(dst, target, ids['requeued']!));
+      t.is(await s.queues.tryFetch(['q1']), null, 'the job leased at the source stays leased');
+      t.is((await s.queues.tryFetch(['q2']))!.jobId, await resolve(dst, target, ids['other']!));
+      // Data with expiry.
+      t.deepEqual(await s.data.hashGetAll('h1'), { a: '1', b: '2' });
+      t.true((await s.data.ttl('hash', 'h1')) > 3_500_000);
+      t.deepEqual(await s.data.setAll('z1'), ['m2', 'm1', 'm3']);
+      t.is(await s.data.setScore('z1', 'm3'), 1e15 + 0.5);
+      t.deepEqual(await s.data.listAll('l1'), ['third', 'second', 'first']);
+      t.is(await s.data.counterGet('c1'), 5);
+      t.is(await s.data.counterGet('c2'), -2);
+      // Locks: the held one stays held; new grants are above every source token.
+      await t.throwsAsync(s.locks.acquire('r1', { timeoutMs: 0 }), { code: 'LOCK_TIMEOUT' } as never);
+      const r2 = await s.locks.acquire('r2', { timeoutMs: 0, autoRenew: false });
+      t.true(r2.token > Number(ids['releasedToken']));
+      await r2.release();
+      t.deepEqual((await s.servers.list()).map((x) => [x.id, x.queues, x.workerCount]), [['srv1', ['q1', 'q2'], 3]]);
+      // New jobs get ids that repeat none of the imported ones.
+      const fresh = await s.jobs.create({ type: 'n', args: [], queue: 'q1' });
+      t.false(Object.values(ids).includes(fresh));
+      if (to !== 'postgres') t.false(exported.some((i) => i.kind === 'job' && i.id === fresh));
+    });
+  }
+}
+
+test('clearUnit removes everything but the ownership record', async (t) => {
+  for (const [kind, b] of Object.entries(backends)) {
+    const ns = `c-${randomUUID()}`;
+    await fillUnit(b.storage(ns));
+    await b.setOwnership(ns, { state: 'moved', to: 'elsewhere', epoch: 3 });
+    await b.clearUnit(ns);
+    t.false(await b.hasData(ns), kind);
+    t.deepEqual(await b.ownership(ns), { state: 'moved', to: 'elsewhere', epoch: 3 }, kind);
+    t.deepEqual(await exportAll(b, ns), [], kind);
+  }
+});
