@@ -31,7 +31,7 @@ export async function fillUnit(s: Storage): Promise<{ ids: Record<string, string
     tx.listInsert('l1', 'first');
     tx.listInsert('l1', 'second');
     tx.listInsert('l1', 'third');
-    tx.counterIncrement('c1', 5, 3_600_000);
+    tx.counterIncrement('c1', 5, { expireInMs: 3_600_000 });
     tx.counterIncrement('c2', -2);
   });
   const held = await s.locks.acquire('r1', { timeoutMs: 0, ttlMs: 60_000, autoRenew: false });
