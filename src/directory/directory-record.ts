@@ -27,8 +27,29 @@ export interface DirectoryRecord {
    * be set yet (the writer may have died between the two); any router finishes them.
    */
   flips: Array<{ unit: string; from: string; to: string; epoch: number }>;
+  /** Moves under way (unit-move.ts), each phase written here before it acts, so any router can finish or undo one whose mover died. */
+  moves: MoveRecord[];
   /** When this epoch was written (ms since the Unix epoch), for operators. */
   writtenAt: number;
+}
+
+/**
+ * One unit's move. `copy`: the source is frozen and being copied (undone if
+ * the mover dies: the freeze lapses and the target's partial copy is
+ * cleared). `flip`: the directory names the target; the shard markers may be
+ * unset. `cleanup`: the target owns the unit; the source's copy is removed.
+ */
+export interface MoveRecord {
+  id: string;
+  unit: string;
+  from: string;
+  to: string;
+  phase: 'copy' | 'flip' | 'cleanup';
+  /** When the move began, and when it entered its phase (ms since the Unix epoch). */
+  startedAt: number;
+  phaseAt: number;
+  /** How long the mover keeps the source frozen between renewals (ms). */
+  freezeMs: number;
 }
 
 const ID = z.string().min(1).max(200);
@@ -41,6 +62,10 @@ export const directoryRecordSchema = z.object({
   pins: z.record(z.string(), ID),
   groups: z.record(z.string(), z.record(z.string(), z.array(z.string()))),
   flips: z.array(z.object({ unit: z.string(), from: ID, to: ID, epoch: z.number().int().positive() })),
+  moves: z.array(z.object({
+    id: z.string(), unit: z.string(), from: ID, to: ID, phase: z.enum(['copy', 'flip', 'cleanup']),
+    startedAt: z.number(), phaseAt: z.number(), freezeMs: z.number().int().positive(),
+  })).default([]),
   writtenAt: z.number(),
 });
 
@@ -63,6 +88,7 @@ export function recordOf(placement: Placement, weights: ReadonlyMap<string, numb
     pins: Object.fromEntries(placement.pins),
     groups,
     flips: [],
+    moves: [],
     writtenAt: Date.now(),
   };
 }

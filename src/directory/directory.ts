@@ -5,6 +5,10 @@ import { placementOf, recordOf, type DirectoryRecord } from './directory-record.
 import { DIRECTORY_LOCK_TTL_MS, type DirectoryStore } from './directory-store.js';
 import { applyChange, finishFlips, type Backends } from './placement-change.js';
 import { reconcile } from './reconcile.js';
+import { recoverMoves } from './unit-move.js';
+
+/** A move left in flip or cleanup this long is taken to have lost its mover, and any router finishes it. */
+const MOVE_STALE_MS = 5_000;
 
 export interface DirectoryFollowOptions {
   /** How often the stored epoch is polled (ms); 0 turns polling off. Default 1000. */
@@ -25,6 +29,7 @@ export class Directory {
   #loading: Promise<void> | null = null;
   #reading: Promise<void> | null = null;
   #finishing: Promise<void> | null = null;
+  #recovering: Promise<void> | null = null;
   #timer: NodeJS.Timeout | null = null;
   #unwatch: (() => void) | null = null;
   #closed = false;
@@ -143,6 +148,31 @@ export class Directory {
     });
   }
 
+  /**
+   * Writes an edit as the next epoch under the directory lock, with no data
+   * checks: for moves, which copy the data and fence the source themselves.
+   * Flips the edit records are finished (shard markers set) before it returns.
+   * `edit` returns false for "nothing to change".
+   */
+  async write(edit: (next: DirectoryRecord, current: DirectoryRecord) => boolean): Promise<DirectoryRecord> {
+    await this.ready();
+    return this.store.locked(async (current) => {
+      if (!current) throw new InvalidArgumentError('the placement directory is empty');
+      this.#adopt(current);
+      const next = structuredClone(current);
+      if (!edit(next, current)) return current;
+      const written: DirectoryRecord = { ...next, epoch: current.epoch + 1, writtenAt: Date.now() };
+      await this.store.write(written);
+      this.#adopt(written);
+      if (written.flips.length === 0) return written;
+      await finishFlips(this.backends, written.flips);
+      const done: DirectoryRecord = { ...written, flips: [], writtenAt: Date.now() };
+      await this.store.write(done);
+      this.#adopt(done);
+      return done;
+    });
+  }
+
   #follow(): void {
     if (this.#closed || this.#timer || this.#unwatch) return;
     if (this.options.push) this.#unwatch = this.store.watch(() => void this.refresh().catch(() => {}));
@@ -157,6 +187,10 @@ export class Directory {
       // Keep routing by the last record while the store is unreachable: shards still fence.
       if ((await this.store.epoch()) > (this.#record?.epoch ?? 0)) await this.refresh();
       else if (this.#record?.flips.length) this.#finishStale();
+      if (this.#record?.moves.length && !this.#recovering) {
+        // Moves whose mover died: rolled back once their freeze lapsed, or finished past their flip.
+        this.#recovering = recoverMoves(this, MOVE_STALE_MS).then(() => {}, () => {}).finally(() => (this.#recovering = null));
+      }
     } catch {
       /* next poll */
     }

@@ -1,3 +1,4 @@
+import { LeaseLostError, UnitMovedError } from '../storage/errors.js';
 import type { JobRecord } from '../storage/job.js';
 import type { FetchedJob } from '../storage/queue.js';
 import type { Unit } from '../tenancy/unit.js';
@@ -19,12 +20,22 @@ export class RoutedFetchedJob implements FetchedJob {
     return this.inner.deliveries;
   }
   ack() {
-    return this.inner.ack();
+    return this.inner.ack().catch(movedAway);
   }
   requeue() {
-    return this.inner.requeue();
+    return this.inner.requeue().catch(movedAway);
   }
   extend(ms?: number) {
-    return this.inner.extend(ms);
+    return this.inner.extend(ms).catch(movedAway);
   }
+}
+
+/**
+ * A delivery's lease stays on the shard that handed it out. When its unit
+ * moves, the copy on the new shard keeps the entry invisible until the same
+ * deadline and then delivers it again: at-least-once, never two live leases.
+ */
+function movedAway(err: unknown): never {
+  if (err instanceof UnitMovedError) throw new LeaseLostError(`the job's unit moved to shard '${err.toShard}' while it was leased; it is delivered again there once this lease lapses`, { cause: err });
+  throw err;
 }

@@ -15,21 +15,21 @@ export class RoutedJobs implements JobStore {
 
   async get(id: string): Promise<JobRecord> {
     const { unit, backendId } = this.ctx.decode(id);
-    return this.ctx.record(unit, await this.ctx.storageOf(unit).jobs.get(backendId));
+    return this.ctx.record(unit, await this.ctx.byId(unit, backendId, (s, bid) => s.jobs.get(bid)));
   }
 
   async history(id: string): Promise<StateRecord[]> {
     const { unit, backendId } = this.ctx.decode(id);
-    return this.ctx.storageOf(unit).jobs.history(backendId);
+    return this.ctx.byId(unit, backendId, (s, bid) => s.jobs.history(bid));
   }
 
   async getParameter(id: string, name: string): Promise<string | null> {
     const { unit, backendId } = this.ctx.decode(id);
-    return this.ctx.storageOf(unit).jobs.getParameter(backendId, name);
+    return this.ctx.byId(unit, backendId, (s, bid) => s.jobs.getParameter(bid, name));
   }
 
   async setParameter(id: string, name: string, value: string): Promise<void> {
     const { unit, backendId } = this.ctx.decode(id);
-    return this.ctx.storageOf(unit).jobs.setParameter(backendId, name, value);
+    return this.ctx.byId(unit, backendId, (s, bid) => s.jobs.setParameter(bid, name, value));
   }
 }

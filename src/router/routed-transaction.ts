@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../storage/errors.js';
+import { InvalidArgumentError, JobNotFoundError } from '../storage/errors.js';
 import { replayOp } from '../storage/replay.js';
 import { recordTransaction } from '../storage/transaction-builder.js';
 import type { FetchedJob } from '../storage/queue.js';
@@ -6,6 +6,9 @@ import type { RecordedOp, WriteTransaction } from '../storage/transaction.js';
 import { RoutedFetchedJob } from './routed-fetched-job.js';
 import { sameUnit, unitKey, type Unit } from '../tenancy/unit.js';
 import type { TenantContext } from './tenant-context.js';
+
+/** Data keys of a unit that jobshard writes itself (ALIAS_HASH); tenants' transactions may not. */
+const RESERVED_KEY_PREFIX = 'jobshard.';
 
 /**
  * A transaction commits on one unit, so on one shard, atomically: the unit of
@@ -30,6 +33,9 @@ export async function routedTransaction<T>(ctx: TenantContext, fn: (tx: WriteTra
   }
   const target = unit ?? ctx.home;
   const ops: RecordedOp[] = recorded.map((op, i) => {
+    if ('key' in op && op.key.startsWith(RESERVED_KEY_PREFIX)) {
+      throw new InvalidArgumentError(`key '${op.key}': keys starting with '${RESERVED_KEY_PREFIX}' are jobshard's own (a moved unit's job id aliases live there); use another name`);
+    }
     if (op.op === 'enqueue') {
       const queueUnit = ctx.unitOfQueue(op.queue);
       if (!sameUnit(queueUnit, target)) {
@@ -40,9 +46,18 @@ export async function routedTransaction<T>(ctx: TenantContext, fn: (tx: WriteTra
     const d = decoded[i];
     return d && 'backendId' in d ? { ...op, jobId: d.backendId } as RecordedOp : op;
   });
-  await ctx.storageOf(target).transaction((tx) => {
-    for (const op of ops) replayOp(tx, op);
+  const commit = (rename: ReadonlyMap<string, string> | null) => ctx.storageOf(target).transaction((tx) => {
+    for (const op of ops) replayOp(tx, rename && 'jobId' in op && rename.has(op.jobId) ? { ...op, jobId: rename.get(op.jobId)! } as RecordedOp : op);
   });
+  try {
+    await commit(null);
+  } catch (err) {
+    // Nothing was written: ids a move renamed resolve through the unit's alias hash, then commit again.
+    if (!(err instanceof JobNotFoundError)) throw err;
+    const rename = await ctx.resolveIds(target, ops.flatMap((op) => ('jobId' in op ? [op.jobId] : [])));
+    if (rename.size === 0) throw err;
+    await commit(rename);
+  }
   return result;
 }
 

@@ -1,8 +1,12 @@
 import type { Directory } from '../directory/directory.js';
 import type { DirectoryRecord, ShardState } from '../directory/directory-record.js';
+import { SLOT_COUNT } from '../shards/slot-table.js';
 import { placementOf } from '../directory/directory-record.js';
 import type { Shard, ShardHealth } from '../shards/shard.js';
 import { InvalidArgumentError, ShardNotEmptyError } from '../storage/errors.js';
+import { checkSlots, moveSlots, planRebalance, runRebalance, type RebalancePlan, type SlotMoveResult } from '../directory/slot-moves.js';
+import { checkFreezeMs, moveUnit, recoverMoves, type MoveOptions, type MoveProgress, type RecoveredMove, type UnitMoveResult } from '../directory/unit-move.js';
+import type { MoveRecord } from '../directory/directory-record.js';
 import type { QueueInfo } from '../storage/monitoring.js';
 import type { Backend, Storage } from '../storage/storage.js';
 import { checkGroupName, checkTenantId } from '../tenancy/tenant-id.js';
@@ -57,6 +61,50 @@ export interface RouterAdmin {
   setShardState(shard: string, state: ShardState): Promise<DirectoryView>;
   /** Removes a shard that owns no slots and no pins (ShardNotEmptyError otherwise). Its id cannot be reused. */
   removeShard(shard: string): Promise<DirectoryView>;
+  /**
+   * Moves a unit (`tenant` or `tenant:group`) with all its data to `toShard`,
+   * online: its writes pause while the frozen source is copied, then resume
+   * on the target; job ids, leases and locks stay valid (docs/placement.md).
+   */
+  moveUnit(unit: string, toShard: string, options?: MoveOptions): MoveHandle<UnitMoveResult>;
+  /** Moves every unit of the slots, then the slots themselves, to `toShard`. */
+  moveSlots(slots: readonly number[], toShard: string, options?: MoveOptions): MoveHandle<SlotMoveResult>;
+  /**
+   * Plans slot transfers toward the shards' weights and, unless `dryRun`,
+   * runs them: slots holding no unit by one directory write, the others by
+   * moving their units. `thresholdSlots` (default 1% of the slots): shards
+   * closer than that to their target are left alone.
+   */
+  rebalance(options?: RebalanceOptions): MoveHandle<RebalanceResult>;
+  /** Marks the shard draining and moves its pins and slots to the active shards, so it can be removed. */
+  drainShard(shard: string, options?: MoveOptions): MoveHandle<DrainResult>;
+  /** Finishes moves whose mover died after the flip, and rolls back those that died before it. */
+  resumeMoves(): Promise<RecoveredMove[]>;
+  /** Moves recorded in the directory now (under way, or left by a mover that died). */
+  moves(): Promise<MoveRecord[]>;
+}
+
+/** A move under way: its progress (live) and its outcome. */
+export interface MoveHandle<R> {
+  readonly progress: Readonly<MoveProgress>;
+  readonly done: Promise<R>;
+}
+
+export interface RebalanceOptions extends MoveOptions {
+  dryRun?: boolean;
+  thresholdSlots?: number;
+}
+
+export interface RebalanceResult {
+  plan: RebalancePlan;
+  /** Empty for a dry run. */
+  results: SlotMoveResult[];
+}
+
+export interface DrainResult {
+  shard: string;
+  units: UnitMoveResult[];
+  rebalance: RebalanceResult;
 }
 
 export interface AdminHost {
@@ -88,9 +136,69 @@ function known(record: DirectoryRecord, id: unknown): DirectoryRecord['shards'][
   return s;
 }
 
-export function routerAdmin(host: AdminHost): RouterAdmin {
+function newProgress(): MoveProgress {
+  return { phase: 'start', unit: null, unitsDone: 0, unitsTotal: 0, jobsCopied: 0, itemsCopied: 0, pausesMs: [] };
+}
+
+function handle<R>(progress: MoveProgress, run: () => Promise<R>): MoveHandle<R> {
+  const done = Promise.resolve().then(run).then((r) => {
+    progress.phase = 'done';
+    return r;
+  }, (err: unknown) => {
+    if (progress.phase !== 'rolled-back') progress.phase = 'failed';
+    throw err;
+  });
+  // A caller that only watches progress must not crash the process with an unhandled rejection.
+  done.catch(() => {});
+  return { progress, done };
+}
+
+/** `tenant` or `tenant:group`, checked; the group must exist in the record. */
+function checkUnit(record: DirectoryRecord, unit: unknown): string {
+  if (typeof unit !== 'string') throw new InvalidArgumentError(`a unit is 'tenant' or 'tenant:group', got ${unit === null ? 'null' : typeof unit}`);
+  const [tenant, group, ...rest] = unit.split(':');
+  if (rest.length) throw new InvalidArgumentError(`a unit is 'tenant' or 'tenant:group', got '${unit}'`);
+  checkTenantId(tenant);
+  if (group !== undefined) {
+    checkGroupName(group);
+    if (!record.groups[tenant!]?.[group]) throw new InvalidArgumentError(`unknown unit '${unit}': tenant '${tenant}' has no queue group '${group}' in the directory`);
+  }
+  return unit;
+}
+
+export function routerAdmin(host: AdminHost, settleMs = 2_000): RouterAdmin {
   const { directory } = host;
   const placement = () => directory.placement;
+
+  /** A shard a move may target: known, active and configured here. */
+  function target(record: DirectoryRecord, shard: unknown): string {
+    const s = known(record, shard);
+    if (s.state === 'draining') throw new InvalidArgumentError(`shard '${s.id}' is draining (being removed); move to another shard`);
+    if (!host.shards.has(s.id)) throw new InvalidArgumentError(`shard '${s.id}' is not in this router's configuration`);
+    return s.id;
+  }
+
+  /** The active shard with the fewest slots and pins per weight, other than `not`. */
+  function roomiest(record: DirectoryRecord, not: string): string {
+    const view = viewOf(record).shards.filter((s) => s.state === 'active' && s.id !== not && host.shards.has(s.id));
+    if (view.length === 0) throw new InvalidArgumentError(`no other active shard to move to from '${not}'`);
+    return view.sort((a, b) => (a.slots + a.pins) / a.weight - (b.slots + b.pins) / b.weight)[0]!.id;
+  }
+
+  const pinTo = (next: DirectoryRecord, unit: string, to: string) => {
+    // Where the table already sends the unit, no pin is needed.
+    if (placementOf(next).table.shardOf(unit) === to) delete next.pins[unit];
+    else next.pins[unit] = to;
+  };
+
+  async function rebalance(options: RebalanceOptions, progress: MoveProgress): Promise<RebalanceResult> {
+    const threshold = options.thresholdSlots ?? Math.ceil(SLOT_COUNT / 100);
+    if (!Number.isInteger(threshold) || threshold < 0) throw new InvalidArgumentError(`thresholdSlots must be an integer >= 0, got ${String(options.thresholdSlots)}`);
+    checkFreezeMs(options.freezeMs);
+    const plan = await planRebalance(directory, threshold);
+    if (options.dryRun) return { plan, results: [] };
+    return { plan, results: await runRebalance(directory, plan, options, progress, settleMs) };
+  }
 
   async function allQueues() {
     const seen = new Set<object>();
@@ -199,6 +307,73 @@ export function routerAdmin(host: AdminHost): RouterAdmin {
         s.state = state;
         return [];
       }));
+    },
+    moveUnit: (unit, toShard, options = {}) => {
+      const progress = newProgress();
+      return handle(progress, async () => {
+        await directory.ready();
+        await directory.refresh();
+        const record = directory.record;
+        const key = checkUnit(record, unit);
+        const to = target(record, toShard);
+        checkFreezeMs(options.freezeMs);
+        const from = placementOf(record).shardOfKey(key);
+        if (from === to) throw new InvalidArgumentError(`unit '${key}' is already on shard '${to}'; nothing to move`);
+        const src = host.shards.get(from)?.backend;
+        if (src && record.pins[key] === undefined && !(await src.hasData(key))) {
+          throw new InvalidArgumentError(`unknown unit '${key}': it holds no data on its shard '${from}' and is not pinned; to place a new tenant, pin it (admin.pin)`);
+        }
+        progress.unitsTotal = 1;
+        return moveUnit(directory, key, to, options, progress, pinTo);
+      });
+    },
+    moveSlots: (slots, toShard, options = {}) => {
+      const progress = newProgress();
+      return handle(progress, async () => {
+        const checked = checkSlots(slots);
+        await directory.ready();
+        await directory.refresh();
+        const to = target(directory.record, toShard);
+        checkFreezeMs(options.freezeMs);
+        return moveSlots(directory, checked, to, options, progress, settleMs);
+      });
+    },
+    rebalance: (options = {}) => {
+      const progress = newProgress();
+      return handle(progress, async () => {
+        await directory.ready();
+        return rebalance(options, progress);
+      });
+    },
+    drainShard: (shard, options = {}) => {
+      const progress = newProgress();
+      return handle(progress, async () => {
+        await directory.ready();
+        await directory.refresh();
+        const id = known(directory.record, shard).id;
+        checkFreezeMs(options.freezeMs);
+        await directory.change((next) => {
+          const s = known(next, id);
+          if (s.state === 'draining') return null;
+          s.state = 'draining';
+          return [];
+        });
+        const units: UnitMoveResult[] = [];
+        const pinned = Object.entries(directory.record.pins).filter(([, s]) => s === id).map(([u]) => u);
+        progress.unitsTotal += pinned.length;
+        for (const unit of pinned) units.push(await moveUnit(directory, unit, roomiest(directory.record, id), options, progress, pinTo));
+        const result = await rebalance({ ...options, thresholdSlots: 0 }, progress);
+        return { shard: id, units, rebalance: result };
+      });
+    },
+    resumeMoves: async () => {
+      await directory.ready();
+      return recoverMoves(directory, 0);
+    },
+    moves: async () => {
+      await directory.ready();
+      await directory.refresh();
+      return structuredClone(directory.record.moves);
     },
     removeShard: async (shard) => {
       const record = await directory.change((next) => {

@@ -109,7 +109,7 @@ export class Router {
       tenant: (id) => this.tenant(id),
       shardFor: (id) => this.shardFor(id),
       addShard: (id, backend) => this.#addShard(id, backend),
-    });
+    }, Math.max(2 * dir.data.pollMs, 1_000) + 250); // other routers see a slot move within a poll or two
   }
 
   /** The placement this router routes by now (the newest directory epoch it has read). */

@@ -1,4 +1,6 @@
+import { JobNotFoundError } from '../storage/errors.js';
 import type { JobRecord } from '../storage/job.js';
+import { ALIAS_HASH } from '../storage/unit-stream.js';
 import type { Storage } from '../storage/storage.js';
 import type { Placement } from '../tenancy/placement.js';
 import type { Unit } from '../tenancy/unit.js';
@@ -68,6 +70,34 @@ export class TenantContext {
 
   encode(unit: Unit, backendId: string): string {
     return encodeJobId(unit, backendId);
+  }
+
+  /**
+   * Runs a call by a job's backend id; when the unit's shard does not know
+   * the id, looks it up in the unit's alias hash (a move to a shard that gave
+   * the job a new id records the old one there) and runs it again.
+   */
+  async byId<T>(unit: Unit, backendId: string, call: (storage: Storage, id: string) => Promise<T>): Promise<T> {
+    const storage = this.storageOf(unit);
+    try {
+      return await call(storage, backendId);
+    } catch (err) {
+      if (!(err instanceof JobNotFoundError)) throw err;
+      const alias = await storage.data.hashGet(ALIAS_HASH, backendId);
+      if (alias === null || alias === backendId) throw err;
+      return call(storage, alias);
+    }
+  }
+
+  /** The ids of a unit as its shard knows them: each through the alias hash, where it has an entry. */
+  async resolveIds(unit: Unit, backendIds: readonly string[]): Promise<Map<string, string>> {
+    const storage = this.storageOf(unit);
+    const out = new Map<string, string>();
+    for (const id of new Set(backendIds)) {
+      const alias = await storage.data.hashGet(ALIAS_HASH, id);
+      if (alias !== null) out.set(id, alias);
+    }
+    return out;
   }
 
   record(unit: Unit, rec: JobRecord): JobRecord {

@@ -5,6 +5,7 @@ import { sleep } from '../storage/sleep.js';
 import type { Storage } from '../storage/storage.js';
 import type { WriteTransaction } from '../storage/transaction.js';
 import { unitKey, type Unit } from '../tenancy/unit.js';
+import { routedLocks } from './routed-lock.js';
 
 /** A stale router follows at most this many `moved` answers per call (a chain of quick moves). */
 const MAX_HOPS = 8;
@@ -85,13 +86,14 @@ export class UnitRoute {
   }
 }
 
-const COMPONENTS = ['jobs', 'queues', 'locks', 'data', 'servers', 'monitoring'] as const;
+const COMPONENTS = ['jobs', 'queues', 'data', 'servers', 'monitoring'] as const;
 
 type RunOnUnit = <T>(call: (storage: Storage) => Promise<T>) => Promise<T>;
 
 function routedUnitStorage(run: RunOnUnit): Storage {
   const out: Record<string, unknown> = {
     transaction: <T>(fn: (tx: WriteTransaction) => T | Promise<T>) => run((s) => s.transaction(fn)),
+    locks: routedLocks(run),
   };
   for (const component of COMPONENTS) {
     const methods = new Map<string, unknown>();

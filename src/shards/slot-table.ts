@@ -91,6 +91,23 @@ export class SlotTable {
     return SlotTable.fromRuns(shards, this.runs());
   }
 
+  /** The same table with `slots` owned by `shard` (which must be listed). */
+  reassign(slots: Iterable<number>, shard: string): SlotTable {
+    const i = this.shards.indexOf(shard);
+    if (i < 0) throw new Error(`unknown shard '${shard}'`);
+    const owners = this.owners.slice();
+    for (const slot of slots) owners[slot] = i;
+    return new SlotTable(this.shards, owners);
+  }
+
+  /** The slots `shard` owns, ascending. */
+  slotsOf(shard: string): number[] {
+    const i = this.shards.indexOf(shard);
+    const out: number[] = [];
+    for (let slot = 0; slot < SLOT_COUNT; slot++) if (this.owners[slot] === i) out.push(slot);
+    return out;
+  }
+
   /** Runs of [shard id, slot count] in slot order: the stored form. */
   runs(): Array<[string, number]> {
     const out: Array<[string, number]> = [];

@@ -6,7 +6,7 @@ import type { CreateJobInput, JobRecord, JobStore, StateRecord } from './job.js'
 import type { AcquireOptions, Lock, LockManager } from './lock.js';
 import type { MonitoringApi, Page, QueueInfo, Statistics } from './monitoring.js';
 import type { FetchedJob, FetchOptions, FetchStateChange, QueueStore } from './queue.js';
-import { RenewingLock } from './renewing-lock.js';
+import { ADOPT_LOCK, RenewingLock } from './renewing-lock.js';
 import { readStatistics } from './read-statistics.js';
 import type { ServerInfo, ServerRecord, ServerRegistry } from './servers.js';
 import type { Storage } from './storage.js';
@@ -95,6 +95,9 @@ function resolveLeases(driver: NamespaceDriver, recorded: readonly RecordedOp[])
   return recorded.map((op) => {
     if (op.op !== 'removeFromQueue') return op;
     const lease = leaseOf(op.fetched);
+    if (lease && lease.owner !== driver && lease.owner.namespace === driver.namespace) {
+      throw new LeaseLostError(`job '${op.fetched.jobId}' was fetched from this unit on the shard it lived on before a move; that lease stayed there (the job comes back here when it lapses)`);
+    }
     if (!lease || lease.owner !== driver) {
       throw new InvalidArgumentError(`job '${op.fetched.jobId}' was fetched from another storage; remove it from its queue in a transaction of the storage that fetched it`);
     }
@@ -325,6 +328,12 @@ class CheckedQueues implements QueueStore {
 
 class CheckedLocks implements LockManager {
   constructor(readonly driver: NamespaceDriver) {}
+
+  /** See ADOPT_LOCK: a grant made on another shard, carried here by a move. */
+  async [ADOPT_LOCK](resource: string, token: number, ttlMs: number, autoRenew: boolean): Promise<RenewingLock> {
+    if (!(await this.driver.extendLock(resource, token, ttlMs))) throw new LeaseLostError(`lock '${resource}' (token ${token}) was not carried to the unit's new shard, or lapsed`);
+    return new RenewingLock(this.driver, resource, token, ttlMs, autoRenew);
+  }
 
   async acquire(resource: string, options: AcquireOptions): Promise<Lock> {
     checkName('resource', resource);

@@ -17,7 +17,9 @@ export type ErrorCode =
   | 'UNIT_FROZEN'
   | 'DIRECTORY_UNAVAILABLE'
   | 'UNIT_NOT_EMPTY'
-  | 'SHARD_NOT_EMPTY';
+  | 'SHARD_NOT_EMPTY'
+  | 'UNIT_MOVING'
+  | 'MOVE_ABORTED';
 
 export class JobshardError extends Error {
   readonly code: ErrorCode;
@@ -64,8 +66,8 @@ export class LockTimeoutError extends JobshardError {
 
 /** A lock lease or a fetched job's invisibility lease now belongs to someone else (it expired). */
 export class LeaseLostError extends JobshardError {
-  constructor(what: string) {
-    super('LEASE_LOST', `${what}: the lease expired and was taken over; the work it guarded may run again elsewhere`);
+  constructor(what: string, options?: { cause?: unknown }) {
+    super('LEASE_LOST', `${what}: the lease expired and was taken over; the work it guarded may run again elsewhere`, options);
   }
 }
 
@@ -153,6 +155,24 @@ export class ShardNotEmptyError extends JobshardError {
   constructor(shard: string, slots: number, pins: number) {
     super('SHARD_NOT_EMPTY', `shard '${shard}' still owns ${slots} slots and ${pins} pins; move them off first (admin.drainShard). Nothing was changed`);
     this.shard = shard;
+  }
+}
+
+/** A second move of a unit that is already moving. */
+export class UnitMovingError extends JobshardError {
+  readonly unit: string;
+  constructor(unit: string, from: string, to: string, phase: string) {
+    super('UNIT_MOVING', `unit '${unit}' is already moving from '${from}' to '${to}' (phase ${phase}); wait for it, or run admin.resumeMoves() if its mover died. Nothing was changed`);
+    this.unit = unit;
+  }
+}
+
+/** A move that stopped before its flip and was rolled back: the unit stays where it was, whole. */
+export class MoveAbortedError extends JobshardError {
+  readonly unit: string;
+  constructor(unit: string, reason: string, options?: { cause?: unknown }) {
+    super('MOVE_ABORTED', `the move of unit '${unit}' was rolled back (${reason}); the unit stays on its shard with all its data`, options);
+    this.unit = unit;
   }
 }
 

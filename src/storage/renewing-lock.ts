@@ -1,5 +1,5 @@
 import type { NamespaceDriver } from './driver.js';
-import { LeaseLostError } from './errors.js';
+import { LeaseLostError, UnitMovedError } from './errors.js';
 import type { Lock } from './lock.js';
 import { checkMs } from './validate.js';
 
@@ -43,25 +43,42 @@ export class RenewingLock implements Lock {
       const startedAt = Date.now();
       if (!(await this.#driver.extendLock(this.resource, this.token, this.#ttlMs))) return this.#lose();
       this.#leaseUntil = startedAt + this.#ttlMs;
-    } catch {
+    } catch (err) {
+      // The unit moved with its lock: say so at once, so a router can carry the grant to the new owner.
+      if (err instanceof UnitMovedError) return this.#lose(err);
       if (Date.now() >= this.#leaseUntil) return this.#lose();
     }
     if (!this.#released) this.#schedule();
   }
 
-  #lose(): void {
+  #lose(reason?: Error): void {
     clearTimeout(this.#timer);
-    if (!this.#abort.signal.aborted) this.#abort.abort(new LeaseLostError(`lock '${this.resource}' (token ${this.token})`));
+    if (!this.#abort.signal.aborted) this.#abort.abort(reason ?? new LeaseLostError(`lock '${this.resource}' (token ${this.token})`));
+  }
+
+  /** Stops renewing without releasing (the grant was carried to another shard with its unit). */
+  abandon(): void {
+    this.#released = true;
+    clearTimeout(this.#timer);
   }
 
   async extend(ms: number = this.#ttlMs): Promise<void> {
     checkMs('extend ms', ms, 1);
     const startedAt = Date.now();
-    if (this.#released || !(await this.#driver.extendLock(this.resource, this.token, ms))) {
+    if (this.#released || !(await this.#extendOrMoved(ms))) {
       this.#lose();
       throw new LeaseLostError(`cannot extend lock '${this.resource}' (token ${this.token})`);
     }
     this.#leaseUntil = startedAt + ms;
+  }
+
+  async #extendOrMoved(ms: number): Promise<boolean> {
+    try {
+      return await this.#driver.extendLock(this.resource, this.token, ms);
+    } catch (err) {
+      if (err instanceof UnitMovedError) this.#lose(err);
+      throw err;
+    }
   }
 
   async release(): Promise<void> {
@@ -71,3 +88,12 @@ export class RenewingLock implements Lock {
     await this.#driver.releaseLock(this.resource, this.token);
   }
 }
+
+/**
+ * Takes over a live grant by its token, on the storage the grant's unit lives
+ * on now (a move copies locks with their holders and tokens). Off the public
+ * surface: the router calls it when a held lock's unit has moved.
+ */
+export const ADOPT_LOCK = Symbol('jobshard.adoptLock');
+
+export type AdoptLock = (resource: string, token: number, ttlMs: number, autoRenew: boolean) => Promise<RenewingLock>;

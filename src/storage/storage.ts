@@ -57,6 +57,8 @@ export interface Backend {
   setOwnership(namespace: string, own: UnitOwnership): Promise<void>;
   /** True when the namespace holds any job, queue entry, structure, lock or server here. */
   hasData(namespace: string): Promise<boolean>;
+  /** Every namespace that holds anything here (for moving whole slots: admin use, it reads every key or row). */
+  units(): Promise<string[]>;
   /** A namespace's whole content as a backend-neutral stream (moves copy units with it; see NamespaceDriver.exportUnit). */
   exportUnit(namespace: string): AsyncIterable<UnitItem[]>;
   /** Writes an export into an empty namespace, bypassing its ownership record (see NamespaceDriver.importUnit). */

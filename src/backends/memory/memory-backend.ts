@@ -77,6 +77,12 @@ export class MemoryBackend implements Backend {
     return this.#namespace(namespace).driver.hasData();
   }
 
+  async units(): Promise<string[]> {
+    const out: string[] = [];
+    for (const [namespace, ns] of this.#namespaces) if (await ns.driver.hasData()) out.push(namespace);
+    return out;
+  }
+
   exportUnit(namespace: string): AsyncIterable<UnitItem[]> {
     return this.#namespace(namespace).driver.exportUnit();
   }

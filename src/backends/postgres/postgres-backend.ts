@@ -16,6 +16,7 @@ import { sessionOptions } from './postgres-session.js';
 import { SQL } from './postgres-statements.js';
 import type { UnitOwnership } from '../../storage/ownership.js';
 import type { UnitItem } from '../../storage/unit-stream.js';
+import { UNIT_SQL } from './postgres-unit-stream.js';
 
 const statementNames = new Map<string, string>();
 
@@ -141,6 +142,10 @@ export class PostgresBackend implements Backend {
 
   hasData(namespace: string): Promise<boolean> {
     return this.#namespace(namespace).driver.hasData();
+  }
+
+  async units(): Promise<string[]> {
+    return (await this.#query<{ ns: string }>(UNIT_SQL.units)).rows.map((r) => r.ns);
   }
 
   exportUnit(namespace: string): AsyncIterable<UnitItem[]> {

@@ -25,6 +25,8 @@ export const UNIT_SQL = {
   locks: `SELECT resource, token, CASE WHEN lease_until > clock_timestamp() THEN ${MS('lease_until')} END AS lease_until FROM locks WHERE ns = $1`,
   servers: `SELECT id, queues, worker_count, ${MS('started_at')} AS started_at, ${MS('heartbeat_at')} AS heartbeat_at FROM servers WHERE ns = $1`,
 
+  units: `SELECT ns FROM jobs UNION SELECT ns FROM queue_entries UNION SELECT ns FROM locks UNION SELECT ns FROM hashes
+    UNION SELECT ns FROM sets UNION SELECT ns FROM lists UNION SELECT ns FROM counters UNION SELECT ns FROM servers`,
   drawIds: `SELECT nextval(pg_get_serial_sequence('jobs', 'id'))::text AS id FROM generate_series(1, $1)`,
   // Native ids drawn later must not equal an imported id kept as an alias: the sequence moves past them.
   reserveIds: `SELECT setval(pg_get_serial_sequence('jobs', 'id'), $1::bigint)

@@ -13,6 +13,7 @@ import { registerScripts, type RunScript } from './redis-scripts.js';
 import { RedisWaker } from './redis-waker.js';
 import type { UnitOwnership } from '../../storage/ownership.js';
 import type { UnitItem } from '../../storage/unit-stream.js';
+import { namespaceKeys } from './redis-unit-stream.js';
 
 /**
  * A backend on one Redis server (or one Cluster) through ioredis. Every
@@ -134,6 +135,18 @@ export class RedisBackend implements Backend {
 
   hasData(namespace: string): Promise<boolean> {
     return this.#namespace(namespace).driver.hasData();
+  }
+
+  async units(): Promise<string[]> {
+    // Every key is "<prefix>{<namespace>}:…": the namespaces of every key but the ownership records.
+    const found = await namespaceKeys(this.#run, new RedisKeys(this.options.prefix, ''), `${this.options.prefix.replace(/[*?[\]\\]/g, '\\$&')}{*`);
+    const out = new Set<string>();
+    const start = this.options.prefix.length + 1;
+    for (const k of found) {
+      const close = k.indexOf('}:', start);
+      if (close > 0 && k.slice(close + 2) !== 'own') out.add(k.slice(start, close));
+    }
+    return [...out];
   }
 
   exportUnit(namespace: string): AsyncIterable<UnitItem[]> {

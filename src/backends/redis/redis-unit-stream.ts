@@ -4,8 +4,8 @@ import type { RunCommand } from './redis-data.js';
 import type { RedisKeys } from './redis-keys.js';
 
 /** Every key of the namespace (SCAN; on a Cluster, on each master: the namespace's slot is on one). */
-export async function namespaceKeys(run: RunCommand, keys: RedisKeys): Promise<string[]> {
-  const match = `${keys.base.replace(/[*?[\]\\]/g, '\\$&')}*`;
+export async function namespaceKeys(run: RunCommand, keys: RedisKeys, pattern?: string): Promise<string[]> {
+  const match = pattern ?? `${keys.base.replace(/[*?[\]\\]/g, '\\$&')}*`;
   return run(async (c: Redis | Cluster) => {
     const nodes = 'nodes' in c && typeof c.nodes === 'function' && !(c instanceof Redis) ? c.nodes('master') : [c as Redis];
     const out = new Set<string>();

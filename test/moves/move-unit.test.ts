@@ -1,0 +1,283 @@
+// Online moves in one process: a unit with everything it can hold, moved between backends of every
+// kind while it is used; bad input; slot moves, rebalance and drain. Crashes and load across
+// processes are in moves-fleet.test.ts.
+import test from 'ava';
+import { MemoryBackend } from '../../src/backends/memory/memory-backend.js';
+import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.js';
+import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
+import { DirectoryStore } from '../../src/directory/directory-store.js';
+import { createRouter, type Router } from '../../src/router/router.js';
+import { SlotTable } from '../../src/shards/slot-table.js';
+import type { Backend } from '../../src/storage/storage.js';
+import { rejectsWithCode } from '../conformance/helpers.js';
+import { freshTenant } from '../helpers/mixed-router.js';
+import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../helpers/servers.js';
+import { exportAll, normalize } from '../helpers/unit-fixture.js';
+
+const schemas: string[] = [];
+const prefixes: string[] = [];
+function pg(): Backend {
+  const schema = freshSchema();
+  schemas.push(schema);
+  return new PostgresBackend({ connectionString: PG_URL, schema, poolSize: 4 });
+}
+function redis(): Backend {
+  const prefix = freshPrefix();
+  prefixes.push(prefix);
+  return new RedisBackend({ url: REDIS_URL, prefix, pollIntervalMs: 1_000 });
+}
+const backends: Backend[] = [];
+function track<T extends Backend>(b: T): T {
+  backends.push(b);
+  return b;
+}
+
+test.after.always(async () => {
+  for (const b of backends) await b.close().catch(() => {});
+  for (const s of schemas) await dropSchema(s);
+  for (const p of prefixes) await deleteRedisPrefix(p);
+});
+
+/** A router over a memory, a Postgres and a Redis shard (directory on the memory one). */
+async function threeKinds(): Promise<{ router: Router; byKind: Record<string, Backend> }> {
+  const byKind = { memory: track(new MemoryBackend()), postgres: track(pg()), redis: track(redis()) };
+  const router = await createRouter({
+    shards: [{ id: 'm', backend: byKind.memory }, { id: 'p', backend: byKind.postgres }, { id: 'r', backend: byKind.redis }],
+    directory: { pollMs: 100 },
+  });
+  return { router, byKind };
+}
+
+function tenantOn(router: Router, shard: string): string {
+  for (;;) {
+    const t = freshTenant();
+    if (router.shardFor(t).shard === shard) return t;
+  }
+}
+
+const ids = { m: 'memory', p: 'postgres', r: 'redis' } as const;
+for (const [from, to] of [['r', 'p'], ['p', 'r'], ['m', 'r'], ['r', 'm'], ['p', 'm'], ['m', 'p']] as const) {
+  test(`a tenant moves ${ids[from]} → ${ids[to]} with its jobs, data, leases and a held lock; old ids resolve; the source keeps nothing`, async (t) => {
+    const { router, byKind } = await threeKinds();
+    const tenant = tenantOn(router, from);
+    const s = router.tenant(tenant);
+    const waiting = await s.jobs.create({ type: 'w', args: [1], queue: 'q', state: { name: 'Enqueued' }, enqueue: true });
+    const leasedId = await s.jobs.create({ type: 'l', args: [], queue: 'q', state: { name: 'Enqueued' }, enqueue: true });
+    await s.transaction((tx) => {
+      tx.hashSet('h', { a: '1' });
+      tx.counterIncrement('c', 3);
+    });
+    // `waiting` first (FIFO), leased for 1.5 s and given back; then `leasedId` stays leased across the move.
+    const first = await s.queues.tryFetch(['q'], { invisibilityTimeoutMs: 60_000 });
+    t.is(first!.jobId, waiting);
+    await first!.requeue();
+    const again = await s.queues.tryFetch(['q'], { invisibilityTimeoutMs: 60_000 });
+    await again!.requeue();
+    const held = await s.queues.tryFetch(['q'], { invisibilityTimeoutMs: 60_000 });
+    const leased = await s.queues.tryFetch(['q'], { invisibilityTimeoutMs: 1_500 });
+    t.is(leased!.jobId, leasedId);
+    await held!.requeue();
+    const lock = await s.locks.acquire('res', { timeoutMs: 0, ttlMs: 3_000 });
+    const epochBefore = router.directory.record.epoch;
+    const atFreeze = normalize(await exportAll(byKind[ids[from]], tenant));
+
+    const move = router.admin.moveUnit(tenant, to);
+    const result = await move.done;
+    t.is(move.progress.phase, 'done');
+    t.is(move.progress.jobsCopied, 2);
+    t.is(result.from, from);
+    t.is(result.to, to);
+    t.true(result.epoch > epochBefore);
+    t.is(router.shardFor(tenant).shard, to);
+    t.true(result.pauseMs < 5_000, `paused ${result.pauseMs} ms`);
+
+    // The target holds what the source held at the freeze; the source holds nothing, and says where the unit went.
+    t.deepEqual(normalize(await exportAll(byKind[ids[to]], tenant)).filter((i) => (i as { kind: string }).kind !== 'lock'),
+      atFreeze.filter((i) => (i as { kind: string }).kind !== 'lock'));
+    t.false(await byKind[ids[from]].hasData(tenant));
+    t.is((await byKind[ids[from]].ownership(tenant)).state, 'moved');
+
+    // Ids handed out before the move resolve; the data is there.
+    t.is((await s.jobs.get(waiting)).type, 'w');
+    t.is((await s.jobs.get(leasedId)).type, 'l');
+    await s.transaction((tx) => tx.setJobParameter(waiting, 'after', 'move'));
+    t.is(await s.jobs.getParameter(waiting, 'after'), 'move');
+    t.deepEqual(await s.data.hashGetAll('h'), { a: '1' });
+    t.is(await s.data.counterGet('c'), 3);
+
+    // The lock: still exclusive, and its holder extends and releases it on the new shard.
+    await rejectsWithCode(t, s.locks.acquire('res', { timeoutMs: 0 }), 'LOCK_TIMEOUT');
+    await lock.extend(5_000);
+    t.false(lock.signal.aborted);
+    await lock.release();
+    const next = await s.locks.acquire('res', { timeoutMs: 0 });
+    t.true(next.token > lock.token, 'tokens keep rising across the move');
+    await next.release();
+
+    // The delivery leased at the source: its lease stayed there, so ack is LeaseLost...
+    await rejectsWithCode(t, leased!.ack(), 'LEASE_LOST');
+    // ...and the job is not handed out again before that lease's deadline, then it is, on the target.
+    const w = await s.queues.tryFetch(['q'], { invisibilityTimeoutMs: 60_000 });
+    // A target that gives jobs new ids (Postgres) hands out the new one; the old one still resolves to it.
+    t.is(w!.jobId, (await s.jobs.get(waiting)).id);
+    t.is(w!.deliveries, 4, 'deliveries carry over: three at the source, this one');
+    await w!.ack();
+    t.is(await s.queues.tryFetch(['q']), null);
+    const redelivered = await s.queues.fetch(['q'], { invisibilityTimeoutMs: 60_000, signal: AbortSignal.timeout(5_000) });
+    t.is(redelivered.jobId, (await s.jobs.get(leasedId)).id);
+    t.is(redelivered.deliveries, 2);
+    await redelivered.ack();
+    t.deepEqual(await router.admin.moves(), []);
+    await router.close();
+  });
+}
+
+test('a transaction of a job fetched before the move fails LeaseLost (its lease stayed behind) and writes nothing', async (t) => {
+  const { router } = await threeKinds();
+  const tenant = tenantOn(router, 'r');
+  const s = router.tenant(tenant);
+  const id = await s.jobs.create({ type: 'x', args: [], queue: 'q', state: { name: 'Enqueued' }, enqueue: true });
+  const fetched = await s.queues.tryFetch(['q'], { invisibilityTimeoutMs: 500 });
+  await router.admin.moveUnit(tenant, 'p').done;
+  await rejectsWithCode(t, s.transaction((tx) => {
+    tx.setJobState(id, { name: 'Succeeded' });
+    tx.removeFromQueue(fetched!);
+  }), 'LEASE_LOST');
+  t.is((await s.jobs.get(id)).state, 'Enqueued');
+  await router.close();
+});
+
+test('writes during a move wait for the flip and land on the target: none lost, none on the source after the flip', async (t) => {
+  const { router, byKind } = await threeKinds();
+  const tenant = tenantOn(router, 'p');
+  const s = router.tenant(tenant);
+  for (let i = 0; i < 300; i++) await s.jobs.create({ type: 'pre', args: [i], queue: 'q', state: { name: 'Enqueued' }, enqueue: true });
+  let stop = false;
+  const made: string[] = [];
+  const producers = [0, 1, 2].map(async () => {
+    while (!stop) made.push(await s.jobs.create({ type: 'during', args: [], queue: 'q', state: { name: 'Enqueued' }, enqueue: true }));
+  });
+  await new Promise((r) => setTimeout(r, 50));
+  const move = router.admin.moveUnit(tenant, 'r');
+  const result = await move.done;
+  await new Promise((r) => setTimeout(r, 50));
+  stop = true;
+  await Promise.all(producers);
+  t.false(await byKind.postgres.hasData(tenant), 'nothing landed on the source after its copy was removed');
+  const counts = await s.monitoring.stateCounts();
+  t.is(counts['Enqueued'], 300 + made.length);
+  for (const id of made) await s.jobs.get(id);
+  let fetched = 0;
+  for (;;) {
+    const f = await s.queues.tryFetch(['q']);
+    if (!f) break;
+    await f.ack();
+    fetched++;
+  }
+  t.is(fetched, 300 + made.length, 'every job is fetched once from the target');
+  t.log(`move of ${result.jobs} jobs: pause ${result.pauseMs} ms; ${made.length} jobs enqueued meanwhile`);
+  await router.close();
+});
+
+test('bad moves are refused with a typed error and change nothing', async (t) => {
+  const { router, byKind } = await threeKinds();
+  const tenant = tenantOn(router, 'r');
+  await router.tenant(tenant).jobs.create({ type: 'x', args: [], queue: 'q', state: { name: 'Enqueued' }, enqueue: true });
+  const store = new DirectoryStore(byKind.memory);
+  const before = JSON.stringify(await store.read());
+  const cases: Array<[string, () => Promise<unknown>, string, RegExp]> = [
+    ['same shard', () => router.admin.moveUnit(tenant, 'r').done, 'INVALID_ARGUMENT', /already on shard 'r'/],
+    ['unknown shard', () => router.admin.moveUnit(tenant, 'nope').done, 'INVALID_ARGUMENT', /unknown shard 'nope'/],
+    ['shard not a string', () => router.admin.moveUnit(tenant, 7 as never).done, 'INVALID_ARGUMENT', /shard id must be a string/],
+    ['unknown unit', () => router.admin.moveUnit(tenantOn(router, 'r'), 'p').done, 'INVALID_ARGUMENT', /unknown unit .* holds no data/],
+    ['unknown group', () => router.admin.moveUnit(`${tenant}:nogroup`, 'p').done, 'INVALID_ARGUMENT', /no queue group 'nogroup'/],
+    ['malformed unit', () => router.admin.moveUnit('a:b:c', 'p').done, 'INVALID_ARGUMENT', /'tenant' or 'tenant:group'/],
+    ['bad tenant id', () => router.admin.moveUnit('bad tenant!', 'p').done, 'INVALID_ARGUMENT', /tenant/],
+    ['bad freezeMs', () => router.admin.moveUnit(tenant, 'p', { freezeMs: 5 }).done, 'INVALID_ARGUMENT', /freezeMs/],
+    ['slots not an array', () => router.admin.moveSlots(5 as never, 'p').done, 'INVALID_ARGUMENT', /non-empty array/],
+    ['slot out of range', () => router.admin.moveSlots([16_384], 'p').done, 'INVALID_ARGUMENT', /0 to 16383/],
+    ['slot not an integer', () => router.admin.moveSlots([1.5], 'p').done, 'INVALID_ARGUMENT', /integer/],
+    ['slot move to unknown shard', () => router.admin.moveSlots([1], 'zz').done, 'INVALID_ARGUMENT', /unknown shard 'zz'/],
+    ['bad threshold', () => router.admin.rebalance({ thresholdSlots: -1 }).done, 'INVALID_ARGUMENT', /thresholdSlots/],
+    ['drain unknown shard', () => router.admin.drainShard('zz').done, 'INVALID_ARGUMENT', /unknown shard 'zz'/],
+  ];
+  for (const [name, call, code, message] of cases) {
+    const err = await rejectsWithCode(t, call(), code);
+    t.regex(err.message, message, name);
+  }
+  t.is(JSON.stringify(await store.read()), before, 'the directory is unchanged');
+
+  // Draining target.
+  await router.admin.setShardState('p', 'draining');
+  const drainingBefore = JSON.stringify(await store.read());
+  t.regex((await rejectsWithCode(t, router.admin.moveUnit(tenant, 'p').done, 'INVALID_ARGUMENT')).message, /draining/);
+  t.is(JSON.stringify(await store.read()), drainingBefore);
+  await router.admin.setShardState('p', 'active');
+
+  // A second move of a unit already moving: UnitMovingError, and the first one completes.
+  for (let i = 0; i < 2000; i++) await router.tenant(tenant).jobs.create({ type: 'x', args: [], queue: 'q', state: { name: 'Enqueued' }, enqueue: true });
+  const first = router.admin.moveUnit(tenant, 'p');
+  while (first.progress.phase === 'start') await new Promise((r) => setTimeout(r, 1));
+  await rejectsWithCode(t, router.admin.moveUnit(tenant, 'm').done, 'UNIT_MOVING');
+  await first.done;
+  t.is(router.shardFor(tenant).shard, 'p');
+  t.is((await router.tenant(tenant).monitoring.stateCounts())['Enqueued'], 2001);
+  await router.close();
+});
+
+test('moveSlots moves the units of the slots and then the slots; rebalance plans toward weights and a new shard takes its share at once', async (t) => {
+  const a = track(redis()), b = track(pg()), c = track(redis());
+  const router = await createRouter({ shards: [{ id: 'a', backend: a }, { id: 'b', backend: b }], directory: { pollMs: 100, backend: track(new MemoryBackend()) } });
+  const tenants = Array.from({ length: 30 }, () => freshTenant());
+  for (const tn of tenants) await router.tenant(tn).jobs.create({ type: 'x', args: [tn], queue: 'q', state: { name: 'Enqueued' }, enqueue: true });
+
+  // moveSlots: the slots of three tenants of 'a' go to 'b'.
+  const onA = tenants.filter((tn) => router.shardFor(tn).shard === 'a').slice(0, 3);
+  const slots = onA.map((tn) => SlotTable.slotOf(tn));
+  const sm = await router.admin.moveSlots(slots, 'b').done;
+  t.deepEqual(sm.units.map((u) => u.unit).sort(), [...onA].sort());
+  for (const tn of onA) t.is(router.shardFor(tn).shard, 'b');
+  t.deepEqual((await router.admin.directory()).pins, {}, 'the temporary pins are gone: the slots say b');
+  for (const tn of onA) t.false(await a.hasData(tn));
+
+  // A new shard: a dry run shows the plan and changes nothing.
+  await router.admin.addShard({ id: 'c', backend: c });
+  const epoch = (await router.admin.directory()).epoch;
+  const dry = await router.admin.rebalance({ dryRun: true }).done;
+  t.is((await router.admin.directory()).epoch, epoch);
+  const toC = dry.plan.transfers.filter((x) => x.to === 'c');
+  t.true(toC.length > 0);
+  const planned = dry.plan.shards.find((s) => s.id === 'c')!;
+  t.is(planned.slots, 0);
+  t.true(Math.abs(planned.target - 16_384 / 3) < 2);
+  // Empty slots move by a directory write alone; only the units in moved slots are copied.
+  t.true(dry.plan.unitsToMove <= tenants.length);
+  t.true(toC.reduce((n, x) => n + x.emptySlots.length, 0) > 5_000);
+
+  const run = await router.admin.rebalance().done;
+  const view = await router.admin.directory();
+  const slotsOfC = view.shards.find((s) => s.id === 'c')!.slots;
+  t.true(Math.abs(slotsOfC - 16_384 / 3) < 2, `c owns ${slotsOfC}`);
+  const moved = run.results.flatMap((r) => r.units.map((u) => u.unit));
+  t.is(moved.length, dry.plan.unitsToMove);
+  // Every tenant's job is where the directory says, and nowhere else.
+  for (const tn of tenants) {
+    const counts = await router.tenant(tn).monitoring.stateCounts();
+    t.is(counts['Enqueued'], 1, tn);
+    const shard = router.shardFor(tn).shard;
+    for (const [id, backend] of [['a', a], ['b', b], ['c', c]] as const) if (id !== shard) t.false(await backend.hasData(tn), `${tn} not on ${id}`);
+  }
+  // A second rebalance has nothing left to do.
+  const again = await router.admin.rebalance({ dryRun: true }).done;
+  t.is(again.plan.transfers.length, 0);
+
+  // Draining 'a' moves everything off it; then it can be removed.
+  const drained = await router.admin.drainShard('a').done;
+  t.is((await router.admin.directory()).shards.find((s) => s.id === 'a')!.slots, 0);
+  t.true(drained.rebalance.plan.transfers.every((x) => x.from === 'a'));
+  for (const tn of tenants) t.is((await router.tenant(tn).monitoring.stateCounts())['Enqueued'], 1, tn);
+  t.false((await a.units()).some((u) => tenants.includes(u)));
+  await router.admin.removeShard('a');
+  t.deepEqual((await router.admin.directory()).shards.map((s) => s.id), ['b', 'c']);
+  await router.close();
+});
