@@ -94,6 +94,7 @@ export async function moveUnit(dir: Directory, unit: string, to: string, options
   const dst = backendOf(dir, to);
   if (src === dst) return flipAndClean(dir, id, unit, source, to, place, progress, report, null, 0, 0);
 
+  const margin = Math.min(FREEZE_MARGIN_MS, Math.floor(freezeMs / 3));
   let frozenAt = 0;
   let until = 0;
   let lapsed = false;
@@ -108,7 +109,7 @@ export async function moveUnit(dir: Directory, unit: string, to: string, options
     renewal = setInterval(() => {
       renewing = renewing.then(async () => {
         if (lapsed) return;
-        if (Date.now() > until - FREEZE_MARGIN_MS) {
+        if (Date.now() > until - margin) {
           lapsed = true;
           return;
         }
@@ -118,7 +119,7 @@ export async function moveUnit(dir: Directory, unit: string, to: string, options
       }).catch(() => {
         lapsed = true;
       });
-    }, Math.max(250, Math.floor((freezeMs - FREEZE_MARGIN_MS) / 3)));
+    }, Math.max(100, Math.floor((freezeMs - margin) / 3)));
     renewal.unref();
 
     const counted = async function* (batches: AsyncIterable<UnitItem[]>) {
@@ -134,8 +135,8 @@ export async function moveUnit(dir: Directory, unit: string, to: string, options
     await dst.importUnit(unit, counted(src.exportUnit(unit)));
     clearInterval(renewal);
     await renewing;
-    if (lapsed || Date.now() > until - FREEZE_MARGIN_MS) throw new MoveAbortedError(unit, 'the copy outlasted the source freeze');
-    return await flipAndClean(dir, id, unit, source, to, place, progress, report, frozenAt, progress.jobsCopied - jobsBefore, progress.itemsCopied - itemsBefore, until);
+    if (lapsed || Date.now() > until - margin) throw new MoveAbortedError(unit, 'the copy outlasted the source freeze');
+    return await flipAndClean(dir, id, unit, source, to, place, progress, report, frozenAt, progress.jobsCopied - jobsBefore, progress.itemsCopied - itemsBefore, until - margin / 2);
   } catch (err) {
     clearInterval(renewal);
     await renewing;
@@ -149,11 +150,11 @@ export async function moveUnit(dir: Directory, unit: string, to: string, options
 
 async function flipAndClean(dir: Directory, id: string, unit: string, from: string, to: string,
   place: (next: DirectoryRecord, unit: string, to: string) => void, progress: MoveProgress, report: (p: MovePhase) => void,
-  frozenAt: number | null, jobs: number, items: number, until = Infinity): Promise<UnitMoveResult> {
+  frozenAt: number | null, jobs: number, items: number, flipBy = Infinity): Promise<UnitMoveResult> {
   const record = await dir.write((next) => {
     const m = next.moves.find((x) => x.id === id);
     if (!m || m.phase !== 'copy') throw new MoveAbortedError(unit, 'its move record was rolled back by another router (the mover looked dead)');
-    if (Date.now() > until - FREEZE_MARGIN_MS / 2) throw new MoveAbortedError(unit, 'the source freeze was about to lapse at the flip');
+    if (Date.now() > flipBy) throw new MoveAbortedError(unit, 'the source freeze was about to lapse at the flip');
     place(next, unit, to);
     next.flips.push({ unit, from, to, epoch: next.epoch + 1 });
     m.phase = 'flip';

@@ -39,7 +39,7 @@ test.after.always(async () => {
 });
 
 /** A router over a memory, a Postgres and a Redis shard (directory on the memory one). */
-async function threeKinds(): Promise<{ router: Router; byKind: Record<string, Backend> }> {
+async function threeKinds(): Promise<{ router: Router; byKind: { memory: Backend; postgres: Backend; redis: Backend } }> {
   const byKind = { memory: track(new MemoryBackend()), postgres: track(pg()), redis: track(redis()) };
   const router = await createRouter({
     shards: [{ id: 'm', backend: byKind.memory }, { id: 'p', backend: byKind.postgres }, { id: 'r', backend: byKind.redis }],
