@@ -5,7 +5,7 @@ import type { FetchStateChange } from './queue.js';
 import type { ServerInfo, ServerRecord } from './servers.js';
 import type { WriteOp } from './transaction.js';
 import type { UnitOwnership } from './ownership.js';
-import type { UnitItem } from './unit-stream.js';
+import type { ItemRef, UnitImport, UnitItem } from './unit-stream.js';
 
 /**
  * What a backend implements for one namespace. Inputs arrive validated
@@ -43,6 +43,17 @@ export interface NamespaceDriver {
    * ones, so nothing issued here later repeats one issued at the source.
    */
   importUnit(batches: AsyncIterable<readonly UnitItem[]>): Promise<void>;
+  /** The same as a session: a whole export, then deltas that replace what changed (see UnitImport). */
+  beginImport(): UnitImport;
+  /**
+   * Starts (true) or stops (false) recording what every write and fetch of
+   * the namespace changes, for a move's catch-up. Off, it costs nothing.
+   */
+  trackChanges(on: boolean): Promise<void>;
+  /** The refs changed since tracking began or since the last call, each once; taking them clears them. */
+  takeChanges(): Promise<ItemRef[]>;
+  /** The items the refs name as they are now; a `gone` item for each that no longer exists. */
+  exportRefs(refs: readonly ItemRef[]): Promise<UnitItem[]>;
   /** Deletes everything the namespace holds except its ownership record. */
   clearUnit(): Promise<void>;
   createJob(input: NewJobRow): Promise<string>;

@@ -6,7 +6,7 @@ import type { QueueStore } from './queue.js';
 import type { ServerRegistry } from './servers.js';
 import type { WriteTransaction } from './transaction.js';
 import type { UnitOwnership } from './ownership.js';
-import type { UnitItem } from './unit-stream.js';
+import type { ItemRef, UnitImport, UnitItem } from './unit-stream.js';
 
 /**
  * One storage: the whole contract for one namespace (a tenant or a tenant's
@@ -63,6 +63,12 @@ export interface Backend {
   exportUnit(namespace: string): AsyncIterable<UnitItem[]>;
   /** Writes an export into an empty namespace, bypassing its ownership record (see NamespaceDriver.importUnit). */
   importUnit(namespace: string, batches: AsyncIterable<readonly UnitItem[]>): Promise<void>;
+  /** An import session: a whole export, then deltas (a move's catch-up). */
+  beginImport(namespace: string): UnitImport;
+  /** Change tracking for a move's catch-up (see NamespaceDriver.trackChanges). */
+  trackChanges(namespace: string, on: boolean): Promise<void>;
+  takeChanges(namespace: string): Promise<ItemRef[]>;
+  exportRefs(namespace: string, refs: readonly ItemRef[]): Promise<UnitItem[]>;
   /** Deletes a namespace's content, keeping its ownership record (a moved source's copy, a rolled-back target). */
   clearUnit(namespace: string): Promise<void>;
   /**

@@ -5,7 +5,7 @@
  * between any two backends needs no copier per pair. Times are ms since the
  * epoch; `expireAt` null means never.
  */
-export type UnitItem = JobItem | EntryItem | HashItem | SetItem | ListItem | CounterItem | LockItem | ServerItem;
+export type UnitItem = JobItem | EntryItem | HashItem | SetItem | ListItem | CounterItem | LockItem | ServerItem | GoneItem;
 
 export interface ItemState {
   name: string;
@@ -35,6 +35,8 @@ export interface JobItem {
 export interface EntryItem {
   kind: 'entry';
   queue: string;
+  /** The entry's identity at the source (its place in the queue there): a later copy of it replaces this one. */
+  seq: string;
   jobId: string;
   deliveries: number;
   /** The live lease's deadline, or null when the entry is visible. */
@@ -63,6 +65,46 @@ export interface ServerItem {
   workerCount: number;
   startedAt: number;
   heartbeatAt: number;
+}
+
+/** In a delta (the changes since a copy): the thing `ref` names no longer exists at the source. */
+export interface GoneItem { kind: 'gone'; ref: string }
+
+/**
+ * What changed at the source while it was being copied, named so every
+ * backend reads it back the same way (itemRef): `j:<job id>`,
+ * `e:<queue>\u001f<seq>`, `h: z: l: c:<key>` for the structures, `k:<resource>`,
+ * `s:<server id>`. Names never hold control characters, so \u001f separates.
+ */
+export type ItemRef = string;
+
+export const SEP = '\u001f';
+
+export function itemRef(item: Exclude<UnitItem, GoneItem>): ItemRef {
+  switch (item.kind) {
+    case 'job': return `j:${item.id}`;
+    case 'entry': return `e:${item.queue}${SEP}${item.seq}`;
+    case 'hash': return `h:${item.key}`;
+    case 'set': return `z:${item.key}`;
+    case 'list': return `l:${item.key}`;
+    case 'counter': return `c:${item.key}`;
+    case 'lock': return `k:${item.resource}`;
+    case 'server': return `s:${item.id}`;
+  }
+}
+
+/**
+ * Writes a unit's copy into an empty namespace (see NamespaceDriver.beginImport):
+ * first a whole export with `add`, then any number of deltas with `replace`,
+ * then `finish`. It keeps what ties the copy to the source (ids it renamed,
+ * the places of queue entries), so a delta's items replace their earlier copies.
+ */
+export interface UnitImport {
+  add(items: readonly UnitItem[]): Promise<void>;
+  /** Each item replaces its earlier copy (a queue entry keeps its place); a `gone` item removes it. */
+  replace(items: readonly UnitItem[]): Promise<void>;
+  /** Id counters above the imported ids, aliases, wake-ups. */
+  finish(): Promise<void>;
 }
 
 /**

@@ -61,9 +61,10 @@ export function normalize(items: readonly UnitItem[], tolMs = 2_000): unknown[] 
   const out = items.filter((i) => !(i.kind === 'hash' && i.key === ALIAS_HASH)).map((i) => {
     switch (i.kind) {
       case 'job': return { ...i, id: name(i.id), expireAt: t(i.expireAt), parameters: sorted(i.parameters) };
-      case 'entry': return { ...i, jobId: name(i.jobId), leaseUntil: t(i.leaseUntil) };
+      // An entry's seq is its place at one source; the order of a queue's entries is what must match.
+      case 'entry': return { kind: i.kind, queue: i.queue, jobId: name(i.jobId), deliveries: i.deliveries, leaseUntil: t(i.leaseUntil) };
       case 'lock': return { ...i, holder: i.holder && { token: i.holder.token, leaseUntil: t(i.holder.leaseUntil) } };
-      case 'server': return i;
+      case 'server': case 'gone': return i;
       case 'set': return { ...i, members: [...i.members].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1)), expireAt: t(i.expireAt) };
       case 'hash': return { ...i, fields: sorted(i.fields), expireAt: t(i.expireAt) };
       default: return { ...i, expireAt: t(i.expireAt) };

@@ -94,3 +94,73 @@ test('clearUnit removes everything but the ownership record', async (t) => {
     t.deepEqual(await exportAll(b, ns), [], kind);
   }
 });
+
+/** Every kind of write a unit sees, applied to it while it is tracked (round r). */
+async function churn(s: import('../../src/storage/storage.js').Storage, ids: Record<string, string>, r: number): Promise<void> {
+  const fresh = await s.jobs.create({ type: `new${r}`, args: [r], queue: 'q1', state: { name: 'Enqueued' }, enqueue: true });
+  await s.jobs.create({ type: `q3-${r}`, args: [], queue: 'q3', state: { name: 'Enqueued' }, enqueue: true });
+  await s.jobs.setParameter(ids['done']!, `p${r}`, 'v');
+  await s.transaction((tx) => {
+    tx.addJobState(ids['done']!, { name: `Note${r}` });
+    tx.setJobState(ids['bare']!, { name: 'Scheduled', data: { at: String(r) } });
+    tx.hashSet('h1', { [`f${r}`]: 'x' });
+    tx.hashDelete(r === 1 ? 'h-none' : 'h1');
+    tx.setRemove('z1', 'm1');
+    tx.setAdd('z2', `m${r}`, r);
+    tx.listInsert('l1', `v${r}`);
+    tx.listDelete(r === 2 ? 'l1' : 'l-none');
+    tx.counterIncrement('c1', 10);
+    tx.persist('counter', 'c1');
+  });
+  // Deleted at once: a 0 ms expiry.
+  const doomed = await s.jobs.create({ type: 'doomed', args: [], queue: 'q1', state: { name: 'Enqueued' } });
+  await s.transaction((tx) => tx.expireJob(doomed, 0));
+  // Queue entries: a lease taken, one acked, one requeued, one extended.
+  const a = await s.queues.tryFetch(['q2'], { invisibilityTimeoutMs: 60_000 });
+  if (a) await a.ack();
+  const b = await s.queues.tryFetch(['q1'], { invisibilityTimeoutMs: 60_000 });
+  if (b) await b.requeue();
+  const c = await s.queues.tryFetch(['q1'], { invisibilityTimeoutMs: 60_000 });
+  if (c) await c.extend(90_000);
+  const lock = await s.locks.acquire(`lk${r}`, { timeoutMs: 0, ttlMs: 60_000, autoRenew: false });
+  if (r === 2) await lock.release();
+  await s.servers.announce(`srv-${r}`, { queues: ['q1'], workerCount: r });
+  if (r === 2) await s.servers.remove('srv1');
+  void fresh;
+}
+
+for (const from of Object.keys(backends)) {
+  for (const to of Object.keys(backends)) {
+    test(`catch-up ${from} → ${to}: a copy taken while the unit is written, then its tracked changes, equals the source`, async (t) => {
+      const src = backends[from]!, dst = targets[to]!;
+      const ns = `d-${randomUUID()}`;
+      const s = src.storage(ns);
+      const { ids } = await fillUnit(s);
+      await src.trackChanges(ns, true);
+      const session = dst.beginImport(ns);
+      let first = true;
+      for await (const batch of src.exportUnit(ns)) {
+        await session.add(batch);
+        // Writes land between the snapshot's batches: some are in the copy, all are in the changes.
+        if (first) await churn(s, ids, 1);
+        first = false;
+      }
+      for (const r of [2, 3]) {
+        if (r === 3) await churn(s, ids, 2);
+        const refs = await src.takeChanges(ns);
+        t.true(refs.length > 0, `round ${r}: changes were recorded`);
+        await session.replace(await src.exportRefs(ns, refs));
+      }
+      t.deepEqual(await src.takeChanges(ns), [], 'taking clears them');
+      await session.finish();
+      t.deepEqual(normalize(await exportAll(dst, ns)), normalize(await exportAll(src, ns)));
+      // The copy works: the oldest waiting entry first, ids resolve, and tracking is off again cleanly.
+      await src.trackChanges(ns, false);
+      await s.jobs.create({ type: 'untracked', args: [], queue: 'q1' });
+      t.deepEqual(await src.takeChanges(ns), []);
+      const d = dst.storage(ns);
+      t.is((await d.jobs.get(await resolve(dst, ns, ids['bare']!))).state, 'Scheduled');
+      t.true((await d.jobs.history(await resolve(dst, ns, ids['done']!))).some((h) => h.name === 'Note2'));
+    });
+  }
+}

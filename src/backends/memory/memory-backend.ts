@@ -5,7 +5,7 @@ import type { StorageOptions } from '../../storage/storage-options.js';
 import { checkMs, checkName } from '../../storage/validate.js';
 import { MemoryNamespace } from './memory-namespace.js';
 import type { UnitOwnership } from '../../storage/ownership.js';
-import type { UnitItem } from '../../storage/unit-stream.js';
+import type { ItemRef, UnitImport, UnitItem } from '../../storage/unit-stream.js';
 
 export interface MemoryBackendOptions extends StorageOptions {
   /** How often lapsed records are dropped from memory (reads are exact regardless). Default 60 s. */
@@ -89,6 +89,22 @@ export class MemoryBackend implements Backend {
 
   importUnit(namespace: string, batches: AsyncIterable<readonly UnitItem[]>): Promise<void> {
     return this.#namespace(namespace).driver.importUnit(batches);
+  }
+
+  beginImport(namespace: string): UnitImport {
+    return this.#namespace(namespace).driver.beginImport();
+  }
+
+  trackChanges(namespace: string, on: boolean): Promise<void> {
+    return this.#namespace(namespace).driver.trackChanges(on);
+  }
+
+  takeChanges(namespace: string): Promise<ItemRef[]> {
+    return this.#namespace(namespace).driver.takeChanges();
+  }
+
+  exportRefs(namespace: string, refs: readonly ItemRef[]): Promise<UnitItem[]> {
+    return this.#namespace(namespace).driver.exportRefs(refs);
   }
 
   clearUnit(namespace: string): Promise<void> {

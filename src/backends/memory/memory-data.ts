@@ -180,6 +180,22 @@ export class MemoryData implements DataStore {
     }
   }
 
+  /** One structure as an export item (ref `h: z: l: c:` + key), or null when it does not exist. */
+  exportItem(ref: string, now = Date.now()): UnitItem | null {
+    const key = ref.slice(2);
+    switch (ref[0]) {
+      case 'h': { const h = live(this.hashes, key, now); return h ? { kind: 'hash', key, fields: Object.fromEntries(h.fields), expireAt: h.expireAt } : null; }
+      case 'z': { const z = live(this.sets, key, now); return z ? { kind: 'set', key, members: [...z.members], expireAt: z.expireAt } : null; }
+      case 'l': { const l = live(this.lists, key, now); return l ? { kind: 'list', key, values: [...l.items], expireAt: l.expireAt } : null; }
+      case 'c': { const c = live(this.counters, key, now); return c ? { kind: 'counter', key, value: c.value, expireAt: c.expireAt } : null; }
+      default: return null;
+    }
+  }
+
+  forget(kind: StructureKind, key: string): void {
+    this.#map(kind).delete(key);
+  }
+
   clear(): void {
     this.hashes.clear();
     this.sets.clear();

@@ -8,8 +8,9 @@ import type { ServerInfo, ServerRecord } from '../../storage/servers.js';
 import { jobIdsOf, type WriteOp } from '../../storage/transaction.js';
 import { live, sweep, type Expiring } from './expiring.js';
 import { MemoryData } from './memory-data.js';
+import type { StructureKind } from '../../storage/data.js';
 import { ACTIVE, effective, refusal, type UnitOwnership } from '../../storage/ownership.js';
-import { EXPORT_BATCH, idNumber, type ItemState, type UnitItem } from '../../storage/unit-stream.js';
+import { EXPORT_BATCH, idNumber, itemRef, SEP, type ItemRef, type ItemState, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
 
 interface StoredJob extends Expiring {
   id: string;
@@ -48,6 +49,7 @@ export class MemoryNamespace implements NamespaceDriver {
   readonly #nextId: () => number;
   #seq = 0;
   #own: UnitOwnership = ACTIVE;
+  #changes: Set<ItemRef> | null = null;
 
   readonly #reserveId: (atLeast: number) => void;
 
@@ -84,62 +86,155 @@ export class MemoryNamespace implements NamespaceDriver {
     const now = Date.now();
     const items: UnitItem[] = [];
     for (const id of [...this.#jobs.keys()]) {
-      const j = live(this.#jobs, id, now);
-      if (!j) continue;
-      items.push({
-        kind: 'job', id, type: j.type, argsJson: j.argsJson, queue: j.queue, createdAt: j.createdAt, expireAt: j.expireAt,
-        parameters: Object.fromEntries(j.parameters), history: j.history.map(itemState), current: j.current ? itemState(j.current) : null,
-      });
+      const item = this.#jobItem(id, now);
+      if (item) items.push(item);
     }
-    for (const [queue, entries] of this.#queues) {
-      for (const e of entries.values()) {
-        items.push({ kind: 'entry', queue, jobId: e.jobId, deliveries: e.deliveries, leaseUntil: e.token !== null && e.leaseUntil > now ? e.leaseUntil : null });
-      }
-    }
+    for (const [queue, entries] of this.#queues) for (const [seq, e] of entries) items.push(entryItem(queue, seq, e, now));
     items.push(...this.data.exportItems(now));
-    for (const [resource, fence] of this.#lockTokens) {
-      const held = this.#locks.get(resource);
-      items.push({ kind: 'lock', resource, fence, holder: held && held.until > now ? { token: held.token, leaseUntil: held.until } : null });
-    }
-    for (const s of this.#servers.values()) {
-      items.push({ kind: 'server', id: s.id, queues: [...s.queues], workerCount: s.workerCount, startedAt: s.startedAt.getTime(), heartbeatAt: s.heartbeatAt.getTime() });
-    }
+    for (const resource of this.#lockTokens.keys()) items.push(this.#lockItem(resource, now));
+    for (const s of this.#servers.values()) items.push(serverItem(s));
     for (let i = 0; i < items.length; i += EXPORT_BATCH) yield items.slice(i, i + EXPORT_BATCH);
   }
 
+  #jobItem(id: string, now: number): UnitItem | null {
+    const j = live(this.#jobs, id, now);
+    if (!j) return null;
+    return {
+      kind: 'job', id, type: j.type, argsJson: j.argsJson, queue: j.queue, createdAt: j.createdAt, expireAt: j.expireAt,
+      parameters: Object.fromEntries(j.parameters), history: j.history.map(itemState), current: j.current ? itemState(j.current) : null,
+    };
+  }
+
+  #lockItem(resource: string, now: number): UnitItem {
+    const held = this.#locks.get(resource);
+    return { kind: 'lock', resource, fence: this.#lockTokens.get(resource)!, holder: held && held.until > now ? { token: held.token, leaseUntil: held.until } : null };
+  }
+
   async importUnit(batches: AsyncIterable<readonly UnitItem[]>): Promise<void> {
+    const session = this.beginImport();
+    for await (const batch of batches) await session.add(batch);
+    await session.finish();
+  }
+
+  beginImport(): UnitImport {
     let maxId = 0;
-    for await (const batch of batches) {
-      for (const item of batch) {
-        switch (item.kind) {
-          case 'job':
-            maxId = Math.max(maxId, idNumber(item.id));
-            this.#jobs.set(item.id, {
-              id: item.id, type: item.type, argsJson: item.argsJson, queue: item.queue, createdAt: item.createdAt, expireAt: item.expireAt,
-              parameters: new Map(Object.entries(item.parameters)), history: item.history.map(stateOfItem), current: item.current ? stateOfItem(item.current) : null,
-            });
-            break;
-          case 'entry': {
-            let q = this.#queues.get(item.queue);
-            if (!q) this.#queues.set(item.queue, (q = new Map()));
-            // A leased entry gets a token no consumer knows: its job comes back when the copied lease lapses.
-            q.set(++this.#seq, { jobId: item.jobId, token: item.leaseUntil === null ? null : randomUUID(), leaseUntil: item.leaseUntil ?? 0, deliveries: item.deliveries });
-            break;
+    // Source entry (queue, seq) -> this namespace's seq: a later copy updates the entry in its place.
+    const places = new Map<string, number>();
+    const write = (item: UnitItem, replacing: boolean) => {
+      switch (item.kind) {
+        case 'job':
+          maxId = Math.max(maxId, idNumber(item.id));
+          this.#jobs.set(item.id, {
+            id: item.id, type: item.type, argsJson: item.argsJson, queue: item.queue, createdAt: item.createdAt, expireAt: item.expireAt,
+            parameters: new Map(Object.entries(item.parameters)), history: item.history.map(stateOfItem), current: item.current ? stateOfItem(item.current) : null,
+          });
+          break;
+        case 'entry': {
+          let q = this.#queues.get(item.queue);
+          if (!q) this.#queues.set(item.queue, (q = new Map()));
+          const key = itemRef(item);
+          const at = places.get(key);
+          // A leased entry gets a token no consumer knows: its job comes back when the copied lease lapses.
+          const e: QueueEntry = { jobId: item.jobId, token: item.leaseUntil === null ? null : randomUUID(), leaseUntil: item.leaseUntil ?? 0, deliveries: item.deliveries };
+          if (at !== undefined && q.has(at)) q.set(at, e);
+          else {
+            places.set(key, ++this.#seq);
+            q.set(this.#seq, e);
           }
-          case 'lock':
-            this.#lockTokens.set(item.resource, item.fence);
-            if (item.holder) this.#locks.set(item.resource, { token: item.holder.token, until: item.holder.leaseUntil });
-            break;
-          case 'server':
-            this.#servers.set(item.id, { id: item.id, queues: [...item.queues], workerCount: item.workerCount, startedAt: new Date(item.startedAt), heartbeatAt: new Date(item.heartbeatAt) });
-            break;
-          default:
-            this.data.importItem(item);
+          break;
         }
+        case 'lock':
+          this.#lockTokens.set(item.resource, item.fence);
+          if (item.holder) this.#locks.set(item.resource, { token: item.holder.token, until: item.holder.leaseUntil });
+          else this.#locks.delete(item.resource);
+          break;
+        case 'server':
+          this.#servers.set(item.id, { id: item.id, queues: [...item.queues], workerCount: item.workerCount, startedAt: new Date(item.startedAt), heartbeatAt: new Date(item.heartbeatAt) });
+          break;
+        case 'gone':
+          this.#forget(item.ref, places);
+          break;
+        default:
+          if (replacing) this.data.forget(item.kind, item.key);
+          this.data.importItem(item);
       }
+    };
+    return {
+      add: async (items) => {
+        for (const item of items) write(item, false);
+      },
+      replace: async (items) => {
+        for (const item of items) write(item, true);
+      },
+      finish: async () => {
+        this.#reserveId(maxId);
+        this.#wakeWaiters();
+      },
+    };
+  }
+
+  /** Removes what a ref names (an imported copy whose original is gone). */
+  #forget(ref: ItemRef, places: Map<string, number>): void {
+    const name = ref.slice(2);
+    switch (ref[0]) {
+      case 'j': this.#jobs.delete(name); break;
+      case 'e': {
+        const queue = name.slice(0, name.indexOf(SEP));
+        const at = places.get(ref);
+        const q = this.#queues.get(queue);
+        if (at !== undefined && q) {
+          q.delete(at);
+          if (q.size === 0) this.#queues.delete(queue);
+        }
+        places.delete(ref);
+        break;
+      }
+      case 'k': this.#locks.delete(name); this.#lockTokens.delete(name); break;
+      case 's': this.#servers.delete(name); break;
+      case 'h': this.data.forget('hash', name); break;
+      case 'z': this.data.forget('set', name); break;
+      case 'l': this.data.forget('list', name); break;
+      case 'c': this.data.forget('counter', name); break;
     }
-    this.#reserveId(maxId);
-    this.#wakeWaiters();
+  }
+
+  async trackChanges(on: boolean): Promise<void> {
+    this.#changes = on ? (this.#changes ?? new Set()) : null;
+  }
+
+  async takeChanges(): Promise<ItemRef[]> {
+    if (!this.#changes) return [];
+    const out = [...this.#changes];
+    this.#changes.clear();
+    return out;
+  }
+
+  async exportRefs(refs: readonly ItemRef[]): Promise<UnitItem[]> {
+    const now = Date.now();
+    return refs.map((ref): UnitItem => {
+      const name = ref.slice(2);
+      const gone: UnitItem = { kind: 'gone', ref };
+      switch (ref[0]) {
+        case 'j': return this.#jobItem(name, now) ?? gone;
+        case 'e': {
+          const cut = name.indexOf(SEP);
+          const queue = name.slice(0, cut), seq = Number(name.slice(cut + 1));
+          const e = this.#queues.get(queue)?.get(seq);
+          return e ? entryItem(queue, seq, e, now) : gone;
+        }
+        case 'k': return this.#lockTokens.has(name) ? this.#lockItem(name, now) : gone;
+        case 's': {
+          const srv = this.#servers.get(name);
+          return srv ? serverItem(srv) : gone;
+        }
+        default: return this.data.exportItem(ref, now) ?? gone;
+      }
+    });
+  }
+
+  /** Records what a write changed, while a move tracks this unit (nothing otherwise). */
+  #touch(ref: ItemRef): void {
+    this.#changes?.add(ref);
   }
 
   async clearUnit(): Promise<void> {
@@ -161,6 +256,7 @@ export class MemoryNamespace implements NamespaceDriver {
       parameters: new Map(Object.entries(row.parameters)), history: state ? [state] : [], current: state,
       expireAt: row.expireInMs === null ? null : now + row.expireInMs,
     });
+    this.#touch(`j:${id}`);
     if (row.enqueue) {
       this.#enqueue(row.queue, id);
       this.#wakeWaiters();
@@ -172,6 +268,7 @@ export class MemoryNamespace implements NamespaceDriver {
     let q = this.#queues.get(queue);
     if (!q) this.#queues.set(queue, (q = new Map()));
     q.set(++this.#seq, { jobId, token: null, leaseUntil: 0, deliveries: 0 });
+    this.#touch(`e:${queue}${SEP}${this.#seq}`);
   }
 
   #wakeWaiters(): void {
@@ -195,6 +292,7 @@ export class MemoryNamespace implements NamespaceDriver {
     this.#admit();
     const job = live(this.#jobs, id);
     job?.parameters.set(name, value);
+    this.#touch(`j:${id}`);
     return job !== undefined;
   }
 
@@ -212,6 +310,8 @@ export class MemoryNamespace implements NamespaceDriver {
     }
     let enqueued = false;
     for (const op of ops) {
+      if ('jobId' in op && op.op !== 'enqueue') this.#touch(`j:${op.jobId}`);
+      else if ('key' in op) this.#touch(`${DATA_REF[op.op === 'expire' || op.op === 'persist' ? op.kind : KIND_OF_OP[op.op]!]}${op.key}`);
       switch (op.op) {
         case 'setJobState': {
           const job = this.#jobs.get(op.jobId)!;
@@ -238,6 +338,7 @@ export class MemoryNamespace implements NamespaceDriver {
           break;
         case 'removeFromQueue':
           this.#remove(this.#leased(op)!, op.queue);
+          this.#touch(`e:${op.queue}${SEP}${op.token.slice(0, op.token.indexOf(':'))}`);
           break;
         case 'hashSet': this.data.hashSet(op.key, op.fields); break;
         case 'hashDelete': this.data.hashDelete(op.key); break;
@@ -278,6 +379,10 @@ export class MemoryNamespace implements NamespaceDriver {
           stored.history.push(state);
           stored.current = state;
         }
+        if (this.#changes) {
+          this.#touch(`e:${queue}${SEP}${seq}`);
+          this.#touch(`j:${e.jobId}`);
+        }
         const job = withJob ? recordOrNull(stored) : undefined;
         leased.push({ jobId: e.jobId, queue, token: `${seq}:${e.token}`, deliveries: e.deliveries, job });
         if (leased.length === count) return { entries: leased, nextVisibleInMs: null };
@@ -294,6 +399,7 @@ export class MemoryNamespace implements NamespaceDriver {
 
   #remove(found: { entries: Map<number, QueueEntry>; seq: number }, queue: string): void {
     found.entries.delete(found.seq);
+    this.#touch(`e:${queue}${SEP}${found.seq}`);
     if (found.entries.size === 0) this.#queues.delete(queue);
   }
 
@@ -321,6 +427,7 @@ export class MemoryNamespace implements NamespaceDriver {
     if (!found) return false;
     found.e.token = null;
     found.e.leaseUntil = 0;
+    this.#touch(`e:${entry.queue}${SEP}${found.seq}`);
     this.#wakeWaiters();
     return true;
   }
@@ -330,6 +437,7 @@ export class MemoryNamespace implements NamespaceDriver {
     const found = this.#leased(entry);
     if (!found) return false;
     found.e.leaseUntil = Date.now() + ms;
+    this.#touch(`e:${entry.queue}${SEP}${found.seq}`);
     return true;
   }
 
@@ -341,6 +449,7 @@ export class MemoryNamespace implements NamespaceDriver {
     const token = (this.#lockTokens.get(resource) ?? 0) + 1;
     this.#lockTokens.set(resource, token);
     this.#locks.set(resource, { token, until: now + ttlMs });
+    this.#touch(`k:${resource}`);
     return token;
   }
 
@@ -350,37 +459,47 @@ export class MemoryNamespace implements NamespaceDriver {
     // A lapsed lease nobody took yet may still be extended: the token proves no one else was granted it.
     if (!held || held.token !== token) return false;
     held.until = Date.now() + ttlMs;
+    this.#touch(`k:${resource}`);
     return true;
   }
 
   async releaseLock(resource: string, token: number): Promise<void> {
     this.#admit();
     if (this.#locks.get(resource)?.token === token) this.#locks.delete(resource);
+    this.#touch(`k:${resource}`);
   }
 
   async announceServer(id: string, info: ServerInfo): Promise<void> {
     this.#admit();
     const now = new Date();
     this.#servers.set(id, { id, queues: [...info.queues], workerCount: info.workerCount, startedAt: now, heartbeatAt: now });
+    this.#touch(`s:${id}`);
   }
 
   async heartbeat(id: string): Promise<boolean> {
     this.#admit();
     const s = this.#servers.get(id);
     if (s) s.heartbeatAt = new Date();
+    this.#touch(`s:${id}`);
     return s !== undefined;
   }
 
   async removeServer(id: string): Promise<void> {
     this.#admit();
     this.#servers.delete(id);
+    this.#touch(`s:${id}`);
   }
 
   async removeTimedOutServers(timeoutMs: number): Promise<number> {
     this.#admit();
     const cutoff = Date.now() - timeoutMs;
     let removed = 0;
-    for (const [id, s] of this.#servers) if (s.heartbeatAt.getTime() < cutoff && this.#servers.delete(id)) removed++;
+    for (const [id, s] of this.#servers) {
+      if (s.heartbeatAt.getTime() < cutoff && this.#servers.delete(id)) {
+        removed++;
+        this.#touch(`s:${id}`);
+      }
+    }
     return removed;
   }
 
@@ -440,6 +559,21 @@ export class MemoryNamespace implements NamespaceDriver {
 
 function stateRecord(state: NewState, now: number): StateRecord {
   return { name: state.name, reason: state.reason ?? null, data: { ...state.data }, createdAt: new Date(now) };
+}
+
+/** A data op's structure kind (expire and persist name theirs), and a kind's ref prefix. */
+const KIND_OF_OP: Partial<Record<WriteOp['op'], StructureKind>> = {
+  hashSet: 'hash', hashDelete: 'hash', setAdd: 'set', setRemove: 'set', setDelete: 'set',
+  listInsert: 'list', listRemove: 'list', listTrim: 'list', listDelete: 'list', counterIncrement: 'counter',
+};
+const DATA_REF: Record<StructureKind, string> = { hash: 'h:', set: 'z:', list: 'l:', counter: 'c:' };
+
+function entryItem(queue: string, seq: number, e: QueueEntry, now: number): UnitItem {
+  return { kind: 'entry', queue, seq: String(seq), jobId: e.jobId, deliveries: e.deliveries, leaseUntil: e.token !== null && e.leaseUntil > now ? e.leaseUntil : null };
+}
+
+function serverItem(s: ServerRecord): UnitItem {
+  return { kind: 'server', id: s.id, queues: [...s.queues], workerCount: s.workerCount, startedAt: s.startedAt.getTime(), heartbeatAt: s.heartbeatAt.getTime() };
 }
 
 function itemState(s: StateRecord): ItemState {

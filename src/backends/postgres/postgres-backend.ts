@@ -15,7 +15,7 @@ import type { Query } from './postgres-query.js';
 import { sessionOptions } from './postgres-session.js';
 import { SQL } from './postgres-statements.js';
 import type { UnitOwnership } from '../../storage/ownership.js';
-import type { UnitItem } from '../../storage/unit-stream.js';
+import type { ItemRef, UnitImport, UnitItem } from '../../storage/unit-stream.js';
 import { UNIT_SQL } from './postgres-unit-stream.js';
 
 const statementNames = new Map<string, string>();
@@ -154,6 +154,22 @@ export class PostgresBackend implements Backend {
 
   importUnit(namespace: string, batches: AsyncIterable<readonly UnitItem[]>): Promise<void> {
     return this.#namespace(namespace).driver.importUnit(batches);
+  }
+
+  beginImport(namespace: string): UnitImport {
+    return this.#namespace(namespace).driver.beginImport();
+  }
+
+  trackChanges(namespace: string, on: boolean): Promise<void> {
+    return this.#namespace(namespace).driver.trackChanges(on);
+  }
+
+  takeChanges(namespace: string): Promise<ItemRef[]> {
+    return this.#namespace(namespace).driver.takeChanges();
+  }
+
+  exportRefs(namespace: string, refs: readonly ItemRef[]): Promise<UnitItem[]> {
+    return this.#namespace(namespace).driver.exportRefs(refs);
   }
 
   clearUnit(namespace: string): Promise<void> {

@@ -11,8 +11,8 @@ import type { PgListener } from './postgres-listener.js';
 import type { Query } from './postgres-query.js';
 import { parseJobId, toJobRecord, type FetchRow, type JobRow } from './postgres-rows.js';
 import { SQL } from './postgres-statements.js';
-import { clearPostgresUnit, exportPostgresUnit, importPostgresUnit } from './postgres-unit-stream.js';
-import type { UnitItem } from '../../storage/unit-stream.js';
+import { beginPostgresImport, clearPostgresUnit, exportPostgresRefs, exportPostgresUnit, takePostgresChanges, trackPostgresUnit } from './postgres-unit-stream.js';
+import type { ItemRef, UnitImport, UnitItem } from '../../storage/unit-stream.js';
 
 /** One namespace of a Postgres backend: every statement filters on `ns`. */
 export class PostgresNamespace implements NamespaceDriver {
@@ -74,8 +74,29 @@ export class PostgresNamespace implements NamespaceDriver {
   }
 
   async importUnit(batches: AsyncIterable<readonly UnitItem[]>): Promise<void> {
-    await importPostgresUnit(this.q, this.ns, batches);
-    this.listener.wakeLocal(this.ns);
+    const session = this.beginImport();
+    for await (const batch of batches) await session.add(batch);
+    await session.finish();
+  }
+
+  beginImport(): UnitImport {
+    const session = beginPostgresImport(this.q, this.ns);
+    return { ...session, finish: async () => {
+      await session.finish();
+      this.listener.wakeLocal(this.ns);
+    } };
+  }
+
+  trackChanges(on: boolean): Promise<void> {
+    return trackPostgresUnit(this.q, this.ns, on);
+  }
+
+  takeChanges(): Promise<ItemRef[]> {
+    return takePostgresChanges(this.q, this.ns);
+  }
+
+  exportRefs(refs: readonly ItemRef[]): Promise<UnitItem[]> {
+    return exportPostgresRefs(this.q, this.ns, refs);
   }
 
   clearUnit(): Promise<void> {

@@ -1,4 +1,4 @@
-import { ALIAS_HASH, EXPORT_BATCH, idNumber, type ItemState, type JobItem, type UnitItem } from '../../storage/unit-stream.js';
+import { ALIAS_HASH, EXPORT_BATCH, idNumber, itemRef, SEP, type ItemRef, type ItemState, type JobItem, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
 import type { Query } from './postgres-query.js';
 
 const LIVE = '(expire_at IS NULL OR expire_at > clock_timestamp())';
@@ -55,6 +55,42 @@ export const UNIT_SQL = {
   insertLock: `INSERT INTO locks (ns, resource, token, lease_until) VALUES ($1, $2, $3, ${TS('$4::float8')})`,
   insertServer: `INSERT INTO servers (ns, id, queues, worker_count, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, ${TS('$5::float8')}, ${TS('$6::float8')})`,
 
+  entriesBySeq: `SELECT seq, queue, job_id, deliveries,
+      CASE WHEN token IS NOT NULL AND lease_until > clock_timestamp() THEN ${MS('lease_until')} END AS lease_until
+    FROM queue_entries WHERE ns = $1 AND seq = ANY($2::bigint[])`,
+  jobsById: `SELECT id, type, args, queue, parameters, state_name, state_reason, state_data, ${MS('state_at')} AS state_at,
+      ${MS('created_at')} AS created_at, ${MS('expire_at')} AS expire_at
+    FROM jobs WHERE ns = $1 AND id = ANY($2::bigint[]) AND ${LIVE}`,
+  hashesByKey: `SELECT key, jsonb_object_agg(field, value) AS fields, ${MS('min(expire_at)')} AS expire_at
+    FROM hashes WHERE ns = $1 AND key = ANY($2::text[]) AND ${LIVE} GROUP BY key`,
+  setsByKey: `SELECT key, json_agg(json_build_array(member, score) ORDER BY score, member) AS members, ${MS('min(expire_at)')} AS expire_at
+    FROM sets WHERE ns = $1 AND key = ANY($2::text[]) AND ${LIVE} GROUP BY key`,
+  listsByKey: `SELECT key, json_agg(value ORDER BY id DESC) AS items, ${MS('min(expire_at)')} AS expire_at
+    FROM lists WHERE ns = $1 AND key = ANY($2::text[]) AND ${LIVE} GROUP BY key`,
+  countersByKey: `SELECT key, value, ${MS('expire_at')} AS expire_at FROM counters WHERE ns = $1 AND key = ANY($2::text[]) AND ${LIVE}`,
+  locksByResource: `SELECT resource, token, CASE WHEN lease_until > clock_timestamp() THEN ${MS('lease_until')} END AS lease_until FROM locks WHERE ns = $1 AND resource = ANY($2::text[])`,
+  serversById: `SELECT id, queues, worker_count, ${MS('started_at')} AS started_at, ${MS('heartbeat_at')} AS heartbeat_at FROM servers WHERE ns = $1 AND id = ANY($2::text[])`,
+
+  track: 'SELECT jobshard_track_unit($1, $2)',
+  takeChanges: 'DELETE FROM unit_changes WHERE ns = $1 RETURNING ref',
+  drawSeqs: `SELECT nextval(pg_get_serial_sequence('queue_entries', 'seq'))::text AS seq FROM generate_series(1, $1)`,
+  insertEntriesAt: `INSERT INTO queue_entries (seq, ns, queue, job_id, token, lease_until, deliveries)
+    SELECT u.seq, $1, u.queue, u.job_id, CASE WHEN u.lease_until IS NOT NULL THEN gen_random_uuid()::text END, ${TS('u.lease_until')}, u.deliveries
+    FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::float8[], $6::int[]) AS u(seq, queue, job_id, lease_until, deliveries)`,
+  updateEntries: `UPDATE queue_entries e SET token = CASE WHEN u.lease_until IS NOT NULL THEN gen_random_uuid()::text END,
+      lease_until = ${TS('u.lease_until')}, deliveries = u.deliveries
+    FROM unnest($2::bigint[], $3::float8[], $4::int[]) AS u(seq, lease_until, deliveries) WHERE e.seq = u.seq AND e.ns = $1`,
+  deleteJobs: ['DELETE FROM job_states WHERE job_id IN (SELECT id FROM jobs WHERE ns = $1 AND id = ANY($2::bigint[]))', 'DELETE FROM jobs WHERE ns = $1 AND id = ANY($2::bigint[])'],
+  deleteEntries: 'DELETE FROM queue_entries WHERE ns = $1 AND seq = ANY($2::bigint[])',
+  deleteKeys: {
+    h: 'DELETE FROM hashes WHERE ns = $1 AND key = ANY($2::text[])',
+    z: 'DELETE FROM sets WHERE ns = $1 AND key = ANY($2::text[])',
+    l: 'DELETE FROM lists WHERE ns = $1 AND key = ANY($2::text[])',
+    c: 'DELETE FROM counters WHERE ns = $1 AND key = ANY($2::text[])',
+    k: 'DELETE FROM locks WHERE ns = $1 AND resource = ANY($2::text[])',
+    s: 'DELETE FROM servers WHERE ns = $1 AND id = ANY($2::text[])',
+  },
+
   clear: [
     'DELETE FROM job_states WHERE job_id IN (SELECT id FROM jobs WHERE ns = $1)',
     'DELETE FROM jobs WHERE ns = $1',
@@ -70,45 +106,103 @@ export const UNIT_SQL = {
 
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
+type JobRowOut = Record<string, unknown> & { id: string };
+type EntryRow = { seq: string; queue: string; job_id: string; deliveries: number; lease_until: number | null };
+
+function entryItem(r: EntryRow): UnitItem {
+  return { kind: 'entry', queue: r.queue, seq: r.seq, jobId: r.job_id, deliveries: r.deliveries, leaseUntil: num(r.lease_until) };
+}
+
+/** Job rows with their histories (one query for the lot). */
+async function jobItems(q: Query, rows: JobRowOut[]): Promise<JobItem[]> {
+  if (rows.length === 0) return [];
+  const history = await q<{ job_id: string; name: string; reason: string | null; data: Record<string, string>; at: number }>(UNIT_SQL.history, [rows.map((r) => r.id)]);
+  const byJob = new Map<string, ItemState[]>();
+  for (const h of history.rows) {
+    let list = byJob.get(h.job_id);
+    if (!list) byJob.set(h.job_id, (list = []));
+    list.push({ name: h.name, reason: h.reason, data: h.data ?? {}, at: Number(h.at) });
+  }
+  return rows.map((r): JobItem => ({
+    kind: 'job', id: r.id, type: r.type as string, argsJson: r.args as string, queue: r.queue as string,
+    createdAt: Number(r.created_at), expireAt: num(r.expire_at), parameters: (r.parameters as Record<string, string>) ?? {},
+    history: byJob.get(r.id) ?? [],
+    current: r.state_name === null ? null : { name: r.state_name as string, reason: r.state_reason as string | null, data: (r.state_data as Record<string, string>) ?? {}, at: Number(r.state_at) },
+  }));
+}
+
 export async function* exportPostgresUnit(q: Query, ns: string): AsyncIterable<UnitItem[]> {
   let after = '0';
   for (;;) {
-    const { rows } = await q<Record<string, unknown> & { id: string }>(UNIT_SQL.jobs, [ns, after, EXPORT_BATCH]);
+    const { rows } = await q<JobRowOut>(UNIT_SQL.jobs, [ns, after, EXPORT_BATCH]);
     if (rows.length === 0) break;
-    const history = await q<{ job_id: string; name: string; reason: string | null; data: Record<string, string>; at: number }>(UNIT_SQL.history, [rows.map((r) => r.id)]);
-    const byJob = new Map<string, ItemState[]>();
-    for (const h of history.rows) {
-      let list = byJob.get(h.job_id);
-      if (!list) byJob.set(h.job_id, (list = []));
-      list.push({ name: h.name, reason: h.reason, data: h.data ?? {}, at: Number(h.at) });
-    }
-    yield rows.map((r): JobItem => ({
-      kind: 'job', id: r.id, type: r.type as string, argsJson: r.args as string, queue: r.queue as string,
-      createdAt: Number(r.created_at), expireAt: num(r.expire_at), parameters: (r.parameters as Record<string, string>) ?? {},
-      history: byJob.get(r.id) ?? [],
-      current: r.state_name === null ? null : { name: r.state_name as string, reason: r.state_reason as string | null, data: (r.state_data as Record<string, string>) ?? {}, at: Number(r.state_at) },
-    }));
+    yield await jobItems(q, rows);
     after = rows[rows.length - 1]!.id;
   }
   after = '0';
   for (;;) {
     const { rows } = await q<{ seq: string; queue: string; job_id: string; deliveries: number; lease_until: number | null }>(UNIT_SQL.entries, [ns, after, EXPORT_BATCH]);
     if (rows.length === 0) break;
-    yield rows.map((r) => ({ kind: 'entry', queue: r.queue, jobId: r.job_id, deliveries: r.deliveries, leaseUntil: num(r.lease_until) }));
+    yield rows.map(entryItem);
     after = rows[rows.length - 1]!.seq;
   }
-  const rest: UnitItem[] = [];
-  for (const r of (await q<{ key: string; fields: Record<string, string>; expire_at: number | null }>(UNIT_SQL.hashes, [ns])).rows) rest.push({ kind: 'hash', key: r.key, fields: r.fields, expireAt: num(r.expire_at) });
-  for (const r of (await q<{ key: string; members: Array<[string, number]>; expire_at: number | null }>(UNIT_SQL.sets, [ns])).rows) rest.push({ kind: 'set', key: r.key, members: r.members.map(([m, s]) => [m, Number(s)]), expireAt: num(r.expire_at) });
-  for (const r of (await q<{ key: string; items: string[]; expire_at: number | null }>(UNIT_SQL.lists, [ns])).rows) rest.push({ kind: 'list', key: r.key, values: r.items, expireAt: num(r.expire_at) });
-  for (const r of (await q<{ key: string; value: string; expire_at: number | null }>(UNIT_SQL.counters, [ns])).rows) rest.push({ kind: 'counter', key: r.key, value: Number(r.value), expireAt: num(r.expire_at) });
-  for (const r of (await q<{ resource: string; token: string; lease_until: number | null }>(UNIT_SQL.locks, [ns])).rows) {
-    rest.push({ kind: 'lock', resource: r.resource, fence: Number(r.token), holder: r.lease_until === null ? null : { token: Number(r.token), leaseUntil: Number(r.lease_until) } });
-  }
-  for (const r of (await q<{ id: string; queues: string[]; worker_count: number; started_at: number; heartbeat_at: number }>(UNIT_SQL.servers, [ns])).rows) {
-    rest.push({ kind: 'server', id: r.id, queues: r.queues, workerCount: r.worker_count, startedAt: Number(r.started_at), heartbeatAt: Number(r.heartbeat_at) });
-  }
+  const rest = await otherItems(q, ns, null);
   for (let i = 0; i < rest.length; i += EXPORT_BATCH) yield rest.slice(i, i + EXPORT_BATCH);
+}
+
+type Names = Partial<Record<'h' | 'z' | 'l' | 'c' | 'k' | 's', string[]>>;
+
+/** Structures, locks and servers: all of the unit's (names null), or those named. */
+async function otherItems(q: Query, ns: string, names: Names | null): Promise<UnitItem[]> {
+  const out: UnitItem[] = [];
+  const read = async <R extends Record<string, unknown>>(all: string, some: string, which: 'h' | 'z' | 'l' | 'c' | 'k' | 's'): Promise<R[]> => {
+    if (names === null) return (await q<R>(all, [ns])).rows;
+    const list = names[which];
+    return list?.length ? (await q<R>(some, [ns, list])).rows : [];
+  };
+  for (const r of await read<{ key: string; fields: Record<string, string>; expire_at: number | null }>(UNIT_SQL.hashes, UNIT_SQL.hashesByKey, 'h')) out.push({ kind: 'hash', key: r.key, fields: r.fields, expireAt: num(r.expire_at) });
+  for (const r of await read<{ key: string; members: Array<[string, number]>; expire_at: number | null }>(UNIT_SQL.sets, UNIT_SQL.setsByKey, 'z')) out.push({ kind: 'set', key: r.key, members: r.members.map(([m, sc]) => [m, Number(sc)]), expireAt: num(r.expire_at) });
+  for (const r of await read<{ key: string; items: string[]; expire_at: number | null }>(UNIT_SQL.lists, UNIT_SQL.listsByKey, 'l')) out.push({ kind: 'list', key: r.key, values: r.items, expireAt: num(r.expire_at) });
+  for (const r of await read<{ key: string; value: string; expire_at: number | null }>(UNIT_SQL.counters, UNIT_SQL.countersByKey, 'c')) out.push({ kind: 'counter', key: r.key, value: Number(r.value), expireAt: num(r.expire_at) });
+  for (const r of await read<{ resource: string; token: string; lease_until: number | null }>(UNIT_SQL.locks, UNIT_SQL.locksByResource, 'k')) {
+    out.push({ kind: 'lock', resource: r.resource, fence: Number(r.token), holder: r.lease_until === null ? null : { token: Number(r.token), leaseUntil: Number(r.lease_until) } });
+  }
+  for (const r of await read<{ id: string; queues: string[]; worker_count: number; started_at: number; heartbeat_at: number }>(UNIT_SQL.servers, UNIT_SQL.serversById, 's')) {
+    out.push({ kind: 'server', id: r.id, queues: r.queues, workerCount: r.worker_count, startedAt: Number(r.started_at), heartbeatAt: Number(r.heartbeat_at) });
+  }
+  return out;
+}
+
+/** The items refs name as they are now (a delta's reads, at the source); `gone` for each that no longer exists. */
+export async function exportPostgresRefs(q: Query, ns: string, refs: readonly ItemRef[]): Promise<UnitItem[]> {
+  const jobIds: string[] = [];
+  const seqs: string[] = [];
+  const names: Names = {};
+  for (const ref of refs) {
+    const name = ref.slice(2);
+    if (ref[0] === 'j') jobIds.push(name);
+    else if (ref[0] === 'e') seqs.push(name.slice(name.indexOf(SEP) + 1));
+    else (names[ref[0] as keyof Names] ??= []).push(name);
+  }
+  const found = new Map<ItemRef, UnitItem>();
+  const add = (item: UnitItem) => {
+    if (item.kind !== 'gone') found.set(itemRef(item), item);
+  };
+  for (let i = 0; i < jobIds.length; i += EXPORT_BATCH) {
+    for (const j of await jobItems(q, (await q<JobRowOut>(UNIT_SQL.jobsById, [ns, jobIds.slice(i, i + EXPORT_BATCH)])).rows)) add(j);
+  }
+  for (let i = 0; i < seqs.length; i += 5_000) for (const r of (await q<EntryRow>(UNIT_SQL.entriesBySeq, [ns, seqs.slice(i, i + 5_000)])).rows) add(entryItem(r));
+  for (const item of await otherItems(q, ns, names)) add(item);
+  // In the order asked (a queue's new entries in FIFO order), each once.
+  return [...new Set(refs)].map((ref) => found.get(ref) ?? { kind: 'gone', ref });
+}
+
+export async function trackPostgresUnit(q: Query, ns: string, on: boolean): Promise<void> {
+  await q(UNIT_SQL.track, [ns, on]);
+}
+
+export async function takePostgresChanges(q: Query, ns: string): Promise<ItemRef[]> {
+  return (await q<{ ref: string }>(UNIT_SQL.takeChanges, [ns])).rows.map((r) => r.ref);
 }
 
 /**
@@ -116,37 +210,55 @@ export async function* exportPostgresUnit(q: Query, ns: string): AsyncIterable<U
  * be taken here by other units, and a Redis id is not a number); the ids the
  * unit's clients hold are kept in the unit's ALIAS_HASH, which the router
  * resolves them through. An alias hash that came with the unit is carried
- * over with its targets renamed.
+ * over with its targets renamed. Queue entries get places from this schema's
+ * sequence in the order they come, so each queue keeps its FIFO order.
  */
-export async function importPostgresUnit(q: Query, ns: string, batches: AsyncIterable<readonly UnitItem[]>): Promise<void> {
+export function beginPostgresImport(q: Query, ns: string): UnitImport {
   const renamed = new Map<string, string>();
+  /** Source entry ref -> this schema's seq. */
+  const places = new Map<ItemRef, string>();
   let carried: Record<string, string> = {};
   let aliasExpiry: number | null = null;
   let maxId = 0;
-  for await (const batch of batches) {
-    const jobs = batch.filter((i): i is JobItem => i.kind === 'job');
-    if (jobs.length > 0) {
-      const { rows: ids } = await q<{ id: string }>(UNIT_SQL.drawIds, [jobs.length]);
-      jobs.forEach((j, i) => {
+
+  const insertJobs = async (jobs: JobItem[]) => {
+    if (jobs.length === 0) return;
+    const fresh = jobs.filter((j) => !renamed.has(j.id));
+    if (fresh.length > 0) {
+      const { rows: ids } = await q<{ id: string }>(UNIT_SQL.drawIds, [fresh.length]);
+      fresh.forEach((j, i) => {
         renamed.set(j.id, ids[i]!.id);
         maxId = Math.max(maxId, idNumber(j.id));
       });
-      await q(UNIT_SQL.insertJobs, [ns, ids.map((r) => r.id), jobs.map((j) => j.type), jobs.map((j) => j.argsJson), jobs.map((j) => j.queue),
-        jobs.map((j) => JSON.stringify(j.parameters)), jobs.map((j) => j.current?.name ?? null), jobs.map((j) => j.current?.reason ?? null),
-        jobs.map((j) => (j.current ? JSON.stringify(j.current.data) : null)), jobs.map((j) => j.current?.at ?? null),
-        jobs.map((j) => j.createdAt), jobs.map((j) => j.expireAt)]);
-      const states = jobs.flatMap((j) => j.history.map((s) => ({ id: renamed.get(j.id)!, s })));
-      if (states.length > 0) {
-        await q(UNIT_SQL.insertHistory, [states.map((x) => x.id), states.map((x) => x.s.name), states.map((x) => x.s.reason),
-          states.map((x) => JSON.stringify(x.s.data)), states.map((x) => x.s.at)]);
-      }
     }
-    const entries = batch.filter((i) => i.kind === 'entry');
-    if (entries.length > 0) {
-      const known = entries.filter((e) => renamed.has(e.jobId));
-      await q(UNIT_SQL.insertEntries, [ns, known.map((e) => e.queue), known.map((e) => renamed.get(e.jobId)!), known.map((e) => e.leaseUntil), known.map((e) => e.deliveries)]);
+    const ids = jobs.map((j) => renamed.get(j.id)!);
+    await q(UNIT_SQL.insertJobs, [ns, ids, jobs.map((j) => j.type), jobs.map((j) => j.argsJson), jobs.map((j) => j.queue),
+      jobs.map((j) => JSON.stringify(j.parameters)), jobs.map((j) => j.current?.name ?? null), jobs.map((j) => j.current?.reason ?? null),
+      jobs.map((j) => (j.current ? JSON.stringify(j.current.data) : null)), jobs.map((j) => j.current?.at ?? null),
+      jobs.map((j) => j.createdAt), jobs.map((j) => j.expireAt)]);
+    const states = jobs.flatMap((j) => j.history.map((s) => ({ id: renamed.get(j.id)!, s })));
+    if (states.length > 0) {
+      await q(UNIT_SQL.insertHistory, [states.map((x) => x.id), states.map((x) => x.s.name), states.map((x) => x.s.reason),
+        states.map((x) => JSON.stringify(x.s.data)), states.map((x) => x.s.at)]);
     }
-    for (const item of batch) {
+  };
+
+  const writeEntries = async (entries: Array<Extract<UnitItem, { kind: 'entry' }>>) => {
+    const known = entries.filter((e) => renamed.has(e.jobId));
+    const moved = known.filter((e) => places.has(itemRef(e)));
+    const fresh = known.filter((e) => !places.has(itemRef(e)));
+    if (moved.length > 0) {
+      await q(UNIT_SQL.updateEntries, [ns, moved.map((e) => places.get(itemRef(e))!), moved.map((e) => e.leaseUntil), moved.map((e) => e.deliveries)]);
+    }
+    if (fresh.length > 0) {
+      const { rows } = await q<{ seq: string }>(UNIT_SQL.drawSeqs, [fresh.length]);
+      fresh.forEach((e, i) => places.set(itemRef(e), rows[i]!.seq));
+      await q(UNIT_SQL.insertEntriesAt, [ns, rows.map((r) => r.seq), fresh.map((e) => e.queue), fresh.map((e) => renamed.get(e.jobId)!), fresh.map((e) => e.leaseUntil), fresh.map((e) => e.deliveries)]);
+    }
+  };
+
+  const writeOthers = async (items: readonly UnitItem[]) => {
+    for (const item of items) {
       switch (item.kind) {
         case 'hash':
           if (item.key === ALIAS_HASH) {
@@ -162,16 +274,52 @@ export async function importPostgresUnit(q: Query, ns: string, batches: AsyncIte
         default: break;
       }
     }
-  }
-  const aliases: Record<string, string> = {};
-  for (const [from, to] of Object.entries(carried)) aliases[from] = renamed.get(to) ?? to;
-  for (const [from, to] of renamed) aliases[from] = to;
-  // Chunked: one jsonb parameter per statement stays far below any limit.
-  const pairs = Object.entries(aliases);
-  for (let i = 0; i < pairs.length; i += 5_000) {
-    await q(UNIT_SQL.upsertAliases, [ns, ALIAS_HASH, JSON.stringify(Object.fromEntries(pairs.slice(i, i + 5_000))), aliasExpiry]);
-  }
-  if (maxId > 0) await q(UNIT_SQL.reserveIds, [maxId]);
+  };
+
+  const add = async (batch: readonly UnitItem[]) => {
+    await insertJobs(batch.filter((i): i is JobItem => i.kind === 'job'));
+    await writeEntries(batch.filter((i): i is Extract<UnitItem, { kind: 'entry' }> => i.kind === 'entry'));
+    await writeOthers(batch);
+  };
+
+  return {
+    add,
+    replace: async (batch) => {
+      // Remove the earlier copy of everything named (a queue entry that exists is updated in place instead), then write.
+      const jobIds: string[] = [];
+      const seqs: string[] = [];
+      const keys: Record<string, string[]> = {};
+      for (const item of batch) {
+        const ref = item.kind === 'gone' ? item.ref : itemRef(item);
+        const name = ref.slice(2);
+        if (ref[0] === 'j') {
+          const id = renamed.get(name);
+          if (id) jobIds.push(id);
+          if (item.kind === 'gone') renamed.delete(name);
+        } else if (ref[0] === 'e') {
+          if (item.kind === 'gone' && places.has(ref)) {
+            seqs.push(places.get(ref)!);
+            places.delete(ref);
+          }
+        } else if (!(ref[0] === 'h' && name === ALIAS_HASH)) (keys[ref[0]!] ??= []).push(name);
+      }
+      if (jobIds.length > 0) for (const sql of UNIT_SQL.deleteJobs) await q(sql, [ns, jobIds]);
+      if (seqs.length > 0) await q(UNIT_SQL.deleteEntries, [ns, seqs]);
+      for (const [k, names] of Object.entries(keys)) await q(UNIT_SQL.deleteKeys[k as keyof typeof UNIT_SQL.deleteKeys], [ns, names]);
+      await add(batch);
+    },
+    finish: async () => {
+      const aliases: Record<string, string> = {};
+      for (const [from, to] of Object.entries(carried)) aliases[from] = renamed.get(to) ?? to;
+      for (const [from, to] of renamed) aliases[from] = to;
+      // Chunked: one jsonb parameter per statement stays far below any limit.
+      const pairs = Object.entries(aliases);
+      for (let i = 0; i < pairs.length; i += 5_000) {
+        await q(UNIT_SQL.upsertAliases, [ns, ALIAS_HASH, JSON.stringify(Object.fromEntries(pairs.slice(i, i + 5_000))), aliasExpiry]);
+      }
+      if (maxId > 0) await q(UNIT_SQL.reserveIds, [maxId]);
+    },
+  };
 }
 
 export async function clearPostgresUnit(q: Query, ns: string): Promise<void> {

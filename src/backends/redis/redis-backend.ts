@@ -12,7 +12,7 @@ import { redisOptionsSchema, type RedisBackendOptions, type ResolvedRedisOptions
 import { registerScripts, type RunScript } from './redis-scripts.js';
 import { RedisWaker } from './redis-waker.js';
 import type { UnitOwnership } from '../../storage/ownership.js';
-import type { UnitItem } from '../../storage/unit-stream.js';
+import type { ItemRef, UnitImport, UnitItem } from '../../storage/unit-stream.js';
 import { namespaceKeys } from './redis-unit-stream.js';
 
 /**
@@ -155,6 +155,22 @@ export class RedisBackend implements Backend {
 
   importUnit(namespace: string, batches: AsyncIterable<readonly UnitItem[]>): Promise<void> {
     return this.#namespace(namespace).driver.importUnit(batches);
+  }
+
+  beginImport(namespace: string): UnitImport {
+    return this.#namespace(namespace).driver.beginImport();
+  }
+
+  trackChanges(namespace: string, on: boolean): Promise<void> {
+    return this.#namespace(namespace).driver.trackChanges(on);
+  }
+
+  takeChanges(namespace: string): Promise<ItemRef[]> {
+    return this.#namespace(namespace).driver.takeChanges();
+  }
+
+  exportRefs(namespace: string, refs: readonly ItemRef[]): Promise<UnitItem[]> {
+    return this.#namespace(namespace).driver.exportRefs(refs);
   }
 
   clearUnit(namespace: string): Promise<void> {

@@ -12,8 +12,8 @@ import type { RedisKeys } from './redis-keys.js';
 import type { RunScript, ScriptName } from './redis-scripts.js';
 import type { RedisWaker } from './redis-waker.js';
 import { pushOpArgs, splitToken, stateArgs } from './redis-args.js';
-import { exportRedisUnit, luaItem, namespaceKeys } from './redis-unit-stream.js';
-import { idNumber, type UnitItem } from '../../storage/unit-stream.js';
+import { beginRedisImport, exportRedisRefs, exportRedisUnit, namespaceKeys } from './redis-unit-stream.js';
+import type { ItemRef, UnitImport, UnitItem } from '../../storage/unit-stream.js';
 
 const NO_STATE = ['', '', '', '', '', ''];
 
@@ -120,7 +120,8 @@ export class RedisNamespace implements NamespaceDriver {
     // Scripts run one at a time: once this returns, none started under the old record is still running.
     const fields = own.state === 'moved' ? { state: own.state, to: own.to, epoch: String(own.epoch) } : own.state === 'frozen' ? { state: own.state, until: String(own.until) } : null;
     await this.run((c) => {
-      const m = c.multi().del(this.keys.ownership);
+      // Field by field: a `track` flag set by a move's catch-up (changes.lua) stays.
+      const m = c.multi().hdel(this.keys.ownership, 'state', 'to', 'epoch', 'until');
       if (fields) m.hset(this.keys.ownership, fields);
       return m.exec();
     });
@@ -150,17 +151,35 @@ export class RedisNamespace implements NamespaceDriver {
   }
 
   async importUnit(batches: AsyncIterable<readonly UnitItem[]>): Promise<void> {
-    await this.register();
-    // Ids of this namespace's own form ("<n>.<tag>") are the ones a native id could repeat.
-    let maxId = 0;
-    const tag = `.${this.keys.idTag}`;
-    for await (const batch of batches) {
-      if (batch.length === 0) continue;
-      for (const item of batch) if (item.kind === 'job' && item.id.endsWith(tag)) maxId = Math.max(maxId, idNumber(item.id));
-      await this.script('import', [this.keys.route], [this.keys.base, this.keys.wakeChannel, this.waker.origin, JSON.stringify(batch.map(luaItem))]);
-    }
-    if (maxId > 0) await this.script('import', [this.keys.route], [this.keys.base, this.keys.wakeChannel, this.waker.origin, JSON.stringify([{ kind: 'reserve', id: String(maxId) }])]);
-    this.waker.wakeLocal(this.keys.wakeChannel);
+    const session = this.beginImport();
+    for await (const batch of batches) await session.add(batch);
+    await session.finish();
+  }
+
+  beginImport(): UnitImport {
+    let registered = false;
+    const lua = async (items: Array<Record<string, unknown>>) => {
+      if (!registered) await this.register();
+      registered = true;
+      return (await this.script('import', [this.keys.route], [this.keys.base, this.keys.wakeChannel, this.waker.origin, JSON.stringify(items)])) as string[];
+    };
+    // Ids of this namespace's own form ("<n>.<tag>") are the ones a native id could repeat: the counter moves past them.
+    return beginRedisImport(lua, this.keys, async (maxId) => {
+      if (maxId > 0) await lua([{ kind: 'reserve', id: String(maxId) }]);
+      this.waker.wakeLocal(this.keys.wakeChannel);
+    });
+  }
+
+  async trackChanges(on: boolean): Promise<void> {
+    await this.script('changes', [this.keys.route], [this.keys.base, on ? 'on' : 'off']);
+  }
+
+  async takeChanges(): Promise<ItemRef[]> {
+    return (await this.script('changes', [this.keys.route], [this.keys.base, 'take'])) as string[];
+  }
+
+  exportRefs(refs: readonly ItemRef[]): Promise<UnitItem[]> {
+    return exportRedisRefs(this.run, this.keys, refs);
   }
 
   async clearUnit(): Promise<void> {

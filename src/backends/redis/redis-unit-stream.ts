@@ -1,5 +1,5 @@
 import { Redis, type Cluster } from 'ioredis';
-import { EXPORT_BATCH, type ItemState, type UnitItem } from '../../storage/unit-stream.js';
+import { EXPORT_BATCH, idNumber, itemRef, SEP, type ItemRef, type ItemState, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
 import type { RunCommand } from './redis-data.js';
 import type { RedisKeys } from './redis-keys.js';
 
@@ -54,17 +54,8 @@ export async function* exportRedisUnit(run: RunCommand, keys: RedisKeys): AsyncI
     });
     const items: UnitItem[] = [];
     ids.forEach((id, n) => {
-      const job = replies![n * 3]![1] as Record<string, string>;
-      if (!job.type) return; // expired between the scan and the read
-      const history = (replies![n * 3 + 2]![1] as string[]).map((e): ItemState => {
-        const s = JSON.parse(e) as { name: string; reason?: string; data: Record<string, string> | []; createdAt: number };
-        return { name: s.name, reason: s.reason ?? null, data: Array.isArray(s.data) ? {} : s.data, at: s.createdAt };
-      });
-      items.push({
-        kind: 'job', id, type: job.type, argsJson: job.args!, queue: job.queue!, createdAt: Number(job.createdAt), expireAt: at(job.expireAt),
-        parameters: replies![n * 3 + 1]![1] as Record<string, string>, history,
-        current: job.stateName ? { name: job.stateName, reason: job.stateReason ?? null, data: JSON.parse(job.stateData ?? '{}') as Record<string, string>, at: Number(job.stateAt) } : null,
-      });
+      const job = jobOf(id, replies![n * 3]![1] as Record<string, string>, replies![n * 3 + 1]![1] as Record<string, string>, replies![n * 3 + 2]![1] as string[]);
+      if (job) items.push(job);
     });
     yield items;
   }
@@ -77,15 +68,15 @@ export async function* exportRedisUnit(run: RunCommand, keys: RedisKeys): AsyncI
       c.zrange(`${keys.base}ql:${queue}`, 0, -1, 'WITHSCORES'),
       c.hgetall(`${keys.base}qd:${queue}`),
     ]));
-    const entries: Array<{ seq: number; jobId: string; leaseUntil: number | null }> = [];
-    for (const [member] of pairs(waiting)) entries.push({ seq: Number.parseInt(member, 10), jobId: member.slice(member.indexOf(':') + 1), leaseUntil: null });
+    const entries: Array<{ seq: number; member: string; leaseUntil: number | null }> = [];
+    for (const [member] of pairs(waiting)) entries.push({ seq: Number.parseInt(member, 10), member, leaseUntil: null });
     for (const [member, deadline] of pairs(leased)) {
       const until = Number(deadline);
-      entries.push({ seq: Number.parseInt(member, 10), jobId: member.slice(member.indexOf(':') + 1), leaseUntil: until > now ? until : null });
+      entries.push({ seq: Number.parseInt(member, 10), member, leaseUntil: until > now ? until : null });
     }
     entries.sort((a, b) => a.seq - b.seq);
     for (let i = 0; i < entries.length; i += EXPORT_BATCH) {
-      yield entries.slice(i, i + EXPORT_BATCH).map((e) => ({ kind: 'entry', queue, jobId: e.jobId, deliveries: Number(deliveries[String(e.seq)] ?? 0), leaseUntil: e.leaseUntil }));
+      yield entries.slice(i, i + EXPORT_BATCH).map((e) => entryItem(queue, e.member, Number(deliveries[String(e.seq)] ?? 0), e.leaseUntil));
     }
   }
 
@@ -132,10 +123,160 @@ export async function* exportRedisUnit(run: RunCommand, keys: RedisKeys): AsyncI
   for (let j = 0; j < rest.length; j += EXPORT_BATCH) yield rest.slice(j, j + EXPORT_BATCH);
 }
 
+/** An entry item; its identity at this source is its member "<seq>:<job id>". */
+function entryItem(queue: string, member: string, deliveries: number, leaseUntil: number | null): UnitItem {
+  return { kind: 'entry', queue, seq: member, jobId: member.slice(member.indexOf(':') + 1), deliveries, leaseUntil };
+}
+
+function jobOf(id: string, job: Record<string, string>, params: Record<string, string>, historyList: string[]): UnitItem | null {
+  if (!job.type) return null; // expired, or gone since it was named
+  const history = historyList.map((e): ItemState => {
+    const st = JSON.parse(e) as { name: string; reason?: string; data: Record<string, string> | []; createdAt: number };
+    return { name: st.name, reason: st.reason ?? null, data: Array.isArray(st.data) ? {} : st.data, at: st.createdAt };
+  });
+  return {
+    kind: 'job', id, type: job.type, argsJson: job.args!, queue: job.queue!, createdAt: Number(job.createdAt), expireAt: at(job.expireAt),
+    parameters: params, history,
+    current: job.stateName ? { name: job.stateName, reason: job.stateReason ?? null, data: JSON.parse(job.stateData ?? '{}') as Record<string, string>, at: Number(job.stateAt) } : null,
+  };
+}
+
+/** The items refs name as they are now (a delta's reads); `gone` for each that no longer exists. */
+export async function exportRedisRefs(run: RunCommand, keys: RedisKeys, refs: readonly ItemRef[]): Promise<UnitItem[]> {
+  const unique = [...new Set(refs)];
+  const out: UnitItem[] = [];
+  for (let i = 0; i < unique.length; i += EXPORT_BATCH) {
+    const part = unique.slice(i, i + EXPORT_BATCH);
+    const replies = await run((c) => {
+      const p = c.pipeline();
+      for (const ref of part) {
+        const name = ref.slice(2);
+        switch (ref[0]) {
+          case 'j': {
+            const k = `${keys.base}job:${name}`;
+            p.hgetall(k).hgetall(`${k}:p`).lrange(`${k}:h`, 0, -1);
+            break;
+          }
+          case 'e': {
+            const cut = name.indexOf(SEP);
+            const queue = name.slice(0, cut), member = name.slice(cut + 1);
+            p.zscore(`${keys.base}q:${queue}`, member).zscore(`${keys.base}ql:${queue}`, member).hget(`${keys.base}qd:${queue}`, String(Number.parseInt(member, 10)));
+            break;
+          }
+          case 'h': p.hgetall(keys.hash(name)).pttl(keys.hash(name)); break;
+          case 'z': p.zrange(keys.set(name), 0, -1, 'WITHSCORES').pttl(keys.set(name)); break;
+          case 'l': p.lrange(keys.list(name), 0, -1).pttl(keys.list(name)); break;
+          case 'c': p.get(keys.counter(name)).pttl(keys.counter(name)); break;
+          case 'k': p.get(keys.fence(name)).get(keys.lock(name)).pttl(keys.lock(name)); break;
+          case 's': p.hget(`${keys.base}servers`, name).zscore(`${keys.base}beats`, name); break;
+        }
+      }
+      return p.exec();
+    });
+    let n = 0;
+    const next = () => replies![n++]![1];
+    const now = Date.now();
+    for (const ref of part) {
+      const name = ref.slice(2);
+      const gone: UnitItem = { kind: 'gone', ref };
+      switch (ref[0]) {
+        case 'j': {
+          const job = next() as Record<string, string>, params = next() as Record<string, string>, history = next() as string[];
+          out.push(jobOf(name, job, params, history) ?? gone);
+          break;
+        }
+        case 'e': {
+          const cut = name.indexOf(SEP);
+          const waiting = next() as string | null, deadline = next() as string | null, deliveries = next() as string | null;
+          if (waiting === null && deadline === null) out.push(gone);
+          else out.push(entryItem(name.slice(0, cut), name.slice(cut + 1), Number(deliveries ?? 0), deadline !== null && Number(deadline) > now ? Number(deadline) : null));
+          break;
+        }
+        case 'h': case 'z': case 'l': case 'c': {
+          const v = next(), ttl = expiryOf(Number(next()));
+          if (ref[0] === 'h') out.push(Object.keys(v as object).length ? { kind: 'hash', key: name, fields: v as Record<string, string>, expireAt: ttl } : gone);
+          else if (ref[0] === 'z') out.push((v as string[]).length ? { kind: 'set', key: name, members: pairs(v as string[]).map(([m, sc]) => [m, Number(sc)]), expireAt: ttl } : gone);
+          else if (ref[0] === 'l') out.push((v as string[]).length ? { kind: 'list', key: name, values: v as string[], expireAt: ttl } : gone);
+          else out.push(v === null ? gone : { kind: 'counter', key: name, value: Number(v), expireAt: ttl });
+          break;
+        }
+        case 'k': {
+          const fence = next() as string | null, holder = next() as string | null, pttl = Number(next());
+          out.push(fence === null ? gone : { kind: 'lock', resource: name, fence: Number(fence), holder: holder !== null && pttl > 0 ? { token: Number(holder), leaseUntil: Date.now() + pttl } : null });
+          break;
+        }
+        case 's': {
+          const json = next() as string | null, beat = next() as string | null;
+          if (json === null) out.push(gone);
+          else {
+            const info = JSON.parse(json) as { queues: string[]; workerCount: number; startedAt: number };
+            out.push({ kind: 'server', id: name, queues: info.queues, workerCount: info.workerCount, startedAt: info.startedAt, heartbeatAt: Number(beat ?? info.startedAt) });
+          }
+          break;
+        }
+        default: out.push(gone);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * An import session over import.lua. It keeps the member each source entry
+ * got here, so a later copy of the entry updates it in its place, and it
+ * turns a delta's items into replacements and removals.
+ */
+export function beginRedisImport(script: (items: Array<Record<string, unknown>>) => Promise<string[]>, keys: RedisKeys, finish: (maxId: number) => Promise<void>): UnitImport {
+  const places = new Map<ItemRef, string>();
+  let maxId = 0;
+  const tag = `.${keys.idTag}`;
+  const send = async (batch: readonly UnitItem[], replacing: boolean) => {
+    const lua: Array<Record<string, unknown>> = [];
+    const fresh: ItemRef[] = [];
+    for (const item of batch) {
+      if (item.kind === 'job' && item.id.endsWith(tag)) maxId = Math.max(maxId, idNumber(item.id));
+      if (item.kind === 'gone') {
+        const name = item.ref.slice(2);
+        switch (item.ref[0]) {
+          case 'j': lua.push({ kind: 'del-job', id: name }); break;
+          case 'e': {
+            const member = places.get(item.ref);
+            if (member) lua.push({ kind: 'entry-del', queue: name.slice(0, name.indexOf(SEP)), member });
+            places.delete(item.ref);
+            break;
+          }
+          case 's': lua.push({ kind: 'del-server', id: name }); break;
+          case 'k': lua.push({ kind: 'del-key', key: `lock:${name}` }, { kind: 'del-key', key: `fence:${name}` }); break;
+          default: lua.push({ kind: 'del-key', key: `${item.ref.slice(0, 2)}${name}` });
+        }
+        continue;
+      }
+      if (item.kind === 'entry') {
+        const ref = itemRef(item);
+        const member = places.get(ref);
+        if (member) {
+          lua.push({ kind: 'entry-update', queue: item.queue, member, deliveries: String(item.deliveries), leaseUntil: item.leaseUntil === null ? '' : String(item.leaseUntil) });
+          continue;
+        }
+        fresh.push(ref);
+      }
+      lua.push(replacing ? { ...luaItem(item), replace: true } : luaItem(item));
+    }
+    if (lua.length === 0) return;
+    const members = await script(lua);
+    fresh.forEach((ref, i) => places.set(ref, members[i]!));
+  };
+  return {
+    add: (batch) => send(batch, false),
+    replace: (batch) => send(batch, true),
+    finish: () => finish(maxId),
+  };
+}
+
 const s = (n: number | null) => (n === null ? '' : String(n));
 
 /** An item as import.lua reads it: numbers as strings, lists flat, history entries in their stored form. */
-export function luaItem(item: UnitItem): Record<string, unknown> {
+export function luaItem(item: Exclude<UnitItem, { kind: 'gone' }>): Record<string, unknown> {
   switch (item.kind) {
     case 'job': return {
       kind: 'job', id: item.id, type: item.type, args: item.argsJson, queue: item.queue, createdAt: String(item.createdAt), expireAt: s(item.expireAt),

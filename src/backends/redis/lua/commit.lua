@@ -37,6 +37,8 @@ for _, p in ipairs(at) do
   end
 end
 
+local REF_OF_KIND = { hash = 'h:', set = 'z:', list = 'l:', counter = 'c:' }
+
 local function kind_key(kind, key)
   local prefix = { hash = 'h:', set = 'z:', list = 'l:', counter = 'c:' }
   return B .. prefix[kind] .. key
@@ -50,6 +52,7 @@ for _, p in ipairs(at) do
     local job = jobs[a]
     write_state(a, state_at(p + 2), code == 'S', now, job, job[3])
   elseif code == 'R' then
+    track_entry(a, b)
     redis.call('ZREM', B .. 'ql:' .. a, b)
     redis.call('HDEL', B .. 'qd:' .. a, string.match(b, '^(%d+):'))
   elseif code == 'E' and b == '0' then
@@ -63,6 +66,7 @@ for _, p in ipairs(at) do
     jobs[a].doomed = false
     apply_job_expiry(a, e)
   elseif code == 'CI' then
+    track('c:' .. a)
     redis.call('INCRBY', kind_key('counter', a), b)
     if c ~= '' then redis.call('PEXPIRE', kind_key('counter', a), c) end
   elseif code == 'P' then
@@ -77,32 +81,44 @@ for _, p in ipairs(at) do
     enqueue(b, a)
     enqueued = true
   elseif code == 'HS' then
+    track('h:' .. a)
     local k = kind_key('hash', a)
     for f = p + 3, p + 2 + 2 * tonumber(b), 2 do redis.call('HSET', k, ARGV[f], ARGV[f + 1]) end
   elseif code == 'HD' then
+    track('h:' .. a)
     redis.call('DEL', kind_key('hash', a))
   elseif code == 'ZA' then
+    track('z:' .. a)
     redis.call('ZADD', kind_key('set', a), b, c)
   elseif code == 'ZR' then
+    track('z:' .. a)
     redis.call('ZREM', kind_key('set', a), b)
   elseif code == 'ZD' then
+    track('z:' .. a)
     redis.call('DEL', kind_key('set', a))
   elseif code == 'LI' then
+    track('l:' .. a)
     redis.call('LPUSH', kind_key('list', a), b)
   elseif code == 'LR' then
+    track('l:' .. a)
     redis.call('LREM', kind_key('list', a), 0, b)
   elseif code == 'LT' then
+    track('l:' .. a)
     redis.call('LTRIM', kind_key('list', a), b, c)
   elseif code == 'LD' then
+    track('l:' .. a)
     redis.call('DEL', kind_key('list', a))
   elseif code == 'X' then
+    track(REF_OF_KIND[a] .. b)
     redis.call('PEXPIRE', kind_key(a, b), c)
   elseif code == 'XP' then
+    track(REF_OF_KIND[a] .. b)
     redis.call('PERSIST', kind_key(a, b))
   end
 end
 for id, job in pairs(jobs) do
   if job.doomed then
+    track('j:' .. id)
     local k = job_key(id)
     redis.call('DEL', k, k .. ':p', k .. ':h')
     if job[1] then redis.call('ZREM', B .. 'state:' .. job[1], id) end

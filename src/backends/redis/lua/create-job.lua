@@ -26,6 +26,7 @@ for i = 5, #ARGV, 12 do
   next_id = next_id + 1
   local id = next_id .. '.' .. ARGV[2]
   local k = job_key(id)
+  track('j:' .. id)
   local expire_at = ''
   if ARGV[i + 4] ~= '' then expire_at = tostring(now + tonumber(ARGV[i + 4])) end
   local fields = { 'type', ARGV[i], 'args', ARGV[i + 1], 'queue', queue, 'createdAt', now, 'expireAt', expire_at }
@@ -47,6 +48,7 @@ for i = 5, #ARGV, 12 do
     -- As enqueue() does, with the place drawn above: its sequence number is its FIFO place for good.
     next_seq = next_seq + 1
     defer_zadd(queued, queue, next_seq, next_seq .. ':' .. id)
+    track_entry(queue, next_seq .. ':' .. id)
   end
   ids[#ids + 1] = id
 end

@@ -33,6 +33,7 @@ for i = first_queue, #ARGV do
       local member, seq = popped[j], popped[j + 1]
       -- The entry's deliveries count is also its lease token: it grows with every delivery.
       local deliveries = redis.call('HINCRBY', B .. 'qd:' .. queue, seq, 1)
+      track_entry(queue, member)
       defer_zadd(leases, queue, until_ms, member)
       local id = string.sub(member, string.find(member, ':', 1, true) + 1)
       local job, changed = false, 0

@@ -3,13 +3,49 @@
 -- ARGV: B, wake channel, wake-up origin, the batch as JSON (redis-unit-stream.ts: every number a
 -- string, since Lua formats numbers with 14 digits; history entries already in the stored form).
 -- Each job goes into the same keys and indexes a create and its commits would have written.
+-- An item with `replace` first removes its earlier copy; 'entry-update' moves an entry already copied
+-- (keeping its place), 'entry-del' and 'del-*' remove what is gone at the source.
+-- Returns the member of each 'entry' written, in order (the caller maps the source's entries to them).
 local items = cjson.decode(ARGV[4])
 local enqueued = false
+local members = {}
 local function expire_at(key, at)
   if at ~= '' then redis.call('PEXPIREAT', key, at) end
 end
+local function delete_job(id)
+  local k = job_key(id)
+  local old = redis.call('HGET', k, 'stateName')
+  if old then redis.call('ZREM', B .. 'state:' .. old, id) end
+  redis.call('DEL', k, k .. ':p', k .. ':h')
+  redis.call('ZREM', B .. 'expiring', id)
+end
+local function place_entry(queue, member, deliveries, lease_until)
+  local seq = string.match(member, '^(%d+):')
+  redis.call('ZREM', B .. 'q:' .. queue, member)
+  redis.call('ZREM', B .. 'ql:' .. queue, member)
+  if lease_until ~= '' then
+    redis.call('ZADD', B .. 'ql:' .. queue, lease_until, member)
+  else
+    redis.call('ZADD', B .. 'q:' .. queue, seq, member)
+    enqueued = true
+  end
+  if deliveries ~= '0' then redis.call('HSET', B .. 'qd:' .. queue, seq, deliveries) else redis.call('HDEL', B .. 'qd:' .. queue, seq) end
+  register_queue(queue)
+end
 for _, it in ipairs(items) do
   local kind = it.kind
+  if it.replace then
+    if kind == 'job' then delete_job(it.id)
+    elseif kind == 'hash' then redis.call('DEL', B .. 'h:' .. it.key)
+    elseif kind == 'set' then redis.call('DEL', B .. 'z:' .. it.key)
+    elseif kind == 'list' then redis.call('DEL', B .. 'l:' .. it.key)
+    elseif kind == 'counter' then redis.call('DEL', B .. 'c:' .. it.key)
+    elseif kind == 'lock' then redis.call('DEL', B .. 'lock:' .. it.resource)
+    elseif kind == 'server' then
+      redis.call('HDEL', B .. 'servers', it.id)
+      redis.call('ZREM', B .. 'beats', it.id)
+    end
+  end
   if kind == 'job' then
     local id = it.id
     local k = job_key(id)
@@ -30,15 +66,22 @@ for _, it in ipairs(items) do
   elseif kind == 'entry' then
     local seq = redis.call('INCR', B .. 'seq:q')
     local member = seq .. ':' .. it.jobId
-    if it.leaseUntil ~= '' then
-      redis.call('ZADD', B .. 'ql:' .. it.queue, it.leaseUntil, member)
-    else
-      redis.call('ZADD', B .. 'q:' .. it.queue, seq, member)
-      enqueued = true
-    end
     -- The deliveries count is also the lease token: the next delivery's is above the copied one.
-    if it.deliveries ~= '0' then redis.call('HSET', B .. 'qd:' .. it.queue, seq, it.deliveries) end
-    register_queue(it.queue)
+    place_entry(it.queue, member, it.deliveries, it.leaseUntil)
+    members[#members + 1] = member
+  elseif kind == 'entry-update' then
+    place_entry(it.queue, it.member, it.deliveries, it.leaseUntil)
+  elseif kind == 'entry-del' then
+    redis.call('ZREM', B .. 'q:' .. it.queue, it.member)
+    redis.call('ZREM', B .. 'ql:' .. it.queue, it.member)
+    redis.call('HDEL', B .. 'qd:' .. it.queue, string.match(it.member, '^(%d+):'))
+  elseif kind == 'del-job' then
+    delete_job(it.id)
+  elseif kind == 'del-key' then
+    redis.call('DEL', B .. it.key)
+  elseif kind == 'del-server' then
+    redis.call('HDEL', B .. 'servers', it.id)
+    redis.call('ZREM', B .. 'beats', it.id)
   elseif kind == 'hash' then
     redis.call('HSET', B .. 'h:' .. it.key, unpack(it.fields))
     expire_at(B .. 'h:' .. it.key, it.expireAt)
@@ -67,4 +110,4 @@ for _, it in ipairs(items) do
   end
 end
 if enqueued then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
-return #items
+return members

@@ -11,6 +11,7 @@ for i = 5, #ARGV, 3 do
   local queue, member, token = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local ok = 0
   if leased(queue, member, token) then
+    track_entry(queue, member)
     local seq = string.match(member, '^(%d+):')
     if action == 'ack' then
       redis.call('ZREM', B .. 'ql:' .. queue, member)

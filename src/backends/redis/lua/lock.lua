@@ -3,6 +3,8 @@
 -- acquire: the new token, or nil if held. extend: 1 or 0. release: nil.
 do local refused = refusal() if refused then return refused end end
 local action = ARGV[2]
+-- KEYS[1] is B .. 'lock:' .. resource.
+track('k:' .. string.sub(KEYS[1], #B + 6))
 if action == 'acquire' then
   if redis.call('EXISTS', KEYS[1]) == 1 then return nil end
   local token = redis.call('INCR', KEYS[2])

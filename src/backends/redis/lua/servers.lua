@@ -9,6 +9,7 @@ if action ~= 'list' then
 end
 local servers, beats = B .. 'servers', B .. 'beats'
 local now = now_ms()
+if action == 'announce' or action == 'heartbeat' or action == 'remove' then track('s:' .. ARGV[3]) end
 if action == 'announce' then
   local info = cjson.decode(ARGV[4])
   info.startedAt = now
@@ -26,6 +27,7 @@ elseif action == 'remove' then
 elseif action == 'timed-out' then
   local ids = redis.call('ZRANGEBYSCORE', beats, '-inf', '(' .. (now - tonumber(ARGV[3])))
   for _, id in ipairs(ids) do
+    track('s:' .. id)
     redis.call('HDEL', servers, id)
     redis.call('ZREM', beats, id)
   end
