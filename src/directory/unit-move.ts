@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { InvalidArgumentError, MoveAbortedError, UnitMovingError, UnitNotEmptyError } from '../storage/errors.js';
+import { InvalidArgumentError, isJobshardError, MoveAbortedError, UnitMovingError, UnitNotEmptyError } from '../storage/errors.js';
 import { ACTIVE } from '../storage/ownership.js';
 import type { Backend } from '../storage/storage.js';
-import type { UnitItem } from '../storage/unit-stream.js';
+import { EXPORT_BATCH, type UnitItem } from '../storage/unit-stream.js';
+import type { Lock } from '../storage/lock.js';
+import { sleep } from '../storage/sleep.js';
 import { placementOf, type DirectoryRecord, type MoveRecord } from './directory-record.js';
 import type { Directory } from './directory.js';
 
@@ -15,7 +17,16 @@ export const MOVE_FREEZE_MS = 15_000;
  */
 const FREEZE_MARGIN_MS = 3_000;
 
-export type MovePhase = 'start' | 'copy' | 'flip' | 'cleanup' | 'done' | 'rolled-back' | 'failed';
+/** copy: the snapshot (the unit is written as usual); catch-up: the changes made meanwhile; frozen: the last changes, writes refused; then the flip. */
+export type MovePhase = 'start' | 'copy' | 'catch-up' | 'frozen' | 'flip' | 'cleanup' | 'done' | 'rolled-back' | 'failed';
+
+/** Catch-up rounds stop when a round had this few changes, or after MAX_CATCH_UP_ROUNDS: the rest is copied frozen. */
+const FINAL_CHANGES = 500;
+const MAX_CATCH_UP_ROUNDS = 8;
+const DEFAULT_COPY_SHARE = 0.5;
+
+/** The lock (in the directory store's namespace) a mover holds while it lives. */
+export const moveLockOf = (unit: string) => `move:${unit}`;
 
 /** What a move handle reports while it runs. */
 export interface MoveProgress {
@@ -33,6 +44,11 @@ export interface MoveProgress {
 export interface MoveOptions {
   /** How long the source freeze lasts between renewals (ms, 1,000–60,000; default 15,000). A dead mover's unit is writable again this soon. */
   freezeMs?: number;
+  /**
+   * The share of time the copy before the freeze works (0.05–1, default 0.5); the rest it rests,
+   * so the shards keep serving their other tenants. The frozen copy of the last changes never rests.
+   */
+  copyShare?: number;
   /** Called after every phase change and copied batch. */
   onProgress?: (p: Readonly<MoveProgress>) => void;
 }
@@ -53,6 +69,12 @@ function backendOf(dir: Directory, shard: string): Backend {
   return b;
 }
 
+export function checkCopyShare(x: unknown): number {
+  if (x === undefined) return DEFAULT_COPY_SHARE;
+  if (typeof x !== 'number' || !(x >= 0.05 && x <= 1)) throw new InvalidArgumentError(`copyShare must be a number from 0.05 to 1, got ${String(x)}`);
+  return x;
+}
+
 export function checkFreezeMs(ms: unknown): number {
   if (ms === undefined) return MOVE_FREEZE_MS;
   if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 1_000 || ms > 60_000) throw new InvalidArgumentError(`freezeMs must be an integer from 1000 to 60000, got ${String(ms)}`);
@@ -61,24 +83,49 @@ export function checkFreezeMs(ms: unknown): number {
 
 /**
  * Moves one unit to `to`. The steps, each recorded in the directory before it acts:
- *   1. record the move (phase copy): a second move of the unit is refused from here on;
+ *   1. record the move (phase copy): a second move of the unit is refused from here on; the
+ *      mover holds a lock in the directory store while it lives;
  *   2. mark the target `moved` back to the source, so nothing but the import writes there;
- *   3. freeze the source (renewed while copying), export it and import it on the target;
- *   4. flip: the directory names the target (epoch + 1), the target becomes active and the
+ *      start tracking the source's changes;
+ *   3. copy a snapshot while the unit is written as usual, then catch up on the tracked
+ *      changes in rounds until few are left (paced by copyShare);
+ *   4. freeze the source (renewed while it lasts) and copy the last changes;
+ *   5. flip: the directory names the target (epoch + 1), the target becomes active and the
  *      source `moved` (phase flip, then cleanup);
- *   5. clear the source's copy, and drop the move record.
- * A failure before the flip undoes 1–3: the unit stays where it was, whole. `place` edits
- * the flip's record so the directory names the target (a pin, or a slot table change).
+ *   6. clear the source's copy, and drop the move record.
+ * The writes of the unit pause only for 4 and 5. A failure before the flip undoes 1–4: the
+ * unit stays where it was, whole. `place` edits the flip's record so the directory names
+ * the target (a pin, or a slot table change).
  */
 export async function moveUnit(dir: Directory, unit: string, to: string, options: MoveOptions, progress: MoveProgress,
   place: (next: DirectoryRecord, unit: string, to: string) => void, from?: string): Promise<UnitMoveResult> {
   const freezeMs = checkFreezeMs(options.freezeMs);
+  checkCopyShare(options.copyShare);
   const report = (phase: MovePhase) => {
     progress.phase = phase;
     options.onProgress?.(progress);
   };
   progress.unit = unit;
   const id = randomUUID();
+  let source = '';
+  // Taken before the record is written and held while this mover lives: whenever the record
+  // exists in phase copy, a free lock means its mover died (recoverMoves).
+  const alive = await dir.store.storage.locks.acquire(moveLockOf(unit), { timeoutMs: 0, ttlMs: freezeMs }).catch(async (err: unknown) => {
+    if (!isJobshardError(err, 'LOCK_TIMEOUT')) throw err;
+    await dir.refresh();
+    const m = dir.record.moves.find((x) => x.unit === unit);
+    throw new UnitMovingError(unit, m?.from ?? '(starting)', m?.to ?? '(starting)', m?.phase ?? 'start');
+  });
+  try {
+    return await moveLocked(dir, id, unit, to, options, progress, place, from, freezeMs, alive, report);
+  } finally {
+    await alive.release().catch(() => {});
+  }
+}
+
+async function moveLocked(dir: Directory, id: string, unit: string, to: string, options: MoveOptions, progress: MoveProgress,
+  place: (next: DirectoryRecord, unit: string, to: string) => void, from: string | undefined, freezeMs: number, alive: Lock,
+  report: (phase: MovePhase) => void): Promise<UnitMoveResult> {
   let source = '';
   await dir.write((next) => {
     const busy = next.moves.find((m) => m.unit === unit);
@@ -95,17 +142,58 @@ export async function moveUnit(dir: Directory, unit: string, to: string, options
   if (src === dst) return flipAndClean(dir, id, unit, source, to, place, progress, report, null, 0, 0);
 
   const margin = Math.min(FREEZE_MARGIN_MS, Math.floor(freezeMs / 3));
+  const share = options.copyShare ?? DEFAULT_COPY_SHARE;
   let frozenAt = 0;
   let until = 0;
   let lapsed = false;
   let renewal: NodeJS.Timeout | undefined;
   let renewing: Promise<void> = Promise.resolve();
+  let tracking = false;
   try {
     if (await dst.hasData(unit)) throw new UnitNotEmptyError(unit, to);
     await dst.setOwnership(unit, { state: 'moved', to: source, epoch: dir.record.epoch });
+    await src.trackChanges(unit, true);
+    tracking = true;
+    const session = dst.beginImport(unit);
+    const count = (items: readonly UnitItem[]) => {
+      for (const item of items) if (item.kind === 'job') progress.jobsCopied++;
+      progress.itemsCopied += items.length;
+      options.onProgress?.(progress);
+      if (alive.signal.aborted) throw new MoveAbortedError(unit, 'this mover lost its move lock (it stalled past freezeMs)');
+    };
+    // Paced so the shards keep serving their other tenants: after each batch, rest in proportion to its work.
+    const paced = async (work: () => Promise<void>) => {
+      const t0 = performance.now();
+      await work();
+      if (share < 1) await sleep(((performance.now() - t0) * (1 - share)) / share);
+    };
+
+    // 1. The snapshot, while the unit is written as usual; every change it may miss is tracked.
+    const jobsBefore = progress.jobsCopied, itemsBefore = progress.itemsCopied;
+    for await (const batch of src.exportUnit(unit)) {
+      await paced(() => session.add(batch));
+      count(batch);
+    }
+    // 2. Catch up on the changes made meanwhile, until few are left.
+    report('catch-up');
+    for (let round = 0; round < MAX_CATCH_UP_ROUNDS; round++) {
+      const refs = await src.takeChanges(unit);
+      if (refs.length === 0) break;
+      await paced(async () => {
+        for (let i = 0; i < refs.length; i += EXPORT_BATCH) {
+          const items = await src.exportRefs(unit, refs.slice(i, i + EXPORT_BATCH));
+          await session.replace(items);
+          count(items);
+        }
+      });
+      if (refs.length <= FINAL_CHANGES) break;
+    }
+
+    // 3. Freeze (writes begun before have finished when this returns), 4. copy the last changes.
     frozenAt = Date.now();
     until = frozenAt + freezeMs;
     await src.setOwnership(unit, { state: 'frozen', until });
+    report('frozen');
     renewal = setInterval(() => {
       renewing = renewing.then(async () => {
         if (lapsed) return;
@@ -121,36 +209,34 @@ export async function moveUnit(dir: Directory, unit: string, to: string, options
       });
     }, Math.max(100, Math.floor((freezeMs - margin) / 3)));
     renewal.unref();
-
-    const counted = async function* (batches: AsyncIterable<UnitItem[]>) {
-      for await (const batch of batches) {
-        if (lapsed) throw new MoveAbortedError(unit, 'the source freeze could not be renewed in time');
-        for (const item of batch) if (item.kind === 'job') progress.jobsCopied++;
-        progress.itemsCopied += batch.length;
-        yield batch;
-        options.onProgress?.(progress);
-      }
-    };
-    const jobsBefore = progress.jobsCopied, itemsBefore = progress.itemsCopied;
-    await dst.importUnit(unit, counted(src.exportUnit(unit)));
+    const last = await src.takeChanges(unit);
+    for (let i = 0; i < last.length; i += EXPORT_BATCH) {
+      if (lapsed) throw new MoveAbortedError(unit, 'the source freeze could not be renewed in time');
+      const items = await src.exportRefs(unit, last.slice(i, i + EXPORT_BATCH));
+      await session.replace(items);
+      count(items);
+    }
+    await session.finish();
     clearInterval(renewal);
     await renewing;
     if (lapsed || Date.now() > until - margin) throw new MoveAbortedError(unit, 'the copy outlasted the source freeze');
-    return await flipAndClean(dir, id, unit, source, to, place, progress, report, frozenAt, progress.jobsCopied - jobsBefore, progress.itemsCopied - itemsBefore, until - margin / 2);
+    // 5. Flip, 6. clean up.
+    const result = await flipAndClean(dir, id, unit, source, to, place, progress, report, frozenAt, progress.jobsCopied - jobsBefore, progress.itemsCopied - itemsBefore, until - margin / 2,
+      () => src.trackChanges(unit, false));
+    return result;
   } catch (err) {
     clearInterval(renewal);
     await renewing;
     if ((err as { flipped?: boolean }).flipped) throw err;
-    await rollBack(dir, id, unit, source, to, frozenAt > 0);
+    await rollBack(dir, id, unit, source, to, frozenAt > 0, tracking);
     report('rolled-back');
     throw err instanceof MoveAbortedError || err instanceof UnitNotEmptyError ? err : new MoveAbortedError(unit, (err as Error).message, { cause: err });
   }
 }
 
-
 async function flipAndClean(dir: Directory, id: string, unit: string, from: string, to: string,
   place: (next: DirectoryRecord, unit: string, to: string) => void, progress: MoveProgress, report: (p: MovePhase) => void,
-  frozenAt: number | null, jobs: number, items: number, flipBy = Infinity): Promise<UnitMoveResult> {
+  frozenAt: number | null, jobs: number, items: number, flipBy = Infinity, stopTracking: () => Promise<void> = async () => {}): Promise<UnitMoveResult> {
   const record = await dir.write((next) => {
     const m = next.moves.find((x) => x.id === id);
     if (!m || m.phase !== 'copy') throw new MoveAbortedError(unit, 'its move record was rolled back by another router (the mover looked dead)');
@@ -168,6 +254,7 @@ async function flipAndClean(dir: Directory, id: string, unit: string, from: stri
     report('flip');
     await setPhase(dir, id, 'cleanup');
     report('cleanup');
+    await stopTracking();
     if (frozenAt !== null) await backendOf(dir, from).clearUnit(unit);
     await dir.write((next) => {
       const before = next.moves.length;
@@ -194,9 +281,10 @@ async function setPhase(dir: Directory, id: string, phase: MoveRecord['phase']):
 }
 
 /** Undoes a move that has not flipped: clears the target's partial copy, thaws the source, drops the record. */
-async function rollBack(dir: Directory, id: string, unit: string, from: string, to: string, froze: boolean): Promise<void> {
+async function rollBack(dir: Directory, id: string, unit: string, from: string, to: string, froze: boolean, tracking: boolean): Promise<void> {
   const src = dir.backends(from);
   const dst = dir.backends(to);
+  if (tracking && src) await src.trackChanges(unit, false).catch(() => {});
   if (dst && dst !== src) await dst.clearUnit(unit).catch(() => {});
   if (froze && src) await src.setOwnership(unit, ACTIVE).catch(() => {});
   await dir.write((next) => {
@@ -216,12 +304,13 @@ export interface RecoveredMove {
 
 /**
  * Finishes or undoes moves whose mover died. A move in `copy` is undone once
- * its source is no longer frozen (a live mover renews the freeze; a dead one's
- * lapses within freezeMs) and it began more than freezeMs ago; a live mover
- * then finds its record gone at the flip and stops. A move past its flip is
- * finished: markers set, the source's copy cleared, the record dropped.
- * `staleMs`: how long a move must have sat in flip or cleanup (0 for an
- * operator's resumeMoves, more for routers that notice on their own).
+ * its mover's lock is free (a live mover renews it; a dead one's lapses
+ * within freezeMs): the target's partial copy is cleared, the source thawed
+ * and no longer tracked. A mover that was only stalled finds its record gone
+ * at the flip and stops. A move past its flip is finished: markers set, the
+ * source's copy cleared, the record dropped. `staleMs`: how long a move must
+ * have sat in flip or cleanup (0 for an operator's resumeMoves, more for
+ * routers that notice on their own).
  */
 export async function recoverMoves(dir: Directory, staleMs: number): Promise<RecoveredMove[]> {
   await dir.refresh();
@@ -232,17 +321,27 @@ export async function recoverMoves(dir: Directory, staleMs: number): Promise<Rec
     if (!src || !dst) continue;
     const now = Date.now();
     if (m.phase === 'copy') {
-      const own = src === dst ? { state: 'active' } : await src.ownership(m.unit);
-      if (own.state === 'frozen' || now - m.startedAt < m.freezeMs) {
+      let probe: Lock | null = null;
+      try {
+        probe = await dir.store.storage.locks.acquire(moveLockOf(m.unit), { timeoutMs: 0, ttlMs: m.freezeMs, autoRenew: false });
+      } catch {
+        /* held: the mover lives */
+      }
+      if (!probe) {
         out.push({ unit: m.unit, from: m.from, to: m.to, outcome: 'running' });
         continue;
       }
-      if (src !== dst) await dst.clearUnit(m.unit);
+      // Held until the record is gone, so no new mover of this unit starts meanwhile.
+      if (src !== dst) {
+        await src.trackChanges(m.unit, false);
+        if ((await src.ownership(m.unit)).state === 'frozen') await src.setOwnership(m.unit, ACTIVE);
+        await dst.clearUnit(m.unit);
+      }
       await dir.write((next) => {
         const before = next.moves.length;
         next.moves = next.moves.filter((x) => !(x.id === m.id && x.phase === 'copy'));
         return next.moves.length !== before;
-      });
+      }).finally(() => probe.release().catch(() => {}));
       out.push({ unit: m.unit, from: m.from, to: m.to, outcome: 'rolled-back' });
       continue;
     }
@@ -252,6 +351,7 @@ export async function recoverMoves(dir: Directory, staleMs: number): Promise<Rec
     }
     // The flip is in the directory; write the markers again (idempotent), then clean up.
     if (src !== dst) {
+      await src.trackChanges(m.unit, false);
       await dst.setOwnership(m.unit, ACTIVE);
       const epoch = dir.record.epoch;
       const own = await src.ownership(m.unit);

@@ -16,7 +16,7 @@ export interface MoveFleetArgs {
   tenants: string[];
   count?: number;
   moves?: Array<[string, string]>;
-  parkAt?: 'copy' | 'flip' | 'cleanup';
+  parkAt?: 'copy' | 'frozen' | 'flip' | 'cleanup';
   freezeMs?: number;
 }
 
@@ -94,7 +94,12 @@ if (args.role === 'producer') {
         }
       },
     });
-    say(`moved ${JSON.stringify(await move.done)}`);
+    try {
+      say(`moved ${JSON.stringify(await move.done)}`);
+    } catch (err) {
+      say(`move failed ${unit} ${(err as Error).message}`);
+      throw err;
+    }
   }
   say('moves done');
   await router.close();

@@ -78,14 +78,14 @@ test('20,000 jobs through moves across kinds, SIGKILLed movers in each phase and
     // 1. Five tenants move across backend kinds, one after another, by a mover process.
     const moved = tenants.slice(0, 5).map((tn) => [tn, otherKind(admin!.shardFor(tn).shard)] as [string, string]);
     const mover = await start({ role: 'mover', fleet: full, tenants, moves: moved });
-    await until(() => out.text.includes('moves done'), 120_000, () => out.text.filter((l) => l.startsWith('moved')).join('\n'));
+    await until(() => out.text.includes('moves done'), 120_000, () => out.text.filter((l) => l.startsWith('moved') || l.startsWith('phase')).slice(-12).join('\n'));
     await kill(mover);
     const results = out.text.filter((l) => l.startsWith('moved ')).map((l) => JSON.parse(l.slice(6)) as { unit: string; from: string; to: string; pauseMs: number; jobs: number });
     t.is(results.length, 5);
     for (const r of results) t.not(kindOf(r.from), kindOf(r.to));
 
     // 2. A mover SIGKILLed in each phase: before the flip the move is rolled back, after it finished.
-    const crashes: Array<[MoveFleetArgs['parkAt'], string]> = [['copy', tenants[5]!], ['flip', tenants[6]!], ['cleanup', tenants[7]!]];
+    const crashes: Array<[MoveFleetArgs['parkAt'], string]> = [['copy', tenants[5]!], ['frozen', tenants[10]!], ['flip', tenants[6]!], ['cleanup', tenants[7]!]];
     for (const [phase, tn] of crashes) {
       await admin.admin.directory(); // fresh placement
       const from = admin.shardFor(tn).shard;
@@ -93,8 +93,9 @@ test('20,000 jobs through moves across kinds, SIGKILLed movers in each phase and
       const m = await start({ role: 'mover', fleet: full, tenants, moves: [[tn, to]], parkAt: phase, freezeMs: 2_000 });
       await until(() => out.text.includes(`parked ${phase}`), 60_000, () => `mover not parked at ${phase}: ${out.text.slice(-5).join(' | ')}`);
       await kill(m);
-      if (phase === 'copy') {
-        // Its freeze lapses by itself; any router then rolls the move back.
+      const before = phase === 'copy' || phase === 'frozen';
+      if (before) {
+        // Its lock (and freeze) lapse by themselves; any router then rolls the move back.
         await new Promise((r) => setTimeout(r, 2_500));
       }
       await until(async () => {
@@ -103,10 +104,11 @@ test('20,000 jobs through moves across kinds, SIGKILLed movers in each phase and
       }, 30_000, () => `move of ${tn} still recorded`);
       await admin.admin.directory();
       const now = admin.shardFor(tn).shard;
-      t.is(now, phase === 'copy' ? from : to, `killed in ${phase}: the unit is on ${phase === 'copy' ? 'its source' : 'its target'}`);
-      const gone = phase === 'copy' ? to : from;
+      t.is(now, before ? from : to, `killed in ${phase}: the unit is on ${before ? 'its source' : 'its target'}`);
+      const gone = before ? to : from;
       t.false(await admin.shards.get(gone)!.backend.hasData(tn), `killed in ${phase}: nothing left on '${gone}'`);
-      if (phase !== 'copy') results.push({ unit: tn, from, to, pauseMs: 0, jobs: 0 });
+      t.is((await admin.shards.get(from)!.backend.ownership(tn)).state, before ? 'active' : 'moved', `killed in ${phase}: the source is ${before ? 'writable' : 'fenced'}`);
+      if (!before) results.push({ unit: tn, from, to, pauseMs: 0, jobs: 0 });
     }
 
     // 3. The slots of two tenants move to 'e' with their units, then a rebalance fills 'e' while the jobs flow.

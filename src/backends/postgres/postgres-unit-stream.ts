@@ -1,5 +1,6 @@
 import { ALIAS_HASH, EXPORT_BATCH, idNumber, itemRef, SEP, type ItemRef, type ItemState, type JobItem, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
 import type { Query } from './postgres-query.js';
+import { sleep } from '../../storage/sleep.js';
 
 const LIVE = '(expire_at IS NULL OR expire_at > clock_timestamp())';
 // Whole milliseconds, as the other backends keep times (and as a JavaScript Date holds them).
@@ -197,8 +198,17 @@ export async function exportPostgresRefs(q: Query, ns: string, refs: readonly It
   return [...new Set(refs)].map((ref) => found.get(ref) ?? { kind: 'gone', ref });
 }
 
+/** Gives up on a table lock after 100 ms rather than risk a writer's transaction in a deadlock (0013): tried again. */
 export async function trackPostgresUnit(q: Query, ns: string, on: boolean): Promise<void> {
-  await q(UNIT_SQL.track, [ns, on]);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await q(UNIT_SQL.track, [ns, on]);
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== '55P03' || attempt >= 200) throw err;
+      await sleep(Math.min(200, 5 * attempt) * Math.random());
+    }
+  }
 }
 
 export async function takePostgresChanges(q: Query, ns: string): Promise<ItemRef[]> {

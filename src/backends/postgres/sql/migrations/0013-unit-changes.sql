@@ -46,12 +46,16 @@ END $$;
 -- Turns tracking of a unit on or off, in one transaction. Turning it on (re)creates the triggers:
 -- the DDL waits for every transaction writing these tables to finish and holds off new ones until
 -- this commits, so no write can slip between "tracking on" and a copy that starts after it.
--- Off for the last tracked unit drops them again.
+-- Off for the last tracked unit drops them again. The DDL takes its table locks one table at a
+-- time, while writers hold some of these tables and wait for others: that can deadlock, and the
+-- deadlock detector (after deadlock_timeout, 1 s by default) may pick a writer as its victim. A
+-- short lock_timeout makes this call give up first (SQLSTATE 55P03); the caller retries it.
 CREATE FUNCTION jobshard_track_unit(p_ns text, p_on boolean) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   t text;
 BEGIN
   PERFORM pg_advisory_xact_lock(hashtext('jobshard-track'), hashtext(current_schema()));
+  PERFORM set_config('lock_timeout', '100ms', true);
   IF p_on THEN
     INSERT INTO unit_tracking (ns) VALUES (p_ns) ON CONFLICT DO NOTHING;
   ELSE
