@@ -240,6 +240,8 @@ export function beginPostgresImport(q: Query, ns: string): UnitImport {
         renamed.set(j.id, ids[i]!.id);
         maxId = Math.max(maxId, idNumber(j.id));
       });
+      // Written as the jobs come, not at finish: finish runs while the source is frozen.
+      await q(UNIT_SQL.upsertAliases, [ns, ALIAS_HASH, JSON.stringify(Object.fromEntries(fresh.map((j) => [j.id, renamed.get(j.id)!]))), null]);
     }
     const ids = jobs.map((j) => renamed.get(j.id)!);
     await q(UNIT_SQL.insertJobs, [ns, ids, jobs.map((j) => j.type), jobs.map((j) => j.argsJson), jobs.map((j) => j.queue),
@@ -319,9 +321,9 @@ export function beginPostgresImport(q: Query, ns: string): UnitImport {
       await add(batch);
     },
     finish: async () => {
+      // The unit's own ids were written as they came; what is left is the alias hash it brought, renamed.
       const aliases: Record<string, string> = {};
       for (const [from, to] of Object.entries(carried)) aliases[from] = renamed.get(to) ?? to;
-      for (const [from, to] of renamed) aliases[from] = to;
       // Chunked: one jsonb parameter per statement stays far below any limit.
       const pairs = Object.entries(aliases);
       for (let i = 0; i < pairs.length; i += 5_000) {
