@@ -1,16 +1,24 @@
 // Online move benchmark. Run: npm run bench:moves   (MOVES_JOBS=20000 for a quicker run)
 // For each direction (Redis→Redis, Postgres→Postgres, Postgres→Redis): a unit of MOVES_JOBS enqueued
-// jobs is moved with admin.moveUnit while other tenants on the same two shards enqueue, fetch and
-// ack in a loop. Reports the copy rate (jobs/s over the whole move), the unit's write pause (freeze to
-// flip), and the other tenants' throughput during the move as a ratio to the windows before and after.
-import { PostgresBackend } from '../src/backends/postgres/postgres-backend.js';
-import { RedisBackend } from '../src/backends/redis/redis-backend.js';
-import { MemoryBackend } from '../src/backends/memory/memory-backend.js';
-import { createRouter, type Router } from '../src/router/router.js';
-import type { Backend } from '../src/storage/storage.js';
+// jobs is moved while other tenants on the same two shards enqueue, fetch and ack in a loop. The
+// move runs as an operator runs it, `jobshard placement move` in its own process (MOVES_IN_PROCESS=1:
+// admin.moveUnit in this one). Reports the copy rate (jobs/s over the whole move), the unit's write
+// pause (freeze to flip), and the other tenants' throughput during the move as a ratio to the
+// windows before and after.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRouter, type Router, type RouterConfig } from '../src/router/router.js';
+import type { BackendSpec } from '../src/tenancy/tenant-map.js';
 import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../test/helpers/servers.js';
 
 const JOBS = Number(process.env['MOVES_JOBS'] ?? 100_000);
+const IN_PROCESS = process.env['MOVES_IN_PROCESS'] === '1';
+/** The copy's pace (MoveOptions.copyShare); unset = the default. */
+const SHARE = process.env['MOVES_COPY_SHARE'];
+const BIN = fileURLToPath(new URL('../bin/jobshard.js', import.meta.url));
 const WINDOW_MS = 3_000;
 const OTHERS = 4;
 
@@ -59,23 +67,46 @@ function background(router: Router, tenants: string[]): { take: () => number; st
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const cleanups: Array<() => Promise<unknown>> = [];
-function pg(): Backend {
+function pg(): BackendSpec {
   const schema = freshSchema();
   cleanups.push(() => dropSchema(schema));
-  return new PostgresBackend({ connectionString: PG_URL, schema, poolSize: 8 });
+  return { postgres: { connectionString: PG_URL, schema, poolSize: 8 } };
 }
-function redis(): Backend {
+function redis(): BackendSpec {
   const prefix = freshPrefix();
   cleanups.push(() => deleteRedisPrefix(prefix));
-  return new RedisBackend({ url: REDIS_URL, prefix });
+  return { redis: { url: REDIS_URL, prefix } };
 }
 
-console.log(`\nMoving a unit of ${JOBS.toLocaleString('en')} enqueued jobs while ${OTHERS} other tenants enqueue+fetch+ack on the same shards`);
+/** `jobshard placement move` in its own process; the pause it reports. */
+function cliMove(config: string, unit: string, onStart: () => void): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'placement', 'move', unit, 'to', '--config', config, ...(SHARE ? ['--copy-share', SHARE] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      // The window starts at the move's first line, not at the process start-up before it.
+      if (out === '') onStart();
+      out += d;
+    });
+    child.on('exit', (code) => {
+      const m = /writes paused (\d+) ms/.exec(out);
+      if (code === 0 && m) resolve(Number(m[1]));
+      else reject(new Error(`move exited ${code}: ${out}`));
+    });
+  });
+}
+const dir = await mkdtemp(join(tmpdir(), 'jobshard-bench-moves-'));
+cleanups.push(() => rm(dir, { recursive: true, force: true }));
+
+console.log(`\nMoving a unit of ${JOBS.toLocaleString('en')} enqueued jobs (${IN_PROCESS ? 'admin.moveUnit in this process' : 'jobshard placement move in its own process'}, copyShare ${SHARE ?? 'default 0.5'}) while ${OTHERS} other tenants enqueue+fetch+ack on the same shards`);
 console.log('direction            move s   jobs/s   pause ms   others during / before+after (ops/s)');
 try {
   for (const [name, make] of [['redis → redis', [redis, redis]], ['postgres → postgres', [pg, pg]], ['postgres → redis', [pg, redis]]] as const) {
     const [from, to] = [make[0](), make[1]()];
-    const router = await createRouter({ shards: [{ id: 'from', backend: from }, { id: 'to', backend: to }], directory: { backend: new MemoryBackend() } });
+    const config: RouterConfig = { shards: [{ id: 'from', backend: from }, { id: 'to', backend: to }], directory: { backend: pg(), pollMs: 200 } };
+    const file = join(dir, `${name.replace(/\W+/g, '-')}.json`);
+    await writeFile(file, JSON.stringify(config));
+    const router = await createRouter(config);
     const unit = tenantOn(router, 'from', 'big');
     await fill(router, unit, JOBS);
     const others = [...Array.from({ length: OTHERS / 2 }, (_, i) => tenantOn(router, 'from', `o${i}-`)), ...Array.from({ length: OTHERS / 2 }, (_, i) => tenantOn(router, 'to', `p${i}-`))];
@@ -84,16 +115,20 @@ try {
     bg.take();
     await sleep(WINDOW_MS);
     const before = bg.take() / (WINDOW_MS / 1000);
-    const t0 = performance.now();
-    const result = await router.admin.moveUnit(unit, 'to', { freezeMs: 30_000 }).done;
+    let t0 = performance.now();
+    const pauseMs = IN_PROCESS ? (await router.admin.moveUnit(unit, 'to', { freezeMs: 30_000, ...(SHARE ? { copyShare: Number(SHARE) } : {}) }).done).pauseMs : await cliMove(file, unit, () => {
+      bg.take();
+      t0 = performance.now();
+    });
     const moveMs = performance.now() - t0;
+    await router.admin.directory(); // route by the new epoch at once
     const during = bg.take() / (moveMs / 1000);
     await sleep(WINDOW_MS);
     const after = bg.take() / (WINDOW_MS / 1000);
     await bg.stop();
     const check = (await router.tenant(unit).monitoring.stateCounts())['Enqueued'];
     if (check !== JOBS) throw new Error(`after the move the unit holds ${check} enqueued jobs, not ${JOBS}`);
-    console.log(`${name.padEnd(20)} ${(moveMs / 1000).toFixed(1).padStart(6)} ${Math.round(JOBS / (moveMs / 1000)).toLocaleString('en').padStart(8)} ${String(result.pauseMs).padStart(10)}   ${(during / ((before + after) / 2)).toFixed(2)} (${Math.round(during)} / ${Math.round(before)}, ${Math.round(after)})`);
+    console.log(`${name.padEnd(20)} ${(moveMs / 1000).toFixed(1).padStart(6)} ${Math.round(JOBS / (moveMs / 1000)).toLocaleString('en').padStart(8)} ${String(pauseMs).padStart(10)}   ${(during / ((before + after) / 2)).toFixed(2)} (${Math.round(during)} / ${Math.round(before)}, ${Math.round(after)})`);
     await router.close();
   }
 } finally {

@@ -18,6 +18,7 @@ commands:
 options:
   --config <file>    the tenant map (JSON, shards as backend specs), as createRouterFromFile reads it
   --freeze-ms <n>    how long each unit's source stays frozen between renewals (1000-60000)
+  --copy-share <x>   the share of time the copy before the freeze works (0.05-1, default 0.5)
   --threshold <n>    leave shards this close (in slots) to their target alone (default 1% of the slots)`;
 
 /** A usage mistake: printed with the usage, exit code 2. */
@@ -79,7 +80,7 @@ export async function main(argv: string[], write: (s: string) => void = (s) => p
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { config: { type: 'string' }, slots: { type: 'string' }, 'freeze-ms': { type: 'string' }, threshold: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: { config: { type: 'string' }, slots: { type: 'string' }, 'freeze-ms': { type: 'string' }, 'copy-share': { type: 'string' }, threshold: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     });
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n\n${USAGE}\n`);
@@ -97,6 +98,8 @@ export async function main(argv: string[], write: (s: string) => void = (s) => p
     if (!values.config) throw new UsageError('--config <tenant-map.json> is required');
     const freezeMs = intOption('freeze-ms', values['freeze-ms']);
     const thresholdSlots = intOption('threshold', values.threshold);
+    const share = values['copy-share'];
+    if (share !== undefined && !/^(0?\.\d+|1(\.0*)?)$/.test(share)) throw new UsageError(`--copy-share must be a number from 0.05 to 1, got '${share}'`);
     const expect = (n: number, what: string) => {
       if (rest.length !== n) throw new UsageError(`placement ${command} takes ${what}`);
     };
@@ -110,7 +113,7 @@ export async function main(argv: string[], write: (s: string) => void = (s) => p
     }
     router = await createRouterFromFile(values.config);
     const onProgress = progressPrinter(write);
-    const options = { ...(freezeMs !== undefined ? { freezeMs } : {}), onProgress };
+    const options = { ...(freezeMs !== undefined ? { freezeMs } : {}), ...(share !== undefined ? { copyShare: Number(share) } : {}), onProgress };
     switch (command) {
       case 'show':
         await show(router, write);

@@ -63,6 +63,7 @@ test('placement show, plan, move, rebalance, drain and resume; bad input is refu
       [['placement', 'move', '--slots', '5-2', 'b', '--config', two], 2, /runs backwards/],
       [['placement', 'move', '--slots', '99999', 'b', '--config', two], 1, /0 to 16383/],
       [['placement', 'move', onA, 'a', '--config', two, '--freeze-ms', 'soon'], 2, /--freeze-ms must be a whole number/],
+      [['placement', 'move', onA, 'a', '--config', two, '--copy-share', '2'], 2, /--copy-share must be a number from 0.05 to 1/],
       [['placement', 'teleport', '--config', two], 2, /unknown placement command 'teleport'/],
       [['placement', 'show'], 2, /--config <tenant-map.json> is required/],
       [['placement', 'show', '--config', join(dir, 'missing.json')], 1, /cannot read tenant map/],
