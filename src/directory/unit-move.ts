@@ -228,7 +228,7 @@ async function moveLocked(dir: Directory, id: string, unit: string, to: string, 
     clearInterval(renewal);
     await renewing;
     if ((err as { flipped?: boolean }).flipped) throw err;
-    await rollBack(dir, id, unit, source, to, frozenAt > 0, tracking);
+    await rollBack(dir, id, unit, source, to, frozenAt > 0, tracking).catch(() => {}); // what is left, recoverMoves does
     report('rolled-back');
     throw err instanceof MoveAbortedError || err instanceof UnitNotEmptyError ? err : new MoveAbortedError(unit, (err as Error).message, { cause: err });
   }
@@ -256,11 +256,7 @@ async function flipAndClean(dir: Directory, id: string, unit: string, from: stri
     report('cleanup');
     await stopTracking();
     if (frozenAt !== null) await backendOf(dir, from).clearUnit(unit);
-    await dir.write((next) => {
-      const before = next.moves.length;
-      next.moves = next.moves.filter((m) => m.id !== id);
-      return next.moves.length !== before;
-    });
+    await dropMove(dir, id);
   } catch (err) {
     // Past the flip the unit lives on the target; what is left (the source's copy) any router finishes.
     Object.assign(err as object, { flipped: true });
@@ -280,19 +276,29 @@ async function setPhase(dir: Directory, id: string, phase: MoveRecord['phase']):
   });
 }
 
-/** Undoes a move that has not flipped: clears the target's partial copy, thaws the source, drops the record. */
+/**
+ * Undoes a move that has not flipped: tracking off, the source thawed, the target's partial copy
+ * cleared, the record dropped (only while it is still in phase copy). A step that fails leaves the
+ * record, so a later recoverMoves does the rest.
+ */
 async function rollBack(dir: Directory, id: string, unit: string, from: string, to: string, froze: boolean, tracking: boolean): Promise<void> {
   const src = dir.backends(from);
   const dst = dir.backends(to);
-  if (tracking && src) await src.trackChanges(unit, false).catch(() => {});
-  if (dst && dst !== src) await dst.clearUnit(unit).catch(() => {});
-  if (froze && src) await src.setOwnership(unit, ACTIVE).catch(() => {});
+  if (src && dst && src !== dst) {
+    if (tracking) await src.trackChanges(unit, false);
+    if (froze) await src.setOwnership(unit, ACTIVE);
+    await dst.clearUnit(unit);
+  }
+  await dropMove(dir, id, 'copy');
+}
+
+/** Removes a move's record (only while it is in `phase`, when given). */
+async function dropMove(dir: Directory, id: string, phase?: MoveRecord['phase']): Promise<void> {
   await dir.write((next) => {
-    const m = next.moves.find((x) => x.id === id);
-    if (!m || m.phase !== 'copy') return false;
-    next.moves = next.moves.filter((x) => x.id !== id);
-    return true;
-  }).catch(() => {});
+    const before = next.moves.length;
+    next.moves = next.moves.filter((x) => !(x.id === id && (phase === undefined || x.phase === phase)));
+    return next.moves.length !== before;
+  });
 }
 
 export interface RecoveredMove {
@@ -332,16 +338,8 @@ export async function recoverMoves(dir: Directory, staleMs: number): Promise<Rec
         continue;
       }
       // Held until the record is gone, so no new mover of this unit starts meanwhile.
-      if (src !== dst) {
-        await src.trackChanges(m.unit, false);
-        if ((await src.ownership(m.unit)).state === 'frozen') await src.setOwnership(m.unit, ACTIVE);
-        await dst.clearUnit(m.unit);
-      }
-      await dir.write((next) => {
-        const before = next.moves.length;
-        next.moves = next.moves.filter((x) => !(x.id === m.id && x.phase === 'copy'));
-        return next.moves.length !== before;
-      }).finally(() => probe.release().catch(() => {}));
+      const frozen = src !== dst && (await src.ownership(m.unit)).state === 'frozen';
+      await rollBack(dir, m.id, m.unit, m.from, m.to, frozen, true).finally(() => probe.release().catch(() => {}));
       out.push({ unit: m.unit, from: m.from, to: m.to, outcome: 'rolled-back' });
       continue;
     }
@@ -358,11 +356,7 @@ export async function recoverMoves(dir: Directory, staleMs: number): Promise<Rec
       if (own.state !== 'moved') await src.setOwnership(m.unit, { state: 'moved', to: m.to, epoch });
       await src.clearUnit(m.unit);
     }
-    await dir.write((next) => {
-      const before = next.moves.length;
-      next.moves = next.moves.filter((x) => x.id !== m.id);
-      return next.moves.length !== before;
-    });
+    await dropMove(dir, m.id);
     out.push({ unit: m.unit, from: m.from, to: m.to, outcome: 'finished' });
   }
   return out;

@@ -153,17 +153,21 @@ function handle<R>(progress: MoveProgress, run: () => Promise<R>): MoveHandle<R>
   return { progress, done };
 }
 
-/** `tenant` or `tenant:group`, checked; the group must exist in the record. */
-function checkUnit(record: DirectoryRecord, unit: unknown): string {
+/** `tenant` or `tenant:group`, with a valid tenant id and group name. */
+function parseUnit(unit: unknown): { tenant: string; group: string | undefined } {
   if (typeof unit !== 'string') throw new InvalidArgumentError(`a unit is 'tenant' or 'tenant:group', got ${unit === null ? 'null' : typeof unit}`);
   const [tenant, group, ...rest] = unit.split(':');
   if (rest.length) throw new InvalidArgumentError(`a unit is 'tenant' or 'tenant:group', got '${unit}'`);
   checkTenantId(tenant);
-  if (group !== undefined) {
-    checkGroupName(group);
-    if (!record.groups[tenant!]?.[group]) throw new InvalidArgumentError(`unknown unit '${unit}': tenant '${tenant}' has no queue group '${group}' in the directory`);
-  }
-  return unit;
+  if (group !== undefined) checkGroupName(group);
+  return { tenant: tenant!, group };
+}
+
+/** A unit to move: parsed, and its group must exist in the record. */
+function checkUnit(record: DirectoryRecord, unit: unknown): string {
+  const { tenant, group } = parseUnit(unit);
+  if (group !== undefined && !record.groups[tenant]?.[group]) throw new InvalidArgumentError(`unknown unit '${String(unit)}': tenant '${tenant}' has no queue group '${group}' in the directory`);
+  return unit as string;
 }
 
 export function routerAdmin(host: AdminHost, settleMs = 2_000): RouterAdmin {
@@ -272,18 +276,14 @@ export function routerAdmin(host: AdminHost, settleMs = 2_000): RouterAdmin {
       return viewOf(record);
     },
     pin: async (unit, shard) => {
-      if (typeof unit !== 'string') throw new InvalidArgumentError(`a unit is 'tenant' or 'tenant:group', got ${unit === null ? 'null' : typeof unit}`);
-      const [tenant, group, ...rest] = unit.split(':');
-      if (rest.length) throw new InvalidArgumentError(`a unit is 'tenant' or 'tenant:group', got '${unit}'`);
-      checkTenantId(tenant);
-      if (group !== undefined) checkGroupName(group);
+      const { tenant, group } = parseUnit(unit);
       await directory.ready();
       const record = await directory.change((next) => {
         const target = known(next, shard);
         if (target.state === 'draining') throw new InvalidArgumentError(`shard '${shard}' is draining (being removed); pin to another shard`);
         if (!host.shards.has(shard)) throw new InvalidArgumentError(`shard '${shard}' is not in this router's configuration`);
-        if (group !== undefined && !next.groups[tenant!]?.[group]) throw new InvalidArgumentError(`tenant '${tenant}' has no queue group '${group}' in the directory`);
-        const key = unitKey({ tenant: tenant!, group: group ?? null });
+        if (group !== undefined && !next.groups[tenant]?.[group]) throw new InvalidArgumentError(`tenant '${tenant}' has no queue group '${group}' in the directory`);
+        const key = unitKey({ tenant: tenant, group: group ?? null });
         if (next.pins[key] === shard) return null;
         next.pins[key] = shard;
         return [];

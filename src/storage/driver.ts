@@ -39,11 +39,10 @@ export interface NamespaceDriver {
   /**
    * Writes an export into this namespace, which must hold nothing, whatever
    * its ownership record says (a move imports into a unit nobody routes to
-   * yet). Ids, id counters and fencing counters end up above the imported
-   * ones, so nothing issued here later repeats one issued at the source.
+   * yet): a whole export, then deltas that replace what changed (see
+   * UnitImport). Ids, id counters and fencing counters end up above the
+   * imported ones, so nothing issued here later repeats one issued at the source.
    */
-  importUnit(batches: AsyncIterable<readonly UnitItem[]>): Promise<void>;
-  /** The same as a session: a whole export, then deltas that replace what changed (see UnitImport). */
   beginImport(): UnitImport;
   /**
    * Starts (true) or stops (false) recording what every write and fetch of

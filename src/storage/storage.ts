@@ -61,7 +61,7 @@ export interface Backend {
   units(): Promise<string[]>;
   /** A namespace's whole content as a backend-neutral stream (moves copy units with it; see NamespaceDriver.exportUnit). */
   exportUnit(namespace: string): AsyncIterable<UnitItem[]>;
-  /** Writes an export into an empty namespace, bypassing its ownership record (see NamespaceDriver.importUnit). */
+  /** Writes an export into an empty namespace, bypassing its ownership record (see NamespaceDriver.beginImport). */
   importUnit(namespace: string, batches: AsyncIterable<readonly UnitItem[]>): Promise<void>;
   /** An import session: a whole export, then deltas (a move's catch-up). */
   beginImport(namespace: string): UnitImport;

@@ -107,6 +107,12 @@ export interface UnitImport {
   finish(): Promise<void>;
 }
 
+/** Writes a whole export through an import session, then finishes it (what Backend.importUnit does on every backend). */
+export async function importAll(session: UnitImport, batches: AsyncIterable<readonly UnitItem[]>): Promise<void> {
+  for await (const batch of batches) await session.add(batch);
+  await session.finish();
+}
+
 /**
  * A hash of the unit (field: a job id the unit's clients may hold, value: the
  * id the job has here) written by a target that gives imported jobs new ids.

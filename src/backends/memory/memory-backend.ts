@@ -5,7 +5,7 @@ import type { StorageOptions } from '../../storage/storage-options.js';
 import { checkMs, checkName } from '../../storage/validate.js';
 import { MemoryNamespace } from './memory-namespace.js';
 import type { UnitOwnership } from '../../storage/ownership.js';
-import type { ItemRef, UnitImport, UnitItem } from '../../storage/unit-stream.js';
+import { importAll, type ItemRef, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
 
 export interface MemoryBackendOptions extends StorageOptions {
   /** How often lapsed records are dropped from memory (reads are exact regardless). Default 60 s. */
@@ -88,7 +88,7 @@ export class MemoryBackend implements Backend {
   }
 
   importUnit(namespace: string, batches: AsyncIterable<readonly UnitItem[]>): Promise<void> {
-    return this.#namespace(namespace).driver.importUnit(batches);
+    return importAll(this.#namespace(namespace).driver.beginImport(), batches);
   }
 
   beginImport(namespace: string): UnitImport {

@@ -110,12 +110,6 @@ export class MemoryNamespace implements NamespaceDriver {
     return { kind: 'lock', resource, fence: this.#lockTokens.get(resource)!, holder: held && held.until > now ? { token: held.token, leaseUntil: held.until } : null };
   }
 
-  async importUnit(batches: AsyncIterable<readonly UnitItem[]>): Promise<void> {
-    const session = this.beginImport();
-    for await (const batch of batches) await session.add(batch);
-    await session.finish();
-  }
-
   beginImport(): UnitImport {
     let maxId = 0;
     // Source entry (queue, seq) -> this namespace's seq: a later copy updates the entry in its place.

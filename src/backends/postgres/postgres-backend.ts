@@ -15,7 +15,7 @@ import type { Query } from './postgres-query.js';
 import { sessionOptions } from './postgres-session.js';
 import { SQL } from './postgres-statements.js';
 import type { UnitOwnership } from '../../storage/ownership.js';
-import type { ItemRef, UnitImport, UnitItem } from '../../storage/unit-stream.js';
+import { importAll, type ItemRef, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
 import { UNIT_SQL } from './postgres-unit-stream.js';
 
 const statementNames = new Map<string, string>();
@@ -153,7 +153,7 @@ export class PostgresBackend implements Backend {
   }
 
   importUnit(namespace: string, batches: AsyncIterable<readonly UnitItem[]>): Promise<void> {
-    return this.#namespace(namespace).driver.importUnit(batches);
+    return importAll(this.#namespace(namespace).driver.beginImport(), batches);
   }
 
   beginImport(namespace: string): UnitImport {

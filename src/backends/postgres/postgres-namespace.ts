@@ -73,12 +73,6 @@ export class PostgresNamespace implements NamespaceDriver {
     return exportPostgresUnit(this.q, this.ns);
   }
 
-  async importUnit(batches: AsyncIterable<readonly UnitItem[]>): Promise<void> {
-    const session = this.beginImport();
-    for await (const batch of batches) await session.add(batch);
-    await session.finish();
-  }
-
   beginImport(): UnitImport {
     const session = beginPostgresImport(this.q, this.ns);
     return { ...session, finish: async () => {

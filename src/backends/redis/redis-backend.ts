@@ -12,8 +12,8 @@ import { redisOptionsSchema, type RedisBackendOptions, type ResolvedRedisOptions
 import { registerScripts, type RunScript } from './redis-scripts.js';
 import { RedisWaker } from './redis-waker.js';
 import type { UnitOwnership } from '../../storage/ownership.js';
-import type { ItemRef, UnitImport, UnitItem } from '../../storage/unit-stream.js';
-import { namespaceKeys } from './redis-unit-stream.js';
+import { importAll, type ItemRef, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
+import { globEscape, namespaceKeys } from './redis-unit-stream.js';
 
 /**
  * A backend on one Redis server (or one Cluster) through ioredis. Every
@@ -139,7 +139,7 @@ export class RedisBackend implements Backend {
 
   async units(): Promise<string[]> {
     // Every key is "<prefix>{<namespace>}:…": the namespaces of every key but the ownership records.
-    const found = await namespaceKeys(this.#run, new RedisKeys(this.options.prefix, ''), `${this.options.prefix.replace(/[*?[\]\\]/g, '\\$&')}{*`);
+    const found = await namespaceKeys(this.#run, new RedisKeys(this.options.prefix, ''), `${globEscape(this.options.prefix)}{*`);
     const out = new Set<string>();
     const start = this.options.prefix.length + 1;
     for (const k of found) {
@@ -154,7 +154,7 @@ export class RedisBackend implements Backend {
   }
 
   importUnit(namespace: string, batches: AsyncIterable<readonly UnitItem[]>): Promise<void> {
-    return this.#namespace(namespace).driver.importUnit(batches);
+    return importAll(this.#namespace(namespace).driver.beginImport(), batches);
   }
 
   beginImport(namespace: string): UnitImport {

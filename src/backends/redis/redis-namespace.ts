@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import type { FetchAttempt, LeasedEntry, NamespaceDriver, NewJobRow } from '../../storage/driver.js';
 import { JobNotFoundError, LeaseLostError, UnitFrozenError, UnitMovedError } from '../../storage/errors.js';
 import { ACTIVE, effective, type UnitOwnership } from '../../storage/ownership.js';
@@ -12,7 +11,7 @@ import type { RedisKeys } from './redis-keys.js';
 import type { RunScript, ScriptName } from './redis-scripts.js';
 import type { RedisWaker } from './redis-waker.js';
 import { pushOpArgs, splitToken, stateArgs } from './redis-args.js';
-import { beginRedisImport, exportRedisRefs, exportRedisUnit, namespaceKeys } from './redis-unit-stream.js';
+import { beginRedisImport, exportRedisRefs, exportRedisUnit, namespaceKeys, namespacePattern, scanKeys } from './redis-unit-stream.js';
 import type { ItemRef, UnitImport, UnitItem } from '../../storage/unit-stream.js';
 
 const NO_STATE = ['', '', '', '', '', ''];
@@ -128,32 +127,13 @@ export class RedisNamespace implements NamespaceDriver {
   }
 
   async hasData(): Promise<boolean> {
-    const match = `${this.keys.base.replace(/[*?[\]\\]/g, '\\$&')}*`;
     // Bookkeeping that outlives the data counts too: an id or fencing counter restarted elsewhere would reuse ids and tokens.
     const dataKey = /^(job:|q:|ql:|h:|z:|l:|c:|lock:|fence:|seq:|servers$)/;
-    return this.run(async (c) => {
-      // A Cluster client's SCAN reaches one node: scan each master (the namespace's slot is on one of them).
-      const nodes = 'nodes' in c && typeof c.nodes === 'function' && !(c instanceof Redis) ? c.nodes('master') : [c as Redis];
-      for (const node of nodes) {
-        let cursor = '0';
-        do {
-          const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', 1000);
-          if (keys.some((k) => dataKey.test(k.slice(this.keys.base.length)))) return true;
-          cursor = next;
-        } while (cursor !== '0');
-      }
-      return false;
-    });
+    return scanKeys(this.run, namespacePattern(this.keys), (found) => found.some((k) => dataKey.test(k.slice(this.keys.base.length))));
   }
 
   exportUnit(): AsyncIterable<UnitItem[]> {
     return exportRedisUnit(this.run, this.keys);
-  }
-
-  async importUnit(batches: AsyncIterable<readonly UnitItem[]>): Promise<void> {
-    const session = this.beginImport();
-    for await (const batch of batches) await session.add(batch);
-    await session.finish();
   }
 
   beginImport(): UnitImport {

@@ -3,22 +3,39 @@ import { EXPORT_BATCH, idNumber, itemRef, SEP, type ItemRef, type ItemState, typ
 import type { RunCommand } from './redis-data.js';
 import type { RedisKeys } from './redis-keys.js';
 
-/** Every key of the namespace (SCAN; on a Cluster, on each master: the namespace's slot is on one). */
-export async function namespaceKeys(run: RunCommand, keys: RedisKeys, pattern?: string): Promise<string[]> {
-  const match = pattern ?? `${keys.base.replace(/[*?[\]\\]/g, '\\$&')}*`;
+/**
+ * SCANs the keys matching `match` (on a Cluster, on each master: a namespace's slot is on one of
+ * them), handing each page to `page`; stops early when `page` returns true, and says whether it did.
+ */
+export async function scanKeys(run: RunCommand, match: string, page: (keys: string[]) => boolean): Promise<boolean> {
   return run(async (c: Redis | Cluster) => {
     const nodes = 'nodes' in c && typeof c.nodes === 'function' && !(c instanceof Redis) ? c.nodes('master') : [c as Redis];
-    const out = new Set<string>();
     for (const node of nodes) {
       let cursor = '0';
       do {
         const [next, found] = await node.scan(cursor, 'MATCH', match, 'COUNT', 1000);
-        for (const k of found) out.add(k);
+        if (page(found)) return true;
         cursor = next;
       } while (cursor !== '0');
     }
-    return [...out];
+    return false;
   });
+}
+
+/** Text as a literal inside a SCAN MATCH pattern. */
+export const globEscape = (text: string) => text.replace(/[*?[\]\\]/g, '\\$&');
+
+/** The SCAN pattern of every key of a namespace. */
+export const namespacePattern = (keys: RedisKeys) => `${globEscape(keys.base)}*`;
+
+/** Every key of the namespace (or matching `pattern`), each once. */
+export async function namespaceKeys(run: RunCommand, keys: RedisKeys, pattern?: string): Promise<string[]> {
+  const out = new Set<string>();
+  await scanKeys(run, pattern ?? namespacePattern(keys), (found) => {
+    for (const k of found) out.add(k);
+    return false;
+  });
+  return [...out];
 }
 
 const at = (ms: string | null | undefined): number | null => (ms === null || ms === undefined || ms === '' ? null : Number(ms));
@@ -43,21 +60,8 @@ export async function* exportRedisUnit(run: RunCommand, keys: RedisKeys): AsyncI
   const jobIds = all.filter((k) => k.startsWith('job:') && !k.endsWith(':p') && !k.endsWith(':h')).map((k) => k.slice(4))
     .sort((a, b) => Number.parseInt(a, 10) - Number.parseInt(b, 10));
   for (let i = 0; i < jobIds.length; i += EXPORT_BATCH) {
-    const ids = jobIds.slice(i, i + EXPORT_BATCH);
-    const replies = await run((c) => {
-      const p = c.pipeline();
-      for (const id of ids) {
-        const k = `${keys.base}job:${id}`;
-        p.hgetall(k).hgetall(`${k}:p`).lrange(`${k}:h`, 0, -1);
-      }
-      return p.exec();
-    });
-    const items: UnitItem[] = [];
-    ids.forEach((id, n) => {
-      const job = jobOf(id, replies![n * 3]![1] as Record<string, string>, replies![n * 3 + 1]![1] as Record<string, string>, replies![n * 3 + 2]![1] as string[]);
-      if (job) items.push(job);
-    });
-    yield items;
+    // Expired between the scan and the read: gone, and left out.
+    yield (await exportRedisRefs(run, keys, jobIds.slice(i, i + EXPORT_BATCH).map((id) => `j:${id}`))).filter((item) => item.kind !== 'gone');
   }
 
   const now = Date.now();
@@ -80,46 +84,14 @@ export async function* exportRedisUnit(run: RunCommand, keys: RedisKeys): AsyncI
     }
   }
 
-  const rest: UnitItem[] = [];
-  const structures = all.filter((k) => /^(h|z|l|c):/.test(k));
-  const locks = all.filter((k) => k.startsWith('fence:')).map((k) => k.slice(6));
-  const replies = await run((c) => {
-    const p = c.pipeline();
-    for (const k of structures) {
-      const full = keys.base + k;
-      if (k[0] === 'h') p.hgetall(full);
-      else if (k[0] === 'z') p.zrange(full, 0, -1, 'WITHSCORES');
-      else if (k[0] === 'l') p.lrange(full, 0, -1);
-      else p.get(full);
-      p.pttl(full);
-    }
-    for (const r of locks) p.get(keys.fence(r)).get(keys.lock(r)).pttl(keys.lock(r));
-    p.hgetall(`${keys.base}servers`).zrange(`${keys.base}beats`, 0, -1, 'WITHSCORES');
-    return p.exec();
-  });
-  const value = (i: number) => replies![i]![1];
-  let i = 0;
-  for (const k of structures) {
-    const key = k.slice(2);
-    const v = value(i++);
-    const expireAt = expiryOf(Number(value(i++)));
-    if (k[0] === 'h') rest.push({ kind: 'hash', key, fields: v as Record<string, string>, expireAt });
-    else if (k[0] === 'z') rest.push({ kind: 'set', key, members: pairs(v as string[]).map(([m, s]) => [m, Number(s)]), expireAt });
-    else if (k[0] === 'l') rest.push({ kind: 'list', key, values: v as string[], expireAt });
-    else rest.push({ kind: 'counter', key, value: Number(v), expireAt });
-  }
-  for (const resource of locks) {
-    const fence = Number(value(i++));
-    const holder = value(i++) as string | null;
-    const pttl = Number(value(i++));
-    rest.push({ kind: 'lock', resource, fence, holder: holder !== null && pttl > 0 ? { token: Number(holder), leaseUntil: Date.now() + pttl } : null });
-  }
-  const servers = value(i++) as Record<string, string>;
-  const beats = new Map(pairs(value(i++) as string[]));
-  for (const [id, json] of Object.entries(servers)) {
-    const info = JSON.parse(json) as { queues: string[]; workerCount: number; startedAt: number };
-    rest.push({ kind: 'server', id, queues: info.queues, workerCount: info.workerCount, startedAt: info.startedAt, heartbeatAt: Number(beats.get(id) ?? info.startedAt) });
-  }
+  // The structures' keys are their refs (`h:<key>` …); locks and servers are read as refs too.
+  const servers = await run((c) => c.hkeys(`${keys.base}servers`));
+  const refs = [
+    ...all.filter((k) => /^(h|z|l|c):/.test(k)),
+    ...all.filter((k) => k.startsWith('fence:')).map((k) => `k:${k.slice(6)}`),
+    ...servers.map((id) => `s:${id}`),
+  ];
+  const rest = (await exportRedisRefs(run, keys, refs)).filter((item) => item.kind !== 'gone');
   for (let j = 0; j < rest.length; j += EXPORT_BATCH) yield rest.slice(j, j + EXPORT_BATCH);
 }
 
