@@ -1,7 +1,8 @@
 // One process of a service fleet: a router over shared shards and a shared Postgres directory store.
 // Usage: tsx fleet-router.ts '<json FleetConfig>'
 // Prints "ready <epoch>", then "done <tenant> <jobId>" per job run (serve) and
-// "epoch <n> <ms since the Unix epoch> <shard of each watched tenant, comma-separated>" per directory epoch adopted (watch).
+// "epoch <n> <ms since the Unix epoch> <shard of each watched tenant, comma-separated>" per directory epoch adopted (watch),
+// and "pinned <epoch>" once its pin (if any) is done.
 import { pathToFileURL } from 'node:url';
 import { JobServer } from '../../src/processing/job-server.js';
 import { createRouter, type RouterConfig } from '../../src/router/router.js';
@@ -11,11 +12,17 @@ export interface FleetConfig {
   pg: string;
   redis: string;
   shards: FleetShard[];
+  /** The directory store: a Postgres schema, or (when set) a Redis prefix. */
   directorySchema: string;
+  directoryRedisPrefix?: string;
+  /** The directory store's connection name (Redis CLIENT SETNAME), so a test can find and kill its connections. */
+  directoryConnectionName?: string;
   push?: boolean;
   pollMs?: number;
   serve?: string[];
   watch?: string[];
+  /** [unit, shard]: pinned after ready. */
+  pin?: [string, string];
 }
 
 export function fleetRouterConfig(cfg: FleetConfig): RouterConfig {
@@ -27,7 +34,9 @@ export function fleetRouterConfig(cfg: FleetConfig): RouterConfig {
         : { postgres: { connectionString: cfg.pg, schema: s.pgSchema!, poolSize: 4 } },
     })),
     directory: {
-      backend: { postgres: { connectionString: cfg.pg, schema: cfg.directorySchema, poolSize: 2 } },
+      backend: cfg.directoryRedisPrefix !== undefined
+        ? { redis: { url: cfg.redis, prefix: cfg.directoryRedisPrefix, redis: { connectionName: cfg.directoryConnectionName ?? 'jobshard-fleet' } } }
+        : { postgres: { connectionString: cfg.pg, schema: cfg.directorySchema, poolSize: 2 } },
       ...(cfg.push !== undefined ? { push: cfg.push } : {}),
       ...(cfg.pollMs !== undefined ? { pollMs: cfg.pollMs } : {}),
     },
@@ -60,4 +69,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     }, 1);
   }
   process.stdout.write(`ready ${seen}\n`);
+  if (cfg.pin) {
+    const { epoch } = await router.admin.pin(cfg.pin[0], cfg.pin[1]);
+    process.stdout.write(`pinned ${epoch}\n`);
+  }
 }
