@@ -78,6 +78,22 @@ export interface Backend {
    */
   watch(namespace: string, fn: () => void): () => void;
   signal(namespace: string): Promise<void>;
+  /**
+   * The namespaces with visible work in any of `queues`: a waiting queue entry, or a leased one
+   * whose lease has lapsed. One call per backend, whatever the number of namespaces: its cost
+   * follows the namespaces that hold queue entries, not the idle ones (on a Redis Cluster, which
+   * cannot keep the index inside its scripts, it reads every registered namespace). A hint for a
+   * server that serves many units: every namespace with visible work is listed, and one listed may
+   * have had its work taken by the time it is fetched from.
+   */
+  unitsWithWork(queues: readonly string[]): Promise<string[]>;
+  /**
+   * Calls fn with a namespace whenever work may have become visible in it (an enqueue or requeue,
+   * by any process on this server), and with null when wake-ups may have been lost (the channel
+   * reconnected): then any namespace may have work. One channel for the whole backend; best
+   * effort, like watch: a lost wake-up only delays, so poll unitsWithWork too.
+   */
+  watchWork(fn: (namespace: string | null) => void): () => void;
   /** Closes connections and timers. Storages of a closed backend must not be used any more. */
   close(): Promise<void>;
 }

@@ -14,6 +14,7 @@ import { removeFromQueueTests } from './remove-from-queue.js';
 import { serverTests } from './servers.js';
 import { transactionTests } from './transactions.js';
 import { unitStreamTests } from './unit-stream.js';
+import { workIndexTests } from './work-index.js';
 
 export type { Harness } from './harness.js';
 
@@ -35,6 +36,7 @@ export function runConformance(test: Test, harness: Harness): void {
     backendTests(test, harness.name, harness.backend);
     ownershipTests(test, harness.name, harness.backend);
     unitStreamTests(test, harness.name, harness.backend);
+    workIndexTests(test, harness.name, harness.backend);
   }
   test.after.always(() => harness.teardown());
 }

@@ -2,7 +2,7 @@ import type { Backend, QueueDepth, Storage } from '../../storage/storage.js';
 import { createStorage } from '../../storage/create-storage.js';
 import { ClosedError } from '../../storage/errors.js';
 import type { StorageOptions } from '../../storage/storage-options.js';
-import { checkMs, checkName } from '../../storage/validate.js';
+import { checkMs, checkName, checkQueues } from '../../storage/validate.js';
 import { MemoryNamespace } from './memory-namespace.js';
 import type { UnitOwnership } from '../../storage/ownership.js';
 import { importAll, type ItemRef, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
@@ -27,6 +27,9 @@ export class MemoryBackend implements Backend {
   readonly #options: MemoryBackendOptions;
   readonly #namespaces = new Map<string, { driver: MemoryNamespace; storage: Storage }>();
   readonly #watchers = new Map<string, Set<() => void>>();
+  /** The work index: namespaces that may hold queue entries (added on every enqueue, dropped once seen empty). */
+  readonly #withWork = new Set<string>();
+  readonly #workWatchers = new Set<(namespace: string | null) => void>();
   #lastId = 0;
   #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
@@ -57,6 +60,9 @@ export class MemoryBackend implements Backend {
     if (!ns) {
       const driver = new MemoryNamespace(() => ++this.#lastId, this.#options.pollIntervalMs ?? 1_000, namespace, (n) => {
         this.#lastId = Math.max(this.#lastId, n);
+      }, () => {
+        this.#withWork.add(namespace);
+        for (const fn of this.#workWatchers) fn(namespace);
       });
       ns = { driver, storage: createStorage(driver, this.#options) };
       this.#namespaces.set(namespace, ns);
@@ -121,6 +127,23 @@ export class MemoryBackend implements Backend {
 
   async signal(namespace: string): Promise<void> {
     for (const fn of [...(this.#watchers.get(namespace) ?? [])]) queueMicrotask(fn);
+  }
+
+  async unitsWithWork(queues: readonly string[]): Promise<string[]> {
+    const names = checkQueues(queues);
+    const out: string[] = [];
+    for (const namespace of this.#withWork) {
+      const work = this.#namespaces.get(namespace)?.driver.workIn(names) ?? 'none';
+      if (work === 'visible') out.push(namespace);
+      else if (work === 'none') this.#withWork.delete(namespace);
+    }
+    return out;
+  }
+
+  watchWork(fn: (namespace: string | null) => void): () => void {
+    const entry = (ns: string | null) => fn(ns);
+    this.#workWatchers.add(entry);
+    return () => void this.#workWatchers.delete(entry);
   }
 
   async queueDepths(): Promise<QueueDepth[]> {

@@ -52,11 +52,16 @@ export class MemoryNamespace implements NamespaceDriver {
   #changes: Set<ItemRef> | null = null;
 
   readonly #reserveId: (atLeast: number) => void;
+  readonly #onWork: () => void;
 
-  /** nextId draws the backend's ids; reserveId(n) makes every later draw exceed n (imported ids keep theirs). */
-  constructor(nextId: () => number, readonly pollIntervalMs: number, readonly namespace = 'memory', reserveId: (atLeast: number) => void = () => {}) {
+  /**
+   * nextId draws the backend's ids; reserveId(n) makes every later draw exceed n (imported ids
+   * keep theirs); onWork is called whenever work may have become visible (the backend's work index).
+   */
+  constructor(nextId: () => number, readonly pollIntervalMs: number, readonly namespace = 'memory', reserveId: (atLeast: number) => void = () => {}, onWork: () => void = () => {}) {
     this.#nextId = nextId;
     this.#reserveId = reserveId;
+    this.#onWork = onWork;
   }
 
   /** Throws the refusal of a write or fetch under the unit's ownership record; every write calls it first. */
@@ -267,6 +272,16 @@ export class MemoryNamespace implements NamespaceDriver {
 
   #wakeWaiters(): void {
     for (const w of this.#waiters) w.wake();
+    this.#onWork();
+  }
+
+  /** 'visible': an entry of one of the queues can be fetched now; 'held': only leased ones; 'none': no entry at all. */
+  workIn(queues: readonly string[]): 'visible' | 'held' | 'none' {
+    const now = Date.now();
+    for (const queue of queues) {
+      for (const e of this.#queues.get(queue)?.values() ?? []) if (e.token === null || e.leaseUntil <= now) return 'visible';
+    }
+    return this.#queues.size > 0 ? 'held' : 'none';
   }
 
   async getJob(id: string): Promise<JobRecord | null> {

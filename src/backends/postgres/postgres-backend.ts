@@ -5,7 +5,7 @@ import { createStorage } from '../../storage/create-storage.js';
 import { ClosedError } from '../../storage/errors.js';
 import { parseOptions } from '../../storage/parse-options.js';
 import type { Backend, QueueDepth, Storage } from '../../storage/storage.js';
-import { checkName } from '../../storage/validate.js';
+import { checkName, checkQueues } from '../../storage/validate.js';
 import { mapPgError } from './postgres-errors.js';
 import { PgListener } from './postgres-listener.js';
 import { migrate } from './postgres-migrate.js';
@@ -185,6 +185,16 @@ export class PostgresBackend implements Backend {
   async signal(namespace: string): Promise<void> {
     await this.#query(SQL.signal, [checkName('namespace', namespace)]);
     this.#listener.wakeLocal(namespace);
+  }
+
+  async unitsWithWork(queues: readonly string[]): Promise<string[]> {
+    const { rows } = await this.#query<{ ns: string }>(SQL.unitsWithWork, [checkQueues(queues)]);
+    return rows.map((r) => r.ns);
+  }
+
+  watchWork(fn: (namespace: string | null) => void): () => void {
+    void this.open().catch(() => {});
+    return this.#listener.subscribeAll(fn);
   }
 
   /** Deletes lapsed rows, batch after batch, until a pass finds fewer than a batch. Returns rows deleted. */

@@ -11,6 +11,8 @@ export class PgListener {
   readonly #config: pg.ClientConfig;
   readonly #schema: string;
   readonly #waiters = new Map<string, Set<() => void>>();
+  /** Watchers of every namespace of this schema (a server of many units). */
+  readonly #all = new Set<(ns: string | null) => void>();
   #client: pg.Client | null = null;
   #connected = false;
   #stopped = false;
@@ -67,6 +69,7 @@ export class PgListener {
       const [schema, ns] = JSON.parse(payload) as [string, string];
       if (schema !== this.#schema) return;
       for (const wake of this.#waiters.get(ns) ?? []) wake();
+      for (const wake of this.#all) wake(ns);
     } catch {
       // Not ours: another program may use the same channel name.
     }
@@ -74,6 +77,13 @@ export class PgListener {
 
   #wakeAll(): void {
     for (const set of this.#waiters.values()) for (const wake of set) wake();
+    for (const wake of this.#all) wake(null);
+  }
+
+  /** Calls wake(ns) for every notification of this schema, and wake(null) on (re)connecting: notifications may have been lost. */
+  subscribeAll(wake: (ns: string | null) => void): () => void {
+    this.#all.add(wake);
+    return () => void this.#all.delete(wake);
   }
 
   subscribe(ns: string, wake: () => void): () => void {
@@ -89,6 +99,7 @@ export class PgListener {
   /** Wakes this process's own waiters at once, without a round trip through the server. */
   wakeLocal(ns: string): void {
     for (const wake of this.#waiters.get(ns) ?? []) wake();
+    for (const wake of this.#all) wake(ns);
   }
 
   async stop(): Promise<void> {

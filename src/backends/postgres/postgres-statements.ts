@@ -146,6 +146,19 @@ export const SQL = {
 
   sweep: 'SELECT jobshard_sweep($1) AS deleted',
   signal: "SELECT pg_notify('jobshard', json_build_array(current_schema(), $1::text)::text)",
+  /*
+   * The namespaces with a visible entry in any of $1's queues. The recursive part walks the
+   * distinct namespaces of queue_entries_fetch, one index probe each (a loose index scan), so the
+   * cost follows the namespaces that hold entries; idle ones hold none and are never visited.
+   */
+  unitsWithWork: `WITH RECURSIVE units(ns) AS (
+      (SELECT ns FROM queue_entries ORDER BY ns LIMIT 1)
+      UNION ALL
+      SELECT (SELECT e.ns FROM queue_entries e WHERE e.ns > u.ns ORDER BY e.ns LIMIT 1) FROM units u WHERE u.ns IS NOT NULL
+    )
+    SELECT u.ns FROM units u WHERE u.ns IS NOT NULL AND EXISTS (
+      SELECT 1 FROM queue_entries e
+      WHERE e.ns = u.ns AND e.queue = ANY($1::text[]) AND (e.lease_until IS NULL OR e.lease_until <= clock_timestamp()))`,
   queueDepths: `SELECT ns, queue,
       count(*) FILTER (WHERE lease_until IS NULL OR lease_until <= clock_timestamp())::int AS waiting,
       count(*) FILTER (WHERE lease_until > clock_timestamp())::int AS in_flight

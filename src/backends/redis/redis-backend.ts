@@ -3,7 +3,7 @@ import { createStorage } from '../../storage/create-storage.js';
 import { ClosedError, ShardUnavailableError } from '../../storage/errors.js';
 import { parseOptions } from '../../storage/parse-options.js';
 import type { Backend, QueueDepth, Storage } from '../../storage/storage.js';
-import { checkName } from '../../storage/validate.js';
+import { checkName, checkQueues } from '../../storage/validate.js';
 import type { RunCommand } from './redis-data.js';
 import { mapRedisError } from './redis-errors.js';
 import { RedisKeys } from './redis-keys.js';
@@ -53,7 +53,7 @@ export class RedisBackend implements Backend {
     this.#client.on('error', () => {}); // reported per call as ShardUnavailableError
     const opts = 'options' in this.#client ? (this.#client as Redis).options : undefined;
     this.where = opts ? `${opts.host}:${opts.port}/${opts.db ?? 0}` : 'redis cluster';
-    this.#script = registerScripts(this.#client);
+    this.#script = registerScripts(this.#client, !(this.#client instanceof Redis));
     // The subscriber queues its SUBSCRIBEs until connected and retries forever: it only speeds up wake-ups.
     const subscriberOptions = { lazyConnect: false, enableOfflineQueue: true, maxRetriesPerRequest: null };
     this.#waker = new RedisWaker(() => (this.#client instanceof Redis
@@ -185,6 +185,22 @@ export class RedisBackend implements Backend {
     const channel = this.#namespace(namespace).driver.keys.wakeChannel;
     await this.#run((c) => c.publish(channel, this.#waker.origin));
     this.#waker.wakeLocal(channel);
+  }
+
+  async unitsWithWork(queues: readonly string[]): Promise<string[]> {
+    const names = checkQueues(queues);
+    if (this.#client instanceof Redis) return this.#run(() => this.#script('work', [`${this.options.prefix}work`], [this.options.prefix, ...names])) as Promise<string[]>;
+    // A Cluster script cannot reach other slots: each registered namespace is asked on its own node.
+    const namespaces = await this.#run((c) => c.smembers(`${this.options.prefix}namespaces`));
+    const replies = await Promise.all(namespaces.map((ns) => {
+      const keys = new RedisKeys(this.options.prefix, ns);
+      return this.#run(() => this.#script('monitor', [keys.route], [keys.base, 'visible-work', ...names]));
+    }));
+    return namespaces.filter((_, i) => replies[i] === 1);
+  }
+
+  watchWork(fn: (namespace: string | null) => void): () => void {
+    return this.#waker.subscribeAll(`${this.options.prefix}wake:`, fn);
   }
 
   /**

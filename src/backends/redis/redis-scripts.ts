@@ -5,16 +5,18 @@ const LUA_DIR = new URL('./lua/', import.meta.url);
 const COMMON = readFileSync(new URL('common.lua', LUA_DIR), 'utf8');
 
 /** The scripts in ./lua, each registered once per client and run by SHA (ioredis falls back to EVAL on NOSCRIPT). */
-export const SCRIPT_NAMES = ['create-job', 'read-job', 'set-param', 'commit', 'fetch', 'lease', 'lock', 'servers', 'monitor', 'import', 'changes'] as const;
+export const SCRIPT_NAMES = ['create-job', 'read-job', 'set-param', 'commit', 'fetch', 'lease', 'lock', 'servers', 'monitor', 'import', 'changes', 'work'] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
 type Reply = unknown;
 export type RunScript = (name: ScriptName, keys: string[], args: Array<string | number>) => Promise<Reply>;
 
-export function registerScripts(client: Redis | Cluster): RunScript {
+export function registerScripts(client: Redis | Cluster, cluster: boolean): RunScript {
+  // On a Cluster a script may touch only its namespace's slot: the work index is written outside it (common.lua note_work).
+  const preamble = `local WORK_INDEX = ${cluster ? 'false' : 'true'}\n`;
   for (const name of SCRIPT_NAMES) {
     // common.lua holds the helpers every script uses; each script stays one self-contained file otherwise.
-    const lua = `${COMMON}\n${readFileSync(new URL(`${name}.lua`, LUA_DIR), 'utf8')}`;
+    const lua = `${preamble}${COMMON}\n${readFileSync(new URL(`${name}.lua`, LUA_DIR), 'utf8')}`;
     client.defineCommand(`jobshard_${name.replace(/-/g, '_')}`, { lua });
   }
   return (name, keys, args) => {

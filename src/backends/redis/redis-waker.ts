@@ -13,9 +13,14 @@ import type { Cluster, Redis } from 'ioredis';
  */
 const IDLE_UNSUBSCRIBE_MS = 30_000;
 
+/** The PSUBSCRIBE pattern of every channel whose name starts with `prefix` (its glob characters escaped). */
+const patternOf = (prefix: string) => `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+
 export class RedisWaker {
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #idle = new Map<string, NodeJS.Timeout>();
+  /** Watchers of every channel under a prefix (one PSUBSCRIBE each), by that prefix. */
+  readonly #all = new Map<string, Set<(rest: string | null) => void>>();
   #sub: Redis | Cluster | null = null;
   readonly #make: () => Redis | Cluster;
   /** Published with every wake-up this process sends. */
@@ -30,11 +35,17 @@ export class RedisWaker {
       this.#sub = this.#make();
       this.#sub.on('error', () => {}); // reconnects by itself; fetches poll meanwhile
       this.#sub.on('message', (channel: string, from: string) => {
-        if (from !== this.origin) this.wakeLocal(channel);
+        if (from === this.origin) return;
+        for (const wake of this.#waiters.get(channel) ?? []) wake();
+      });
+      // A channel that has both kinds of subscriber arrives twice: as a message for the one, a pmessage for the other.
+      this.#sub.on('pmessage', (_pattern: string, channel: string, from: string) => {
+        if (from !== this.origin) this.#wakeAll(channel);
       });
       // After a reconnect ioredis re-subscribes; wake everyone for what was published meanwhile.
       this.#sub.on('ready', () => {
         for (const set of this.#waiters.values()) for (const wake of set) wake();
+        for (const set of this.#all.values()) for (const wake of set) wake(null);
       });
     }
     return this.#sub;
@@ -65,8 +76,35 @@ export class RedisWaker {
     };
   }
 
+  /**
+   * Calls wake with the rest of the channel's name for every wake-up on a channel under `prefix`
+   * (from any process), and with null after a reconnect (wake-ups may have been lost meanwhile).
+   */
+  subscribeAll(prefix: string, wake: (rest: string | null) => void): () => void {
+    let set = this.#all.get(prefix);
+    if (!set) {
+      this.#all.set(prefix, (set = new Set()));
+      this.#subscriber().psubscribe(patternOf(prefix)).catch(() => {});
+    }
+    set.add(wake);
+    return () => {
+      set.delete(wake);
+      if (set.size === 0 && this.#all.get(prefix) === set) {
+        this.#all.delete(prefix);
+        this.#sub?.punsubscribe(patternOf(prefix)).catch(() => {});
+      }
+    };
+  }
+
   wakeLocal(channel: string): void {
     for (const wake of this.#waiters.get(channel) ?? []) wake();
+    if (this.#all.size) this.#wakeAll(channel);
+  }
+
+  #wakeAll(channel: string): void {
+    for (const [prefix, set] of this.#all) {
+      if (channel.startsWith(prefix)) for (const wake of set) wake(channel.slice(prefix.length));
+    }
   }
 
   async stop(): Promise<void> {

@@ -125,10 +125,25 @@ end
 -- Queue names this call already added to `queues` (one SADD per queue per call, not per job).
 local queues_known = {}
 
+-- The backend's work index (work.lua): the sorted set "<prefix>work" of namespaces that hold queue
+-- entries, written here in the same script as the entry, so no unit with work is ever missing from
+-- it. WORK_INDEX is set when the script is registered: false on a Cluster, where the index lies in
+-- another slot than the namespace and redis-backend.ts writes it after the script instead.
+local work_noted = false
+
+local function note_work()
+  if WORK_INDEX and not work_noted then
+    local prefix, ns = string.match(B, '^([^{]*){(.*)}:$')
+    redis.call('ZADD', prefix .. 'work', 0, ns)
+    work_noted = true
+  end
+end
+
 local function register_queue(queue)
   if not queues_known[queue] then
     redis.call('SADD', B .. 'queues', queue)
     queues_known[queue] = true
+    note_work()
   end
 end
 

@@ -1,5 +1,6 @@
 -- Monitoring reads. ARGV: B, action, ...
 --   queues -> { {name, waiting, inFlight}... }
+--   visible-work queue... -> 1 or 0
 --   queue-jobs queue offset limit -> { jobJSON... } (waiting entries in fetch order)
 --   state-counts -> { {state, count}... }
 --   jobs-in-state state offset limit -> { jobJSON... } (newest state change first)
@@ -19,6 +20,14 @@ if action == 'queues' then
     end
   end
   return out
+elseif action == 'visible-work' then
+  -- 1 when a queue of ARGV[3..] has a waiting entry or a lapsed lease (work.lua's test, for one namespace on a Cluster).
+  for i = 3, #ARGV do
+    if redis.call('ZCARD', B .. 'q:' .. ARGV[i]) > 0 then return 1 end
+    local first = redis.call('ZRANGE', B .. 'ql:' .. ARGV[i], 0, 0, 'WITHSCORES')
+    if #first > 0 and tonumber(first[2]) <= now then return 1 end
+  end
+  return 0
 elseif action == 'queue-jobs' then
   local queue = ARGV[3]
   reclaim(queue, now)
