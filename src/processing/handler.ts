@@ -6,6 +6,8 @@ export interface JobContext {
   queue: string;
   /** 1 on the first run; a retry after a failure is attempt 2, and so on. */
   attempt: number;
+  /** The tenant whose job this is, when the server runs over a router (JobServer(router, …)). */
+  tenant?: string;
   /** Aborts when the server stops past its shutdown timeout, or when this job's lease was lost to another worker. */
   signal: AbortSignal;
 }

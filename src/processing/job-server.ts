@@ -1,20 +1,31 @@
 import { randomUUID } from 'node:crypto';
 import type { MeterProvider } from '@opentelemetry/api';
 import { processingRecorder } from '../telemetry/processing-telemetry.js';
-import { isJobshardError, LeaseLostError } from '../storage/errors.js';
+import { InvalidArgumentError, isJobshardError, LeaseLostError } from '../storage/errors.js';
 import type { FetchedJob, FetchOptions, FetchStateChange } from '../storage/queue.js';
 import type { Storage } from '../storage/storage.js';
-import type { NewState } from '../storage/job.js';
-import type { WriteTransaction } from '../storage/transaction.js';
 import { sleep } from '../storage/sleep.js';
 import { checkInt } from '../storage/validate.js';
-import { statsKeys, STATS_DAY_RETENTION_MS, STATS_HOUR_RETENTION_MS, type StatisticKind } from '../storage/statistics.js';
 import { LazyAbort } from './lazy-abort.js';
-import { backoffMs, type HandlerEntry, type JobHandler, type RetryPolicy } from './handler.js';
+import { JobRunner, type JobDoneEvent } from './job-runner.js';
+import type { HandlerEntry, RetryPolicy } from './handler.js';
 import { enqueueRecurring, moveDueJobs } from './scheduler.js';
-import { RETRY_PARAM, SCHEDULE_SET, SCHEDULER_LOCK, STATE } from './states.js';
+import { SCHEDULER_LOCK, STATE } from './states.js';
+import { within } from './within.js';
+import { Router } from '../router/router.js';
+import { checkTenantId } from '../tenancy/tenant-id.js';
+import { TenantPool, type TenantFilter } from './tenant-pool.js';
+
+export type { JobDoneEvent } from './job-runner.js';
 
 export interface JobServerOptions {
+  /**
+   * For a server over a router: which tenants it serves, 'all' (the default), a list of tenant
+   * ids, or a predicate. Tenants are found by each shard's work index, not by polling them.
+   */
+  tenants?: TenantFilter;
+  /** For a server over a router: how often each shard is asked which units have work (wake-ups come sooner). Default 1000 ms. */
+  discoveryIntervalMs?: number;
   /** Queues in priority order. Default ['default']. */
   queues?: string[];
   /** Jobs run at once. Default 4. */
@@ -49,22 +60,6 @@ export interface JobServerOptions {
   meterProvider?: MeterProvider;
 }
 
-export interface JobDoneEvent {
-  jobId: string;
-  type: string;
-  queue: string;
-  attempt: number;
-  outcome: 'succeeded' | 'failed' | 'retried' | 'skipped';
-  durationMs: number;
-}
-
-/** Waits for `p` at most `ms`; true if the time ran out. The timer is cleared either way (it must not hold the process). */
-async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  const timer = new AbortController();
-  const timedOut = await Promise.race([p.then(() => false), sleep(ms, timer.signal).then(() => true, () => false)]);
-  timer.abort();
-  return timedOut;
-}
 
 /** The reason a waiting worker's fetch is aborted to take a held job: made once (an abort() without one makes a DOMException, with its stack, each time). */
 const WOKEN = Object.freeze({ woken: true });
@@ -97,9 +92,11 @@ interface Running {
 export class JobServer {
   readonly id: string;
   readonly #storage: Storage;
-  readonly #o: Required<Omit<JobServerOptions, 'onError' | 'onJobDone' | 'serverId' | 'retry' | 'meterProvider'>> & { retry: Required<RetryPolicy> };
+  readonly #o: Required<Omit<JobServerOptions, 'onError' | 'onJobDone' | 'serverId' | 'retry' | 'meterProvider' | 'tenants' | 'discoveryIntervalMs'>> & { retry: Required<RetryPolicy> };
+  /** Over a router: the pool that serves its tenants (start and stop go to it). */
+  readonly #pool: TenantPool | null = null;
   readonly #onError: (err: unknown) => void;
-  readonly #onJobDone: (e: JobDoneEvent) => void;
+  readonly #runner: JobRunner;
   readonly #running = new Set<Running>();
   /** Outcome writes still in flight (at most OUTCOMES_PER_WORKER per worker). */
   readonly #outcomes = new Set<Promise<void>>();
@@ -123,8 +120,19 @@ export class JobServer {
   /** What every fetch of this server asks for: its jobs, marked Processing (a worker adds its signal). */
   readonly #fetchOptions: Omit<FetchOptions, 'signal'>;
 
-  constructor(storage: Storage, options: JobServerOptions) {
-    this.#storage = storage;
+  /**
+   * Over one storage (a backend's, or a router's tenant's), or over a router: then one worker
+   * pool serves every tenant it lists (`tenants`), fairly by their weights in the tenant map,
+   * each job with its own tenant's storage and `ctx.tenant` set.
+   */
+  constructor(source: Storage | Router, options: JobServerOptions) {
+    const overRouter = source instanceof Router;
+    if (!overRouter && options.tenants !== undefined) throw new InvalidArgumentError('tenants applies to a server over a router: new JobServer(router, { tenants, … })');
+    if (overRouter && (options.prefetch ?? 0) > 0) throw new InvalidArgumentError('prefetch is not supported yet by a server over a router; leave it 0');
+    const tenants = overRouter ? checkTenantFilter(options.tenants ?? 'all') : 'all';
+    const discoveryIntervalMs = checkInt('discoveryIntervalMs', options.discoveryIntervalMs ?? 1_000, 10, 600_000);
+    // Over a router no single storage exists: every call of the single-storage path goes through #pool instead.
+    this.#storage = overRouter ? (null as unknown as Storage) : source;
     this.id = options.serverId ?? `server-${randomUUID()}`;
     this.#o = {
       // Frozen, like #processing: storage checks a frozen queue list and state change once, not per fetch.
@@ -146,16 +154,51 @@ export class JobServer {
     });
     this.#fetchOptions = { invisibilityTimeoutMs: this.#o.invisibilityTimeoutMs, withJob: true, setState: this.#processing };
     this.#onError = options.onError ?? (() => {});
-    const record = processingRecorder(this.id, options.meterProvider, storage.locate?.bind(storage));
-    this.#onJobDone = (event) => {
-      record(event);
-      options.onJobDone?.(event);
-    };
+    const record = processingRecorder(this.id, options.meterProvider, overRouter ? undefined : source.locate?.bind(source));
+    this.#runner = new JobRunner({
+      serverId: this.id,
+      handlers: this.#o.handlers,
+      retry: this.#o.retry,
+      retentionMs: this.#o.retentionMs,
+      onJobDone: (event) => {
+        if (event.outcome === 'retried' && event.tenant !== undefined) this.#pool?.noteScheduled(event.tenant);
+        record(event);
+        options.onJobDone?.(event);
+      },
+      stopping: () => this.#stopFetching.signal.aborted,
+    });
+    if (overRouter) {
+      this.#pool = new TenantPool(source, {
+        serverId: this.id,
+        queues: this.#o.queues,
+        workerCount: this.#o.workerCount,
+        invisibilityTimeoutMs: this.#o.invisibilityTimeoutMs,
+        heartbeatIntervalMs: this.#o.heartbeatIntervalMs,
+        serverTimeoutMs: this.#o.serverTimeoutMs,
+        schedulerIntervalMs: this.#o.schedulerIntervalMs,
+        shutdownTimeoutMs: this.#o.shutdownTimeoutMs,
+        discoveryIntervalMs,
+        tenants,
+        fetchOptions: this.#fetchOptions,
+        runner: this.#runner,
+        signal: () => this.#stopFetching.signal,
+        onError: this.#onError,
+      });
+    }
+  }
+
+  /** Tenants with work waiting for a worker's turn (a server over a router; 0 otherwise). */
+  get readyTenants(): number {
+    return this.#pool?.readyTenants ?? 0;
   }
 
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
+    if (this.#pool) {
+      this.#stopFetching = new AbortController();
+      return this.#pool.start();
+    }
     await this.#storage.servers.announce(this.id, { queues: this.#o.queues, workerCount: this.#o.workerCount });
     this.#stopFetching = new AbortController();
     this.#loops = Array.from({ length: this.#o.workerCount }, () => this.#worker());
@@ -201,6 +244,10 @@ export class JobServer {
   async stop(): Promise<void> {
     if (!this.#started) return;
     this.#started = false;
+    if (this.#pool) {
+      this.#stopFetching.abort();
+      return this.#pool.stop();
+    }
     for (const cancel of this.#cancels) cancel();
     this.#cancels = [];
     this.#stopFetching.abort();
@@ -299,7 +346,7 @@ export class JobServer {
       } else if (this.#held.length <= this.#o.prefetch / 2) this.#prefetch();
       const abort = new LazyAbort();
       // #run never rejects: what it does not survive becomes an onError and no outcome.
-      const ran = this.#run(fetched, abort).catch((err) => {
+      const ran = this.#runner.run(this.#storage, fetched, abort).catch((err) => {
         this.#onError(err);
         return null;
       });
@@ -355,100 +402,20 @@ export class JobServer {
     return p;
   }
 
-  /**
-   * Runs the job's handler; resolves, once the handler is done, with the write of the outcome
-   * still to do (null when there is none: skipped, or left to stop()).
-   */
-  async #run(fetched: FetchedJob, abort: LazyAbort): Promise<(() => Promise<void>) | null> {
-    const started = performance.now();
-    const job = fetched.job;
-    // The fetch marked it Processing, or it was in another state (deleted, already done): drop the entry.
-    if (!job || job.state !== STATE.processing) {
-      await fetched.ack().catch(() => {});
-      this.#onJobDone({ jobId: fetched.jobId, type: job?.type ?? '', queue: fetched.queue, attempt: 0, outcome: 'skipped', durationMs: 0 });
-      return null;
-    }
-    const attempt = Number(job.parameters[RETRY_PARAM] ?? 0) + 1;
-    const done = (outcome: JobDoneEvent['outcome']) => this.#onJobDone({ jobId: job.id, type: job.type, queue: job.queue, attempt, outcome, durationMs: performance.now() - started });
-    const entry = this.#o.handlers[job.type];
-    if (!entry) {
-      const reason = `no handler is registered for job type '${job.type}' on server ${this.id}`;
-      return async () => {
-        await this.#finish(fetched, job.id, 'failed', { name: STATE.failed, reason, data: { attempt: String(attempt) } });
-        done('failed');
-      };
-    }
-    const handler: JobHandler = typeof entry === 'function' ? entry : entry.handler;
-    let error: unknown = null;
-    try {
-      await handler(job.args, { jobId: job.id, type: job.type, queue: job.queue, attempt, get signal() { return abort.signal; } });
-    } catch (err) {
-      error = err ?? new Error('handler threw a nullish value');
-    }
-    if (abort.aborted && this.#stopFetching.signal.aborted && error !== null) return null; // stop() requeues it
-    if (error === null) {
-      const durationMs = String(Math.round(performance.now() - started));
-      return async () => {
-        // Retention 0 deletes the job with its outcome: a Succeeded state would be deleted in the same commit.
-        const state = this.#o.retentionMs === 0 ? null : { name: STATE.succeeded, data: { serverId: this.id, durationMs } };
-        await this.#finish(fetched, job.id, 'succeeded', state, this.#o.retentionMs);
-        done('succeeded');
-      };
-    }
-    const message = error instanceof Error ? error.message : String(error);
-    const stack = error instanceof Error ? error.stack ?? '' : '';
-    const policy = { ...this.#o.retry, ...(typeof entry === 'function' ? {} : entry) };
-    if (attempt < policy.attempts) {
-      const delayMs = backoffMs(attempt, policy);
-      const at = Date.now() + delayMs;
-      return async () => {
-        await this.#outcome(fetched, (tx) => {
-          tx.addJobState(job.id, { name: STATE.failed, reason: message, data: { attempt: String(attempt), error: message, stack } });
-          tx.setJobState(job.id, { name: STATE.scheduled, reason: `retry ${attempt + 1} of ${policy.attempts}`, data: { enqueueAt: String(at), delayMs: String(delayMs), queue: job.queue } });
-          tx.setJobParameter(job.id, RETRY_PARAM, String(attempt));
-          tx.setAdd(SCHEDULE_SET, job.id, at);
-        });
-        done('retried');
-      };
-    }
-    return async () => {
-      await this.#finish(fetched, job.id, 'failed', { name: STATE.failed, reason: message, data: { attempt: String(attempt), error: message, stack } });
-      done('failed');
-    };
+  #requeue(fetched: FetchedJob): Promise<void> {
+    return this.#runner.requeue(this.#storage, fetched);
   }
+}
 
-  /** Writes the final state with its statistics, acknowledging the job in the same commit. */
-  async #finish(fetched: FetchedJob, jobId: string, kind: StatisticKind, state: NewState | null, expireMs?: number): Promise<void> {
-    const k = statsKeys(kind, new Date());
-    await this.#outcome(fetched, (tx) => {
-      if (state) tx.setJobState(jobId, state);
-      if (expireMs !== undefined) tx.expireJob(jobId, expireMs);
-      tx.counterIncrement(k.total);
-      tx.counterIncrement(k.day, 1, { expireInMs: STATS_DAY_RETENTION_MS });
-      tx.counterIncrement(k.hour, 1, { expireInMs: STATS_HOUR_RETENTION_MS });
-    });
+/** 'all', a list of valid tenant ids (each once), or a predicate; anything else is InvalidArgumentError. */
+function checkTenantFilter(tenants: unknown): TenantFilter {
+  if (tenants === 'all' || typeof tenants === 'function') return tenants as TenantFilter;
+  if (!Array.isArray(tenants)) throw new InvalidArgumentError(`tenants must be 'all', a list of tenant ids or a function (id) => boolean, got ${tenants === null ? 'null' : typeof tenants}`);
+  const seen = new Set<string>();
+  for (const id of tenants) {
+    checkTenantId(id);
+    if (seen.has(id)) throw new InvalidArgumentError(`tenant '${id}' is listed twice in tenants`);
+    seen.add(id);
   }
-
-  /**
-   * A job's outcome and its ack are one commit: a crash can no longer fall between them and
-   * re-deliver a finished job. If the lease was lost meanwhile (the job ran past its invisibility
-   * and was fetched again), that commit writes nothing; the outcome is then written on its own,
-   * as it was before outcome and ack were joined, and the other delivery owns the entry.
-   */
-  async #outcome(fetched: FetchedJob, write: (tx: WriteTransaction) => void): Promise<void> {
-    try {
-      await this.#storage.transaction((tx) => {
-        write(tx);
-        tx.removeFromQueue(fetched);
-      });
-    } catch (err) {
-      if (!(err instanceof LeaseLostError)) throw err;
-      await this.#storage.transaction(write);
-    }
-  }
-
-  async #requeue(fetched: FetchedJob): Promise<void> {
-    await this.#storage.transaction((tx) => tx.setJobState(fetched.jobId, { name: STATE.enqueued, reason: 'server stopped before the job finished', data: { queue: fetched.queue } }));
-    await fetched.requeue();
-  }
+  return Object.freeze([...seen]);
 }

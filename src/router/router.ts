@@ -8,7 +8,7 @@ import { ConfigError, InvalidArgumentError } from '../storage/errors.js';
 import type { Backend, Storage } from '../storage/storage.js';
 import type { Placement } from '../tenancy/placement.js';
 import { checkTenantId } from '../tenancy/tenant-id.js';
-import { backendOrSpec, resolveTenantMap, type BackendSpec, type TenantMapInput } from '../tenancy/tenant-map.js';
+import { backendOrSpec, resolveTenantMap, type BackendSpec, type ResolvedTenantMap, type TenantMapInput } from '../tenancy/tenant-map.js';
 import { unitKey } from '../tenancy/unit.js';
 import { backendFromSpec } from './backend-from-spec.js';
 import { ShardTelemetry, type TelemetryOptions } from '../telemetry/shard-telemetry.js';
@@ -78,6 +78,7 @@ export class Router {
   readonly #ownBackends: Backend[] = [];
   /** Backends this router made from specs (the others were handed in). */
   readonly #built: Backend[] = [];
+  readonly #config: ResolvedTenantMap;
   #closed = false;
 
   constructor(config: RouterConfig) {
@@ -85,6 +86,7 @@ export class Router {
     const dir = directoryOptionsSchema.safeParse(directory ?? {});
     if (!dir.success) throw new ConfigError(`invalid directory options: ${dir.error.issues.map((i) => `directory.${i.path.join('.')}: ${i.message}`).join('; ')}`);
     const map = resolveTenantMap(mapInput);
+    this.#config = map;
     this.#circuitBreaker = circuitBreaker;
     const build = (spec: Backend | BackendSpec) => {
       const b = backendFromSpec(spec);
@@ -130,6 +132,11 @@ export class Router {
       this.#tenants.set(id, s);
     }
     return s;
+  }
+
+  /** A tenant's fair-share weight from the tenant map (1 when it sets none): what a server over this router gives it. */
+  tenantWeight(tenantId: string): number {
+    return this.#config.tenants.get(tenantId)?.weight ?? 1;
   }
 
   /** Where a tenant lives now: its home shard and each queue group's. */

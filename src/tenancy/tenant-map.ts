@@ -30,6 +30,8 @@ export const tenantMapSchema = z.object({
   tenants: z.record(z.string(), z.object({
     /** Pin the tenant's home unit to this shard instead of hashing. */
     shard: z.string().optional(),
+    /** Its share of a server over the router (JobServer(router, …)) while other tenants have work too. Default 1. */
+    weight: z.number().positive('weight must be > 0').finite().optional(),
     queueGroups: z.record(z.string(), z.object({
       queues: z.array(z.string()).min(1, 'a queue group needs at least one queue'),
       /** Pin the group to a shard; otherwise it is placed by hashing `tenant:group`. */
@@ -47,6 +49,8 @@ export interface ResolvedTenant {
   groupOfQueue: Map<string, string>;
   /** group -> pinned shard or null */
   groups: Map<string, string | null>;
+  /** Fair-share weight for servers over the router (default 1). */
+  weight: number;
 }
 
 export interface ResolvedTenantMap {
@@ -81,7 +85,7 @@ export function resolveTenantMap(input: unknown): ResolvedTenantMap {
       continue;
     }
     if (cfg.shard !== undefined && !ids.has(cfg.shard)) problems.push(`${where}.shard: unknown shard '${cfg.shard}' (known: ${known()})`);
-    const resolved: ResolvedTenant = { pin: cfg.shard ?? null, groupOfQueue: new Map(), groups: new Map() };
+    const resolved: ResolvedTenant = { pin: cfg.shard ?? null, groupOfQueue: new Map(), groups: new Map(), weight: cfg.weight ?? 1 };
     for (const [group, g] of Object.entries(cfg.queueGroups ?? {})) {
       const gWhere = `${where}.queueGroups.${group}`;
       try {

@@ -1,0 +1,142 @@
+import { LeaseLostError } from '../storage/errors.js';
+import type { NewState } from '../storage/job.js';
+import type { FetchedJob } from '../storage/queue.js';
+import { statsKeys, STATS_DAY_RETENTION_MS, STATS_HOUR_RETENTION_MS, type StatisticKind } from '../storage/statistics.js';
+import type { Storage } from '../storage/storage.js';
+import type { WriteTransaction } from '../storage/transaction.js';
+import { backoffMs, type HandlerEntry, type JobHandler, type RetryPolicy } from './handler.js';
+import type { LazyAbort } from './lazy-abort.js';
+import { RETRY_PARAM, SCHEDULE_SET, STATE } from './states.js';
+
+export interface JobDoneEvent {
+  jobId: string;
+  type: string;
+  queue: string;
+  attempt: number;
+  outcome: 'succeeded' | 'failed' | 'retried' | 'skipped';
+  durationMs: number;
+  /** The tenant whose job it was, for a server over a router (JobServer(router, …)). */
+  tenant?: string;
+}
+
+export interface RunnerSettings {
+  serverId: string;
+  handlers: Record<string, HandlerEntry>;
+  retry: Required<RetryPolicy>;
+  retentionMs: number;
+  onJobDone: (event: JobDoneEvent) => void;
+  /** True once the server stops fetching: a job aborted then with an error is left for stop() to requeue. */
+  stopping: () => boolean;
+}
+
+/** The outcome write of a run, done off the worker's path (null: none to write). */
+export type OutcomeWrite = (() => Promise<void>) | null;
+
+/**
+ * Runs fetched jobs: calls the handler registered for the job's type and
+ * makes the write of its outcome (succeeded, failed, or scheduled for a
+ * retry), joined with the job's ack in one commit. Shared by a server over
+ * one storage and a server over a router's tenants.
+ */
+export class JobRunner {
+  constructor(readonly s: RunnerSettings) {}
+
+  /**
+   * Runs the job's handler; resolves, once the handler is done, with the write of the outcome
+   * still to do (null when there is none: skipped, or left to stop()).
+   */
+  async run(storage: Storage, fetched: FetchedJob, abort: LazyAbort, tenant?: string): Promise<OutcomeWrite> {
+    const started = performance.now();
+    const job = fetched.job;
+    const s = this.s;
+    // The fetch marked it Processing, or it was in another state (deleted, already done): drop the entry.
+    if (!job || job.state !== STATE.processing) {
+      await fetched.ack().catch(() => {});
+      s.onJobDone({ jobId: fetched.jobId, type: job?.type ?? '', queue: fetched.queue, attempt: 0, outcome: 'skipped', durationMs: 0, ...(tenant !== undefined ? { tenant } : {}) });
+      return null;
+    }
+    const attempt = Number(job.parameters[RETRY_PARAM] ?? 0) + 1;
+    const done = (outcome: JobDoneEvent['outcome']) => s.onJobDone({ jobId: job.id, type: job.type, queue: job.queue, attempt, outcome, durationMs: performance.now() - started, ...(tenant !== undefined ? { tenant } : {}) });
+    const entry = s.handlers[job.type];
+    if (!entry) {
+      const reason = `no handler is registered for job type '${job.type}' on server ${s.serverId}`;
+      return async () => {
+        await this.#finish(storage, fetched, job.id, 'failed', { name: STATE.failed, reason, data: { attempt: String(attempt) } });
+        done('failed');
+      };
+    }
+    const handler: JobHandler = typeof entry === 'function' ? entry : entry.handler;
+    let error: unknown = null;
+    try {
+      await handler(job.args, { jobId: job.id, type: job.type, queue: job.queue, attempt, ...(tenant !== undefined ? { tenant } : {}), get signal() { return abort.signal; } });
+    } catch (err) {
+      error = err ?? new Error('handler threw a nullish value');
+    }
+    if (abort.aborted && s.stopping() && error !== null) return null; // stop() requeues it
+    if (error === null) {
+      const durationMs = String(Math.round(performance.now() - started));
+      return async () => {
+        // Retention 0 deletes the job with its outcome: a Succeeded state would be deleted in the same commit.
+        const state = s.retentionMs === 0 ? null : { name: STATE.succeeded, data: { serverId: s.serverId, durationMs } };
+        await this.#finish(storage, fetched, job.id, 'succeeded', state, s.retentionMs);
+        done('succeeded');
+      };
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    const stack = error instanceof Error ? error.stack ?? '' : '';
+    const policy = { ...s.retry, ...(typeof entry === 'function' ? {} : entry) };
+    if (attempt < policy.attempts) {
+      const delayMs = backoffMs(attempt, policy);
+      const at = Date.now() + delayMs;
+      return async () => {
+        await this.#outcome(storage, fetched, (tx) => {
+          tx.addJobState(job.id, { name: STATE.failed, reason: message, data: { attempt: String(attempt), error: message, stack } });
+          tx.setJobState(job.id, { name: STATE.scheduled, reason: `retry ${attempt + 1} of ${policy.attempts}`, data: { enqueueAt: String(at), delayMs: String(delayMs), queue: job.queue } });
+          tx.setJobParameter(job.id, RETRY_PARAM, String(attempt));
+          tx.setAdd(SCHEDULE_SET, job.id, at);
+        });
+        done('retried');
+      };
+    }
+    return async () => {
+      await this.#finish(storage, fetched, job.id, 'failed', { name: STATE.failed, reason: message, data: { attempt: String(attempt), error: message, stack } });
+      done('failed');
+    };
+  }
+
+  /** Gives a fetched job back to its queue, Enqueued again (a server stopping before it ran or finished it). */
+  async requeue(storage: Storage, fetched: FetchedJob): Promise<void> {
+    await storage.transaction((tx) => tx.setJobState(fetched.jobId, { name: STATE.enqueued, reason: 'server stopped before the job finished', data: { queue: fetched.queue } }));
+    await fetched.requeue();
+  }
+
+  /** Writes the final state with its statistics, acknowledging the job in the same commit. */
+  async #finish(storage: Storage, fetched: FetchedJob, jobId: string, kind: StatisticKind, state: NewState | null, expireMs?: number): Promise<void> {
+    const k = statsKeys(kind, new Date());
+    await this.#outcome(storage, fetched, (tx) => {
+      if (state) tx.setJobState(jobId, state);
+      if (expireMs !== undefined) tx.expireJob(jobId, expireMs);
+      tx.counterIncrement(k.total);
+      tx.counterIncrement(k.day, 1, { expireInMs: STATS_DAY_RETENTION_MS });
+      tx.counterIncrement(k.hour, 1, { expireInMs: STATS_HOUR_RETENTION_MS });
+    });
+  }
+
+  /**
+   * A job's outcome and its ack are one commit: a crash can no longer fall between them and
+   * re-deliver a finished job. If the lease was lost meanwhile (the job ran past its invisibility
+   * and was fetched again), that commit writes nothing; the outcome is then written on its own,
+   * as it was before outcome and ack were joined, and the other delivery owns the entry.
+   */
+  async #outcome(storage: Storage, fetched: FetchedJob, write: (tx: WriteTransaction) => void): Promise<void> {
+    try {
+      await storage.transaction((tx) => {
+        write(tx);
+        tx.removeFromQueue(fetched);
+      });
+    } catch (err) {
+      if (!(err instanceof LeaseLostError)) throw err;
+      await storage.transaction(write);
+    }
+  }
+}

@@ -1,0 +1,292 @@
+import { isJobshardError, LeaseLostError } from '../storage/errors.js';
+import type { FetchedJob, FetchOptions } from '../storage/queue.js';
+import type { Backend, Storage } from '../storage/storage.js';
+import type { Router } from '../router/router.js';
+import { FairQueue } from './fair-queue.js';
+import type { JobRunner, OutcomeWrite } from './job-runner.js';
+import { LazyAbort } from './lazy-abort.js';
+import { enqueueRecurring, moveDueJobs } from './scheduler.js';
+import { RECURRING_SET, SCHEDULE_SET, SCHEDULER_LOCK } from './states.js';
+import { within } from './within.js';
+
+/** Which tenants a server over a router serves. */
+export type TenantFilter = 'all' | readonly string[] | ((tenant: string) => boolean);
+
+/** The namespace on each shard where servers over a router register: one record per process per shard. */
+export const POOL_SERVERS_NAMESPACE = 'jobshard.servers';
+
+/** A namespace is a unit key, `tenant` or `tenant:group`; reserved ones (`jobshard.…`) are no tenant's. */
+const TENANT = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Tenants swept for due scheduled and recurring jobs per scheduler tick, round robin. */
+const SWEEP_BATCH = 100;
+
+export interface PoolSettings {
+  serverId: string;
+  queues: string[];
+  workerCount: number;
+  invisibilityTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  serverTimeoutMs: number;
+  schedulerIntervalMs: number;
+  shutdownTimeoutMs: number;
+  discoveryIntervalMs: number;
+  tenants: TenantFilter;
+  fetchOptions: Omit<FetchOptions, 'signal'>;
+  runner: JobRunner;
+  /** Aborted when the server stops: no more fetching. */
+  signal: () => AbortSignal;
+  onError: (err: unknown) => void;
+}
+
+interface Running {
+  storage: Storage;
+  fetched: FetchedJob;
+  abort: LazyAbort;
+  done: Promise<unknown>;
+  since: number;
+}
+
+/**
+ * One worker pool over every tenant of a router: workers take tenants in
+ * deficit round-robin order (FairQueue) and fetch from that tenant's storage;
+ * which tenants have work comes from each shard's work index (one call per
+ * shard per discovery interval) and its one wake-up channel, never from
+ * polling tenants. Server records and heartbeats are one per shard; due
+ * scheduled and recurring jobs are moved for the tenants this pool knows of.
+ */
+export class TenantPool {
+  readonly #router: Router;
+  readonly #s: PoolSettings;
+  readonly #fair: FairQueue;
+  readonly #accepts: (tenant: string) => boolean;
+  readonly #running = new Set<Running>();
+  readonly #outcomes = new Set<Promise<void>>();
+  /** Tenants with scheduled or recurring work to sweep (seen with work, retried here, or listed). */
+  readonly #known = new Set<string>();
+  #sweepFrom = 0;
+  readonly #watched = new Map<Backend, () => void>();
+  /** Each periodic task's pending timer (replaced as it re-arms), and the keep-alive interval. */
+  #timers: Array<{ t: NodeJS.Timeout | undefined }> = [];
+  #loops: Promise<void>[] = [];
+
+  constructor(router: Router, settings: PoolSettings) {
+    this.#router = router;
+    this.#s = settings;
+    this.#fair = new FairQueue((tenant) => router.tenantWeight(tenant));
+    const t = settings.tenants;
+    if (t === 'all') this.#accepts = () => true;
+    else if (typeof t === 'function') this.#accepts = (id) => t(id) === true;
+    else {
+      const listed = new Set(t);
+      this.#accepts = (id) => listed.has(id);
+      for (const id of t) this.#known.add(id);
+    }
+  }
+
+  /** A job of this tenant was scheduled (a retry): its due jobs are swept from now on. */
+  noteScheduled(tenant: string): void {
+    this.#known.add(tenant);
+  }
+
+  /** Tenants with work waiting for a turn (for tests and metrics). */
+  get readyTenants(): number {
+    return this.#fair.size;
+  }
+
+  async start(): Promise<void> {
+    await this.#router.open();
+    await Promise.all(this.#backends().map((b) => this.#serversOf(b).announce(this.#s.serverId, { queues: this.#s.queues, workerCount: this.#s.workerCount })));
+    this.#discover();
+    this.#every(this.#s.discoveryIntervalMs, () => this.#discover());
+    this.#every(this.#s.heartbeatIntervalMs, () => this.#heartbeat());
+    this.#every(this.#s.schedulerIntervalMs, () => this.#sweep());
+    const period = Math.max(10, Math.floor(this.#s.invisibilityTimeoutMs / 3));
+    const keepAlive = setInterval(() => this.#extendRunning(performance.now() - period), period);
+    keepAlive.unref();
+    this.#timers.push({ t: keepAlive });
+    this.#loops = Array.from({ length: this.#s.workerCount }, () => this.#worker());
+  }
+
+  async stop(): Promise<void> {
+    for (const slot of this.#timers) clearTimeout(slot.t);
+    this.#timers = [];
+    for (const unwatch of this.#watched.values()) unwatch();
+    this.#watched.clear();
+    const finished = Promise.all([...this.#running].map((r) => r.done));
+    const timedOut = await within(finished, this.#s.shutdownTimeoutMs);
+    if (timedOut) {
+      await Promise.all([...this.#running].map(async (r) => {
+        r.abort.abort(new Error('server stopping'));
+        await this.#s.runner.requeue(r.storage, r.fetched).catch((err) => this.#s.onError(err));
+      }));
+    }
+    await within(Promise.all(this.#loops), 1_000);
+    await within(Promise.all(this.#outcomes), 5_000);
+    await Promise.all(this.#backends().map((b) => this.#serversOf(b).remove(this.#s.serverId).catch((err) => this.#s.onError(err))));
+  }
+
+  #backends(): Backend[] {
+    return [...new Set([...this.#router.shards.values()].map((s) => s.backend))];
+  }
+
+  #serversOf(backend: Backend) {
+    return backend.storage(POOL_SERVERS_NAMESPACE).servers;
+  }
+
+  /** A namespace that may have work: its tenant joins the ring, if this pool serves it. */
+  #consider(namespace: string): void {
+    const tenant = namespace.split(':', 1)[0]!;
+    if (!TENANT.test(tenant) || !this.#accepts(tenant)) return;
+    this.#known.add(tenant);
+    this.#fair.add(tenant);
+  }
+
+  /** Asks every shard which units have work, and subscribes to the wake-ups of shards not yet watched. */
+  #discover(): void {
+    for (const backend of this.#backends()) {
+      if (!this.#watched.has(backend)) {
+        this.#watched.set(backend, backend.watchWork((ns) => {
+          if (ns === null) void this.#ask(backend);
+          else this.#consider(ns);
+        }));
+      }
+      void this.#ask(backend);
+    }
+  }
+
+  async #ask(backend: Backend): Promise<void> {
+    try {
+      for (const ns of await backend.unitsWithWork(this.#s.queues)) this.#consider(ns);
+    } catch (err) {
+      this.#s.onError(err);
+    }
+  }
+
+  async #heartbeat(): Promise<void> {
+    for (const backend of this.#backends()) {
+      const servers = this.#serversOf(backend);
+      try {
+        await servers.heartbeat(this.#s.serverId);
+      } catch (err) {
+        if (!isJobshardError(err, 'SERVER_GONE')) throw err;
+        await servers.announce(this.#s.serverId, { queues: this.#s.queues, workerCount: this.#s.workerCount });
+      }
+      await servers.removeTimedOut(this.#s.serverTimeoutMs);
+    }
+  }
+
+  /**
+   * Moves due scheduled and retrying jobs and recurring occurrences for up to SWEEP_BATCH known
+   * tenants a tick, each under its own scheduler lock (shared with single-tenant servers); a tenant
+   * with nothing scheduled and no recurring job is forgotten until it has work again.
+   */
+  async #sweep(): Promise<void> {
+    const tenants = [...this.#known];
+    if (tenants.length === 0) return;
+    const listed = Array.isArray(this.#s.tenants);
+    for (let i = 0; i < Math.min(SWEEP_BATCH, tenants.length); i++) {
+      if (this.#s.signal().aborted) return;
+      const tenant = tenants[(this.#sweepFrom + i) % tenants.length]!;
+      const storage = this.#router.tenant(tenant);
+      const lock = await storage.locks.acquire(SCHEDULER_LOCK, { timeoutMs: 0, ttlMs: 10_000 }).catch((err) => {
+        if (!isJobshardError(err, 'LOCK_TIMEOUT')) this.#s.onError(err);
+        return null;
+      });
+      if (!lock) continue;
+      try {
+        const held = () => !lock.signal.aborted;
+        await moveDueJobs(storage, Date.now(), held);
+        await enqueueRecurring(storage, Date.now(), held);
+        const pending = (await storage.data.setCount(SCHEDULE_SET)) + (await storage.data.setCount(RECURRING_SET));
+        if (pending === 0 && !listed && !this.#fair.has(tenant)) this.#known.delete(tenant);
+      } catch (err) {
+        this.#s.onError(err);
+      } finally {
+        await lock.release().catch(() => {});
+      }
+    }
+    this.#sweepFrom = (this.#sweepFrom + SWEEP_BATCH) % Math.max(1, tenants.length);
+  }
+
+  async #worker(): Promise<void> {
+    const signal = this.#s.signal();
+    const writing: Promise<void>[] = [];
+    while (!signal.aborted) {
+      const tenant = this.#fair.next();
+      if (tenant === null) {
+        await this.#fair.changed(signal);
+        continue;
+      }
+      const mark = this.#fair.mark(tenant);
+      const storage = this.#router.tenant(tenant);
+      let fetched: FetchedJob | null;
+      try {
+        fetched = await storage.queues.tryFetch(this.#s.queues, this.#s.fetchOptions);
+      } catch (err) {
+        // Its shard is down or the unit is moving: left to the next discovery; the others keep being served.
+        this.#fair.done(tenant, false, this.#fair.mark(tenant));
+        this.#s.onError(err);
+        continue;
+      }
+      this.#fair.done(tenant, fetched !== null, mark);
+      if (!fetched) continue;
+      if (signal.aborted) {
+        await this.#s.runner.requeue(storage, fetched).catch((err) => this.#s.onError(err));
+        break;
+      }
+      const abort = new LazyAbort();
+      const ran: Promise<OutcomeWrite> = this.#s.runner.run(storage, fetched, abort, tenant).catch((err) => {
+        this.#s.onError(err);
+        return null;
+      });
+      const running: Running = { storage, fetched, abort, done: ran, since: performance.now() };
+      this.#running.add(running);
+      const write = await ran;
+      this.#running.delete(running);
+      if (writing.length >= 3) await writing.shift();
+      if (write) writing.push(this.#track(write));
+    }
+    await Promise.all(writing);
+  }
+
+  #track(write: () => Promise<void>): Promise<void> {
+    const p: Promise<void> = write().then(() => {
+      this.#outcomes.delete(p);
+    }, (err: unknown) => {
+      this.#outcomes.delete(p);
+      this.#s.onError(err);
+    });
+    this.#outcomes.add(p);
+    return p;
+  }
+
+  #extendRunning(startedBy: number): void {
+    for (const r of this.#running) {
+      if (r.since > startedBy) continue;
+      r.since = performance.now();
+      r.fetched.extend().catch((err) => {
+        if (err instanceof LeaseLostError) r.abort.abort(err);
+      });
+    }
+  }
+
+  #every(ms: number, fn: () => unknown): void {
+    const slot: { t: NodeJS.Timeout | undefined } = { t: undefined };
+    const tick = async () => {
+      if (this.#s.signal().aborted) return;
+      try {
+        await fn();
+      } catch (err) {
+        this.#s.onError(err);
+      }
+      if (this.#s.signal().aborted) return;
+      slot.t = setTimeout(tick, ms);
+      slot.t.unref();
+    };
+    // A random first delay, so servers started together do not tick in step.
+    slot.t = setTimeout(tick, Math.random() * Math.min(ms, 200));
+    slot.t.unref();
+    this.#timers.push(slot);
+  }
+}
