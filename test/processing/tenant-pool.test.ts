@@ -1,0 +1,228 @@
+// One JobServer over a router: every tenant served by one pool, fairly, from each shard's work index.
+import test from 'ava';
+import { MemoryBackend } from '../../src/backends/memory/memory-backend.js';
+import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.js';
+import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
+import { JobClient } from '../../src/processing/job-client.js';
+import { JobServer } from '../../src/processing/job-server.js';
+import { createRouter, type Router, type RouterConfig } from '../../src/router/router.js';
+import type { JsonValue } from '../../src/storage/json.js';
+import { rejectsWithCode } from '../conformance/helpers.js';
+import { freshTenant } from '../helpers/mixed-router.js';
+import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../helpers/servers.js';
+
+/** A router over a Redis and a Postgres shard (fresh prefix and schema), and its cleanup. */
+async function realRouter(tenants: RouterConfig['tenants'] = {}): Promise<{ router: Router; cleanup: () => Promise<void> }> {
+  const schema = freshSchema();
+  const prefix = freshPrefix();
+  const router = await createRouter({
+    shards: [
+      { id: 'redis', backend: new RedisBackend({ url: REDIS_URL, prefix }) },
+      { id: 'pg', backend: new PostgresBackend({ connectionString: PG_URL, schema, poolSize: 6 }) },
+    ],
+    tenants,
+  });
+  return {
+    router,
+    cleanup: async () => {
+      await router.close();
+      await dropSchema(schema);
+      await deleteRedisPrefix(prefix);
+    },
+  };
+}
+
+async function until(cond: () => boolean, ms: number, what: () => string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what()}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+test('one server serves 300 tenants on two shards: every job runs once, under its own tenant', async (t) => {
+  const { router, cleanup } = await realRouter();
+  const tenants = Array.from({ length: 300 }, () => freshTenant());
+  const ran = new Map<string, number>();
+  let foreign = 0;
+  const server = new JobServer(router, {
+    queues: ['q'],
+    workerCount: 8,
+    handlers: {
+      work: async (args, ctx) => {
+        if (args[0] !== ctx.tenant) foreign++;
+        // Writes go through the job's own tenant: its storage sees the job, as Processing.
+        const job = await router.tenant(ctx.tenant!).jobs.get(ctx.jobId);
+        if (job.state !== 'Processing') foreign++;
+        ran.set(ctx.jobId, (ran.get(ctx.jobId) ?? 0) + 1);
+      },
+    },
+  });
+  try {
+    const ids: string[] = [];
+    for (const tn of tenants) for (let i = 0; i < 3; i++) ids.push(await new JobClient(router.tenant(tn)).enqueue('work', [tn], { queue: 'q' }));
+    await server.start();
+    await until(() => ran.size >= ids.length, 60_000, () => `${ran.size} of ${ids.length}`);
+    t.is(ran.size, 900);
+    t.deepEqual([...ran.values()].filter((n) => n !== 1), [], 'each once');
+    t.is(foreign, 0, 'none ran under another tenant');
+    const some = tenants[17]!;
+    const mine = ids.filter((_, i) => Math.floor(i / 3) === 17);
+    for (const id of mine) t.is((await router.tenant(some).jobs.get(id)).state, 'Succeeded');
+  } finally {
+    await server.stop();
+    await cleanup();
+  }
+});
+
+test('a tenant that first enqueues after the server started is served within a second (wake-ups), on Redis and Postgres', async (t) => {
+  const { router, cleanup } = await realRouter();
+  const started = new Map<string, number>();
+  const server = new JobServer(router, {
+    queues: ['q'],
+    workerCount: 4,
+    discoveryIntervalMs: 60_000, // discovery by polling would take a minute: only the wake-ups can be in time
+    handlers: { work: async (_args, ctx) => void started.set(ctx.jobId, Date.now()) },
+  });
+  try {
+    await server.start();
+    await new Promise((r) => setTimeout(r, 300));
+    const delays: number[] = [];
+    const shards = new Set<string>();
+    for (let i = 0; i < 10; i++) {
+      const tn = freshTenant();
+      shards.add(router.shardFor(tn).shard);
+      const at = Date.now();
+      const id = await new JobClient(router.tenant(tn)).enqueue('work', [], { queue: 'q' });
+      await until(() => started.has(id), 5_000, () => `job of new tenant ${tn}`);
+      delays.push(started.get(id)! - at);
+    }
+    t.log(`first-job start delay of new tenants: max ${Math.max(...delays)} ms, shards ${[...shards].join(', ')}`);
+    t.true(Math.max(...delays) < 1_000);
+  } finally {
+    await server.stop();
+    await cleanup();
+  }
+});
+
+test('fairness: 50 tenants with 10 jobs each finish long before one tenant\'s 5,000-job backlog', async (t) => {
+  const { router, cleanup } = await realRouter();
+  const big = freshTenant('big');
+  const small = Array.from({ length: 50 }, () => freshTenant('small'));
+  let bigDone = 0;
+  const smallDone = new Map<string, number>();
+  let bigAtLastSmall = -1;
+  const server = new JobServer(router, {
+    queues: ['q'],
+    workerCount: 8,
+    retentionMs: 0,
+    handlers: {
+      work: async (args) => {
+        if (args[0] === big) bigDone++;
+        else {
+          smallDone.set(args[0] as string, (smallDone.get(args[0] as string) ?? 0) + 1);
+          if ([...smallDone.values()].reduce((a, b) => a + b, 0) === 500) bigAtLastSmall = bigDone;
+        }
+      },
+    },
+  });
+  try {
+    const bigClient = new JobClient(router.tenant(big));
+    await Promise.all(Array.from({ length: 5_000 }, () => bigClient.enqueue('work', [big], { queue: 'q' })));
+    await server.start();
+    await until(() => bigDone >= 200, 30_000, () => `${bigDone} big jobs`);
+    // The small tenants arrive while the backlog is being worked off.
+    await Promise.all(small.flatMap((tn) => Array.from({ length: 10 }, () => new JobClient(router.tenant(tn)).enqueue('work', [tn as JsonValue], { queue: 'q' }))));
+    const enqueuedAt = bigDone;
+    await until(() => bigAtLastSmall >= 0, 60_000, () => `${[...smallDone.values()].reduce((a, b) => a + b, 0)} of 500 small jobs`);
+    const during = bigAtLastSmall - enqueuedAt;
+    t.log(`big-tenant jobs run while the 500 small jobs ran: ${during} (of 5,000; ${enqueuedAt} before they came)`);
+    // Fair share: ~1 big job per 50 small ones, plus the jobs in flight when they came. A loose bound.
+    t.true(during < 1_000, `${during} big jobs ran meanwhile`);
+    t.true(bigAtLastSmall < 4_000, 'the small tenants were not left for after the backlog');
+  } finally {
+    await server.stop();
+    await cleanup();
+  }
+});
+
+test('weights from the tenant map: 1:3 shares between two backlogged tenants, within ±15%', async (t) => {
+  const light = freshTenant('light');
+  const heavy = freshTenant('heavy');
+  const { router, cleanup } = await realRouter({ [light]: { weight: 1 }, [heavy]: { weight: 3 } });
+  const order: string[] = [];
+  const server = new JobServer(router, {
+    queues: ['q'],
+    workerCount: 4,
+    retentionMs: 0,
+    handlers: { work: async (args) => void order.push(args[0] as string) },
+  });
+  try {
+    for (const tn of [light, heavy]) {
+      const c = new JobClient(router.tenant(tn));
+      await Promise.all(Array.from({ length: 1_500 }, () => c.enqueue('work', [tn], { queue: 'q' })));
+    }
+    await server.start();
+    await until(() => order.length >= 1_200, 60_000, () => `${order.length} jobs`);
+    const first = order.slice(0, 1_200);
+    const share = first.filter((x) => x === heavy).length / first.length;
+    t.log(`heavy (weight 3) share of the first 1,200 jobs: ${(share * 100).toFixed(1)}%`);
+    t.true(Math.abs(share - 0.75) <= 0.15 * 0.75, `share ${share}`);
+  } finally {
+    await server.stop();
+    await cleanup();
+  }
+});
+
+test('tenants lists whom it serves; retries and scheduled jobs of its tenants run', async (t) => {
+  const mem = new MemoryBackend();
+  const router = await createRouter({ shards: [{ id: 'm', backend: mem }] });
+  const [mine, other] = [freshTenant(), freshTenant()];
+  const runs: string[] = [];
+  let failedOnce = false;
+  const server = new JobServer(router, {
+    tenants: [mine],
+    queues: ['q'],
+    workerCount: 2,
+    schedulerIntervalMs: 50,
+    retry: { attempts: 2, baseDelayMs: 50, jitter: 0 },
+    handlers: {
+      work: async (args, ctx) => {
+        runs.push(`${ctx.tenant}:${String(args[0])}`);
+        if (args[0] === 'flaky' && !failedOnce) {
+          failedOnce = true;
+          throw new Error('once');
+        }
+      },
+    },
+  });
+  try {
+    await server.start();
+    const a = new JobClient(router.tenant(mine));
+    const b = new JobClient(router.tenant(other));
+    const otherId = await b.enqueue('work', ['not-served'], { queue: 'q' });
+    await a.enqueue('work', ['flaky'], { queue: 'q' });
+    await a.schedule('work', ['later'], { delayMs: 200 }, { queue: 'q' });
+    await until(() => runs.length >= 3, 10_000, () => runs.join(' '));
+    await new Promise((r) => setTimeout(r, 200));
+    t.deepEqual([...runs].sort(), [`${mine}:flaky`, `${mine}:flaky`, `${mine}:later`].sort());
+    t.is((await router.tenant(other).jobs.get(otherId)).state, 'Enqueued', 'a tenant not listed is left alone');
+  } finally {
+    await server.stop();
+    await router.close();
+  }
+});
+
+test('bad input: tenants, prefetch over a router, tenants without one, weights', async (t) => {
+  const router = await createRouter({ shards: [{ id: 'm', backend: new MemoryBackend() }] });
+  const handlers = { x: async () => {} };
+  t.throws(() => new JobServer(router, { handlers, tenants: ['ok', 'bad id'] }), { code: 'INVALID_ARGUMENT' } as never);
+  t.throws(() => new JobServer(router, { handlers, tenants: ['a', 'a'] }), { code: 'INVALID_ARGUMENT' } as never);
+  t.throws(() => new JobServer(router, { handlers, tenants: 'some' as never }), { code: 'INVALID_ARGUMENT' } as never);
+  t.throws(() => new JobServer(router, { handlers, prefetch: 8 }), { code: 'INVALID_ARGUMENT' } as never);
+  t.throws(() => new JobServer(router, { handlers, discoveryIntervalMs: 0 }), { code: 'INVALID_ARGUMENT' } as never);
+  t.throws(() => new JobServer(router.tenant('x'), { handlers, tenants: 'all' }), { code: 'INVALID_ARGUMENT' } as never);
+  await rejectsWithCode(t, createRouter({ shards: [{ id: 'm', backend: new MemoryBackend() }], tenants: { a: { weight: 0 } } }), 'CONFIG_INVALID');
+  await rejectsWithCode(t, createRouter({ shards: [{ id: 'm', backend: new MemoryBackend() }], tenants: { a: { weight: -2 } } }), 'CONFIG_INVALID');
+  await router.close();
+});
