@@ -226,3 +226,35 @@ test('bad input: tenants, prefetch over a router, tenants without one, weights',
   await rejectsWithCode(t, createRouter({ shards: [{ id: 'm', backend: new MemoryBackend() }], tenants: { a: { weight: -2 } } }), 'CONFIG_INVALID');
   await router.close();
 });
+
+test('a tenant moved to another shard while the server serves it keeps being served, from its new shard', async (t) => {
+  const { router, cleanup } = await realRouter();
+  let tn = freshTenant();
+  while (router.shardFor(tn).shard !== 'redis') tn = freshTenant();
+  const ran = new Set<string>();
+  const server = new JobServer(router, {
+    queues: ['q'],
+    workerCount: 4,
+    handlers: { work: async (_args, ctx) => {
+      await new Promise((r) => setTimeout(r, 2));
+      ran.add(ctx.jobId);
+    } },
+  });
+  try {
+    const c = new JobClient(router.tenant(tn));
+    const ids = await Promise.all(Array.from({ length: 600 }, () => c.enqueue('work', [], { queue: 'q' })));
+    await server.start();
+    await until(() => ran.size >= 50, 20_000, () => `${ran.size} before the move`);
+    const move = router.admin.moveUnit(tn, 'pg');
+    const more = await Promise.all(Array.from({ length: 100 }, () => c.enqueue('work', [], { queue: 'q' })));
+    await move.done;
+    t.is(router.shardFor(tn).shard, 'pg');
+    await until(() => ran.size >= 700, 30_000, () => `${ran.size} of 700`);
+    // Ids handed out before the move may have been renamed by the Postgres target: compare by state.
+    for (const id of [...ids, ...more]) t.is((await router.tenant(tn).jobs.get(id)).state, 'Succeeded');
+    t.is(ran.size, 700);
+  } finally {
+    await server.stop();
+    await cleanup();
+  }
+});
