@@ -1,4 +1,4 @@
-// A service that runs jobs: one JobServer per tenant over the given queues.
+// A service that runs jobs: one JobServer over the router serves every tenant, fairly, on the given queues.
 import { JobServer, type Router } from '../../src/index.js';
 import { TENANTS } from './shards.js';
 
@@ -8,18 +8,17 @@ export interface WorkerStats {
 }
 
 export async function startWorkers(router: Router, queues: string[], handlerTypes: string[], stats: WorkerStats): Promise<() => Promise<void>> {
-  const servers = TENANTS.map((tenant) => new JobServer(router.tenant(tenant), {
+  const server = new JobServer(router, {
+    tenants: TENANTS,
     queues,
-    workerCount: 2,
+    workerCount: 2 * TENANTS.length,
     shutdownTimeoutMs: 5_000,
     onError: () => void stats.errors++,
-    handlers: Object.fromEntries(handlerTypes.map((type) => [type, async () => {
+    handlers: Object.fromEntries(handlerTypes.map((type) => [type, async (_args: unknown, ctx: { tenant?: string }) => {
       await new Promise((r) => setTimeout(r, 1 + Math.random() * 4)); // pretend to work
-      stats.processed.set(tenant, (stats.processed.get(tenant) ?? 0) + 1);
+      stats.processed.set(ctx.tenant!, (stats.processed.get(ctx.tenant!) ?? 0) + 1);
     }])),
-  }));
-  await Promise.all(servers.map((s) => s.start()));
-  return async () => {
-    await Promise.all(servers.map((s) => s.stop()));
-  };
+  });
+  await server.start();
+  return () => server.stop();
 }

@@ -24,6 +24,7 @@ export class FairQueue {
   #pos = 0;
   readonly #turns = new Map<string, TenantTurn>();
   readonly #waiting = new Set<() => void>();
+  #closed = false;
 
   constructor(readonly weightOf: (tenant: string) => number) {}
 
@@ -105,21 +106,21 @@ export class FairQueue {
     if (this.#pos >= this.#ring.length) this.#pos = 0;
   }
 
-  /** Resolves at the next change (a tenant joined, a fetch returned), or when `signal` aborts. */
-  changed(signal: AbortSignal): Promise<void> {
-    if (signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        signal.removeEventListener('abort', done);
-        this.#waiting.delete(done);
-        resolve();
-      };
-      this.#waiting.add(done);
-      signal.addEventListener('abort', done, { once: true });
-    });
+  /** Resolves at the next change (a tenant joined, a fetch returned) or at close(); at once once closed. */
+  changed(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#waiting.add(resolve));
+  }
+
+  /** Wakes every waiter for good (the server stops). */
+  close(): void {
+    this.#closed = true;
+    this.#changed();
   }
 
   #changed(): void {
-    for (const wake of [...this.#waiting]) wake();
+    const waiting = [...this.#waiting];
+    this.#waiting.clear();
+    for (const wake of waiting) wake();
   }
 }

@@ -109,6 +109,7 @@ export class TenantPool {
   }
 
   async stop(): Promise<void> {
+    this.#fair.close();
     for (const slot of this.#timers) clearTimeout(slot.t);
     this.#timers = [];
     for (const unwatch of this.#watched.values()) unwatch();
@@ -178,35 +179,46 @@ export class TenantPool {
 
   /**
    * Moves due scheduled and retrying jobs and recurring occurrences for up to SWEEP_BATCH known
-   * tenants a tick, each under its own scheduler lock (shared with single-tenant servers); a tenant
-   * with nothing scheduled and no recurring job is forgotten until it has work again.
+   * tenants a tick, each under its own scheduler lock (shared with single-tenant servers). A tenant
+   * with nothing scheduled and no recurring job costs two reads, and is forgotten until it has
+   * work again (a listed tenant never is).
    */
   async #sweep(): Promise<void> {
     const tenants = [...this.#known];
     if (tenants.length === 0) return;
     const listed = Array.isArray(this.#s.tenants);
-    for (let i = 0; i < Math.min(SWEEP_BATCH, tenants.length); i++) {
+    const batch = Math.min(SWEEP_BATCH, tenants.length);
+    for (let i = 0; i < batch; i++) {
       if (this.#s.signal().aborted) return;
       const tenant = tenants[(this.#sweepFrom + i) % tenants.length]!;
-      const storage = this.#router.tenant(tenant);
-      const lock = await storage.locks.acquire(SCHEDULER_LOCK, { timeoutMs: 0, ttlMs: 10_000 }).catch((err) => {
-        if (!isJobshardError(err, 'LOCK_TIMEOUT')) this.#s.onError(err);
-        return null;
-      });
-      if (!lock) continue;
       try {
-        const held = () => !lock.signal.aborted;
-        await moveDueJobs(storage, Date.now(), held);
-        await enqueueRecurring(storage, Date.now(), held);
-        const pending = (await storage.data.setCount(SCHEDULE_SET)) + (await storage.data.setCount(RECURRING_SET));
-        if (pending === 0 && !listed && !this.#fair.has(tenant)) this.#known.delete(tenant);
+        await this.#sweepTenant(tenant, listed);
       } catch (err) {
         this.#s.onError(err);
-      } finally {
-        await lock.release().catch(() => {});
       }
     }
-    this.#sweepFrom = (this.#sweepFrom + SWEEP_BATCH) % Math.max(1, tenants.length);
+    this.#sweepFrom = (this.#sweepFrom + batch) % tenants.length;
+  }
+
+  async #sweepTenant(tenant: string, listed: boolean): Promise<void> {
+    const storage = this.#router.tenant(tenant);
+    const pending = (await storage.data.setCount(SCHEDULE_SET)) + (await storage.data.setCount(RECURRING_SET));
+    if (pending === 0) {
+      if (!listed && !this.#fair.has(tenant)) this.#known.delete(tenant);
+      return;
+    }
+    const lock = await storage.locks.acquire(SCHEDULER_LOCK, { timeoutMs: 0, ttlMs: 10_000 }).catch((err) => {
+      if (isJobshardError(err, 'LOCK_TIMEOUT')) return null; // another server sweeps it now
+      throw err;
+    });
+    if (!lock) return;
+    try {
+      const held = () => !lock.signal.aborted;
+      await moveDueJobs(storage, Date.now(), held);
+      await enqueueRecurring(storage, Date.now(), held);
+    } finally {
+      await lock.release().catch(() => {});
+    }
   }
 
   async #worker(): Promise<void> {
@@ -215,7 +227,7 @@ export class TenantPool {
     while (!signal.aborted) {
       const tenant = this.#fair.next();
       if (tenant === null) {
-        await this.#fair.changed(signal);
+        await this.#fair.changed();
         continue;
       }
       const mark = this.#fair.mark(tenant);

@@ -1,0 +1,146 @@
+// Many tenants on one server. Run: npm run bench:tenants
+// 1. Idle cost of one JobServer over a router (a Redis and a Postgres shard) with 10, 1,000 and
+//    10,000 tenants that have each run a job and gone idle: the process's CPU, the servers'
+//    calls per second (Redis commands processed, Postgres transactions committed) and heap,
+//    over a quiet window after the pool has swept every tenant once.
+// 2. Throughput with 1,000 active tenants against 1 tenant, same shard (Redis), same job count,
+//    alternated, as a ratio.
+// 3. Fairness under a backlog: one tenant with a 100,000-job backlog (BENCH_BACKLOG) while another
+//    tenant enqueues one job every 20 ms: that job's start delay p50/p99; and Jain's index over
+//    the completions of 10 backlogged tenants with equal weights.
+// jobshard runs from its build (npm run build), as users run it.
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import type { Router } from '../src/router/router.js';
+import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../test/helpers/servers.js';
+import { loadBuild } from './peers/jobshard-build.js';
+
+const { createRouter, RedisBackend, PostgresBackend, JobClient, JobServer } = await loadBuild();
+const IDLE_WINDOW_MS = Number(process.env['BENCH_IDLE_MS'] ?? 10_000);
+const BACKLOG = Number(process.env['BENCH_BACKLOG'] ?? 100_000);
+
+const redis = new Redis(REDIS_URL);
+const pgc = new pg.Client({ connectionString: PG_URL });
+await pgc.connect();
+const redisCommands = async () => Number(/total_commands_processed:(\d+)/.exec(await redis.info('stats'))![1]);
+const pgCommits = async () => Number((await pgc.query<{ n: string }>("SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()")).rows[0]!.n);
+
+async function until(cond: () => boolean, ms: number, what: () => string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function fleet(shards: 'both' | 'redis'): Promise<{ router: Router; cleanup: () => Promise<void> }> {
+  const schema = freshSchema();
+  const prefix = freshPrefix();
+  const list = [{ id: 'redis', backend: new RedisBackend({ url: REDIS_URL, prefix }) }];
+  if (shards === 'both') list.push({ id: 'pg', backend: new PostgresBackend({ connectionString: PG_URL, schema, poolSize: 8 }) as never });
+  const router = await createRouter({ shards: list });
+  return { router, cleanup: async () => {
+    await router.close();
+    await dropSchema(schema);
+    await deleteRedisPrefix(prefix);
+  } };
+}
+
+/** Enqueues `perTenant` jobs for each tenant, 200 calls at a time. */
+async function enqueueAll(router: Router, tenants: string[], perTenant: number): Promise<number> {
+  let n = 0;
+  const calls: Array<() => Promise<unknown>> = [];
+  for (const tn of tenants) for (let i = 0; i < perTenant; i++) calls.push(() => new JobClient(router.tenant(tn)).enqueue('work', [tn], { queue: 'q' }));
+  for (let i = 0; i < calls.length; i += 200) n += (await Promise.all(calls.slice(i, i + 200).map((c) => c()))).length;
+  return n;
+}
+
+console.log(`\n1. Idle cost of one server over a router (Redis + Postgres shard), ${IDLE_WINDOW_MS / 1000} s quiet window`);
+for (const count of [10, 1_000, 10_000]) {
+  const { router, cleanup } = await fleet('both');
+  const tenants = Array.from({ length: count }, (_, i) => `idle${i}`);
+  let done = 0;
+  const server = new JobServer(router, { queues: ['q'], workerCount: 16, retentionMs: 0, handlers: { work: async () => void done++ } });
+  try {
+    await enqueueAll(router, tenants, 1);
+    await server.start();
+    await until(() => done >= count, 300_000, () => `${done} of ${count}`);
+    // The pool sweeps every tenant it has seen once (two reads each, 100 a second), then forgets the idle ones.
+    await new Promise((r) => setTimeout(r, Math.ceil(count / 100) * 1_000 + 2_000));
+    const [c0, r0, p0] = [process.cpuUsage(), await redisCommands(), await pgCommits()];
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, IDLE_WINDOW_MS));
+    const secs = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(c0);
+    // Less this bench's own reads of the counters (one INFO, one SELECT each side).
+    const redisPerSec = ((await redisCommands()) - r0 - 1) / secs;
+    const pgPerSec = ((await pgCommits()) - p0 - 1) / secs;
+    console.log(`  ${String(count).padStart(6)} tenants: CPU ${(((cpu.user + cpu.system) / 1e6 / secs) * 100).toFixed(2)}%   Redis ${redisPerSec.toFixed(1)} commands/s   Postgres ${pgPerSec.toFixed(1)} commits/s   heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MB`);
+  } finally {
+    await server.stop();
+    await cleanup();
+  }
+}
+
+console.log('\n2. Throughput, 20,000 no-op jobs on one Redis shard, 16 workers: 1,000 tenants × 20 against 1 tenant × 20,000 (alternated)');
+const rates: Record<'many' | 'one', number[]> = { many: [], one: [] };
+for (let round = 0; round < 4; round++) {
+  for (const kind of round % 2 ? (['one', 'many'] as const) : (['many', 'one'] as const)) {
+    const { router, cleanup } = await fleet('redis');
+    const tenants = kind === 'many' ? Array.from({ length: 1_000 }, (_, i) => `m${i}`) : ['single'];
+    const total = await enqueueAll(router, tenants, 20_000 / tenants.length);
+    let done = 0;
+    const server = new JobServer(router, { queues: ['q'], workerCount: 16, retentionMs: 0, handlers: { work: async () => void done++ } });
+    const t0 = performance.now();
+    await server.start();
+    await until(() => done >= total, 300_000, () => `${done} of ${total}`);
+    rates[kind].push(total / ((performance.now() - t0) / 1000));
+    await server.stop();
+    await cleanup();
+  }
+}
+const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const ratios = rates.many.map((m, i) => m / rates.one[i]!);
+console.log(`  1,000 tenants ${rates.many.map((x) => x.toFixed(0)).join(', ')} jobs/s; 1 tenant ${rates.one.map((x) => x.toFixed(0)).join(', ')} jobs/s; ratio median ${med(ratios).toFixed(2)} (rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`);
+
+console.log(`\n3. Fairness: start delay of an idle tenant's jobs behind a ${BACKLOG.toLocaleString('en')}-job backlog; Jain's index over 10 backlogged tenants`);
+{
+  const { router, cleanup } = await fleet('redis');
+  const backlog = Array.from({ length: 10 }, (_, i) => `busy${i}`);
+  const done = new Map<string, number>();
+  const startedAt = new Map<string, number>();
+  const server = new JobServer(router, {
+    queues: ['q'], workerCount: 16, retentionMs: 0,
+    handlers: { work: async (args, ctx) => {
+      if (args[0] === 'idle') startedAt.set(ctx.jobId, performance.now());
+      else done.set(args[0] as string, (done.get(args[0] as string) ?? 0) + 1);
+    } },
+  });
+  try {
+    // One tenant holds the backlog; nine more get 10,000 each for Jain's index.
+    await enqueueAll(router, [backlog[0]!], BACKLOG);
+    await enqueueAll(router, backlog.slice(1), 10_000);
+    await server.start();
+    await new Promise((r) => setTimeout(r, 1_000));
+    const idle = new JobClient(router.tenant('quiet'));
+    const delays: number[] = [];
+    const windowStart = new Map(backlog.map((b) => [b, done.get(b) ?? 0]));
+    for (let i = 0; i < 200; i++) {
+      const t0 = performance.now();
+      const id = await idle.enqueue('work', ['idle'], { queue: 'q' });
+      await until(() => startedAt.has(id), 10_000, () => 'idle tenant job');
+      delays.push(startedAt.get(id)! - t0);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const shares = backlog.map((b) => (done.get(b) ?? 0) - windowStart.get(b)!);
+    const jain = shares.reduce((a, b) => a + b, 0) ** 2 / (shares.length * shares.reduce((a, b) => a + b * b, 0));
+    delays.sort((a, b) => a - b);
+    console.log(`  idle tenant's job start delay p50 ${delays[100]!.toFixed(1)} ms, p99 ${delays[198]!.toFixed(1)} ms (200 jobs, one every 20 ms)`);
+    console.log(`  completions per backlogged tenant meanwhile: ${shares.join(', ')}; Jain's index ${jain.toFixed(3)}`);
+  } finally {
+    await server.stop();
+    await cleanup();
+  }
+}
+redis.disconnect();
+await pgc.end();
