@@ -161,7 +161,6 @@ export class JobServer {
       retry: this.#o.retry,
       retentionMs: this.#o.retentionMs,
       onJobDone: (event) => {
-        if (event.outcome === 'retried' && event.tenant !== undefined) this.#pool?.noteScheduled(event.tenant);
         record(event);
         options.onJobDone?.(event);
       },

@@ -8,10 +8,8 @@ export const STATE = {
   deleted: 'Deleted',
 } as const;
 
-/** Sorted set of job ids waiting for a time (scheduled and retrying jobs), scored by due time (ms). */
-export const SCHEDULE_SET = 'schedule';
-/** Sorted set of recurring job ids scored by their next occurrence (ms); each has a hash `recurring-job:<id>`. */
-export const RECURRING_SET = 'recurring-jobs';
+// The storage contract defines them: backends index the units with due members (Backend.unitsWithDue).
+export { RECURRING_SET, SCHEDULE_SET } from '../storage/due-sets.js';
 export const recurringKey = (id: string) => `recurring-job:${id}`;
 /** The lock under which due jobs and occurrences are moved, so two servers never move the same one. */
 export const SCHEDULER_LOCK = 'jobshard:scheduler';

@@ -6,7 +6,7 @@ import { FairQueue } from './fair-queue.js';
 import type { JobRunner, OutcomeWrite } from './job-runner.js';
 import { LazyAbort } from './lazy-abort.js';
 import { enqueueRecurring, moveDueJobs } from './scheduler.js';
-import { RECURRING_SET, SCHEDULE_SET, SCHEDULER_LOCK } from './states.js';
+import { SCHEDULER_LOCK } from './states.js';
 import { within } from './within.js';
 
 /** Which tenants a server over a router serves. */
@@ -18,8 +18,8 @@ export const POOL_SERVERS_NAMESPACE = 'jobshard.servers';
 /** A namespace is a unit key, `tenant` or `tenant:group`; reserved ones (`jobshard.…`) are no tenant's. */
 const TENANT = /^[A-Za-z0-9_-]{1,64}$/;
 
-/** Tenants swept for due scheduled and recurring jobs per scheduler tick, round robin. */
-const SWEEP_BATCH = 100;
+/** Tenants swept for due scheduled and recurring jobs at once. */
+const SWEEP_CONCURRENCY = 8;
 
 export interface PoolSettings {
   serverId: string;
@@ -53,7 +53,7 @@ interface Running {
  * which tenants have work comes from each shard's work index (one call per
  * shard per discovery interval) and its one wake-up channel, never from
  * polling tenants. Server records and heartbeats are one per shard; due
- * scheduled and recurring jobs are moved for the tenants this pool knows of.
+ * scheduled and recurring jobs are found by each shard's due index.
  */
 export class TenantPool {
   readonly #router: Router;
@@ -62,9 +62,6 @@ export class TenantPool {
   readonly #accepts: (tenant: string) => boolean;
   readonly #running = new Set<Running>();
   readonly #outcomes = new Set<Promise<void>>();
-  /** Tenants with scheduled or recurring work to sweep (seen with work, retried here, or listed). */
-  readonly #known = new Set<string>();
-  #sweepFrom = 0;
   readonly #watched = new Map<Backend, () => void>();
   /** Each periodic task's pending timer (replaced as it re-arms), and the keep-alive interval. */
   #timers: Array<{ t: NodeJS.Timeout | undefined }> = [];
@@ -80,13 +77,7 @@ export class TenantPool {
     else {
       const listed = new Set(t);
       this.#accepts = (id) => listed.has(id);
-      for (const id of t) this.#known.add(id);
     }
-  }
-
-  /** A job of this tenant was scheduled (a retry): its due jobs are swept from now on. */
-  noteScheduled(tenant: string): void {
-    this.#known.add(tenant);
   }
 
   /** Tenants with work waiting for a turn (for tests and metrics). */
@@ -139,7 +130,6 @@ export class TenantPool {
   #consider(namespace: string): void {
     const tenant = namespace.split(':', 1)[0]!;
     if (!TENANT.test(tenant) || !this.#accepts(tenant)) return;
-    this.#known.add(tenant);
     this.#fair.add(tenant);
   }
 
@@ -178,35 +168,30 @@ export class TenantPool {
   }
 
   /**
-   * Moves due scheduled and retrying jobs and recurring occurrences for up to SWEEP_BATCH known
-   * tenants a tick, each under its own scheduler lock (shared with single-tenant servers). A tenant
-   * with nothing scheduled and no recurring job costs two reads, and is forgotten until it has
-   * work again (a listed tenant never is).
+   * Moves due scheduled and retrying jobs and recurring occurrences, per shard: the shard's due
+   * index names the units with something due (one call), and each of their tenants is swept under
+   * its own scheduler lock (shared with single-tenant servers), a few at a time.
    */
   async #sweep(): Promise<void> {
-    const tenants = [...this.#known];
-    if (tenants.length === 0) return;
-    const listed = Array.isArray(this.#s.tenants);
-    const batch = Math.min(SWEEP_BATCH, tenants.length);
-    for (let i = 0; i < batch; i++) {
+    for (const backend of this.#backends()) {
       if (this.#s.signal().aborted) return;
-      const tenant = tenants[(this.#sweepFrom + i) % tenants.length]!;
+      let due: string[];
       try {
-        await this.#sweepTenant(tenant, listed);
+        due = await backend.unitsWithDue();
       } catch (err) {
         this.#s.onError(err);
+        continue;
+      }
+      const tenants = [...new Set(due.map((ns) => ns.split(':', 1)[0]!))].filter((t) => TENANT.test(t) && this.#accepts(t));
+      for (let i = 0; i < tenants.length; i += SWEEP_CONCURRENCY) {
+        if (this.#s.signal().aborted) return;
+        await Promise.all(tenants.slice(i, i + SWEEP_CONCURRENCY).map((t) => this.#sweepTenant(t).catch((err) => this.#s.onError(err))));
       }
     }
-    this.#sweepFrom = (this.#sweepFrom + batch) % tenants.length;
   }
 
-  async #sweepTenant(tenant: string, listed: boolean): Promise<void> {
+  async #sweepTenant(tenant: string): Promise<void> {
     const storage = this.#router.tenant(tenant);
-    const pending = (await storage.data.setCount(SCHEDULE_SET)) + (await storage.data.setCount(RECURRING_SET));
-    if (pending === 0) {
-      if (!listed && !this.#fair.has(tenant)) this.#known.delete(tenant);
-      return;
-    }
     const lock = await storage.locks.acquire(SCHEDULER_LOCK, { timeoutMs: 0, ttlMs: 10_000 }).catch((err) => {
       if (isJobshardError(err, 'LOCK_TIMEOUT')) return null; // another server sweeps it now
       throw err;

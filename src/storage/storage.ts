@@ -88,6 +88,12 @@ export interface Backend {
    */
   unitsWithWork(queues: readonly string[]): Promise<string[]>;
   /**
+   * The namespaces with a due member: one of the DUE_SETS sorted sets (scheduled jobs, recurring
+   * jobs) holds a member whose score (ms since 1970) is now or past. One call per backend; its
+   * cost follows the namespaces with members in those sets, not the idle ones.
+   */
+  unitsWithDue(): Promise<string[]>;
+  /**
    * Calls fn with a namespace whenever work may have become visible in it (an enqueue or requeue,
    * by any process on this server), and with null when wake-ups may have been lost (the channel
    * reconnected): then any namespace may have work. One channel for the whole backend; best

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Backend } from '../../src/storage/storage.js';
 import type { Test } from './harness.js';
 import { createEnqueued, delay, enqueueJob, rejectsWithCode } from './helpers.js';
+import { RECURRING_SET, SCHEDULE_SET } from '../../src/storage/due-sets.js';
 
-/** The backend's work index: which namespaces have visible work, and one wake-up channel for all of them. */
+/** The backend's work and due indexes: which namespaces have visible or due work, and one wake-up channel for all of them. */
 export function workIndexTests(test: Test, name: string, backend: Backend): void {
   const mine = async (queues: string[], ours: string[]) => (await backend.unitsWithWork(queues)).filter((ns) => ours.includes(ns)).sort();
 
@@ -90,5 +91,40 @@ export function workIndexTests(test: Test, name: string, backend: Backend): void
     await rejectsWithCode(t, backend.unitsWithWork([]), 'INVALID_ARGUMENT');
     await rejectsWithCode(t, backend.unitsWithWork(['a', 'a']), 'INVALID_ARGUMENT');
     await rejectsWithCode(t, backend.unitsWithWork(['bad queue\n']), 'INVALID_ARGUMENT');
+  });
+
+  test(`${name} due index: a namespace is listed while a due set holds a member whose time has come`, async (t) => {
+    const a = `due-a-${randomUUID()}`;
+    const b = `due-b-${randomUUID()}`;
+    const other = `due-other-${randomUUID()}`;
+    const ours = [a, b, other];
+    const listed = async () => (await backend.unitsWithDue()).filter((ns) => ours.includes(ns)).sort();
+    // A sorted set of another name is not due work, whatever its scores.
+    await backend.storage(other).transaction((tx) => tx.setAdd('leaderboard', 'x', 1));
+    // a: scheduled in 300 ms; b: a recurring job due long ago.
+    await backend.storage(a).transaction((tx) => tx.setAdd(SCHEDULE_SET, 'job-1', Date.now() + 300));
+    await backend.storage(b).transaction((tx) => tx.setAdd(RECURRING_SET, 'nightly', Date.now() - 60_000));
+    t.deepEqual(await listed(), [b]);
+    await delay(400);
+    t.deepEqual(await listed(), [a, b].sort(), 'listed once its time has come');
+    // Moved on: removed from a, rescheduled later in b.
+    await backend.storage(a).transaction((tx) => tx.setRemove(SCHEDULE_SET, 'job-1'));
+    await backend.storage(b).transaction((tx) => tx.setAdd(RECURRING_SET, 'nightly', Date.now() + 3_600_000));
+    t.deepEqual(await listed(), []);
+    // An earlier member added later still counts.
+    await backend.storage(b).transaction((tx) => tx.setAdd(RECURRING_SET, 'hourly', Date.now() - 1));
+    t.deepEqual(await listed(), [b]);
+    await backend.storage(b).transaction((tx) => tx.setRemove(RECURRING_SET, 'hourly'));
+    t.deepEqual(await listed(), []);
+  });
+
+  test(`${name} due index: 300 namespaces with future members are not listed; one due among them is`, async (t) => {
+    const run = randomUUID();
+    const names = Array.from({ length: 300 }, (_, i) => `due-many-${run}-${i}`);
+    for (const ns of names) await backend.storage(ns).transaction((tx) => tx.setAdd(RECURRING_SET, 'r', Date.now() + 3_600_000));
+    const listed = async () => (await backend.unitsWithDue()).filter((ns) => names.includes(ns));
+    t.deepEqual(await listed(), []);
+    await backend.storage(names[42]!).transaction((tx) => tx.setAdd(SCHEDULE_SET, 'j', Date.now() - 5));
+    t.deepEqual(await listed(), [names[42]!]);
   });
 }

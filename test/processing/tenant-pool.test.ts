@@ -258,3 +258,27 @@ test('a tenant moved to another shard while the server serves it keeps being ser
     await cleanup();
   }
 });
+
+test('in \'all\' mode, tenants whose only jobs are scheduled or recurring are found by the shards\' due index and run', async (t) => {
+  const { router, cleanup } = await realRouter();
+  const tenants = Array.from({ length: 6 }, () => freshTenant());
+  const runs: string[] = [];
+  const server = new JobServer(router, {
+    queues: ['q'],
+    workerCount: 2,
+    schedulerIntervalMs: 100,
+    handlers: { work: async (args, ctx) => void runs.push(`${ctx.tenant}:${String(args[0])}`) },
+  });
+  try {
+    await server.start();
+    // Never enqueued anything: nothing in any work index, only in the due sets.
+    for (const tn of tenants.slice(0, 3)) await new JobClient(router.tenant(tn)).schedule('work', ['later'], { delayMs: 300 }, { queue: 'q' });
+    for (const tn of tenants.slice(3)) await new JobClient(router.tenant(tn)).addRecurring('every-second', '* * * * * *', 'work', ['tick'], { queue: 'q' });
+    await until(() => tenants.every((tn, i) => runs.includes(`${tn}:${i < 3 ? 'later' : 'tick'}`)), 10_000, () => runs.join(' '));
+    t.pass();
+    t.log(`runs: ${runs.length}, shards ${[...new Set(tenants.map((tn) => router.shardFor(tn).shard))].join(', ')}`);
+  } finally {
+    await server.stop();
+    await cleanup();
+  }
+});

@@ -3,6 +3,7 @@ import { createStorage } from '../../storage/create-storage.js';
 import { ClosedError } from '../../storage/errors.js';
 import type { StorageOptions } from '../../storage/storage-options.js';
 import { checkMs, checkName, checkQueues } from '../../storage/validate.js';
+import { DUE_SETS } from '../../storage/due-sets.js';
 import { MemoryNamespace } from './memory-namespace.js';
 import type { UnitOwnership } from '../../storage/ownership.js';
 import { importAll, type ItemRef, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
@@ -136,6 +137,21 @@ export class MemoryBackend implements Backend {
       const work = this.#namespaces.get(namespace)?.driver.workIn(names) ?? 'none';
       if (work === 'visible') out.push(namespace);
       else if (work === 'none') this.#withWork.delete(namespace);
+    }
+    return out;
+  }
+
+  async unitsWithDue(): Promise<string[]> {
+    const now = Date.now();
+    const out: string[] = [];
+    // In process: a pass over the namespaces costs no round trip.
+    for (const [namespace, ns] of this.#namespaces) {
+      for (const key of DUE_SETS) {
+        if ((await ns.driver.data.setFirstByScore(key, -Infinity, now, 1)).length > 0) {
+          out.push(namespace);
+          break;
+        }
+      }
     }
     return out;
   }

@@ -6,6 +6,7 @@ import { ClosedError } from '../../storage/errors.js';
 import { parseOptions } from '../../storage/parse-options.js';
 import type { Backend, QueueDepth, Storage } from '../../storage/storage.js';
 import { checkName, checkQueues } from '../../storage/validate.js';
+import { DUE_SETS } from '../../storage/due-sets.js';
 import { mapPgError } from './postgres-errors.js';
 import { PgListener } from './postgres-listener.js';
 import { migrate } from './postgres-migrate.js';
@@ -189,6 +190,11 @@ export class PostgresBackend implements Backend {
 
   async unitsWithWork(queues: readonly string[]): Promise<string[]> {
     const { rows } = await this.#query<{ ns: string }>(SQL.unitsWithWork, [checkQueues(queues)]);
+    return rows.map((r) => r.ns);
+  }
+
+  async unitsWithDue(): Promise<string[]> {
+    const { rows } = await this.#query<{ ns: string }>(SQL.unitsWithDue, [DUE_SETS, Date.now()]);
     return rows.map((r) => r.ns);
   }
 

@@ -159,6 +159,9 @@ export const SQL = {
     SELECT u.ns FROM units u WHERE u.ns IS NOT NULL AND EXISTS (
       SELECT 1 FROM queue_entries e
       WHERE e.ns = u.ns AND e.queue = ANY($1::text[]) AND (e.lease_until IS NULL OR e.lease_until <= clock_timestamp()))`,
+  /* The namespaces with a due member in one of $1's sets: a range of sets_due (migration 0014), over due members only. */
+  unitsWithDue: `SELECT DISTINCT ns FROM sets
+    WHERE key = ANY($1::text[]) AND score <= $2::float8 AND (expire_at IS NULL OR expire_at > clock_timestamp())`,
   queueDepths: `SELECT ns, queue,
       count(*) FILTER (WHERE lease_until IS NULL OR lease_until <= clock_timestamp())::int AS waiting,
       count(*) FILTER (WHERE lease_until > clock_timestamp())::int AS in_flight

@@ -199,6 +199,17 @@ export class RedisBackend implements Backend {
     return namespaces.filter((_, i) => replies[i] === 1);
   }
 
+  async unitsWithDue(): Promise<string[]> {
+    if (this.#client instanceof Redis) return this.#run(() => this.#script('due', [`${this.options.prefix}due`], [this.options.prefix])) as Promise<string[]>;
+    const namespaces = await this.#run((c) => c.smembers(`${this.options.prefix}namespaces`));
+    const now = Date.now();
+    const firsts = await Promise.all(namespaces.map((ns) => {
+      const keys = new RedisKeys(this.options.prefix, ns);
+      return this.#run(() => this.#script('monitor', [keys.route], [keys.base, 'first-due'])) as Promise<number>;
+    }));
+    return namespaces.filter((_, i) => firsts[i]! >= 0 && firsts[i]! <= now);
+  }
+
   watchWork(fn: (namespace: string | null) => void): () => void {
     return this.#waker.subscribeAll(`${this.options.prefix}wake:`, fn);
   }

@@ -1,3 +1,4 @@
+import { DUE_SETS } from '../../storage/due-sets.js';
 import type { FetchAttempt, LeasedEntry, NamespaceDriver, NewJobRow } from '../../storage/driver.js';
 import { JobNotFoundError, LeaseLostError, UnitFrozenError, UnitMovedError } from '../../storage/errors.js';
 import { ACTIVE, effective, type UnitOwnership } from '../../storage/ownership.js';
@@ -215,7 +216,8 @@ export class RedisNamespace implements NamespaceDriver {
 
   async commit(ops: readonly WriteOp[]): Promise<void> {
     for (const op of ops) if ('jobId' in op && !this.keys.ownsJobId(op.jobId)) throw new JobNotFoundError(op.jobId);
-    if (ops.some((op) => op.op === 'enqueue')) await this.register();
+    // The registry lists namespaces with queues (monitoring) or due members (the Cluster's unitsWithDue).
+    if (ops.some((op) => op.op === 'enqueue' || (op.op === 'setAdd' && DUE_SETS.includes(op.key)))) await this.register();
     // The second element names what failed: the job id, or the queue of the lost lease.
     const args = [this.keys.wakeChannel, this.waker.origin];
     pushOpArgs(ops, args);

@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
+import { DUE_SETS } from '../../storage/due-sets.js';
 
 const LUA_DIR = new URL('./lua/', import.meta.url);
 const COMMON = readFileSync(new URL('common.lua', LUA_DIR), 'utf8');
 
 /** The scripts in ./lua, each registered once per client and run by SHA (ioredis falls back to EVAL on NOSCRIPT). */
-export const SCRIPT_NAMES = ['create-job', 'read-job', 'set-param', 'commit', 'fetch', 'lease', 'lock', 'servers', 'monitor', 'import', 'changes', 'work'] as const;
+export const SCRIPT_NAMES = ['create-job', 'read-job', 'set-param', 'commit', 'fetch', 'lease', 'lock', 'servers', 'monitor', 'import', 'changes', 'work', 'due'] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
 type Reply = unknown;
@@ -13,7 +14,8 @@ export type RunScript = (name: ScriptName, keys: string[], args: Array<string | 
 
 export function registerScripts(client: Redis | Cluster, cluster: boolean): RunScript {
   // On a Cluster a script may touch only its namespace's slot: the work index is written outside it (common.lua note_work).
-  const preamble = `local WORK_INDEX = ${cluster ? 'false' : 'true'}\n`;
+  const due = DUE_SETS.map((k) => `[${JSON.stringify(k)}] = true`).join(', ');
+  const preamble = `local WORK_INDEX = ${cluster ? 'false' : 'true'}\nlocal DUE = { ${due} }\n`;
   for (const name of SCRIPT_NAMES) {
     // common.lua holds the helpers every script uses; each script stays one self-contained file otherwise.
     const lua = `${preamble}${COMMON}\n${readFileSync(new URL(`${name}.lua`, LUA_DIR), 'utf8')}`;

@@ -90,6 +90,7 @@ for _, p in ipairs(at) do
   elseif code == 'ZA' then
     track('z:' .. a)
     redis.call('ZADD', kind_key('set', a), b, c)
+    note_due(a, b)
   elseif code == 'ZR' then
     track('z:' .. a)
     redis.call('ZREM', kind_key('set', a), b)

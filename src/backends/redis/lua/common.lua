@@ -139,6 +139,16 @@ local function note_work()
   end
 end
 
+-- The backend's due index (due.lua): the sorted set "<prefix>due" of namespaces holding a member of
+-- one of the DUE sets (prepended when registered: storage/due-sets.ts), scored by a lower bound of
+-- their earliest member. ZADD LT keeps the lowest; due.lua raises a bound that removals left behind.
+local function note_due(key, score)
+  if WORK_INDEX and DUE[key] then
+    local prefix, ns = string.match(B, '^([^{]*){(.*)}:$')
+    redis.call('ZADD', prefix .. 'due', 'LT', score, ns)
+  end
+end
+
 local function register_queue(queue)
   if not queues_known[queue] then
     redis.call('SADD', B .. 'queues', queue)

@@ -87,6 +87,7 @@ for _, it in ipairs(items) do
     expire_at(B .. 'h:' .. it.key, it.expireAt)
   elseif kind == 'set' then
     redis.call('ZADD', B .. 'z:' .. it.key, unpack(it.members))
+    if #it.members > 0 then note_due(it.key, redis.call('ZRANGE', B .. 'z:' .. it.key, 0, 0, 'WITHSCORES')[2]) end
     expire_at(B .. 'z:' .. it.key, it.expireAt)
   elseif kind == 'list' then
     redis.call('RPUSH', B .. 'l:' .. it.key, unpack(it.values))

@@ -1,6 +1,7 @@
 -- Monitoring reads. ARGV: B, action, ...
 --   queues -> { {name, waiting, inFlight}... }
 --   visible-work queue... -> 1 or 0
+--   first-due -> the earliest score in the DUE sets, or -1
 --   queue-jobs queue offset limit -> { jobJSON... } (waiting entries in fetch order)
 --   state-counts -> { {state, count}... }
 --   jobs-in-state state offset limit -> { jobJSON... } (newest state change first)
@@ -28,6 +29,14 @@ elseif action == 'visible-work' then
     if #first > 0 and tonumber(first[2]) <= now then return 1 end
   end
   return 0
+elseif action == 'first-due' then
+  -- The earliest score in the namespace's DUE sets (due.lua's test, for one namespace on a Cluster), or -1.
+  local first = -1
+  for key in pairs(DUE) do
+    local m = redis.call('ZRANGE', B .. 'z:' .. key, 0, 0, 'WITHSCORES')
+    if #m > 0 and (first < 0 or tonumber(m[2]) < first) then first = tonumber(m[2]) end
+  end
+  return first
 elseif action == 'queue-jobs' then
   local queue = ARGV[3]
   reclaim(queue, now)
