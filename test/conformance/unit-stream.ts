@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Backend } from '../../src/storage/storage.js';
 import { ALIAS_HASH, type UnitItem } from '../../src/storage/unit-stream.js';
-import { exportAll, fillUnit, normalize } from '../helpers/unit-fixture.js';
+import { alignTimes, exportAll, fillUnit, normalize } from '../helpers/unit-fixture.js';
 import type { Test } from './harness.js';
 
 async function* once(items: UnitItem[]): AsyncIterable<UnitItem[]> {
@@ -19,7 +19,7 @@ export function unitStreamTests(test: Test, name: string, backend: Backend): voi
     await backend.clearUnit(ns);
     t.false(await backend.hasData(ns));
     await backend.importUnit(ns, once(before));
-    t.deepEqual(normalize(await exportAll(backend, ns)), normalize(before));
+    t.deepEqual(...alignTimes(normalize(await exportAll(backend, ns)), normalize(before)));
     const s = backend.storage(ns);
     const id = (await s.data.hashGet(ALIAS_HASH, ids['done']!)) ?? ids['done']!;
     t.is((await s.jobs.get(id)).state, 'Succeeded');

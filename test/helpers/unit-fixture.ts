@@ -52,12 +52,33 @@ export async function exportAll(backend: Backend, ns: string): Promise<UnitItem[
  * the target's alias hash (and the hash itself dropped), items in a fixed
  * order, times rounded to `tolMs` (a TTL read back is relative to the read).
  */
-export function normalize(items: readonly UnitItem[], tolMs = 2_000): unknown[] {
+/**
+ * Two normalized exports, with every time of `actual` (a lease's or an expiry's, in ms) that lies
+ * within tolMs of the same place in `expected` taken as equal to it: clocks read on both sides
+ * (TTLs turned into instants) differ by a few ms, and any rounding of them has edges to fall across.
+ */
+export function alignTimes(actual: unknown[], expected: unknown[], tolMs = 2_000): [unknown[], unknown[]] {
+  const snap = (a: unknown, e: unknown): unknown => {
+    if (Array.isArray(a) && Array.isArray(e)) return a.map((x, i) => snap(x, e[i]));
+    if (a && e && typeof a === 'object' && typeof e === 'object') {
+      return Object.fromEntries(Object.entries(a).map(([k, v]) => {
+        const w = (e as Record<string, unknown>)[k];
+        if ((k === 'leaseUntil' || k === 'expireAt') && typeof v === 'number' && typeof w === 'number' && Math.abs(v - w) <= tolMs) return [k, w];
+        return [k, snap(v, w)];
+      }));
+    }
+    return a;
+  };
+  return [snap(actual, expected) as unknown[], expected];
+}
+
+export function normalize(items: readonly UnitItem[], tolMs = 0): unknown[] {
   const aliasItem = items.find((i) => i.kind === 'hash' && i.key === ALIAS_HASH);
   const back = new Map<string, string>();
   if (aliasItem?.kind === 'hash') for (const [from, to] of Object.entries(aliasItem.fields)) if (!back.has(to) || from.length > 0) back.set(to, from);
   const name = (id: string) => back.get(id) ?? id;
-  const t = (ms: number | null) => (ms === null ? null : Math.round(ms / tolMs));
+  // tolMs 0 keeps times as they are (compare them with alignTimes).
+  const t = (ms: number | null) => (ms === null ? null : tolMs > 0 ? Math.round(ms / tolMs) : ms);
   const out = items.filter((i) => !(i.kind === 'hash' && i.key === ALIAS_HASH)).map((i) => {
     switch (i.kind) {
       case 'job': return { ...i, id: name(i.id), expireAt: t(i.expireAt), parameters: sorted(i.parameters) };

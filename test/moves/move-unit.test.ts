@@ -12,7 +12,7 @@ import type { Backend } from '../../src/storage/storage.js';
 import { rejectsWithCode } from '../conformance/helpers.js';
 import { freshTenant } from '../helpers/mixed-router.js';
 import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../helpers/servers.js';
-import { exportAll, normalize } from '../helpers/unit-fixture.js';
+import { alignTimes, exportAll, normalize } from '../helpers/unit-fixture.js';
 
 const schemas: string[] = [];
 const prefixes: string[] = [];
@@ -96,8 +96,8 @@ for (const [from, to] of [['r', 'p'], ['p', 'r'], ['m', 'r'], ['r', 'm'], ['p', 
     t.true(result.pauseMs < 5_000, `paused ${result.pauseMs} ms`);
 
     // The target holds what the source held at the freeze; the source holds nothing, and says where the unit went.
-    t.deepEqual(normalize(await exportAll(byKind[ids[to]], tenant)).filter((i) => (i as { kind: string }).kind !== 'lock'),
-      atFreeze.filter((i) => (i as { kind: string }).kind !== 'lock'));
+    t.deepEqual(...alignTimes(normalize(await exportAll(byKind[ids[to]], tenant)).filter((i) => (i as { kind: string }).kind !== 'lock'),
+      atFreeze.filter((i) => (i as { kind: string }).kind !== 'lock')));
     t.false(await byKind[ids[from]].hasData(tenant));
     t.is((await byKind[ids[from]].ownership(tenant)).state, 'moved');
 
