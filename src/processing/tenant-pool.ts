@@ -5,6 +5,7 @@ import type { Router } from '../router/router.js';
 import { FairQueue } from './fair-queue.js';
 import type { JobRunner, OutcomeWrite } from './job-runner.js';
 import { LazyAbort } from './lazy-abort.js';
+import { PauseCache } from './pause-cache.js';
 import { enqueueRecurring, moveDueJobs } from './scheduler.js';
 import { SCHEDULER_LOCK } from './states.js';
 import { within } from './within.js';
@@ -59,6 +60,7 @@ export class TenantPool {
   readonly #router: Router;
   readonly #s: PoolSettings;
   readonly #fair: FairQueue;
+  readonly #pauses: PauseCache;
   readonly #accepts: (tenant: string) => boolean;
   readonly #running = new Set<Running>();
   readonly #outcomes = new Set<Promise<void>>();
@@ -71,6 +73,7 @@ export class TenantPool {
     this.#router = router;
     this.#s = settings;
     this.#fair = new FairQueue((tenant) => router.tenantWeight(tenant));
+    this.#pauses = new PauseCache((tenant) => router.tenant(tenant));
     const t = settings.tenants;
     if (t === 'all') this.#accepts = () => true;
     else if (typeof t === 'function') this.#accepts = (id) => t(id) === true;
@@ -219,7 +222,9 @@ export class TenantPool {
       const storage = this.#router.tenant(tenant);
       let fetched: FetchedJob | null;
       try {
-        fetched = await storage.queues.tryFetch(this.#s.queues, this.#s.fetchOptions);
+        const queues = await this.#pauses.queuesFor(tenant, this.#s.queues);
+        // Paused: as good as empty, so it leaves the ring until discovery brings it back.
+        fetched = queues.length === 0 ? null : await storage.queues.tryFetch(queues, this.#s.fetchOptions);
       } catch (err) {
         // Its shard is down or the unit is moving: left to the next discovery; the others keep being served.
         this.#fair.done(tenant, false, this.#fair.mark(tenant));

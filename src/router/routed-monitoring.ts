@@ -4,6 +4,7 @@ import { readStatistics } from '../storage/read-statistics.js';
 import type { ServerRecord } from '../storage/servers.js';
 import { checkInt, checkName, checkPage } from '../storage/validate.js';
 import type { DataStore } from '../storage/data.js';
+import { PAUSED_HASH, pausesOf } from '../storage/pauses.js';
 import type { TenantContext } from './tenant-context.js';
 
 /** Monitoring of one tenant: a split tenant's units are asked in parallel and their answers merged. */
@@ -11,8 +12,19 @@ export class RoutedMonitoring implements MonitoringApi {
   constructor(readonly ctx: TenantContext, readonly data: DataStore) {}
 
   async queues(): Promise<QueueInfo[]> {
-    const parts = await Promise.all(this.ctx.units.map((u) => this.ctx.storageOf(u).monitoring.queues()));
-    return parts.flat().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const [parts, fields] = await Promise.all([
+      Promise.all(this.ctx.units.map((u) => this.ctx.storageOf(u).monitoring.queues())),
+      this.ctx.storageOf(this.ctx.home).data.hashGetAll(PAUSED_HASH),
+    ]);
+    const pauses = pausesOf(fields);
+    const out = parts.flat();
+    if (pauses.tenant || pauses.queues.length) {
+      const paused = new Set(pauses.queues);
+      for (const q of out) q.paused = pauses.tenant || paused.has(q.name);
+      // A pause may come before its queue's first job: listed, empty and paused.
+      for (const name of paused) if (!out.some((q) => q.name === name)) out.push({ name, waiting: 0, inFlight: 0, paused: true });
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   async queueJobs(queue: string, page?: Page): Promise<JobRecord[]> {

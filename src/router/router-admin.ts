@@ -12,6 +12,8 @@ import type { Backend, Storage } from '../storage/storage.js';
 import { checkGroupName, checkTenantId } from '../tenancy/tenant-id.js';
 import { shardSpecSchema, type ShardSpec } from '../tenancy/tenant-map.js';
 import { unitKey } from '../tenancy/unit.js';
+import { ALL_QUEUES, PAUSED_HASH, pausesOf, type Pauses } from '../storage/pauses.js';
+import { checkName } from '../storage/validate.js';
 import { backendFromSpec } from './backend-from-spec.js';
 import type { TenantPlacement } from './router.js';
 import type { UnitRoute } from './unit-route.js';
@@ -44,6 +46,16 @@ export interface RouterAdmin {
   directory(): Promise<DirectoryView>;
   /** Where a tenant lives, with the directory epoch that says so. */
   placementOf(tenant: string): Promise<TenantPlacement & { epoch: number }>;
+  /**
+   * Pauses a tenant's queue (or, without `queue`, the whole tenant), durably in its home unit:
+   * servers over a router stop starting its jobs within a second; jobs already running finish,
+   * and enqueues still succeed. A queue may be paused before its first job.
+   */
+  pause(target: PauseTarget): Promise<Pauses>;
+  /** Undoes pause() for the same target (resuming the whole tenant leaves queue pauses as they are). */
+  resume(target: PauseTarget): Promise<Pauses>;
+  /** What is paused for a tenant. */
+  pauses(tenant: string): Promise<Pauses>;
   /**
    * Registers a shard with this router and in the directory. It owns no
    * slots, so nothing moves; other routers need it in their config before
@@ -114,6 +126,24 @@ export interface AdminHost {
   tenant(id: string): Storage;
   shardFor(id: string): TenantPlacement;
   addShard(id: string, backend: Backend): Shard;
+}
+
+export interface PauseTarget {
+  tenant: string;
+  /** One queue of the tenant; absent: the whole tenant. */
+  queue?: string;
+}
+
+/** Writes a pause ('1') or its end ('0') into the tenant's home unit; bad input writes nothing. */
+async function setPause(host: AdminHost, target: PauseTarget, on: boolean): Promise<Pauses> {
+  if (target === null || typeof target !== 'object') throw new InvalidArgumentError('pause and resume take { tenant, queue? }');
+  const tenant = checkTenantId(target.tenant);
+  const field = target.queue === undefined ? ALL_QUEUES : checkName('queue', target.queue);
+  await host.directory.ready();
+  // The unit's own storage: a tenant's transactions may not write jobshard.* keys, jobshard may.
+  const home = host.route.storage({ tenant, group: null });
+  await home.transaction((tx) => tx.hashSet(PAUSED_HASH, { [field]: on ? '1' : '0' }));
+  return pausesOf(await home.data.hashGetAll(PAUSED_HASH));
 }
 
 export function viewOf(record: DirectoryRecord): DirectoryView {
@@ -244,6 +274,13 @@ export function routerAdmin(host: AdminHost, settleMs = 2_000): RouterAdmin {
       await directory.ready();
       await directory.refresh();
       return viewOf(directory.record);
+    },
+    pause: (target) => setPause(host, target, true),
+    resume: (target) => setPause(host, target, false),
+    pauses: async (tenant) => {
+      checkTenantId(tenant);
+      await directory.ready();
+      return pausesOf(await host.route.storage({ tenant, group: null }).data.hashGetAll(PAUSED_HASH));
     },
     placementOf: async (tenant) => {
       checkTenantId(tenant);

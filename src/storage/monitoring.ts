@@ -13,6 +13,8 @@ export interface QueueInfo {
   waiting: number;
   /** Fetched jobs whose invisibility has not expired. */
   inFlight: number;
+  /** Through a router: the queue (or its whole tenant) is paused (router.admin.pause). */
+  paused?: boolean;
 }
 
 export interface StatisticsPoint {

@@ -282,3 +282,76 @@ test('in \'all\' mode, tenants whose only jobs are scheduled or recurring are fo
     await cleanup();
   }
 });
+
+test('pause and resume: a paused queue gets no new starts after 1 s on any server, the tenant\'s other queues and other tenants keep running, enqueues succeed', async (t) => {
+  const { router, cleanup } = await realRouter();
+  // A second router over the same shards: another service process, with its own view.
+  const other = await createRouter({ shards: [...router.shards.values()].map((s) => ({ id: s.id, backend: s.backend })) });
+  const tn = freshTenant();
+  const bystander = freshTenant();
+  const starts: Array<{ tenant: string; queue: string; at: number }> = [];
+  const handlers = { work: async (_args: JsonValue[], ctx: { tenant?: string; queue: string }) => {
+    starts.push({ tenant: ctx.tenant!, queue: ctx.queue, at: Date.now() });
+    await new Promise((r) => setTimeout(r, 5));
+  } };
+  const servers = [router, other].map((r) => new JobServer(r, { queues: ['a', 'b'], workerCount: 2, handlers }));
+  let producing = true;
+  const producer = (async () => {
+    while (producing) {
+      for (const [who, q] of [[tn, 'a'], [tn, 'b'], [bystander, 'a']] as const) await new JobClient(router.tenant(who)).enqueue('work', [], { queue: q });
+      await new Promise((r) => setTimeout(r, 15));
+    }
+  })();
+  const after = (ms: number, who: string, queue?: string) => starts.filter((s) => s.at > ms && s.tenant === who && (queue === undefined || s.queue === queue)).length;
+  try {
+    await Promise.all(servers.map((s) => s.start()));
+    await new Promise((r) => setTimeout(r, 500));
+    t.deepEqual(await router.admin.pause({ tenant: tn, queue: 'a' }), { tenant: false, queues: ['a'] });
+    const pausedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 2_000));
+    t.is(after(pausedAt + 1_000, tn, 'a'), 0, 'no start of the paused queue after 1 s');
+    t.true(after(pausedAt + 1_000, tn, 'b') > 10, 'its other queue keeps running');
+    t.true(after(pausedAt + 1_000, bystander, 'a') > 10, 'other tenants\' queue of the same name keeps running');
+    const info = await router.tenant(tn).monitoring.queues();
+    t.is(info.find((q) => q.name === 'a')!.paused, true);
+    t.true(info.find((q) => q.name === 'a')!.waiting > 0, 'enqueues still succeed');
+    t.is(info.find((q) => q.name === 'b')!.paused, false);
+
+    await router.admin.resume({ tenant: tn, queue: 'a' });
+    const resumedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 2_500));
+    t.true(after(resumedAt, tn, 'a') > 10, 'resume brings it back');
+
+    // The whole tenant, and a queue that has no job yet.
+    await other.admin.pause({ tenant: tn });
+    t.deepEqual(await router.admin.pause({ tenant: tn, queue: 'later' }), { tenant: true, queues: ['later'] });
+    const allAt = Date.now();
+    await new Promise((r) => setTimeout(r, 2_000));
+    t.is(after(allAt + 1_000, tn), 0, 'no start of any of its queues');
+    t.true(after(allAt + 1_000, bystander) > 10);
+    t.deepEqual((await router.tenant(tn).monitoring.queues()).map((q) => [q.name, q.paused]), [['a', true], ['b', true], ['later', true]]);
+    await router.admin.resume({ tenant: tn });
+    t.deepEqual(await router.admin.pauses(tn), { tenant: false, queues: ['later'] });
+  } finally {
+    producing = false;
+    await producer;
+    await Promise.all(servers.map((s) => s.stop()));
+    await other.close().catch(() => {});
+    await cleanup();
+  }
+});
+
+test('pause bad input: a typed error, and nothing written', async (t) => {
+  const router = await createRouter({ shards: [{ id: 'm', backend: new MemoryBackend() }] });
+  const tn = freshTenant();
+  await rejectsWithCode(t, router.admin.pause(null as never), 'INVALID_ARGUMENT');
+  await rejectsWithCode(t, router.admin.pause({ tenant: 'bad id' }), 'INVALID_ARGUMENT');
+  await rejectsWithCode(t, router.admin.pause({ tenant: tn, queue: 'bad\nqueue' }), 'INVALID_ARGUMENT');
+  await rejectsWithCode(t, router.admin.resume({ tenant: tn, queue: '' }), 'INVALID_ARGUMENT');
+  await rejectsWithCode(t, router.admin.pauses('x/y'), 'INVALID_ARGUMENT');
+  t.deepEqual(await router.admin.pauses(tn), { tenant: false, queues: [] });
+  t.deepEqual(await router.tenant(tn).monitoring.queues(), []);
+  // Tenants cannot write it themselves.
+  await rejectsWithCode(t, router.tenant(tn).transaction((tx) => tx.hashSet('jobshard.paused', { '*': '0' })), 'INVALID_ARGUMENT');
+  await router.close();
+});

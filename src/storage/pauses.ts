@@ -1,0 +1,20 @@
+/**
+ * A tenant's pauses, kept in its home unit (so they move with it): a hash whose
+ * fields are queue names, or ALL_QUEUES for the whole tenant, each '1' while
+ * paused and '0' once resumed. Servers over a router read it before they fetch
+ * for the tenant; enqueues are never refused.
+ */
+export const PAUSED_HASH = 'jobshard.paused';
+export const ALL_QUEUES = '*';
+
+export interface Pauses {
+  /** The whole tenant is paused. */
+  tenant: boolean;
+  /** Queues paused one by one (a pause may name a queue that has no job yet). */
+  queues: string[];
+}
+
+export function pausesOf(fields: Record<string, string> | null | undefined): Pauses {
+  const on = Object.entries(fields ?? {}).filter(([, v]) => v === '1').map(([k]) => k);
+  return { tenant: on.includes(ALL_QUEUES), queues: on.filter((k) => k !== ALL_QUEUES).sort() };
+}
