@@ -26,6 +26,11 @@ export interface JobServerOptions {
   tenants?: TenantFilter;
   /** For a server over a router: how often each shard is asked which units have work (wake-ups come sooner). Default 1000 ms. */
   discoveryIntervalMs?: number;
+  /**
+   * For a server over a router, with `maxConcurrent` caps in the tenant map: the lease of a
+   * concurrency slot, renewed while its job runs; a crashed process's slots come back after it. Default 30 s.
+   */
+  capLeaseMs?: number;
   /** Queues in priority order. Default ['default']. */
   queues?: string[];
   /** Jobs run at once. Default 4. */
@@ -92,7 +97,7 @@ interface Running {
 export class JobServer {
   readonly id: string;
   readonly #storage: Storage;
-  readonly #o: Required<Omit<JobServerOptions, 'onError' | 'onJobDone' | 'serverId' | 'retry' | 'meterProvider' | 'tenants' | 'discoveryIntervalMs'>> & { retry: Required<RetryPolicy> };
+  readonly #o: Required<Omit<JobServerOptions, 'onError' | 'onJobDone' | 'serverId' | 'retry' | 'meterProvider' | 'tenants' | 'discoveryIntervalMs' | 'capLeaseMs'>> & { retry: Required<RetryPolicy> };
   /** Over a router: the pool that serves its tenants (start and stop go to it). */
   readonly #pool: TenantPool | null = null;
   readonly #onError: (err: unknown) => void;
@@ -131,6 +136,7 @@ export class JobServer {
     if (overRouter && (options.prefetch ?? 0) > 0) throw new InvalidArgumentError('prefetch is not supported yet by a server over a router; leave it 0');
     const tenants = overRouter ? checkTenantFilter(options.tenants ?? 'all') : 'all';
     const discoveryIntervalMs = checkInt('discoveryIntervalMs', options.discoveryIntervalMs ?? 1_000, 10, 600_000);
+    const capLeaseMs = checkInt('capLeaseMs', options.capLeaseMs ?? 30_000, 100, 3_600_000);
     // Over a router no single storage exists: every call of the single-storage path goes through #pool instead.
     this.#storage = overRouter ? (null as unknown as Storage) : source;
     this.id = options.serverId ?? `server-${randomUUID()}`;
@@ -177,6 +183,7 @@ export class JobServer {
         schedulerIntervalMs: this.#o.schedulerIntervalMs,
         shutdownTimeoutMs: this.#o.shutdownTimeoutMs,
         discoveryIntervalMs,
+        capLeaseMs,
         tenants,
         fetchOptions: this.#fetchOptions,
         runner: this.#runner,

@@ -6,6 +6,7 @@ import { FairQueue } from './fair-queue.js';
 import type { JobRunner, OutcomeWrite } from './job-runner.js';
 import { LazyAbort } from './lazy-abort.js';
 import { PauseCache } from './pause-cache.js';
+import { ConcurrencySlots, type SlotGrant } from './concurrency-slots.js';
 import { enqueueRecurring, moveDueJobs } from './scheduler.js';
 import { SCHEDULER_LOCK } from './states.js';
 import { within } from './within.js';
@@ -32,6 +33,8 @@ export interface PoolSettings {
   schedulerIntervalMs: number;
   shutdownTimeoutMs: number;
   discoveryIntervalMs: number;
+  /** Lease of a concurrency slot (renewed while its job runs): how long a crashed process's slots stay taken. */
+  capLeaseMs: number;
   tenants: TenantFilter;
   fetchOptions: Omit<FetchOptions, 'signal'>;
   runner: JobRunner;
@@ -61,6 +64,7 @@ export class TenantPool {
   readonly #s: PoolSettings;
   readonly #fair: FairQueue;
   readonly #pauses: PauseCache;
+  readonly #slots: ConcurrencySlots;
   readonly #accepts: (tenant: string) => boolean;
   readonly #running = new Set<Running>();
   readonly #outcomes = new Set<Promise<void>>();
@@ -74,6 +78,7 @@ export class TenantPool {
     this.#s = settings;
     this.#fair = new FairQueue((tenant) => router.tenantWeight(tenant));
     this.#pauses = new PauseCache((tenant) => router.tenant(tenant));
+    this.#slots = new ConcurrencySlots((tenant) => router.tenantCaps(tenant), settings.capLeaseMs);
     const t = settings.tenants;
     if (t === 'all') this.#accepts = () => true;
     else if (typeof t === 'function') this.#accepts = (id) => t(id) === true;
@@ -220,12 +225,20 @@ export class TenantPool {
       }
       const mark = this.#fair.mark(tenant);
       const storage = this.#router.tenant(tenant);
-      let fetched: FetchedJob | null;
+      let fetched: FetchedJob | null = null;
+      let grant: SlotGrant | null = null;
       try {
-        const queues = await this.#pauses.queuesFor(tenant, this.#s.queues);
-        // Paused: as good as empty, so it leaves the ring until discovery brings it back.
-        fetched = queues.length === 0 ? null : await storage.queues.tryFetch(queues, this.#s.fetchOptions);
+        let queues = await this.#pauses.queuesFor(tenant, this.#s.queues);
+        if (queues.length > 0 && this.#slots.capped(tenant)) {
+          grant = await this.#slots.take(tenant, storage, queues);
+          queues = grant?.queues ?? [];
+        }
+        // Paused or at its cap: as good as empty, so it leaves the ring until discovery (or the end
+        // of one of its jobs here) brings it back.
+        if (queues.length > 0) fetched = await storage.queues.tryFetch(queues, this.#s.fetchOptions);
+        await grant?.keep(fetched?.queue ?? null);
       } catch (err) {
+        await grant?.keep(null).catch(() => {});
         // Its shard is down or the unit is moving: left to the next discovery; the others keep being served.
         this.#fair.done(tenant, false, this.#fair.mark(tenant));
         this.#s.onError(err);
@@ -246,6 +259,11 @@ export class TenantPool {
       this.#running.add(running);
       const write = await ran;
       this.#running.delete(running);
+      if (grant) {
+        // The cap counts running handlers: the slot is free once this one returned.
+        await grant.release();
+        this.#fair.add(tenant);
+      }
       if (writing.length >= 3) await writing.shift();
       if (write) writing.push(this.#track(write));
     }

@@ -35,6 +35,8 @@ export interface DirectoryOptions {
   frozenWaitMs?: number;
 }
 
+const NO_CAPS: ReadonlyMap<string, number> = new Map();
+
 const directoryOptionsSchema = z.object({
   backend: backendOrSpec.optional(),
   pollMs: z.number().int().nonnegative().max(3_600_000).default(1_000),
@@ -137,6 +139,12 @@ export class Router {
   /** A tenant's fair-share weight from the tenant map (1 when it sets none): what a server over this router gives it. */
   tenantWeight(tenantId: string): number {
     return this.#config.tenants.get(tenantId)?.weight ?? 1;
+  }
+
+  /** A tenant's fleet-wide concurrency caps from the tenant map: its own (null: none) and per queue. */
+  tenantCaps(tenantId: string): { maxConcurrent: number | null; queues: ReadonlyMap<string, number> } {
+    const t = this.#config.tenants.get(tenantId);
+    return { maxConcurrent: t?.maxConcurrent ?? null, queues: t?.queueCaps ?? NO_CAPS };
   }
 
   /** Where a tenant lives now: its home shard and each queue group's. */

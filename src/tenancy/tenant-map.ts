@@ -32,6 +32,12 @@ export const tenantMapSchema = z.object({
     shard: z.string().optional(),
     /** Its share of a server over the router (JobServer(router, …)) while other tenants have work too. Default 1. */
     weight: z.number().positive('weight must be > 0').finite().optional(),
+    /** At most this many of its jobs run at once, across every server process of the fleet. */
+    maxConcurrent: z.number().int('maxConcurrent must be a whole number').positive('maxConcurrent must be > 0').optional(),
+    /** Per queue: at most this many of the queue's jobs run at once, fleet-wide. */
+    queues: z.record(z.string(), z.object({
+      maxConcurrent: z.number().int('maxConcurrent must be a whole number').positive('maxConcurrent must be > 0'),
+    }).strict()).optional(),
     queueGroups: z.record(z.string(), z.object({
       queues: z.array(z.string()).min(1, 'a queue group needs at least one queue'),
       /** Pin the group to a shard; otherwise it is placed by hashing `tenant:group`. */
@@ -51,6 +57,9 @@ export interface ResolvedTenant {
   groups: Map<string, string | null>;
   /** Fair-share weight for servers over the router (default 1). */
   weight: number;
+  /** Fleet-wide concurrency caps: the tenant's (null: none), and per queue. */
+  maxConcurrent: number | null;
+  queueCaps: Map<string, number>;
 }
 
 export interface ResolvedTenantMap {
@@ -85,7 +94,14 @@ export function resolveTenantMap(input: unknown): ResolvedTenantMap {
       continue;
     }
     if (cfg.shard !== undefined && !ids.has(cfg.shard)) problems.push(`${where}.shard: unknown shard '${cfg.shard}' (known: ${known()})`);
-    const resolved: ResolvedTenant = { pin: cfg.shard ?? null, groupOfQueue: new Map(), groups: new Map(), weight: cfg.weight ?? 1 };
+    const resolved: ResolvedTenant = { pin: cfg.shard ?? null, groupOfQueue: new Map(), groups: new Map(), weight: cfg.weight ?? 1, maxConcurrent: cfg.maxConcurrent ?? null, queueCaps: new Map() };
+    for (const [queue, q] of Object.entries(cfg.queues ?? {})) {
+      try {
+        resolved.queueCaps.set(checkName('queue', queue), q.maxConcurrent);
+      } catch (err) {
+        problems.push(`${where}.queues: ${(err as Error).message}`);
+      }
+    }
     for (const [group, g] of Object.entries(cfg.queueGroups ?? {})) {
       const gWhere = `${where}.queueGroups.${group}`;
       try {

@@ -23,6 +23,8 @@ export interface FleetConfig {
   watch?: string[];
   /** [unit, shard]: pinned after ready. */
   pin?: [string, string];
+  /** The tenant map's tenants (weights, caps, pins). */
+  tenants?: RouterConfig['tenants'];
 }
 
 export function fleetRouterConfig(cfg: FleetConfig): RouterConfig {
@@ -33,6 +35,7 @@ export function fleetRouterConfig(cfg: FleetConfig): RouterConfig {
         ? { redis: { url: cfg.redis, prefix: s.redisPrefix, pollIntervalMs: 1_000 } }
         : { postgres: { connectionString: cfg.pg, schema: s.pgSchema!, poolSize: 4 } },
     })),
+    ...(cfg.tenants ? { tenants: cfg.tenants } : {}),
     directory: {
       backend: cfg.directoryRedisPrefix !== undefined
         ? { redis: { url: cfg.redis, prefix: cfg.directoryRedisPrefix, redis: { connectionName: cfg.directoryConnectionName ?? 'jobshard-fleet' } } }
