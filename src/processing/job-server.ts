@@ -12,6 +12,8 @@ import type { HandlerEntry, RetryPolicy } from './handler.js';
 import { enqueueRecurring, moveDueJobs } from './scheduler.js';
 import { SCHEDULER_LOCK, STATE } from './states.js';
 import { within } from './within.js';
+import { PAUSE_TTL_MS } from './pause-cache.js';
+import { PAUSED_HASH, pausesOf } from '../storage/pauses.js';
 import { Router } from '../router/router.js';
 import { checkTenantId } from '../tenancy/tenant-id.js';
 import { TenantPool, type TenantFilter } from './tenant-pool.js';
@@ -111,6 +113,8 @@ export class JobServer {
   readonly #prefetches = new Set<Promise<void>>();
   /** Workers waiting in a fetch of their own, by the controller that wakes one to take a held job. */
   readonly #waiting = new Set<AbortController>();
+  /** The queues fetched from: the configured ones less those paused (#readPauses). */
+  #activeQueues: readonly string[] = [];
   #stopFetching = new AbortController();
   #loops: Promise<void>[] = [];
   #cancels: Array<() => void> = [];
@@ -159,6 +163,7 @@ export class JobServer {
       from: Object.freeze([STATE.enqueued, STATE.processing]),
     });
     this.#fetchOptions = { invisibilityTimeoutMs: this.#o.invisibilityTimeoutMs, withJob: true, setState: this.#processing };
+    this.#activeQueues = this.#o.queues;
     this.#onError = options.onError ?? (() => {});
     const record = processingRecorder(this.id, options.meterProvider, overRouter ? undefined : source.locate?.bind(source));
     this.#runner = new JobRunner({
@@ -207,9 +212,12 @@ export class JobServer {
     }
     await this.#storage.servers.announce(this.id, { queues: this.#o.queues, workerCount: this.#o.workerCount });
     this.#stopFetching = new AbortController();
+    // Paused before this server started: not one job of those queues.
+    await this.#readPauses().catch((err) => this.#onError(err));
     this.#loops = Array.from({ length: this.#o.workerCount }, () => this.#worker());
     this.#every(this.#o.heartbeatIntervalMs, () => this.#heartbeat());
     this.#every(this.#o.schedulerIntervalMs, () => this.#schedule());
+    this.#every(PAUSE_TTL_MS, () => this.#readPauses());
     const period = this.#keepAlivePeriod();
     clearInterval(this.#keepAlive);
     this.#keepAlive = setInterval(() => this.#extendRunning(performance.now() - period), period);
@@ -295,6 +303,21 @@ export class JobServer {
     this.#cancels.push(() => clearTimeout(timer));
   }
 
+  /**
+   * Reads the storage's pauses (router.admin.pause writes them into a tenant's home unit): the
+   * queues fetched from are the configured ones less the paused; when that changes, waiting
+   * workers are woken to fetch with the new list, so a pause stops new starts within a second.
+   */
+  async #readPauses(): Promise<void> {
+    const fields = await this.#storage.data.hashGetAll(PAUSED_HASH);
+    const { tenant, queues } = pausesOf(fields);
+    const paused = new Set(queues);
+    const active = tenant ? [] : paused.size === 0 ? this.#o.queues : this.#o.queues.filter((q) => !paused.has(q));
+    if (active.length === this.#activeQueues.length && active.every((q, i) => q === this.#activeQueues[i])) return;
+    this.#activeQueues = active.length === this.#o.queues.length ? this.#o.queues : Object.freeze(active);
+    for (const w of this.#waiting) w.abort(WOKEN);
+  }
+
   async #heartbeat(): Promise<void> {
     try {
       await this.#storage.servers.heartbeat(this.id);
@@ -335,19 +358,24 @@ export class JobServer {
       if (!fetched) {
         // Gone out in the same turn, the prefetch shares this fetch's round trip.
         this.#prefetch();
-        // Without prefetch nothing wakes a waiting worker but stop(): no controller of its own.
-        const wake = this.#o.prefetch > 0 ? new AbortController() : null;
-        if (wake) this.#waiting.add(wake);
+        if (this.#activeQueues.length === 0) {
+          // Every queue paused: wait for the next look at the pauses.
+          await sleep(PAUSE_TTL_MS, signal).catch(() => {});
+          continue;
+        }
+        // A waiting worker is woken to take a held job, or when the pauses change (a fresh queue list).
+        const wake = new AbortController();
+        this.#waiting.add(wake);
         try {
-          fetched = await this.#storage.queues.fetch(this.#o.queues, wake ? { ...options, signal: wake.signal } : options);
+          fetched = await this.#storage.queues.fetch(this.#activeQueues, { ...options, signal: wake.signal });
         } catch (err) {
           if (signal.aborted) break;
-          if (wake?.signal.aborted) continue; // woken to take a held job
+          if (wake.signal.aborted) continue; // woken
           this.#onError(err);
           await sleep(1_000, signal).catch(() => {});
           continue;
         } finally {
-          if (wake) this.#waiting.delete(wake);
+          this.#waiting.delete(wake);
         }
       } else if (this.#held.length <= this.#o.prefetch / 2) this.#prefetch();
       const abort = new LazyAbort();
@@ -374,9 +402,9 @@ export class JobServer {
    */
   #prefetch(): void {
     const want = this.#o.prefetch - this.#held.length - this.#prefetches.size;
-    if (want <= 0 || want < this.#o.prefetch / 2 || this.#stopFetching.signal.aborted) return;
+    if (want <= 0 || want < this.#o.prefetch / 2 || this.#stopFetching.signal.aborted || this.#activeQueues.length === 0) return;
     for (let i = 0; i < want; i++) {
-      const p: Promise<void> = this.#storage.queues.tryFetch(this.#o.queues, this.#fetchOptions).then(async (fetched) => {
+      const p: Promise<void> = this.#storage.queues.tryFetch(this.#activeQueues, this.#fetchOptions).then(async (fetched) => {
         if (!fetched) return;
         if (this.#stopFetching.signal.aborted) {
           await this.#requeue(fetched).catch((err) => this.#onError(err));

@@ -355,3 +355,45 @@ test('pause bad input: a typed error, and nothing written', async (t) => {
   await rejectsWithCode(t, router.tenant(tn).transaction((tx) => tx.hashSet('jobshard.paused', { '*': '0' })), 'INVALID_ARGUMENT');
   await router.close();
 });
+
+test('a server over one tenant\'s storage honours the tenant\'s pauses too, within a second', async (t) => {
+  const { router, cleanup } = await realRouter();
+  const tn = freshTenant();
+  const starts: Array<{ queue: string; at: number }> = [];
+  await router.admin.pause({ tenant: tn, queue: 'b' }); // before the server starts
+  const server = new JobServer(router.tenant(tn), { queues: ['a', 'b'], workerCount: 3, handlers: { work: async (_args, ctx) => void starts.push({ queue: ctx.queue, at: Date.now() }) } });
+  let producing = true;
+  const client = new JobClient(router.tenant(tn));
+  const producer = (async () => {
+    while (producing) {
+      await client.enqueue('work', [], { queue: 'a' });
+      await client.enqueue('work', [], { queue: 'b' });
+      await new Promise((r) => setTimeout(r, 15));
+    }
+  })();
+  const count = (queue: string, from: number, to = Infinity) => starts.filter((s) => s.queue === queue && s.at > from && s.at <= to).length;
+  try {
+    const t0 = Date.now();
+    await server.start();
+    await new Promise((r) => setTimeout(r, 1_000));
+    t.is(count('b', 0), 0, 'paused before start: none');
+    t.true(count('a', t0) > 10);
+    await router.admin.resume({ tenant: tn, queue: 'b' });
+    const resumed = Date.now();
+    await new Promise((r) => setTimeout(r, 1_500));
+    t.true(count('b', resumed) > 10, 'resumed');
+    await router.admin.pause({ tenant: tn });
+    const pausedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 2_000));
+    t.is(count('a', pausedAt + 1_000) + count('b', pausedAt + 1_000), 0, 'the whole tenant paused: no start after 1 s');
+    await router.admin.resume({ tenant: tn });
+    const again = Date.now();
+    await new Promise((r) => setTimeout(r, 1_500));
+    t.true(count('a', again) > 10);
+  } finally {
+    producing = false;
+    await producer;
+    await server.stop();
+    await cleanup();
+  }
+});
