@@ -95,3 +95,15 @@ test('caps in the tenant map: whole numbers above 0, or ConfigError', async (t) 
     t.is((err as { code?: string }).code, 'CONFIG_INVALID', JSON.stringify(bad));
   }
 });
+
+test('docs/many-tenants.md: its tenant map snippet is valid and means what the page says', async (t) => {
+  const { readFile } = await import('node:fs/promises');
+  const { resolveTenantMap } = await import('../../src/tenancy/tenant-map.js');
+  const page = await readFile(new URL('../../docs/many-tenants.md', import.meta.url), 'utf8');
+  const json = JSON.parse(page.match(/```json\n([\s\S]*?)```/)![1]!) as { tenants: Record<string, unknown> };
+  const map = resolveTenantMap({ shards: [{ id: 'm', backend: { memory: {} } }], ...json });
+  const acme = map.tenants.get('acme')!;
+  t.is(acme.weight, 3);
+  t.is(acme.maxConcurrent, 20);
+  t.is(acme.queueCaps.get('reports'), 2);
+});
