@@ -17,6 +17,8 @@ import { loadBuild } from './peers/jobshard-build.js';
 
 const { createRouter, RedisBackend, PostgresBackend, JobClient, JobServer } = await loadBuild();
 const IDLE_WINDOW_MS = Number(process.env['BENCH_IDLE_MS'] ?? 10_000);
+/** BENCH_SECTIONS=2,3 runs only those sections. */
+const SECTIONS = new Set((process.env['BENCH_SECTIONS'] ?? '1,2,3').split(',').map(Number));
 const BACKLOG = Number(process.env['BENCH_BACKLOG'] ?? 100_000);
 
 const redis = new Redis(REDIS_URL);
@@ -60,8 +62,8 @@ async function enqueueAll(router: Router, tenants: string[], perTenant: number):
   return n;
 }
 
-console.log(`\n1. Idle cost of one server over a router (Redis + Postgres shard), ${IDLE_WINDOW_MS / 1000} s quiet window`);
-for (const count of [10, 1_000, 10_000]) {
+if (SECTIONS.has(1)) console.log(`\n1. Idle cost of one server over a router (Redis + Postgres shard), ${IDLE_WINDOW_MS / 1000} s quiet window`);
+for (const count of SECTIONS.has(1) ? [10, 1_000, 10_000] : []) {
   const { router, cleanup } = await fleet('both');
   const tenants = Array.from({ length: count }, (_, i) => `idle${i}`);
   let done = 0;
@@ -92,9 +94,9 @@ for (const count of [10, 1_000, 10_000]) {
   }
 }
 
-console.log('\n2. Throughput, 20,000 no-op jobs on one Redis shard, 16 workers: 1,000 tenants × 20 against 1 tenant × 20,000 (alternated)');
 const rates: Record<'many' | 'one', number[]> = { many: [], one: [] };
-for (let round = 0; round < 4; round++) {
+if (SECTIONS.has(2)) console.log('\n2. Throughput, 20,000 no-op jobs on one Redis shard, 16 workers: 1,000 tenants × 20 against 1 tenant × 20,000 (alternated)');
+for (let round = 0; round < (SECTIONS.has(2) ? 4 : 0); round++) {
   for (const kind of round % 2 ? (['one', 'many'] as const) : (['many', 'one'] as const)) {
     const { router, cleanup } = await fleet('redis');
     const tenants = kind === 'many' ? Array.from({ length: 1_000 }, (_, i) => `m${i}`) : ['single'];
@@ -111,10 +113,10 @@ for (let round = 0; round < 4; round++) {
 }
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ratios = rates.many.map((m, i) => m / rates.one[i]!);
-console.log(`  1,000 tenants ${rates.many.map((x) => x.toFixed(0)).join(', ')} jobs/s; 1 tenant ${rates.one.map((x) => x.toFixed(0)).join(', ')} jobs/s; ratio median ${med(ratios).toFixed(2)} (rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`);
+if (SECTIONS.has(2)) console.log(`  1,000 tenants ${rates.many.map((x) => x.toFixed(0)).join(', ')} jobs/s; 1 tenant ${rates.one.map((x) => x.toFixed(0)).join(', ')} jobs/s; ratio median ${med(ratios).toFixed(2)} (rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`);
 
-console.log(`\n3. Fairness: start delay of an idle tenant's jobs behind a ${BACKLOG.toLocaleString('en')}-job backlog; Jain's index over 10 backlogged tenants`);
-{
+if (SECTIONS.has(3)) console.log(`\n3. Fairness: start delay of an idle tenant's jobs behind a ${BACKLOG.toLocaleString('en')}-job backlog; Jain's index over 10 backlogged tenants`);
+if (SECTIONS.has(3)) {
   const { router, cleanup } = await fleet('redis');
   const backlog = Array.from({ length: 10 }, (_, i) => `busy${i}`);
   const done = new Map<string, number>();

@@ -26,7 +26,11 @@ export class FairQueue {
   readonly #waiting = new Set<() => void>();
   #closed = false;
 
-  constructor(readonly weightOf: (tenant: string) => number) {}
+  /**
+   * weightOf gives a tenant's weight; each turn it may make weight × quantum fetches. Fetches of
+   * one tenant made together go to its storage together, which batches them into one call.
+   */
+  constructor(readonly weightOf: (tenant: string) => number, readonly quantum = 1) {}
 
   get size(): number {
     return this.#ring.length;
@@ -76,7 +80,7 @@ export class FairQueue {
       this.#pos = (this.#pos + 1) % this.#ring.length;
       const nextTurn = this.#turns.get(this.#ring[this.#pos]!)!;
       // A tenant waiting on its probe earns nothing meanwhile: no burst when it comes back.
-      if (nextTurn.confirmed || nextTurn.inFlight === 0) nextTurn.deficit += this.weightOf(this.#ring[this.#pos]!);
+      if (nextTurn.confirmed || nextTurn.inFlight === 0) nextTurn.deficit += this.weightOf(this.#ring[this.#pos]!) * this.quantum;
     }
     return null;
   }

@@ -76,7 +76,8 @@ export class TenantPool {
   constructor(router: Router, settings: PoolSettings) {
     this.#router = router;
     this.#s = settings;
-    this.#fair = new FairQueue((tenant) => router.tenantWeight(tenant));
+    // A turn of as many fetches as workers: a tenant's fetches of one turn go out together, and its storage batches them.
+    this.#fair = new FairQueue((tenant) => router.tenantWeight(tenant), settings.workerCount);
     this.#pauses = new PauseCache((tenant) => router.tenant(tenant));
     this.#slots = new ConcurrencySlots((tenant) => router.tenantCaps(tenant), settings.capLeaseMs);
     const t = settings.tenants;
