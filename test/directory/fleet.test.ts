@@ -9,6 +9,7 @@ import { kill, startChild } from '../helpers/child.js';
 import { fleetRouterConfig, type FleetConfig } from '../helpers/fleet-router.js';
 import { freshTenant } from '../helpers/mixed-router.js';
 import { adminQuery, deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../helpers/servers.js';
+import { until } from '../helpers/until.js';
 
 function fleet() {
   const directorySchema = freshSchema();
@@ -30,14 +31,6 @@ function doneIds(outputs: Array<() => string>): Set<string> {
   const ids = new Set<string>();
   for (const out of outputs) for (const m of out().matchAll(/^done \S+ (\S+)$/gm)) ids.add(m[1]!);
   return ids;
-}
-
-async function until(cond: () => boolean, ms: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 test('adding a shard to a running fleet of two router processes: every old and new job is processed by its tenant\'s servers, 0 JobNotFoundError', async (t) => {
@@ -266,7 +259,8 @@ test('a router SIGKILLed in the middle of a flip (directory written, shard marke
     // The dead writer's directory lock lapses (10 s lease); a router then finishes the flip.
     const killedAt = Date.now();
     const finishBy = Date.now() + 20_000;
-    while ((await a.ownership(tn!)).state !== 'moved' && Date.now() < finishBy) await new Promise((r) => setTimeout(r, 50));
+    // Finished: the old shard's marker set, then the record written without the flip (in that order).
+    while (((await a.ownership(tn!)).state !== 'moved' || (await store.read())!.flips.length > 0) && Date.now() < finishBy) await new Promise((r) => setTimeout(r, 50));
     const own = await a.ownership(tn!);
     t.is(own.state, 'moved');
     t.is((own as { to?: string }).to, 'c');

@@ -10,6 +10,7 @@ import type { JsonValue } from '../../src/storage/json.js';
 import { rejectsWithCode } from '../conformance/helpers.js';
 import { freshTenant } from '../helpers/mixed-router.js';
 import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../helpers/servers.js';
+import { until } from '../helpers/until.js';
 
 /** A router over a Redis and a Postgres shard (fresh prefix and schema), and its cleanup. */
 async function realRouter(tenants: RouterConfig['tenants'] = {}): Promise<{ router: Router; cleanup: () => Promise<void> }> {
@@ -30,14 +31,6 @@ async function realRouter(tenants: RouterConfig['tenants'] = {}): Promise<{ rout
       await deleteRedisPrefix(prefix);
     },
   };
-}
-
-async function until(cond: () => boolean, ms: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what()}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 test('one server serves 300 tenants on two shards: every job runs once, under its own tenant', async (t) => {
@@ -310,8 +303,8 @@ test('pause and resume: a paused queue gets no new starts after 1 s on any serve
     const pausedAt = Date.now();
     await new Promise((r) => setTimeout(r, 2_000));
     t.is(after(pausedAt + 1_000, tn, 'a'), 0, 'no start of the paused queue after 1 s');
-    t.true(after(pausedAt + 1_000, tn, 'b') > 10, 'its other queue keeps running');
-    t.true(after(pausedAt + 1_000, bystander, 'a') > 10, 'other tenants\' queue of the same name keeps running');
+    t.true(after(pausedAt + 1_000, tn, 'b') >= 3, 'its other queue keeps running');
+    t.true(after(pausedAt + 1_000, bystander, 'a') >= 3, 'other tenants\' queue of the same name keeps running');
     const info = await router.tenant(tn).monitoring.queues();
     t.is(info.find((q) => q.name === 'a')!.paused, true);
     t.true(info.find((q) => q.name === 'a')!.waiting > 0, 'enqueues still succeed');
@@ -320,7 +313,7 @@ test('pause and resume: a paused queue gets no new starts after 1 s on any serve
     await router.admin.resume({ tenant: tn, queue: 'a' });
     const resumedAt = Date.now();
     await new Promise((r) => setTimeout(r, 2_500));
-    t.true(after(resumedAt, tn, 'a') > 10, 'resume brings it back');
+    t.true(after(resumedAt, tn, 'a') >= 3, 'resume brings it back');
 
     // The whole tenant, and a queue that has no job yet.
     await other.admin.pause({ tenant: tn });
@@ -328,7 +321,7 @@ test('pause and resume: a paused queue gets no new starts after 1 s on any serve
     const allAt = Date.now();
     await new Promise((r) => setTimeout(r, 2_000));
     t.is(after(allAt + 1_000, tn), 0, 'no start of any of its queues');
-    t.true(after(allAt + 1_000, bystander) > 10);
+    t.true(after(allAt + 1_000, bystander) >= 3);
     t.deepEqual((await router.tenant(tn).monitoring.queues()).map((q) => [q.name, q.paused]), [['a', true], ['b', true], ['later', true]]);
     await router.admin.resume({ tenant: tn });
     t.deepEqual(await router.admin.pauses(tn), { tenant: false, queues: ['later'] });
@@ -377,11 +370,11 @@ test('a server over one tenant\'s storage honours the tenant\'s pauses too, with
     await server.start();
     await new Promise((r) => setTimeout(r, 1_000));
     t.is(count('b', 0), 0, 'paused before start: none');
-    t.true(count('a', t0) > 10);
+    t.true(count('a', t0) >= 3);
     await router.admin.resume({ tenant: tn, queue: 'b' });
     const resumed = Date.now();
     await new Promise((r) => setTimeout(r, 1_500));
-    t.true(count('b', resumed) > 10, 'resumed');
+    t.true(count('b', resumed) >= 3, 'resumed');
     await router.admin.pause({ tenant: tn });
     const pausedAt = Date.now();
     await new Promise((r) => setTimeout(r, 2_000));
@@ -389,7 +382,7 @@ test('a server over one tenant\'s storage honours the tenant\'s pauses too, with
     await router.admin.resume({ tenant: tn });
     const again = Date.now();
     await new Promise((r) => setTimeout(r, 1_500));
-    t.true(count('a', again) > 10);
+    t.true(count('a', again) >= 3);
   } finally {
     producing = false;
     await producer;
