@@ -210,10 +210,12 @@ export class JobServer {
       this.#stopFetching = new AbortController();
       return this.#pool.start();
     }
-    await this.#storage.servers.announce(this.id, { queues: this.#o.queues, workerCount: this.#o.workerCount });
+    // Paused before this server started: not one job of those queues (read beside the announce, in the same wait).
+    await Promise.all([
+      this.#storage.servers.announce(this.id, { queues: this.#o.queues, workerCount: this.#o.workerCount }),
+      this.#readPauses().catch((err) => this.#onError(err)),
+    ]);
     this.#stopFetching = new AbortController();
-    // Paused before this server started: not one job of those queues.
-    await this.#readPauses().catch((err) => this.#onError(err));
     this.#loops = Array.from({ length: this.#o.workerCount }, () => this.#worker());
     this.#every(this.#o.heartbeatIntervalMs, () => this.#heartbeat());
     this.#every(this.#o.schedulerIntervalMs, () => this.#schedule());
