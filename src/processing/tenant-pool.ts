@@ -69,8 +69,9 @@ export class TenantPool {
   readonly #running = new Set<Running>();
   readonly #outcomes = new Set<Promise<void>>();
   readonly #watched = new Map<Backend, () => void>();
-  /** Each periodic task's pending timer (replaced as it re-arms), and the keep-alive interval. */
+  /** Each periodic task's pending timer (replaced as it re-arms). */
   #timers: Array<{ t: NodeJS.Timeout | undefined }> = [];
+  #keepAlive: NodeJS.Timeout | undefined;
   #loops: Promise<void>[] = [];
 
   constructor(router: Router, settings: PoolSettings) {
@@ -102,9 +103,8 @@ export class TenantPool {
     this.#every(this.#s.heartbeatIntervalMs, () => this.#heartbeat());
     this.#every(this.#s.schedulerIntervalMs, () => this.#sweep());
     const period = Math.max(10, Math.floor(this.#s.invisibilityTimeoutMs / 3));
-    const keepAlive = setInterval(() => this.#extendRunning(performance.now() - period), period);
-    keepAlive.unref();
-    this.#timers.push({ t: keepAlive });
+    this.#keepAlive = setInterval(() => this.#extendRunning(performance.now() - period), period);
+    this.#keepAlive.unref();
     this.#loops = Array.from({ length: this.#s.workerCount }, () => this.#worker());
   }
 
@@ -124,6 +124,8 @@ export class TenantPool {
     }
     await within(Promise.all(this.#loops), 1_000);
     await within(Promise.all(this.#outcomes), 5_000);
+    // Kept until here: jobs still running while stop() waited needed their invisibility extended.
+    clearInterval(this.#keepAlive);
     await Promise.all(this.#backends().map((b) => this.#serversOf(b).remove(this.#s.serverId).catch((err) => this.#s.onError(err))));
   }
 

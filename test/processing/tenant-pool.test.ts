@@ -390,3 +390,33 @@ test('a server over one tenant\'s storage honours the tenant\'s pauses too, with
     await cleanup();
   }
 });
+
+test('stop() over a router: waits for running jobs, then requeues those past shutdownTimeoutMs, and removes its server record from each shard', async (t) => {
+  const [a, b] = [new MemoryBackend(), new MemoryBackend()];
+  const router = await createRouter({ shards: [{ id: 'a', backend: a }, { id: 'b', backend: b }] });
+  const tn = freshTenant();
+  let started = 0;
+  const server = new JobServer(router, {
+    queues: ['q'], workerCount: 2, shutdownTimeoutMs: 300, serverId: 'pool-1',
+    handlers: { slow: async (_args, ctx) => {
+      started++;
+      await new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true }));
+      throw new Error('aborted');
+    } },
+  });
+  await server.start();
+  t.deepEqual((await a.storage('jobshard.servers').servers.list()).map((s) => s.id), ['pool-1']);
+  t.deepEqual((await b.storage('jobshard.servers').servers.list()).map((s) => s.id), ['pool-1']);
+  const id = await new JobClient(router.tenant(tn)).enqueue('slow', [], { queue: 'q' });
+  await until(() => started === 1, 5_000, () => 'the job to start');
+  t.is((await router.tenant(tn).jobs.get(id)).state, 'Processing');
+  const t0 = Date.now();
+  await server.stop();
+  t.true(Date.now() - t0 >= 250, 'it waited for the running job');
+  t.is((await router.tenant(tn).jobs.get(id)).state, 'Enqueued', 'requeued, not failed');
+  const again = await router.tenant(tn).queues.tryFetch(['q']);
+  t.is(again?.jobId, id, 'fetchable again at once');
+  t.deepEqual(await a.storage('jobshard.servers').servers.list(), []);
+  t.deepEqual(await b.storage('jobshard.servers').servers.list(), []);
+  await router.close();
+});
