@@ -55,7 +55,10 @@ export class RedisBackend implements Backend {
     this.where = opts ? `${opts.host}:${opts.port}/${opts.db ?? 0}` : 'redis cluster';
     this.#script = registerScripts(this.#client, !(this.#client instanceof Redis));
     // The subscriber queues its SUBSCRIBEs until connected and retries forever: it only speeds up wake-ups.
-    const subscriberOptions = { lazyConnect: false, enableOfflineQueue: true, maxRetriesPerRequest: null };
+    // ioredis's own resubscribe after a reconnect leaves its promises unhandled: closing the backend
+    // while one was in flight raised an unhandled rejection ("Connection is closed") in the process.
+    // RedisWaker resubscribes itself on 'ready', with the rejections handled.
+    const subscriberOptions = { lazyConnect: false, enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: false };
     this.#waker = new RedisWaker(() => (this.#client instanceof Redis
       ? this.#client.duplicate(subscriberOptions)
       : this.#client.duplicate(undefined, { redisOptions: subscriberOptions })));

@@ -42,8 +42,14 @@ export class RedisWaker {
       this.#sub.on('pmessage', (_pattern: string, channel: string, from: string) => {
         if (from !== this.origin) this.#wakeAll(channel);
       });
-      // After a reconnect ioredis re-subscribes; wake everyone for what was published meanwhile.
-      this.#sub.on('ready', () => {
+      // On every (re)connect: subscribe again (the client's autoResubscribe is off, see RedisBackend),
+      // and wake everyone for what was published meanwhile.
+      const sub = this.#sub;
+      sub.on('ready', () => {
+        const channels = [...this.#waiters.keys()];
+        if (channels.length) sub.subscribe(...channels).catch(() => {});
+        const patterns = [...this.#all.keys()].map(patternOf);
+        if (patterns.length) sub.psubscribe(...patterns).catch(() => {});
         for (const set of this.#waiters.values()) for (const wake of set) wake();
         for (const set of this.#all.values()) for (const wake of set) wake(null);
       });
