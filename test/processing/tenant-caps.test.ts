@@ -57,9 +57,12 @@ test('caps hold across three processes (tenant 3, its slow queue 1), and a SIGKI
     await new Promise((r) => setTimeout(r, 1_500));
     const running = runs().filter((r) => r.tenant === 'capped' && r.end === null);
     const victim = [0, 1, 2].sort((a, b) => running.filter((r) => r.proc === b).length - running.filter((r) => r.proc === a).length)[0]!;
-    const held = running.filter((r) => r.proc === victim).length;
     const killedAt = Date.now();
     await kill(children[victim]!.child);
+    // What it held: its runs with no end in its whole output, read once the pipe has drained (a line
+    // not yet read when it was chosen may say a run had ended, and its slot was free).
+    await new Promise((r) => setTimeout(r, 300));
+    const held = runs().filter((r) => r.proc === victim && r.tenant === 'capped' && r.end === null).length;
     const done = () => new Set(runs().filter((r) => r.end !== null).map((r) => `${r.tenant} ${r.id}`)).size;
     const deadline = Date.now() + 60_000;
     while (done() < 210 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
