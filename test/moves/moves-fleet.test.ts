@@ -37,10 +37,10 @@ function collect(child: ChildProcess, into: Lines): void {
   });
 }
 
-async function until(cond: () => boolean | Promise<boolean>, ms: number, what: () => string): Promise<void> {
+async function until(cond: () => boolean | Promise<boolean>, ms: number, what: () => string | Promise<string>): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what()}`);
+    if (Date.now() > deadline) throw new Error(`timed out: ${await what()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -133,7 +133,8 @@ test('20,000 jobs through moves across kinds, SIGKILLed movers in each phase and
       }
       return { succeeded, pending };
     };
-    await until(async () => (await counts()).succeeded === JOBS, 180_000, () => `${out.runs.length} runs`);
+    // Jobs caught in a flip come back after their invisibility; a loaded full run has needed more than 180 s.
+    await until(async () => (await counts()).succeeded === JOBS, 300_000, async () => `${out.runs.length} runs, ${JSON.stringify(await counts())}`);
     const final = await counts();
     t.is(final.succeeded, JOBS, 'every job enqueued was processed');
     t.is(final.pending, 0, 'none left Enqueued or Processing');

@@ -308,7 +308,8 @@ test('pause and resume: a paused queue gets no new starts after 1 s on any serve
     const info = await router.tenant(tn).monitoring.queues();
     t.is(info.find((q) => q.name === 'a')!.paused, true);
     t.true(info.find((q) => q.name === 'a')!.waiting > 0, 'enqueues still succeed');
-    t.is(info.find((q) => q.name === 'b')!.paused, false);
+    // 'b' is listed only while it holds entries (its consumers may have caught up): if listed, not paused.
+    t.not(info.find((q) => q.name === 'b')?.paused, true);
 
     await router.admin.resume({ tenant: tn, queue: 'a' });
     const resumedAt = Date.now();
