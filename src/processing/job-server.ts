@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { MeterProvider } from '@opentelemetry/api';
 import { processingRecorder } from '../telemetry/processing-telemetry.js';
-import { InvalidArgumentError, isJobshardError, LeaseLostError } from '../storage/errors.js';
+import { InvalidArgumentError, LeaseLostError } from '../storage/errors.js';
 import type { FetchedJob, FetchOptions, FetchStateChange } from '../storage/queue.js';
 import type { Storage } from '../storage/storage.js';
 import { sleep } from '../storage/sleep.js';
@@ -9,8 +9,9 @@ import { checkInt } from '../storage/validate.js';
 import { LazyAbort } from './lazy-abort.js';
 import { JobRunner, type JobDoneEvent } from './job-runner.js';
 import type { HandlerEntry, RetryPolicy } from './handler.js';
-import { enqueueRecurring, moveDueJobs } from './scheduler.js';
-import { SCHEDULER_LOCK, STATE } from './states.js';
+import { sweepDue } from './scheduler.js';
+import { heartbeat } from './heartbeat.js';
+import { STATE } from './states.js';
 import { within } from './within.js';
 import { PAUSE_TTL_MS } from './pause-cache.js';
 import { PAUSED_HASH, pausesOf } from '../storage/pauses.js';
@@ -320,30 +321,12 @@ export class JobServer {
     for (const w of this.#waiting) w.abort(WOKEN);
   }
 
-  async #heartbeat(): Promise<void> {
-    try {
-      await this.#storage.servers.heartbeat(this.id);
-    } catch (err) {
-      if (!isJobshardError(err, 'SERVER_GONE')) throw err;
-      // A peer declared us dead (e.g. after a long pause): register again.
-      await this.#storage.servers.announce(this.id, { queues: this.#o.queues, workerCount: this.#o.workerCount });
-    }
-    await this.#storage.servers.removeTimedOut(this.#o.serverTimeoutMs);
+  #heartbeat(): Promise<void> {
+    return heartbeat(this.#storage.servers, this.id, { queues: this.#o.queues, workerCount: this.#o.workerCount }, this.#o.serverTimeoutMs);
   }
 
-  async #schedule(): Promise<void> {
-    const lock = await this.#storage.locks.acquire(SCHEDULER_LOCK, { timeoutMs: 0, ttlMs: 10_000 }).catch((err) => {
-      if (isJobshardError(err, 'LOCK_TIMEOUT')) return null; // another server is scheduling
-      throw err;
-    });
-    if (!lock) return;
-    try {
-      const held = () => !lock.signal.aborted;
-      await moveDueJobs(this.#storage, Date.now(), held);
-      await enqueueRecurring(this.#storage, Date.now(), held);
-    } finally {
-      await lock.release();
-    }
+  #schedule(): Promise<void> {
+    return sweepDue(this.#storage);
   }
 
   async #worker(): Promise<void> {

@@ -1,6 +1,7 @@
+import { isJobshardError } from '../storage/errors.js';
 import type { Storage } from '../storage/storage.js';
 import { nextOccurrence } from './cron.js';
-import { RECURRING_SET, recurringKey, SCHEDULE_SET, STATE } from './states.js';
+import { RECURRING_SET, recurringKey, SCHEDULE_SET, SCHEDULER_LOCK, STATE } from './states.js';
 
 /**
  * Moves due scheduled and retrying jobs to their queues. The caller holds
@@ -59,4 +60,23 @@ export async function enqueueRecurring(storage: Storage, now: number, stillHeld:
     enqueued++;
   }
   return enqueued;
+}
+
+/**
+ * Moves a storage's due scheduled and retrying jobs and recurring occurrences under its scheduler
+ * lock; does nothing when another server holds the lock (it is sweeping the same storage now).
+ */
+export async function sweepDue(storage: Storage): Promise<void> {
+  const lock = await storage.locks.acquire(SCHEDULER_LOCK, { timeoutMs: 0, ttlMs: 10_000 }).catch((err) => {
+    if (isJobshardError(err, 'LOCK_TIMEOUT')) return null;
+    throw err;
+  });
+  if (!lock) return;
+  try {
+    const held = () => !lock.signal.aborted;
+    await moveDueJobs(storage, Date.now(), held);
+    await enqueueRecurring(storage, Date.now(), held);
+  } finally {
+    await lock.release();
+  }
 }

@@ -1,4 +1,4 @@
-import { isJobshardError, LeaseLostError } from '../storage/errors.js';
+import { LeaseLostError } from '../storage/errors.js';
 import type { FetchedJob, FetchOptions } from '../storage/queue.js';
 import type { Backend, Storage } from '../storage/storage.js';
 import type { Router } from '../router/router.js';
@@ -7,8 +7,8 @@ import type { JobRunner, OutcomeWrite } from './job-runner.js';
 import { LazyAbort } from './lazy-abort.js';
 import { PauseCache } from './pause-cache.js';
 import { ConcurrencySlots, type SlotGrant } from './concurrency-slots.js';
-import { enqueueRecurring, moveDueJobs } from './scheduler.js';
-import { SCHEDULER_LOCK } from './states.js';
+import { sweepDue } from './scheduler.js';
+import { heartbeat } from './heartbeat.js';
 import { within } from './within.js';
 
 /** Which tenants a server over a router serves. */
@@ -167,14 +167,7 @@ export class TenantPool {
 
   async #heartbeat(): Promise<void> {
     for (const backend of this.#backends()) {
-      const servers = this.#serversOf(backend);
-      try {
-        await servers.heartbeat(this.#s.serverId);
-      } catch (err) {
-        if (!isJobshardError(err, 'SERVER_GONE')) throw err;
-        await servers.announce(this.#s.serverId, { queues: this.#s.queues, workerCount: this.#s.workerCount });
-      }
-      await servers.removeTimedOut(this.#s.serverTimeoutMs);
+      await heartbeat(this.#serversOf(backend), this.#s.serverId, { queues: this.#s.queues, workerCount: this.#s.workerCount }, this.#s.serverTimeoutMs);
     }
   }
 
@@ -196,24 +189,8 @@ export class TenantPool {
       const tenants = [...new Set(due.map((ns) => ns.split(':', 1)[0]!))].filter((t) => TENANT.test(t) && this.#accepts(t));
       for (let i = 0; i < tenants.length; i += SWEEP_CONCURRENCY) {
         if (this.#s.signal().aborted) return;
-        await Promise.all(tenants.slice(i, i + SWEEP_CONCURRENCY).map((t) => this.#sweepTenant(t).catch((err) => this.#s.onError(err))));
+        await Promise.all(tenants.slice(i, i + SWEEP_CONCURRENCY).map((t) => sweepDue(this.#router.tenant(t)).catch((err) => this.#s.onError(err))));
       }
-    }
-  }
-
-  async #sweepTenant(tenant: string): Promise<void> {
-    const storage = this.#router.tenant(tenant);
-    const lock = await storage.locks.acquire(SCHEDULER_LOCK, { timeoutMs: 0, ttlMs: 10_000 }).catch((err) => {
-      if (isJobshardError(err, 'LOCK_TIMEOUT')) return null; // another server sweeps it now
-      throw err;
-    });
-    if (!lock) return;
-    try {
-      const held = () => !lock.signal.aborted;
-      await moveDueJobs(storage, Date.now(), held);
-      await enqueueRecurring(storage, Date.now(), held);
-    } finally {
-      await lock.release().catch(() => {});
     }
   }
 
