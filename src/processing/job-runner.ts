@@ -33,6 +33,26 @@ export interface RunnerSettings {
 export type OutcomeWrite = (() => Promise<void>) | null;
 
 /**
+ * Outcome writes one worker may have in flight: its job's outcome is written while it fetches and
+ * runs the next jobs, so the commit is off its path. A few at a time: a slow storage slows the
+ * workers down instead of piling writes up, and while one group commit is in flight the next
+ * gathers more outcomes (on Postgres, one at a time per worker made groups of about 16; three, 30-40).
+ */
+export const OUTCOMES_PER_WORKER = 3;
+
+/** Starts the write and keeps it in `inFlight` until it settles (stop() waits for those); it never rejects. */
+export function trackOutcome(inFlight: Set<Promise<void>>, write: () => Promise<void>, onError: (err: unknown) => void): Promise<void> {
+  const p: Promise<void> = write().then(() => {
+    inFlight.delete(p);
+  }, (err: unknown) => {
+    inFlight.delete(p);
+    onError(err);
+  });
+  inFlight.add(p);
+  return p;
+}
+
+/**
  * Runs fetched jobs: calls the handler registered for the job's type and
  * makes the write of its outcome (succeeded, failed, or scheduled for a
  * retry), joined with the job's ack in one commit. Shared by a server over

@@ -7,14 +7,14 @@ import type { Storage } from '../storage/storage.js';
 import { sleep } from '../storage/sleep.js';
 import { checkInt } from '../storage/validate.js';
 import { LazyAbort } from './lazy-abort.js';
-import { JobRunner, type JobDoneEvent } from './job-runner.js';
+import { JobRunner, OUTCOMES_PER_WORKER, trackOutcome, type JobDoneEvent } from './job-runner.js';
 import type { HandlerEntry, RetryPolicy } from './handler.js';
 import { sweepDue } from './scheduler.js';
 import { heartbeat } from './heartbeat.js';
 import { STATE } from './states.js';
 import { within } from './within.js';
 import { PAUSE_TTL_MS } from './pause-cache.js';
-import { PAUSED_HASH, pausesOf } from '../storage/pauses.js';
+import { PAUSED_HASH, pausesOf, unpausedQueues } from '../storage/pauses.js';
 import { Router } from '../router/router.js';
 import { checkTenantId } from '../tenancy/tenant-id.js';
 import { TenantPool, type TenantFilter } from './tenant-pool.js';
@@ -72,8 +72,6 @@ export interface JobServerOptions {
 /** The reason a waiting worker's fetch is aborted to take a held job: made once (an abort() without one makes a DOMException, with its stack, each time). */
 const WOKEN = Object.freeze({ woken: true });
 
-/** Outcome writes one worker may have in flight (see #worker). */
-const OUTCOMES_PER_WORKER = 3;
 
 /** A prefetched job, waiting for a free worker. */
 interface Held {
@@ -312,12 +310,9 @@ export class JobServer {
    * workers are woken to fetch with the new list, so a pause stops new starts within a second.
    */
   async #readPauses(): Promise<void> {
-    const fields = await this.#storage.data.hashGetAll(PAUSED_HASH);
-    const { tenant, queues } = pausesOf(fields);
-    const paused = new Set(queues);
-    const active = tenant ? [] : paused.size === 0 ? this.#o.queues : this.#o.queues.filter((q) => !paused.has(q));
+    const active = unpausedQueues(this.#o.queues, pausesOf(await this.#storage.data.hashGetAll(PAUSED_HASH)));
     if (active.length === this.#activeQueues.length && active.every((q, i) => q === this.#activeQueues[i])) return;
-    this.#activeQueues = active.length === this.#o.queues.length ? this.#o.queues : Object.freeze(active);
+    this.#activeQueues = active === this.#o.queues ? active : Object.freeze([...active]);
     for (const w of this.#waiting) w.abort(WOKEN);
   }
 
@@ -331,10 +326,7 @@ export class JobServer {
 
   async #worker(): Promise<void> {
     const signal = this.#stopFetching.signal;
-    // A job's outcome is written while its worker fetches and runs the next jobs, so the outcome's
-    // commit is off the worker's path. A few at a time per worker: a slow storage slows the workers
-    // down instead of piling writes up, and while one group commit is in flight the next gathers
-    // more outcomes (on Postgres, one at a time per worker made groups of about 16; three, 30-40).
+    // Outcome writes in flight, at most OUTCOMES_PER_WORKER (see there why).
     const writing: Promise<void>[] = [];
     const options: FetchOptions = { ...this.#fetchOptions, signal };
     while (!signal.aborted) {
@@ -375,7 +367,7 @@ export class JobServer {
       const writeOutcome = await ran;
       this.#running.delete(running);
       if (writing.length >= OUTCOMES_PER_WORKER) await writing.shift();
-      if (writeOutcome) writing.push(this.#trackOutcome(writeOutcome));
+      if (writeOutcome) writing.push(trackOutcome(this.#outcomes, writeOutcome, this.#onError));
     }
     await Promise.all(writing);
   }
@@ -409,17 +401,6 @@ export class JobServer {
     }
   }
 
-  /** The write, kept in #outcomes until it settles (stop() waits for what is in flight); it never rejects. */
-  #trackOutcome(write: () => Promise<void>): Promise<void> {
-    const p: Promise<void> = write().then(() => {
-      this.#outcomes.delete(p);
-    }, (err: unknown) => {
-      this.#outcomes.delete(p);
-      this.#onError(err);
-    });
-    this.#outcomes.add(p);
-    return p;
-  }
 
   #requeue(fetched: FetchedJob): Promise<void> {
     return this.#runner.requeue(this.#storage, fetched);

@@ -1,4 +1,4 @@
-import { ALL_QUEUES, PAUSED_HASH } from '../storage/pauses.js';
+import { PAUSED_HASH, pausesOf, unpausedQueues, type Pauses } from '../storage/pauses.js';
 import type { Storage } from '../storage/storage.js';
 
 /** How long a tenant's pauses are trusted once read: a pause stops new starts within a second. */
@@ -12,7 +12,7 @@ const MAX_CACHED = 10_000;
  * about to fetch for: idle tenants cost nothing.
  */
 export class PauseCache {
-  readonly #cache = new Map<string, { at: number; all: boolean; queues: Set<string> }>();
+  readonly #cache = new Map<string, { at: number; pauses: Pauses }>();
 
   constructor(readonly storageOf: (tenant: string) => Storage, readonly ttlMs = PAUSE_TTL_MS) {}
 
@@ -21,14 +21,11 @@ export class PauseCache {
     const now = performance.now();
     let entry = this.#cache.get(tenant);
     if (!entry || now - entry.at > this.ttlMs) {
-      const fields = await this.storageOf(tenant).data.hashGetAll(PAUSED_HASH);
-      const on = Object.entries(fields ?? {}).filter(([, v]) => v === '1').map(([k]) => k);
-      entry = { at: now, all: on.includes(ALL_QUEUES), queues: new Set(on) };
+      entry = { at: now, pauses: pausesOf(await this.storageOf(tenant).data.hashGetAll(PAUSED_HASH)) };
       if (this.#cache.size >= MAX_CACHED) for (const [k, e] of this.#cache) if (now - e.at > this.ttlMs) this.#cache.delete(k);
       this.#cache.set(tenant, entry);
     }
-    if (entry.all) return [];
     // The same array when nothing is paused: storage checks a queue list it has seen once.
-    return entry.queues.size === 0 ? queues : queues.filter((q) => !entry.queues.has(q));
+    return unpausedQueues(queues, entry.pauses);
   }
 }

@@ -3,7 +3,7 @@ import type { FetchedJob, FetchOptions } from '../storage/queue.js';
 import type { Backend, Storage } from '../storage/storage.js';
 import type { Router } from '../router/router.js';
 import { FairQueue } from './fair-queue.js';
-import type { JobRunner, OutcomeWrite } from './job-runner.js';
+import { OUTCOMES_PER_WORKER, trackOutcome, type JobRunner, type OutcomeWrite } from './job-runner.js';
 import { LazyAbort } from './lazy-abort.js';
 import { PauseCache } from './pause-cache.js';
 import { ConcurrencySlots, type SlotGrant } from './concurrency-slots.js';
@@ -244,21 +244,10 @@ export class TenantPool {
         await grant.release();
         this.#fair.add(tenant);
       }
-      if (writing.length >= 3) await writing.shift();
-      if (write) writing.push(this.#track(write));
+      if (writing.length >= OUTCOMES_PER_WORKER) await writing.shift();
+      if (write) writing.push(trackOutcome(this.#outcomes, write, this.#s.onError));
     }
     await Promise.all(writing);
-  }
-
-  #track(write: () => Promise<void>): Promise<void> {
-    const p: Promise<void> = write().then(() => {
-      this.#outcomes.delete(p);
-    }, (err: unknown) => {
-      this.#outcomes.delete(p);
-      this.#s.onError(err);
-    });
-    this.#outcomes.add(p);
-    return p;
   }
 
   #extendRunning(startedBy: number): void {

@@ -18,3 +18,12 @@ export function pausesOf(fields: Record<string, string> | null | undefined): Pau
   const on = Object.entries(fields ?? {}).filter(([, v]) => v === '1').map(([k]) => k);
   return { tenant: on.includes(ALL_QUEUES), queues: on.filter((k) => k !== ALL_QUEUES).sort() };
 }
+
+/** Of `queues` (in their order), those not paused; the same array when none is, empty when the tenant is. */
+export function unpausedQueues(queues: readonly string[], pauses: Pauses): readonly string[] {
+  if (pauses.tenant) return [];
+  if (pauses.queues.length === 0) return queues;
+  const paused = new Set(pauses.queues);
+  const left = queues.filter((q) => !paused.has(q));
+  return left.length === queues.length ? queues : left;
+}
