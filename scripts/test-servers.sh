@@ -4,6 +4,7 @@
 # them if installed but stopped; installs them from Debian's packages if absent.
 # Also installs Prometheus (Debian's package): the telemetry test starts its own
 # instance on loopback, configured to scrape the example service it runs.
+# Also installs chromium (Debian's package) for the dashboard's browser test.
 # Idempotent and quiet when everything already runs. Set JOBSHARD_SKIP_SERVERS=1
 # to skip (e.g. when JOBSHARD_TEST_PG / JOBSHARD_TEST_REDIS point elsewhere).
 set -euo pipefail
@@ -65,4 +66,10 @@ if ! command -v prometheus >/dev/null; then
   apt_install prometheus
   # The package's service is not wanted: tests run their own instance with their own config.
   as_root pkill -x prometheus 2>/dev/null || true
+fi
+
+if ! command -v chromium >/dev/null; then
+  # The dashboard's browser test drives Debian's chromium through playwright-core (no browser download).
+  log "installing chromium from Debian's packages"
+  apt_install chromium
 fi

@@ -100,6 +100,15 @@ export interface Backend {
    * effort, like watch: a lost wake-up only delays, so poll unitsWithWork too.
    */
   watchWork(fn: (namespace: string | null) => void): () => void;
+  /**
+   * The namespaces that hold jobs (or a scheduled or recurring entry) here, for operator views:
+   * one call per backend. May list a namespace whose jobs have since expired or moved away.
+   */
+  namespaces(): Promise<string[]>;
+  /** Job counts per current state of each of `namespaces` (as monitoring.stateCounts), one call per backend. */
+  stateCountsOf(namespaces: readonly string[]): Promise<Map<string, Record<string, number>>>;
+  /** Each counter of `keys` summed over every namespace here (the statistics of a whole shard), one call per backend. */
+  counterSums(keys: readonly string[]): Promise<Record<string, number>>;
   /** Closes connections and timers. Storages of a closed backend must not be used any more. */
   close(): Promise<void>;
 }

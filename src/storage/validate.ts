@@ -45,6 +45,14 @@ export function checkQueues(queues: unknown): string[] {
   return [...seen];
 }
 
+/** A list of names of one kind (possibly empty), without repeats; the list is returned as given. */
+export function checkNames(kind: NameKind, names: unknown, max = 10_000): readonly string[] {
+  if (!Array.isArray(names)) throw new InvalidArgumentError(`expected an array of ${kind} names, got ${describe(names)}`);
+  if (names.length > max) throw new InvalidArgumentError(`at most ${max} ${kind} names at once, got ${names.length}`);
+  for (const n of names) checkName(kind, n);
+  return names as string[];
+}
+
 /** A duration in whole milliseconds: finite, >= min. */
 export function checkMs(what: string, value: unknown, min = 0): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {

@@ -8,6 +8,7 @@ import { isolationTests } from './isolation.js';
 import { jobTests } from './jobs.js';
 import { lockTests } from './locks.js';
 import { monitoringTests } from './monitoring.js';
+import { operatorReadTests } from './operator-reads.js';
 import { ownershipTests } from './ownership.js';
 import { queueTests } from './queues.js';
 import { removeFromQueueTests } from './remove-from-queue.js';
@@ -37,6 +38,7 @@ export function runConformance(test: Test, harness: Harness): void {
     ownershipTests(test, harness.name, harness.backend);
     unitStreamTests(test, harness.name, harness.backend);
     workIndexTests(test, harness.name, harness.backend);
+    operatorReadTests(test, harness.name, harness.backend);
   }
   test.after.always(() => harness.teardown());
 }

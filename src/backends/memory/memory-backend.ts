@@ -2,7 +2,7 @@ import type { Backend, QueueDepth, Storage } from '../../storage/storage.js';
 import { createStorage } from '../../storage/create-storage.js';
 import { ClosedError } from '../../storage/errors.js';
 import type { StorageOptions } from '../../storage/storage-options.js';
-import { checkMs, checkName, checkQueues } from '../../storage/validate.js';
+import { checkMs, checkName, checkNames, checkQueues } from '../../storage/validate.js';
 import { DUE_SETS } from '../../storage/due-sets.js';
 import { MemoryNamespace } from './memory-namespace.js';
 import type { UnitOwnership } from '../../storage/ownership.js';
@@ -160,6 +160,26 @@ export class MemoryBackend implements Backend {
     const entry = (ns: string | null) => fn(ns);
     this.#workWatchers.add(entry);
     return () => void this.#workWatchers.delete(entry);
+  }
+
+  async namespaces(): Promise<string[]> {
+    const out: string[] = [];
+    for (const [namespace, ns] of this.#namespaces) if (ns.driver.holdsJobs()) out.push(namespace);
+    return out;
+  }
+
+  async stateCountsOf(namespaces: readonly string[]): Promise<Map<string, Record<string, number>>> {
+    const out = new Map<string, Record<string, number>>();
+    for (const namespace of checkNames('namespace', namespaces)) out.set(namespace, await this.#namespace(namespace).driver.stateCounts());
+    return out;
+  }
+
+  async counterSums(keys: readonly string[]): Promise<Record<string, number>> {
+    const out: Record<string, number> = Object.fromEntries(checkNames('key', keys).map((k) => [k, 0]));
+    for (const ns of this.#namespaces.values()) {
+      for (const k of keys) out[k]! += await ns.driver.data.counterGet(k);
+    }
+    return out;
   }
 
   async queueDepths(): Promise<QueueDepth[]> {

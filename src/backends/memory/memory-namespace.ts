@@ -8,6 +8,7 @@ import type { ServerInfo, ServerRecord } from '../../storage/servers.js';
 import { jobIdsOf, type WriteOp } from '../../storage/transaction.js';
 import { live, sweep, type Expiring } from './expiring.js';
 import { MemoryData } from './memory-data.js';
+import { DUE_SETS } from '../../storage/due-sets.js';
 import type { StructureKind } from '../../storage/data.js';
 import { ACTIVE, effective, refusal, type UnitOwnership } from '../../storage/ownership.js';
 import { EXPORT_BATCH, idNumber, itemRef, SEP, type ItemRef, type ItemState, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
@@ -77,6 +78,13 @@ export class MemoryNamespace implements NamespaceDriver {
   async setOwnership(own: UnitOwnership): Promise<void> {
     // Every call runs to completion without awaiting: none is half done while this runs.
     this.#own = own.state === 'active' ? ACTIVE : { ...own };
+  }
+
+  /** A live job, or a member of a DUE set (Backend.namespaces). */
+  holdsJobs(): boolean {
+    const now = Date.now();
+    for (const id of this.#jobs.keys()) if (live(this.#jobs, id, now)) return true;
+    return DUE_SETS.some((key) => (live(this.data.sets, key, now)?.members.size ?? 0) > 0);
   }
 
   async hasData(): Promise<boolean> {

@@ -5,7 +5,7 @@ import { createStorage } from '../../storage/create-storage.js';
 import { ClosedError } from '../../storage/errors.js';
 import { parseOptions } from '../../storage/parse-options.js';
 import type { Backend, QueueDepth, Storage } from '../../storage/storage.js';
-import { checkName, checkQueues } from '../../storage/validate.js';
+import { checkName, checkNames, checkQueues } from '../../storage/validate.js';
 import { DUE_SETS } from '../../storage/due-sets.js';
 import { mapPgError } from './postgres-errors.js';
 import { PgListener } from './postgres-listener.js';
@@ -212,6 +212,26 @@ export class PostgresBackend implements Backend {
       total += n;
       if (n < this.options.sweepBatch) return total;
     }
+  }
+
+  async namespaces(): Promise<string[]> {
+    return (await this.#query<{ ns: string }>(SQL.namespaces, [DUE_SETS])).rows.map((r) => r.ns);
+  }
+
+  async stateCountsOf(namespaces: readonly string[]): Promise<Map<string, Record<string, number>>> {
+    const out = new Map<string, Record<string, number>>(checkNames('namespace', namespaces).map((ns) => [ns, {}]));
+    if (namespaces.length === 0) return out;
+    const { rows } = await this.#query<{ ns: string; state_name: string; n: number }>(SQL.stateCountsOf, [namespaces]);
+    for (const r of rows) out.get(r.ns)![r.state_name] = r.n;
+    return out;
+  }
+
+  async counterSums(keys: readonly string[]): Promise<Record<string, number>> {
+    const out: Record<string, number> = Object.fromEntries(checkNames('key', keys).map((k) => [k, 0]));
+    if (keys.length === 0) return out;
+    const { rows } = await this.#query<{ key: string; total: number }>(SQL.counterSums, [keys]);
+    for (const r of rows) out[r.key] = r.total;
+    return out;
   }
 
   async queueDepths(): Promise<QueueDepth[]> {

@@ -162,6 +162,22 @@ export const SQL = {
   /* The namespaces with a due member in one of $1's sets: a range of sets_due (migration 0014), over due members only. */
   unitsWithDue: `SELECT DISTINCT ns FROM sets
     WHERE key = ANY($1::text[]) AND score <= $2::float8 AND (expire_at IS NULL OR expire_at > clock_timestamp())`,
+  /*
+   * The namespaces holding jobs (a loose index scan of jobs_by_state: one probe per namespace, not
+   * per job) or a member of one of $1's sets (sets_due, migration 0014).
+   */
+  namespaces: `WITH RECURSIVE units(ns) AS (
+      (SELECT ns FROM jobs ORDER BY ns LIMIT 1)
+      UNION ALL
+      SELECT (SELECT j.ns FROM jobs j WHERE j.ns > u.ns ORDER BY j.ns LIMIT 1) FROM units u WHERE u.ns IS NOT NULL
+    )
+    SELECT ns FROM units WHERE ns IS NOT NULL
+    UNION
+    SELECT DISTINCT ns FROM sets WHERE key = ANY($1::text[]) AND (expire_at IS NULL OR expire_at > now())`,
+  stateCountsOf: `SELECT ns, state_name, count(*)::int AS n FROM jobs
+    WHERE ns = ANY($1::text[]) AND state_name IS NOT NULL AND ${LIVE} GROUP BY ns, state_name`,
+  /* Summed over every namespace: no index leads by key, so this reads the counters table (operator use, not per job). */
+  counterSums: `SELECT key, sum(value)::float8 AS total FROM counters WHERE key = ANY($1::text[]) AND ${LIVE} GROUP BY key`,
   queueDepths: `SELECT ns, queue,
       count(*) FILTER (WHERE lease_until IS NULL OR lease_until <= clock_timestamp())::int AS waiting,
       count(*) FILTER (WHERE lease_until > clock_timestamp())::int AS in_flight

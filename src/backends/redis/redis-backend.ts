@@ -3,7 +3,7 @@ import { createStorage } from '../../storage/create-storage.js';
 import { ClosedError, ShardUnavailableError } from '../../storage/errors.js';
 import { parseOptions } from '../../storage/parse-options.js';
 import type { Backend, QueueDepth, Storage } from '../../storage/storage.js';
-import { checkName, checkQueues } from '../../storage/validate.js';
+import { checkName, checkNames, checkQueues } from '../../storage/validate.js';
 import type { RunCommand } from './redis-data.js';
 import { mapRedisError } from './redis-errors.js';
 import { RedisKeys } from './redis-keys.js';
@@ -194,22 +194,16 @@ export class RedisBackend implements Backend {
     const names = checkQueues(queues);
     if (this.#client instanceof Redis) return this.#run(() => this.#script('work', [`${this.options.prefix}work`], [this.options.prefix, ...names])) as Promise<string[]>;
     // A Cluster script cannot reach other slots: each registered namespace is asked on its own node.
-    const namespaces = await this.#run((c) => c.smembers(`${this.options.prefix}namespaces`));
-    const replies = await Promise.all(namespaces.map((ns) => {
-      const keys = new RedisKeys(this.options.prefix, ns);
-      return this.#run(() => this.#script('monitor', [keys.route], [keys.base, 'visible-work', ...names]));
-    }));
+    const namespaces = await this.namespaces();
+    const replies = await Promise.all(namespaces.map((ns) => this.#monitor(ns, ['visible-work', ...names])));
     return namespaces.filter((_, i) => replies[i] === 1);
   }
 
   async unitsWithDue(): Promise<string[]> {
     if (this.#client instanceof Redis) return this.#run(() => this.#script('due', [`${this.options.prefix}due`], [this.options.prefix])) as Promise<string[]>;
-    const namespaces = await this.#run((c) => c.smembers(`${this.options.prefix}namespaces`));
+    const namespaces = await this.namespaces();
     const now = Date.now();
-    const firsts = await Promise.all(namespaces.map((ns) => {
-      const keys = new RedisKeys(this.options.prefix, ns);
-      return this.#run(() => this.#script('monitor', [keys.route], [keys.base, 'first-due'])) as Promise<number>;
-    }));
+    const firsts = await Promise.all(namespaces.map((ns) => this.#monitor(ns, ['first-due']) as Promise<number>));
     return namespaces.filter((_, i) => firsts[i]! >= 0 && firsts[i]! <= now);
   }
 
@@ -227,13 +221,35 @@ export class RedisBackend implements Backend {
     this.#registered.add(namespace);
   }
 
+  async namespaces(): Promise<string[]> {
+    return this.#run((c) => c.smembers(`${this.options.prefix}namespaces`));
+  }
+
+  async stateCountsOf(namespaces: readonly string[]): Promise<Map<string, Record<string, number>>> {
+    const names = checkNames('namespace', namespaces);
+    // One script per namespace, sent together: ioredis pipelines concurrent calls, so one round trip.
+    const replies = await Promise.all(names.map((ns) => this.#monitor(ns, ['state-counts']) as Promise<Array<[string, number]>>));
+    return new Map(names.map((ns, i) => [ns, Object.fromEntries(replies[i]!)]));
+  }
+
+  async counterSums(keys: readonly string[]): Promise<Record<string, number>> {
+    const out: Record<string, number> = Object.fromEntries(checkNames('key', keys).map((k) => [k, 0]));
+    if (keys.length === 0) return out;
+    const namespaces = await this.namespaces();
+    const replies = await Promise.all(namespaces.map((ns) => this.#monitor(ns, ['counters', ...keys]) as Promise<number[]>));
+    for (const values of replies) keys.forEach((k, i) => (out[k]! += values[i]!));
+    return out;
+  }
+
+  #monitor(namespace: string, args: Array<string | number>): Promise<unknown> {
+    const keys = new RedisKeys(this.options.prefix, namespace);
+    return this.#run(() => this.#script('monitor', [keys.route], [keys.base, ...args]));
+  }
+
   async queueDepths(): Promise<QueueDepth[]> {
-    const namespaces = await this.#run((c) => c.smembers(`${this.options.prefix}namespaces`));
-    const replies = await Promise.all(namespaces.map((ns) => {
-      const keys = new RedisKeys(this.options.prefix, ns);
-      // ioredis pipelines these concurrent calls on one connection: one round trip for the lot.
-      return this.#run(() => this.#script('monitor', [keys.route], [keys.base, 'queues'])) as Promise<Array<[string, number, number]>>;
-    }));
+    const namespaces = await this.namespaces();
+    // ioredis pipelines these concurrent calls on one connection: one round trip for the lot.
+    const replies = await Promise.all(namespaces.map((ns) => this.#monitor(ns, ['queues']) as Promise<Array<[string, number, number]>>));
     return replies.flatMap((rows, i) => rows.map(([queue, waiting, inFlight]) => ({ namespace: namespaces[i]!, queue, waiting, inFlight })));
   }
 
@@ -243,11 +259,8 @@ export class RedisBackend implements Backend {
    * Runs every sweepIntervalMs by itself.
    */
   async sweep(): Promise<number> {
-    const namespaces = await this.#run((c) => c.smembers(`${this.options.prefix}namespaces`));
-    const removed = await Promise.all(namespaces.map((ns) => {
-      const keys = new RedisKeys(this.options.prefix, ns);
-      return this.#run(() => this.#script('monitor', [keys.route], [keys.base, 'sweep'])) as Promise<number>;
-    }));
+    const namespaces = await this.namespaces();
+    const removed = await Promise.all(namespaces.map((ns) => this.#monitor(ns, ['sweep']) as Promise<number>));
     return removed.reduce((a, b) => a + b, 0);
   }
 

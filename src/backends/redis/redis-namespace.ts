@@ -175,15 +175,15 @@ export class RedisNamespace implements NamespaceDriver {
 
   /** Concurrent creates share one script call: one command to write and to run instead of one per job. */
   async createJobs(rows: readonly NewJobRow[]): Promise<string[]> {
-    const enqueue = rows.some((r) => r.enqueue);
-    if (enqueue) await this.register();
+    // Registered for monitoring (Backend.namespaces) and the queue depths: once per namespace per process.
+    await this.register();
     const args: Array<string | number> = [this.keys.idTag, this.keys.wakeChannel, this.waker.origin];
     for (const r of rows) {
       args.push(r.type, r.argsJson, r.queue, JSON.stringify(r.parameters), r.expireInMs === null ? '' : String(r.expireInMs),
         r.enqueue ? '1' : '', ...(r.state ? ['1', ...stateArgs(r.state)] : NO_STATE));
     }
     const ids = (await this.#call('create-job', args)) as string[];
-    if (enqueue) this.waker.wakeLocal(this.keys.wakeChannel);
+    if (rows.some((r) => r.enqueue)) this.waker.wakeLocal(this.keys.wakeChannel);
     return ids;
   }
 

@@ -5,6 +5,7 @@
 --   queue-jobs queue offset limit -> { jobJSON... } (waiting entries in fetch order)
 --   state-counts -> { {state, count}... }
 --   jobs-in-state state offset limit -> { jobJSON... } (newest state change first)
+--   counters key... -> { value... } (0 for a missing counter)
 --   sweep -> number of lapsed jobs removed from the indexes
 local action = ARGV[2]
 local now = now_ms()
@@ -37,6 +38,10 @@ elseif action == 'first-due' then
     if #m > 0 and (first < 0 or tonumber(m[2]) < first) then first = tonumber(m[2]) end
   end
   return first
+elseif action == 'counters' then
+  local out = {}
+  for i = 3, #ARGV do out[#out + 1] = tonumber(redis.call('GET', B .. 'c:' .. ARGV[i]) or '0') end
+  return out
 elseif action == 'queue-jobs' then
   local queue = ARGV[3]
   reclaim(queue, now)
