@@ -1,10 +1,10 @@
-import { InvalidArgumentError } from '../storage/errors.js';
+import { InvalidArgumentError, JobNotFoundError } from '../storage/errors.js';
 import type { CreateJobInput } from '../storage/job.js';
 import type { JsonValue } from '../storage/json.js';
 import type { Storage } from '../storage/storage.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '../storage/storage-options.js';
 import { statsKeys, STATS_DAY_RETENTION_MS, STATS_HOUR_RETENTION_MS } from '../storage/statistics.js';
-import { checkMs, checkName, serializeArgs } from '../storage/validate.js';
+import { checkInt, checkMs, checkName, serializeArgs } from '../storage/validate.js';
 import { nextOccurrence } from './cron.js';
 import { RECURRING_SET, recurringKey, SCHEDULE_SET, STATE } from './states.js';
 
@@ -13,6 +13,19 @@ export interface JobClientOptions {
   maxPayloadBytes?: number;
   /** How long deleted jobs are kept before they expire. Default 1 day. */
   retentionMs?: number;
+}
+
+export interface RecurringJob {
+  id: string;
+  cron: string;
+  type: string;
+  args: JsonValue[];
+  queue: string;
+  tz: string;
+  nextRunAt: Date;
+  /** The job of the last scheduled occurrence (a triggered run does not count), and when it was due. */
+  lastJobId: string | null;
+  lastRunAt: Date | null;
 }
 
 export interface RecurringJobOptions {
@@ -111,6 +124,36 @@ export class JobClient {
       tx.hashSet(recurringKey(recurringId), definition);
       tx.setAdd(RECURRING_SET, recurringId, next);
     });
+  }
+
+  /**
+   * Enqueues one run of a recurring job now, from its definition, leaving its schedule as it is.
+   * Returns the job id; JobNotFoundError when no recurring job has that id.
+   */
+  async triggerRecurring(recurringId: string): Promise<string> {
+    checkName('key', recurringKey(recurringId));
+    const def = await this.#storage.data.hashGetAll(recurringKey(recurringId));
+    if (!def || def['type'] === undefined) throw new JobNotFoundError(`recurring:${recurringId}`);
+    const queue = def['queue']!;
+    return this.#storage.jobs.create({
+      type: def['type'], args: JSON.parse(def['args']!) as JsonValue[], queue,
+      parameters: { recurringJobId: recurringId, triggered: String(Date.now()) },
+      state: { name: STATE.enqueued, reason: `recurring job '${recurringId}' triggered`, data: { queue } }, enqueue: true,
+    });
+  }
+
+  /** The recurring jobs with their definitions and next run, ordered by next run (at most `limit`, default 1000). */
+  async listRecurring(limit = 1000): Promise<RecurringJob[]> {
+    const ids = await this.#storage.data.setRange(RECURRING_SET, 0, checkInt('limit', limit, 1, 10_000) - 1);
+    const rows = await Promise.all(ids.map(async (id) => {
+      const [def, next] = await Promise.all([this.#storage.data.hashGetAll(recurringKey(id)), this.#storage.data.setScore(RECURRING_SET, id)]);
+      if (!def || next === null) return null;
+      return {
+        id, cron: def['cron']!, type: def['type']!, args: JSON.parse(def['args']!) as JsonValue[], queue: def['queue']!, tz: def['tz'] || 'UTC',
+        nextRunAt: new Date(next), lastJobId: def['lastJobId'] ?? null, lastRunAt: def['lastAt'] ? new Date(Number(def['lastAt'])) : null,
+      };
+    }));
+    return rows.filter((r): r is RecurringJob => r !== null);
   }
 
   async removeRecurring(recurringId: string): Promise<void> {
