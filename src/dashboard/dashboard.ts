@@ -75,15 +75,7 @@ export function dashboard(router: Router, options: DashboardOptions = {}): Dashb
     let path = url.pathname;
     if (base && (path === base || path.startsWith(`${base}/`))) path = path.slice(base.length);
     if (path === '') path = '/';
-    const parts = path.split('/').slice(1).map(decodeSegment);
-
-    if (parts[0] === 'assets' && parts.length === 2 && req.method === 'GET') {
-      const asset = assets.get(parts[1]!);
-      if (!asset) throw new DashboardHttpError(404, 'no such file');
-      res.writeHead(200, { 'content-type': asset.type, 'x-content-type-options': 'nosniff', 'cache-control': 'max-age=300' });
-      res.end(asset.body);
-      return;
-    }
+    const segments = path.split('/').slice(1);
 
     // Every page carries the token its forms post back; the cookie is set once and kept.
     let token = csrf.fromCookie(req);
@@ -96,6 +88,14 @@ export function dashboard(router: Router, options: DashboardOptions = {}): Dashb
     const show = (status: number, title: string, body: SafeHtml) => sendHtml(res, status, page(ctx, title, body), cookie);
 
     try {
+      const parts = segments.map(decodeSegment);
+      if (parts[0] === 'assets' && parts.length === 2 && req.method === 'GET') {
+        const asset = assets.get(parts[1]!);
+        if (!asset) throw new DashboardHttpError(404, 'no such file');
+        res.writeHead(200, { 'content-type': asset.type, 'x-content-type-options': 'nosniff', 'cache-control': 'max-age=300' });
+        res.end(asset.body);
+        return;
+      }
       if (req.method === 'POST') return await post(req, res, parts, ctx);
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new DashboardHttpError(405, 'the dashboard answers GET, and POST for actions');
       return await get(url.searchParams, parts, ctx, show, res);
