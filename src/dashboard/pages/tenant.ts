@@ -43,6 +43,10 @@ ${v.queues.length === 0 ? html`<p class="muted">No queue holds a job.</p>` : htm
   { name: 'failed', className: 'bad', values: v.statistics.perHour.map((h) => h.failed) },
 ], `jobs per hour, UTC; in all: ${v.statistics.succeeded} succeeded, ${v.statistics.failed} failed, ${v.statistics.deleted} deleted`)}</div>
 </section>
+${ctx.actions ? html`<form method="post" action="${ctx.base}${base}/pause" class="action pause-queue">
+<input type="hidden" name="_csrf" value="${ctx.csrf}">
+<label>Pause queue <input name="queue" required maxlength="100" placeholder="queue name"></label> <button type="submit">Pause</button>
+</form>` : ''}
 <h2>Recurring jobs</h2>
 ${v.recurring.length === 0 ? html`<p class="muted">None.</p>` : html`<table class="recurring">
 <thead><tr><th>Id</th><th>Cron</th><th>Type</th><th>Queue</th><th>Next run</th><th>Last run</th><th></th></tr></thead>
