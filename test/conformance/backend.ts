@@ -21,4 +21,19 @@ export function backendTests(test: Test, name: string, backend: Backend): void {
     ]);
     await f.ack();
   });
+
+  test(`${name} backend: queueDepths counts a lapsed lease as waiting and leaves out emptied queues`, async (t) => {
+    const a = `depth-lapse-${randomUUID()}`;
+    await enqueueJob(backend.storage(a), 'mail');
+    await enqueueJob(backend.storage(a), 'done');
+    await (await backend.storage(a).queues.fetch(['done'])).ack();
+    const f = await backend.storage(a).queues.fetch(['mail'], { invisibilityTimeoutMs: 200 });
+    const depths = async () => (await backend.queueDepths()).filter((d) => d.namespace === a);
+    t.deepEqual(await depths(), [{ namespace: a, queue: 'mail', waiting: 0, inFlight: 1 }]);
+    await new Promise((r) => setTimeout(r, 300));
+    t.deepEqual(await depths(), [{ namespace: a, queue: 'mail', waiting: 1, inFlight: 0 }]);
+    void f; // its lease lapsed: the entry is delivered again
+    await (await backend.storage(a).queues.fetch(['mail'])).ack();
+    t.deepEqual(await depths(), []);
+  });
 }

@@ -49,6 +49,22 @@ export function operatorReadTests(test: Test, name: string, backend: Backend): v
     t.deepEqual(await backend.counterSums([]), {});
   });
 
+  test(`${name} operator reads: counterSums() and queueDepths() cover 1,100 namespaces (a backend may read them in slices)`, async (t) => {
+    const run = randomUUID();
+    const key = `ops-many-${run}`;
+    const names = Array.from({ length: 1_100 }, (_, i) => `ops-many-${run}-${i}`);
+    for (let i = 0; i < names.length; i += 100) {
+      await Promise.all(names.slice(i, i + 100).map(async (ns, j) => {
+        await enqueueJob(backend.storage(ns), 'q');
+        await backend.storage(ns).transaction((tx) => tx.counterIncrement(key, i + j + 1));
+      }));
+    }
+    t.deepEqual(await backend.counterSums([key]), { [key]: (1_100 * 1_101) / 2 });
+    const depths = (await backend.queueDepths()).filter((d) => d.namespace.startsWith(`ops-many-${run}-`));
+    t.is(depths.length, 1_100);
+    t.true(depths.every((d) => d.queue === 'q' && d.waiting === 1 && d.inFlight === 0));
+  });
+
   test(`${name} operator reads: bad input is refused`, async (t) => {
     await rejectsWithCode(t, () => backend.stateCountsOf('ns' as never), 'INVALID_ARGUMENT');
     await rejectsWithCode(t, () => backend.stateCountsOf(['bad namespace']), 'INVALID_ARGUMENT');

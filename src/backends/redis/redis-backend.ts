@@ -21,6 +21,9 @@ import { globEscape, namespaceKeys } from './redis-unit-stream.js';
  * Calls fail fast with ShardUnavailableError while the server is unreachable
  * (no offline queue), and the client keeps reconnecting in the background.
  */
+/** Namespaces per sums.lua call (operator reads on a standalone Redis). */
+const SUMS_SLICE = 500;
+
 export class RedisBackend implements Backend {
   readonly kind = 'redis';
   readonly options: ResolvedRedisOptions;
@@ -235,10 +238,30 @@ export class RedisBackend implements Backend {
   async counterSums(keys: readonly string[]): Promise<Record<string, number>> {
     const out: Record<string, number> = Object.fromEntries(checkNames('key', keys).map((k) => [k, 0]));
     if (keys.length === 0) return out;
+    if (this.#client instanceof Redis) {
+      // Standalone: sums.lua over a slice of namespaces per call, not one call per namespace.
+      const slices = await this.#sliced('counters', keys) as string[][];
+      for (const sums of slices) keys.forEach((k, i) => (out[k]! += Number(sums[i])));
+      return out;
+    }
     const namespaces = await this.namespaces();
     const replies = await Promise.all(namespaces.map((ns) => this.#monitor(ns, ['counters', ...keys]) as Promise<number[]>));
     for (const values of replies) keys.forEach((k, i) => (out[k]! += values[i]!));
     return out;
+  }
+
+  /**
+   * Runs a sums.lua action over every registered namespace, SUMS_SLICE at a time: each call holds
+   * Redis a few milliseconds, where one call over 25,000 namespaces held it for over a second.
+   */
+  async #sliced(action: 'counters' | 'depths', rest: readonly string[]): Promise<unknown[]> {
+    const namespaces = await this.namespaces();
+    const calls: Array<Promise<unknown>> = [];
+    for (let i = 0; i < namespaces.length; i += SUMS_SLICE) {
+      const slice = namespaces.slice(i, i + SUMS_SLICE);
+      calls.push(this.#run(() => this.#script('sums', [`${this.options.prefix}namespaces`], [this.options.prefix, action, slice.length, ...slice, ...rest])));
+    }
+    return Promise.all(calls);
   }
 
   #monitor(namespace: string, args: Array<string | number>): Promise<unknown> {
@@ -247,6 +270,10 @@ export class RedisBackend implements Backend {
   }
 
   async queueDepths(): Promise<QueueDepth[]> {
+    if (this.#client instanceof Redis) {
+      const slices = (await this.#sliced('depths', [])) as Array<Array<[string, string, number, number]>>;
+      return slices.flat().map(([namespace, queue, waiting, inFlight]) => ({ namespace, queue, waiting, inFlight }));
+    }
     const namespaces = await this.namespaces();
     // ioredis pipelines these concurrent calls on one connection: one round trip for the lot.
     const replies = await Promise.all(namespaces.map((ns) => this.#monitor(ns, ['queues']) as Promise<Array<[string, number, number]>>));

@@ -6,7 +6,7 @@ const LUA_DIR = new URL('./lua/', import.meta.url);
 const COMMON = readFileSync(new URL('common.lua', LUA_DIR), 'utf8');
 
 /** The scripts in ./lua, each registered once per client and run by SHA (ioredis falls back to EVAL on NOSCRIPT). */
-export const SCRIPT_NAMES = ['create-job', 'read-job', 'set-param', 'commit', 'fetch', 'lease', 'lock', 'servers', 'monitor', 'import', 'changes', 'work', 'due'] as const;
+export const SCRIPT_NAMES = ['create-job', 'read-job', 'set-param', 'commit', 'fetch', 'lease', 'lock', 'servers', 'monitor', 'import', 'changes', 'work', 'due', 'sums'] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
 type Reply = unknown;

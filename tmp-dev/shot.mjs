@@ -1,0 +1,11 @@
+import { chromium } from 'playwright-core';
+const [url, out, ...rest] = process.argv.slice(2);
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+page.on('console', (m) => console.log('console', m.type(), m.text()));
+page.on('dialog', (d) => { console.log('DIALOG', d.message()); d.dismiss(); });
+const r = await page.goto(url);
+console.log(r.status());
+await page.waitForTimeout(Number(rest[0] ?? 0));
+await page.screenshot({ path: out, fullPage: true });
+await browser.close();
