@@ -13,7 +13,7 @@ export interface PageContext {
 
 export function page(ctx: PageContext, title: string, body: SafeHtml): SafeHtml {
   const nav = ctx.scope === null
-    ? [['', 'Overview'], ['/tenants', 'Tenants'], ['/servers', 'Servers'], ['/placement', 'Placement']]
+    ? [['/', 'Overview'], ['/tenants', 'Tenants'], ['/servers', 'Servers'], ['/placement', 'Placement']]
     : [[`/tenants/${encodeURIComponent(ctx.scope)}`, `Tenant ${ctx.scope}`]];
   return html`<!doctype html>
 <html lang="en">

@@ -47,6 +47,8 @@ export interface TenantRow {
   shard: string;
   groups: Array<{ group: string; shard: string }>;
   counts: Record<string, number>;
+  /** A shard holding part of the tenant did not answer: the counts are incomplete. */
+  countsMissing: boolean;
 }
 
 /**
@@ -153,11 +155,17 @@ export class DashboardReads {
           list.push(unit.group === null ? tenant : `${tenant}:${unit.group}`);
           perBackend.set(backend, list);
         }
-        return { tenant, shard: where.shard, groups: where.groups.map((g) => ({ group: g.group, shard: g.shard })), counts: {} as Record<string, number> };
+        return { tenant, shard: where.shard, groups: where.groups.map((g) => ({ group: g.group, shard: g.shard })), counts: {} as Record<string, number>, countsMissing: false };
       });
       const byTenant = new Map(rows.map((r) => [r.tenant, r]));
       await Promise.all([...perBackend].map(async ([backend, namespaces]) => {
-        for (const [ns, counts] of await backend.stateCountsOf(namespaces)) {
+        // A shard that cannot answer leaves its tenants' counts unknown; the page still renders.
+        const answered = await backend.stateCountsOf(namespaces).catch(() => null);
+        if (!answered) {
+          for (const ns of namespaces) byTenant.get(tenantOf(ns)!)!.countsMissing = true;
+          return;
+        }
+        for (const [ns, counts] of answered) {
           const row = byTenant.get(tenantOf(ns)!)!;
           for (const [state, n] of Object.entries(counts)) row.counts[state] = (row.counts[state] ?? 0) + n;
         }

@@ -43,7 +43,7 @@ const cell = (body: string, attr: string, key: string) => {
   return Number(new RegExp(`data-k="${key}">(\\d+)<`).exec(row)?.[1]);
 };
 
-test('the overview shows every shard with the queue depths and totals the monitoring API gives', async (t) => {
+test.serial('the overview shows every shard with the queue depths and totals the monitoring API gives', async (t) => {
   const { status, body, headers } = await get(open.url, '/');
   t.is(status, 200);
   t.regex(headers.get('content-security-policy')!, /script-src 'self'/);
@@ -63,7 +63,7 @@ test('the overview shows every shard with the queue depths and totals the monito
   t.regex(body, /<svg[^>]*aria-label="Last 24 hours \(jobs\/hour\)"/);
 });
 
-test('the tenants page lists each tenant with its placement and the counts the monitoring API gives; search and paging work', async (t) => {
+test.serial('the tenants page lists each tenant with its placement and the counts the monitoring API gives; search and paging work', async (t) => {
   const { status, body } = await get(open.url, '/tenants');
   t.is(status, 200);
   const counts = await f.router.admin.tenantCounts(Object.values(f.tenants));
@@ -83,7 +83,7 @@ test('the tenants page lists each tenant with its placement and the counts the m
   t.regex(paged.body, /rel="prev"/);
 });
 
-test('a tenant page shows its queues, counts, pauses and recurring jobs', async (t) => {
+test.serial('a tenant page shows its queues, counts, pauses and recurring jobs', async (t) => {
   const tenant = f.tenants.pg;
   await new JobClient(f.router.tenant(tenant)).addRecurring('nightly', '0 3 * * *', 'ok', ['<b>night</b>']);
   const { status, body } = await get(open.url, `/tenants/${tenant}`);
@@ -95,7 +95,7 @@ test('a tenant page shows its queues, counts, pauses and recurring jobs', async 
   t.false(body.includes('<b>night</b>'));
 });
 
-test('jobs by state list each state\'s jobs across a split tenant\'s units, newest first, paged', async (t) => {
+test.serial('jobs by state list each state\'s jobs across a split tenant\'s units, newest first, paged', async (t) => {
   const tenant = f.tenants.pg;
   const jobs = f.jobs[tenant]!;
   const ids = async (state: string, extra = '') => [...(await get(open.url, `/tenants/${tenant}/jobs?state=${state}${extra}`)).body.matchAll(/<tr data-job="([^"]+)"/g)].map((m) => m[1]);
@@ -109,7 +109,7 @@ test('jobs by state list each state\'s jobs across a split tenant\'s units, newe
   t.deepEqual(await ids('Processing'), []);
 });
 
-test('a job page shows type, arguments, parameters and the whole history with the exception, escaped', async (t) => {
+test.serial('a job page shows type, arguments, parameters and the whole history with the exception, escaped', async (t) => {
   const tenant = f.tenants.redis;
   const id = f.jobs[tenant]!.failed;
   const { status, body } = await get(open.url, `/tenants/${tenant}/job/${enc(id)}`);
@@ -123,7 +123,7 @@ test('a job page shows type, arguments, parameters and the whole history with th
   t.true(body.includes('&lt;script&gt;alert(&quot;xss-1&quot;)&lt;/script&gt;'));
 });
 
-test('no page holds an inline script or a raw hostile value', async (t) => {
+test.serial('no page holds an inline script or a raw hostile value', async (t) => {
   const tenant = f.tenants.mem;
   const paths = ['/', '/tenants', '/servers', '/placement', `/tenants/${tenant}`, `/tenants/${tenant}/jobs?state=Failed`, `/tenants/${tenant}/jobs?state=Enqueued`,
     `/tenants/${tenant}/job/${enc(f.jobs[tenant]!.failed)}`, `/tenants/${tenant}/job/${enc(f.jobs[tenant]!.waiting)}`];
@@ -138,7 +138,7 @@ test('no page holds an inline script or a raw hostile value', async (t) => {
   }
 });
 
-test('bad query parameters and paths get 400 or 404 pages, not a crash', async (t) => {
+test.serial('bad query parameters and paths get 400 or 404 pages, not a crash', async (t) => {
   const tenant = f.tenants.mem;
   const cases: Array<[string, number]> = [
     ['/tenants?page=-1', 400], ['/tenants?page=0', 400], ['/tenants?page=abc', 400], ['/tenants?page=1.5', 400],
@@ -158,7 +158,7 @@ test('bad query parameters and paths get 400 or 404 pages, not a crash', async (
   t.is((await get(open.url, '/')).status, 200);
 });
 
-test('a read-only dashboard says so on every page, shows no action, and refuses every POST with 403', async (t) => {
+test.serial('a read-only dashboard says so on every page, shows no action, and refuses every POST with 403', async (t) => {
   const tenant = f.tenants.mem;
   const id = f.jobs[tenant]!.failed;
   const page = await get(readOnly.url, `/tenants/${tenant}/job/${enc(id)}`);
@@ -170,7 +170,7 @@ test('a read-only dashboard says so on every page, shows no action, and refuses 
   t.is((await f.router.tenant(tenant).jobs.get(id)).state, 'Failed');
 });
 
-test('a POST without the CSRF token, with a wrong one, or without authorization changes nothing and gets 403', async (t) => {
+test.serial('a POST without the CSRF token, with a wrong one, or without authorization changes nothing and gets 403', async (t) => {
   const tenant = f.tenants.redis;
   const id = f.jobs[tenant]!.succeeded;
   const path = `/tenants/${tenant}/job/${enc(id)}/delete`;
@@ -191,7 +191,7 @@ test('a POST without the CSRF token, with a wrong one, or without authorization 
   t.is((await f.router.tenant(tenant).jobs.get(id)).state, 'Succeeded');
 });
 
-test('requeue and delete change the job as the API shows', async (t) => {
+test.serial('requeue and delete change the job as the API shows', async (t) => {
   const tenant = f.tenants.mem;
   const client = new JobClient(f.router.tenant(tenant));
   const id = await client.enqueue('ok', ['to requeue'], { queue: 'parked' });
@@ -216,7 +216,7 @@ test('requeue and delete change the job as the API shows', async (t) => {
   t.is(r3.status, 404);
 });
 
-test('pause and resume a queue and a whole tenant', async (t) => {
+test.serial('pause and resume a queue and a whole tenant', async (t) => {
   const tenant = f.tenants.pg;
   const path = `/tenants/${tenant}`;
   const { cookie, token } = await session(open.url, path);
@@ -233,7 +233,7 @@ test('pause and resume a queue and a whole tenant', async (t) => {
   t.deepEqual(await f.router.admin.pauses(tenant), { tenant: false, queues: [] });
 });
 
-test('"trigger now" enqueues a run of a recurring job and leaves its schedule alone', async (t) => {
+test.serial('"trigger now" enqueues a run of a recurring job and leaves its schedule alone', async (t) => {
   const tenant = f.tenants.redis;
   const client = new JobClient(f.router.tenant(tenant));
   await client.addRecurring('hourly', '0 * * * *', 'ok', ['tick'], { queue: 'cron' });
@@ -250,7 +250,7 @@ test('"trigger now" enqueues a run of a recurring job and leaves its schedule al
   t.is(missing.status, 404);
 });
 
-test('bulk requeue of a queue\'s failed jobs asks for confirmation first, then requeues exactly those', async (t) => {
+test.serial('bulk requeue of a queue\'s failed jobs asks for confirmation first, then requeues exactly those', async (t) => {
   const tenant = f.tenants.mem;
   const storage = f.router.tenant(tenant);
   const made = async (queue: string) => {
@@ -276,7 +276,7 @@ test('bulk requeue of a queue\'s failed jobs asks for confirmation first, then r
   t.is((await storage.jobs.get(other)).state, 'Deleted');
 });
 
-test('a tenant-scoped dashboard shows its tenant only and cannot reach another tenant, whatever the URL says', async (t) => {
+test.serial('a tenant-scoped dashboard shows its tenant only and cannot reach another tenant, whatever the URL says', async (t) => {
   const mine = f.tenants.mem;
   const theirs = f.tenants.pg;
   const scoped = await serveDashboard(f.router, { tenant: mine, authorize: adminHeader });
@@ -303,7 +303,7 @@ test('a tenant-scoped dashboard shows its tenant only and cannot reach another t
   }
 });
 
-test('many viewers share one read per interval', async (t) => {
+test.serial('many viewers share one read per interval', async (t) => {
   const viewers = await serveDashboard(f.router, { refreshMs: 60_000 });
   try {
     const before = viewers.handler.reads.shared.reads;
@@ -318,7 +318,7 @@ test('many viewers share one read per interval', async (t) => {
   }
 });
 
-test('mounted under a base path, every link and form starts with it', async (t) => {
+test.serial('mounted under a base path, every link and form starts with it', async (t) => {
   const mounted = await serveDashboard(f.router, { basePath: '/ops/jobs', authorize: adminHeader });
   try {
     const tenant = f.tenants.mem;
@@ -333,7 +333,7 @@ test('mounted under a base path, every link and form starts with it', async (t) 
   }
 });
 
-test('bad options are refused with a typed error', (t) => {
+test.serial('bad options are refused with a typed error', (t) => {
   for (const options of [{ tenant: 'bad id' }, { basePath: 'jobs' }, { basePath: '/a b' }, { refreshMs: 5 }, { refreshMs: 1.5 }, { authorize: 'yes' }]) {
     const err = t.throws(() => serveDashboardSync(options));
     t.is((err as { code?: string }).code, 'INVALID_ARGUMENT', JSON.stringify(options));

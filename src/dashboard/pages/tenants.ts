@@ -17,7 +17,7 @@ export function tenantsPage(ctx: PageContext, search: string, pageNo: number, ma
 ${rows.map((r) => html`<tr data-tenant="${r.tenant}">
 <td><a href="${ctx.base}/tenants/${q(r.tenant)}">${r.tenant}</a></td><td>${r.shard}</td>
 <td>${r.groups.length === 0 ? html`<span class="muted">—</span>` : r.groups.map((g) => html`<span class="tag">${g.group} → ${g.shard}</span> `)}</td>
-${STATE_NAMES.map((s) => html`<td class="n" data-state="${s}">${r.counts[s] ?? 0}</td>`)}
+${r.countsMissing ? html`<td colspan="${STATE_NAMES.length}" class="error">a shard of this tenant did not answer</td>` : STATE_NAMES.map((s) => html`<td class="n" data-state="${s}">${r.counts[s] ?? 0}</td>`)}
 </tr>`)}
 </tbody>
 </table>
