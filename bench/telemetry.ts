@@ -1,10 +1,15 @@
 // Telemetry overhead. Run: npm run bench:telemetry
-// Processing (router -> Redis shard, 8 workers, no-op jobs) with no SDK installed versus an SDK
-// MeterProvider exporting every second (to an in-memory exporter), in interleaved rounds. Two
+// Processing (router -> Redis shard, 8 workers, no-op jobs) with no SDK installed, versus an SDK
+// MeterProvider exporting every second (to an in-memory exporter), versus an SDK TracerProvider
+// sampling every span (always on; batched into an in-memory exporter), in interleaved rounds. The
+// traced jobs carry their producer's context (a W3C propagator is installed for every arm). Two
 // figures: throughput, and this process's CPU time per job during the drain. Telemetry runs only in
 // this process, so its cost is the CPU it adds; on a shared 2-core machine throughput swings by
 // tens of percent between rounds (the Redis server competes for the same cores), CPU per job far less.
+import { propagation } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { RedisBackend } from '../src/backends/redis/redis-backend.js';
 import { Router } from '../src/router/router.js';
 import { drain } from './lib/drain.js';
@@ -15,15 +20,23 @@ const JOBS = Number(process.env['BENCH_JOBS'] ?? 6_000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 15);
 const prefix = freshPrefix();
 
-async function round(withSdk: boolean, n: number): Promise<{ perSec: number; cpuUsPerJob: number }> {
+type Arm = 'none' | 'metrics' | 'traces';
+propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+
+async function round(arm: Arm, n: number): Promise<{ perSec: number; cpuUsPerJob: number }> {
   const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
-  const provider = withSdk ? new MeterProvider({ readers: [new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 1_000 })] }) : undefined;
-  const router = new Router({ shards: [{ id: 'redis', backend: new RedisBackend({ url: REDIS_URL, prefix }) }], telemetry: provider ? { meterProvider: provider } : {} });
-  const storage = router.tenant(`bench${n}${withSdk ? 'sdk' : 'nosdk'}`);
-  const result = await drain(storage, JOBS, 8, provider);
-  await provider?.forceFlush();
-  if (provider && exporter.getMetrics().length === 0) throw new Error('the SDK exported nothing');
-  await provider?.shutdown();
+  const meters = arm === 'metrics' ? new MeterProvider({ readers: [new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 1_000 })] }) : undefined;
+  const spans = new InMemorySpanExporter();
+  const tracers = arm === 'traces' ? new BasicTracerProvider({ sampler: new AlwaysOnSampler(), spanProcessors: [new BatchSpanProcessor(spans, { maxQueueSize: 100_000, maxExportBatchSize: 2_048 })] }) : undefined;
+  const router = new Router({ shards: [{ id: 'redis', backend: new RedisBackend({ url: REDIS_URL, prefix }) }], telemetry: meters ? { meterProvider: meters } : {} });
+  const storage = router.tenant(`bench${n}${arm}`);
+  const result = await drain(storage, JOBS, 8, meters, tracers);
+  await meters?.forceFlush();
+  if (meters && exporter.getMetrics().length === 0) throw new Error('the SDK exported no metric');
+  await meters?.shutdown();
+  await tracers?.forceFlush();
+  if (tracers && spans.getFinishedSpans().filter((x) => x.name === 'process default').length !== JOBS) throw new Error(`expected ${JOBS} consumer spans, got ${spans.getFinishedSpans().length} spans`);
+  await tracers?.shutdown();
   await router.close();
   return result;
 }
@@ -34,27 +47,24 @@ const median = (xs: number[]) => {
 };
 
 try {
-  // Warm up both paths (JIT, connections, the server) before measuring: the first rounds of each
+  // Warm up every path (JIT, connections, the server) before measuring: the first rounds of each
   // are slower by up to half while the JIT compiles.
-  for (let i = 0; i < 2; i++) {
-    await round(false, -1 - i);
-    await round(true, -1 - i);
-  }
-  const without: Array<{ perSec: number; cpuUsPerJob: number }> = [];
-  const withSdk: typeof without = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    without.push(await round(false, i));
-    withSdk.push(await round(true, i));
-  }
-  const rate = (rs: typeof without) => median(rs.map((r) => r.perSec));
-  const cpu = (rs: typeof without) => median(rs.map((r) => r.cpuUsPerJob));
-  const list = (rs: typeof without, f: (r: (typeof without)[number]) => number) => rs.map((r) => f(r).toFixed(0)).join(', ');
+  const arms: Arm[] = ['none', 'metrics', 'traces'];
+  for (let i = 0; i < 2; i++) for (const arm of arms) await round(arm, -1 - i);
+  const results: Record<Arm, Array<{ perSec: number; cpuUsPerJob: number }>> = { none: [], metrics: [], traces: [] };
+  for (let i = 0; i < ROUNDS; i++) for (const arm of arms) results[arm].push(await round(arm, i));
+  type R = (typeof results)['none'];
+  const rate = (rs: R) => median(rs.map((r) => r.perSec));
+  const cpu = (rs: R) => median(rs.map((r) => r.cpuUsPerJob));
+  const list = (rs: R, f: (r: R[number]) => number) => rs.map((r) => f(r).toFixed(0)).join(', ');
+  const label: Record<Arm, string> = { none: 'without SDK   ', metrics: 'metrics SDK   ', traces: 'traces, all sampled' };
   console.log(`\nTelemetry overhead: ${JOBS} no-op jobs, router -> Redis, 8 workers, ${ROUNDS} interleaved rounds (medians)`);
-  console.log(`  without SDK    ${rate(without).toFixed(0).padStart(6)} jobs/s  (${list(without, (r) => r.perSec)})`);
-  console.log(`  SDK exporting  ${rate(withSdk).toFixed(0).padStart(6)} jobs/s  (${list(withSdk, (r) => r.perSec)})`);
-  console.log(`  throughput loss ${((1 - rate(withSdk) / rate(without)) * 100).toFixed(1)}%`);
-  console.log(`  CPU per job    ${cpu(without).toFixed(1)} µs without, ${cpu(withSdk).toFixed(1)} µs with (${list(without, (r) => r.cpuUsPerJob)} / ${list(withSdk, (r) => r.cpuUsPerJob)})`);
-  console.log(`  CPU overhead   ${((cpu(withSdk) / cpu(without) - 1) * 100).toFixed(1)}%`);
+  for (const arm of arms) console.log(`  ${label[arm].padEnd(20)} ${rate(results[arm]).toFixed(0).padStart(6)} jobs/s, ${cpu(results[arm]).toFixed(1)} µs CPU/job  (${list(results[arm], (r) => r.perSec)})`);
+  for (const arm of ['metrics', 'traces'] as const) {
+    // Per round, against the no-SDK round next to it: the pairing cancels the machine's slow drifts.
+    const losses = results[arm].map((r, i) => 1 - r.perSec / results.none[i]!.perSec).sort((a, b) => a - b);
+    console.log(`  ${arm}: throughput loss ${((1 - rate(results[arm]) / rate(results.none)) * 100).toFixed(1)}% (paired rounds: median ${(median(losses) * 100).toFixed(1)}%, range ${(losses[0]! * 100).toFixed(1)}% to ${(losses.at(-1)! * 100).toFixed(1)}%), CPU overhead ${((cpu(results[arm]) / cpu(results.none) - 1) * 100).toFixed(1)}%`);
+  }
 } finally {
   await deleteRedisPrefix(prefix);
 }

@@ -1,5 +1,5 @@
 // Shared by the processing benchmarks: a backlog of no-op jobs, drained by a JobServer.
-import type { MeterProvider } from '@opentelemetry/api';
+import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import { JobClient } from '../../src/processing/job-client.js';
 import { JobServer } from '../../src/processing/job-server.js';
 import type { Storage } from '../../src/storage/storage.js';
@@ -10,8 +10,8 @@ export async function drainRate(storage: Storage, jobs: number, workers: number,
 }
 
 /** As drainRate, with this process's CPU time per job over the drain (user + system, µs). */
-export async function drain(storage: Storage, jobs: number, workers: number, meterProvider?: MeterProvider): Promise<{ perSec: number; cpuUsPerJob: number }> {
-  const client = new JobClient(storage);
+export async function drain(storage: Storage, jobs: number, workers: number, meterProvider?: MeterProvider, tracerProvider?: TracerProvider): Promise<{ perSec: number; cpuUsPerJob: number }> {
+  const client = new JobClient(storage, tracerProvider ? { tracerProvider } : {});
   let next = 0;
   await Promise.all(Array.from({ length: 16 }, async () => {
     while (next++ < jobs) await client.enqueue('noop', []);
@@ -19,7 +19,7 @@ export async function drain(storage: Storage, jobs: number, workers: number, met
   let done = 0;
   let finished!: () => void;
   const all = new Promise<void>((r) => (finished = r));
-  const server = new JobServer(storage, { workerCount: workers, ...(meterProvider ? { meterProvider } : {}), handlers: { noop: () => { if (++done === jobs) finished(); } } });
+  const server = new JobServer(storage, { workerCount: workers, ...(meterProvider ? { meterProvider } : {}), ...(tracerProvider ? { tracerProvider } : {}), handlers: { noop: () => { if (++done === jobs) finished(); } } });
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   await server.start();

@@ -6,9 +6,13 @@ import { DEFAULT_MAX_PAYLOAD_BYTES } from '../storage/storage-options.js';
 import { statsKeys, STATS_DAY_RETENTION_MS, STATS_HOUR_RETENTION_MS } from '../storage/statistics.js';
 import { checkInt, checkMs, checkName, serializeArgs } from '../storage/validate.js';
 import { nextOccurrence } from './cron.js';
+import type { Tracer, TracerProvider } from '@opentelemetry/api';
+import { producerSpan, traceHeaders, tracerFrom, TRACEPARENT_PARAM, TRACESTATE_PARAM } from '../telemetry/tracing.js';
 import { RECURRING_SET, recurringKey, SCHEDULE_SET, STATE } from './states.js';
 
 export interface JobClientOptions {
+  /** Where producer spans go; defaults to the global provider (a no-op until an SDK is installed). */
+  tracerProvider?: TracerProvider;
   /** Largest serialized arguments accepted (bytes). Default 512 KiB. */
   maxPayloadBytes?: number;
   /** How long deleted jobs are kept before they expire. Default 1 day. */
@@ -43,9 +47,11 @@ export class JobClient {
   readonly #storage: Storage;
   readonly #maxPayloadBytes: number;
   readonly #retentionMs: number;
+  readonly #tracer: Tracer;
 
   constructor(storage: Storage, options: JobClientOptions = {}) {
     this.#storage = storage;
+    this.#tracer = tracerFrom(options.tracerProvider);
     this.#maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
     this.#retentionMs = options.retentionMs ?? 86_400_000;
   }
@@ -53,7 +59,11 @@ export class JobClient {
   async #create(type: string, args: unknown[], queue: string, more: Partial<CreateJobInput>): Promise<string> {
     // Checked here against this client's limit, before anything is written.
     serializeArgs(args, this.#maxPayloadBytes);
-    return this.#storage.jobs.create({ type, args: args as JsonValue[], queue: checkName('queue', queue), ...more });
+    const { parameters, ...rest } = more;
+    // No trace context (no SDK): no parameters, so an untraced job is written exactly as before.
+    const input: CreateJobInput = { type, args: args as JsonValue[], queue: checkName('queue', queue), ...rest };
+    if (parameters && Object.keys(parameters).length > 0) input.parameters = parameters;
+    return this.#storage.jobs.create(input);
   }
 
   /**
@@ -62,7 +72,17 @@ export class JobClient {
    */
   async enqueue(type: string, args: unknown[] = [], options: { queue?: string } = {}): Promise<string> {
     const queue = options.queue ?? 'default';
-    return this.#create(type, args, queue, { state: { name: STATE.enqueued, data: { queue } }, enqueue: true });
+    return this.#send(type, queue, (parameters) => this.#create(type, args, queue, { parameters, state: { name: STATE.enqueued, data: { queue } }, enqueue: true }));
+  }
+
+  /** The producer span `send <queue>` around a write that creates one job; the job carries the span's context. */
+  #send(type: string, queue: string, write: (parameters: Record<string, string>) => Promise<string>): Promise<string> {
+    const where = this.#storage.locate?.(queue);
+    return producerSpan(this.#tracer, queue, {
+      'jobshard.job.type': type,
+      ...(this.#storage.tenant !== undefined ? { 'jobshard.tenant': this.#storage.tenant } : {}),
+      ...(where ? { 'jobshard.shard.id': where.shard } : {}),
+    }, write);
   }
 
   /** Runs no earlier than `at` (or now + delayMs). */
@@ -70,14 +90,16 @@ export class JobClient {
     const at = 'at' in when ? when.at.getTime() : Date.now() + checkMs('delayMs', when.delayMs);
     if (!Number.isFinite(at)) throw new InvalidArgumentError('schedule needs { delayMs } or a valid { at: Date }');
     const queue = options.queue ?? 'default';
-    // Created expiring, so a job whose schedule entry is never written cleans itself up.
-    const id = await this.#create(type, args, queue, { expireInMs: 30 * 86_400_000 });
-    await this.#storage.transaction((tx) => {
-      tx.setJobState(id, { name: STATE.scheduled, data: { enqueueAt: String(at), queue } });
-      tx.setAdd(SCHEDULE_SET, id, at);
-      tx.persistJob(id);
+    return this.#send(type, queue, async (parameters) => {
+      // Created expiring, so a job whose schedule entry is never written cleans itself up.
+      const id = await this.#create(type, args, queue, { parameters, expireInMs: 30 * 86_400_000 });
+      await this.#storage.transaction((tx) => {
+        tx.setJobState(id, { name: STATE.scheduled, data: { enqueueAt: String(at), queue } });
+        tx.setAdd(SCHEDULE_SET, id, at);
+        tx.persistJob(id);
+      });
+      return id;
     });
-    return id;
   }
 
   /** Marks the job deleted; a queued copy is skipped when fetched. It expires after the retention. */
@@ -120,8 +142,10 @@ export class JobClient {
     const existing = await this.#storage.data.hashGetAll(recurringKey(recurringId));
     const unchanged = existing !== null && Object.entries(definition).every(([k, v]) => existing[k] === v);
     if (unchanged && (await this.#storage.data.setScore(RECURRING_SET, recurringId)) !== null) return;
+    // Its occurrences carry the trace context of the code that registered it (none: each run starts a trace).
+    const headers = traceHeaders();
     await this.#storage.transaction((tx) => {
-      tx.hashSet(recurringKey(recurringId), definition);
+      tx.hashSet(recurringKey(recurringId), { ...definition, [TRACEPARENT_PARAM]: headers[TRACEPARENT_PARAM] ?? '', [TRACESTATE_PARAM]: headers[TRACESTATE_PARAM] ?? '' });
       tx.setAdd(RECURRING_SET, recurringId, next);
     });
   }
@@ -135,11 +159,11 @@ export class JobClient {
     const def = await this.#storage.data.hashGetAll(recurringKey(recurringId));
     if (!def || def['type'] === undefined) throw new JobNotFoundError(`recurring:${recurringId}`);
     const queue = def['queue']!;
-    return this.#storage.jobs.create({
-      type: def['type'], args: JSON.parse(def['args']!) as JsonValue[], queue,
-      parameters: { recurringJobId: recurringId, triggered: String(Date.now()) },
+    return this.#send(def['type'], queue, (headers) => this.#storage.jobs.create({
+      type: def['type']!, args: JSON.parse(def['args']!) as JsonValue[], queue,
+      parameters: { ...headers, recurringJobId: recurringId, triggered: String(Date.now()) },
       state: { name: STATE.enqueued, reason: `recurring job '${recurringId}' triggered`, data: { queue } }, enqueue: true,
-    });
+    }));
   }
 
   /** The recurring jobs with their definitions and next run, ordered by next run (at most `limit`, default 1000). */

@@ -1,4 +1,6 @@
+import { context, type Tracer } from '@opentelemetry/api';
 import { LeaseLostError } from '../storage/errors.js';
+import { failed, FIRST_RUN_PARAM, runSpanParent, startRunSpan, succeeded } from '../telemetry/tracing.js';
 import type { NewState } from '../storage/job.js';
 import type { FetchedJob } from '../storage/queue.js';
 import { statsKeys, STATS_DAY_RETENTION_MS, STATS_HOUR_RETENTION_MS, type StatisticKind } from '../storage/statistics.js';
@@ -27,6 +29,8 @@ export interface RunnerSettings {
   onJobDone: (event: JobDoneEvent) => void;
   /** True once the server stops fetching: a job aborted then with an error is left for stop() to requeue. */
   stopping: () => boolean;
+  /** Where each run's consumer span goes (a no-op tracer without an SDK). */
+  tracer: Tracer;
 }
 
 /** The outcome write of a run, done off the worker's path (null: none to write). */
@@ -78,8 +82,15 @@ export class JobRunner {
     const attempt = Number(job.parameters[RETRY_PARAM] ?? 0) + 1;
     const done = (outcome: JobDoneEvent['outcome']) => s.onJobDone({ jobId: job.id, type: job.type, queue: job.queue, attempt, outcome, durationMs: performance.now() - started, ...(tenant !== undefined ? { tenant } : {}) });
     const entry = s.handlers[job.type];
+    const where = storage.locate?.(job.queue);
+    const run = startRunSpan(s.tracer, job.queue, job.parameters, {
+      'messaging.message.id': job.id, 'jobshard.job.type': job.type, 'jobshard.job.attempt': attempt,
+      ...(tenant !== undefined ? { 'jobshard.tenant': tenant } : {}), ...(where ? { 'jobshard.shard.id': where.shard } : {}),
+    });
     if (!entry) {
       const reason = `no handler is registered for job type '${job.type}' on server ${s.serverId}`;
+      failed(run.span, new Error(reason));
+      run.span.end();
       return async () => {
         await this.#finish(storage, fetched, job.id, 'failed', { name: STATE.failed, reason, data: { attempt: String(attempt) } });
         done('failed');
@@ -88,9 +99,14 @@ export class JobRunner {
     const handler: JobHandler = typeof entry === 'function' ? entry : entry.handler;
     let error: unknown = null;
     try {
-      await handler(job.args, { jobId: job.id, type: job.type, queue: job.queue, attempt, ...(tenant !== undefined ? { tenant } : {}), get signal() { return abort.signal; } });
+      // Run in the consumer span's context: the handler's own spans (its queries, its HTTP calls) are its children.
+      await context.with(run.context, () => handler(job.args, { jobId: job.id, type: job.type, queue: job.queue, attempt, ...(tenant !== undefined ? { tenant } : {}), get signal() { return abort.signal; } }));
+      succeeded(run.span);
     } catch (err) {
       error = err ?? new Error('handler threw a nullish value');
+      failed(run.span, error);
+    } finally {
+      run.span.end();
     }
     if (abort.aborted && s.stopping() && error !== null) return null; // stop() requeues it
     if (error === null) {
@@ -108,11 +124,14 @@ export class JobRunner {
     if (attempt < policy.attempts) {
       const delayMs = backoffMs(attempt, policy);
       const at = Date.now() + delayMs;
+      // The later attempts' runs link to the first one's span.
+      const firstRun = job.parameters[FIRST_RUN_PARAM] === undefined ? runSpanParent(run) : undefined;
       return async () => {
         await this.#outcome(storage, fetched, (tx) => {
           tx.addJobState(job.id, { name: STATE.failed, reason: message, data: { attempt: String(attempt), error: message, stack } });
           tx.setJobState(job.id, { name: STATE.scheduled, reason: `retry ${attempt + 1} of ${policy.attempts}`, data: { enqueueAt: String(at), delayMs: String(delayMs), queue: job.queue } });
           tx.setJobParameter(job.id, RETRY_PARAM, String(attempt));
+          if (firstRun !== undefined) tx.setJobParameter(job.id, FIRST_RUN_PARAM, firstRun);
           tx.setAdd(SCHEDULE_SET, job.id, at);
         });
         done('retried');

@@ -1,3 +1,5 @@
+import type { TracerProvider } from '@opentelemetry/api';
+import { tracerFrom } from '../telemetry/tracing.js';
 import { randomUUID } from 'node:crypto';
 import type { MeterProvider } from '@opentelemetry/api';
 import { processingRecorder } from '../telemetry/processing-telemetry.js';
@@ -66,6 +68,8 @@ export interface JobServerOptions {
   onJobDone?: (event: JobDoneEvent) => void;
   /** Job duration, outcome and attempt metrics go here; default the global provider (a no-op without an SDK). */
   meterProvider?: MeterProvider;
+  /** Consumer spans (`process <queue>`) go here; default the global provider (a no-op without an SDK). */
+  tracerProvider?: TracerProvider;
 }
 
 
@@ -98,7 +102,7 @@ interface Running {
 export class JobServer {
   readonly id: string;
   readonly #storage: Storage;
-  readonly #o: Required<Omit<JobServerOptions, 'onError' | 'onJobDone' | 'serverId' | 'retry' | 'meterProvider' | 'tenants' | 'discoveryIntervalMs' | 'capLeaseMs'>> & { retry: Required<RetryPolicy> };
+  readonly #o: Required<Omit<JobServerOptions, 'onError' | 'onJobDone' | 'serverId' | 'retry' | 'meterProvider' | 'tracerProvider' | 'tenants' | 'discoveryIntervalMs' | 'capLeaseMs'>> & { retry: Required<RetryPolicy> };
   /** Over a router: the pool that serves its tenants (start and stop go to it). */
   readonly #pool: TenantPool | null = null;
   readonly #onError: (err: unknown) => void;
@@ -175,6 +179,7 @@ export class JobServer {
         options.onJobDone?.(event);
       },
       stopping: () => this.#stopFetching.signal.aborted,
+      tracer: tracerFrom(options.tracerProvider),
     });
     if (overRouter) {
       this.#pool = new TenantPool(source, {

@@ -1,3 +1,4 @@
+import { TRACEPARENT_PARAM, TRACESTATE_PARAM } from '../telemetry/tracing.js';
 import { isJobshardError } from '../storage/errors.js';
 import type { Storage } from '../storage/storage.js';
 import { nextOccurrence } from './cron.js';
@@ -46,7 +47,7 @@ export async function enqueueRecurring(storage: Storage, now: number, stillHeld:
       await storage.transaction((tx) => tx.setRemove(RECURRING_SET, rid));
       continue;
     }
-    const id = await storage.jobs.create({ type: def['type']!, args: JSON.parse(def['args']!), queue: def['queue']!, parameters: { recurringJobId: rid, occurrence: String(at) }, expireInMs: 30 * 86_400_000 });
+    const id = await storage.jobs.create({ type: def['type']!, args: JSON.parse(def['args']!), queue: def['queue']!, parameters: { ...carriedTrace(def), recurringJobId: rid, occurrence: String(at) }, expireInMs: 30 * 86_400_000 });
     await storage.transaction((tx) => {
       tx.setJobState(id, { name: STATE.enqueued, reason: `recurring job '${rid}'`, data: { queue: def['queue']! } });
       tx.enqueue(def['queue']!, id);
@@ -79,4 +80,12 @@ export async function sweepDue(storage: Storage): Promise<void> {
   } finally {
     await lock.release();
   }
+}
+
+/** The trace context stored with a recurring job's definition, for its occurrences to carry. */
+function carriedTrace(def: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (def[TRACEPARENT_PARAM]) out[TRACEPARENT_PARAM] = def[TRACEPARENT_PARAM];
+  if (def[TRACESTATE_PARAM]) out[TRACESTATE_PARAM] = def[TRACESTATE_PARAM];
+  return out;
 }

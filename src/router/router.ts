@@ -1,3 +1,6 @@
+import type { Tracer } from '@opentelemetry/api';
+import { storageSpanInterceptor } from '../telemetry/storage-spans.js';
+import { tracerFrom } from '../telemetry/tracing.js';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { Directory } from '../directory/directory.js';
@@ -76,6 +79,7 @@ export class Router {
   readonly #route: UnitRoute;
   readonly #tenants = new Map<string, Storage>();
   readonly #metrics: ShardTelemetry;
+  readonly #storageTracer: Tracer | null;
   readonly #circuitBreaker: CircuitBreakerOptions | undefined;
   readonly #ownBackends: Backend[] = [];
   /** Backends this router made from specs (the others were handed in). */
@@ -102,10 +106,9 @@ export class Router {
     this.#route = new UnitRoute(this.directory, this.#shards, dir.data.frozenWaitMs);
     // Telemetry wraps shards from outside: backends know nothing of it.
     this.#metrics = new ShardTelemetry(telemetry ?? {}, (namespace) => namespace.split(':')[0]!);
-    if (this.#metrics.enabled) {
-      for (const shard of this.#shards.values()) shard.use(this.#metrics.interceptor(shard));
-      this.#metrics.observe(() => this.#shards.values());
-    }
+    if (this.#metrics.enabled) this.#metrics.observe(() => this.#shards.values());
+    this.#storageTracer = telemetry?.storageSpans ? tracerFrom(telemetry.tracerProvider) : null;
+    for (const shard of this.#shards.values()) this.#instrument(shard);
     this.admin = routerAdmin({
       directory: this.directory,
       shards: this.#shards,
@@ -186,11 +189,15 @@ export class Router {
 
   #addShard(id: string, backend: Backend): Shard {
     const shard = new Shard(id, backend, this.#circuitBreaker);
-    if (this.#metrics.enabled) {
-      shard.use(this.#metrics.interceptor(shard));
-    }
+    this.#instrument(shard);
     this.#shards.set(id, shard);
     return shard;
+  }
+
+  /** Metrics and storage spans around a shard's calls, each only when it can record. */
+  #instrument(shard: Shard): void {
+    if (this.#metrics.enabled) shard.use(this.#metrics.interceptor(shard));
+    if (this.#storageTracer) shard.use(storageSpanInterceptor(shard, this.#storageTracer));
   }
 }
 

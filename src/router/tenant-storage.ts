@@ -16,6 +16,7 @@ export function tenantStorage(ctx: TenantContext): Storage {
   const home = () => ctx.storageOf(ctx.home);
   const data = afterLoad(ctx, new RoutedData(ctx));
   return {
+    tenant: ctx.tenant,
     jobs: afterLoad(ctx, new RoutedJobs(ctx)),
     queues: afterLoad(ctx, new RoutedQueues(ctx)),
     get locks() {
@@ -34,6 +35,8 @@ export function tenantStorage(ctx: TenantContext): Storage {
       return routedTransaction(ctx, fn);
     },
     locate(queue: string) {
+      // Before the placement directory has loaded nobody knows yet: telemetry goes without.
+      if (ctx.ready() !== null) return undefined;
       const shard = ctx.shardOf(ctx.unitOfQueue(queue));
       return { shard: shard.id, backend: shard.kind };
     },

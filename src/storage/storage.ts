@@ -27,9 +27,12 @@ export interface Storage {
   transaction<T>(fn: (tx: WriteTransaction) => T | Promise<T>): Promise<T>;
   /**
    * Where a queue's jobs live, when the storage knows (a router's tenant
-   * storage does; a bare backend's has no shard id). Used for metric labels.
+   * storage does once its placement has loaded; a bare backend's has no shard id). Used for
+   * metric labels and span attributes.
    */
-  locate?(queue: string): { shard: string; backend: string };
+  locate?(queue: string): { shard: string; backend: string } | undefined;
+  /** The tenant a router's tenant storage belongs to (a bare backend's storage has none). For telemetry. */
+  readonly tenant?: string;
 }
 
 /** A backend serves any number of isolated namespaces on one server. */

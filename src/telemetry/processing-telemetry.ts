@@ -13,7 +13,7 @@ export interface JobOutcome {
  * Records one job run: duration, outcome and attempt number, labelled with the
  * server, type, queue and (when `locate` knows it) the shard and backend kind.
  */
-export function processingRecorder(serverId: string, provider?: MeterProvider, locate?: (queue: string) => { shard: string; backend: string }): (e: JobOutcome) => void {
+export function processingRecorder(serverId: string, provider?: MeterProvider, locate?: (queue: string) => { shard: string; backend: string } | undefined): (e: JobOutcome) => void {
   const inst = processingInstruments(meterFrom(provider));
   const cache = new Map<string, Attributes>();
   return (e) => {
@@ -23,7 +23,8 @@ export function processingRecorder(serverId: string, provider?: MeterProvider, l
       attrs = { 'jobshard.server.id': serverId, 'jobshard.job.type': e.type, 'messaging.destination.name': e.queue, 'jobshard.job.outcome': e.outcome };
       const where = e.queue ? locate?.(e.queue) : undefined;
       if (where) Object.assign(attrs, { 'jobshard.shard.id': where.shard, 'jobshard.backend': where.backend });
-      cache.set(key, attrs);
+      // Not located yet (the directory still loading): labelled without the shard this once, asked again next time.
+      if (where || !locate) cache.set(key, attrs);
     }
     inst.processed.add(key, attrs);
     if (e.outcome === 'skipped') return;

@@ -1,4 +1,4 @@
-import type { Attributes, Meter, MeterProvider, ObservableGauge } from '@opentelemetry/api';
+import type { Attributes, Meter, MeterProvider, ObservableGauge, TracerProvider } from '@opentelemetry/api';
 import { isNoopMeter, meterFrom, storageInstruments, type StorageInstruments } from './instruments.js';
 import { SeriesAttributes } from './series-attributes.js';
 import { TenantLabels } from './tenant-label.js';
@@ -31,6 +31,10 @@ export interface TelemetryOptions {
   tenantAttribute?: boolean;
   /** With tenantAttribute, distinct tenants per shard before the rest are labelled `other`. Default 100. */
   maxTenantsPerShard?: number;
+  /** One span per storage call, named by operation and carrying the shard. Off by default. */
+  storageSpans?: boolean;
+  /** Where storage spans go; defaults to the global provider (a no-op until an SDK is installed). */
+  tracerProvider?: TracerProvider;
 }
 
 const DB_SYSTEM: Record<string, string> = { postgres: 'postgresql', redis: 'redis', memory: 'jobshard.memory' };

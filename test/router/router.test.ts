@@ -1,4 +1,5 @@
 import test from 'ava';
+import { JobClient } from '../../src/processing/job-client.js';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -153,4 +154,14 @@ test('router: a JSON tenant map with backend specs', async (t) => {
   const err = await t.throwsAsync(createRouterFromFile(file));
   t.is((err as { code?: string }).code, 'CONFIG_INVALID');
   t.regex(err!.message, /tenants\.json/);
+});
+
+test('a JobClient over a router whose directory has not loaded yet enqueues and schedules (nothing asks the placement synchronously)', async (t) => {
+  const router = new Router({ shards: [{ id: 'a', backend: mem() }, { id: 'b', backend: mem() }] });
+  const client = new JobClient(router.tenant('early'));
+  const id = await client.enqueue('x', [], { queue: 'q' });
+  const later = await client.schedule('x', [], { delayMs: 60_000 }, { queue: 'q' });
+  t.is((await router.tenant('early').jobs.get(id)).state, 'Enqueued');
+  t.is((await router.tenant('early').jobs.get(later)).state, 'Scheduled');
+  await router.close();
 });
