@@ -1,6 +1,7 @@
 // The api service: enqueues e-mails, reports and webhooks for many tenants.
 // Alone: tsx examples/microservices/api.ts --postgres URL --redis URL [--namespace NAME] [--jobs N]
 import { pathToFileURL } from 'node:url';
+import { SpanKind, trace } from '@opentelemetry/api';
 import { JobClient, type Router } from '../../src/index.js';
 import { JOB_TYPES, TENANTS } from './shards.js';
 
@@ -14,7 +15,11 @@ export async function runApi(router: Router, jobs: number, signal?: AbortSignal)
       if (n >= jobs) return;
       const tenant = TENANTS[n % TENANTS.length]!;
       const { type, queue } = JOB_TYPES[Math.floor(n / TENANTS.length) % JOB_TYPES.length]!;
-      await new JobClient(router.tenant(tenant)).enqueue(type, [{ tenant, n }], { queue });
+      // As a request handler would: the job's trace starts in the request that enqueued it.
+      await trace.getTracer('api').startActiveSpan(`POST /${queue}`, { kind: SpanKind.SERVER, attributes: { tenant } }, async (span) => {
+        await new JobClient(router.tenant(tenant)).enqueue(type, [{ tenant, n }], { queue });
+        span.end();
+      });
       enqueued.set(tenant, (enqueued.get(tenant) ?? 0) + 1);
     }
   }));

@@ -11,9 +11,13 @@ interface OtlpAttribute { key: string; value: { stringValue?: string } }
 interface OtlpMetric { name: string; sum?: { dataPoints: Array<{ attributes: OtlpAttribute[]; asInt?: string | number }> }; gauge?: { dataPoints: Array<{ attributes: OtlpAttribute[] }> }; histogram?: { dataPoints: Array<{ attributes: OtlpAttribute[]; count: string | number }> } }
 interface OtlpRequest { resourceMetrics: Array<{ resource: { attributes: OtlpAttribute[] }; scopeMetrics: Array<{ scope: { name: string }; metrics: OtlpMetric[] }> }> }
 
-/** An OTLP/HTTP metrics receiver on loopback that keeps every request body (OTLP/JSON). */
+interface OtlpSpan { traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number; startTimeUnixNano: string; endTimeUnixNano: string }
+interface OtlpTraces { resourceSpans: Array<{ resource: { attributes: OtlpAttribute[] }; scopeSpans: Array<{ spans: OtlpSpan[] }> }> }
+
+/** An OTLP/HTTP receiver on loopback that keeps every request body (OTLP/JSON): metrics, and spans with their service. */
 async function otlpReceiver() {
   const bodies: OtlpRequest[] = [];
+  const spans: Array<OtlpSpan & { service: string }> = [];
   const contentTypes = new Set<string>();
   const server = createServer((req, res) => {
     let body = '';
@@ -23,11 +27,17 @@ async function otlpReceiver() {
         contentTypes.add(String(req.headers['content-type']));
         bodies.push(JSON.parse(body) as OtlpRequest);
       }
+      if (req.url === '/v1/traces') {
+        for (const r of (JSON.parse(body) as OtlpTraces).resourceSpans) {
+          const service = r.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue ?? '';
+          for (const ss of r.scopeSpans) for (const sp of ss.spans) spans.push({ ...sp, service });
+        }
+      }
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { bodies, contentTypes, port: (server.address() as { port: number }).port, close: () => server.close() };
+  return { bodies, spans, contentTypes, port: (server.address() as { port: number }).port, close: () => server.close() };
 }
 
 test('OTLP/HTTP export from an sdk-node application carries per-shard series', async (t) => {
@@ -59,9 +69,9 @@ test('OTLP/HTTP export from an sdk-node application carries per-shard series', a
   }
 });
 
-test('examples/microservices: each service process exports its metrics over OTLP', async (t) => {
+test('examples/microservices: each service process exports its metrics and traces over OTLP; a job\'s trace runs api → mailer', async (t) => {
   const receiver = await otlpReceiver();
-  const { bodies, port } = receiver;
+  const { bodies, spans, port } = receiver;
   const namespace = freshSchema();
   try {
     const exit = await runTs(fileURLToPath(new URL('../../examples/microservices/demo.ts', import.meta.url)),
@@ -75,6 +85,26 @@ test('examples/microservices: each service process exports its metrics over OTLP
       .flatMap((m) => m.sum?.dataPoints ?? [])
       .map((p) => p.attributes.find((a) => a.key === 'jobshard.shard.id')?.value.stringValue));
     t.deepEqual([...shards].sort(), ['pg-1', 'redis-1']);
+
+    // One trace per request: api's request span → its send span → the mailer's process span → the handler's span.
+    const byId = new Map(spans.map((s) => [s.spanId, s]));
+    const runs = spans.filter((s) => s.name === 'process emails' && s.service === 'jobshard-mailer');
+    t.true(runs.length > 0, `mailer spans: ${[...new Set(spans.map((s) => `${s.service}:${s.name}`))].join(', ')}`);
+    const run = runs[0]!;
+    const send = byId.get(run.parentSpanId!)!;
+    t.is(send?.name, 'send emails');
+    t.is(send.service, 'jobshard-api');
+    t.is(send.traceId, run.traceId);
+    const request = byId.get(send.parentSpanId!)!;
+    t.is(request?.name, 'POST /emails');
+    t.is(request.service, 'jobshard-api');
+    const work = spans.filter((s) => s.parentSpanId === run.spanId);
+    t.deepEqual(work.map((s) => [s.name, s.service]), [['email.send work', 'jobshard-mailer']]);
+    // The trace, as a tree with offsets from its start (what docs show).
+    const depth = (s: OtlpSpan): number => (s.parentSpanId && byId.has(s.parentSpanId) ? 1 + depth(byId.get(s.parentSpanId)!) : 0);
+    const trace = spans.filter((s) => s.traceId === run.traceId).sort((a, b) => depth(a) - depth(b));
+    const t0 = BigInt(trace[0]!.startTimeUnixNano);
+    t.log(`\n${trace.map((s) => `${'  '.repeat(depth(s))}${s.name} [${s.service}] +${Number(BigInt(s.startTimeUnixNano) - t0) / 1e6} ms, ${Number(BigInt(s.endTimeUnixNano) - BigInt(s.startTimeUnixNano)) / 1e6} ms`).join('\n')}`);
   } finally {
     receiver.close();
     await dropSchema(namespace);
