@@ -5,7 +5,7 @@
 // Every system runs BENCH_ROUNDS times (3), the order rotated each round, and the table shows each
 // figure's median: on a shared machine one run of a system can be a third off its next.
 // Prints one table and writes it to bench/RESULTS.md.
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { bullmq } from './peers/bullmq.js';
 import { graphileWorker } from './peers/graphile-worker.js';
@@ -73,6 +73,18 @@ const rows: Row[] = chosen.map(([key]) => {
   return run.failure ? { subject: run.subject, figures: null, failure: run.failure } : { subject: run.subject, figures: median(run.figures), spread: run.figures };
 });
 
+const RESULTS = new URL('./RESULTS.md', import.meta.url);
+const START = '<!-- bench:peers start: this part is rewritten by each run -->';
+const END = '<!-- bench:peers end -->';
+/** The peers' table replaces only its own part of bench/RESULTS.md: the other benchmarks' records stay. */
+function withPeers(file: string, table: string): string {
+  const part = `${START}\n${table.trimEnd()}\n${END}`;
+  const from = file.indexOf(START);
+  const to = file.indexOf(END);
+  if (from >= 0 && to > from) return file.slice(0, from) + part + file.slice(to + END.length);
+  return `${part}\n\n${file}`;
+}
+
 const text = renderResults(rows, {
   date: new Date().toISOString().slice(0, 10),
   machine: `${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.version}`,
@@ -82,5 +94,5 @@ const text = renderResults(rows, {
   options,
 });
 console.log(text);
-if (!only) writeFileSync(new URL('./RESULTS.md', import.meta.url), text);
+if (!only) writeFileSync(RESULTS, withPeers(existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '', text));
 process.exit(0);
