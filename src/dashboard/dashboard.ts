@@ -21,6 +21,7 @@ import { tenantsPage } from './pages/tenants.js';
 import { checkTenantId } from '../tenancy/tenant-id.js';
 import { InvalidArgumentError } from '../storage/errors.js';
 
+/** Options of `dashboard(router, options)` (docs/dashboard.md). */
 export interface DashboardOptions {
   /**
    * Decides whether a request may act (requeue, delete, trigger, pause). Without it the dashboard
@@ -38,6 +39,7 @@ export interface DashboardOptions {
   csrfSecret?: string;
 }
 
+/** The request handler `dashboard()` returns: mount it in any Node server. */
 export type DashboardHandler = ((req: IncomingMessage, res: ServerResponse) => void) & {
   /** The reads shared between viewers (how many ran): for tests and the bench. */
   readonly reads: DashboardReads;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { SlotTable } from '../shards/slot-table.js';
 import { Placement } from '../tenancy/placement.js';
 
+/** A shard's state in the directory: `active`, or `draining` (on its way out: nothing may be placed on it). */
 export type ShardState = 'active' | 'draining';
 
 /**

@@ -1,5 +1,6 @@
 import type { JsonValue } from '../storage/json.js';
 
+/** What a handler knows of the run: the job, its attempt, its tenant (over a router) and a signal that fires when the server stops past its timeout. */
 export interface JobContext {
   jobId: string;
   type: string;
@@ -12,8 +13,10 @@ export interface JobContext {
   signal: AbortSignal;
 }
 
+/** Runs one job: gets its arguments and context; a throw (or rejection) fails the attempt. */
 export type JobHandler = (args: JsonValue[], ctx: JobContext) => unknown | Promise<unknown>;
 
+/** How often a failing job runs again, and how long it waits in between (exponential backoff with jitter). */
 export interface RetryPolicy {
   /** Runs in all, the first included. Default 3. */
   attempts?: number;
@@ -25,6 +28,7 @@ export interface RetryPolicy {
   jitter?: number;
 }
 
+/** A handler, or a handler with its own retry policy. */
 export type HandlerEntry = JobHandler | ({ handler: JobHandler } & RetryPolicy);
 
 /** Delay before retry number `failedAttempts` (1 = after the first failure): exponential, capped, with jitter. */

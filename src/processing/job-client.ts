@@ -10,6 +10,7 @@ import type { Tracer, TracerProvider } from '@opentelemetry/api';
 import { producerSpan, traceHeaders, tracerFrom, TRACEPARENT_PARAM, TRACESTATE_PARAM } from '../telemetry/tracing.js';
 import { RECURRING_SET, recurringKey, SCHEDULE_SET, STATE } from './states.js';
 
+/** Options of `new JobClient(storage, options)`. */
 export interface JobClientOptions {
   /** Where producer spans go; defaults to the global provider (a no-op until an SDK is installed). */
   tracerProvider?: TracerProvider;
@@ -19,6 +20,7 @@ export interface JobClientOptions {
   retentionMs?: number;
 }
 
+/** A recurring job as `listRecurring()` returns it. */
 export interface RecurringJob {
   id: string;
   cron: string;
@@ -32,6 +34,7 @@ export interface RecurringJob {
   lastRunAt: Date | null;
 }
 
+/** Where a recurring job's runs go, and the time zone of its cron expression. */
 export interface RecurringJobOptions {
   queue?: string;
   /** IANA time zone for the cron expression. Default UTC. */
@@ -180,6 +183,7 @@ export class JobClient {
     return rows.filter((r): r is RecurringJob => r !== null);
   }
 
+  /** Removes a recurring job by id; its runs already enqueued stay. */
   async removeRecurring(recurringId: string): Promise<void> {
     await this.#storage.transaction((tx) => {
       tx.hashDelete(recurringKey(recurringId));

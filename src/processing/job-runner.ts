@@ -10,6 +10,7 @@ import { backoffMs, type HandlerEntry, type JobHandler, type RetryPolicy } from 
 import type { LazyAbort } from './lazy-abort.js';
 import { RETRY_PARAM, SCHEDULE_SET, STATE } from './states.js';
 
+/** One run of a job, as `onJobDone` reports it. */
 export interface JobDoneEvent {
   jobId: string;
   type: string;

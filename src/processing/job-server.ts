@@ -23,6 +23,7 @@ import { TenantPool, type TenantFilter } from './tenant-pool.js';
 
 export type { JobDoneEvent } from './job-runner.js';
 
+/** Options of `new JobServer(source, options)` (docs/processing.md). */
 export interface JobServerOptions {
   /**
    * For a server over a router: which tenants it serves, 'all' (the default), a list of tenant
@@ -207,6 +208,7 @@ export class JobServer {
     return this.#pool?.readyTenants ?? 0;
   }
 
+  /** Announces the server, then starts its workers, heartbeat and scheduler; resolves once they run. */
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;

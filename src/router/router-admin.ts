@@ -32,6 +32,7 @@ export interface DirectoryView {
 
 /** The operators' view across tenants, and the placement directory's controls. */
 export interface RouterAdmin {
+  /** Each shard's circuit state and last error, as this router sees them (no call). */
   health(): ShardHealth[];
   /** Slots owned per shard and the table's version, by the directory this router routes by now. */
   slots(): { version: string; perShard: Record<string, number> };

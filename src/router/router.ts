@@ -22,6 +22,7 @@ import { UnitRoute } from './unit-route.js';
 
 export type { RouterAdmin } from './router-admin.js';
 
+/** Where the placement directory is stored and how routers follow it (docs/placement.md). */
 export interface DirectoryOptions {
   /**
    * Where the placement directory is stored: a Backend, or a spec as in a
@@ -47,6 +48,7 @@ const directoryOptionsSchema = z.object({
   frozenWaitMs: z.number().int().nonnegative().max(600_000).default(2_000),
 }).strict();
 
+/** What `createRouter` takes: the shards, the tenant map (pins, weights, caps, queue groups), the directory, the circuit breaker and telemetry. */
 export interface RouterConfig extends TenantMapInput {
   /** Circuit breaker per shard. Defaults: 3 consecutive failures open it for 1000 ms. */
   circuitBreaker?: CircuitBreakerOptions;
@@ -60,6 +62,7 @@ export interface RouterConfig extends TenantMapInput {
   directory?: DirectoryOptions;
 }
 
+/** Where a tenant lives: its home shard and each queue group's. */
 export interface TenantPlacement {
   tenant: string;
   /** The shard of the tenant's home unit (locks, servers, queues outside groups). */
@@ -128,6 +131,7 @@ export class Router {
     return this.#shards;
   }
 
+  /** The storage of one tenant: the whole contract, routed to its shards. The same object for the same id. */
   tenant(id: string): Storage {
     if (this.#closed) throw new InvalidArgumentError('this router is closed');
     checkTenantId(id);

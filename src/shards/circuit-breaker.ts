@@ -1,5 +1,7 @@
+/** `closed` (calls go through), `open` (calls fail fast) or `half-open` (one probe is let through). */
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
+/** When a shard's circuit opens (consecutive failures) and how long it stays open before a probe. */
 export interface CircuitBreakerOptions {
   /** Consecutive connection failures that open the circuit. Default 3. */
   failureThreshold?: number;

@@ -3,6 +3,7 @@ import type { Backend, Storage } from '../storage/storage.js';
 import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from './circuit-breaker.js';
 import { wrapStorage, type Interceptor } from './wrap-storage.js';
 
+/** A shard's health: its circuit state and last connection error. */
 export interface ShardHealth {
   id: string;
   kind: string;

@@ -120,6 +120,7 @@ export class SlotTable {
     return out;
   }
 
+  /** Spreads the slots over the shards by weight, in runs (the table a new directory starts with). */
   static build(list: readonly WeightedShard[]): SlotTable {
     if (list.length === 0) throw new Error('a slot table needs at least one shard');
     if (list.length > 65_535) throw new Error('at most 65,535 shards');
@@ -146,6 +147,7 @@ export class SlotTable {
     return asciiSlot(key) ?? calculateSlot(key);
   }
 
+  /** The shard owning the slot of a unit key (`tenant` or `tenant:group`). */
   shardOf(key: string): string {
     return this.shards[this.owners[SlotTable.slotOf(key)]!]!;
   }

@@ -55,6 +55,7 @@ export interface NamespaceDriver {
   exportRefs(refs: readonly ItemRef[]): Promise<UnitItem[]>;
   /** Deletes everything the namespace holds except its ownership record. */
   clearUnit(): Promise<void>;
+  /** Writes a new job (with its first state and queue entry when the row says so); returns its id. */
   createJob(input: NewJobRow): Promise<string>;
   /** Optional, used when batching: many creates in one statement (and one commit); ids in input order. */
   createJobs?(inputs: readonly NewJobRow[]): Promise<string[]>;
@@ -62,6 +63,7 @@ export interface NamespaceDriver {
   getJob(id: string): Promise<JobRecord | null>;
   /** Optional, used when batching: many reads in one round trip; result[i] is ids[i]'s job or null. */
   getJobs?(ids: readonly string[]): Promise<Array<JobRecord | null>>;
+  /** A job's states, oldest first; null for an unknown or expired job. */
   getHistory(id: string): Promise<StateRecord[] | null>;
   /** undefined when the job does not exist; null when it has no such parameter. */
   getParameter(id: string, name: string): Promise<string | null | undefined>;
@@ -97,28 +99,40 @@ export interface NamespaceDriver {
   ack(entries: readonly LeasedEntry[]): Promise<boolean[]>;
   /** false = the entry is no longer leased under this token. */
   requeue(entry: LeasedEntry): Promise<boolean>;
+  /** Pushes a leased entry's deadline to now + ms; false = the entry is no longer leased under this token. */
   extend(entry: LeasedEntry, ms: number): Promise<boolean>;
 
   /** A new fencing token, or null if another holder's lease is live. */
   tryLock(resource: string, ttlMs: number): Promise<number | null>;
+  /** Renews a lock held under `token` for ttlMs; false = it lapsed or was taken since. */
   extendLock(resource: string, token: number, ttlMs: number): Promise<boolean>;
+  /** Releases a lock held under `token` (nothing when a later holder has it). */
   releaseLock(resource: string, token: number): Promise<void>;
 
   readonly data: DataStore;
 
+  /** Writes (or rewrites) a server record, with its start and heartbeat at now. */
   announceServer(id: string, info: ServerInfo): Promise<void>;
   /** false when the server record does not exist. */
   heartbeat(id: string): Promise<boolean>;
+  /** Deletes a server record. */
   removeServer(id: string): Promise<void>;
+  /** Deletes the records whose heartbeat is older than timeoutMs; returns how many. */
   removeTimedOutServers(timeoutMs: number): Promise<number>;
+  /** Every server record. */
   listServers(): Promise<ServerRecord[]>;
 
+  /** Each queue holding entries, with its waiting and in-flight counts. */
   queueInfo(): Promise<QueueInfo[]>;
+  /** A queue's waiting jobs in fetch order, paged. */
   queueJobs(queue: string, offset: number, limit: number): Promise<JobRecord[]>;
+  /** Job counts per current state. */
   stateCounts(): Promise<Record<string, number>>;
+  /** Jobs in a state, newest state change first, paged. */
   jobsInState(state: string, offset: number, limit: number): Promise<JobRecord[]>;
 }
 
+/** A job to create, checked and serialized by createStorage before a driver sees it. */
 export interface NewJobRow {
   type: string;
   argsJson: string;
@@ -131,6 +145,7 @@ export interface NewJobRow {
   enqueue: boolean;
 }
 
+/** A queue entry leased to one consumer: its delivery token fences every later call about it. */
 export interface LeasedEntry {
   jobId: string;
   queue: string;
@@ -145,6 +160,7 @@ export interface FetchedEntry extends LeasedEntry {
   job: JobRecord | null | undefined;
 }
 
+/** What one fetch round trip found: the entries leased, and when to try again. */
 export interface FetchAttempt {
   entries: FetchedEntry[];
   /** When fewer entries than asked were visible: ms until the earliest lease among the queues lapses (null if none). */

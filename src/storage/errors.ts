@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'UNIT_MOVING'
   | 'MOVE_ABORTED';
 
+/** The base of every error jobshard throws on purpose: `code` is stable, the message says what to do. */
 export class JobshardError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
@@ -48,6 +49,7 @@ export class PayloadTooLargeError extends JobshardError {
   }
 }
 
+/** JOB_NOT_FOUND: an unknown, malformed, expired or another tenant's job id. */
 export class JobNotFoundError extends JobshardError {
   readonly jobId: string;
   constructor(jobId: string) {
@@ -56,6 +58,7 @@ export class JobNotFoundError extends JobshardError {
   }
 }
 
+/** LOCK_TIMEOUT: the lock was not granted within `timeoutMs`. */
 export class LockTimeoutError extends JobshardError {
   readonly resource: string;
   constructor(resource: string, timeoutMs: number) {
@@ -80,6 +83,7 @@ export class ServerGoneError extends JobshardError {
   }
 }
 
+/** SHARD_UNAVAILABLE: the shard did not answer, or its circuit is open; `shardId` names it. */
 export class ShardUnavailableError extends JobshardError {
   readonly shardId: string;
   constructor(shardId: string, reason: string, options?: { cause?: unknown }) {
@@ -88,12 +92,14 @@ export class ShardUnavailableError extends JobshardError {
   }
 }
 
+/** CONFIG_INVALID: a tenant map or router config that is wrong, or contradicts the stored directory; lists every problem. */
 export class ConfigError extends JobshardError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('CONFIG_INVALID', message, options);
   }
 }
 
+/** CLOSED: a call on a backend or router that was closed. */
 export class ClosedError extends JobshardError {
   constructor(what: string) {
     super('CLOSED', `${what} is closed`);
@@ -176,6 +182,7 @@ export class MoveAbortedError extends JobshardError {
   }
 }
 
+/** True when `err` is a jobshard error (of `code`, when given): works across copies of the package. */
 export function isJobshardError(err: unknown, code?: ErrorCode): err is JobshardError {
   return err instanceof JobshardError && (code === undefined || err.code === code);
 }

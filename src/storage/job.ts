@@ -17,6 +17,7 @@ export interface StateRecord {
   createdAt: Date;
 }
 
+/** A job to create: `jobs.create(input)`. */
 export interface CreateJobInput {
   /** The handler's name, e.g. `email.send`. */
   type: string;
@@ -46,6 +47,7 @@ export interface CreateJobInput {
   enqueue?: boolean;
 }
 
+/** A job as storage returns it: its type, arguments, queue, current state, parameters and expiry. */
 export interface JobRecord {
   id: string;
   type: string;
@@ -69,10 +71,14 @@ export interface JobRecord {
  * State changes, expiry and persisting go through `storage.transaction`.
  */
 export interface JobStore {
+  /** Creates a job; with `state` and `enqueue: true`, its first state and queue entry in the same atomic write. Returns its id. */
   create(input: CreateJobInput): Promise<string>;
+  /** A job by id; JobNotFoundError for an unknown, expired or other namespace's id. */
   get(id: string): Promise<JobRecord>;
   /** Full state history, oldest first. */
   history(id: string): Promise<StateRecord[]>;
+  /** One parameter of a job, or null when it has none; JobNotFoundError for an unknown job. */
   getParameter(id: string, name: string): Promise<string | null>;
+  /** Sets one parameter of a job; JobNotFoundError for an unknown job. */
   setParameter(id: string, name: string, value: string): Promise<void>;
 }

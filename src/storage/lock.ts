@@ -1,3 +1,4 @@
+/** How long to wait for a lock, how long its lease lasts, and whether it renews itself. */
 export interface AcquireOptions {
   /** How long to wait for the lock before LockTimeoutError. 0 = one try. */
   timeoutMs: number;
@@ -7,6 +8,7 @@ export interface AcquireOptions {
   autoRenew?: boolean;
 }
 
+/** A granted lock: its fencing token (greater than every earlier grant of the resource), and a signal that fires if it is lost. */
 export interface Lock {
   readonly resource: string;
   /** Fencing token: strictly greater than every earlier grant of the same resource. */
@@ -19,6 +21,8 @@ export interface Lock {
   release(): Promise<void>;
 }
 
+/** Distributed locks with fencing tokens, per namespace. */
 export interface LockManager {
+  /** Waits up to `timeoutMs` for the resource; LockTimeoutError when it stays held. */
   acquire(resource: string, options: AcquireOptions): Promise<Lock>;
 }

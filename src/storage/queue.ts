@@ -1,5 +1,6 @@
 import type { JobRecord, NewState } from './job.js';
 
+/** How a fetch waits, how long its lease lasts, and what it reads and changes in the same round trip. */
 export interface FetchOptions {
   /** Aborting rejects a waiting fetch with the signal's reason. */
   signal?: AbortSignal;
@@ -24,6 +25,7 @@ export interface FetchOptions {
   setState?: FetchStateChange;
 }
 
+/** A state a fetch gives each job it leases whose current state is one of `from`. */
 export interface FetchStateChange {
   state: NewState;
   /** The states a job may be in to take the new one (1 to 16 names). */

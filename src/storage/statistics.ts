@@ -25,6 +25,7 @@ export interface StatsKeys {
 /** The keys change once an hour; formatting the dates for every job showed up in profiles (~2% of a drain). */
 const lastKeys = new Map<StatisticKind, { hour: number; keys: StatsKeys }>();
 
+/** The counter keys of an outcome at a time: the total, its day and its hour. */
 export function statsKeys(kind: StatisticKind, at: Date): StatsKeys {
   const hour = Math.floor(at.getTime() / 3_600_000);
   const last = lastKeys.get(kind);

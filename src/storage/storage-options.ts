@@ -1,3 +1,4 @@
+/** Options every backend takes for the storages it hands out. */
 export interface StorageOptions {
   /** Largest serialized job arguments accepted, in bytes. Default 512 KiB. */
   maxPayloadBytes?: number;

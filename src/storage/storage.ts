@@ -70,7 +70,9 @@ export interface Backend {
   beginImport(namespace: string): UnitImport;
   /** Change tracking for a move's catch-up (see NamespaceDriver.trackChanges). */
   trackChanges(namespace: string, on: boolean): Promise<void>;
+  /** The refs of what changed in a namespace since the last call, while tracking is on (a move's catch-up reads them). */
   takeChanges(namespace: string): Promise<ItemRef[]>;
+  /** The current content of the items named by `refs`, as a unit stream (a move copies each change with it). */
   exportRefs(namespace: string, refs: readonly ItemRef[]): Promise<UnitItem[]>;
   /** Deletes a namespace's content, keeping its ownership record (a moved source's copy, a rolled-back target). */
   clearUnit(namespace: string): Promise<void>;
@@ -80,6 +82,7 @@ export interface Backend {
    * signal must only delay, never break, what listens.
    */
   watch(namespace: string, fn: () => void): () => void;
+  /** Wakes what watches the namespace (watch()), in every process on this server. */
   signal(namespace: string): Promise<void>;
   /**
    * The namespaces with visible work in any of `queues`: a waiting queue entry, or a leased one

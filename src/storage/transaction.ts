@@ -13,9 +13,11 @@ export interface WriteTransaction {
   setJobState(jobId: string, state: NewState): void;
   /** Append to the history without changing the current state. */
   addJobState(jobId: string, state: NewState): void;
+  /** Sets one parameter of a job. */
   setJobParameter(jobId: string, name: string, value: string): void;
   /** The job, its parameters and history are deleted after ms. */
   expireJob(jobId: string, ms: number): void;
+  /** Removes a job's expiry: it stays until deleted. */
   persistJob(jobId: string): void;
   /** Put the job at the tail of the queue; fetchable after commit. */
   enqueue(queue: string, jobId: string): void;
@@ -33,7 +35,9 @@ export interface WriteTransaction {
   hashDelete(key: string): void;
   /** Add a member, or update its score if present. */
   setAdd(key: string, member: string, score: number): void;
+  /** Removes a member from a sorted set. */
   setRemove(key: string, member: string): void;
+  /** Deletes a sorted set. */
   setDelete(key: string): void;
   /** Insert at the head (lists are newest first). */
   listInsert(key: string, value: string): void;
@@ -41,10 +45,13 @@ export interface WriteTransaction {
   listRemove(key: string, value: string): void;
   /** Keep only items start..end inclusive (newest first; end -1 = the last); the rest are dropped. */
   listTrim(key: string, start: number, end: number): void;
+  /** Deletes a list. */
   listDelete(key: string): void;
   /** Add `by` (may be negative); optionally (re)set the counter's expiry. */
   counterIncrement(key: string, by?: number, options?: { expireInMs?: number }): void;
+  /** Makes a structure expire in `ms`. */
   expire(kind: StructureKind, key: string, ms: number): void;
+  /** Removes a structure's expiry. */
   persist(kind: StructureKind, key: string): void;
 }
 

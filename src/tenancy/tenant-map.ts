@@ -46,6 +46,7 @@ export const tenantMapSchema = z.object({
   }).strict()).default({}),
 }).strict();
 
+/** The tenant map as written (JSON or code): shards with backend specs or backends, and tenants with pins, weights, caps and queue groups. */
 export type TenantMapInput = z.input<typeof tenantMapSchema>;
 export type BackendSpec = z.output<typeof backendSpec>;
 

@@ -8,6 +8,7 @@ import { MemoryNamespace } from './memory-namespace.js';
 import type { UnitOwnership } from '../../storage/ownership.js';
 import { importAll, type ItemRef, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
 
+/** Options of the in-memory backend: the storage options, and how often it polls and sweeps. */
 export interface MemoryBackendOptions extends StorageOptions {
   /** How often lapsed records are dropped from memory (reads are exact regardless). Default 60 s. */
   sweepIntervalMs?: number;

@@ -36,5 +36,6 @@ export const postgresOptionsSchema = z.object({
   message: 'give connectionString (e.g. postgres://postgres@127.0.0.1:5432/test) or pool options',
 });
 
+/** Options of `new PostgresBackend(options)`: a connection string or pool, the schema, pool size, timeouts (docs/backends.md). */
 export type PostgresBackendOptions = z.input<typeof postgresOptionsSchema>;
 export type ResolvedPostgresOptions = z.output<typeof postgresOptionsSchema>;

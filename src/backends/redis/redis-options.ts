@@ -27,5 +27,6 @@ export const redisOptionsSchema = z.object({
   message: 'give url (e.g. redis://127.0.0.1:6379/0), redis options, or client',
 });
 
+/** Options of `new RedisBackend(options)`: a URL, ioredis options or a client (Redis or Cluster), the key prefix, timeouts (docs/backends.md). */
 export type RedisBackendOptions = z.input<typeof redisOptionsSchema>;
 export type ResolvedRedisOptions = z.output<typeof redisOptionsSchema>;
