@@ -61,7 +61,10 @@ export class DashboardActions {
     let skipped = 0;
     for (let i = 0; i < ids.length; i += 16) {
       const results = await Promise.allSettled(ids.slice(i, i + 16).map((id) => (action === 'requeue' ? client.requeue(id) : client.delete(id))));
-      for (const r of results) r.status === 'fulfilled' ? done++ : skipped++;
+      for (const r of results) {
+        if (r.status === 'fulfilled') done++;
+        else skipped++;
+      }
     }
     return { done, skipped };
   }

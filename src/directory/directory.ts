@@ -53,7 +53,7 @@ export class Directory {
   }
 
   get placement(): Placement {
-    if (!this.#placement) this.record; // throws the explanation
+    if (!this.#placement) void this.record; // throws the explanation
     return this.#placement!;
   }
 

@@ -107,7 +107,6 @@ export async function moveUnit(dir: Directory, unit: string, to: string, options
   };
   progress.unit = unit;
   const id = randomUUID();
-  let source = '';
   // Taken before the record is written and held while this mover lives: whenever the record
   // exists in phase copy, a free lock means its mover died (recoverMoves).
   const alive = await dir.store.storage.locks.acquire(moveLockOf(unit), { timeoutMs: 0, ttlMs: freezeMs }).catch(async (err: unknown) => {

@@ -37,7 +37,7 @@ export class TenantContext {
   }
 
   get units(): Unit[] {
-    this.placement;
+    void this.placement; // loaded, or throws the explanation
     return this.#units;
   }
 
@@ -64,7 +64,7 @@ export class TenantContext {
   }
 
   decode(id: string): { unit: Unit; backendId: string } {
-    this.placement;
+    void this.placement; // loaded, or throws the explanation
     return decodeJobId(this.tenant, id, (g) => this.#groups.has(g));
   }
 

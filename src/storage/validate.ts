@@ -19,6 +19,7 @@ export const NAME_LIMITS = {
 export type NameKind = keyof typeof NAME_LIMITS;
 
 // Control characters break logs, key dumps and terminal output; nothing legit needs them in a name.
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const NAMESPACE = /^[A-Za-z0-9_.:-]+$/;
 

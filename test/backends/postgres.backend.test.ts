@@ -10,7 +10,7 @@ import type { Storage } from '../../src/storage/storage.js';
 
 /** Every migration the package ships, each applied once: [version, 1]. */
 const EACH_ONCE = loadMigrations().map((m) => [m.version, 1]);
-import { enqueueJob, fetchOrNull } from '../conformance/helpers.js';
+import { enqueueJob } from '../conformance/helpers.js';
 import { kill, startChild } from '../helpers/child.js';
 import { adminQuery, dropSchema, freshSchema, PG_URL } from '../helpers/servers.js';
 

@@ -2,7 +2,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { quotasFor, SLOT_COUNT, SlotTable } from '../../src/shards/slot-table.js';
 
-const shards = (n: number, weight = (i: number) => 1) => Array.from({ length: n }, (_, i) => ({ id: `s${i}`, weight: weight(i) }));
+const shards = (n: number, weight = (_i: number) => 1) => Array.from({ length: n }, (_, i) => ({ id: `s${i}`, weight: weight(i) }));
 
 test('slot table: the same configuration gives the same table in every process', (t) => {
   const a = SlotTable.build(shards(7, (i) => 1 + (i % 3)));
