@@ -30,9 +30,11 @@ const router: Router = await createRouter({
 
 async function pool(calls: Array<() => Promise<unknown>>, width: number): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < calls.length) await calls[next++]!();
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < calls.length) await calls[next++]!();
+    }),
+  );
 }
 
 const tenants = Array.from({ length: TENANTS }, (_, i) => `tenant-${String(i).padStart(6, '0')}`);
@@ -45,15 +47,28 @@ for (const t of tenants) {
     // 70% Enqueued, 15% Succeeded, 10% Failed, 5% Scheduled (with 20 a tenant: 14, 3, 2, 1).
     const share = i / JOBS_PER_TENANT;
     const state = share < 0.7 ? 'Enqueued' : share < 0.85 ? 'Succeeded' : share < 0.95 ? 'Failed' : 'Scheduled';
-    calls.push(() => s.jobs.create({ type: 'report.build', args: [t, i], queue: i % 2 ? 'reports' : 'emails', state: { name: state, ...(state === 'Failed' ? { data: { error: 'boom' } } : {}) }, enqueue: state === 'Enqueued' }));
+    calls.push(() =>
+      s.jobs.create({
+        type: 'report.build',
+        args: [t, i],
+        queue: i % 2 ? 'reports' : 'emails',
+        state: { name: state, ...(state === 'Failed' ? { data: { error: 'boom' } } : {}) },
+        enqueue: state === 'Enqueued',
+      }),
+    );
   }
-  calls.push(() => s.transaction((tx) => {
-    for (const [kind, n] of [['succeeded', 3], ['failed', 2]] as const) {
-      const k = statsKeys(kind, now);
-      tx.counterIncrement(k.total, n);
-      tx.counterIncrement(k.hour, n, { expireInMs: 2 * 86_400_000 });
-    }
-  }));
+  calls.push(() =>
+    s.transaction((tx) => {
+      for (const [kind, n] of [
+        ['succeeded', 3],
+        ['failed', 2],
+      ] as const) {
+        const k = statsKeys(kind, now);
+        tx.counterIncrement(k.total, n);
+        tx.counterIncrement(k.hour, n, { expireInMs: 2 * 86_400_000 });
+      }
+    }),
+  );
 }
 await pool(calls, 256);
 console.log(`populated ${TENANTS} tenants, ${TENANTS * JOBS_PER_TENANT} jobs over 4 shards in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -83,8 +98,16 @@ async function render(path: string): Promise<number> {
   }
 }
 
-const keys = ['stats:succeeded', 'stats:failed', ...Array.from({ length: 24 }, (_, i) => new Date(Date.now() - i * 3_600_000).toISOString().slice(0, 13)).flatMap((p) => [`stats:succeeded:${p}`, `stats:failed:${p}`])];
-const bareReads = () => timed(() => Promise.all([...router.shards.values()].map((s) => Promise.all([s.backend.queueDepths(), s.backend.counterSums(keys), s.backend.namespaces()]))));
+const keys = [
+  'stats:succeeded',
+  'stats:failed',
+  ...Array.from({ length: 24 }, (_, i) => new Date(Date.now() - i * 3_600_000).toISOString().slice(0, 13)).flatMap((p) => [
+    `stats:succeeded:${p}`,
+    `stats:failed:${p}`,
+  ]),
+];
+const bareReads = () =>
+  timed(() => Promise.all([...router.shards.values()].map((s) => Promise.all([s.backend.queueDepths(), s.backend.counterSums(keys), s.backend.namespaces()]))));
 
 const stats = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -94,18 +117,26 @@ const stats = (xs: number[]) => {
 const pages: Record<string, string> = {
   overview: '/',
   'tenants, first page': '/tenants',
-  [`tenants, page ${Math.ceil(TENANTS / 50 * 0.75)} of ${Math.ceil(TENANTS / 50)}`]: `/tenants?page=${Math.ceil(TENANTS / 50 * 0.75)}`,
+  [`tenants, page ${Math.ceil((TENANTS / 50) * 0.75)} of ${Math.ceil(TENANTS / 50)}`]: `/tenants?page=${Math.ceil((TENANTS / 50) * 0.75)}`,
   'tenants, search "0042"': '/tenants?q=0042',
   'a tenant': `/tenants/${tenants[Math.floor(TENANTS * 0.4242)]}`,
-  'a tenant\'s Failed jobs': `/tenants/${tenants[Math.floor(TENANTS * 0.4242)]}/jobs?state=Failed`,
+  "a tenant's Failed jobs": `/tenants/${tenants[Math.floor(TENANTS * 0.4242)]}/jobs?state=Failed`,
 };
 const results: Record<string, number[]> = { 'bare overview reads': [] };
 for (const name of Object.keys(pages)) results[name] = [];
 await render('/'); // warm the connections and the plans
 // Each shard's reads on their own, once: where the overview's time goes.
 for (const [id, s] of router.shards) {
-  const parts = { queueDepths: await timed(() => s.backend.queueDepths()), counterSums: await timed(() => s.backend.counterSums(keys)), namespaces: await timed(() => s.backend.namespaces()) };
-  console.log(`  ${id.padEnd(8)} ${Object.entries(parts).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ')}`);
+  const parts = {
+    queueDepths: await timed(() => s.backend.queueDepths()),
+    counterSums: await timed(() => s.backend.counterSums(keys)),
+    namespaces: await timed(() => s.backend.namespaces()),
+  };
+  console.log(
+    `  ${id.padEnd(8)} ${Object.entries(parts)
+      .map(([k, v]) => `${k} ${v.toFixed(0)} ms`)
+      .join(', ')}`,
+  );
 }
 for (let r = 0; r < ROUNDS; r++) {
   // Alternate the two sides of the ratio within each round.
@@ -117,7 +148,9 @@ console.log(`\n${TENANTS} tenants, ${TENANTS * JOBS_PER_TENANT} jobs, 4 shards (
 for (const [name, xs] of Object.entries(results)) console.log(`  ${name.padEnd(28)} ${stats(xs)}`);
 const ratios = results['overview']!.map((o, i) => o / results['bare overview reads']![i]!);
 const sorted = [...ratios].sort((a, b) => a - b);
-console.log(`  overview / bare reads        median ×${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)} (range ${sorted[0]!.toFixed(2)}–${sorted.at(-1)!.toFixed(2)})`);
+console.log(
+  `  overview / bare reads        median ×${sorted[Math.floor(sorted.length / 2)]!.toFixed(2)} (range ${sorted[0]!.toFixed(2)}–${sorted.at(-1)!.toFixed(2)})`,
+);
 
 await router.close();
 for (const s of schemas) await dropSchema(s);

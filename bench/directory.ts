@@ -55,13 +55,20 @@ const range = (xs: number[]) => `${Math.min(...xs).toFixed(3)}–${Math.max(...x
 const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(1)}`;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-console.log(`\n1. Routed vs direct (µs per operation, sequential; ${ROUNDS} rounds, each interleaving the two sides call by call; ratio median and range of per-round ratios)`);
+console.log(
+  `\n1. Routed vs direct (µs per operation, sequential; ${ROUNDS} rounds, each interleaving the two sides call by call; ratio median and range of per-round ratios)`,
+);
 const schema = freshSchema();
 const prefix = freshPrefix();
 try {
   // Memory first: with no network its difference is the routed path's own CPU cost per call.
   for (const kind of ['memory', 'redis', 'postgres'] as const) {
-    const backend: Backend = kind === 'memory' ? new MemoryBackend() : kind === 'redis' ? new RedisBackend({ url: REDIS_URL, prefix }) : new PostgresBackend({ connectionString: PG_URL, schema });
+    const backend: Backend =
+      kind === 'memory'
+        ? new MemoryBackend()
+        : kind === 'redis'
+          ? new RedisBackend({ url: REDIS_URL, prefix })
+          : new PostgresBackend({ connectionString: PG_URL, schema });
     const router = await createRouter({ shards: [{ id: 'only', backend }] });
     const direct = backend.storage('direct-tenant');
     const routed = router.tenant('routed-tenant');
@@ -77,7 +84,9 @@ try {
         r.push(x.r);
       }
       const ratios = r.map((x, i) => x / d[i]!);
-      console.log(`  ${kind.padEnd(8)} ${op.padEnd(10)} direct ${median(d).toFixed(1).padStart(7)} µs   routed ${median(r).toFixed(1).padStart(7)} µs   routed/direct ${median(ratios).toFixed(3)} (rounds ${range(ratios)})   ${signed(median(r) - median(d))} µs`);
+      console.log(
+        `  ${kind.padEnd(8)} ${op.padEnd(10)} direct ${median(d).toFixed(1).padStart(7)} µs   routed ${median(r).toFixed(1).padStart(7)} µs   routed/direct ${median(ratios).toFixed(3)} (rounds ${range(ratios)})   ${signed(median(r) - median(d))} µs`,
+      );
     }
     await router.close();
   }
@@ -90,8 +99,14 @@ console.log('\n2. Directory propagation to another process (ms from the start of
 const directorySchema = freshSchema();
 const shardPrefixes = [freshPrefix(), freshPrefix()];
 const cfg = (more: Partial<FleetConfig>): FleetConfig => ({
-  pg: PG_URL, redis: REDIS_URL, directorySchema,
-  shards: [{ id: 'a', redisPrefix: shardPrefixes[0]! }, { id: 'b', redisPrefix: shardPrefixes[1]! }], ...more,
+  pg: PG_URL,
+  redis: REDIS_URL,
+  directorySchema,
+  shards: [
+    { id: 'a', redisPrefix: shardPrefixes[0]! },
+    { id: 'b', redisPrefix: shardPrefixes[1]! },
+  ],
+  ...more,
 });
 const admin = await createRouterFromSource(fleetRouterConfig(cfg({})));
 const CHANGES = 100;
@@ -101,11 +116,13 @@ const start = (more: Partial<FleetConfig>) => {
   const child = spawn(process.execPath, ['--import', 'tsx', helper, JSON.stringify(cfg(more))], { stdio: ['ignore', 'pipe', 'inherit'] });
   const seen = new Map<number, number>();
   let out = '';
-  const ready = new Promise<void>((resolve) => child.stdout.on('data', (d) => {
-    out += d;
-    for (const m of out.matchAll(/^epoch (\d+) ([\d.]+)/gm)) seen.set(Number(m[1]), Number(m[2]));
-    if (/^ready/m.test(out)) resolve();
-  }));
+  const ready = new Promise<void>((resolve) =>
+    child.stdout.on('data', (d) => {
+      out += d;
+      for (const m of out.matchAll(/^epoch (\d+) ([\d.]+)/gm)) seen.set(Number(m[1]), Number(m[2]));
+      if (/^ready/m.test(out)) resolve();
+    }),
+  );
   return { child, seen, ready };
 };
 const pushed = start({ watch: ['x'], pollMs: 3_600_000 });
@@ -124,7 +141,9 @@ try {
   }
   const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
   for (const [name, xs] of Object.entries(delays)) {
-    console.log(`  ${name.padEnd(5)} ${xs.length}/${CHANGES} seen   p50 ${pct(xs, 0.5).toFixed(1)} ms   p99 ${pct(xs, 0.99).toFixed(1)} ms   max ${Math.max(...xs).toFixed(1)} ms`);
+    console.log(
+      `  ${name.padEnd(5)} ${xs.length}/${CHANGES} seen   p50 ${pct(xs, 0.5).toFixed(1)} ms   p99 ${pct(xs, 0.99).toFixed(1)} ms   max ${Math.max(...xs).toFixed(1)} ms`,
+    );
   }
 } finally {
   pushed.child.kill('SIGKILL');

@@ -30,12 +30,21 @@ async function fill(router: Router, tenant: string, n: number): Promise<void> {
   const s = router.tenant(tenant);
   let next = 0;
   // 64 concurrent creators: the backends batch them into a few statements or scripts.
-  await Promise.all(Array.from({ length: 64 }, async () => {
-    while (next < n) {
-      next++;
-      await s.jobs.create({ type: 'bench.job', args: [next, 'payload'], queue: 'q', parameters: { origin: 'bench' }, state: { name: 'Enqueued' }, enqueue: true });
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next < n) {
+        next++;
+        await s.jobs.create({
+          type: 'bench.job',
+          args: [next, 'payload'],
+          queue: 'q',
+          parameters: { origin: 'bench' },
+          state: { name: 'Enqueued' },
+          enqueue: true,
+        });
+      }
+    }),
+  );
 }
 
 /** Other tenants' enqueue+fetch+ack loop; returns a function that reads (and resets) the count of round trips done. */
@@ -81,7 +90,9 @@ function redis(): BackendSpec {
 /** `jobshard placement move` in its own process; the pause it reports. */
 function cliMove(config: string, unit: string, onStart: () => void): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'placement', 'move', unit, 'to', '--config', config, ...(SHARE ? ['--copy-share', SHARE] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [BIN, 'placement', 'move', unit, 'to', '--config', config, ...(SHARE ? ['--copy-share', SHARE] : [])], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (d) => {
       // The window starts at the move's first line, not at the process start-up before it.
@@ -98,28 +109,45 @@ function cliMove(config: string, unit: string, onStart: () => void): Promise<num
 const dir = await mkdtemp(join(tmpdir(), 'jobshard-bench-moves-'));
 cleanups.push(() => rm(dir, { recursive: true, force: true }));
 
-console.log(`\nMoving a unit of ${JOBS.toLocaleString('en')} enqueued jobs (${IN_PROCESS ? 'admin.moveUnit in this process' : 'jobshard placement move in its own process'}, copyShare ${SHARE ?? 'default 0.5'}) while ${OTHERS} other tenants enqueue+fetch+ack on the same shards`);
+console.log(
+  `\nMoving a unit of ${JOBS.toLocaleString('en')} enqueued jobs (${IN_PROCESS ? 'admin.moveUnit in this process' : 'jobshard placement move in its own process'}, copyShare ${SHARE ?? 'default 0.5'}) while ${OTHERS} other tenants enqueue+fetch+ack on the same shards`,
+);
 console.log('direction            move s   jobs/s   pause ms   others during / before+after (ops/s)');
 try {
-  for (const [name, make] of [['redis → redis', [redis, redis]], ['postgres → postgres', [pg, pg]], ['postgres → redis', [pg, redis]]] as const) {
+  for (const [name, make] of [
+    ['redis → redis', [redis, redis]],
+    ['postgres → postgres', [pg, pg]],
+    ['postgres → redis', [pg, redis]],
+  ] as const) {
     const [from, to] = [make[0](), make[1]()];
-    const config: RouterConfig = { shards: [{ id: 'from', backend: from }, { id: 'to', backend: to }], directory: { backend: pg(), pollMs: 200 } };
+    const config: RouterConfig = {
+      shards: [
+        { id: 'from', backend: from },
+        { id: 'to', backend: to },
+      ],
+      directory: { backend: pg(), pollMs: 200 },
+    };
     const file = join(dir, `${name.replace(/\W+/g, '-')}.json`);
     await writeFile(file, JSON.stringify(config));
     const router = await createRouter(config);
     const unit = tenantOn(router, 'from', 'big');
     await fill(router, unit, JOBS);
-    const others = [...Array.from({ length: OTHERS / 2 }, (_, i) => tenantOn(router, 'from', `o${i}-`)), ...Array.from({ length: OTHERS / 2 }, (_, i) => tenantOn(router, 'to', `p${i}-`))];
+    const others = [
+      ...Array.from({ length: OTHERS / 2 }, (_, i) => tenantOn(router, 'from', `o${i}-`)),
+      ...Array.from({ length: OTHERS / 2 }, (_, i) => tenantOn(router, 'to', `p${i}-`)),
+    ];
     const bg = background(router, others);
     await sleep(500);
     bg.take();
     await sleep(WINDOW_MS);
     const before = bg.take() / (WINDOW_MS / 1000);
     let t0 = performance.now();
-    const pauseMs = IN_PROCESS ? (await router.admin.moveUnit(unit, 'to', { freezeMs: 30_000, ...(SHARE ? { copyShare: Number(SHARE) } : {}) }).done).pauseMs : await cliMove(file, unit, () => {
-      bg.take();
-      t0 = performance.now();
-    });
+    const pauseMs = IN_PROCESS
+      ? (await router.admin.moveUnit(unit, 'to', { freezeMs: 30_000, ...(SHARE ? { copyShare: Number(SHARE) } : {}) }).done).pauseMs
+      : await cliMove(file, unit, () => {
+          bg.take();
+          t0 = performance.now();
+        });
     const moveMs = performance.now() - t0;
     await router.admin.directory(); // route by the new epoch at once
     const during = bg.take() / (moveMs / 1000);
@@ -128,7 +156,13 @@ try {
     await bg.stop();
     const check = (await router.tenant(unit).monitoring.stateCounts())['Enqueued'];
     if (check !== JOBS) throw new Error(`after the move the unit holds ${check} enqueued jobs, not ${JOBS}`);
-    console.log(`${name.padEnd(20)} ${(moveMs / 1000).toFixed(1).padStart(6)} ${Math.round(JOBS / (moveMs / 1000)).toLocaleString('en').padStart(8)} ${String(pauseMs).padStart(10)}   ${(during / ((before + after) / 2)).toFixed(2)} (${Math.round(during)} / ${Math.round(before)}, ${Math.round(after)})`);
+    console.log(
+      `${name.padEnd(20)} ${(moveMs / 1000).toFixed(1).padStart(6)} ${Math.round(JOBS / (moveMs / 1000))
+        .toLocaleString('en')
+        .padStart(
+          8,
+        )} ${String(pauseMs).padStart(10)}   ${(during / ((before + after) / 2)).toFixed(2)} (${Math.round(during)} / ${Math.round(before)}, ${Math.round(after)})`,
+    );
     await router.close();
   }
 } finally {

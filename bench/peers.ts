@@ -45,7 +45,9 @@ for (let round = 0; round < options.rounds; round++) {
     const earlier = runs.get(key);
     if (earlier?.failure) {
       // Not made again: making a subject sets up its schema, prefix and connections.
-      process.stderr.write(`round ${round + 1}/${options.rounds}: ${earlier.subject.name} on ${earlier.subject.server}... skipped: it timed out in an earlier round\n`);
+      process.stderr.write(
+        `round ${round + 1}/${options.rounds}: ${earlier.subject.name} on ${earlier.subject.server}... skipped: it timed out in an earlier round\n`,
+      );
       continue;
     }
     const s = await make();
@@ -57,7 +59,9 @@ for (let round = 0; round < options.rounds; round++) {
       run.figures.push(f);
       // Each round's figures with the time it ended: a slow round can then be matched with what the
       // servers logged (a checkpoint, say), and with the other systems' rounds around it.
-      process.stderr.write(`done at ${new Date().toISOString().slice(11, 19)}: enqueue ${Math.round(f.enqueuePerSec)}/s, process ${Math.round(f.processPerSec)}/s, p50 ${f.p50Ms.toFixed(2)} ms\n`);
+      process.stderr.write(
+        `done at ${new Date().toISOString().slice(11, 19)}: enqueue ${Math.round(f.enqueuePerSec)}/s, process ${Math.round(f.processPerSec)}/s, p50 ${f.p50Ms.toFixed(2)} ms\n`,
+      );
     } catch (err) {
       if (!(err instanceof WorkloadTimeout)) throw err;
       run.failure = err.message;
@@ -70,7 +74,9 @@ for (let round = 0; round < options.rounds; round++) {
 }
 const rows: Row[] = chosen.map(([key]) => {
   const run = runs.get(key)!;
-  return run.failure ? { subject: run.subject, figures: null, failure: run.failure } : { subject: run.subject, figures: median(run.figures), spread: run.figures };
+  return run.failure
+    ? { subject: run.subject, figures: null, failure: run.failure }
+    : { subject: run.subject, figures: median(run.figures), spread: run.figures };
 });
 
 const RESULTS = new URL('./RESULTS.md', import.meta.url);

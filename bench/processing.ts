@@ -37,14 +37,35 @@ async function latency(storage: Storage): Promise<{ p50: number; p99: number }> 
 const schema = freshSchema();
 const prefix = freshPrefix();
 const setups: Array<[string, () => { fresh: () => Storage; close: () => Promise<void> }]> = [
-  ['memory', () => { const b = new MemoryBackend(); return { fresh: () => b.storage(`b-${randomUUID()}`), close: () => b.close() }; }],
-  ['postgres', () => { const b = new PostgresBackend({ connectionString: PG_URL, schema, poolSize: 20 }); return { fresh: () => b.storage(`b-${randomUUID()}`), close: () => b.close() }; }],
-  ['redis', () => { const b = new RedisBackend({ url: REDIS_URL, prefix }); return { fresh: () => b.storage(`b-${randomUUID()}`), close: () => b.close() }; }],
+  [
+    'memory',
+    () => {
+      const b = new MemoryBackend();
+      return { fresh: () => b.storage(`b-${randomUUID()}`), close: () => b.close() };
+    },
+  ],
+  [
+    'postgres',
+    () => {
+      const b = new PostgresBackend({ connectionString: PG_URL, schema, poolSize: 20 });
+      return { fresh: () => b.storage(`b-${randomUUID()}`), close: () => b.close() };
+    },
+  ],
+  [
+    'redis',
+    () => {
+      const b = new RedisBackend({ url: REDIS_URL, prefix });
+      return { fresh: () => b.storage(`b-${randomUUID()}`), close: () => b.close() };
+    },
+  ],
   // Through the router, to one Redis shard: compare with the direct redis row.
-  ['routed -> redis', () => {
-    const r = new Router({ shards: [{ id: 'redis', backend: new RedisBackend({ url: REDIS_URL, prefix }) as Backend }] });
-    return { fresh: () => r.tenant(`b${randomUUID().slice(0, 8)}`), close: () => r.close() };
-  }],
+  [
+    'routed -> redis',
+    () => {
+      const r = new Router({ shards: [{ id: 'redis', backend: new RedisBackend({ url: REDIS_URL, prefix }) as Backend }] });
+      return { fresh: () => r.tenant(`b${randomUUID().slice(0, 8)}`), close: () => r.close() };
+    },
+  ],
 ];
 console.log(`\nProcessing ${JOBS} no-op jobs (jobs/s) and enqueue-to-start latency (${SAMPLES} samples, idle workers)`);
 console.log('  backend            1 worker   8 workers  32 workers   p50 ms   p99 ms');
@@ -54,7 +75,9 @@ try {
     const rates = [];
     for (const w of [1, 8, 32]) rates.push(await drainRate(fresh(), JOBS, w));
     const l = await latency(fresh());
-    console.log(`  ${name.padEnd(17)} ${rates.map((r) => r.toFixed(0).padStart(10)).join(' ')} ${l.p50.toFixed(2).padStart(8)} ${l.p99.toFixed(2).padStart(8)}`);
+    console.log(
+      `  ${name.padEnd(17)} ${rates.map((r) => r.toFixed(0).padStart(10)).join(' ')} ${l.p50.toFixed(2).padStart(8)} ${l.p99.toFixed(2).padStart(8)}`,
+    );
     await close();
   }
 } finally {

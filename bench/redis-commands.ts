@@ -28,20 +28,32 @@ try {
   const storage = backend.storage('bench');
   const client = new JobClient(storage);
   let next = 0;
-  await Promise.all(Array.from({ length: 32 }, async () => {
-    while (next++ < JOBS) await client.enqueue('noop', []);
-  }));
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next++ < JOBS) await client.enqueue('noop', []);
+    }),
+  );
   await admin.config('RESETSTAT');
   let done = 0;
   let drained!: () => void;
   const all = new Promise<void>((r) => (drained = r));
-  const server = new JobServer(storage, { workerCount: 32, ...(RETENTION === undefined ? {} : { retentionMs: RETENTION }), handlers: { noop: () => { if (++done === JOBS) drained(); } } });
+  const server = new JobServer(storage, {
+    workerCount: 32,
+    ...(RETENTION === undefined ? {} : { retentionMs: RETENTION }),
+    handlers: {
+      noop: () => {
+        if (++done === JOBS) drained();
+      },
+    },
+  });
   await server.start();
   await all;
   await server.stop();
   const rows = [...(await commandStats())].sort((a, b) => b[1].calls - a[1].calls);
   const total = rows.reduce((n, [, s]) => n + s.calls, 0);
-  console.log(`\nRedis commands per processed job (${JOBS} no-op jobs, JobServer with 32 workers, retentionMs ${RETENTION ?? 'default (1 day)'}): ${(total / JOBS).toFixed(1)}`);
+  console.log(
+    `\nRedis commands per processed job (${JOBS} no-op jobs, JobServer with 32 workers, retentionMs ${RETENTION ?? 'default (1 day)'}): ${(total / JOBS).toFixed(1)}`,
+  );
   console.log('  (scripts count once as evalsha and again for each command they run)');
   for (const [name, s] of rows) {
     if (s.calls / JOBS < 0.01) continue;

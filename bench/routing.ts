@@ -61,7 +61,9 @@ for (const n of [4, 16, 64]) {
   }
   const frac = moved / TENANTS.length;
   const ideal = 1 / (n + 1);
-  console.log(`  ${String(n).padStart(2)} -> ${n + 1} shards: moved ${(frac * 100).toFixed(2)}% (ideal ${(ideal * 100).toFixed(2)}%, ratio ${(frac / ideal).toFixed(3)}); moved between old shards: ${elsewhere}`);
+  console.log(
+    `  ${String(n).padStart(2)} -> ${n + 1} shards: moved ${(frac * 100).toFixed(2)}% (ideal ${(ideal * 100).toFixed(2)}%, ratio ${(frac / ideal).toFixed(3)}); moved between old shards: ${elsewhere}`,
+  );
 }
 
 console.log('\n4. Routed vs direct latency (mean µs per operation, interleaved in one run)');
@@ -100,7 +102,9 @@ try {
       }
       const dm = d.reduce((a, b) => a + b) / d.length;
       const rm = r.reduce((a, b) => a + b) / r.length;
-      rows.push(`  ${kind.padEnd(6)} ${op.padEnd(10)} direct ${dm.toFixed(1).padStart(7)} µs   routed ${rm.toFixed(1).padStart(7)} µs   routed/direct ${(rm / dm).toFixed(3)}`);
+      rows.push(
+        `  ${kind.padEnd(6)} ${op.padEnd(10)} direct ${dm.toFixed(1).padStart(7)} µs   routed ${rm.toFixed(1).padStart(7)} µs   routed/direct ${(rm / dm).toFixed(3)}`,
+      );
     }
     console.log(rows.join('\n'));
     await router.close();

@@ -27,15 +27,25 @@ async function round(arm: Arm, n: number): Promise<{ perSec: number; cpuUsPerJob
   const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
   const meters = arm === 'metrics' ? new MeterProvider({ readers: [new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 1_000 })] }) : undefined;
   const spans = new InMemorySpanExporter();
-  const tracers = arm === 'traces' ? new BasicTracerProvider({ sampler: new AlwaysOnSampler(), spanProcessors: [new BatchSpanProcessor(spans, { maxQueueSize: 100_000, maxExportBatchSize: 2_048 })] }) : undefined;
-  const router = new Router({ shards: [{ id: 'redis', backend: new RedisBackend({ url: REDIS_URL, prefix }) }], telemetry: meters ? { meterProvider: meters } : {} });
+  const tracers =
+    arm === 'traces'
+      ? new BasicTracerProvider({
+          sampler: new AlwaysOnSampler(),
+          spanProcessors: [new BatchSpanProcessor(spans, { maxQueueSize: 100_000, maxExportBatchSize: 2_048 })],
+        })
+      : undefined;
+  const router = new Router({
+    shards: [{ id: 'redis', backend: new RedisBackend({ url: REDIS_URL, prefix }) }],
+    telemetry: meters ? { meterProvider: meters } : {},
+  });
   const storage = router.tenant(`bench${n}${arm}`);
   const result = await drain(storage, JOBS, 8, meters, tracers);
   await meters?.forceFlush();
   if (meters && exporter.getMetrics().length === 0) throw new Error('the SDK exported no metric');
   await meters?.shutdown();
   await tracers?.forceFlush();
-  if (tracers && spans.getFinishedSpans().filter((x) => x.name === 'process default').length !== JOBS) throw new Error(`expected ${JOBS} consumer spans, got ${spans.getFinishedSpans().length} spans`);
+  if (tracers && spans.getFinishedSpans().filter((x) => x.name === 'process default').length !== JOBS)
+    throw new Error(`expected ${JOBS} consumer spans, got ${spans.getFinishedSpans().length} spans`);
   await tracers?.shutdown();
   await router.close();
   return result;
@@ -59,11 +69,16 @@ try {
   const list = (rs: R, f: (r: R[number]) => number) => rs.map((r) => f(r).toFixed(0)).join(', ');
   const label: Record<Arm, string> = { none: 'without SDK   ', metrics: 'metrics SDK   ', traces: 'traces, all sampled' };
   console.log(`\nTelemetry overhead: ${JOBS} no-op jobs, router -> Redis, 8 workers, ${ROUNDS} interleaved rounds (medians)`);
-  for (const arm of arms) console.log(`  ${label[arm].padEnd(20)} ${rate(results[arm]).toFixed(0).padStart(6)} jobs/s, ${cpu(results[arm]).toFixed(1)} µs CPU/job  (${list(results[arm], (r) => r.perSec)})`);
+  for (const arm of arms)
+    console.log(
+      `  ${label[arm].padEnd(20)} ${rate(results[arm]).toFixed(0).padStart(6)} jobs/s, ${cpu(results[arm]).toFixed(1)} µs CPU/job  (${list(results[arm], (r) => r.perSec)})`,
+    );
   for (const arm of ['metrics', 'traces'] as const) {
     // Per round, against the no-SDK round next to it: the pairing cancels the machine's slow drifts.
     const losses = results[arm].map((r, i) => 1 - r.perSec / results.none[i]!.perSec).sort((a, b) => a - b);
-    console.log(`  ${arm}: throughput loss ${((1 - rate(results[arm]) / rate(results.none)) * 100).toFixed(1)}% (paired rounds: median ${(median(losses) * 100).toFixed(1)}%, range ${(losses[0]! * 100).toFixed(1)}% to ${(losses.at(-1)! * 100).toFixed(1)}%), CPU overhead ${((cpu(results[arm]) / cpu(results.none) - 1) * 100).toFixed(1)}%`);
+    console.log(
+      `  ${arm}: throughput loss ${((1 - rate(results[arm]) / rate(results.none)) * 100).toFixed(1)}% (paired rounds: median ${(median(losses) * 100).toFixed(1)}%, range ${(losses[0]! * 100).toFixed(1)}% to ${(losses.at(-1)! * 100).toFixed(1)}%), CPU overhead ${((cpu(results[arm]) / cpu(results.none) - 1) * 100).toFixed(1)}%`,
+    );
   }
 } finally {
   await deleteRedisPrefix(prefix);

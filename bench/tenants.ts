@@ -46,11 +46,14 @@ async function fleet(shards: 'both' | 'redis'): Promise<{ router: Router; cleanu
   const list = [{ id: 'redis', backend: new RedisBackend({ url: REDIS_URL, prefix }) }];
   if (shards === 'both') list.push({ id: 'pg', backend: new PostgresBackend({ connectionString: PG_URL, schema, poolSize: 8 }) as never });
   const router = await createRouter({ shards: list });
-  return { router, cleanup: async () => {
-    await router.close();
-    await dropSchema(schema);
-    await deleteRedisPrefix(prefix);
-  } };
+  return {
+    router,
+    cleanup: async () => {
+      await router.close();
+      await dropSchema(schema);
+      await deleteRedisPrefix(prefix);
+    },
+  };
 }
 
 /** Enqueues `perTenant` jobs for each tenant, 200 calls at a time. */
@@ -72,12 +75,22 @@ for (const count of SECTIONS.has(1) ? [10, 1_000, 10_000] : []) {
     await enqueueAll(router, tenants, 1);
     // Each also has a monthly recurring job: in the due sets, not due, so the due index must not cost for it.
     for (let i = 0; i < tenants.length; i += 200) {
-      await Promise.all(tenants.slice(i, i + 200).map((tn) => new JobClient(router.tenant(tn)).addRecurring('monthly', '0 0 1 * *', 'work', [tn], { queue: 'q' })));
+      await Promise.all(
+        tenants.slice(i, i + 200).map((tn) => new JobClient(router.tenant(tn)).addRecurring('monthly', '0 0 1 * *', 'work', [tn], { queue: 'q' })),
+      );
     }
     await server.start();
-    await until(() => done >= count, 300_000, () => `${done} of ${count}`);
+    await until(
+      () => done >= count,
+      300_000,
+      () => `${done} of ${count}`,
+    );
     // Each tenant that had work leaves the ring after one fetch comes back empty: wait for that, then a little.
-    await until(() => server.readyTenants === 0, 120_000, () => `${server.readyTenants} tenants still in the ring`);
+    await until(
+      () => server.readyTenants === 0,
+      120_000,
+      () => `${server.readyTenants} tenants still in the ring`,
+    );
     await new Promise((r) => setTimeout(r, 2_000));
     const [c0, r0, p0] = [process.cpuUsage(), await redisCommands(), pgStatements];
     const t0 = performance.now();
@@ -87,7 +100,9 @@ for (const count of SECTIONS.has(1) ? [10, 1_000, 10_000] : []) {
     // Less this bench's own INFO.
     const redisPerSec = ((await redisCommands()) - r0 - 1) / secs;
     const pgPerSec = (pgStatements - p0) / secs;
-    console.log(`  ${String(count).padStart(6)} tenants: CPU ${(((cpu.user + cpu.system) / 1e6 / secs) * 100).toFixed(2)}%   Redis ${redisPerSec.toFixed(1)} commands/s   Postgres ${pgPerSec.toFixed(1)} statements/s   heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MB`);
+    console.log(
+      `  ${String(count).padStart(6)} tenants: CPU ${(((cpu.user + cpu.system) / 1e6 / secs) * 100).toFixed(2)}%   Redis ${redisPerSec.toFixed(1)} commands/s   Postgres ${pgPerSec.toFixed(1)} statements/s   heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MB`,
+    );
   } finally {
     await server.stop();
     await cleanup();
@@ -95,7 +110,8 @@ for (const count of SECTIONS.has(1) ? [10, 1_000, 10_000] : []) {
 }
 
 const rates: Record<'many' | 'one', number[]> = { many: [], one: [] };
-if (SECTIONS.has(2)) console.log('\n2. Throughput, 20,000 no-op jobs on one Redis shard, 16 workers: 1,000 tenants × 20 against 1 tenant × 20,000 (alternated)');
+if (SECTIONS.has(2))
+  console.log('\n2. Throughput, 20,000 no-op jobs on one Redis shard, 16 workers: 1,000 tenants × 20 against 1 tenant × 20,000 (alternated)');
 for (let round = 0; round < (SECTIONS.has(2) ? 4 : 0); round++) {
   for (const kind of round % 2 ? (['one', 'many'] as const) : (['many', 'one'] as const)) {
     const { router, cleanup } = await fleet('redis');
@@ -105,7 +121,11 @@ for (let round = 0; round < (SECTIONS.has(2) ? 4 : 0); round++) {
     const server = new JobServer(router, { queues: ['q'], workerCount: 16, retentionMs: 0, handlers: { work: async () => void done++ } });
     const t0 = performance.now();
     await server.start();
-    await until(() => done >= total, 300_000, () => `${done} of ${total}`);
+    await until(
+      () => done >= total,
+      300_000,
+      () => `${done} of ${total}`,
+    );
     rates[kind].push(total / ((performance.now() - t0) / 1000));
     await server.stop();
     await cleanup();
@@ -113,20 +133,30 @@ for (let round = 0; round < (SECTIONS.has(2) ? 4 : 0); round++) {
 }
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ratios = rates.many.map((m, i) => m / rates.one[i]!);
-if (SECTIONS.has(2)) console.log(`  1,000 tenants ${rates.many.map((x) => x.toFixed(0)).join(', ')} jobs/s; 1 tenant ${rates.one.map((x) => x.toFixed(0)).join(', ')} jobs/s; ratio median ${med(ratios).toFixed(2)} (rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`);
+if (SECTIONS.has(2))
+  console.log(
+    `  1,000 tenants ${rates.many.map((x) => x.toFixed(0)).join(', ')} jobs/s; 1 tenant ${rates.one.map((x) => x.toFixed(0)).join(', ')} jobs/s; ratio median ${med(ratios).toFixed(2)} (rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`,
+  );
 
-if (SECTIONS.has(3)) console.log(`\n3. Fairness: start delay of an idle tenant's jobs behind a ${BACKLOG.toLocaleString('en')}-job backlog; Jain's index over 10 backlogged tenants`);
+if (SECTIONS.has(3))
+  console.log(
+    `\n3. Fairness: start delay of an idle tenant's jobs behind a ${BACKLOG.toLocaleString('en')}-job backlog; Jain's index over 10 backlogged tenants`,
+  );
 if (SECTIONS.has(3)) {
   const { router, cleanup } = await fleet('redis');
   const backlog = Array.from({ length: 10 }, (_, i) => `busy${i}`);
   const done = new Map<string, number>();
   const startedAt = new Map<string, number>();
   const server = new JobServer(router, {
-    queues: ['q'], workerCount: 16, retentionMs: 0,
-    handlers: { work: async (args, ctx) => {
-      if (args[0] === 'idle') startedAt.set(ctx.jobId, performance.now());
-      else done.set(args[0] as string, (done.get(args[0] as string) ?? 0) + 1);
-    } },
+    queues: ['q'],
+    workerCount: 16,
+    retentionMs: 0,
+    handlers: {
+      work: async (args, ctx) => {
+        if (args[0] === 'idle') startedAt.set(ctx.jobId, performance.now());
+        else done.set(args[0] as string, (done.get(args[0] as string) ?? 0) + 1);
+      },
+    },
   });
   try {
     // One tenant holds the backlog; nine more get 10,000 each for Jain's index.
@@ -140,7 +170,11 @@ if (SECTIONS.has(3)) {
     for (let i = 0; i < 200; i++) {
       const t0 = performance.now();
       const id = await idle.enqueue('work', ['idle'], { queue: 'q' });
-      await until(() => startedAt.has(id), 10_000, () => 'idle tenant job');
+      await until(
+        () => startedAt.has(id),
+        10_000,
+        () => 'idle tenant job',
+      );
       delays.push(startedAt.get(id)! - t0);
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -11,8 +11,17 @@ const { createRouter, JobClient, JobServer, MemoryBackend, PostgresBackend, Redi
 const router = await createRouter({
   shards: [
     { id: 'mem-1', backend: new MemoryBackend() },
-    { id: 'pg-1', backend: new PostgresBackend({ connectionString: process.env['JOBSHARD_PG'] ?? 'postgres://postgres@127.0.0.1:5432/test', schema: process.env['JOBSHARD_SCHEMA'] ?? 'metrics_app' }) },
-    { id: 'redis-1', backend: new RedisBackend({ url: process.env['JOBSHARD_REDIS'] ?? 'redis://127.0.0.1:6379', prefix: process.env['JOBSHARD_PREFIX'] ?? 'metrics-app:' }) },
+    {
+      id: 'pg-1',
+      backend: new PostgresBackend({
+        connectionString: process.env['JOBSHARD_PG'] ?? 'postgres://postgres@127.0.0.1:5432/test',
+        schema: process.env['JOBSHARD_SCHEMA'] ?? 'metrics_app',
+      }),
+    },
+    {
+      id: 'redis-1',
+      backend: new RedisBackend({ url: process.env['JOBSHARD_REDIS'] ?? 'redis://127.0.0.1:6379', prefix: process.env['JOBSHARD_PREFIX'] ?? 'metrics-app:' }),
+    },
   ],
   tenants: { alpha: { shard: 'mem-1' }, beta: { shard: 'pg-1' }, gamma: { shard: 'redis-1' } },
 });
@@ -23,7 +32,9 @@ for (const t of ['alpha', 'beta', 'gamma']) {
   const client = new JobClient(router.tenant(t));
   await Promise.all(Array.from({ length: 50 }, () => client.enqueue('ping', [])));
 }
-const servers = ['alpha', 'beta', 'gamma'].map((t) => new JobServer(router.tenant(t), { queues: ['default'], workerCount: 1, handlers: { ping: () => new Promise((r) => setTimeout(r, 20)) } }));
+const servers = ['alpha', 'beta', 'gamma'].map(
+  (t) => new JobServer(router.tenant(t), { queues: ['default'], workerCount: 1, handlers: { ping: () => new Promise((r) => setTimeout(r, 20)) } }),
+);
 await Promise.all(servers.map((s) => s.start()));
 let stopping = false;
 const traffic = (async () => {

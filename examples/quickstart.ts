@@ -27,20 +27,31 @@ const processed = new Map<string, number>();
 const server = new JobServer(router, {
   queues: ['emails', 'reports', 'webhooks'],
   workerCount: 8,
-  handlers: Object.fromEntries(['email.send', 'report.build', 'webhook.post'].map((type) => [type, async (_args, ctx) => {
-    processed.set(ctx.tenant!, (processed.get(ctx.tenant!) ?? 0) + 1);
-  }])),
+  handlers: Object.fromEntries(
+    ['email.send', 'report.build', 'webhook.post'].map((type) => [
+      type,
+      async (_args, ctx) => {
+        processed.set(ctx.tenant!, (processed.get(ctx.tenant!) ?? 0) + 1);
+      },
+    ]),
+  ),
 });
 await server.start();
 
-const kinds = [['email.send', 'emails'], ['report.build', 'reports'], ['webhook.post', 'webhooks']] as const;
-await Promise.all(tenants.map(async (tenant) => {
-  const client = new JobClient(router.tenant(tenant));
-  for (let n = 0; n < JOBS_PER_TENANT; n++) {
-    const [type, queue] = kinds[n % kinds.length]!;
-    await client.enqueue(type, [{ tenant, n }], { queue });
-  }
-}));
+const kinds = [
+  ['email.send', 'emails'],
+  ['report.build', 'reports'],
+  ['webhook.post', 'webhooks'],
+] as const;
+await Promise.all(
+  tenants.map(async (tenant) => {
+    const client = new JobClient(router.tenant(tenant));
+    for (let n = 0; n < JOBS_PER_TENANT; n++) {
+      const [type, queue] = kinds[n % kinds.length]!;
+      await client.enqueue(type, [{ tenant, n }], { queue });
+    }
+  }),
+);
 
 // Wait until every tenant's jobs have all succeeded (or 30 s pass).
 let succeeded: number[] = [];
@@ -56,7 +67,9 @@ console.log('tenant     home shard  groups                 enqueued  processed')
 for (const tenant of tenants) {
   const p = router.shardFor(tenant);
   const groups = p.groups.map((g) => `${g.group}@${g.shard}`).join(' ') || '-';
-  console.log(`${tenant.padEnd(10)} ${p.shard.padEnd(11)} ${groups.padEnd(22)} ${String(JOBS_PER_TENANT).padStart(8)}  ${String(processed.get(tenant) ?? 0).padStart(9)}`);
+  console.log(
+    `${tenant.padEnd(10)} ${p.shard.padEnd(11)} ${groups.padEnd(22)} ${String(JOBS_PER_TENANT).padStart(8)}  ${String(processed.get(tenant) ?? 0).padStart(9)}`,
+  );
 }
 const total = [...processed.values()].reduce((a, b) => a + b, 0);
 const lost = succeeded.reduce((a, n) => a + (JOBS_PER_TENANT - n), 0);

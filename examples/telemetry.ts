@@ -12,7 +12,12 @@ export async function startTelemetry(serviceName: string): Promise<() => Promise
   const otlp = Boolean(process.env['OTEL_EXPORTER_OTLP_ENDPOINT']);
   if (otlp) {
     // The exporter reads OTEL_EXPORTER_OTLP_ENDPOINT (and OTEL_EXPORTER_OTLP_METRICS_ENDPOINT) itself.
-    readers.push(new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter(), exportIntervalMillis: Number(process.env['OTEL_METRIC_EXPORT_INTERVAL'] ?? 10_000) }));
+    readers.push(
+      new PeriodicExportingMetricReader({
+        exporter: new OTLPMetricExporter(),
+        exportIntervalMillis: Number(process.env['OTEL_METRIC_EXPORT_INTERVAL'] ?? 10_000),
+      }),
+    );
   }
   if (process.env['JOBSHARD_PROMETHEUS_PORT']) {
     readers.push(new PrometheusExporter({ host: '127.0.0.1', port: Number(process.env['JOBSHARD_PROMETHEUS_PORT']) }));

@@ -18,7 +18,15 @@ export { PostgresBackend } from './backends/postgres/postgres-backend.js';
 export type { PostgresBackendOptions } from './backends/postgres/postgres-options.js';
 export { RedisBackend } from './backends/redis/redis-backend.js';
 export type { RedisBackendOptions } from './backends/redis/redis-options.js';
-export { createRouter, createRouterFromFile, Router, type RouterConfig, type RouterAdmin, type TenantPlacement, type DirectoryOptions } from './router/router.js';
+export {
+  createRouter,
+  createRouterFromFile,
+  Router,
+  type RouterConfig,
+  type RouterAdmin,
+  type TenantPlacement,
+  type DirectoryOptions,
+} from './router/router.js';
 export type { DirectoryView } from './router/router-admin.js';
 export type { ShardState } from './directory/directory-record.js';
 export { SlotTable, SLOT_COUNT } from './shards/slot-table.js';

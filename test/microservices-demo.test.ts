@@ -37,7 +37,7 @@ test('separate processes on Postgres and Redis: every enqueued job processed, bo
   }
 });
 
-test('bad configuration ends with the library\'s clear error, not a stack trace', async (t) => {
+test("bad configuration ends with the library's clear error, not a stack trace", async (t) => {
   const unreachable = await demo(['--postgres', 'postgres://postgres@127.0.0.1:5999/test', '--jobs', '10']);
   t.is(unreachable.code, 1);
   t.regex(unreachable.err, /^demo: .*cannot reach Postgres at 127\.0\.0\.1:5999/m);
@@ -55,7 +55,10 @@ test('bad configuration ends with the library\'s clear error, not a stack trace'
 });
 
 test('Ctrl-C (SIGINT) mid-run stops the demo gracefully with a summary', async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'examples/microservices/demo.ts', '--jobs', '200000'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'examples/microservices/demo.ts', '--jobs', '200000'], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));

@@ -10,7 +10,10 @@ import { runTs } from './helpers/run-ts.js';
 import { adminQuery, REDIS_URL } from './helpers/servers.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const guides = (await readdir(join(root, 'docs'))).filter((f) => f.endsWith('.md') && f !== 'dashboard.md').sort().map((f) => `docs/${f}`);
+const guides = (await readdir(join(root, 'docs')))
+  .filter((f) => f.endsWith('.md') && f !== 'dashboard.md')
+  .sort()
+  .map((f) => `docs/${f}`);
 const pages = ['README.md', ...guides];
 const blocks: Array<{ page: string; n: number; code: string }> = [];
 for (const page of pages) {
@@ -33,7 +36,11 @@ test.after.always(async () => {
 
 test('the README and the guides have code blocks to run', (t) => {
   t.true(blocks.filter((b) => b.page === 'README.md').length >= 3);
-  for (const guide of ['docs/getting-started.md', 'docs/processing.md', 'docs/placement.md', 'docs/storage-contract.md']) t.true(blocks.some((b) => b.page === guide), guide);
+  for (const guide of ['docs/getting-started.md', 'docs/processing.md', 'docs/placement.md', 'docs/storage-contract.md'])
+    t.true(
+      blocks.some((b) => b.page === guide),
+      guide,
+    );
 });
 
 test('the README stays short: at most 8 KB, no history of past runs', async (t) => {
@@ -53,7 +60,7 @@ test('every relative link of the README and the guides points at a file that exi
   }
 });
 
-test('docs/placement.md\'s JSON tenant map loads as written', async (t) => {
+test("docs/placement.md's JSON tenant map loads as written", async (t) => {
   const page = await readFile(join(root, 'docs/placement.md'), 'utf8');
   const json = page.match(/```json\n([\s\S]*?)```/)![1]!;
   const tmp = await mkdtemp(join(tmpdir(), 'jobshard-guide-'));
@@ -61,7 +68,10 @@ test('docs/placement.md\'s JSON tenant map loads as written', async (t) => {
   const { createRouterFromFile } = await import('../src/router/router.js');
   const router = await createRouterFromFile(join(tmp, 'tenants.json'));
   t.is(router.shardFor('acme').shard, 'pg-a');
-  t.deepEqual(router.shardFor('acme').groups.map((g) => [g.group, g.shard]), [['heavy', 'redis-a']]);
+  t.deepEqual(
+    router.shardFor('acme').groups.map((g) => [g.group, g.shard]),
+    [['heavy', 'redis-a']],
+  );
   t.deepEqual([...router.shards.keys()], ['pg-a', 'redis-a', 'local']);
   await router.close();
 });

@@ -10,16 +10,33 @@ export async function drainRate(storage: Storage, jobs: number, workers: number,
 }
 
 /** As drainRate, with this process's CPU time per job over the drain (user + system, µs). */
-export async function drain(storage: Storage, jobs: number, workers: number, meterProvider?: MeterProvider, tracerProvider?: TracerProvider): Promise<{ perSec: number; cpuUsPerJob: number }> {
+export async function drain(
+  storage: Storage,
+  jobs: number,
+  workers: number,
+  meterProvider?: MeterProvider,
+  tracerProvider?: TracerProvider,
+): Promise<{ perSec: number; cpuUsPerJob: number }> {
   const client = new JobClient(storage, tracerProvider ? { tracerProvider } : {});
   let next = 0;
-  await Promise.all(Array.from({ length: 16 }, async () => {
-    while (next++ < jobs) await client.enqueue('noop', []);
-  }));
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next++ < jobs) await client.enqueue('noop', []);
+    }),
+  );
   let done = 0;
   let finished!: () => void;
   const all = new Promise<void>((r) => (finished = r));
-  const server = new JobServer(storage, { workerCount: workers, ...(meterProvider ? { meterProvider } : {}), ...(tracerProvider ? { tracerProvider } : {}), handlers: { noop: () => { if (++done === jobs) finished(); } } });
+  const server = new JobServer(storage, {
+    workerCount: workers,
+    ...(meterProvider ? { meterProvider } : {}),
+    ...(tracerProvider ? { tracerProvider } : {}),
+    handlers: {
+      noop: () => {
+        if (++done === jobs) finished();
+      },
+    },
+  });
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   await server.start();

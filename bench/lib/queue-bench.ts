@@ -24,14 +24,19 @@ async function timed(fn: () => Promise<void>): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
-export async function runQueueBench(fresh: () => Storage, opts: { jobs: number; producers: number; consumerCounts: number[]; latencySamples: number }): Promise<QueueBenchResult> {
+export async function runQueueBench(
+  fresh: () => Storage,
+  opts: { jobs: number; producers: number; consumerCounts: number[]; latencySamples: number },
+): Promise<QueueBenchResult> {
   // 1. Enqueue throughput.
   const s1 = fresh();
   let next = 0;
   const enqueueSecs = await timed(async () => {
-    await Promise.all(Array.from({ length: opts.producers }, async () => {
-      while (next++ < opts.jobs) await enqueueOne(s1, 'bench');
-    }));
+    await Promise.all(
+      Array.from({ length: opts.producers }, async () => {
+        while (next++ < opts.jobs) await enqueueOne(s1, 'bench');
+      }),
+    );
   });
   const enqueuePerSec = opts.jobs / enqueueSecs;
 
@@ -41,9 +46,11 @@ export async function runQueueBench(fresh: () => Storage, opts: { jobs: number; 
     const s = consumers === opts.consumerCounts[0] ? s1 : fresh();
     if (s !== s1) {
       let n = 0;
-      await Promise.all(Array.from({ length: opts.producers }, async () => {
-        while (n++ < opts.jobs) await enqueueOne(s, 'bench');
-      }));
+      await Promise.all(
+        Array.from({ length: opts.producers }, async () => {
+          while (n++ < opts.jobs) await enqueueOne(s, 'bench');
+        }),
+      );
     }
     // The clock stops when the last job is acknowledged; consumers still waiting in fetch are
     // then released. (Letting them wait out a timeout would add an idle tail to the figure.)
@@ -53,17 +60,19 @@ export async function runQueueBench(fresh: () => Storage, opts: { jobs: number; 
     const safety = setTimeout(() => stop.abort(), 120_000);
     const t0 = performance.now();
     let secs = 0;
-    await Promise.all(Array.from({ length: consumers }, async () => {
-      while (!stop.signal.aborted) {
-        const f = await s.queues.fetch(['bench'], { signal: stop.signal }).catch(() => null);
-        if (!f) break;
-        await f.ack();
-        if (++done === opts.jobs) {
-          secs = (performance.now() - t0) / 1000;
-          stop.abort();
+    await Promise.all(
+      Array.from({ length: consumers }, async () => {
+        while (!stop.signal.aborted) {
+          const f = await s.queues.fetch(['bench'], { signal: stop.signal }).catch(() => null);
+          if (!f) break;
+          await f.ack();
+          if (++done === opts.jobs) {
+            secs = (performance.now() - t0) / 1000;
+            stop.abort();
+          }
         }
-      }
-    }));
+      }),
+    );
     clearTimeout(safety);
     if (done !== opts.jobs) throw new Error(`fetched ${done} of ${opts.jobs}`);
     fetchAck.push({ consumers, perSec: opts.jobs / secs });

@@ -14,7 +14,7 @@ const { JobClient, JobServer, PostgresBackend, RedisBackend, Router } = await lo
 export type Retention = 'delete' | 'day';
 
 const RETENTION: Record<Retention, { retentionMs: number; name: string; config: string }> = {
-  delete: { retentionMs: 0, name: 'jobshard', config: 'retentionMs 0 (each job deleted as it succeeds, like the peers\' removal on completion)' },
+  delete: { retentionMs: 0, name: 'jobshard', config: "retentionMs 0 (each job deleted as it succeeds, like the peers' removal on completion)" },
   day: { retentionMs: 86_400_000, name: 'jobshard, jobs kept', config: 'default retentionMs: succeeded jobs kept a day with their state history' },
 };
 
@@ -38,7 +38,9 @@ function subject(retention: Retention, server: Subject['server'], config: string
     },
     async start(onJob) {
       const workerCount = CONCURRENCY / storages.length;
-      const servers = storages.map((s) => new JobServer(s, { workerCount, prefetch: PREFETCH_PER_WORKER * workerCount, retentionMs, handlers: { noop: () => onJob() } }));
+      const servers = storages.map(
+        (s) => new JobServer(s, { workerCount, prefetch: PREFETCH_PER_WORKER * workerCount, retentionMs, handlers: { noop: () => onJob() } }),
+      );
       await Promise.all(servers.map((s) => s.start()));
       return async () => {
         await Promise.all(servers.map((s) => s.stop()));
@@ -51,21 +53,31 @@ function subject(retention: Retention, server: Subject['server'], config: string
 export function jobshardRedis(retention: Retention): Subject {
   const prefix = freshPrefix();
   const backend = new RedisBackend({ url: REDIS_URL, prefix });
-  return subject(retention, 'redis', 'JobServer workerCount 32, prefetch 64; one ioredis connection (pipelined) plus one for wake-ups',
-    [backend.storage('bench')], async () => {
+  return subject(
+    retention,
+    'redis',
+    'JobServer workerCount 32, prefetch 64; one ioredis connection (pipelined) plus one for wake-ups',
+    [backend.storage('bench')],
+    async () => {
       await backend.close();
       await deleteRedisPrefix(prefix);
-    });
+    },
+  );
 }
 
 export function jobshardPostgres(retention: Retention): Subject {
   const schema = freshSchema();
   const backend = new PostgresBackend({ connectionString: PG_URL, schema, poolSize: 10 });
-  return subject(retention, 'postgres', 'JobServer workerCount 32, prefetch 64; pool of 10 (batched calls need few connections); LISTEN/NOTIFY wake-ups',
-    [backend.storage('bench')], async () => {
+  return subject(
+    retention,
+    'postgres',
+    'JobServer workerCount 32, prefetch 64; pool of 10 (batched calls need few connections); LISTEN/NOTIFY wake-ups',
+    [backend.storage('bench')],
+    async () => {
       await backend.close();
       await dropSchema(schema);
-    });
+    },
+  );
 }
 
 /** Four tenants, each pinned to its own shard, each with a quarter of the producers and workers. */
@@ -81,10 +93,15 @@ export function jobshardRouted(): Subject {
     ],
     tenants: { acme: { shard: 'redis-1' }, globex: { shard: 'redis-2' }, initech: { shard: 'pg-1' }, umbrella: { shard: 'pg-2' } },
   });
-  return subject('delete', '2 redis + 2 postgres', 'Router, 4 tenants pinned one per shard; a JobServer of 8 workers (prefetch 16) per tenant; jobs spread evenly',
-    ['acme', 'globex', 'initech', 'umbrella'].map((t) => router.tenant(t)), async () => {
+  return subject(
+    'delete',
+    '2 redis + 2 postgres',
+    'Router, 4 tenants pinned one per shard; a JobServer of 8 workers (prefetch 16) per tenant; jobs spread evenly',
+    ['acme', 'globex', 'initech', 'umbrella'].map((t) => router.tenant(t)),
+    async () => {
       await router.close();
       for (const p of prefixes) await deleteRedisPrefix(p!);
       for (const s of schemas) await dropSchema(s!);
-    });
+    },
+  );
 }

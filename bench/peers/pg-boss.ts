@@ -22,10 +22,13 @@ export async function pgBoss(): Promise<Subject> {
       await boss.send('bench', {});
     },
     async start(onJob) {
-      const ids = await Promise.all(Array.from({ length: CONCURRENCY }, () =>
-        boss.work('bench', { batchSize: BATCH, pollingIntervalSeconds: 0.5 }, async (jobs) => {
-          for (let i = 0; i < jobs.length; i++) onJob();
-        })));
+      const ids = await Promise.all(
+        Array.from({ length: CONCURRENCY }, () =>
+          boss.work('bench', { batchSize: BATCH, pollingIntervalSeconds: 0.5 }, async (jobs) => {
+            for (let i = 0; i < jobs.length; i++) onJob();
+          }),
+        ),
+      );
       return async () => {
         await Promise.all(ids.map((id) => boss.offWork({ id })));
       };

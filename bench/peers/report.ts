@@ -32,11 +32,16 @@ function ratios(row: Row, peers: Row[]): string {
   if (same.length === 0) return 'no peer on this server kind';
   const best = (f: (r: Figures) => number, higher: boolean) => same.map((p) => f(p.figures!)).reduce((a, b) => (higher ? Math.max(a, b) : Math.min(a, b)));
   const f = row.figures!;
-  return `enqueue ${x(f.enqueuePerSec / best((r) => r.enqueuePerSec, true))}, process ${x(f.processPerSec / best((r) => r.processPerSec, true))}, ` +
-    `p50 latency ${x(f.p50Ms / best((r) => r.p50Ms, false))} the peer's`;
+  return (
+    `enqueue ${x(f.enqueuePerSec / best((r) => r.enqueuePerSec, true))}, process ${x(f.processPerSec / best((r) => r.processPerSec, true))}, ` +
+    `p50 latency ${x(f.p50Ms / best((r) => r.p50Ms, false))} the peer's`
+  );
 }
 
-export function renderResults(rows: Row[], meta: { date: string; machine: string; servers: string; command: string; keys: string[]; options: WorkloadOptions }): string {
+export function renderResults(
+  rows: Row[],
+  meta: { date: string; machine: string; servers: string; command: string; keys: string[]; options: WorkloadOptions },
+): string {
   const peers = rows.filter((r) => !r.subject.name.startsWith('jobshard'));
   const lines = [
     '# jobshard vs BullMQ, graphile-worker and pg-boss',
@@ -54,15 +59,22 @@ export function renderResults(rows: Row[], meta: { date: string; machine: string
     '',
     '| system | server | enqueue jobs/s | process jobs/s | latency p50 ms | latency p99 ms | jobshard / best peer on this server |',
     '|---|---|---:|---:|---:|---:|---|',
-    ...rows.map((r) => r.figures
-      ? `| ${r.subject.name} | ${r.subject.server} | ${num(r.figures.enqueuePerSec)} | ${num(r.figures.processPerSec)} | ` +
-        `${num(r.figures.p50Ms)} | ${num(r.figures.p99Ms)} | ${r.subject.name.startsWith('jobshard') ? ratios(r, peers) : ''} |`
-      : `| ${r.subject.name} | ${r.subject.server} | — | — | — | — | did not finish: ${r.failure} |`),
+    ...rows.map((r) =>
+      r.figures
+        ? `| ${r.subject.name} | ${r.subject.server} | ${num(r.figures.enqueuePerSec)} | ${num(r.figures.processPerSec)} | ` +
+          `${num(r.figures.p50Ms)} | ${num(r.figures.p99Ms)} | ${r.subject.name.startsWith('jobshard') ? ratios(r, peers) : ''} |`
+        : `| ${r.subject.name} | ${r.subject.server} | — | — | — | — | did not finish: ${r.failure} |`,
+    ),
     '',
     'Ranges over the rounds (enqueue, process jobs/s; p50 ms):',
     '',
-    ...rows.filter((r) => r.spread).map((r) => `- ${r.subject.name} (${r.subject.server}): enqueue ${range(r.spread!.map((f) => f.enqueuePerSec))}, ` +
-      `process ${range(r.spread!.map((f) => f.processPerSec))}, p50 ${range(r.spread!.map((f) => f.p50Ms))}.`),
+    ...rows
+      .filter((r) => r.spread)
+      .map(
+        (r) =>
+          `- ${r.subject.name} (${r.subject.server}): enqueue ${range(r.spread!.map((f) => f.enqueuePerSec))}, ` +
+          `process ${range(r.spread!.map((f) => f.processPerSec))}, p50 ${range(r.spread!.map((f) => f.p50Ms))}.`,
+      ),
     '',
     'How each is configured:',
     '',

@@ -41,9 +41,11 @@ async function bounded<T>(p: Promise<T>, what: () => string, ms = PHASE_MS): Pro
 async function produce(s: Subject, jobs: number): Promise<number> {
   let next = 0;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (next++ < jobs) await s.enqueue();
-  }));
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next++ < jobs) await s.enqueue();
+    }),
+  );
   return (performance.now() - t0) / 1000;
 }
 
@@ -51,12 +53,13 @@ export async function runWorkload(s: Subject, o: WorkloadOptions): Promise<Figur
   let onJob: () => void = () => {};
   const handler = () => onJob();
   let counted = 0;
-  const countTo = (n: number) => new Promise<void>((resolve) => {
-    counted = 0;
-    onJob = () => {
-      if (++counted === n) resolve();
-    };
-  });
+  const countTo = (n: number) =>
+    new Promise<void>((resolve) => {
+      counted = 0;
+      onJob = () => {
+        if (++counted === n) resolve();
+      };
+    });
 
   // Warm-up: the JIT, connection pools and prepared statements, so no subject pays them in its figures.
   let stop = await s.start(handler);

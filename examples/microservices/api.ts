@@ -9,20 +9,22 @@ import { JOB_TYPES, TENANTS } from './shards.js';
 export async function runApi(router: Router, jobs: number, signal?: AbortSignal): Promise<Map<string, number>> {
   const enqueued = new Map<string, number>();
   let next = 0;
-  await Promise.all(Array.from({ length: 8 }, async () => {
-    while (!signal?.aborted) {
-      const n = next++;
-      if (n >= jobs) return;
-      const tenant = TENANTS[n % TENANTS.length]!;
-      const { type, queue } = JOB_TYPES[Math.floor(n / TENANTS.length) % JOB_TYPES.length]!;
-      // As a request handler would: the job's trace starts in the request that enqueued it.
-      await trace.getTracer('api').startActiveSpan(`POST /${queue}`, { kind: SpanKind.SERVER, attributes: { tenant } }, async (span) => {
-        await new JobClient(router.tenant(tenant)).enqueue(type, [{ tenant, n }], { queue });
-        span.end();
-      });
-      enqueued.set(tenant, (enqueued.get(tenant) ?? 0) + 1);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (!signal?.aborted) {
+        const n = next++;
+        if (n >= jobs) return;
+        const tenant = TENANTS[n % TENANTS.length]!;
+        const { type, queue } = JOB_TYPES[Math.floor(n / TENANTS.length) % JOB_TYPES.length]!;
+        // As a request handler would: the job's trace starts in the request that enqueued it.
+        await trace.getTracer('api').startActiveSpan(`POST /${queue}`, { kind: SpanKind.SERVER, attributes: { tenant } }, async (span) => {
+          await new JobClient(router.tenant(tenant)).enqueue(type, [{ tenant, n }], { queue });
+          span.end();
+        });
+        enqueued.set(tenant, (enqueued.get(tenant) ?? 0) + 1);
+      }
+    }),
+  );
   return enqueued;
 }
 

@@ -35,9 +35,16 @@ const children: ChildProcess[] = [];
 let stopServices: () => Promise<void>;
 let enqueued: Promise<Map<string, number>>;
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
-const pins = Object.entries(args.pins).map(([tenant, shard]) => `${tenant}=${shard}`).join(',');
-const flags = [...(args.postgres.length ? ['--postgres', args.postgres.join(',')] : []), ...(args.redis.length ? ['--redis', args.redis.join(',')] : []),
-  ...(pins ? ['--pin', pins] : []), '--namespace', args.namespace];
+const pins = Object.entries(args.pins)
+  .map(([tenant, shard]) => `${tenant}=${shard}`)
+  .join(',');
+const flags = [
+  ...(args.postgres.length ? ['--postgres', args.postgres.join(',')] : []),
+  ...(args.redis.length ? ['--redis', args.redis.join(',')] : []),
+  ...(pins ? ['--pin', pins] : []),
+  '--namespace',
+  args.namespace,
+];
 function service(file: string, extra: string[] = []): { child: ChildProcess; lines: string[]; ready: Promise<void>; exited: Promise<number | null> } {
   const child = spawn(process.execPath, ['--import', 'tsx', here(file), ...flags, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
@@ -143,10 +150,14 @@ console.log('tenant     home shard  groups                  enqueued  processed'
 for (const t of TENANTS) {
   const p = router.shardFor(t);
   const groups = p.groups.map((g) => `${g.group}@${g.shard}`).join(' ') || '-';
-  console.log(`${t.padEnd(10)} ${p.shard.padEnd(11)} ${groups.padEnd(23)} ${String(finalEnqueued!.get(t) ?? 0).padStart(8)}  ${String(done.get(t) ?? 0).padStart(9)}`);
+  console.log(
+    `${t.padEnd(10)} ${p.shard.padEnd(11)} ${groups.padEnd(23)} ${String(finalEnqueued!.get(t) ?? 0).padStart(8)}  ${String(done.get(t) ?? 0).padStart(9)}`,
+  );
 }
 const perShard = new Map<string, string[]>();
-for (const t of TENANTS) for (const id of [router.shardFor(t).shard, ...router.shardFor(t).groups.map((g) => g.shard)]) perShard.set(id, [...new Set([...(perShard.get(id) ?? []), t])]);
+for (const t of TENANTS)
+  for (const id of [router.shardFor(t).shard, ...router.shardFor(t).groups.map((g) => g.shard)])
+    perShard.set(id, [...new Set([...(perShard.get(id) ?? []), t])]);
 console.log(`tenants per shard: ${[...perShard].map(([s, ts]) => `${s}: ${ts.length}`).join(', ')}`);
 const lost = TENANTS.reduce((a, t) => a + Math.max(0, (finalEnqueued!.get(t) ?? 0) - (done.get(t) ?? 0)), 0);
 console.log(`enqueued ${target}, processed ${sum(done)}, not processed: ${lost}${stopping.signal.aborted ? ' (stopped early by Ctrl-C)' : ''}`);

@@ -36,19 +36,22 @@ export function parseShardArgs(argv: string[]): ShardArgs & { rest: Map<string, 
         if (!tenant || !shard || extra !== undefined) throw new Error(`--pin takes tenant=shard, got '${pin}'`);
         out.pins[tenant] = shard;
       }
-    }
-    else out.rest.set(flag.slice(2), value);
+    } else out.rest.set(flag.slice(2), value);
   }
   return out;
 }
 
 export function routerConfig(args: ShardArgs): RouterConfig {
-  const shards: RouterConfig['shards'] = args.postgres.length + args.redis.length === 0
-    ? ['mem-a', 'mem-b', 'mem-c'].map((id) => ({ id, backend: new MemoryBackend() }))
-    : [
-      ...args.postgres.map((url, i) => ({ id: `pg-${i + 1}`, backend: new PostgresBackend({ connectionString: url, schema: args.namespace.replace(/[^a-z0-9_]/g, '_') }) })),
-      ...args.redis.map((url, i) => ({ id: `redis-${i + 1}`, backend: new RedisBackend({ url, prefix: `${args.namespace}:` }) })),
-    ];
+  const shards: RouterConfig['shards'] =
+    args.postgres.length + args.redis.length === 0
+      ? ['mem-a', 'mem-b', 'mem-c'].map((id) => ({ id, backend: new MemoryBackend() }))
+      : [
+          ...args.postgres.map((url, i) => ({
+            id: `pg-${i + 1}`,
+            backend: new PostgresBackend({ connectionString: url, schema: args.namespace.replace(/[^a-z0-9_]/g, '_') }),
+          })),
+          ...args.redis.map((url, i) => ({ id: `redis-${i + 1}`, backend: new RedisBackend({ url, prefix: `${args.namespace}:` }) })),
+        ];
   const ids = shards.map((s) => s.id);
   return {
     shards,

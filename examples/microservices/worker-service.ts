@@ -15,14 +15,19 @@ export async function startWorkers(router: Router, queues: string[], handlerType
     workerCount: 2 * TENANTS.length,
     shutdownTimeoutMs: 5_000,
     onError: () => void stats.errors++,
-    handlers: Object.fromEntries(handlerTypes.map((type) => [type, async (_args: unknown, ctx: { tenant?: string }) => {
-      // The handler's own span is a child of the job's `process <queue>` span.
-      await trace.getTracer('worker').startActiveSpan(`${type} work`, async (span) => {
-        await new Promise((r) => setTimeout(r, 1 + Math.random() * 4)); // pretend to work
-        span.end();
-      });
-      stats.processed.set(ctx.tenant!, (stats.processed.get(ctx.tenant!) ?? 0) + 1);
-    }])),
+    handlers: Object.fromEntries(
+      handlerTypes.map((type) => [
+        type,
+        async (_args: unknown, ctx: { tenant?: string }) => {
+          // The handler's own span is a child of the job's `process <queue>` span.
+          await trace.getTracer('worker').startActiveSpan(`${type} work`, async (span) => {
+            await new Promise((r) => setTimeout(r, 1 + Math.random() * 4)); // pretend to work
+            span.end();
+          });
+          stats.processed.set(ctx.tenant!, (stats.processed.get(ctx.tenant!) ?? 0) + 1);
+        },
+      ]),
+    ),
   });
   await server.start();
   return () => server.stop();

@@ -30,7 +30,8 @@ function basicPassword(req: IncomingMessage): string | undefined {
 
 function samePassword(given: string | undefined, expected: string): boolean {
   if (given === undefined) return false;
-  const a = Buffer.from(given), b = Buffer.from(expected);
+  const a = Buffer.from(given),
+    b = Buffer.from(expected);
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
@@ -40,8 +41,14 @@ export async function dashboardCommand(argv: string[], write: (s: string) => voi
     args: argv,
     allowPositionals: true,
     options: {
-      config: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, tenant: { type: 'string' },
-      'base-path': { type: 'string' }, 'refresh-ms': { type: 'string' }, 'password-env': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      config: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      tenant: { type: 'string' },
+      'base-path': { type: 'string' },
+      'refresh-ms': { type: 'string' },
+      'password-env': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -53,7 +60,8 @@ export async function dashboardCommand(argv: string[], write: (s: string) => voi
   const port = values.port === undefined ? 8080 : Number(values.port);
   if (!/^\d+$/.test(values.port ?? '8080') || port > 65535) throw new UsageError(`--port must be a port number (0-65535), got '${values.port}'`);
   const refreshMs = values['refresh-ms'] === undefined ? undefined : Number(values['refresh-ms']);
-  if (values['refresh-ms'] !== undefined && !/^\d+$/.test(values['refresh-ms'])) throw new UsageError(`--refresh-ms must be a whole number, got '${values['refresh-ms']}'`);
+  if (values['refresh-ms'] !== undefined && !/^\d+$/.test(values['refresh-ms']))
+    throw new UsageError(`--refresh-ms must be a whole number, got '${values['refresh-ms']}'`);
   let password: string | undefined;
   if (values['password-env'] !== undefined) {
     password = process.env[values['password-env']];
@@ -84,7 +92,9 @@ export async function dashboardCommand(argv: string[], write: (s: string) => voi
     });
     const address = server.address() as AddressInfo;
     const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    write(`jobshard dashboard on http://${shown}:${address.port}${values['base-path'] ?? ''}/ (${password === undefined ? 'read-only' : 'actions allowed after sign-in'})\n`);
+    write(
+      `jobshard dashboard on http://${shown}:${address.port}${values['base-path'] ?? ''}/ (${password === undefined ? 'read-only' : 'actions allowed after sign-in'})\n`,
+    );
     await new Promise<void>((resolve) => {
       const stop = () => server.close(() => resolve());
       process.once('SIGINT', stop);

@@ -21,13 +21,13 @@ options:
   --copy-share <x>   the share of time the copy before the freeze works (0.05-1, default 0.5)
   --threshold <n>    leave shards this close (in slots) to their target alone (default 1% of the slots)`;
 
-
 function slotList(text: string): number[] {
   const out: number[] = [];
   for (const part of text.split(',')) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
     if (!m) throw new UsageError(`--slots: '${part}' is not a slot or a range like 0-99`);
-    const from = Number(m[1]), to = Number(m[2] ?? m[1]);
+    const from = Number(m[1]),
+      to = Number(m[2] ?? m[1]);
     if (to < from) throw new UsageError(`--slots: range '${part}' runs backwards`);
     for (let s = from; s <= to; s++) out.push(s);
   }
@@ -61,7 +61,9 @@ async function show(router: Router, write: (s: string) => void): Promise<void> {
   write('shard              kind        weight  state     slots   pins\n');
   for (const s of view.shards) {
     const kind = router.shards.get(s.id)?.kind ?? '(not configured here)';
-    write(`${s.id.padEnd(18)} ${kind.padEnd(11)} ${String(s.weight).padStart(6)}  ${s.state.padEnd(9)} ${String(s.slots).padStart(5)}  ${String(s.pins).padStart(5)}\n`);
+    write(
+      `${s.id.padEnd(18)} ${kind.padEnd(11)} ${String(s.weight).padStart(6)}  ${s.state.padEnd(9)} ${String(s.slots).padStart(5)}  ${String(s.pins).padStart(5)}\n`,
+    );
   }
   const pins = Object.entries(view.pins);
   write(`\npins: ${pins.length === 0 ? 'none' : pins.map(([u, s]) => `${u} -> ${s}`).join(', ')}\n`);
@@ -77,7 +79,14 @@ export async function placementCommand(argv: string[], write: (s: string) => voi
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { config: { type: 'string' }, slots: { type: 'string' }, 'freeze-ms': { type: 'string' }, 'copy-share': { type: 'string' }, threshold: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      config: { type: 'string' },
+      slots: { type: 'string' },
+      'freeze-ms': { type: 'string' },
+      'copy-share': { type: 'string' },
+      threshold: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   if (values.help) {
     write(`${PLACEMENT_USAGE}\n`);
@@ -97,11 +106,22 @@ export async function placementCommand(argv: string[], write: (s: string) => voi
     };
     const slots = values.slots === undefined ? undefined : slotList(values.slots);
     switch (command) {
-      case 'show': expect(0, 'no arguments'); break;
-      case 'plan': case 'rebalance': case 'resume': expect(0, 'no arguments'); break;
-      case 'move': expect(slots ? 1 : 2, slots ? 'a target shard after --slots' : 'a unit and a target shard'); break;
-      case 'drain': expect(1, 'a shard'); break;
-      default: throw new UsageError(`unknown placement command '${command}'`);
+      case 'show':
+        expect(0, 'no arguments');
+        break;
+      case 'plan':
+      case 'rebalance':
+      case 'resume':
+        expect(0, 'no arguments');
+        break;
+      case 'move':
+        expect(slots ? 1 : 2, slots ? 'a target shard after --slots' : 'a unit and a target shard');
+        break;
+      case 'drain':
+        expect(1, 'a shard');
+        break;
+      default:
+        throw new UsageError(`unknown placement command '${command}'`);
     }
     router = await createRouterFromFile(values.config);
     const onProgress = progressPrinter(write);
@@ -112,21 +132,32 @@ export async function placementCommand(argv: string[], write: (s: string) => voi
         break;
       case 'plan':
       case 'rebalance': {
-        const { plan, results } = await router.admin.rebalance({ ...options, dryRun: command === 'plan', ...(thresholdSlots !== undefined ? { thresholdSlots } : {}) }).done;
+        const { plan, results } = await router.admin.rebalance({
+          ...options,
+          dryRun: command === 'plan',
+          ...(thresholdSlots !== undefined ? { thresholdSlots } : {}),
+        }).done;
         write(`${command === 'plan' ? 'plan' : 'rebalanced'} from epoch ${plan.epoch} (threshold ${plan.thresholdSlots} slots)\n`);
         for (const s of plan.shards) write(`  ${s.id.padEnd(18)} ${String(s.slots).padStart(5)} slots, target ${String(s.target).padStart(5)}\n`);
         if (plan.transfers.length === 0) write('nothing to move\n');
-        for (const x of plan.transfers) write(`  ${x.from} -> ${x.to}: ${x.emptySlots.length} empty slots (a directory write), ${x.unitSlots.length} slots with ${x.units.length} units to copy\n`);
+        for (const x of plan.transfers)
+          write(
+            `  ${x.from} -> ${x.to}: ${x.emptySlots.length} empty slots (a directory write), ${x.unitSlots.length} slots with ${x.units.length} units to copy\n`,
+          );
         if (command === 'rebalance') {
           const units = results.flatMap((r) => r.units);
-          write(`done: ${units.length} units moved, ${units.reduce((a, u) => a + u.jobs, 0)} jobs copied, longest pause ${Math.max(0, ...units.map((u) => u.pauseMs))} ms\n`);
+          write(
+            `done: ${units.length} units moved, ${units.reduce((a, u) => a + u.jobs, 0)} jobs copied, longest pause ${Math.max(0, ...units.map((u) => u.pauseMs))} ms\n`,
+          );
         }
         break;
       }
       case 'move': {
         if (slots) {
           const r = await router.admin.moveSlots(slots, rest[0]!, options).done;
-          write(`done: ${r.slots} slots to ${r.to} at epoch ${r.epoch}; ${r.units.length} units moved, ${r.units.reduce((a, u) => a + u.jobs, 0)} jobs copied, longest pause ${Math.max(0, ...r.units.map((u) => u.pauseMs))} ms\n`);
+          write(
+            `done: ${r.slots} slots to ${r.to} at epoch ${r.epoch}; ${r.units.length} units moved, ${r.units.reduce((a, u) => a + u.jobs, 0)} jobs copied, longest pause ${Math.max(0, ...r.units.map((u) => u.pauseMs))} ms\n`,
+          );
         } else {
           const r = await router.admin.moveUnit(rest[0]!, rest[1]!, options).done;
           write(`done: ${r.unit} moved ${r.from} -> ${r.to} at epoch ${r.epoch}; ${r.jobs} jobs, ${r.items} items copied; writes paused ${r.pauseMs} ms\n`);
@@ -136,7 +167,9 @@ export async function placementCommand(argv: string[], write: (s: string) => voi
       case 'drain': {
         const r = await router.admin.drainShard(rest[0]!, options).done;
         const units = [...r.units, ...r.rebalance.results.flatMap((x) => x.units)];
-        write(`done: shard ${r.shard} drained; ${units.length} units moved; remove it from the directory with admin.removeShard('${r.shard}') and then from the configs\n`);
+        write(
+          `done: shard ${r.shard} drained; ${units.length} units moved; remove it from the directory with admin.removeShard('${r.shard}') and then from the configs\n`,
+        );
         break;
       }
       case 'resume': {

@@ -61,12 +61,15 @@ const ASSETS: Record<string, { type: string; file: URL }> = {
  * ```
  */
 export function dashboard(router: Router, options: DashboardOptions = {}): DashboardHandler {
-  if (options.authorize !== undefined && typeof options.authorize !== 'function') throw new InvalidArgumentError('authorize must be a function (req) => boolean');
+  if (options.authorize !== undefined && typeof options.authorize !== 'function')
+    throw new InvalidArgumentError('authorize must be a function (req) => boolean');
   const scope = options.tenant === undefined ? null : checkTenantId(options.tenant);
   const base = (options.basePath ?? '').replace(/\/+$/, '');
-  if (base !== '' && !/^(\/[A-Za-z0-9._~-]+)+$/.test(base)) throw new InvalidArgumentError(`basePath must look like '/jobs', got ${JSON.stringify(options.basePath)}`);
+  if (base !== '' && !/^(\/[A-Za-z0-9._~-]+)+$/.test(base))
+    throw new InvalidArgumentError(`basePath must look like '/jobs', got ${JSON.stringify(options.basePath)}`);
   const refreshMs = options.refreshMs ?? 2_000;
-  if (!Number.isInteger(refreshMs) || refreshMs < 100 || refreshMs > 600_000) throw new InvalidArgumentError(`refreshMs must be a whole number of ms from 100 to 600000, got ${String(options.refreshMs)}`);
+  if (!Number.isInteger(refreshMs) || refreshMs < 100 || refreshMs > 600_000)
+    throw new InvalidArgumentError(`refreshMs must be a whole number of ms from 100 to 600000, got ${String(options.refreshMs)}`);
   const reads = new DashboardReads(router, refreshMs);
   const actions = new DashboardActions(router);
   const csrf = new CsrfTokens(options.csrfSecret);
@@ -102,16 +105,25 @@ export function dashboard(router: Router, options: DashboardOptions = {}): Dashb
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new DashboardHttpError(405, 'the dashboard answers GET, and POST for actions');
       return await get(url.searchParams, parts, ctx, show, res);
     } catch (err) {
-      const status = err instanceof DashboardHttpError ? err.status
-        : isJobshardError(err) ? ({ JOB_NOT_FOUND: 404, INVALID_ARGUMENT: 400, SHARD_UNAVAILABLE: 503, LEASE_LOST: 409 } as Record<string, number>)[err.code] ?? 500
-        : 500;
+      const status =
+        err instanceof DashboardHttpError
+          ? err.status
+          : isJobshardError(err)
+            ? (({ JOB_NOT_FOUND: 404, INVALID_ARGUMENT: 400, SHARD_UNAVAILABLE: 503, LEASE_LOST: 409 } as Record<string, number>)[err.code] ?? 500)
+            : 500;
       const message = status === 500 ? 'the dashboard failed to answer; see the server log' : (err as Error).message;
       if (status === 500) console.error('jobshard dashboard:', err);
       show(status, status === 404 ? 'Not found' : status === 403 ? 'Forbidden' : 'Error', errorBody(status, message));
     }
   }
 
-  async function get(query: URLSearchParams, parts: string[], ctx: PageContext, show: (status: number, title: string, body: SafeHtml) => void, res: ServerResponse): Promise<void> {
+  async function get(
+    query: URLSearchParams,
+    parts: string[],
+    ctx: PageContext,
+    show: (status: number, title: string, body: SafeHtml) => void,
+    res: ServerResponse,
+  ): Promise<void> {
     const [top, tenantSeg, sub, id, ...rest] = parts;
     if (scope !== null && (top === '' || top === 'tenants') && tenantSeg === undefined) return redirect(res, `${base}/tenants/${q(scope)}`);
     if (top === '' && parts.length === 1) return show(200, 'Overview', overviewPage(await reads.overview()));
@@ -128,8 +140,14 @@ export function dashboard(router: Router, options: DashboardOptions = {}): Dashb
     if (top === 'tenants' && tenantSeg !== undefined && rest.length === 0) {
       const tenant = tenantOfPath(tenantSeg, scope);
       if (sub === undefined) {
-        const [[row], pauses, queues, statistics, recurring, servers] = await Promise.all([reads.tenantRows([tenant]), reads.pauses(tenant), reads.queues(tenant),
-          reads.statistics(tenant), reads.recurring(tenant), reads.tenantServers(tenant)]);
+        const [[row], pauses, queues, statistics, recurring, servers] = await Promise.all([
+          reads.tenantRows([tenant]),
+          reads.pauses(tenant),
+          reads.queues(tenant),
+          reads.statistics(tenant),
+          reads.recurring(tenant),
+          reads.tenantServers(tenant),
+        ]);
         return show(200, `Tenant ${tenant}`, tenantPage(ctx, { row: row!, epoch: reads.epoch(), pauses, queues, statistics, recurring, servers }));
       }
       if (sub === 'jobs' && id === undefined) {
@@ -155,7 +173,8 @@ export function dashboard(router: Router, options: DashboardOptions = {}): Dashb
     if (!options.authorize) throw new DashboardHttpError(403, 'this dashboard is read-only (it was given no authorize hook)');
     if (!(await options.authorize(req))) throw new DashboardHttpError(403, 'not authorized to act');
     const fields = await formFields(req);
-    if (!csrf.check(req, fields.get(CSRF_FIELD) ?? undefined)) throw new DashboardHttpError(403, 'the form is missing its CSRF token or it does not match (reload the page and try again)');
+    if (!csrf.check(req, fields.get(CSRF_FIELD) ?? undefined))
+      throw new DashboardHttpError(403, 'the form is missing its CSRF token or it does not match (reload the page and try again)');
     const [top, tenantSeg, sub, id, verb, ...rest] = parts;
     if (top !== 'tenants' || tenantSeg === undefined || rest.length) throw new DashboardHttpError(404, 'no such action');
     const tenant = tenantOfPath(tenantSeg, scope);
@@ -201,4 +220,3 @@ export function dashboard(router: Router, options: DashboardOptions = {}): Dashb
   Object.defineProperty(handler, 'reads', { value: reads });
   return handler;
 }
-

@@ -3,7 +3,10 @@ import type { SafeHtml } from './html.js';
 
 /** A request the dashboard answers with an error page: bad parameters (400), a refused POST (403), nothing there (404)… */
 export class DashboardHttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
     this.name = 'DashboardHttpError';
   }
@@ -13,7 +16,8 @@ export class DashboardHttpError extends Error {
  * No inline script or style anywhere: scripts and styles come from the dashboard's own files, and
  * a value from storage that slipped into markup unescaped still could not run.
  */
-export const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+export const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 export function sendHtml(res: ServerResponse, status: number, body: SafeHtml, headers: Record<string, string | string[]> = {}): void {
   res.writeHead(status, {

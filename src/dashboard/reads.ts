@@ -87,17 +87,40 @@ export class DashboardReads {
     const health = new Map(this.#router.admin.health().map((h) => [h.id, h]));
     const hourKeys = Array.from({ length: HOURS }, (_, i) => hourPeriod(new Date(at - (HOURS - 1 - i) * 3_600_000)));
     const keys = ['stats:succeeded', 'stats:failed', ...hourKeys.flatMap((p) => [`stats:succeeded:${p}`, `stats:failed:${p}`])];
-    const rows = await Promise.all(this.#backends().map(async ({ id, backend }) => {
-      const h = health.get(id)!;
-      try {
-        const [depths, sums, namespaces] = await Promise.all([backend.queueDepths(), backend.counterSums(keys), this.#namespaces(backend)]);
-        const tenants = new Set(namespaces.map(tenantOf).filter((t) => t !== null));
-        return { id, kind: h.kind, circuit: h.circuit, lastError: h.lastError, readError: null, sums, tenantIds: tenants, tenants: tenants.size,
-          waiting: depths.reduce((n, d) => n + d.waiting, 0), inFlight: depths.reduce((n, d) => n + d.inFlight, 0) };
-      } catch (err) {
-        return { id, kind: h.kind, circuit: h.circuit, lastError: h.lastError, readError: (err as Error).message, sums: null, tenantIds: new Set<string | null>(), tenants: 0, waiting: 0, inFlight: 0 };
-      }
-    }));
+    const rows = await Promise.all(
+      this.#backends().map(async ({ id, backend }) => {
+        const h = health.get(id)!;
+        try {
+          const [depths, sums, namespaces] = await Promise.all([backend.queueDepths(), backend.counterSums(keys), this.#namespaces(backend)]);
+          const tenants = new Set(namespaces.map(tenantOf).filter((t) => t !== null));
+          return {
+            id,
+            kind: h.kind,
+            circuit: h.circuit,
+            lastError: h.lastError,
+            readError: null,
+            sums,
+            tenantIds: tenants,
+            tenants: tenants.size,
+            waiting: depths.reduce((n, d) => n + d.waiting, 0),
+            inFlight: depths.reduce((n, d) => n + d.inFlight, 0),
+          };
+        } catch (err) {
+          return {
+            id,
+            kind: h.kind,
+            circuit: h.circuit,
+            lastError: h.lastError,
+            readError: (err as Error).message,
+            sums: null,
+            tenantIds: new Set<string | null>(),
+            tenants: 0,
+            waiting: 0,
+            inFlight: 0,
+          };
+        }
+      }),
+    );
     const previous = this.#last;
     const perShard = new Map(rows.map((r) => [r.id, { succeeded: r.sums?.['stats:succeeded'] ?? 0, failed: r.sums?.['stats:failed'] ?? 0 }]));
     const rate = (id: string, kind: 'succeeded' | 'failed') => {
@@ -107,8 +130,11 @@ export class DashboardReads {
     };
     const tenants = new Set(rows.flatMap((r) => [...r.tenantIds])).size;
     const shards: ShardRow[] = rows.map(({ sums, tenantIds: _, ...r }) => ({
-      ...r, succeeded: perShard.get(r.id)!.succeeded, failed: perShard.get(r.id)!.failed,
-      succeededPerSec: sums ? rate(r.id, 'succeeded') : null, failedPerSec: sums ? rate(r.id, 'failed') : null,
+      ...r,
+      succeeded: perShard.get(r.id)!.succeeded,
+      failed: perShard.get(r.id)!.failed,
+      succeededPerSec: sums ? rate(r.id, 'succeeded') : null,
+      failedPerSec: sums ? rate(r.id, 'failed') : null,
     }));
     if (previous) {
       this.#live.push({ at, succeeded: sum(shards.map((s) => s.succeededPerSec ?? 0)), failed: sum(shards.map((s) => s.failedPerSec ?? 0)) });
@@ -132,10 +158,11 @@ export class DashboardReads {
     return this.shared.get('tenant-ids', async () => {
       const lists = await Promise.all(this.#backends().map(({ backend }) => this.#namespaces(backend).catch(() => [] as string[])));
       const ids = new Set<string>();
-      for (const list of lists) for (const ns of list) {
-        const t = tenantOf(ns);
-        if (t !== null) ids.add(t);
-      }
+      for (const list of lists)
+        for (const ns of list) {
+          const t = tenantOf(ns);
+          if (t !== null) ids.add(t);
+        }
       return [...ids].sort();
     });
   }
@@ -155,21 +182,29 @@ export class DashboardReads {
           list.push(unit.group === null ? tenant : `${tenant}:${unit.group}`);
           perBackend.set(backend, list);
         }
-        return { tenant, shard: where.shard, groups: where.groups.map((g) => ({ group: g.group, shard: g.shard })), counts: {} as Record<string, number>, countsMissing: false };
+        return {
+          tenant,
+          shard: where.shard,
+          groups: where.groups.map((g) => ({ group: g.group, shard: g.shard })),
+          counts: {} as Record<string, number>,
+          countsMissing: false,
+        };
       });
       const byTenant = new Map(rows.map((r) => [r.tenant, r]));
-      await Promise.all([...perBackend].map(async ([backend, namespaces]) => {
-        // A shard that cannot answer leaves its tenants' counts unknown; the page still renders.
-        const answered = await backend.stateCountsOf(namespaces).catch(() => null);
-        if (!answered) {
-          for (const ns of namespaces) byTenant.get(tenantOf(ns)!)!.countsMissing = true;
-          return;
-        }
-        for (const [ns, counts] of answered) {
-          const row = byTenant.get(tenantOf(ns)!)!;
-          for (const [state, n] of Object.entries(counts)) row.counts[state] = (row.counts[state] ?? 0) + n;
-        }
-      }));
+      await Promise.all(
+        [...perBackend].map(async ([backend, namespaces]) => {
+          // A shard that cannot answer leaves its tenants' counts unknown; the page still renders.
+          const answered = await backend.stateCountsOf(namespaces).catch(() => null);
+          if (!answered) {
+            for (const ns of namespaces) byTenant.get(tenantOf(ns)!)!.countsMissing = true;
+            return;
+          }
+          for (const [ns, counts] of answered) {
+            const row = byTenant.get(tenantOf(ns)!)!;
+            for (const [state, n] of Object.entries(counts)) row.counts[state] = (row.counts[state] ?? 0) + n;
+          }
+        }),
+      );
       return rows;
     });
   }
@@ -183,7 +218,9 @@ export class DashboardReads {
       const [rows, pauses] = await Promise.all([this.#router.admin.queues([tenant]), this.pauses(tenant)]);
       // A paused queue with no job yet is listed too, so it can be resumed.
       const listed = new Set(rows.map((r) => r.name));
-      const extra = pauses.queues.filter((q) => !listed.has(q)).map((name) => ({ shard: this.#router.shardFor(tenant).shard, tenant, group: null, name, waiting: 0, inFlight: 0 }));
+      const extra = pauses.queues
+        .filter((q) => !listed.has(q))
+        .map((name) => ({ shard: this.#router.shardFor(tenant).shard, tenant, group: null, name, waiting: 0, inFlight: 0 }));
       return [...rows, ...extra].map((r) => ({ ...r, paused: pauses.tenant || pauses.queues.includes(r.name) })).sort((a, b) => (a.name < b.name ? -1 : 1));
     });
   }
@@ -219,8 +256,16 @@ export class DashboardReads {
   /** Servers over the router (one pool serving many tenants) as each shard records them. */
   poolServers(): Promise<Array<ServerRecord & { shard: string }>> {
     return this.shared.get('pool-servers', async () => {
-      const lists = await Promise.all(this.#backends().map(async ({ id, backend }) =>
-        (await backend.storage(POOL_SERVERS_NAMESPACE).monitoring.servers().catch(() => [])).map((s) => ({ ...s, shard: id }))));
+      const lists = await Promise.all(
+        this.#backends().map(async ({ id, backend }) =>
+          (
+            await backend
+              .storage(POOL_SERVERS_NAMESPACE)
+              .monitoring.servers()
+              .catch(() => [])
+          ).map((s) => ({ ...s, shard: id })),
+        ),
+      );
       // One server records itself on every shard it serves: list it once, with its freshest heartbeat.
       const byId = new Map<string, ServerRecord & { shard: string }>();
       for (const s of lists.flat()) {

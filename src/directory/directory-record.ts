@@ -63,16 +63,29 @@ export const directoryRecordSchema = z.object({
   pins: z.record(z.string(), ID),
   groups: z.record(z.string(), z.record(z.string(), z.array(z.string()))),
   flips: z.array(z.object({ unit: z.string(), from: ID, to: ID, epoch: z.number().int().positive() })),
-  moves: z.array(z.object({
-    id: z.string(), unit: z.string(), from: ID, to: ID, phase: z.enum(['copy', 'flip', 'cleanup']),
-    startedAt: z.number(), phaseAt: z.number(), freezeMs: z.number().int().positive(),
-  })).default([]),
+  moves: z
+    .array(
+      z.object({
+        id: z.string(),
+        unit: z.string(),
+        from: ID,
+        to: ID,
+        phase: z.enum(['copy', 'flip', 'cleanup']),
+        startedAt: z.number(),
+        phaseAt: z.number(),
+        freezeMs: z.number().int().positive(),
+      }),
+    )
+    .default([]),
   writtenAt: z.number(),
 });
 
 /** The placement a record describes. Throws on a record whose slot runs do not fit its shard list. */
 export function placementOf(record: DirectoryRecord): Placement {
-  const table = SlotTable.fromRuns(record.shards.map((s) => s.id), record.slots);
+  const table = SlotTable.fromRuns(
+    record.shards.map((s) => s.id),
+    record.slots,
+  );
   const groups = new Map(Object.entries(record.groups).map(([tenant, gs]) => [tenant, new Map(Object.entries(gs))]));
   return new Placement({ table, pins: new Map(Object.entries(record.pins)), groups });
 }

@@ -38,7 +38,8 @@ export class DirectoryStore {
     } catch (err) {
       throw new DirectoryUnavailableError(`the stored record is not JSON (${(err as Error).message})`, { cause: err });
     }
-    if (!parsed.success) throw new DirectoryUnavailableError(`the stored record is malformed: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!parsed.success)
+      throw new DirectoryUnavailableError(`the stored record is malformed: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     return parsed.data as DirectoryRecord;
   }
 

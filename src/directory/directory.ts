@@ -48,7 +48,8 @@ export class Directory {
   }
 
   get record(): DirectoryRecord {
-    if (!this.#record) throw new InvalidArgumentError('the router has not loaded its placement directory yet: create it with createRouter, or await router.open()');
+    if (!this.#record)
+      throw new InvalidArgumentError('the router has not loaded its placement directory yet: create it with createRouter, or await router.open()');
     return this.#record;
   }
 
@@ -127,9 +128,12 @@ export class Directory {
       await this.#reading;
       if (minEpoch === undefined || reached()) return;
     }
-    this.#reading ??= this.store.read().then((r) => {
-      if (r) this.#adopt(r);
-    }).finally(() => (this.#reading = null));
+    this.#reading ??= this.store
+      .read()
+      .then((r) => {
+        if (r) this.#adopt(r);
+      })
+      .finally(() => (this.#reading = null));
     await this.#reading;
   }
 
@@ -189,7 +193,12 @@ export class Directory {
       else if (this.#record?.flips.length) this.#finishStale();
       if (this.#record?.moves.length && !this.#recovering) {
         // Moves whose mover died: rolled back once their freeze lapsed, or finished past their flip.
-        this.#recovering = recoverMoves(this, MOVE_STALE_MS).then(() => {}, () => {}).finally(() => (this.#recovering = null));
+        this.#recovering = recoverMoves(this, MOVE_STALE_MS)
+          .then(
+            () => {},
+            () => {},
+          )
+          .finally(() => (this.#recovering = null));
       }
     } catch {
       /* next poll */
@@ -200,16 +209,19 @@ export class Directory {
   #finishStale(): void {
     const rec = this.#record!;
     if (this.#finishing || Date.now() - rec.writtenAt < DIRECTORY_LOCK_TTL_MS / 4) return;
-    this.#finishing = this.store.locked(async (current) => {
-      if (!current || current.flips.length === 0) {
-        if (current) this.#adopt(current);
-        return;
-      }
-      await finishFlips(this.backends, current.flips);
-      const done = { ...current, flips: [] };
-      await this.store.write(done);
-      this.#adopt(done);
-    }).catch(() => {}).finally(() => (this.#finishing = null));
+    this.#finishing = this.store
+      .locked(async (current) => {
+        if (!current || current.flips.length === 0) {
+          if (current) this.#adopt(current);
+          return;
+        }
+        await finishFlips(this.backends, current.flips);
+        const done = { ...current, flips: [] };
+        await this.store.write(done);
+        this.#adopt(done);
+      })
+      .catch(() => {})
+      .finally(() => (this.#finishing = null));
   }
 
   close(): void {

@@ -33,13 +33,22 @@ export interface Flip {
  *   5. write the directory again without the flips.
  * A router that still routes by the old epoch meets `frozen` or `moved` and re-reads.
  */
-export async function applyChange(store: DirectoryStore, backends: Backends, current: DirectoryRecord, next: DirectoryRecord, mustBeEmpty: readonly string[] = []): Promise<DirectoryRecord> {
+export async function applyChange(
+  store: DirectoryStore,
+  backends: Backends,
+  current: DirectoryRecord,
+  next: DirectoryRecord,
+  mustBeEmpty: readonly string[] = [],
+): Promise<DirectoryRecord> {
   const before = placementOf(current);
   const after = placementOf(next);
   const keys = new Set([...Object.keys(current.pins), ...Object.keys(next.pins), ...mustBeEmpty]);
   const backendOf = (shard: string) => {
     const b = backends(shard);
-    if (!b) throw new InvalidArgumentError(`shard '${shard}' is in the directory but not in this router's configuration; run admin calls from a router configured with every shard`);
+    if (!b)
+      throw new InvalidArgumentError(
+        `shard '${shard}' is in the directory but not in this router's configuration; run admin calls from a router configured with every shard`,
+      );
     return b;
   };
   const moves = [...keys].map((unit) => ({ unit, from: before.shardOfKey(unit), to: after.shardOfKey(unit) })).filter((m) => m.from !== m.to);

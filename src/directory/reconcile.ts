@@ -26,13 +26,17 @@ export function reconcile(config: ResolvedTenantMap, record: DirectoryRecord): R
   const addShards: Reconciled['addShards'] = [];
 
   for (const s of record.shards) {
-    if (!configured.has(s.id)) problems.push(`shard '${s.id}' is in ${where} but not in this config: every router needs every shard's backend (add it back; to retire a shard, drain it and removeShard)`);
+    if (!configured.has(s.id))
+      problems.push(
+        `shard '${s.id}' is in ${where} but not in this config: every router needs every shard's backend (add it back; to retire a shard, drain it and removeShard)`,
+      );
   }
   for (const s of config.shards) {
     const known = stored.get(s.id);
     if (record.removed.includes(s.id)) problems.push(`shard '${s.id}' was removed from ${where}; give a new shard a new id`);
     else if (!known) addShards.push({ id: s.id, weight: s.weight ?? 1 });
-    else if (s.weight !== undefined && s.weight !== known.weight) problems.push(`shard '${s.id}' has weight ${s.weight} here but ${known.weight} in ${where} (change it with admin.setWeight, or leave weight out)`);
+    else if (s.weight !== undefined && s.weight !== known.weight)
+      problems.push(`shard '${s.id}' has weight ${s.weight} here but ${known.weight} in ${where} (change it with admin.setWeight, or leave weight out)`);
   }
 
   const newTenants: Reconciled['newTenants'] = [];
@@ -52,7 +56,10 @@ export function reconcile(config: ResolvedTenantMap, record: DirectoryRecord): R
     }
     for (const [key, shard] of Object.entries(pins)) {
       const has = record.pins[key];
-      if (has !== shard) problems.push(`unit '${key}' is pinned to '${shard}' here but ${has ? `to '${has}'` : 'not pinned'} in ${where} (use admin.pin or a move, then update the config)`);
+      if (has !== shard)
+        problems.push(
+          `unit '${key}' is pinned to '${shard}' here but ${has ? `to '${has}'` : 'not pinned'} in ${where} (use admin.pin or a move, then update the config)`,
+        );
     }
     if (t.groups.size) {
       const a = JSON.stringify(sortedGroups(groups));
@@ -64,5 +71,7 @@ export function reconcile(config: ResolvedTenantMap, record: DirectoryRecord): R
 }
 
 function sortedGroups(groups: Record<string, string[]>): Array<[string, string[]]> {
-  return Object.entries(groups).map(([g, qs]) => [g, [...qs].sort()] as [string, string[]]).sort((x, y) => (x[0] < y[0] ? -1 : 1));
+  return Object.entries(groups)
+    .map(([g, qs]) => [g, [...qs].sort()] as [string, string[]])
+    .sort((x, y) => (x[0] < y[0] ? -1 : 1));
 }

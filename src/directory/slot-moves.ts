@@ -15,7 +15,10 @@ export async function unitsWithData(dir: Directory, record: DirectoryRecord): Pr
   for (const s of record.shards) {
     const b = dir.backends(s.id);
     if (!b || seen.has(b)) continue;
-    seen.set(b, (await b.units()).filter((u) => UNIT_KEY.test(u)));
+    seen.set(
+      b,
+      (await b.units()).filter((u) => UNIT_KEY.test(u)),
+    );
   }
   const placed = new Map<string, string>();
   const strays: string[] = [];
@@ -44,7 +47,8 @@ export function checkSlots(slots: unknown): number[] {
   if (!Array.isArray(slots) || slots.length === 0) throw new InvalidArgumentError('slots must be a non-empty array of slot numbers');
   const out = new Set<number>();
   for (const s of slots) {
-    if (typeof s !== 'number' || !Number.isInteger(s) || s < 0 || s >= SLOT_COUNT) throw new InvalidArgumentError(`a slot is an integer from 0 to ${SLOT_COUNT - 1}, got ${String(s)}`);
+    if (typeof s !== 'number' || !Number.isInteger(s) || s < 0 || s >= SLOT_COUNT)
+      throw new InvalidArgumentError(`a slot is an integer from 0 to ${SLOT_COUNT - 1}, got ${String(s)}`);
     out.add(s);
   }
   return [...out].sort((a, b) => a - b);
@@ -61,7 +65,14 @@ const pinTo = (next: DirectoryRecord, unit: string, to: string) => {
  * written in one of the slots by a router still on the old epoch is found by
  * a second look after `settleMs` and moved too.
  */
-export async function moveSlots(dir: Directory, slots: number[], to: string, options: MoveOptions, progress: MoveProgress, settleMs: number): Promise<SlotMoveResult> {
+export async function moveSlots(
+  dir: Directory,
+  slots: number[],
+  to: string,
+  options: MoveOptions,
+  progress: MoveProgress,
+  settleMs: number,
+): Promise<SlotMoveResult> {
   const wanted = new Set(slots);
   const inSlots = async () => {
     const { placed } = await unitsWithData(dir, dir.record);
@@ -198,13 +209,20 @@ export async function planRebalance(dir: Directory, thresholdSlots: number): Pro
 }
 
 /** Runs a plan: every transfer's empty slots in one directory write, then each transfer's unit slots by moveSlots. */
-export async function runRebalance(dir: Directory, plan: RebalancePlan, options: MoveOptions, progress: MoveProgress, settleMs: number): Promise<SlotMoveResult[]> {
+export async function runRebalance(
+  dir: Directory,
+  plan: RebalancePlan,
+  options: MoveOptions,
+  progress: MoveProgress,
+  settleMs: number,
+): Promise<SlotMoveResult[]> {
   const empties = plan.transfers.filter((t) => t.emptySlots.length > 0);
   if (empties.length > 0) {
     const { placed } = await unitsWithData(dir, dir.record);
     await dir.write((next) => {
       const taken = new Set([...placed.keys()].filter((u) => next.pins[u] === undefined).map((u) => SlotTable.slotOf(u)));
-      if (next.epoch !== plan.epoch) throw new InvalidArgumentError(`the directory changed since the plan was made (epoch ${plan.epoch}, now ${next.epoch}); plan again`);
+      if (next.epoch !== plan.epoch)
+        throw new InvalidArgumentError(`the directory changed since the plan was made (epoch ${plan.epoch}, now ${next.epoch}); plan again`);
       let table = placementOf(next).table;
       for (const t of empties) {
         // Checked again under the lock: a slot that gained a unit since the plan moves with its data below.

@@ -77,7 +77,8 @@ export function checkCopyShare(x: unknown): number {
 
 export function checkFreezeMs(ms: unknown): number {
   if (ms === undefined) return MOVE_FREEZE_MS;
-  if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 1_000 || ms > 60_000) throw new InvalidArgumentError(`freezeMs must be an integer from 1000 to 60000, got ${String(ms)}`);
+  if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 1_000 || ms > 60_000)
+    throw new InvalidArgumentError(`freezeMs must be an integer from 1000 to 60000, got ${String(ms)}`);
   return ms;
 }
 
@@ -97,8 +98,15 @@ export function checkFreezeMs(ms: unknown): number {
  * unit stays where it was, whole. `place` edits the flip's record so the directory names
  * the target (a pin, or a slot table change).
  */
-export async function moveUnit(dir: Directory, unit: string, to: string, options: MoveOptions, progress: MoveProgress,
-  place: (next: DirectoryRecord, unit: string, to: string) => void, from?: string): Promise<UnitMoveResult> {
+export async function moveUnit(
+  dir: Directory,
+  unit: string,
+  to: string,
+  options: MoveOptions,
+  progress: MoveProgress,
+  place: (next: DirectoryRecord, unit: string, to: string) => void,
+  from?: string,
+): Promise<UnitMoveResult> {
   const freezeMs = checkFreezeMs(options.freezeMs);
   checkCopyShare(options.copyShare);
   const report = (phase: MovePhase) => {
@@ -122,9 +130,19 @@ export async function moveUnit(dir: Directory, unit: string, to: string, options
   }
 }
 
-async function moveLocked(dir: Directory, id: string, unit: string, to: string, options: MoveOptions, progress: MoveProgress,
-  place: (next: DirectoryRecord, unit: string, to: string) => void, from: string | undefined, freezeMs: number, alive: Lock,
-  report: (phase: MovePhase) => void): Promise<UnitMoveResult> {
+async function moveLocked(
+  dir: Directory,
+  id: string,
+  unit: string,
+  to: string,
+  options: MoveOptions,
+  progress: MoveProgress,
+  place: (next: DirectoryRecord, unit: string, to: string) => void,
+  from: string | undefined,
+  freezeMs: number,
+  alive: Lock,
+  report: (phase: MovePhase) => void,
+): Promise<UnitMoveResult> {
   let source = '';
   await dir.write((next) => {
     const busy = next.moves.find((m) => m.unit === unit);
@@ -168,7 +186,8 @@ async function moveLocked(dir: Directory, id: string, unit: string, to: string, 
     };
 
     // 1. The snapshot, while the unit is written as usual; every change it may miss is tracked.
-    const jobsBefore = progress.jobsCopied, itemsBefore = progress.itemsCopied;
+    const jobsBefore = progress.jobsCopied,
+      itemsBefore = progress.itemsCopied;
     for await (const batch of src.exportUnit(unit)) {
       await paced(() => session.add(batch));
       count(batch);
@@ -193,20 +212,25 @@ async function moveLocked(dir: Directory, id: string, unit: string, to: string, 
     until = frozenAt + freezeMs;
     await src.setOwnership(unit, { state: 'frozen', until });
     report('frozen');
-    renewal = setInterval(() => {
-      renewing = renewing.then(async () => {
-        if (lapsed) return;
-        if (Date.now() > until - margin) {
-          lapsed = true;
-          return;
-        }
-        const next = Date.now() + freezeMs;
-        await src.setOwnership(unit, { state: 'frozen', until: next });
-        until = next;
-      }).catch(() => {
-        lapsed = true;
-      });
-    }, Math.max(100, Math.floor((freezeMs - margin) / 3)));
+    renewal = setInterval(
+      () => {
+        renewing = renewing
+          .then(async () => {
+            if (lapsed) return;
+            if (Date.now() > until - margin) {
+              lapsed = true;
+              return;
+            }
+            const next = Date.now() + freezeMs;
+            await src.setOwnership(unit, { state: 'frozen', until: next });
+            until = next;
+          })
+          .catch(() => {
+            lapsed = true;
+          });
+      },
+      Math.max(100, Math.floor((freezeMs - margin) / 3)),
+    );
     renewal.unref();
     const last = await src.takeChanges(unit);
     for (let i = 0; i < last.length; i += EXPORT_BATCH) {
@@ -220,8 +244,21 @@ async function moveLocked(dir: Directory, id: string, unit: string, to: string, 
     await renewing;
     if (lapsed || Date.now() > until - margin) throw new MoveAbortedError(unit, 'the copy outlasted the source freeze');
     // 5. Flip, 6. clean up.
-    const result = await flipAndClean(dir, id, unit, source, to, place, progress, report, frozenAt, progress.jobsCopied - jobsBefore, progress.itemsCopied - itemsBefore, until - margin / 2,
-      () => src.trackChanges(unit, false));
+    const result = await flipAndClean(
+      dir,
+      id,
+      unit,
+      source,
+      to,
+      place,
+      progress,
+      report,
+      frozenAt,
+      progress.jobsCopied - jobsBefore,
+      progress.itemsCopied - itemsBefore,
+      until - margin / 2,
+      () => src.trackChanges(unit, false),
+    );
     return result;
   } catch (err) {
     clearInterval(renewal);
@@ -233,9 +270,21 @@ async function moveLocked(dir: Directory, id: string, unit: string, to: string, 
   }
 }
 
-async function flipAndClean(dir: Directory, id: string, unit: string, from: string, to: string,
-  place: (next: DirectoryRecord, unit: string, to: string) => void, progress: MoveProgress, report: (p: MovePhase) => void,
-  frozenAt: number | null, jobs: number, items: number, flipBy = Infinity, stopTracking: () => Promise<void> = async () => {}): Promise<UnitMoveResult> {
+async function flipAndClean(
+  dir: Directory,
+  id: string,
+  unit: string,
+  from: string,
+  to: string,
+  place: (next: DirectoryRecord, unit: string, to: string) => void,
+  progress: MoveProgress,
+  report: (p: MovePhase) => void,
+  frozenAt: number | null,
+  jobs: number,
+  items: number,
+  flipBy = Infinity,
+  stopTracking: () => Promise<void> = async () => {},
+): Promise<UnitMoveResult> {
   const record = await dir.write((next) => {
     const m = next.moves.find((x) => x.id === id);
     if (!m || m.phase !== 'copy') throw new MoveAbortedError(unit, 'its move record was rolled back by another router (the mover looked dead)');

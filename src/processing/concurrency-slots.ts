@@ -30,7 +30,10 @@ export class ConcurrencySlots {
   /** Until when (performance.now()) a scope of a tenant was last seen full. */
   readonly #fullUntil = new Map<string, number>();
 
-  constructor(readonly capsOf: (tenant: string) => Caps, readonly leaseMs: number) {}
+  constructor(
+    readonly capsOf: (tenant: string) => Caps,
+    readonly leaseMs: number,
+  ) {}
 
   /** True when the tenant has caps: only then do its fetches take slots. */
   capped(tenant: string): boolean {

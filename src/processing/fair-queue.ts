@@ -30,7 +30,10 @@ export class FairQueue {
    * weightOf gives a tenant's weight; each turn it may make weight × quantum fetches. Fetches of
    * one tenant made together go to its storage together, which batches them into one call.
    */
-  constructor(readonly weightOf: (tenant: string) => number, readonly quantum = 1) {}
+  constructor(
+    readonly weightOf: (tenant: string) => number,
+    readonly quantum = 1,
+  ) {}
 
   get size(): number {
     return this.#ring.length;

@@ -75,17 +75,24 @@ export class JobClient {
    */
   async enqueue(type: string, args: unknown[] = [], options: { queue?: string } = {}): Promise<string> {
     const queue = options.queue ?? 'default';
-    return this.#send(type, queue, (parameters) => this.#create(type, args, queue, { parameters, state: { name: STATE.enqueued, data: { queue } }, enqueue: true }));
+    return this.#send(type, queue, (parameters) =>
+      this.#create(type, args, queue, { parameters, state: { name: STATE.enqueued, data: { queue } }, enqueue: true }),
+    );
   }
 
   /** The producer span `send <queue>` around a write that creates one job; the job carries the span's context. */
   #send(type: string, queue: string, write: (parameters: Record<string, string>) => Promise<string>): Promise<string> {
     const where = this.#storage.locate?.(queue);
-    return producerSpan(this.#tracer, queue, {
-      'jobshard.job.type': type,
-      ...(this.#storage.tenant !== undefined ? { 'jobshard.tenant': this.#storage.tenant } : {}),
-      ...(where ? { 'jobshard.shard.id': where.shard } : {}),
-    }, write);
+    return producerSpan(
+      this.#tracer,
+      queue,
+      {
+        'jobshard.job.type': type,
+        ...(this.#storage.tenant !== undefined ? { 'jobshard.tenant': this.#storage.tenant } : {}),
+        ...(where ? { 'jobshard.shard.id': where.shard } : {}),
+      },
+      write,
+    );
   }
 
   /** Runs no earlier than `at` (or now + delayMs). */
@@ -148,7 +155,11 @@ export class JobClient {
     // Its occurrences carry the trace context of the code that registered it (none: each run starts a trace).
     const headers = traceHeaders();
     await this.#storage.transaction((tx) => {
-      tx.hashSet(recurringKey(recurringId), { ...definition, [TRACEPARENT_PARAM]: headers[TRACEPARENT_PARAM] ?? '', [TRACESTATE_PARAM]: headers[TRACESTATE_PARAM] ?? '' });
+      tx.hashSet(recurringKey(recurringId), {
+        ...definition,
+        [TRACEPARENT_PARAM]: headers[TRACEPARENT_PARAM] ?? '',
+        [TRACESTATE_PARAM]: headers[TRACESTATE_PARAM] ?? '',
+      });
       tx.setAdd(RECURRING_SET, recurringId, next);
     });
   }
@@ -162,24 +173,38 @@ export class JobClient {
     const def = await this.#storage.data.hashGetAll(recurringKey(recurringId));
     if (!def || def['type'] === undefined) throw new JobNotFoundError(`recurring:${recurringId}`);
     const queue = def['queue']!;
-    return this.#send(def['type'], queue, (headers) => this.#storage.jobs.create({
-      type: def['type']!, args: JSON.parse(def['args']!) as JsonValue[], queue,
-      parameters: { ...headers, recurringJobId: recurringId, triggered: String(Date.now()) },
-      state: { name: STATE.enqueued, reason: `recurring job '${recurringId}' triggered`, data: { queue } }, enqueue: true,
-    }));
+    return this.#send(def['type'], queue, (headers) =>
+      this.#storage.jobs.create({
+        type: def['type']!,
+        args: JSON.parse(def['args']!) as JsonValue[],
+        queue,
+        parameters: { ...headers, recurringJobId: recurringId, triggered: String(Date.now()) },
+        state: { name: STATE.enqueued, reason: `recurring job '${recurringId}' triggered`, data: { queue } },
+        enqueue: true,
+      }),
+    );
   }
 
   /** The recurring jobs with their definitions and next run, ordered by next run (at most `limit`, default 1000). */
   async listRecurring(limit = 1000): Promise<RecurringJob[]> {
     const ids = await this.#storage.data.setRange(RECURRING_SET, 0, checkInt('limit', limit, 1, 10_000) - 1);
-    const rows = await Promise.all(ids.map(async (id) => {
-      const [def, next] = await Promise.all([this.#storage.data.hashGetAll(recurringKey(id)), this.#storage.data.setScore(RECURRING_SET, id)]);
-      if (!def || next === null) return null;
-      return {
-        id, cron: def['cron']!, type: def['type']!, args: JSON.parse(def['args']!) as JsonValue[], queue: def['queue']!, tz: def['tz'] || 'UTC',
-        nextRunAt: new Date(next), lastJobId: def['lastJobId'] ?? null, lastRunAt: def['lastAt'] ? new Date(Number(def['lastAt'])) : null,
-      };
-    }));
+    const rows = await Promise.all(
+      ids.map(async (id) => {
+        const [def, next] = await Promise.all([this.#storage.data.hashGetAll(recurringKey(id)), this.#storage.data.setScore(RECURRING_SET, id)]);
+        if (!def || next === null) return null;
+        return {
+          id,
+          cron: def['cron']!,
+          type: def['type']!,
+          args: JSON.parse(def['args']!) as JsonValue[],
+          queue: def['queue']!,
+          tz: def['tz'] || 'UTC',
+          nextRunAt: new Date(next),
+          lastJobId: def['lastJobId'] ?? null,
+          lastRunAt: def['lastAt'] ? new Date(Number(def['lastAt'])) : null,
+        };
+      }),
+    );
     return rows.filter((r): r is RecurringJob => r !== null);
   }
 

@@ -47,12 +47,15 @@ export const OUTCOMES_PER_WORKER = 3;
 
 /** Starts the write and keeps it in `inFlight` until it settles (stop() waits for those); it never rejects. */
 export function trackOutcome(inFlight: Set<Promise<void>>, write: () => Promise<void>, onError: (err: unknown) => void): Promise<void> {
-  const p: Promise<void> = write().then(() => {
-    inFlight.delete(p);
-  }, (err: unknown) => {
-    inFlight.delete(p);
-    onError(err);
-  });
+  const p: Promise<void> = write().then(
+    () => {
+      inFlight.delete(p);
+    },
+    (err: unknown) => {
+      inFlight.delete(p);
+      onError(err);
+    },
+  );
   inFlight.add(p);
   return p;
 }
@@ -77,16 +80,36 @@ export class JobRunner {
     // The fetch marked it Processing, or it was in another state (deleted, already done): drop the entry.
     if (!job || job.state !== STATE.processing) {
       await fetched.ack().catch(() => {});
-      s.onJobDone({ jobId: fetched.jobId, type: job?.type ?? '', queue: fetched.queue, attempt: 0, outcome: 'skipped', durationMs: 0, ...(tenant !== undefined ? { tenant } : {}) });
+      s.onJobDone({
+        jobId: fetched.jobId,
+        type: job?.type ?? '',
+        queue: fetched.queue,
+        attempt: 0,
+        outcome: 'skipped',
+        durationMs: 0,
+        ...(tenant !== undefined ? { tenant } : {}),
+      });
       return null;
     }
     const attempt = Number(job.parameters[RETRY_PARAM] ?? 0) + 1;
-    const done = (outcome: JobDoneEvent['outcome']) => s.onJobDone({ jobId: job.id, type: job.type, queue: job.queue, attempt, outcome, durationMs: performance.now() - started, ...(tenant !== undefined ? { tenant } : {}) });
+    const done = (outcome: JobDoneEvent['outcome']) =>
+      s.onJobDone({
+        jobId: job.id,
+        type: job.type,
+        queue: job.queue,
+        attempt,
+        outcome,
+        durationMs: performance.now() - started,
+        ...(tenant !== undefined ? { tenant } : {}),
+      });
     const entry = s.handlers[job.type];
     const where = storage.locate?.(job.queue);
     const run = startRunSpan(s.tracer, job.queue, job.parameters, {
-      'messaging.message.id': job.id, 'jobshard.job.type': job.type, 'jobshard.job.attempt': attempt,
-      ...(tenant !== undefined ? { 'jobshard.tenant': tenant } : {}), ...(where ? { 'jobshard.shard.id': where.shard } : {}),
+      'messaging.message.id': job.id,
+      'jobshard.job.type': job.type,
+      'jobshard.job.attempt': attempt,
+      ...(tenant !== undefined ? { 'jobshard.tenant': tenant } : {}),
+      ...(where ? { 'jobshard.shard.id': where.shard } : {}),
     });
     if (!entry) {
       const reason = `no handler is registered for job type '${job.type}' on server ${s.serverId}`;
@@ -101,7 +124,18 @@ export class JobRunner {
     let error: unknown = null;
     try {
       // Run in the consumer span's context: the handler's own spans (its queries, its HTTP calls) are its children.
-      await context.with(run.context, () => handler(job.args, { jobId: job.id, type: job.type, queue: job.queue, attempt, ...(tenant !== undefined ? { tenant } : {}), get signal() { return abort.signal; } }));
+      await context.with(run.context, () =>
+        handler(job.args, {
+          jobId: job.id,
+          type: job.type,
+          queue: job.queue,
+          attempt,
+          ...(tenant !== undefined ? { tenant } : {}),
+          get signal() {
+            return abort.signal;
+          },
+        }),
+      );
       succeeded(run.span);
     } catch (err) {
       error = err ?? new Error('handler threw a nullish value');
@@ -120,7 +154,7 @@ export class JobRunner {
       };
     }
     const message = error instanceof Error ? error.message : String(error);
-    const stack = error instanceof Error ? error.stack ?? '' : '';
+    const stack = error instanceof Error ? (error.stack ?? '') : '';
     const policy = { ...s.retry, ...(typeof entry === 'function' ? {} : entry) };
     if (attempt < policy.attempts) {
       const delayMs = backoffMs(attempt, policy);
@@ -130,7 +164,11 @@ export class JobRunner {
       return async () => {
         await this.#outcome(storage, fetched, (tx) => {
           tx.addJobState(job.id, { name: STATE.failed, reason: message, data: { attempt: String(attempt), error: message, stack } });
-          tx.setJobState(job.id, { name: STATE.scheduled, reason: `retry ${attempt + 1} of ${policy.attempts}`, data: { enqueueAt: String(at), delayMs: String(delayMs), queue: job.queue } });
+          tx.setJobState(job.id, {
+            name: STATE.scheduled,
+            reason: `retry ${attempt + 1} of ${policy.attempts}`,
+            data: { enqueueAt: String(at), delayMs: String(delayMs), queue: job.queue },
+          });
           tx.setJobParameter(job.id, RETRY_PARAM, String(attempt));
           if (firstRun !== undefined) tx.setJobParameter(job.id, FIRST_RUN_PARAM, firstRun);
           tx.setAdd(SCHEDULE_SET, job.id, at);
@@ -139,14 +177,20 @@ export class JobRunner {
       };
     }
     return async () => {
-      await this.#finish(storage, fetched, job.id, 'failed', { name: STATE.failed, reason: message, data: { attempt: String(attempt), error: message, stack } });
+      await this.#finish(storage, fetched, job.id, 'failed', {
+        name: STATE.failed,
+        reason: message,
+        data: { attempt: String(attempt), error: message, stack },
+      });
       done('failed');
     };
   }
 
   /** Gives a fetched job back to its queue, Enqueued again (a server stopping before it ran or finished it). */
   async requeue(storage: Storage, fetched: FetchedJob): Promise<void> {
-    await storage.transaction((tx) => tx.setJobState(fetched.jobId, { name: STATE.enqueued, reason: 'server stopped before the job finished', data: { queue: fetched.queue } }));
+    await storage.transaction((tx) =>
+      tx.setJobState(fetched.jobId, { name: STATE.enqueued, reason: 'server stopped before the job finished', data: { queue: fetched.queue } }),
+    );
     await fetched.requeue();
   }
 

@@ -73,10 +73,8 @@ export interface JobServerOptions {
   tracerProvider?: TracerProvider;
 }
 
-
 /** The reason a waiting worker's fetch is aborted to take a held job: made once (an abort() without one makes a DOMException, with its stack, each time). */
 const WOKEN = Object.freeze({ woken: true });
-
 
 /** A prefetched job, waiting for a free worker. */
 interface Held {
@@ -103,7 +101,12 @@ interface Running {
 export class JobServer {
   readonly id: string;
   readonly #storage: Storage;
-  readonly #o: Required<Omit<JobServerOptions, 'onError' | 'onJobDone' | 'serverId' | 'retry' | 'meterProvider' | 'tracerProvider' | 'tenants' | 'discoveryIntervalMs' | 'capLeaseMs'>> & { retry: Required<RetryPolicy> };
+  readonly #o: Required<
+    Omit<
+      JobServerOptions,
+      'onError' | 'onJobDone' | 'serverId' | 'retry' | 'meterProvider' | 'tracerProvider' | 'tenants' | 'discoveryIntervalMs' | 'capLeaseMs'
+    >
+  > & { retry: Required<RetryPolicy> };
   /** Over a router: the pool that serves its tenants (start and stop go to it). */
   readonly #pool: TenantPool | null = null;
   readonly #onError: (err: unknown) => void;
@@ -140,7 +143,8 @@ export class JobServer {
    */
   constructor(source: Storage | Router, options: JobServerOptions) {
     const overRouter = source instanceof Router;
-    if (!overRouter && options.tenants !== undefined) throw new InvalidArgumentError('tenants applies to a server over a router: new JobServer(router, { tenants, … })');
+    if (!overRouter && options.tenants !== undefined)
+      throw new InvalidArgumentError('tenants applies to a server over a router: new JobServer(router, { tenants, … })');
     if (overRouter && (options.prefetch ?? 0) > 0) throw new InvalidArgumentError('prefetch is not supported yet by a server over a router; leave it 0');
     const tenants = overRouter ? checkTenantFilter(options.tenants ?? 'all') : 'all';
     const discoveryIntervalMs = checkInt('discoveryIntervalMs', options.discoveryIntervalMs ?? 1_000, 10, 600_000);
@@ -282,10 +286,12 @@ export class JobServer {
     const finished = Promise.all([...this.#running].map((r) => r.done));
     const timedOut = await within(finished, this.#o.shutdownTimeoutMs);
     if (timedOut) {
-      await Promise.all([...this.#running].map(async (r) => {
-        r.abort.abort(new Error('server stopping'));
-        await this.#requeue(r.fetched).catch((err) => this.#onError(err));
-      }));
+      await Promise.all(
+        [...this.#running].map(async (r) => {
+          r.abort.abort(new Error('server stopping'));
+          await this.#requeue(r.fetched).catch((err) => this.#onError(err));
+        }),
+      );
     }
     // A handler that ignores its abort signal must not hang stop(): its job is already requeued.
     await within(Promise.all(this.#loops), 1_000);
@@ -388,26 +394,31 @@ export class JobServer {
     const want = this.#o.prefetch - this.#held.length - this.#prefetches.size;
     if (want <= 0 || want < this.#o.prefetch / 2 || this.#stopFetching.signal.aborted || this.#activeQueues.length === 0) return;
     for (let i = 0; i < want; i++) {
-      const p: Promise<void> = this.#storage.queues.tryFetch(this.#activeQueues, this.#fetchOptions).then(async (fetched) => {
-        if (!fetched) return;
-        if (this.#stopFetching.signal.aborted) {
-          await this.#requeue(fetched).catch((err) => this.#onError(err));
-          return;
-        }
-        this.#held.push({ fetched, since: performance.now() });
-        // A worker that went to wait while this was in flight takes it.
-        for (const w of this.#waiting) {
-          this.#waiting.delete(w);
-          w.abort(WOKEN);
-          break;
-        }
-      }, (err: unknown) => {
-        this.#onError(err);
-      }).finally(() => this.#prefetches.delete(p));
+      const p: Promise<void> = this.#storage.queues
+        .tryFetch(this.#activeQueues, this.#fetchOptions)
+        .then(
+          async (fetched) => {
+            if (!fetched) return;
+            if (this.#stopFetching.signal.aborted) {
+              await this.#requeue(fetched).catch((err) => this.#onError(err));
+              return;
+            }
+            this.#held.push({ fetched, since: performance.now() });
+            // A worker that went to wait while this was in flight takes it.
+            for (const w of this.#waiting) {
+              this.#waiting.delete(w);
+              w.abort(WOKEN);
+              break;
+            }
+          },
+          (err: unknown) => {
+            this.#onError(err);
+          },
+        )
+        .finally(() => this.#prefetches.delete(p));
       this.#prefetches.add(p);
     }
   }
-
 
   #requeue(fetched: FetchedJob): Promise<void> {
     return this.#runner.requeue(this.#storage, fetched);
@@ -417,7 +428,10 @@ export class JobServer {
 /** 'all', a list of valid tenant ids (each once), or a predicate; anything else is InvalidArgumentError. */
 function checkTenantFilter(tenants: unknown): TenantFilter {
   if (tenants === 'all' || typeof tenants === 'function') return tenants as TenantFilter;
-  if (!Array.isArray(tenants)) throw new InvalidArgumentError(`tenants must be 'all', a list of tenant ids or a function (id) => boolean, got ${tenants === null ? 'null' : typeof tenants}`);
+  if (!Array.isArray(tenants))
+    throw new InvalidArgumentError(
+      `tenants must be 'all', a list of tenant ids or a function (id) => boolean, got ${tenants === null ? 'null' : typeof tenants}`,
+    );
   const seen = new Set<string>();
   for (const id of tenants) {
     checkTenantId(id);

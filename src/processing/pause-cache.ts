@@ -14,7 +14,10 @@ const MAX_CACHED = 10_000;
 export class PauseCache {
   readonly #cache = new Map<string, { at: number; pauses: Pauses }>();
 
-  constructor(readonly storageOf: (tenant: string) => Storage, readonly ttlMs = PAUSE_TTL_MS) {}
+  constructor(
+    readonly storageOf: (tenant: string) => Storage,
+    readonly ttlMs = PAUSE_TTL_MS,
+  ) {}
 
   /** The queues (of `queues`, in their order) this tenant may be fetched from now; empty when paused. */
   async queuesFor(tenant: string, queues: readonly string[]): Promise<readonly string[]> {

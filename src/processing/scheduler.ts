@@ -47,7 +47,13 @@ export async function enqueueRecurring(storage: Storage, now: number, stillHeld:
       await storage.transaction((tx) => tx.setRemove(RECURRING_SET, rid));
       continue;
     }
-    const id = await storage.jobs.create({ type: def['type']!, args: JSON.parse(def['args']!), queue: def['queue']!, parameters: { ...carriedTrace(def), recurringJobId: rid, occurrence: String(at) }, expireInMs: 30 * 86_400_000 });
+    const id = await storage.jobs.create({
+      type: def['type']!,
+      args: JSON.parse(def['args']!),
+      queue: def['queue']!,
+      parameters: { ...carriedTrace(def), recurringJobId: rid, occurrence: String(at) },
+      expireInMs: 30 * 86_400_000,
+    });
     await storage.transaction((tx) => {
       tx.setJobState(id, { name: STATE.enqueued, reason: `recurring job '${rid}'`, data: { queue: def['queue']! } });
       tx.enqueue(def['queue']!, id);

@@ -117,16 +117,24 @@ export class TenantPool {
     const finished = Promise.all([...this.#running].map((r) => r.done));
     const timedOut = await within(finished, this.#s.shutdownTimeoutMs);
     if (timedOut) {
-      await Promise.all([...this.#running].map(async (r) => {
-        r.abort.abort(new Error('server stopping'));
-        await this.#s.runner.requeue(r.storage, r.fetched).catch((err) => this.#s.onError(err));
-      }));
+      await Promise.all(
+        [...this.#running].map(async (r) => {
+          r.abort.abort(new Error('server stopping'));
+          await this.#s.runner.requeue(r.storage, r.fetched).catch((err) => this.#s.onError(err));
+        }),
+      );
     }
     await within(Promise.all(this.#loops), 1_000);
     await within(Promise.all(this.#outcomes), 5_000);
     // Kept until here: jobs still running while stop() waited needed their invisibility extended.
     clearInterval(this.#keepAlive);
-    await Promise.all(this.#backends().map((b) => this.#serversOf(b).remove(this.#s.serverId).catch((err) => this.#s.onError(err))));
+    await Promise.all(
+      this.#backends().map((b) =>
+        this.#serversOf(b)
+          .remove(this.#s.serverId)
+          .catch((err) => this.#s.onError(err)),
+      ),
+    );
   }
 
   #backends(): Backend[] {
@@ -148,10 +156,13 @@ export class TenantPool {
   #discover(): void {
     for (const backend of this.#backends()) {
       if (!this.#watched.has(backend)) {
-        this.#watched.set(backend, backend.watchWork((ns) => {
-          if (ns === null) void this.#ask(backend);
-          else this.#consider(ns);
-        }));
+        this.#watched.set(
+          backend,
+          backend.watchWork((ns) => {
+            if (ns === null) void this.#ask(backend);
+            else this.#consider(ns);
+          }),
+        );
       }
       void this.#ask(backend);
     }

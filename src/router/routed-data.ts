@@ -52,7 +52,10 @@ export class RoutedData implements DataStore {
     const parts = await this.#all((d) => d.setFirstByScore(key, fromScore, toScore, count));
     if (!this.ctx.split) return parts[0]!;
     const wanted = new Set(parts.flat());
-    return (await this.#scored(key)).filter(([m]) => wanted.has(m)).slice(0, count).map(([m]) => m);
+    return (await this.#scored(key))
+      .filter(([m]) => wanted.has(m))
+      .slice(0, count)
+      .map(([m]) => m);
   }
   async setCount(key: string) {
     if (!this.ctx.split) return this.ctx.storageOf(this.ctx.home).data.setCount(key);

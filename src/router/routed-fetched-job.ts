@@ -36,6 +36,9 @@ export class RoutedFetchedJob implements FetchedJob {
  * deadline and then delivers it again: at-least-once, never two live leases.
  */
 function movedAway(err: unknown): never {
-  if (err instanceof UnitMovedError) throw new LeaseLostError(`the job's unit moved to shard '${err.toShard}' while it was leased; it is delivered again there once this lease lapses`, { cause: err });
+  if (err instanceof UnitMovedError)
+    throw new LeaseLostError(`the job's unit moved to shard '${err.toShard}' while it was leased; it is delivered again there once this lease lapses`, {
+      cause: err,
+    });
   throw err;
 }

@@ -19,7 +19,11 @@ export class RoutedLock implements Lock {
   #inner: Lock;
   #moving: Promise<void> | null = null;
 
-  constructor(inner: Lock, options: AcquireOptions, readonly run: RunOnUnit) {
+  constructor(
+    inner: Lock,
+    options: AcquireOptions,
+    readonly run: RunOnUnit,
+  ) {
     this.#inner = inner;
     this.#ttlMs = options.ttlMs ?? DEFAULT_LOCK_TTL_MS;
     this.#autoRenew = options.autoRenew ?? true;
@@ -56,8 +60,11 @@ export class RoutedLock implements Lock {
     this.#moving ??= (async () => {
       const old = this.#inner as RenewingLock;
       old.abandon?.();
-      const adopted = await this.run((s) => (s.locks as unknown as { [ADOPT_LOCK]?: AdoptLock })[ADOPT_LOCK]?.(this.resource, this.token, this.#ttlMs, this.#autoRenew)
-        ?? Promise.reject(new InvalidArgumentError('this storage cannot take over a lock')));
+      const adopted = await this.run(
+        (s) =>
+          (s.locks as unknown as { [ADOPT_LOCK]?: AdoptLock })[ADOPT_LOCK]?.(this.resource, this.token, this.#ttlMs, this.#autoRenew) ??
+          Promise.reject(new InvalidArgumentError('this storage cannot take over a lock')),
+      );
       this.#inner = adopted;
       this.#watch(adopted);
     })().finally(() => (this.#moving = null));

@@ -9,7 +9,10 @@ import type { TenantContext } from './tenant-context.js';
 
 /** Monitoring of one tenant: a split tenant's units are asked in parallel and their answers merged. */
 export class RoutedMonitoring implements MonitoringApi {
-  constructor(readonly ctx: TenantContext, readonly data: DataStore) {}
+  constructor(
+    readonly ctx: TenantContext,
+    readonly data: DataStore,
+  ) {}
 
   async queues(): Promise<QueueInfo[]> {
     const [parts, fields] = await Promise.all([
@@ -47,16 +50,19 @@ export class RoutedMonitoring implements MonitoringApi {
       return (await this.ctx.storageOf(this.ctx.home).monitoring.jobsInState(state, { offset, limit })).map((r) => this.ctx.record(this.ctx.home, r));
     }
     const want = checkInt('page offset + limit', offset + limit, 1, 100_000);
-    const parts = await Promise.all(this.ctx.units.map(async (u) => {
-      const recs: JobRecord[] = [];
-      for (let at = 0; at < want; at += 1000) {
-        const got = await this.ctx.storageOf(u).monitoring.jobsInState(state, { offset: at, limit: Math.min(1000, want - at) });
-        recs.push(...got.map((r) => this.ctx.record(u, r)));
-        if (got.length < Math.min(1000, want - at)) break;
-      }
-      return recs;
-    }));
-    return parts.flat()
+    const parts = await Promise.all(
+      this.ctx.units.map(async (u) => {
+        const recs: JobRecord[] = [];
+        for (let at = 0; at < want; at += 1000) {
+          const got = await this.ctx.storageOf(u).monitoring.jobsInState(state, { offset: at, limit: Math.min(1000, want - at) });
+          recs.push(...got.map((r) => this.ctx.record(u, r)));
+          if (got.length < Math.min(1000, want - at)) break;
+        }
+        return recs;
+      }),
+    );
+    return parts
+      .flat()
       .sort((a, b) => (b.stateAt?.getTime() ?? 0) - (a.stateAt?.getTime() ?? 0) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
       .slice(offset, offset + limit);
   }

@@ -66,7 +66,12 @@ export class RoutedQueues implements QueueStore {
     const stop = new AbortController();
     const onAbort = () => stop.abort(signal!.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
-    const attempts = byUnit.map((run) => this.ctx.storageOf(run.unit).queues.fetch(run.queues, { ...rest, signal: stop.signal }).then((f) => this.#wrap(run.unit, f)));
+    const attempts = byUnit.map((run) =>
+      this.ctx
+        .storageOf(run.unit)
+        .queues.fetch(run.queues, { ...rest, signal: stop.signal })
+        .then((f) => this.#wrap(run.unit, f)),
+    );
     try {
       const winner = await Promise.race(attempts);
       stop.abort();

@@ -27,34 +27,44 @@ export async function routedTransaction<T>(ctx: TenantContext, fn: (tx: WriteTra
   for (const d of decoded) {
     if (!d) continue;
     if (unit && !sameUnit(unit, d.unit)) {
-      throw new InvalidArgumentError(`this transaction touches jobs of units '${unitKey(unit)}' and '${unitKey(d.unit)}', which live on different shards; split it into one transaction per queue group`);
+      throw new InvalidArgumentError(
+        `this transaction touches jobs of units '${unitKey(unit)}' and '${unitKey(d.unit)}', which live on different shards; split it into one transaction per queue group`,
+      );
     }
     unit = d.unit;
   }
   const target = unit ?? ctx.home;
   const ops: RecordedOp[] = recorded.map((op, i) => {
     if ('key' in op && op.key.startsWith(RESERVED_KEY_PREFIX)) {
-      throw new InvalidArgumentError(`key '${op.key}': keys starting with '${RESERVED_KEY_PREFIX}' are jobshard's own (a moved unit's job id aliases live there); use another name`);
+      throw new InvalidArgumentError(
+        `key '${op.key}': keys starting with '${RESERVED_KEY_PREFIX}' are jobshard's own (a moved unit's job id aliases live there); use another name`,
+      );
     }
     if (op.op === 'enqueue') {
       const queueUnit = ctx.unitOfQueue(op.queue);
       if (!sameUnit(queueUnit, target)) {
-        throw new InvalidArgumentError(`job '${op.jobId}' lives in unit '${unitKey(target)}' but queue '${op.queue}' belongs to '${unitKey(queueUnit)}'; enqueue a job only to queues of its own queue group`);
+        throw new InvalidArgumentError(
+          `job '${op.jobId}' lives in unit '${unitKey(target)}' but queue '${op.queue}' belongs to '${unitKey(queueUnit)}'; enqueue a job only to queues of its own queue group`,
+        );
       }
     }
     if (op.op === 'removeFromQueue') return { op: 'removeFromQueue', fetched: (op.fetched as RoutedFetchedJob).inner };
     const d = decoded[i];
-    return d && 'backendId' in d ? { ...op, jobId: d.backendId } as RecordedOp : op;
+    return d && 'backendId' in d ? ({ ...op, jobId: d.backendId } as RecordedOp) : op;
   });
-  const commit = (rename: ReadonlyMap<string, string> | null) => ctx.storageOf(target).transaction((tx) => {
-    for (const op of ops) replayOp(tx, rename && 'jobId' in op && rename.has(op.jobId) ? { ...op, jobId: rename.get(op.jobId)! } as RecordedOp : op);
-  });
+  const commit = (rename: ReadonlyMap<string, string> | null) =>
+    ctx.storageOf(target).transaction((tx) => {
+      for (const op of ops) replayOp(tx, rename && 'jobId' in op && rename.has(op.jobId) ? ({ ...op, jobId: rename.get(op.jobId)! } as RecordedOp) : op);
+    });
   try {
     await commit(null);
   } catch (err) {
     // Nothing was written: ids a move renamed resolve through the unit's alias hash, then commit again.
     if (!(err instanceof JobNotFoundError)) throw err;
-    const rename = await ctx.resolveIds(target, ops.flatMap((op) => ('jobId' in op ? [op.jobId] : [])));
+    const rename = await ctx.resolveIds(
+      target,
+      ops.flatMap((op) => ('jobId' in op ? [op.jobId] : [])),
+    );
     if (rename.size === 0) throw err;
     await commit(rename);
   }
@@ -64,7 +74,9 @@ export async function routedTransaction<T>(ctx: TenantContext, fn: (tx: WriteTra
 /** The unit a routed fetched job came from; a job fetched elsewhere (another tenant, or a shard's storage directly) is refused. */
 function fetchedUnit(ctx: TenantContext, fetched: FetchedJob): { unit: Unit } {
   if (!(fetched instanceof RoutedFetchedJob) || fetched.ctx !== ctx) {
-    throw new InvalidArgumentError(`job '${String(fetched.jobId)}' was not fetched from this tenant's storage; remove it from its queue in a transaction of the storage that fetched it`);
+    throw new InvalidArgumentError(
+      `job '${String(fetched.jobId)}' was not fetched from this tenant's storage; remove it from its queue in a transaction of the storage that fetched it`,
+    );
   }
   return { unit: fetched.unit };
 }

@@ -172,13 +172,18 @@ function newProgress(): MoveProgress {
 }
 
 function handle<R>(progress: MoveProgress, run: () => Promise<R>): MoveHandle<R> {
-  const done = Promise.resolve().then(run).then((r) => {
-    progress.phase = 'done';
-    return r;
-  }, (err: unknown) => {
-    if (progress.phase !== 'rolled-back') progress.phase = 'failed';
-    throw err;
-  });
+  const done = Promise.resolve()
+    .then(run)
+    .then(
+      (r) => {
+        progress.phase = 'done';
+        return r;
+      },
+      (err: unknown) => {
+        if (progress.phase !== 'rolled-back') progress.phase = 'failed';
+        throw err;
+      },
+    );
   // A caller that only watches progress must not crash the process with an unhandled rejection.
   done.catch(() => {});
   return { progress, done };
@@ -197,7 +202,8 @@ function parseUnit(unit: unknown): { tenant: string; group: string | undefined }
 /** A unit to move: parsed, and its group must exist in the record. */
 function checkUnit(record: DirectoryRecord, unit: unknown): string {
   const { tenant, group } = parseUnit(unit);
-  if (group !== undefined && !record.groups[tenant]?.[group]) throw new InvalidArgumentError(`unknown unit '${String(unit)}': tenant '${tenant}' has no queue group '${group}' in the directory`);
+  if (group !== undefined && !record.groups[tenant]?.[group])
+    throw new InvalidArgumentError(`unknown unit '${String(unit)}': tenant '${tenant}' has no queue group '${group}' in the directory`);
   return unit as string;
 }
 
@@ -228,7 +234,8 @@ export function routerAdmin(host: AdminHost, settleMs = 2_000): RouterAdmin {
 
   async function rebalance(options: RebalanceOptions, progress: MoveProgress): Promise<RebalanceResult> {
     const threshold = options.thresholdSlots ?? Math.ceil(SLOT_COUNT / 100);
-    if (!Number.isInteger(threshold) || threshold < 0) throw new InvalidArgumentError(`thresholdSlots must be an integer >= 0, got ${String(options.thresholdSlots)}`);
+    if (!Number.isInteger(threshold) || threshold < 0)
+      throw new InvalidArgumentError(`thresholdSlots must be an integer >= 0, got ${String(options.thresholdSlots)}`);
     checkFreezeMs(options.freezeMs);
     const plan = await planRebalance(directory, threshold);
     if (options.dryRun) return { plan, results: [] };
@@ -237,17 +244,19 @@ export function routerAdmin(host: AdminHost, settleMs = 2_000): RouterAdmin {
 
   async function allQueues() {
     const seen = new Set<object>();
-    const perShard = await Promise.all([...host.shards.values()].map(async (shard) => {
-      if (seen.has(shard.backend)) return []; // one backend serving several shard ids is asked once
-      seen.add(shard.backend);
-      return (await shard.backend.queueDepths()).map((d) => {
-        const [tenant, group] = d.namespace.split(':') as [string, string?];
-        // Name the shard the unit is placed on when that shard is this backend (several ids may share one).
-        const placed = placement().shardOf({ tenant, group: group ?? null });
-        const id = host.shards.get(placed)?.backend === shard.backend ? placed : shard.id;
-        return { shard: id, tenant, group: group ?? null, name: d.queue, waiting: d.waiting, inFlight: d.inFlight };
-      });
-    }));
+    const perShard = await Promise.all(
+      [...host.shards.values()].map(async (shard) => {
+        if (seen.has(shard.backend)) return []; // one backend serving several shard ids is asked once
+        seen.add(shard.backend);
+        return (await shard.backend.queueDepths()).map((d) => {
+          const [tenant, group] = d.namespace.split(':') as [string, string?];
+          // Name the shard the unit is placed on when that shard is this backend (several ids may share one).
+          const placed = placement().shardOf({ tenant, group: group ?? null });
+          const id = host.shards.get(placed)?.backend === shard.backend ? placed : shard.id;
+          return { shard: id, tenant, group: group ?? null, name: d.queue, waiting: d.waiting, inFlight: d.inFlight };
+        });
+      }),
+    );
     return perShard.flat();
   }
 
@@ -257,18 +266,26 @@ export function routerAdmin(host: AdminHost, settleMs = 2_000): RouterAdmin {
     queues: async (tenants) => {
       await directory.ready();
       if (tenants === undefined) return allQueues();
-      const rows = await Promise.all(tenants.flatMap((t) => placement().unitsOf(checkTenantId(t)).map(async (u) => {
-        const shard = placement().shardOf(u);
-        const qs = await host.route.storage(u).monitoring.queues();
-        return qs.map((q) => ({ shard, tenant: u.tenant, group: u.group, ...q }));
-      })));
+      const rows = await Promise.all(
+        tenants.flatMap((t) =>
+          placement()
+            .unitsOf(checkTenantId(t))
+            .map(async (u) => {
+              const shard = placement().shardOf(u);
+              const qs = await host.route.storage(u).monitoring.queues();
+              return qs.map((q) => ({ shard, tenant: u.tenant, group: u.group, ...q }));
+            }),
+        ),
+      );
       return rows.flat();
     },
     tenantCounts: async (tenants) => {
       const out: Record<string, Record<string, number>> = {};
-      await Promise.all(tenants.map(async (t) => {
-        out[t] = await host.tenant(t).monitoring.stateCounts();
-      }));
+      await Promise.all(
+        tenants.map(async (t) => {
+          out[t] = await host.tenant(t).monitoring.stateCounts();
+        }),
+      );
       return out;
     },
     directory: async () => {
@@ -290,12 +307,16 @@ export function routerAdmin(host: AdminHost, settleMs = 2_000): RouterAdmin {
     },
     addShard: async (spec) => {
       const parsed = shardSpecSchema.safeParse(spec);
-      if (!parsed.success) throw new InvalidArgumentError(`invalid shard: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+      if (!parsed.success)
+        throw new InvalidArgumentError(`invalid shard: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
       const { id, weight } = parsed.data;
       await directory.ready();
       const taken = (record: DirectoryRecord) => {
         if (record.removed.includes(id)) throw new InvalidArgumentError(`shard id '${id}' belonged to a removed shard; give the new shard a new id`);
-        if (host.shards.has(id) || record.shards.some((s) => s.id === id)) throw new InvalidArgumentError(`duplicate shard id '${id}': it is already ${host.shards.has(id) ? "in this router's configuration" : 'in the directory'}`);
+        if (host.shards.has(id) || record.shards.some((s) => s.id === id))
+          throw new InvalidArgumentError(
+            `duplicate shard id '${id}': it is already ${host.shards.has(id) ? "in this router's configuration" : 'in the directory'}`,
+          );
       };
       taken(directory.record);
       const backend = backendFromSpec(parsed.data.backend);
@@ -320,7 +341,8 @@ export function routerAdmin(host: AdminHost, settleMs = 2_000): RouterAdmin {
         const target = known(next, shard);
         if (target.state === 'draining') throw new InvalidArgumentError(`shard '${shard}' is draining (being removed); pin to another shard`);
         if (!host.shards.has(shard)) throw new InvalidArgumentError(`shard '${shard}' is not in this router's configuration`);
-        if (group !== undefined && !next.groups[tenant]?.[group]) throw new InvalidArgumentError(`tenant '${tenant}' has no queue group '${group}' in the directory`);
+        if (group !== undefined && !next.groups[tenant]?.[group])
+          throw new InvalidArgumentError(`tenant '${tenant}' has no queue group '${group}' in the directory`);
         const key = unitKey({ tenant: tenant, group: group ?? null });
         if (next.pins[key] === shard) return null;
         next.pins[key] = shard;
@@ -329,22 +351,27 @@ export function routerAdmin(host: AdminHost, settleMs = 2_000): RouterAdmin {
       return viewOf(record);
     },
     setWeight: async (shard, weight) => {
-      if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) throw new InvalidArgumentError(`a weight must be a finite number > 0, got ${String(weight)}`);
-      return viewOf(await directory.change((next) => {
-        const s = known(next, shard);
-        if (s.weight === weight) return null;
-        s.weight = weight;
-        return [];
-      }));
+      if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0)
+        throw new InvalidArgumentError(`a weight must be a finite number > 0, got ${String(weight)}`);
+      return viewOf(
+        await directory.change((next) => {
+          const s = known(next, shard);
+          if (s.weight === weight) return null;
+          s.weight = weight;
+          return [];
+        }),
+      );
     },
     setShardState: async (shard, state) => {
       if (state !== 'active' && state !== 'draining') throw new InvalidArgumentError(`a shard state is 'active' or 'draining', got ${String(state)}`);
-      return viewOf(await directory.change((next) => {
-        const s = known(next, shard);
-        if (s.state === state) return null;
-        s.state = state;
-        return [];
-      }));
+      return viewOf(
+        await directory.change((next) => {
+          const s = known(next, shard);
+          if (s.state === state) return null;
+          s.state = state;
+          return [];
+        }),
+      );
     },
     moveUnit: (unit, toShard, options = {}) => {
       const progress = newProgress();
@@ -359,7 +386,9 @@ export function routerAdmin(host: AdminHost, settleMs = 2_000): RouterAdmin {
         if (from === to) throw new InvalidArgumentError(`unit '${key}' is already on shard '${to}'; nothing to move`);
         const src = host.shards.get(from)?.backend;
         if (src && record.pins[key] === undefined && !(await src.hasData(key))) {
-          throw new InvalidArgumentError(`unknown unit '${key}': it holds no data on its shard '${from}' and is not pinned; to place a new tenant, pin it (admin.pin)`);
+          throw new InvalidArgumentError(
+            `unknown unit '${key}': it holds no data on its shard '${from}' and is not pinned; to place a new tenant, pin it (admin.pin)`,
+          );
         }
         progress.unitsTotal = 1;
         return moveUnit(directory, key, to, options, progress, pinTo);
@@ -397,7 +426,9 @@ export function routerAdmin(host: AdminHost, settleMs = 2_000): RouterAdmin {
           return [];
         });
         const units: UnitMoveResult[] = [];
-        const pinned = Object.entries(directory.record.pins).filter(([, s]) => s === id).map(([u]) => u);
+        const pinned = Object.entries(directory.record.pins)
+          .filter(([, s]) => s === id)
+          .map(([u]) => u);
         progress.unitsTotal += pinned.length;
         for (const unit of pinned) units.push(await moveUnit(directory, unit, roomiest(directory.record, id), options, progress, pinTo));
         const result = await rebalance({ ...options, thresholdSlots: 0 }, progress);
@@ -418,7 +449,8 @@ export function routerAdmin(host: AdminHost, settleMs = 2_000): RouterAdmin {
         known(next, shard);
         const view = viewOf(next).shards.find((s) => s.id === shard)!;
         if (view.slots > 0 || view.pins > 0) throw new ShardNotEmptyError(shard, view.slots, view.pins);
-        if (host.shards.get(shard)?.backend === directory.store.backend) throw new InvalidArgumentError(`shard '${shard}' holds the placement directory; it cannot be removed`);
+        if (host.shards.get(shard)?.backend === directory.store.backend)
+          throw new InvalidArgumentError(`shard '${shard}' holds the placement directory; it cannot be removed`);
         next.shards = next.shards.filter((s) => s.id !== shard);
         next.removed.push(shard);
         return [];

@@ -41,12 +41,14 @@ export interface DirectoryOptions {
 
 const NO_CAPS: ReadonlyMap<string, number> = new Map();
 
-const directoryOptionsSchema = z.object({
-  backend: backendOrSpec.optional(),
-  pollMs: z.number().int().nonnegative().max(3_600_000).default(1_000),
-  push: z.boolean().default(true),
-  frozenWaitMs: z.number().int().nonnegative().max(600_000).default(2_000),
-}).strict();
+const directoryOptionsSchema = z
+  .object({
+    backend: backendOrSpec.optional(),
+    pollMs: z.number().int().nonnegative().max(3_600_000).default(1_000),
+    push: z.boolean().default(true),
+    frozenWaitMs: z.number().int().nonnegative().max(600_000).default(2_000),
+  })
+  .strict();
 
 /** What `createRouter` takes: the shards, the tenant map (pins, weights, caps, queue groups), the directory, the circuit breaker and telemetry. */
 export interface RouterConfig extends TenantMapInput {
@@ -93,7 +95,8 @@ export class Router {
   constructor(config: RouterConfig) {
     const { circuitBreaker, telemetry, directory, ...mapInput } = config ?? ({} as RouterConfig);
     const dir = directoryOptionsSchema.safeParse(directory ?? {});
-    if (!dir.success) throw new ConfigError(`invalid directory options: ${dir.error.issues.map((i) => `directory.${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!dir.success)
+      throw new ConfigError(`invalid directory options: ${dir.error.issues.map((i) => `directory.${i.path.join('.')}: ${i.message}`).join('; ')}`);
     const map = resolveTenantMap(mapInput);
     this.#config = map;
     this.#circuitBreaker = circuitBreaker;
@@ -105,21 +108,27 @@ export class Router {
     this.#shards = new Map(map.shards.map((s) => [s.id, new Shard(s.id, build(s.backend), circuitBreaker)]));
     const storeBackend = dir.data.backend ? build(dir.data.backend) : this.#shards.get(map.shards[0]!.id)!.backend;
     if (dir.data.backend) this.#ownBackends.push(storeBackend);
-    this.directory = new Directory(new DirectoryStore(storeBackend), (id) => this.#shards.get(id)?.backend, map, { pollMs: dir.data.pollMs, push: dir.data.push });
+    this.directory = new Directory(new DirectoryStore(storeBackend), (id) => this.#shards.get(id)?.backend, map, {
+      pollMs: dir.data.pollMs,
+      push: dir.data.push,
+    });
     this.#route = new UnitRoute(this.directory, this.#shards, dir.data.frozenWaitMs);
     // Telemetry wraps shards from outside: backends know nothing of it.
     this.#metrics = new ShardTelemetry(telemetry ?? {}, (namespace) => namespace.split(':')[0]!);
     if (this.#metrics.enabled) this.#metrics.observe(() => this.#shards.values());
     this.#storageTracer = telemetry?.storageSpans ? tracerFrom(telemetry.tracerProvider) : null;
     for (const shard of this.#shards.values()) this.#instrument(shard);
-    this.admin = routerAdmin({
-      directory: this.directory,
-      shards: this.#shards,
-      route: this.#route,
-      tenant: (id) => this.tenant(id),
-      shardFor: (id) => this.shardFor(id),
-      addShard: (id, backend) => this.#addShard(id, backend),
-    }, Math.max(2 * dir.data.pollMs, 1_000) + 250); // other routers see a slot move within a poll or two
+    this.admin = routerAdmin(
+      {
+        directory: this.directory,
+        shards: this.#shards,
+        route: this.#route,
+        tenant: (id) => this.tenant(id),
+        shardFor: (id) => this.shardFor(id),
+        addShard: (id, backend) => this.#addShard(id, backend),
+      },
+      Math.max(2 * dir.data.pollMs, 1_000) + 250,
+    ); // other routers see a slot move within a poll or two
   }
 
   /** The placement this router routes by now (the newest directory epoch it has read). */

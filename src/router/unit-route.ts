@@ -34,7 +34,11 @@ export class UnitRoute {
 
   shardById(id: string): Shard {
     const shard = this.shards.get(id);
-    if (!shard) throw new ShardUnavailableError(id, `the placement directory names shard '${id}', which this router's configuration does not list; deploy the configuration with every shard`);
+    if (!shard)
+      throw new ShardUnavailableError(
+        id,
+        `the placement directory names shard '${id}', which this router's configuration does not list; deploy the configuration with every shard`,
+      );
     return shard;
   }
 
@@ -56,7 +60,12 @@ export class UnitRoute {
           await this.directory.refresh(err.epoch);
           if (this.directory.placement.shardOfKey(key) === shard.id) {
             deadline ||= Date.now() + this.frozenWaitMs;
-            if (Date.now() >= deadline) throw new ShardUnavailableError(shard.id, `unit '${key}' is marked moved to '${err.toShard}' (epoch ${err.epoch}) but the directory still places it here`, { cause: err });
+            if (Date.now() >= deadline)
+              throw new ShardUnavailableError(
+                shard.id,
+                `unit '${key}' is marked moved to '${err.toShard}' (epoch ${err.epoch}) but the directory still places it here`,
+                { cause: err },
+              );
             await sleep(CATCH_UP_MS);
           }
           continue;
@@ -64,7 +73,8 @@ export class UnitRoute {
         if (err instanceof UnitFrozenError) {
           deadline ||= Date.now() + this.frozenWaitMs;
           const now = Date.now();
-          if (now >= deadline) throw new ShardUnavailableError(shard.id, `unit '${key}' stayed frozen for a placement change longer than ${this.frozenWaitMs} ms`, { cause: err });
+          if (now >= deadline)
+            throw new ShardUnavailableError(shard.id, `unit '${key}' stayed frozen for a placement change longer than ${this.frozenWaitMs} ms`, { cause: err });
           // The freeze ends by a flip (seen as moved or active) long before `until`; poll it briefly.
           await sleep(Math.max(1, Math.min(CATCH_UP_MS, err.until - now, deadline - now)));
           continue;
@@ -97,17 +107,20 @@ function routedUnitStorage(run: RunOnUnit): Storage {
   };
   for (const component of COMPONENTS) {
     const methods = new Map<string, unknown>();
-    out[component] = new Proxy({}, {
-      get(_, prop) {
-        if (typeof prop !== 'string' || prop === 'then') return undefined; // not a thenable, not inspectable
-        let m = methods.get(prop);
-        if (!m) {
-          m = (...args: unknown[]) => run((s) => (s[component] as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[prop]!(...args));
-          methods.set(prop, m);
-        }
-        return m;
+    out[component] = new Proxy(
+      {},
+      {
+        get(_, prop) {
+          if (typeof prop !== 'string' || prop === 'then') return undefined; // not a thenable, not inspectable
+          let m = methods.get(prop);
+          if (!m) {
+            m = (...args: unknown[]) => run((s) => (s[component] as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[prop]!(...args));
+            methods.set(prop, m);
+          }
+          return m;
+        },
       },
-    });
+    );
   }
   return out as unknown as Storage;
 }

@@ -59,7 +59,10 @@ export class Shard {
 
   async #guard<T>(_site: Parameters<Interceptor>[0], call: () => Promise<T>): Promise<T> {
     if (!this.breaker.allow()) {
-      throw new ShardUnavailableError(this.id, `circuit open after repeated connection failures (last: ${this.#lastError}); next probe in ${this.breaker.retryInMs()} ms`);
+      throw new ShardUnavailableError(
+        this.id,
+        `circuit open after repeated connection failures (last: ${this.#lastError}); next probe in ${this.breaker.retryInMs()} ms`,
+      );
     }
     try {
       const result = await call();

@@ -139,7 +139,10 @@ export class SlotTable {
         }
       }
     }
-    return new SlotTable(list.map((s) => s.id), owners);
+    return new SlotTable(
+      list.map((s) => s.id),
+      owners,
+    );
   }
 
   /** The slot of a placement key (tenant id or tenant:group), as Redis Cluster computes it. */

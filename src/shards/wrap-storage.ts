@@ -38,7 +38,8 @@ export function wrapStorage(storage: Storage, namespace: string, intercept: Inte
       return intercept(site, () => storage.transaction((tx) => fn(noteQueues(tx, site))));
     },
   };
-  for (const component of COMPONENTS) wrapped[component] = wrapObject(storage[component] as unknown as Record<string, unknown>, component, namespace, intercept);
+  for (const component of COMPONENTS)
+    wrapped[component] = wrapObject(storage[component] as unknown as Record<string, unknown>, component, namespace, intercept);
   return wrapped as unknown as Storage;
 }
 

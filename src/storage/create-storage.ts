@@ -96,10 +96,14 @@ function resolveLeases(driver: NamespaceDriver, recorded: readonly RecordedOp[])
     if (op.op !== 'removeFromQueue') return op;
     const lease = leaseOf(op.fetched);
     if (lease && lease.owner !== driver && lease.owner.namespace === driver.namespace) {
-      throw new LeaseLostError(`job '${op.fetched.jobId}' was fetched from this unit on the shard it lived on before a move; that lease stayed there (the job comes back here when it lapses)`);
+      throw new LeaseLostError(
+        `job '${op.fetched.jobId}' was fetched from this unit on the shard it lived on before a move; that lease stayed there (the job comes back here when it lapses)`,
+      );
     }
     if (!lease || lease.owner !== driver) {
-      throw new InvalidArgumentError(`job '${op.fetched.jobId}' was fetched from another storage; remove it from its queue in a transaction of the storage that fetched it`);
+      throw new InvalidArgumentError(
+        `job '${op.fetched.jobId}' was fetched from another storage; remove it from its queue in a transaction of the storage that fetched it`,
+      );
     }
     return { op: 'removeFromQueue', queue: lease.entry.queue, token: lease.entry.token };
   });
@@ -126,7 +130,13 @@ async function groupCommit(driver: NamespaceDriver, batches: Array<readonly Writ
     if (!(err instanceof JobNotFoundError) && !(err instanceof LeaseLostError)) throw err;
   }
   const results: Array<Error | null> = [];
-  for (const ops of batches) results.push(await driver.commit(ops).then(() => null, (e: Error) => e));
+  for (const ops of batches)
+    results.push(
+      await driver.commit(ops).then(
+        () => null,
+        (e: Error) => e,
+      ),
+    );
   return results;
 }
 
@@ -134,9 +144,16 @@ class CheckedJobStore implements JobStore {
   readonly #creates: Batcher<NewJobRow, string> | null;
   readonly #reads: Batcher<string, JobRecord | null> | null;
 
-  constructor(readonly driver: NamespaceDriver, readonly maxPayloadBytes: number, readonly fence: ReadFence) {
+  constructor(
+    readonly driver: NamespaceDriver,
+    readonly maxPayloadBytes: number,
+    readonly fence: ReadFence,
+  ) {
     const { createJobs, getJobs } = driver;
-    this.#creates = driver.batchInFlight > 0 && createJobs ? batcher(driver, (rows: NewJobRow[]) => createJobs.call(driver, rows), driver.createBatches?.inFlight, driver.createBatches?.max) : null;
+    this.#creates =
+      driver.batchInFlight > 0 && createJobs
+        ? batcher(driver, (rows: NewJobRow[]) => createJobs.call(driver, rows), driver.createBatches?.inFlight, driver.createBatches?.max)
+        : null;
     this.#reads = driver.batchInFlight > 0 && getJobs ? batcher(driver, (ids: string[]) => getJobs.call(driver, ids)) : null;
   }
 
@@ -191,9 +208,11 @@ const MAX_FROM_STATES = 16;
 function fetchSpec(queues: readonly string[], options: Omit<FetchOptions, 'signal'>): FetchSpec {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('fetch options must be an object');
   const names = frozenQueues.get(queues) ?? remember(frozenQueues, queues, checkQueues(queues));
-  const invisibilityMs = options.invisibilityTimeoutMs === undefined ? DEFAULT_INVISIBILITY_MS : checkMs('invisibilityTimeoutMs', options.invisibilityTimeoutMs, 1);
+  const invisibilityMs =
+    options.invisibilityTimeoutMs === undefined ? DEFAULT_INVISIBILITY_MS : checkMs('invisibilityTimeoutMs', options.invisibilityTimeoutMs, 1);
   const withJob = checkFlag('withJob', options.withJob);
-  const change = options.setState === undefined ? null : frozenChanges.get(options.setState) ?? remember(frozenChanges, options.setState, checkedChange(options.setState));
+  const change =
+    options.setState === undefined ? null : (frozenChanges.get(options.setState) ?? remember(frozenChanges, options.setState, checkedChange(options.setState)));
   if (change && !withJob) throw new InvalidArgumentError('setState needs withJob: true (the job as changed is how you see whether it took the state)');
   const key = `${JSON.stringify(names)}\u0000${invisibilityMs}\u0000${withJob}\u0000${change?.key ?? ''}`;
   return { names, invisibilityMs, withJob, setState: change?.change ?? null, key };
@@ -331,7 +350,8 @@ class CheckedLocks implements LockManager {
 
   /** See ADOPT_LOCK: a grant made on another shard, carried here by a move. */
   async [ADOPT_LOCK](resource: string, token: number, ttlMs: number, autoRenew: boolean): Promise<RenewingLock> {
-    if (!(await this.driver.extendLock(resource, token, ttlMs))) throw new LeaseLostError(`lock '${resource}' (token ${token}) was not carried to the unit's new shard, or lapsed`);
+    if (!(await this.driver.extendLock(resource, token, ttlMs)))
+      throw new LeaseLostError(`lock '${resource}' (token ${token}) was not carried to the unit's new shard, or lapsed`);
     return new RenewingLock(this.driver, resource, token, ttlMs, autoRenew);
   }
 
@@ -355,7 +375,10 @@ class CheckedLocks implements LockManager {
 }
 
 class CheckedDataStore implements DataStore {
-  constructor(readonly raw: DataStore, readonly fence: ReadFence) {}
+  constructor(
+    readonly raw: DataStore,
+    readonly fence: ReadFence,
+  ) {}
   async hashGetAll(key: string) {
     return this.fence.after(this.raw.hashGetAll(checkName('key', key)));
   }
@@ -404,7 +427,10 @@ class CheckedDataStore implements DataStore {
 }
 
 class CheckedServers implements ServerRegistry {
-  constructor(readonly driver: NamespaceDriver, readonly fence: ReadFence) {}
+  constructor(
+    readonly driver: NamespaceDriver,
+    readonly fence: ReadFence,
+  ) {}
   async announce(id: string, info: ServerInfo): Promise<void> {
     checkName('serverId', id);
     if (info === null || typeof info !== 'object') throw new InvalidArgumentError('announce needs { queues, workerCount }');
@@ -427,7 +453,13 @@ class CheckedServers implements ServerRegistry {
 }
 
 class CheckedMonitoring implements MonitoringApi {
-  constructor(readonly driver: NamespaceDriver, readonly jobs: JobStore, readonly serverRegistry: ServerRegistry, readonly data: DataStore, readonly fence: ReadFence) {}
+  constructor(
+    readonly driver: NamespaceDriver,
+    readonly jobs: JobStore,
+    readonly serverRegistry: ServerRegistry,
+    readonly data: DataStore,
+    readonly fence: ReadFence,
+  ) {}
   async queues(): Promise<QueueInfo[]> {
     return this.fence.after(this.driver.queueInfo());
   }

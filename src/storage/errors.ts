@@ -43,7 +43,10 @@ export class PayloadTooLargeError extends JobshardError {
   readonly bytes: number;
   readonly limit: number;
   constructor(bytes: number, limit: number) {
-    super('PAYLOAD_TOO_LARGE', `job payload is ${bytes} bytes, over the limit of ${limit} bytes: pass a reference (an id or URL) instead of the data, or raise maxPayloadBytes`);
+    super(
+      'PAYLOAD_TOO_LARGE',
+      `job payload is ${bytes} bytes, over the limit of ${limit} bytes: pass a reference (an id or URL) instead of the data, or raise maxPayloadBytes`,
+    );
     this.bytes = bytes;
     this.limit = limit;
   }
@@ -62,7 +65,10 @@ export class JobNotFoundError extends JobshardError {
 export class LockTimeoutError extends JobshardError {
   readonly resource: string;
   constructor(resource: string, timeoutMs: number) {
-    super('LOCK_TIMEOUT', `could not acquire lock '${resource}' within ${timeoutMs} ms: another holder still has it; raise timeoutMs or shorten the holder's critical section`);
+    super(
+      'LOCK_TIMEOUT',
+      `could not acquire lock '${resource}' within ${timeoutMs} ms: another holder still has it; raise timeoutMs or shorten the holder's critical section`,
+    );
     this.resource = resource;
   }
 }
@@ -116,7 +122,10 @@ export class UnitMovedError extends JobshardError {
   readonly toShard: string;
   readonly epoch: number;
   constructor(namespace: string, toShard: string, epoch: number) {
-    super('UNIT_MOVED', `unit '${namespace}' moved to shard '${toShard}' at directory epoch ${epoch}; nothing was written here: route the call by the current directory`);
+    super(
+      'UNIT_MOVED',
+      `unit '${namespace}' moved to shard '${toShard}' at directory epoch ${epoch}; nothing was written here: route the call by the current directory`,
+    );
     this.namespace = namespace;
     this.toShard = toShard;
     this.epoch = epoch;
@@ -131,7 +140,10 @@ export class UnitFrozenError extends JobshardError {
   readonly namespace: string;
   readonly until: number;
   constructor(namespace: string, until: number) {
-    super('UNIT_FROZEN', `unit '${namespace}' is frozen for a placement change for ${Math.max(0, until - Date.now())} ms more; nothing was written: retry after it`);
+    super(
+      'UNIT_FROZEN',
+      `unit '${namespace}' is frozen for a placement change for ${Math.max(0, until - Date.now())} ms more; nothing was written: retry after it`,
+    );
     this.namespace = namespace;
     this.until = until;
   }
@@ -149,7 +161,10 @@ export class UnitNotEmptyError extends JobshardError {
   readonly unit: string;
   readonly shard: string;
   constructor(unit: string, shard: string) {
-    super('UNIT_NOT_EMPTY', `unit '${unit}' holds data on shard '${shard}'; changing its placement by a directory write would strand it: move it instead (admin.moveUnit). Nothing was changed`);
+    super(
+      'UNIT_NOT_EMPTY',
+      `unit '${unit}' holds data on shard '${shard}'; changing its placement by a directory write would strand it: move it instead (admin.moveUnit). Nothing was changed`,
+    );
     this.unit = unit;
     this.shard = shard;
   }
@@ -168,7 +183,10 @@ export class ShardNotEmptyError extends JobshardError {
 export class UnitMovingError extends JobshardError {
   readonly unit: string;
   constructor(unit: string, from: string, to: string, phase: string) {
-    super('UNIT_MOVING', `unit '${unit}' is already moving from '${from}' to '${to}' (phase ${phase}); wait for it, or run admin.resumeMoves() if its mover died. Nothing was changed`);
+    super(
+      'UNIT_MOVING',
+      `unit '${unit}' is already moving from '${from}' to '${to}' (phase ${phase}); wait for it, or run admin.resumeMoves() if its mover died. Nothing was changed`,
+    );
     this.unit = unit;
   }
 }

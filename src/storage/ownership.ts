@@ -7,10 +7,7 @@ import { UnitFrozenError, UnitMovedError } from './errors.js';
  * leaves a unit frozen; `moved` is permanent on the source and names the new
  * owner and the directory epoch of the flip.
  */
-export type UnitOwnership =
-  | { state: 'active' }
-  | { state: 'frozen'; until: number }
-  | { state: 'moved'; to: string; epoch: number };
+export type UnitOwnership = { state: 'active' } | { state: 'frozen'; until: number } | { state: 'moved'; to: string; epoch: number };
 
 export const ACTIVE: UnitOwnership = Object.freeze({ state: 'active' });
 

@@ -15,7 +15,9 @@ export interface Pauses {
 }
 
 export function pausesOf(fields: Record<string, string> | null | undefined): Pauses {
-  const on = Object.entries(fields ?? {}).filter(([, v]) => v === '1').map(([k]) => k);
+  const on = Object.entries(fields ?? {})
+    .filter(([, v]) => v === '1')
+    .map(([k]) => k);
   return { tenant: on.includes(ALL_QUEUES), queues: on.filter((k) => k !== ALL_QUEUES).sort() };
 }
 

@@ -43,11 +43,31 @@ export interface EntryItem {
   leaseUntil: number | null;
 }
 
-export interface HashItem { kind: 'hash'; key: string; fields: Record<string, string>; expireAt: number | null }
-export interface SetItem { kind: 'set'; key: string; members: Array<[member: string, score: number]>; expireAt: number | null }
+export interface HashItem {
+  kind: 'hash';
+  key: string;
+  fields: Record<string, string>;
+  expireAt: number | null;
+}
+export interface SetItem {
+  kind: 'set';
+  key: string;
+  members: Array<[member: string, score: number]>;
+  expireAt: number | null;
+}
 /** Newest first, as the DataStore reads lists. */
-export interface ListItem { kind: 'list'; key: string; values: string[]; expireAt: number | null }
-export interface CounterItem { kind: 'counter'; key: string; value: number; expireAt: number | null }
+export interface ListItem {
+  kind: 'list';
+  key: string;
+  values: string[];
+  expireAt: number | null;
+}
+export interface CounterItem {
+  kind: 'counter';
+  key: string;
+  value: number;
+  expireAt: number | null;
+}
 
 export interface LockItem {
   kind: 'lock';
@@ -68,7 +88,10 @@ export interface ServerItem {
 }
 
 /** In a delta (the changes since a copy): the thing `ref` names no longer exists at the source. */
-export interface GoneItem { kind: 'gone'; ref: string }
+export interface GoneItem {
+  kind: 'gone';
+  ref: string;
+}
 
 /**
  * What changed at the source while it was being copied, named so every
@@ -82,14 +105,22 @@ export const SEP = '\u001f';
 
 export function itemRef(item: Exclude<UnitItem, GoneItem>): ItemRef {
   switch (item.kind) {
-    case 'job': return `j:${item.id}`;
-    case 'entry': return `e:${item.queue}${SEP}${item.seq}`;
-    case 'hash': return `h:${item.key}`;
-    case 'set': return `z:${item.key}`;
-    case 'list': return `l:${item.key}`;
-    case 'counter': return `c:${item.key}`;
-    case 'lock': return `k:${item.resource}`;
-    case 'server': return `s:${item.id}`;
+    case 'job':
+      return `j:${item.id}`;
+    case 'entry':
+      return `e:${item.queue}${SEP}${item.seq}`;
+    case 'hash':
+      return `h:${item.key}`;
+    case 'set':
+      return `z:${item.key}`;
+    case 'list':
+      return `l:${item.key}`;
+    case 'counter':
+      return `c:${item.key}`;
+    case 'lock':
+      return `k:${item.resource}`;
+    case 'server':
+      return `s:${item.id}`;
   }
 }
 

@@ -122,7 +122,9 @@ function checkJson(value: unknown, path: string, stack: Set<object>): void {
       const proto = Object.getPrototypeOf(value);
       const isArray = Array.isArray(value);
       if (!isArray && proto !== Object.prototype && proto !== null) {
-        throw new InvalidArgumentError(`${path} is a ${value.constructor?.name ?? 'non-plain object'}; pass plain objects, arrays, strings, numbers, booleans or null (convert Dates with toISOString())`);
+        throw new InvalidArgumentError(
+          `${path} is a ${value.constructor?.name ?? 'non-plain object'}; pass plain objects, arrays, strings, numbers, booleans or null (convert Dates with toISOString())`,
+        );
       }
       stack.add(value);
       if (isArray) {

@@ -61,7 +61,10 @@ export class Waiter {
   again = false;
   #ring: (() => void) | null = null;
 
-  constructor(readonly sleeping: Waiter[], readonly fetching: Set<Waiter>) {}
+  constructor(
+    readonly sleeping: Waiter[],
+    readonly fetching: Set<Waiter>,
+  ) {}
 
   /** Sleeps until rung or ms pass (or end() is called); then counts as fetching again. */
   async sleep(ms: number): Promise<void> {

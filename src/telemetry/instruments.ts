@@ -42,7 +42,10 @@ export function storageInstruments(meter: Meter): StorageInstruments {
     enqueued: new CounterSet(meter, 'messaging.client.sent.messages', { description: 'Jobs enqueued', unit: '{job}' }),
     fetched: new CounterSet(meter, 'messaging.client.consumed.messages', { description: 'Jobs fetched (delivered to a consumer)', unit: '{job}' }),
     acknowledged: new CounterSet(meter, 'jobshard.jobs.acknowledged', { description: 'Fetched jobs acknowledged (removed from their queue)', unit: '{job}' }),
-    redelivered: new CounterSet(meter, 'jobshard.jobs.redelivered', { description: 'Jobs delivered again after their invisibility expired or a requeue', unit: '{job}' }),
+    redelivered: new CounterSet(meter, 'jobshard.jobs.redelivered', {
+      description: 'Jobs delivered again after their invisibility expired or a requeue',
+      unit: '{job}',
+    }),
     lockWait: secondsHistogram(meter, 'jobshard.lock.wait.duration', 'Time spent acquiring distributed locks (granted or not)'),
     lockTimeouts: new CounterSet(meter, 'jobshard.lock.timeouts', { description: 'Lock acquisitions that timed out', unit: '{lock}' }),
   };

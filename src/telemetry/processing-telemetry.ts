@@ -13,7 +13,11 @@ export interface JobOutcome {
  * Records one job run: duration, outcome and attempt number, labelled with the
  * server, type, queue and (when `locate` knows it) the shard and backend kind.
  */
-export function processingRecorder(serverId: string, provider?: MeterProvider, locate?: (queue: string) => { shard: string; backend: string } | undefined): (e: JobOutcome) => void {
+export function processingRecorder(
+  serverId: string,
+  provider?: MeterProvider,
+  locate?: (queue: string) => { shard: string; backend: string } | undefined,
+): (e: JobOutcome) => void {
   const inst = processingInstruments(meterFrom(provider));
   const cache = new Map<string, Attributes>();
   return (e) => {

@@ -19,7 +19,10 @@ export class SeriesAttributes {
   readonly #queues = new Map<string, QueueSeries>();
 
   /** `key` identifies `base` among all series of the router (CounterSet keys derive from it). */
-  constructor(readonly key: string, readonly base: Attributes) {}
+  constructor(
+    readonly key: string,
+    readonly base: Attributes,
+  ) {}
 
   /** Attributes of a successful call of `component.method`. */
   op(component: string, method: string): Attributes {

@@ -138,47 +138,52 @@ export class ShardTelemetry {
     const up = m.createObservableGauge('jobshard.shard.up', { description: '1 if the shard answered the last collection, else 0' });
     const circuit = m.createObservableGauge('jobshard.shard.circuit.state', { description: 'Circuit breaker: 0 closed, 1 half-open, 2 open' });
     const connections = m.createObservableGauge('db.client.connection.count', { description: 'Postgres pool connections by state', unit: '{connection}' });
-    const pending = m.createObservableGauge('db.client.connection.pending_requests', { description: 'Requests waiting for a Postgres pool connection', unit: '{request}' });
+    const pending = m.createObservableGauge('db.client.connection.pending_requests', {
+      description: 'Requests waiting for a Postgres pool connection',
+      unit: '{request}',
+    });
     const redisReady = m.createObservableGauge('jobshard.redis.connection.ready', { description: '1 if the Redis connection is ready, else 0' });
     const gauges: ObservableGauge[] = [depth, up, circuit, connections, pending, redisReady];
     m.addBatchObservableCallback(async (observer) => {
-      await Promise.all([...shards()].map(async (shard) => {
-        const attrs = this.#base(shard, null);
-        observer.observe(circuit, CIRCUIT_VALUE[shard.health().circuit], attrs);
-        const pool = shard.backend.poolStats?.();
-        if (pool) {
-          observer.observe(connections, pool.total - pool.idle, { ...attrs, 'db.client.connection.state': 'used' });
-          observer.observe(connections, pool.idle, { ...attrs, 'db.client.connection.state': 'idle' });
-          observer.observe(pending, pool.waiting, attrs);
-        }
-        const status = shard.backend.status?.();
-        if (status !== undefined) observer.observe(redisReady, status === 'ready' ? 1 : 0, attrs);
-        try {
-          const rows = await shard.backend.queueDepths();
-          observer.observe(up, 1, attrs);
-          // Summed per queue (and per tenant if enabled): one series per queue, not per namespace.
-          // A queue seen before but empty now reports 0, rather than its series vanishing at a stale value.
-          const known = this.#seenQueues.get(shard.id) ?? new Map<string, Attributes>();
-          this.#seenQueues.set(shard.id, known);
-          const sums = new Map<string, { attrs: Attributes; waiting: number; inFlight: number }>();
-          for (const [key, a] of known) sums.set(key, { attrs: a, waiting: 0, inFlight: 0 });
-          for (const r of rows) {
-            const a: Attributes = { ...this.#base(shard, this.#tenant(shard, r.namespace)), 'messaging.destination.name': r.queue };
-            const key = JSON.stringify(a);
-            const s = sums.get(key) ?? { attrs: a, waiting: 0, inFlight: 0 };
-            s.waiting += r.waiting;
-            s.inFlight += r.inFlight;
-            sums.set(key, s);
-            known.set(key, a);
+      await Promise.all(
+        [...shards()].map(async (shard) => {
+          const attrs = this.#base(shard, null);
+          observer.observe(circuit, CIRCUIT_VALUE[shard.health().circuit], attrs);
+          const pool = shard.backend.poolStats?.();
+          if (pool) {
+            observer.observe(connections, pool.total - pool.idle, { ...attrs, 'db.client.connection.state': 'used' });
+            observer.observe(connections, pool.idle, { ...attrs, 'db.client.connection.state': 'idle' });
+            observer.observe(pending, pool.waiting, attrs);
           }
-          for (const s of sums.values()) {
-            observer.observe(depth, s.waiting, { ...s.attrs, 'jobshard.queue.state': 'waiting' });
-            observer.observe(depth, s.inFlight, { ...s.attrs, 'jobshard.queue.state': 'in_flight' });
+          const status = shard.backend.status?.();
+          if (status !== undefined) observer.observe(redisReady, status === 'ready' ? 1 : 0, attrs);
+          try {
+            const rows = await shard.backend.queueDepths();
+            observer.observe(up, 1, attrs);
+            // Summed per queue (and per tenant if enabled): one series per queue, not per namespace.
+            // A queue seen before but empty now reports 0, rather than its series vanishing at a stale value.
+            const known = this.#seenQueues.get(shard.id) ?? new Map<string, Attributes>();
+            this.#seenQueues.set(shard.id, known);
+            const sums = new Map<string, { attrs: Attributes; waiting: number; inFlight: number }>();
+            for (const [key, a] of known) sums.set(key, { attrs: a, waiting: 0, inFlight: 0 });
+            for (const r of rows) {
+              const a: Attributes = { ...this.#base(shard, this.#tenant(shard, r.namespace)), 'messaging.destination.name': r.queue };
+              const key = JSON.stringify(a);
+              const s = sums.get(key) ?? { attrs: a, waiting: 0, inFlight: 0 };
+              s.waiting += r.waiting;
+              s.inFlight += r.inFlight;
+              sums.set(key, s);
+              known.set(key, a);
+            }
+            for (const s of sums.values()) {
+              observer.observe(depth, s.waiting, { ...s.attrs, 'jobshard.queue.state': 'waiting' });
+              observer.observe(depth, s.inFlight, { ...s.attrs, 'jobshard.queue.state': 'in_flight' });
+            }
+          } catch {
+            observer.observe(up, 0, attrs);
           }
-        } catch {
-          observer.observe(up, 0, attrs);
-        }
-      }));
+        }),
+      );
     }, gauges);
   }
 }

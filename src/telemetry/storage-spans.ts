@@ -13,7 +13,10 @@ export function storageSpanInterceptor(shard: ObservedShard, tracer: Tracer) {
   const base = { 'db.system': DB_SYSTEM[shard.kind] ?? shard.kind, 'jobshard.shard.id': shard.id, 'jobshard.backend': shard.kind };
   return async <T>(site: CallSiteLike, call: () => Promise<T>): Promise<T> => {
     const operation = `${site.component}.${site.method}`;
-    const span = tracer.startSpan(operation, { kind: SpanKind.CLIENT, attributes: { ...base, 'db.operation.name': operation, 'db.namespace': site.namespace } });
+    const span = tracer.startSpan(operation, {
+      kind: SpanKind.CLIENT,
+      attributes: { ...base, 'db.operation.name': operation, 'db.namespace': site.namespace },
+    });
     try {
       return await context.with(trace.setSpan(context.active(), span), call);
     } catch (err) {

@@ -1,4 +1,17 @@
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Link, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Link,
+  type Span,
+  type Tracer,
+  type TracerProvider,
+} from '@opentelemetry/api';
 
 /**
  * Traces through @opentelemetry/api only: until the application installs an SDK (a tracer
@@ -39,10 +52,21 @@ export function contextOf(parameters: Record<string, string>, name = TRACEPARENT
  * `send <queue>` (PRODUCER) around an enqueue or a schedule: `write` gets the trace headers to
  * store with the job (the producer span's context) and returns the job id.
  */
-export async function producerSpan(tracer: Tracer, queue: string, attributes: Attributes, write: (headers: Record<string, string>) => Promise<string>): Promise<string> {
+export async function producerSpan(
+  tracer: Tracer,
+  queue: string,
+  attributes: Attributes,
+  write: (headers: Record<string, string>) => Promise<string>,
+): Promise<string> {
   const span = tracer.startSpan(`send ${queue}`, {
     kind: SpanKind.PRODUCER,
-    attributes: { 'messaging.system': 'jobshard', 'messaging.operation.type': 'send', 'messaging.operation.name': 'send', 'messaging.destination.name': queue, ...attributes },
+    attributes: {
+      'messaging.system': 'jobshard',
+      'messaging.operation.type': 'send',
+      'messaging.operation.name': 'send',
+      'messaging.destination.name': queue,
+      ...attributes,
+    },
   });
   const ctx = trace.setSpan(context.active(), span);
   try {
@@ -72,11 +96,21 @@ export function startRunSpan(tracer: Tracer, queue: string, parameters: Record<s
   const parent = contextOf(parameters);
   const first = trace.getSpanContext(contextOf(parameters, FIRST_RUN_PARAM));
   const links: Link[] = first && trace.isSpanContextValid(first) ? [{ context: first, attributes: { 'jobshard.link': 'first_run' } }] : [];
-  const span = tracer.startSpan(`process ${queue}`, {
-    kind: SpanKind.CONSUMER,
-    attributes: { 'messaging.system': 'jobshard', 'messaging.operation.type': 'process', 'messaging.operation.name': 'process', 'messaging.destination.name': queue, ...attributes },
-    links,
-  }, parent);
+  const span = tracer.startSpan(
+    `process ${queue}`,
+    {
+      kind: SpanKind.CONSUMER,
+      attributes: {
+        'messaging.system': 'jobshard',
+        'messaging.operation.type': 'process',
+        'messaging.operation.name': 'process',
+        'messaging.destination.name': queue,
+        ...attributes,
+      },
+      links,
+    },
+    parent,
+  );
   return { span, context: trace.setSpan(parent, span) };
 }
 

@@ -15,36 +15,61 @@ const isBackend = (v: unknown): v is Backend =>
 
 export const backendOrSpec = z.union([z.custom<Backend>(isBackend, 'a Backend instance'), backendSpec]);
 
-export const shardSpecSchema = z.object({
-  id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'shard id: 1-64 letters, digits, _ . -'),
-  /** A Backend instance, or (in a JSON file) a spec: {"memory": {}}, {"postgres": {...options}}, {"redis": {...options}}. */
-  backend: backendOrSpec,
-  /** The slot share the rebalancer aims for. Silent: the directory's (1 for a new shard). */
-  weight: z.number().positive('weight must be > 0').finite().optional(),
-}).strict();
+export const shardSpecSchema = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'shard id: 1-64 letters, digits, _ . -'),
+    /** A Backend instance, or (in a JSON file) a spec: {"memory": {}}, {"postgres": {...options}}, {"redis": {...options}}. */
+    backend: backendOrSpec,
+    /** The slot share the rebalancer aims for. Silent: the directory's (1 for a new shard). */
+    weight: z.number().positive('weight must be > 0').finite().optional(),
+  })
+  .strict();
 
 export type ShardSpec = z.input<typeof shardSpecSchema>;
 
-export const tenantMapSchema = z.object({
-  shards: z.array(shardSpecSchema).min(1, 'at least one shard is needed'),
-  tenants: z.record(z.string(), z.object({
-    /** Pin the tenant's home unit to this shard instead of hashing. */
-    shard: z.string().optional(),
-    /** Its share of a server over the router (JobServer(router, …)) while other tenants have work too. Default 1. */
-    weight: z.number().positive('weight must be > 0').finite().optional(),
-    /** At most this many of its jobs run at once, across every server process of the fleet. */
-    maxConcurrent: z.number().int('maxConcurrent must be a whole number').positive('maxConcurrent must be > 0').optional(),
-    /** Per queue: at most this many of the queue's jobs run at once, fleet-wide. */
-    queues: z.record(z.string(), z.object({
-      maxConcurrent: z.number().int('maxConcurrent must be a whole number').positive('maxConcurrent must be > 0'),
-    }).strict()).optional(),
-    queueGroups: z.record(z.string(), z.object({
-      queues: z.array(z.string()).min(1, 'a queue group needs at least one queue'),
-      /** Pin the group to a shard; otherwise it is placed by hashing `tenant:group`. */
-      shard: z.string().optional(),
-    }).strict()).optional(),
-  }).strict()).default({}),
-}).strict();
+export const tenantMapSchema = z
+  .object({
+    shards: z.array(shardSpecSchema).min(1, 'at least one shard is needed'),
+    tenants: z
+      .record(
+        z.string(),
+        z
+          .object({
+            /** Pin the tenant's home unit to this shard instead of hashing. */
+            shard: z.string().optional(),
+            /** Its share of a server over the router (JobServer(router, …)) while other tenants have work too. Default 1. */
+            weight: z.number().positive('weight must be > 0').finite().optional(),
+            /** At most this many of its jobs run at once, across every server process of the fleet. */
+            maxConcurrent: z.number().int('maxConcurrent must be a whole number').positive('maxConcurrent must be > 0').optional(),
+            /** Per queue: at most this many of the queue's jobs run at once, fleet-wide. */
+            queues: z
+              .record(
+                z.string(),
+                z
+                  .object({
+                    maxConcurrent: z.number().int('maxConcurrent must be a whole number').positive('maxConcurrent must be > 0'),
+                  })
+                  .strict(),
+              )
+              .optional(),
+            queueGroups: z
+              .record(
+                z.string(),
+                z
+                  .object({
+                    queues: z.array(z.string()).min(1, 'a queue group needs at least one queue'),
+                    /** Pin the group to a shard; otherwise it is placed by hashing `tenant:group`. */
+                    shard: z.string().optional(),
+                  })
+                  .strict(),
+              )
+              .optional(),
+          })
+          .strict(),
+      )
+      .default({}),
+  })
+  .strict();
 
 /** The tenant map as written (JSON or code): shards with backend specs or backends, and tenants with pins, weights, caps and queue groups. */
 export type TenantMapInput = z.input<typeof tenantMapSchema>;
@@ -95,7 +120,14 @@ export function resolveTenantMap(input: unknown): ResolvedTenantMap {
       continue;
     }
     if (cfg.shard !== undefined && !ids.has(cfg.shard)) problems.push(`${where}.shard: unknown shard '${cfg.shard}' (known: ${known()})`);
-    const resolved: ResolvedTenant = { pin: cfg.shard ?? null, groupOfQueue: new Map(), groups: new Map(), weight: cfg.weight ?? 1, maxConcurrent: cfg.maxConcurrent ?? null, queueCaps: new Map() };
+    const resolved: ResolvedTenant = {
+      pin: cfg.shard ?? null,
+      groupOfQueue: new Map(),
+      groups: new Map(),
+      weight: cfg.weight ?? 1,
+      maxConcurrent: cfg.maxConcurrent ?? null,
+      queueCaps: new Map(),
+    };
     for (const [queue, q] of Object.entries(cfg.queues ?? {})) {
       try {
         resolved.queueCaps.set(checkName('queue', queue), q.maxConcurrent);

@@ -31,9 +31,14 @@ test('migrations: 8 backends (8 separate sessions) starting at once apply each m
   const schema = freshSchema();
   const many = Array.from({ length: 8 }, () => backendFor(schema, { poolSize: 1 }));
   await Promise.all(many.map((b) => b.open()));
-  const rows = await adminQuery<{ version: number; n: string }>(`SELECT version, count(*) AS n FROM ${schema}.jobshard_migrations GROUP BY version ORDER BY version`);
+  const rows = await adminQuery<{ version: number; n: string }>(
+    `SELECT version, count(*) AS n FROM ${schema}.jobshard_migrations GROUP BY version ORDER BY version`,
+  );
   t.true(EACH_ONCE.length >= 3);
-  t.deepEqual(rows.map((r) => [r.version, Number(r.n)]), EACH_ONCE);
+  t.deepEqual(
+    rows.map((r) => [r.version, Number(r.n)]),
+    EACH_ONCE,
+  );
   // And they all work on the shared schema.
   const id = await enqueueJob(many[3]!.storage('mig'), 'q');
   t.is((await many[6]!.storage('mig').queues.fetch(['q'])).jobId, id);
@@ -67,8 +72,9 @@ test('LISTEN: a waiting fetch wakes within milliseconds, and still gets jobs by 
   const notifyLatency = Date.now() - started;
   t.true(notifyLatency < 1_000, `woken after ${notifyLatency} ms`);
 
-  const killed = await adminQuery<{ ok: boolean }>(
-    "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1", [`jobshard-listener:${schema}`]);
+  const killed = await adminQuery<{ ok: boolean }>('SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = $1', [
+    `jobshard-listener:${schema}`,
+  ]);
   t.true(killed.length >= 2, 'both listeners were terminated');
   waiting = consumer.storage(ns).queues.fetch(['q'], { signal: AbortSignal.timeout(5_000) });
   await new Promise((r) => setTimeout(r, 50));
@@ -79,11 +85,11 @@ test('LISTEN: a waiting fetch wakes within milliseconds, and still gets jobs by 
 
   // The listener comes back by itself.
   for (let i = 0; i < 50; i++) {
-    const rows = await adminQuery("SELECT 1 FROM pg_stat_activity WHERE application_name = $1", [`jobshard-listener:${schema}`]);
+    const rows = await adminQuery('SELECT 1 FROM pg_stat_activity WHERE application_name = $1', [`jobshard-listener:${schema}`]);
     if (rows.length >= 2) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  const back = await adminQuery("SELECT 1 FROM pg_stat_activity WHERE application_name = $1", [`jobshard-listener:${schema}`]);
+  const back = await adminQuery('SELECT 1 FROM pg_stat_activity WHERE application_name = $1', [`jobshard-listener:${schema}`]);
   t.is(back.length, 2, 'listeners reconnected');
 });
 
@@ -92,10 +98,14 @@ test('locks: a killed holder process loses its lock when the lease lapses; the n
   const b = backendFor(schema);
   await b.open();
   const ns = `n-${randomUUID()}`;
-  const holder = await startChild('./lock-holder.ts', [JSON.stringify({ kind: 'postgres', url: PG_URL, schema, namespace: ns, resource: 'crash-lock', ttlMs: 1_500 })], /token (\d+)/);
+  const holder = await startChild(
+    './lock-holder.ts',
+    [JSON.stringify({ kind: 'postgres', url: PG_URL, schema, namespace: ns, resource: 'crash-lock', ttlMs: 1_500 })],
+    /token (\d+)/,
+  );
   const heldToken = Number(holder.match[1]);
   // While the holder lives, its renewals keep the lock even across a connection it loses.
-  await adminQuery("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()", [`jobshard:${schema}`]);
+  await adminQuery('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()', [`jobshard:${schema}`]);
   await new Promise((r) => setTimeout(r, 2_000)); // past the first lease: only renewals keep it
   await t.throwsAsync(b.storage(ns).locks.acquire('crash-lock', { timeoutMs: 0 }), { name: 'LockTimeoutError' });
   await kill(holder.child);
@@ -151,8 +161,11 @@ test('expireJob 0: the job is deleted in the commit with its history rows; other
   });
   const count = async (table: string) => Number((await adminQuery<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.${table}`))[0]!.n);
   t.is(await count('jobs'), 1);
-  t.is(await count('job_states'), 1, 'only the kept job\'s Enqueued row is left');
-  t.deepEqual((await s.jobs.history(ids[4]!)).map((h) => h.name), ['Enqueued']);
+  t.is(await count('job_states'), 1, "only the kept job's Enqueued row is left");
+  t.deepEqual(
+    (await s.jobs.history(ids[4]!)).map((h) => h.name),
+    ['Enqueued'],
+  );
   t.is(await b.sweep(), 0, 'nothing left for the sweeper');
 });
 
@@ -202,8 +215,14 @@ test('config: options in the connection string are kept, and cannot move the bac
   await enqueueJob(ba.storage('n'), 'q');
   await enqueueJob(bb.storage('n'), 'q');
   await enqueueJob(bb.storage('n'), 'q');
-  t.deepEqual((await adminQuery<{ n: string }>(`SELECT count(*) AS n FROM ${a}.jobs`)).map((r) => Number(r.n)), [1]);
-  t.deepEqual((await adminQuery<{ n: string }>(`SELECT count(*) AS n FROM ${b}.jobs`)).map((r) => Number(r.n)), [2]);
+  t.deepEqual(
+    (await adminQuery<{ n: string }>(`SELECT count(*) AS n FROM ${a}.jobs`)).map((r) => Number(r.n)),
+    [1],
+  );
+  t.deepEqual(
+    (await adminQuery<{ n: string }>(`SELECT count(*) AS n FROM ${b}.jobs`)).map((r) => Number(r.n)),
+    [2],
+  );
   // The URL's own option still holds: an enqueue behind a held table lock gives up after 100 ms.
   const holder = new pg.Client({ connectionString: PG_URL });
   await holder.connect();
@@ -240,7 +259,11 @@ test('durability: fetch and ack commit without waiting for the WAL flush; enqueu
   const row = [['t'], ['[]'], ['q'], ['{}'], [null], [null], [true]];
   t.is(await commitMode(SQL.createJobs, [ns, ...row]), 'on');
   t.is(await commitMode(SQL.commit, [ns, [id], JSON.stringify([{ op: 'setJobParameter', jobId: id, name: 'p', value: 'v' }])]), 'on');
-  t.is(await commitMode(SQL.commitRemoving, [ns, [id], JSON.stringify([{ op: 'setJobParameter', jobId: id, name: 'p', value: 'v' }]), [], []]), 'on', 'an outcome with its acks waits for the flush');
+  t.is(
+    await commitMode(SQL.commitRemoving, [ns, [id], JSON.stringify([{ op: 'setJobParameter', jobId: id, name: 'p', value: 'v' }]), [], []]),
+    'on',
+    'an outcome with its acks waits for the flush',
+  );
   t.is(await commitMode(SQL.tryLock, [ns, 'r', 1_000]), 'on');
 });
 
@@ -282,8 +305,14 @@ async function explainingClient(t: ExecutionContext, schema: string, analyze: st
   for (const table of analyze) await client.query(`ANALYZE ${table}`);
   const plans: string[] = [];
   client.on('notice', (msg) => plans.push(msg.message ?? ''));
-  for (const sql of ["LOAD 'auto_explain'", 'SET auto_explain.log_min_duration = 0', 'SET auto_explain.log_nested_statements = on',
-    "SET auto_explain.log_level = 'notice'", "SET client_min_messages = 'notice'"]) await client.query(sql);
+  for (const sql of [
+    "LOAD 'auto_explain'",
+    'SET auto_explain.log_min_duration = 0',
+    'SET auto_explain.log_nested_statements = on',
+    "SET auto_explain.log_level = 'notice'",
+    "SET client_min_messages = 'notice'",
+  ])
+    await client.query(sql);
   return { client, plans };
 }
 
@@ -304,7 +333,11 @@ test('plans: a fetch reaches each leased job by primary key when only queue_entr
   const fetchPlans = plans.filter((p) => p.includes('queue_entries'));
   t.true(fetchPlans.length >= 8, `${fetchPlans.length} fetch plans seen`);
   // Plan nodes name the index ("using jobs_by_state", "on jobs_by_state"); the query text's comments may too.
-  t.deepEqual(fetchPlans.filter((p) => /(using|on) jobs_by_state/.test(p)), [], 'no fetch plan scans jobs by state');
+  t.deepEqual(
+    fetchPlans.filter((p) => /(using|on) jobs_by_state/.test(p)),
+    [],
+    'no fetch plan scans jobs by state',
+  );
 });
 
 test('plans: without statistics, a fetch at a 100,000-entry backlog walks the queue in index order and sorts nothing', async (t) => {
@@ -319,16 +352,33 @@ test('plans: without statistics, a fetch at a 100,000-entry backlog walks the qu
   await client.query("INSERT INTO queue_entries (ns, queue, job_id) SELECT $1, 'q', g FROM generate_series(1, 100000) g", [ns]);
   for (let i = 0; i < 8; i++) {
     const { rows } = await client.query(SQL.fetch, [ns, ['q'], 60_000, 64, false, null, null]);
-    t.deepEqual(rows.filter((r: { seq: unknown }) => r.seq !== null).map((r: { job_id: string }) => Number(r.job_id)).sort((a, b) => a - b),
-      Array.from({ length: 64 }, (_, k) => i * 64 + k + 1), 'the queue\'s head, in order');
+    t.deepEqual(
+      rows
+        .filter((r: { seq: unknown }) => r.seq !== null)
+        .map((r: { job_id: string }) => Number(r.job_id))
+        .sort((a, b) => a - b),
+      Array.from({ length: 64 }, (_, k) => i * 64 + k + 1),
+      "the queue's head, in order",
+    );
   }
   // An empty queue: the function's other statement, the next lease to lapse, runs too.
   await client.query(SQL.fetch, [ns, ['none'], 60_000, 64, false, null, null]);
   const picks = plans.filter((p) => p.includes('CTE picked'));
   t.true(picks.length >= 9, `${picks.length} fetch plans seen`);
-  t.true(plans.some((p) => p.includes('min(c.lease_until)')), 'the next-lapse statement was planned');
-  t.deepEqual(picks.filter((p) => /Sort Key: c(_\d+)?\.seq|Bitmap Heap Scan on queue_entries c\b/.test(p)), [], 'no pick sorts the queue');
-  t.deepEqual(plans.filter((p) => /Seq Scan on|Bitmap Heap Scan on|JIT:/.test(p)), [], 'every statement reaches its rows by an index, without JIT');
+  t.true(
+    plans.some((p) => p.includes('min(c.lease_until)')),
+    'the next-lapse statement was planned',
+  );
+  t.deepEqual(
+    picks.filter((p) => /Sort Key: c(_\d+)?\.seq|Bitmap Heap Scan on queue_entries c\b/.test(p)),
+    [],
+    'no pick sorts the queue',
+  );
+  t.deepEqual(
+    plans.filter((p) => /Seq Scan on|Bitmap Heap Scan on|JIT:/.test(p)),
+    [],
+    'every statement reaches its rows by an index, without JIT',
+  );
 });
 
 test('plans: commits, acks and sweeps first planned on small tables reach rows by index at a 20,000-job backlog', async (t) => {
@@ -358,10 +408,18 @@ test('plans: commits, acks and sweeps first planned on small tables reach rows b
   for (let i = 0; i < 8; i++) await round();
   const writes = plans.filter((p) => /Query Text: (DELETE|UPDATE|PERFORM|SELECT 1 FROM)/.test(p));
   t.true(writes.length >= 16 * 4, `${writes.length} plans of the commit, ack and sweep seen`);
-  t.deepEqual(writes.filter((p) => /Seq Scan on|JIT:/.test(p)), [], 'no statement scans a whole table or compiles');
+  t.deepEqual(
+    writes.filter((p) => /Seq Scan on|JIT:/.test(p)),
+    [],
+    'no statement scans a whole table or compiles',
+  );
   // The commit's lock by id, first planned here on 400 jobs, kept jobs_by_state (ns, …, id) for
   // ns = $1 AND id = x: at 20,000 jobs each commit of 50 read 21,700 buffers, 115 ms.
-  t.deepEqual(writes.filter((p) => /(using|on) (jobs_by_state|queue_entries_fetch)/.test(p)), [], 'rows by id are reached by primary key');
+  t.deepEqual(
+    writes.filter((p) => /(using|on) (jobs_by_state|queue_entries_fetch)/.test(p)),
+    [],
+    'rows by id are reached by primary key',
+  );
 });
 
 test('plans: lookups by id first planned on a 10-job table keep to the primary key at 20,000 jobs', async (t) => {
@@ -390,7 +448,9 @@ test('plans: lookups by id first planned on a 10-job table keep to the primary k
   for (let i = 0; i < 10; i++) await createEnqueued(s, 2_000);
   for (const [name, values, index] of lookups) {
     const literal = values.map((v) => client.escapeLiteral(Array.isArray(v) ? `{${v.join(',')}}` : String(v))).join(', ');
-    const plan = (await client.query(`EXPLAIN EXECUTE ${client.escapeIdentifier(name)}(${literal})`)).rows.map((r: Record<string, string>) => r['QUERY PLAN']).join('\n');
+    const plan = (await client.query(`EXPLAIN EXECUTE ${client.escapeIdentifier(name)}(${literal})`)).rows
+      .map((r: Record<string, string>) => r['QUERY PLAN'])
+      .join('\n');
     t.regex(plan, new RegExp(`using ${index} on`), `${name}:\n${plan}`);
     t.notRegex(plan, /jobs_by_state|queue_entries_fetch|Seq Scan/, `${name}:\n${plan}`);
   }
@@ -407,7 +467,10 @@ test('plans: ordered reads first planned on a few rows walk their index at 100,0
   const fill = async (from: number, to: number) => {
     await client.query("INSERT INTO sets (ns, key, member, score) SELECT $1, 'schedule', g::text, g FROM generate_series($2::int, $3::int) g", [ns, from, to]);
     await client.query("INSERT INTO lists (ns, key, value) SELECT $1, 'l', g::text FROM generate_series($2::int, $3::int) g", [ns, from, to]);
-    const ids = await client.query("INSERT INTO jobs (ns, type, args, queue, state_name, state_at) SELECT $1, 't', '[]', 'q', 'Enqueued', now() FROM generate_series($2::int, $3::int) RETURNING id", [ns, from, to]);
+    const ids = await client.query(
+      "INSERT INTO jobs (ns, type, args, queue, state_name, state_at) SELECT $1, 't', '[]', 'q', 'Enqueued', now() FROM generate_series($2::int, $3::int) RETURNING id",
+      [ns, from, to],
+    );
     await client.query("INSERT INTO queue_entries (ns, queue, job_id) SELECT $1, 'q', unnest($2::bigint[])", [ns, ids.rows.map((r: { id: string }) => r.id)]);
   };
   const reads: Array<['setFirstByScore' | 'setRange' | 'listRange' | 'jobsInState' | 'queueJobs', unknown[], string]> = [
@@ -422,7 +485,9 @@ test('plans: ordered reads first planned on a few rows walk their index at 100,0
   await fill(6, 100_000);
   for (const [name, values, index] of reads) {
     const literal = values.map((v) => client.escapeLiteral(String(v))).join(', ');
-    const plan = (await client.query(`EXPLAIN EXECUTE ${client.escapeIdentifier(name)}(${literal})`)).rows.map((r: Record<string, string>) => r['QUERY PLAN']).join('\n');
+    const plan = (await client.query(`EXPLAIN EXECUTE ${client.escapeIdentifier(name)}(${literal})`)).rows
+      .map((r: Record<string, string>) => r['QUERY PLAN'])
+      .join('\n');
     t.regex(plan, new RegExp(`^Limit[^]*Index Scan using ${index} on`), `${name}:\n${plan}`);
     t.notRegex(plan, /Sort|Seq Scan|Bitmap/, `${name}:\n${plan}`);
   }
@@ -445,5 +510,9 @@ test('plans: with statistics, a batch fetch and its ack reach entries and jobs b
     t.is(acked.rows.length, 128);
   }
   t.true(plans.length >= 16, `${plans.length} plans seen`);
-  t.deepEqual(plans.filter((p) => /Seq Scan on (queue_entries|jobs)\b/.test(p)), [], 'no plan scans a whole table');
+  t.deepEqual(
+    plans.filter((p) => /Seq Scan on (queue_entries|jobs)\b/.test(p)),
+    [],
+    'no plan scans a whole table',
+  );
 });

@@ -20,7 +20,10 @@ test('cluster: namespaces spread over all three masters', async (t) => {
   }
   const perNode = await Promise.all(client.nodes('master').map((n) => n.dbsize()));
   t.is(perNode.length, 3);
-  t.true(perNode.every((n) => n > 0), `keys per master: ${perNode.join(', ')}`);
+  t.true(
+    perNode.every((n) => n > 0),
+    `keys per master: ${perNode.join(', ')}`,
+  );
 });
 
 runConformance(test, {

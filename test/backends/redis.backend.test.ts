@@ -123,7 +123,10 @@ test('faults: a server that is down fails fast with ShardUnavailableError; calls
   await private_.start();
   let resumed = false;
   for (let i = 0; i < 50 && !resumed; i++) {
-    resumed = await s.data.counterGet('c').then(() => true, () => false);
+    resumed = await s.data.counterGet('c').then(
+      () => true,
+      () => false,
+    );
     if (!resumed) await new Promise((res) => setTimeout(res, 100));
   }
   t.true(resumed, 'calls work again after the restart');
@@ -191,7 +194,10 @@ test('expiry: expiring a job with 0 ms deletes its keys and index entries in tha
   });
   t.deepEqual(await keysUnder(`${prefix}{${ns}}:job:`), []);
   const base = `${prefix}{${ns}}:`;
-  t.deepEqual([await admin.zscore(`${base}state:Enqueued`, id), await admin.zscore(`${base}state:Succeeded`, id), await admin.zscore(`${base}expiring`, id)], [null, null, null]);
+  t.deepEqual(
+    [await admin.zscore(`${base}state:Enqueued`, id), await admin.zscore(`${base}state:Succeeded`, id), await admin.zscore(`${base}expiring`, id)],
+    [null, null, null],
+  );
 });
 
 test('sweep: lapsed jobs leave the state indexes by themselves, with no monitoring read; sweepIntervalMs 0 leaves it to sweep()', async (t) => {
@@ -199,7 +205,8 @@ test('sweep: lapsed jobs leave the state indexes by themselves, with no monitori
   const manual = new RedisBackend({ url: REDIS_URL, prefix: `${prefix}sw2:`, sweepIntervalMs: 0 });
   try {
     const ns = `sweep-${randomUUID()}`;
-    const lapse = (b: RedisBackend) => b.storage(ns).jobs.create({ type: 't', args: [], queue: 'q', state: { name: 'Succeeded' }, enqueue: true, expireInMs: 300 });
+    const lapse = (b: RedisBackend) =>
+      b.storage(ns).jobs.create({ type: 't', args: [], queue: 'q', state: { name: 'Succeeded' }, enqueue: true, expireInMs: 300 });
     const [a, m] = [await lapse(auto), await lapse(manual)];
     const indexed = (p: string, id: string) => admin.zscore(`${p}{${ns}}:state:Succeeded`, id);
     t.not(await indexed(`${prefix}sw1:`, a), null);
@@ -217,7 +224,11 @@ test('sweep: lapsed jobs leave the state indexes by themselves, with no monitori
 
 test('locks: a killed holder process loses its lock when the lease lapses; the next token is larger', async (t) => {
   const ns = `lock-${randomUUID()}`;
-  const holder = await startChild('./lock-holder.ts', [JSON.stringify({ kind: 'redis', url: REDIS_URL, prefix, namespace: ns, resource: 'crash-lock', ttlMs: 1_500 })], /token (\d+)/);
+  const holder = await startChild(
+    './lock-holder.ts',
+    [JSON.stringify({ kind: 'redis', url: REDIS_URL, prefix, namespace: ns, resource: 'crash-lock', ttlMs: 1_500 })],
+    /token (\d+)/,
+  );
   const heldToken = Number(holder.match[1]);
   await new Promise((r) => setTimeout(r, 2_000)); // past the first lease: only renewals keep it
   await t.throwsAsync(backend.storage(ns).locks.acquire('crash-lock', { timeoutMs: 0 }), { name: 'LockTimeoutError' });

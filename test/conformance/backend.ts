@@ -12,7 +12,8 @@ export function backendTests(test: Test, name: string, backend: Backend): void {
     await enqueueJob(backend.storage(a), 'reports');
     await enqueueJob(backend.storage(b), 'mail');
     const f = await backend.storage(a).queues.fetch(['mail']);
-    const mine = (await backend.queueDepths()).filter((d) => d.namespace === a || d.namespace === b)
+    const mine = (await backend.queueDepths())
+      .filter((d) => d.namespace === a || d.namespace === b)
       .sort((x, y) => (x.namespace + x.queue < y.namespace + y.queue ? -1 : 1));
     t.deepEqual(mine, [
       { namespace: a, queue: 'mail', waiting: 2, inFlight: 1 },

@@ -14,10 +14,14 @@ export function badInputTests(test: Test, h: Harness): void {
       await rejectsWithCode(t, s.locks.acquire(name, { timeoutMs: 0 }), 'INVALID_ARGUMENT');
       await rejectsWithCode(t, s.data.hashGetAll(name), 'INVALID_ARGUMENT');
       await rejectsWithCode(t, s.servers.announce(name, { queues: ['q'], workerCount: 1 }), 'INVALID_ARGUMENT');
-      await rejectsWithCode(t, s.transaction((tx) => {
-        tx.hashSet('written-before-the-bad-one', { a: '1' });
-        tx.enqueue(name, '1');
-      }), 'INVALID_ARGUMENT');
+      await rejectsWithCode(
+        t,
+        s.transaction((tx) => {
+          tx.hashSet('written-before-the-bad-one', { a: '1' });
+          tx.enqueue(name, '1');
+        }),
+        'INVALID_ARGUMENT',
+      );
     }
     await rejectsWithCode(t, s.queues.fetch([]), 'INVALID_ARGUMENT');
     await rejectsWithCode(t, s.queues.fetch(['a', 'a']), 'INVALID_ARGUMENT');
@@ -29,10 +33,22 @@ export function badInputTests(test: Test, h: Harness): void {
 
   test(`${h.name} bad input: a bad first state or enqueue flag is refused and creates nothing`, async (t) => {
     const s = await h.storage();
-    const bad: unknown[] = [{ state: { name: '' } }, { state: { name: 'x'.repeat(5000) } }, { state: 'Enqueued' }, { state: null },
-      { state: { name: 'Enqueued', data: { n: 1 } } }, { state: { name: 'Enqueued', reason: 7 } }, { enqueue: 'yes' }, { enqueue: 1 }];
+    const bad: unknown[] = [
+      { state: { name: '' } },
+      { state: { name: 'x'.repeat(5000) } },
+      { state: 'Enqueued' },
+      { state: null },
+      { state: { name: 'Enqueued', data: { n: 1 } } },
+      { state: { name: 'Enqueued', reason: 7 } },
+      { enqueue: 'yes' },
+      { enqueue: 1 },
+    ];
     for (const extra of bad) {
-      await rejectsWithCode(t, s.jobs.create({ type: 't', args: [], queue: 'q', state: { name: 'Enqueued' }, enqueue: true, ...(extra as object) }), 'INVALID_ARGUMENT');
+      await rejectsWithCode(
+        t,
+        s.jobs.create({ type: 't', args: [], queue: 'q', state: { name: 'Enqueued' }, enqueue: true, ...(extra as object) }),
+        'INVALID_ARGUMENT',
+      );
     }
     t.deepEqual(await s.monitoring.queues(), []);
     t.deepEqual(await s.monitoring.stateCounts(), {});
@@ -43,8 +59,18 @@ export function badInputTests(test: Test, h: Harness): void {
     const cyclic: Record<string, unknown> = {};
     cyclic['self'] = cyclic;
     const bad: unknown[] = [
-      [() => 1], [Symbol('s')], [10n], [undefined], [NaN], [Infinity], [new Date()], [new Map()], [cyclic], [{ nested: [1, { f: () => 2 }] }],
-      'not-an-array', { 0: 'x' },
+      [() => 1],
+      [Symbol('s')],
+      [10n],
+      [undefined],
+      [NaN],
+      [Infinity],
+      [new Date()],
+      [new Map()],
+      [cyclic],
+      [{ nested: [1, { f: () => 2 }] }],
+      'not-an-array',
+      { 0: 'x' },
     ];
     for (const args of bad) {
       await rejectsWithCode(t, s.jobs.create({ type: 't', args: args as never, queue: 'q' }), 'INVALID_ARGUMENT');
@@ -73,10 +99,26 @@ export function badInputTests(test: Test, h: Harness): void {
     await rejectsWithCode(t, s.locks.acquire('r', { timeoutMs: 0, ttlMs: -1 }), 'INVALID_ARGUMENT');
     await rejectsWithCode(t, s.servers.removeTimedOut(-1), 'INVALID_ARGUMENT');
     await rejectsWithCode(t, s.jobs.create({ type: 't', args: [], queue: 'q', expireInMs: -10 }), 'INVALID_ARGUMENT');
-    await rejectsWithCode(t, s.transaction((tx) => tx.expireJob(id, -1)), 'INVALID_ARGUMENT');
-    await rejectsWithCode(t, s.transaction((tx) => tx.expire('hash', 'h', Number.NaN)), 'INVALID_ARGUMENT');
-    await rejectsWithCode(t, s.transaction((tx) => tx.expire('bogus' as never, 'h', 10)), 'INVALID_ARGUMENT');
-    await rejectsWithCode(t, s.transaction((tx) => tx.setAdd('z', 'm', Infinity)), 'INVALID_ARGUMENT');
+    await rejectsWithCode(
+      t,
+      s.transaction((tx) => tx.expireJob(id, -1)),
+      'INVALID_ARGUMENT',
+    );
+    await rejectsWithCode(
+      t,
+      s.transaction((tx) => tx.expire('hash', 'h', Number.NaN)),
+      'INVALID_ARGUMENT',
+    );
+    await rejectsWithCode(
+      t,
+      s.transaction((tx) => tx.expire('bogus' as never, 'h', 10)),
+      'INVALID_ARGUMENT',
+    );
+    await rejectsWithCode(
+      t,
+      s.transaction((tx) => tx.setAdd('z', 'm', Infinity)),
+      'INVALID_ARGUMENT',
+    );
     await rejectsWithCode(t, s.data.setFirstByScore('z', 5, 1), 'INVALID_ARGUMENT');
     await rejectsWithCode(t, s.data.setRange('z', -2, 3), 'INVALID_ARGUMENT');
     await rejectsWithCode(t, s.monitoring.jobsInState('Succeeded', { limit: 0 }), 'INVALID_ARGUMENT');

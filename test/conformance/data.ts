@@ -22,7 +22,10 @@ export function dataTests(test: Test, h: Harness): void {
     const s = await h.storage();
     await s.transaction((tx) => tx.hashSet('h', JSON.parse('{"__proto__":"p","constructor":"c"}') as Record<string, string>));
     const all = await s.data.hashGetAll('h');
-    t.deepEqual(Object.entries(all!).sort(), [['__proto__', 'p'], ['constructor', 'c']]);
+    t.deepEqual(Object.entries(all!).sort(), [
+      ['__proto__', 'p'],
+      ['constructor', 'c'],
+    ]);
     t.is(await s.data.hashGet('h', '__proto__'), 'p');
   });
 
@@ -109,12 +112,13 @@ export function dataTests(test: Test, h: Harness): void {
   test(`${h.name} data: every kind expires, reports its TTL and can be persisted`, async (t) => {
     const s = await h.storage();
     const kinds: StructureKind[] = ['hash', 'set', 'list', 'counter'];
-    const write = (key: string) => s.transaction((tx) => {
-      tx.hashSet(key, { f: 'v' });
-      tx.setAdd(key, 'm', 1);
-      tx.listInsert(key, 'x');
-      tx.counterIncrement(key, 1);
-    });
+    const write = (key: string) =>
+      s.transaction((tx) => {
+        tx.hashSet(key, { f: 'v' });
+        tx.setAdd(key, 'm', 1);
+        tx.listInsert(key, 'x');
+        tx.counterIncrement(key, 1);
+      });
     await write('gone');
     await write('kept');
     for (const kind of kinds) t.is(await s.data.ttl(kind, 'gone'), -1, `${kind} without expiry`);

@@ -26,7 +26,10 @@ export function fetchSetStateTests(test: Test, h: Harness): void {
     t.deepEqual(marked.stateData, { serverId: 's-1' });
     t.deepEqual(await s.jobs.get(ready), marked, 'the handed-out record is the stored job after the change');
     const history = await s.jobs.history(ready);
-    t.deepEqual(history.map((st) => st.name), ['Enqueued', 'Processing']);
+    t.deepEqual(
+      history.map((st) => st.name),
+      ['Enqueued', 'Processing'],
+    );
     t.deepEqual(history[1]!.data, { serverId: 's-1' });
 
     t.is(got.get(deleted)!.job!.state, 'Deleted');
@@ -45,9 +48,15 @@ export function fetchSetStateTests(test: Test, h: Harness): void {
     change.state.data.serverId = 'second';
     change.from.push('Processing');
     const second = (await s.queues.tryFetch(['again'], { withJob: true, setState: change }))!;
-    const frozen = Object.freeze({ state: Object.freeze({ name: 'Processing', data: Object.freeze({ serverId: 'third' }) }), from: Object.freeze(['Enqueued']) });
+    const frozen = Object.freeze({
+      state: Object.freeze({ name: 'Processing', data: Object.freeze({ serverId: 'third' }) }),
+      from: Object.freeze(['Enqueued']),
+    });
     const third = (await s.queues.tryFetch(Object.freeze(['again']), { withJob: true, setState: frozen }))!;
-    t.deepEqual([first, second, third].map((f) => f.job!.stateData['serverId']), ['first', 'second', 'third']);
+    t.deepEqual(
+      [first, second, third].map((f) => f.job!.stateData['serverId']),
+      ['first', 'second', 'third'],
+    );
     // A frozen but bad change is refused every time, not remembered.
     const bad = Object.freeze({ state: Object.freeze({ name: '' }), from: Object.freeze(['Enqueued']) });
     for (let i = 0; i < 2; i++) await rejectsWithCode(t, s.queues.tryFetch(['again'], { withJob: true, setState: bad }), 'INVALID_ARGUMENT');
@@ -59,10 +68,16 @@ export function fetchSetStateTests(test: Test, h: Harness): void {
     const id = await createEnqueued(s, 'again');
     const first = (await s.queues.tryFetch(['again'], { withJob: true, setState: processing, invisibilityTimeoutMs: 50 }))!;
     await delay(100);
-    const second = (await s.queues.tryFetch(['again'], { withJob: true, setState: { ...processing, state: { name: 'Processing', data: { serverId: 's-2' } } } }))!;
+    const second = (await s.queues.tryFetch(['again'], {
+      withJob: true,
+      setState: { ...processing, state: { name: 'Processing', data: { serverId: 's-2' } } },
+    }))!;
     t.is(second.jobId, first.jobId);
     t.deepEqual(second.job!.stateData, { serverId: 's-2' });
-    t.deepEqual((await s.jobs.history(id)).map((st) => st.data['serverId'] ?? null), [null, 's-1', 's-2']);
+    t.deepEqual(
+      (await s.jobs.history(id)).map((st) => st.data['serverId'] ?? null),
+      [null, 's-1', 's-2'],
+    );
     await second.ack();
 
     const gone = await s.jobs.create({ type: 't', args: [], queue: 'again', expireInMs: 300, state: { name: 'Enqueued' }, enqueue: true });
@@ -93,7 +108,10 @@ export function fetchSetStateTests(test: Test, h: Harness): void {
       await rejectsWithCode(t, s.queues.fetch(['bad-mark'], options as FetchOptions), 'INVALID_ARGUMENT');
     }
     t.deepEqual(await s.monitoring.queues(), [{ name: 'bad-mark', waiting: 1, inFlight: 0 }]);
-    t.deepEqual((await s.jobs.history(id)).map((st) => st.name), ['Enqueued']);
+    t.deepEqual(
+      (await s.jobs.history(id)).map((st) => st.name),
+      ['Enqueued'],
+    );
   });
 
   test(`${h.name} queues: 400 jobs, 16 consumers fetching with setState: each job is marked exactly once`, async (t) => {
@@ -110,7 +128,10 @@ export function fetchSetStateTests(test: Test, h: Harness): void {
     });
     await Promise.all(consumers);
     t.is(marks.size, 400);
-    t.deepEqual([...marks.values()].filter((n) => n !== 1), []);
+    t.deepEqual(
+      [...marks.values()].filter((n) => n !== 1),
+      [],
+    );
     const histories = await Promise.all(ids.map((id) => s.jobs.history(id)));
     t.deepEqual(histories.filter((hs) => hs.map((st) => st.name).join() !== 'Enqueued,Processing').length, 0, 'one Processing entry per job');
     t.deepEqual(await s.monitoring.stateCounts(), { Processing: 400 });

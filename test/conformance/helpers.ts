@@ -30,7 +30,11 @@ export async function rejectsWithCode(t: ExecutionContext, promise: Promise<unkn
 /** Fetch with a time limit; resolves null if nothing arrives in time. */
 export async function fetchOrNull(s: Storage, queues: string[], ms: number, invisibilityTimeoutMs?: number, withJob?: boolean) {
   try {
-    return await s.queues.fetch(queues, { signal: AbortSignal.timeout(ms), ...(invisibilityTimeoutMs ? { invisibilityTimeoutMs } : {}), ...(withJob ? { withJob } : {}) });
+    return await s.queues.fetch(queues, {
+      signal: AbortSignal.timeout(ms),
+      ...(invisibilityTimeoutMs ? { invisibilityTimeoutMs } : {}),
+      ...(withJob ? { withJob } : {}),
+    });
   } catch (err) {
     if ((err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError') return null;
     throw err;

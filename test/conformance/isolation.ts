@@ -15,7 +15,11 @@ export function isolationTests(test: Test, h: Harness): void {
 
     await rejectsWithCode(t, b.jobs.get(id), 'JOB_NOT_FOUND');
     await rejectsWithCode(t, b.jobs.setParameter(id, 'x', 'y'), 'JOB_NOT_FOUND');
-    await rejectsWithCode(t, b.transaction((tx) => tx.setJobState(id, { name: 'Deleted' })), 'JOB_NOT_FOUND');
+    await rejectsWithCode(
+      t,
+      b.transaction((tx) => tx.setJobState(id, { name: 'Deleted' })),
+      'JOB_NOT_FOUND',
+    );
     t.is(await fetchOrNull(b, ['shared-name'], 100), null);
     t.is(await b.data.hashGetAll('k'), null);
     t.deepEqual(await b.data.setAll('k'), []);

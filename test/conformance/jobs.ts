@@ -26,7 +26,12 @@ export function jobTests(test: Test, h: Harness): void {
     // JSON.parse makes "__proto__" an own property, as a caller decoding a payload would have it.
     const fields = JSON.parse('{"__proto__":"p","constructor":"c","toString":"t"}') as Record<string, string>;
     const id = await s.jobs.create({ type: 't', args: [], queue: 'q', parameters: fields, state: { name: 'Enqueued', data: fields }, enqueue: true });
-    const expected = (o: Record<string, string>) => t.deepEqual(Object.entries(o).sort(), [['__proto__', 'p'], ['constructor', 'c'], ['toString', 't']]);
+    const expected = (o: Record<string, string>) =>
+      t.deepEqual(Object.entries(o).sort(), [
+        ['__proto__', 'p'],
+        ['constructor', 'c'],
+        ['toString', 't'],
+      ]);
     const job = await s.jobs.get(id);
     expected(job.parameters);
     expected(job.stateData);
@@ -60,7 +65,10 @@ export function jobTests(test: Test, h: Harness): void {
     t.deepEqual(job.stateData, { queue: 'q' });
     t.truthy(job.stateAt);
     const history = await s.jobs.history(id);
-    t.deepEqual(history.map((x) => x.name), ['Scheduled', 'Enqueued', 'Note']);
+    t.deepEqual(
+      history.map((x) => x.name),
+      ['Scheduled', 'Enqueued', 'Note'],
+    );
     t.is(history[0]!.reason, 'later');
     t.deepEqual(history[0]!.data, { enqueueAt: '123' });
     t.is(history[2]!.reason, 'just history');
@@ -124,7 +132,10 @@ export function jobTests(test: Test, h: Harness): void {
     await rejectsWithCode(t, s.jobs.get(gone), 'JOB_NOT_FOUND');
     await rejectsWithCode(t, s.jobs.history(gone), 'JOB_NOT_FOUND');
     await rejectsWithCode(t, s.jobs.getParameter(gone, 'p'), 'JOB_NOT_FOUND');
-    t.deepEqual((await s.monitoring.jobsInState('Succeeded')).map((j) => j.id), [kept]);
+    t.deepEqual(
+      (await s.monitoring.jobsInState('Succeeded')).map((j) => j.id),
+      [kept],
+    );
     t.deepEqual(await s.monitoring.stateCounts(), { Succeeded: 1, Enqueued: 1 });
     t.is((await s.jobs.get(kept)).expireAt, null);
     const expireAt = (await s.jobs.get(later)).expireAt;
@@ -153,8 +164,14 @@ export function jobTests(test: Test, h: Harness): void {
   test(`${h.name} jobs: create with a state and enqueue writes the job, its first state and its queue entry at once`, async (t) => {
     const s = await h.storage();
     const before = await enqueueJob(s, 'one-step');
-    const id = await s.jobs.create({ type: 'email.send', args: [{ to: 'x' }], queue: 'one-step', parameters: { p: '1' },
-      state: { name: 'Enqueued', reason: 'created', data: { queue: 'one-step' } }, enqueue: true });
+    const id = await s.jobs.create({
+      type: 'email.send',
+      args: [{ to: 'x' }],
+      queue: 'one-step',
+      parameters: { p: '1' },
+      state: { name: 'Enqueued', reason: 'created', data: { queue: 'one-step' } },
+      enqueue: true,
+    });
     const after = await createEnqueued(s, 'one-step');
     const job = await s.jobs.get(id);
     t.is(job.state, 'Enqueued');
@@ -164,13 +181,22 @@ export function jobTests(test: Test, h: Harness): void {
     t.is(job.expireAt, null, 'no expireInMs: the job never expires');
     t.deepEqual(job.parameters, { p: '1' });
     const history = await s.jobs.history(id);
-    t.deepEqual(history.map((x) => [x.name, x.reason, x.data]), [['Enqueued', 'created', { queue: 'one-step' }]]);
+    t.deepEqual(
+      history.map((x) => [x.name, x.reason, x.data]),
+      [['Enqueued', 'created', { queue: 'one-step' }]],
+    );
     t.deepEqual(await s.monitoring.stateCounts(), { Enqueued: 3 });
-    t.deepEqual((await s.monitoring.queues()).map((q) => [q.name, q.waiting]), [['one-step', 3]]);
+    t.deepEqual(
+      (await s.monitoring.queues()).map((q) => [q.name, q.waiting]),
+      [['one-step', 3]],
+    );
     // One FIFO order whichever way a job entered the queue.
     const fetched = [];
     for (let i = 0; i < 3; i++) fetched.push((await s.queues.tryFetch(['one-step']))!);
-    t.deepEqual(fetched.map((f) => f.jobId), [before, id, after]);
+    t.deepEqual(
+      fetched.map((f) => f.jobId),
+      [before, id, after],
+    );
     for (const f of fetched) await f.ack();
   });
 

@@ -5,18 +5,20 @@ export function lockTests(test: Test, h: Harness): void {
   test(`${h.name} locks: 20 contenders, no lost update, tokens strictly increasing`, async (t) => {
     const s = await h.storage();
     const tokens: number[] = [];
-    await Promise.all(Array.from({ length: 20 }, async () => {
-      const lock = await s.locks.acquire('counter-lock', { timeoutMs: 20_000, ttlMs: 5_000 });
-      try {
-        tokens.push(lock.token);
-        // Read-modify-write through the storage: without mutual exclusion updates are lost.
-        const current = Number((await s.data.hashGet('shared', 'value')) ?? '0');
-        await delay(Math.random() * 3);
-        await s.transaction((tx) => tx.hashSet('shared', { value: String(current + 1) }));
-      } finally {
-        await lock.release();
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        const lock = await s.locks.acquire('counter-lock', { timeoutMs: 20_000, ttlMs: 5_000 });
+        try {
+          tokens.push(lock.token);
+          // Read-modify-write through the storage: without mutual exclusion updates are lost.
+          const current = Number((await s.data.hashGet('shared', 'value')) ?? '0');
+          await delay(Math.random() * 3);
+          await s.transaction((tx) => tx.hashSet('shared', { value: String(current + 1) }));
+        } finally {
+          await lock.release();
+        }
+      }),
+    );
     t.is(await s.data.hashGet('shared', 'value'), '20');
     t.is(tokens.length, 20);
     for (let i = 1; i < tokens.length; i++) t.true(tokens[i]! > tokens[i - 1]!, `token ${tokens[i]} after ${tokens[i - 1]}`);

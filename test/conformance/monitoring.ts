@@ -12,8 +12,14 @@ export function monitoringTests(test: Test, h: Harness): void {
       { name: 'alpha', waiting: 2, inFlight: 1 },
       { name: 'beta', waiting: 1, inFlight: 0 },
     ]);
-    t.deepEqual((await s.monitoring.queueJobs('alpha')).map((j) => j.id), [a[1], a[2]]);
-    t.deepEqual((await s.monitoring.queueJobs('alpha', { offset: 1, limit: 5 })).map((j) => j.id), [a[2]]);
+    t.deepEqual(
+      (await s.monitoring.queueJobs('alpha')).map((j) => j.id),
+      [a[1], a[2]],
+    );
+    t.deepEqual(
+      (await s.monitoring.queueJobs('alpha', { offset: 1, limit: 5 })).map((j) => j.id),
+      [a[2]],
+    );
     t.deepEqual(await s.monitoring.queueJobs('nothing-here'), []);
     await f.ack();
   });
@@ -37,12 +43,18 @@ export function monitoringTests(test: Test, h: Harness): void {
       await s.monitoring.jobsInState('Succeeded', { offset: 3, limit: 3 }),
       await s.monitoring.jobsInState('Succeeded', { offset: 6, limit: 3 }),
     ];
-    t.deepEqual(pages.map((p) => p.length), [3, 3, 1]);
+    t.deepEqual(
+      pages.map((p) => p.length),
+      [3, 3, 1],
+    );
     const all = pages.flat();
     t.deepEqual(all.map((j) => j.id).sort(), [...ids].sort());
     for (let i = 1; i < all.length; i++) t.true(all[i - 1]!.stateAt!.getTime() >= all[i]!.stateAt!.getTime());
     t.deepEqual(all[0]!.args, [6], 'most recent first');
-    t.deepEqual((await s.monitoring.jobsInState('Failed')).map((j) => [j.id, j.stateReason]), [[failed, 'boom']]);
+    t.deepEqual(
+      (await s.monitoring.jobsInState('Failed')).map((j) => [j.id, j.stateReason]),
+      [[failed, 'boom']],
+    );
     t.deepEqual(await s.monitoring.jobsInState('Processing'), []);
   });
 
@@ -52,8 +64,9 @@ export function monitoringTests(test: Test, h: Harness): void {
     // More than one sweep batch (500) of lapsing jobs, over three states, one of them changed after its expiry
     // was set. The expiries are set in one transaction, right before the first count, so a slow create does
     // not let any of them lapse early.
-    const lapsing = await Promise.all(Array.from({ length: 530 }, (_, i) =>
-      s.jobs.create({ type: 't', args: [i], queue: 'q', state: { name: ['Succeeded', 'Failed', 'Deleted'][i % 3]! } })));
+    const lapsing = await Promise.all(
+      Array.from({ length: 530 }, (_, i) => s.jobs.create({ type: 't', args: [i], queue: 'q', state: { name: ['Succeeded', 'Failed', 'Deleted'][i % 3]! } })),
+    );
     await s.transaction((tx) => {
       for (const id of lapsing) tx.expireJob(id, 2_500);
       tx.setJobState(lapsing[1]!, { name: 'Succeeded' });
@@ -61,7 +74,10 @@ export function monitoringTests(test: Test, h: Harness): void {
     t.deepEqual(await s.monitoring.stateCounts(), { Succeeded: 179, Failed: 176, Deleted: 176 });
     await delay(3_000);
     t.deepEqual(await s.monitoring.stateCounts(), { Succeeded: 1 });
-    t.deepEqual((await s.monitoring.jobsInState('Succeeded')).map((j) => j.id), [kept]);
+    t.deepEqual(
+      (await s.monitoring.jobsInState('Succeeded')).map((j) => j.id),
+      [kept],
+    );
     t.deepEqual(await s.monitoring.jobsInState('Failed'), []);
   });
 
@@ -71,13 +87,19 @@ export function monitoringTests(test: Test, h: Harness): void {
     const { job, history } = await s.monitoring.jobDetails(id);
     t.is(job.type, 'report.build');
     t.deepEqual(job.args, [{ month: '2026-11' }]);
-    t.deepEqual(history.map((x) => x.name), ['Enqueued']);
+    t.deepEqual(
+      history.map((x) => x.name),
+      ['Enqueued'],
+    );
   });
 
   test(`${h.name} monitoring: servers and statistics`, async (t) => {
     const s = await h.storage();
     await s.servers.announce('mon-1', { queues: ['default'], workerCount: 2 });
-    t.deepEqual((await s.monitoring.servers()).map((x) => x.id), ['mon-1']);
+    t.deepEqual(
+      (await s.monitoring.servers()).map((x) => x.id),
+      ['mon-1'],
+    );
     const now = new Date();
     const k = statsKeys('succeeded', now);
     const f = statsKeys('failed', now);

@@ -8,7 +8,12 @@ import { enqueueJob, rejectsWithCode } from './helpers.js';
 export function operatorReadTests(test: Test, name: string, backend: Backend): void {
   test(`${name} operator reads: namespaces() lists those holding jobs or due entries, not those holding only data`, async (t) => {
     const run = randomUUID();
-    const [queued, scheduled, recurring, dataOnly] = ['queued', 'scheduled', 'recurring', 'data'].map((k) => `ops-${k}-${run}`) as [string, string, string, string];
+    const [queued, scheduled, recurring, dataOnly] = ['queued', 'scheduled', 'recurring', 'data'].map((k) => `ops-${k}-${run}`) as [
+      string,
+      string,
+      string,
+      string,
+    ];
     await enqueueJob(backend.storage(queued), 'mail');
     await backend.storage(scheduled).jobs.create({ type: 'x', args: [], queue: 'mail', state: { name: 'Scheduled' } });
     await backend.storage(recurring).transaction((tx) => tx.setAdd(RECURRING_SET, 'nightly', Date.now() + 60_000));
@@ -43,7 +48,10 @@ export function operatorReadTests(test: Test, name: string, backend: Backend): v
     const other = `ops-sum-other-${run}`;
     await backend.storage(`ops-sum-a-${run}`).transaction((tx) => tx.counterIncrement(key, 2));
     await enqueueJob(backend.storage(`ops-sum-b-${run}`), 'q'); // Redis sums over the namespaces it lists
-    await backend.storage(`ops-sum-b-${run}`).transaction((tx) => { tx.counterIncrement(key, 3); tx.counterIncrement(other, 7); });
+    await backend.storage(`ops-sum-b-${run}`).transaction((tx) => {
+      tx.counterIncrement(key, 3);
+      tx.counterIncrement(other, 7);
+    });
     await enqueueJob(backend.storage(`ops-sum-a-${run}`), 'q');
     t.deepEqual(await backend.counterSums([key, other, `ops-missing-${run}`]), { [key]: 5, [other]: 7, [`ops-missing-${run}`]: 0 });
     t.deepEqual(await backend.counterSums([]), {});
@@ -54,10 +62,12 @@ export function operatorReadTests(test: Test, name: string, backend: Backend): v
     const key = `ops-many-${run}`;
     const names = Array.from({ length: 1_100 }, (_, i) => `ops-many-${run}-${i}`);
     for (let i = 0; i < names.length; i += 100) {
-      await Promise.all(names.slice(i, i + 100).map(async (ns, j) => {
-        await enqueueJob(backend.storage(ns), 'q');
-        await backend.storage(ns).transaction((tx) => tx.counterIncrement(key, i + j + 1));
-      }));
+      await Promise.all(
+        names.slice(i, i + 100).map(async (ns, j) => {
+          await enqueueJob(backend.storage(ns), 'q');
+          await backend.storage(ns).transaction((tx) => tx.counterIncrement(key, i + j + 1));
+        }),
+      );
     }
     t.deepEqual(await backend.counterSums([key]), { [key]: (1_100 * 1_101) / 2 });
     const depths = (await backend.queueDepths()).filter((d) => d.namespace.startsWith(`ops-many-${run}-`));

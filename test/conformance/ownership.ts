@@ -34,7 +34,12 @@ async function snapshot(backend: Backend, ns: string) {
   const own = await backend.ownership(ns);
   await backend.setOwnership(ns, { state: 'active' });
   const s = backend.storage(ns);
-  const out = { counts: await s.monitoring.stateCounts(), queues: await s.monitoring.queues(), hash: await s.data.hashGetAll('h'), servers: (await s.servers.list()).length };
+  const out = {
+    counts: await s.monitoring.stateCounts(),
+    queues: await s.monitoring.queues(),
+    hash: await s.data.hashGetAll('h'),
+    servers: (await s.servers.list()).length,
+  };
   await backend.setOwnership(ns, own);
   return out;
 }
@@ -103,17 +108,25 @@ export function ownershipTests(test: Test, name: string, backend: Backend): void
   test(`${name} ownership: a freeze resolves only after the writes begun before it; none lands after it (200 concurrent creates, counted)`, async (t) => {
     const ns = `own-${randomUUID()}`;
     const s = backend.storage(ns);
-    const results = Array.from({ length: 200 }, (_, i) => (async () => {
-      await new Promise((r) => setTimeout(r, i % 20));
-      return s.jobs.create({ type: 't', args: [i], queue: 'q', enqueue: true, state: { name: 'Enqueued' } });
-    })().then((id) => ({ id }), (err: Error) => ({ err })));
+    const results = Array.from({ length: 200 }, (_, i) =>
+      (async () => {
+        await new Promise((r) => setTimeout(r, i % 20));
+        return s.jobs.create({ type: 't', args: [i], queue: 'q', enqueue: true, state: { name: 'Enqueued' } });
+      })().then(
+        (id) => ({ id }),
+        (err: Error) => ({ err }),
+      ),
+    );
     await new Promise((r) => setTimeout(r, 8));
     await backend.setOwnership(ns, { state: 'frozen', until: Date.now() + 5_000 });
     const atFreeze = (await s.monitoring.stateCounts())['Enqueued'] ?? 0;
     const settled = await Promise.all(results);
     const created = settled.filter((r) => 'id' in r).length;
     const refused = settled.filter((r) => 'err' in r);
-    t.true(refused.every((r) => isJobshardError(r.err, 'UNIT_FROZEN')), refused.map((r) => r.err.message).join('; '));
+    t.true(
+      refused.every((r) => isJobshardError(r.err, 'UNIT_FROZEN')),
+      refused.map((r) => r.err.message).join('; '),
+    );
     t.is(created + refused.length, 200);
     t.is((await s.monitoring.stateCounts())['Enqueued'] ?? 0, atFreeze, 'nothing landed after the freeze returned');
     t.is(atFreeze, created, 'every create that succeeded had landed before the freeze returned');

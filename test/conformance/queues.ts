@@ -114,7 +114,11 @@ export function queueTests(test: Test, h: Harness): void {
     const s = await h.storage();
     const started = Date.now();
     // The signal's reason is a DOMException, which ava's throwsAsync does not accept as an error.
-    const reasonOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as { name?: string });
+    const reasonOf = (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (e: unknown) => e as { name?: string },
+      );
     t.is((await reasonOf(s.queues.fetch(['empty'], { signal: AbortSignal.timeout(150) })))?.name, 'TimeoutError');
     const took = Date.now() - started;
     t.true(took >= 140 && took < 4_000, `took ${took} ms (the fallback poll is 5 s or more)`);
@@ -180,7 +184,10 @@ export function queueTests(test: Test, h: Harness): void {
     await Promise.all(consumers);
     t.is(ids.size, 1000);
     t.is(seen.size, 1000);
-    t.deepEqual([...seen.values()].filter((n) => n !== 1), []);
+    t.deepEqual(
+      [...seen.values()].filter((n) => n !== 1),
+      [],
+    );
     t.deepEqual(withoutJob, [], 'every fetch that asked for records got them; the others none');
     for (const id of ids) t.true(seen.has(id));
   });
@@ -256,8 +263,14 @@ export function queueTests(test: Test, h: Harness): void {
   });
   test(`${h.name} queues: a fetch with withJob carries the job as it was when fetched`, async (t) => {
     const s = await h.storage();
-    const id = await s.jobs.create({ type: 'report.build', args: [{ month: '2026-11' }, 3], queue: 'carry', parameters: { culture: 'fr' },
-      state: { name: 'Enqueued', data: { queue: 'carry' } }, enqueue: true });
+    const id = await s.jobs.create({
+      type: 'report.build',
+      args: [{ month: '2026-11' }, 3],
+      queue: 'carry',
+      parameters: { culture: 'fr' },
+      state: { name: 'Enqueued', data: { queue: 'carry' } },
+      enqueue: true,
+    });
     const expected = await s.jobs.get(id);
     const plain = (await s.queues.fetch(['carry'], { invisibilityTimeoutMs: 1 }))!;
     t.is(plain.job, undefined, 'not asked for: not read');

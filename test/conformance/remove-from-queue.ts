@@ -26,20 +26,28 @@ export function removeFromQueueTests(test: Test, h: Harness): void {
     await delay(100);
     const second = (await s.queues.tryFetch(['rq-lost']))!;
     t.is(second.jobId, id);
-    await rejectsWithCode(t, s.transaction((tx) => {
-      tx.setJobState(id, { name: 'Succeeded' });
-      tx.hashSet('written-with-the-lost-ack', { a: '1' });
-      tx.removeFromQueue(first);
-    }), 'LEASE_LOST');
+    await rejectsWithCode(
+      t,
+      s.transaction((tx) => {
+        tx.setJobState(id, { name: 'Succeeded' });
+        tx.hashSet('written-with-the-lost-ack', { a: '1' });
+        tx.removeFromQueue(first);
+      }),
+      'LEASE_LOST',
+    );
     t.is((await s.jobs.get(id)).state, 'Enqueued');
     t.is(await s.data.hashGetAll('written-with-the-lost-ack'), null);
     t.deepEqual(await s.monitoring.queues(), [{ name: 'rq-lost', waiting: 0, inFlight: 1 }], 'the live delivery keeps its entry');
     // Named twice in one transaction: the second removal finds it gone, so nothing is written.
-    await rejectsWithCode(t, s.transaction((tx) => {
-      tx.hashSet('written-with-a-double-ack', { a: '1' });
-      tx.removeFromQueue(second);
-      tx.removeFromQueue(second);
-    }), 'LEASE_LOST');
+    await rejectsWithCode(
+      t,
+      s.transaction((tx) => {
+        tx.hashSet('written-with-a-double-ack', { a: '1' });
+        tx.removeFromQueue(second);
+        tx.removeFromQueue(second);
+      }),
+      'LEASE_LOST',
+    );
     t.is(await s.data.hashGetAll('written-with-a-double-ack'), null);
     await second.ack();
   });
@@ -49,10 +57,14 @@ export function removeFromQueueTests(test: Test, h: Harness): void {
     await createEnqueued(other, 'rq-foreign');
     const foreign = (await other.queues.tryFetch(['rq-foreign']))!;
     for (const bad of [null, undefined, {}, { jobId: 'x', queue: 'q' }, foreign]) {
-      await rejectsWithCode(t, s.transaction((tx) => {
-        tx.hashSet('written-before-the-bad-one', { a: '1' });
-        tx.removeFromQueue(bad as never);
-      }), 'INVALID_ARGUMENT');
+      await rejectsWithCode(
+        t,
+        s.transaction((tx) => {
+          tx.hashSet('written-before-the-bad-one', { a: '1' });
+          tx.removeFromQueue(bad as never);
+        }),
+        'INVALID_ARGUMENT',
+      );
     }
     t.is(await s.data.hashGetAll('written-before-the-bad-one'), null);
     t.deepEqual(await other.monitoring.queues(), [{ name: 'rq-foreign', waiting: 0, inFlight: 1 }]);
@@ -83,7 +95,10 @@ export function removeFromQueueTests(test: Test, h: Harness): void {
     await Promise.all(consumers);
     t.deepEqual(lost, []);
     t.is(done.size, 400);
-    t.deepEqual([...done.values()].filter((n) => n !== 1), []);
+    t.deepEqual(
+      [...done.values()].filter((n) => n !== 1),
+      [],
+    );
     t.is(await s.data.counterGet('rq-race-done'), 400);
     t.deepEqual(await s.monitoring.queues(), []);
     t.deepEqual(await s.monitoring.stateCounts(), { Succeeded: 400 });
@@ -101,10 +116,12 @@ export function removeFromQueueTests(test: Test, h: Harness): void {
     const fetched = await Promise.all(ids.map(() => s.queues.tryFetch(['rq-group'])));
     const results = await Promise.allSettled([
       s.transaction((tx) => tx.removeFromQueue(first)),
-      ...fetched.map((f) => s.transaction((tx) => {
-        tx.setJobState(f!.jobId, { name: 'Succeeded' });
-        tx.removeFromQueue(f!);
-      })),
+      ...fetched.map((f) =>
+        s.transaction((tx) => {
+          tx.setJobState(f!.jobId, { name: 'Succeeded' });
+          tx.removeFromQueue(f!);
+        }),
+      ),
     ]);
     t.is(results[0]!.status, 'rejected');
     t.is(((results[0] as PromiseRejectedResult).reason as { code?: string }).code, 'LEASE_LOST');

@@ -27,7 +27,10 @@ export function serverTests(test: Test, h: Harness): void {
     await delay(1_500);
     await s.servers.heartbeat('alive');
     t.is(await s.servers.removeTimedOut(1_000), 1);
-    t.deepEqual((await s.servers.list()).map((x) => x.id), ['alive']);
+    t.deepEqual(
+      (await s.servers.list()).map((x) => x.id),
+      ['alive'],
+    );
     await rejectsWithCode(t, s.servers.heartbeat('silent'), 'SERVER_GONE');
     t.is(await s.servers.removeTimedOut(60_000), 0);
   });

@@ -5,15 +5,19 @@ export function transactionTests(test: Test, h: Harness): void {
   test(`${h.name} transactions: a failing write leaves nothing behind`, async (t) => {
     const s = await h.storage();
     const id = await enqueueJob(s, 'q-ok');
-    await rejectsWithCode(t, s.transaction((tx) => {
-      tx.hashSet('h', { a: '1' });
-      tx.setAdd('z', 'm', 1);
-      tx.listInsert('l', 'x');
-      tx.counterIncrement('c', 5);
-      tx.setJobState(id, { name: 'Processing' });
-      tx.enqueue('q-other', id);
-      tx.setJobState('999999999', { name: 'Ghost' }); // this job does not exist
-    }), 'JOB_NOT_FOUND');
+    await rejectsWithCode(
+      t,
+      s.transaction((tx) => {
+        tx.hashSet('h', { a: '1' });
+        tx.setAdd('z', 'm', 1);
+        tx.listInsert('l', 'x');
+        tx.counterIncrement('c', 5);
+        tx.setJobState(id, { name: 'Processing' });
+        tx.enqueue('q-other', id);
+        tx.setJobState('999999999', { name: 'Ghost' }); // this job does not exist
+      }),
+      'JOB_NOT_FOUND',
+    );
     t.is(await s.data.hashGetAll('h'), null);
     t.deepEqual(await s.data.setAll('z'), []);
     t.deepEqual(await s.data.listAll('l'), []);
@@ -25,11 +29,13 @@ export function transactionTests(test: Test, h: Harness): void {
 
   test(`${h.name} transactions: a callback that throws writes nothing`, async (t) => {
     const s = await h.storage();
-    const err = await t.throwsAsync(s.transaction(async (tx) => {
-      tx.hashSet('h', { a: '1' });
-      tx.counterIncrement('c');
-      throw new Error('boom');
-    }));
+    const err = await t.throwsAsync(
+      s.transaction(async (tx) => {
+        tx.hashSet('h', { a: '1' });
+        tx.counterIncrement('c');
+        throw new Error('boom');
+      }),
+    );
     t.is(err?.message, 'boom');
     t.is(await s.data.hashGetAll('h'), null);
     t.is(await s.data.counterGet('c'), 0);

@@ -14,8 +14,14 @@ export function unitStreamTests(test: Test, name: string, backend: Backend): voi
     const ns = `stream-${randomUUID()}`;
     const { ids } = await fillUnit(backend.storage(ns));
     const before = await exportAll(backend, ns);
-    t.true(before.some((i) => i.kind === 'entry' && i.leaseUntil !== null), 'a leased entry is exported with its lease');
-    t.true(before.some((i) => i.kind === 'lock' && i.holder !== null), 'a held lock is exported with its holder');
+    t.true(
+      before.some((i) => i.kind === 'entry' && i.leaseUntil !== null),
+      'a leased entry is exported with its lease',
+    );
+    t.true(
+      before.some((i) => i.kind === 'lock' && i.holder !== null),
+      'a held lock is exported with its holder',
+    );
     await backend.clearUnit(ns);
     t.false(await backend.hasData(ns));
     await backend.importUnit(ns, once(before));

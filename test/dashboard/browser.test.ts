@@ -12,7 +12,15 @@ import { dashboardFixture, HOSTILE, serveDashboard, type DashboardFixture } from
 
 const CHROMIUM = process.env.JOBSHARD_CHROMIUM ?? '/usr/bin/chromium';
 // The flags this workplace's chromium needs: no sandbox as root, no calls home on a closed network.
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 /** Requests with this cookie may act: the application's own login, as far as the dashboard knows. */
 const isAdmin = (req: IncomingMessage) => /(?:^|;\s*)admin=yes(?:;|$)/.test(req.headers.cookie ?? '');
 
@@ -71,7 +79,7 @@ test.serial('every page renders with the figures of the monitoring API, with no 
   await page.click('form.search button');
   t.is(await page.locator('tr[data-tenant]').count(), 1);
   await page.click(`a:text("${f.tenants.pg}")`);
-  t.is((await page.locator('#home-shard').textContent()), 'pg');
+  t.is(await page.locator('#home-shard').textContent(), 'pg');
   for (const q of await f.router.admin.queues([f.tenants.pg])) t.is(await num(page, `tr[data-queue="${q.name}"] [data-k="waiting"]`), q.waiting);
 
   await page.click('ul.states a[data-state="Failed"]');
@@ -94,7 +102,12 @@ test.serial('every page renders with the figures of the monitoring API, with no 
 test.serial('hostile arguments and exception messages run no script on any page that shows them', async (t) => {
   const { page, context, problems } = await watchedPage(t);
   for (const tenant of Object.values(f.tenants)) {
-    for (const path of [`/tenants/${tenant}/jobs?state=Failed`, `/tenants/${tenant}/jobs?state=Enqueued`, `/tenants/${tenant}/job/${enc(f.jobs[tenant]!.failed)}`, `/tenants/${tenant}/job/${enc(f.jobs[tenant]!.waiting)}`]) {
+    for (const path of [
+      `/tenants/${tenant}/jobs?state=Failed`,
+      `/tenants/${tenant}/jobs?state=Enqueued`,
+      `/tenants/${tenant}/job/${enc(f.jobs[tenant]!.failed)}`,
+      `/tenants/${tenant}/job/${enc(f.jobs[tenant]!.waiting)}`,
+    ]) {
       const res = await page.goto(dash.url + path);
       t.is(res!.status(), 200, path);
       t.is(await page.locator('main img, main svg[onload], main script').count(), 0, path);
@@ -129,7 +142,13 @@ test.serial('pause, clicked, stops a queue: a running server starts none of its 
   const { page, context } = await watchedPage(t);
   const tenant = f.tenants.pg;
   const ran: string[] = [];
-  const server = new JobServer(f.router, { queues: ['gated'], workerCount: 2, tenants: [tenant], discoveryIntervalMs: 100, handlers: { gated: (args) => void ran.push(String(args[0])) } });
+  const server = new JobServer(f.router, {
+    queues: ['gated'],
+    workerCount: 2,
+    tenants: [tenant],
+    discoveryIntervalMs: 100,
+    handlers: { gated: (args) => void ran.push(String(args[0])) },
+  });
   await server.start();
   try {
     const client = new JobClient(f.router.tenant(tenant));
@@ -189,7 +208,7 @@ test.serial('a forged POST from another page (no token) and a POST without autho
   await plain.close();
 });
 
-test.serial('the tenant-scoped dashboard cannot open another tenant\'s job by id', async (t) => {
+test.serial("the tenant-scoped dashboard cannot open another tenant's job by id", async (t) => {
   const scoped = await serveDashboard(f.router, { tenant: f.tenants.mem });
   const { page, context, problems } = await watchedPage(t, false);
   try {
@@ -204,7 +223,10 @@ test.serial('the tenant-scoped dashboard cannot open another tenant\'s job by id
     t.is(await page.locator('header nav a').count(), 1);
     t.is(await page.locator('#read-only').count(), 1);
     // Only the 404 documents logged errors (the browser reports a failed main request as a console error).
-    t.true(problems.every((p) => p.includes('404')), problems.join('\n'));
+    t.true(
+      problems.every((p) => p.includes('404')),
+      problems.join('\n'),
+    );
   } finally {
     await context.close();
     await scoped.close();
@@ -217,7 +239,9 @@ test.serial('the overview updates live, without a reload', async (t) => {
   const cell = 'tr[data-shard="mem"] [data-k="waiting"]';
   const before = await num(page, cell);
   await new JobClient(f.router.tenant(f.tenants.mem)).enqueue('ok', ['live'], { queue: 'livequeue' });
-  await page.waitForFunction(([sel, n]) => Number(document.querySelector(sel as string)?.textContent) === (n as number) + 1, [cell, before] as const, { timeout: 10_000 });
+  await page.waitForFunction(([sel, n]) => Number(document.querySelector(sel as string)?.textContent) === (n as number) + 1, [cell, before] as const, {
+    timeout: 10_000,
+  });
   t.is(await num(page, cell), before + 1);
   t.deepEqual(problems, []);
   await context.close();

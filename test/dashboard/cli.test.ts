@@ -20,12 +20,15 @@ let jobId: string;
 test.before(async () => {
   const dir = await mkdtemp(join(tmpdir(), 'jobshard-dash-cli-'));
   config = join(dir, 'tenants.json');
-  await writeFile(config, JSON.stringify({
-    shards: [
-      { id: 'pg', backend: { postgres: { connectionString: PG_URL, schema, poolSize: 2 } } },
-      { id: 'redis', backend: { redis: { url: REDIS_URL, prefix } } },
-    ],
-  }));
+  await writeFile(
+    config,
+    JSON.stringify({
+      shards: [
+        { id: 'pg', backend: { postgres: { connectionString: PG_URL, schema, poolSize: 2 } } },
+        { id: 'redis', backend: { redis: { url: REDIS_URL, prefix } } },
+      ],
+    }),
+  );
   const router = await createRouterFromFile(config);
   jobId = await new JobClient(router.tenant(tenant)).enqueue('report.build', ['<i>q4</i>'], { queue: 'reports' });
   await router.close();
@@ -40,7 +43,8 @@ function start(args: string[], env: Record<string, string> = {}): Promise<{ chil
   const child = spawn(process.execPath, [BIN, 'dashboard', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   return new Promise((resolve, reject) => {
-    let out = '', err = '';
+    let out = '',
+      err = '';
     child.stdout!.on('data', (d) => {
       out += d;
       const m = /on (http:\/\/\S+?)\/? \(/.exec(out);
@@ -80,7 +84,9 @@ test('--password-env protects the dashboard and enables actions', async (t) => {
     const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
     const token = /name="_csrf" value="([^"]+)"/.exec(body)![1]!;
     const del = await fetch(`${url}/tenants/${tenant}/job/${encodeURIComponent(jobId)}/delete`, {
-      method: 'POST', redirect: 'manual', body: new URLSearchParams({ _csrf: token }),
+      method: 'POST',
+      redirect: 'manual',
+      body: new URLSearchParams({ _csrf: token }),
       headers: { ...auth, cookie, 'content-type': 'application/x-www-form-urlencoded' },
     });
     t.is(del.status, 303);
@@ -94,12 +100,13 @@ test('--password-env protects the dashboard and enables actions', async (t) => {
 });
 
 test('bad arguments: a clear message and exit code 2, nothing served', async (t) => {
-  const run = (args: string[], env: Record<string, string> = {}) => new Promise<{ code: number | null; err: string }>((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'dashboard', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-    let err = '';
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => resolve({ code, err }));
-  });
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    new Promise<{ code: number | null; err: string }>((resolve) => {
+      const child = spawn(process.execPath, [BIN, 'dashboard', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      child.on('exit', (code) => resolve({ code, err }));
+    });
   const cases: Array<[string[], RegExp]> = [
     [[], /--config <tenant-map.json> is required/],
     [['--config', config, '--port', 'http'], /--port must be a port number/],

@@ -22,7 +22,10 @@ function freePort(): Promise<number> {
 }
 
 test('the page shows the four mounts', (t) => {
-  t.deepEqual(blocks.map((b) => b.title), ['node:http', 'Express', 'Fastify', 'Hono (on Node, with @hono/node-server)']);
+  t.deepEqual(
+    blocks.map((b) => b.title),
+    ['node:http', 'Express', 'Fastify', 'Hono (on Node, with @hono/node-server)'],
+  );
 });
 
 for (const [i, { title, code }] of blocks.entries()) {
@@ -31,7 +34,11 @@ for (const [i, { title, code }] of blocks.entries()) {
     const file = join(dir, `mount-${i + 1}.mts`);
     await writeFile(file, code.replaceAll("from 'jobshard'", `from '${join(root, 'src/index.ts')}'`));
     const port = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', file], { cwd: root, env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', file], {
+      cwd: root,
+      env: { ...process.env, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
@@ -51,7 +58,11 @@ for (const [i, { title, code }] of blocks.entries()) {
       t.regex(html, new RegExp(`href="${base.replace(/^http:\/\/[^/]+/, '')}/tenants"`), 'links carry the mount path');
       t.is((await fetch(`${base}/assets/dashboard.js`)).status, 200);
       // A form POST reaches the dashboard through the framework, body unread: refused for want of a token (or of authorize).
-      const post = await fetch(`${base}/tenants/acme/pause`, { method: 'POST', body: new URLSearchParams({ queue: 'x' }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      const post = await fetch(`${base}/tenants/acme/pause`, {
+        method: 'POST',
+        body: new URLSearchParams({ queue: 'x' }),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
       t.is(post.status, 403, output);
       t.regex(await post.text(), /read-only|CSRF token/);
     } finally {

@@ -32,7 +32,8 @@ async function session(base: string, path: string) {
 }
 async function post(base: string, path: string, fields: Record<string, string>, headers: Record<string, string> = {}) {
   const res = await fetch(base + path, {
-    method: 'POST', redirect: 'manual',
+    method: 'POST',
+    redirect: 'manual',
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
     body: new URLSearchParams(fields).toString(),
   });
@@ -50,8 +51,16 @@ test.serial('the overview shows every shard with the queue depths and totals the
   const queues = await f.router.admin.queues();
   for (const shard of ['mem', 'pg', 'redis']) {
     const mine = queues.filter((q) => q.shard === shard);
-    t.is(cell(body, `data-shard="${shard}"`, 'waiting'), mine.reduce((n, q) => n + q.waiting, 0), shard);
-    t.is(cell(body, `data-shard="${shard}"`, 'inFlight'), mine.reduce((n, q) => n + q.inFlight, 0), shard);
+    t.is(
+      cell(body, `data-shard="${shard}"`, 'waiting'),
+      mine.reduce((n, q) => n + q.waiting, 0),
+      shard,
+    );
+    t.is(
+      cell(body, `data-shard="${shard}"`, 'inFlight'),
+      mine.reduce((n, q) => n + q.inFlight, 0),
+      shard,
+    );
   }
   // One succeeded and one failed job per tenant, and each tenant has its own shard.
   for (const shard of ['mem', 'pg', 'redis']) {
@@ -77,7 +86,10 @@ test.serial('the tenants page lists each tenant with its placement and the count
   }
   t.regex(body, new RegExp(`<tr data-tenant="${f.tenants.pg}">[\\s\\S]*?heavy → redis`));
   const found = await get(open.url, `/tenants?q=${f.tenants.redis.slice(3)}`);
-  t.deepEqual([...found.body.matchAll(/<tr data-tenant="([^"]+)"/g)].map((m) => m[1]), [f.tenants.redis]);
+  t.deepEqual(
+    [...found.body.matchAll(/<tr data-tenant="([^"]+)"/g)].map((m) => m[1]),
+    [f.tenants.redis],
+  );
   const paged = await get(open.url, '/tenants?size=1&page=2');
   t.is([...paged.body.matchAll(/<tr data-tenant=/g)].length, 1);
   t.regex(paged.body, /rel="prev"/);
@@ -95,10 +107,11 @@ test.serial('a tenant page shows its queues, counts, pauses and recurring jobs',
   t.false(body.includes('<b>night</b>'));
 });
 
-test.serial('jobs by state list each state\'s jobs across a split tenant\'s units, newest first, paged', async (t) => {
+test.serial("jobs by state list each state's jobs across a split tenant's units, newest first, paged", async (t) => {
   const tenant = f.tenants.pg;
   const jobs = f.jobs[tenant]!;
-  const ids = async (state: string, extra = '') => [...(await get(open.url, `/tenants/${tenant}/jobs?state=${state}${extra}`)).body.matchAll(/<tr data-job="([^"]+)"/g)].map((m) => m[1]);
+  const ids = async (state: string, extra = '') =>
+    [...(await get(open.url, `/tenants/${tenant}/jobs?state=${state}${extra}`)).body.matchAll(/<tr data-job="([^"]+)"/g)].map((m) => m[1]);
   t.deepEqual(await ids('Succeeded'), [jobs.succeeded]);
   t.deepEqual(await ids('Failed'), [jobs.failed]);
   t.deepEqual(await ids('Scheduled'), [jobs.scheduled]);
@@ -117,7 +130,10 @@ test.serial('a job page shows type, arguments, parameters and the whole history 
   t.regex(body, /id="job-type">boom</);
   t.regex(body, /id="job-state">Failed</);
   const { history } = await f.router.tenant(tenant).monitoring.jobDetails(id);
-  t.deepEqual([...body.matchAll(/<li class="state-(\w+)">/g)].map((m) => m[1]), history.map((s) => s.name).reverse());
+  t.deepEqual(
+    [...body.matchAll(/<li class="state-(\w+)">/g)].map((m) => m[1]),
+    history.map((s) => s.name).reverse(),
+  );
   t.regex(body, /Error: failed on &lt;script&gt;alert\(&quot;xss-1&quot;\)&lt;\/script&gt;\n\s+at /, 'the stack, escaped');
   for (const h of HOSTILE) t.false(body.includes(h), h);
   t.true(body.includes('&lt;script&gt;alert(&quot;xss-1&quot;)&lt;/script&gt;'));
@@ -125,8 +141,17 @@ test.serial('a job page shows type, arguments, parameters and the whole history 
 
 test.serial('no page holds an inline script or a raw hostile value', async (t) => {
   const tenant = f.tenants.mem;
-  const paths = ['/', '/tenants', '/servers', '/placement', `/tenants/${tenant}`, `/tenants/${tenant}/jobs?state=Failed`, `/tenants/${tenant}/jobs?state=Enqueued`,
-    `/tenants/${tenant}/job/${enc(f.jobs[tenant]!.failed)}`, `/tenants/${tenant}/job/${enc(f.jobs[tenant]!.waiting)}`];
+  const paths = [
+    '/',
+    '/tenants',
+    '/servers',
+    '/placement',
+    `/tenants/${tenant}`,
+    `/tenants/${tenant}/jobs?state=Failed`,
+    `/tenants/${tenant}/jobs?state=Enqueued`,
+    `/tenants/${tenant}/job/${enc(f.jobs[tenant]!.failed)}`,
+    `/tenants/${tenant}/job/${enc(f.jobs[tenant]!.waiting)}`,
+  ];
   for (const path of paths) {
     const { status, body } = await get(open.url, path);
     t.is(status, 200, path);
@@ -141,11 +166,23 @@ test.serial('no page holds an inline script or a raw hostile value', async (t) =
 test.serial('bad query parameters and paths get 400 or 404 pages, not a crash', async (t) => {
   const tenant = f.tenants.mem;
   const cases: Array<[string, number]> = [
-    ['/tenants?page=-1', 400], ['/tenants?page=0', 400], ['/tenants?page=abc', 400], ['/tenants?page=1.5', 400],
-    ['/tenants?size=100000', 400], ['/tenants?size=0', 400], [`/tenants?q=${'x'.repeat(65)}`, 400],
-    [`/tenants/${tenant}/jobs?state=Bogus`, 400], [`/tenants/${tenant}/jobs?state=`, 400], [`/tenants/${tenant}/jobs?state=Failed&size=201`, 400],
-    [`/tenants/${tenant}/job/${enc(`${tenant}/999999`)}`, 404], [`/tenants/${tenant}/job/nonsense`, 404],
-    ['/tenants/bad%20id', 404], ['/tenants/%E0%A4%A', 400], ['/nowhere', 404], ['/assets/nothing.js', 404], ['/tenants/x/y/z/w/v', 404],
+    ['/tenants?page=-1', 400],
+    ['/tenants?page=0', 400],
+    ['/tenants?page=abc', 400],
+    ['/tenants?page=1.5', 400],
+    ['/tenants?size=100000', 400],
+    ['/tenants?size=0', 400],
+    [`/tenants?q=${'x'.repeat(65)}`, 400],
+    [`/tenants/${tenant}/jobs?state=Bogus`, 400],
+    [`/tenants/${tenant}/jobs?state=`, 400],
+    [`/tenants/${tenant}/jobs?state=Failed&size=201`, 400],
+    [`/tenants/${tenant}/job/${enc(`${tenant}/999999`)}`, 404],
+    [`/tenants/${tenant}/job/nonsense`, 404],
+    ['/tenants/bad%20id', 404],
+    ['/tenants/%E0%A4%A', 400],
+    ['/nowhere', 404],
+    ['/assets/nothing.js', 404],
+    ['/tenants/x/y/z/w/v', 404],
   ];
   for (const [path, status] of cases) {
     const res = await get(open.url, path);
@@ -250,7 +287,7 @@ test.serial('"trigger now" enqueues a run of a recurring job and leaves its sche
   t.is(missing.status, 404);
 });
 
-test.serial('bulk requeue of a queue\'s failed jobs asks for confirmation first, then requeues exactly those', async (t) => {
+test.serial("bulk requeue of a queue's failed jobs asks for confirmation first, then requeues exactly those", async (t) => {
   const tenant = f.tenants.mem;
   const storage = f.router.tenant(tenant);
   const made = async (queue: string) => {
@@ -284,7 +321,13 @@ test.serial('a tenant-scoped dashboard shows its tenant only and cannot reach an
     t.is((await get(scoped.url, '/')).headers.get('location'), `/tenants/${mine}`);
     t.is((await get(scoped.url, '/tenants')).headers.get('location'), `/tenants/${mine}`);
     t.is((await get(scoped.url, `/tenants/${mine}`)).status, 200);
-    for (const path of [`/tenants/${theirs}`, `/tenants/${theirs}/jobs?state=Failed`, `/tenants/${theirs}/job/${enc(f.jobs[theirs]!.failed)}`, '/servers', '/placement']) {
+    for (const path of [
+      `/tenants/${theirs}`,
+      `/tenants/${theirs}/jobs?state=Failed`,
+      `/tenants/${theirs}/job/${enc(f.jobs[theirs]!.failed)}`,
+      '/servers',
+      '/placement',
+    ]) {
       const res = await get(scoped.url, path);
       t.is(res.status, 404, path);
       t.false(res.body.includes(theirs) && !res.body.includes('no such'), path);

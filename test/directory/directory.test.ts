@@ -26,37 +26,106 @@ function tenantsOn(router: Router, shard: string, n: number): string[] {
 
 test('the first router writes the directory from its config (epoch 1, the wave-1 slot table); the next one reads it', async (t) => {
   const [a, b] = [mem(), mem()];
-  const config: RouterConfig = { shards: [{ id: 'a', backend: a }, { id: 'b', backend: b, weight: 2 }], tenants: { acme: { shard: 'b', queueGroups: { heavy: { queues: ['big'] } } } } };
+  const config: RouterConfig = {
+    shards: [
+      { id: 'a', backend: a },
+      { id: 'b', backend: b, weight: 2 },
+    ],
+    tenants: { acme: { shard: 'b', queueGroups: { heavy: { queues: ['big'] } } } },
+  };
   const r1 = await createRouter(config);
   const rec = (await stored(a))!;
   t.is(rec.epoch, 1);
-  t.deepEqual(rec.shards, [{ id: 'a', weight: 1, state: 'active' }, { id: 'b', weight: 2, state: 'active' }]);
+  t.deepEqual(rec.shards, [
+    { id: 'a', weight: 1, state: 'active' },
+    { id: 'b', weight: 2, state: 'active' },
+  ]);
   t.deepEqual(rec.pins, { acme: 'b' });
   t.deepEqual(rec.groups, { acme: { heavy: ['big'] } });
-  const formula = SlotTable.build([{ id: 'a', weight: 1 }, { id: 'b', weight: 2 }]);
+  const formula = SlotTable.build([
+    { id: 'a', weight: 1 },
+    { id: 'b', weight: 2 },
+  ]);
   t.is(r1.placement.table.version, formula.version, 'the stored table is the one every wave-1 process computed');
   t.is(await stored(b), null, 'only the directory backend holds it');
 
-  const r2 = await createRouter({ shards: [{ id: 'a', backend: a }, { id: 'b', backend: b }] }); // silent on weights and tenants
+  const r2 = await createRouter({
+    shards: [
+      { id: 'a', backend: a },
+      { id: 'b', backend: b },
+    ],
+  }); // silent on weights and tenants
   t.is((await r2.admin.directory()).epoch, 1);
   t.is(r2.shardFor('acme').shard, 'b');
-  t.deepEqual(r2.shardFor('acme').groups.map((g) => g.group), ['heavy']);
+  t.deepEqual(
+    r2.shardFor('acme').groups.map((g) => g.group),
+    ['heavy'],
+  );
   await r1.close();
   await r2.close();
 });
 
 test('a config that contradicts the directory is refused with every difference listed, and nothing is written', async (t) => {
   const [a, b, c] = [mem(), mem(), mem()];
-  const r = await createRouter({ shards: [{ id: 'a', backend: a }, { id: 'b', backend: b }], tenants: { acme: { shard: 'a', queueGroups: { g: { queues: ['q1'] } } } } });
+  const r = await createRouter({
+    shards: [
+      { id: 'a', backend: a },
+      { id: 'b', backend: b },
+    ],
+    tenants: { acme: { shard: 'a', queueGroups: { g: { queues: ['q1'] } } } },
+  });
   const before = JSON.stringify(await stored(a));
   const cases: Array<[RouterConfig, RegExp[]]> = [
     [{ shards: [{ id: 'a', backend: a }] }, [/shard 'b' is in the directory \(epoch 1\) but not in this config/]],
-    [{ shards: [{ id: 'a', backend: a }, { id: 'b', backend: b, weight: 3 }] }, [/shard 'b' has weight 3 here but 1/]],
-    [{ shards: [{ id: 'a', backend: a }, { id: 'b', backend: b }], tenants: { acme: { shard: 'b' } } }, [/unit 'acme' is pinned to 'b' here but to 'a'/]],
-    [{ shards: [{ id: 'a', backend: a }, { id: 'b', backend: b }], tenants: { acme: { queueGroups: { g: { queues: ['q1', 'q2'] } } } } }, [/tenant 'acme' has queue groups .*q2.* here but/]],
-    [{ shards: [{ id: 'a', backend: a }, { id: 'b', backend: b }], tenants: { acme: { queueGroups: { g: { queues: ['q1'], shard: 'b' } } } } }, [/unit 'acme:g' is pinned to 'b' here but not pinned/]],
+    [
+      {
+        shards: [
+          { id: 'a', backend: a },
+          { id: 'b', backend: b, weight: 3 },
+        ],
+      },
+      [/shard 'b' has weight 3 here but 1/],
+    ],
+    [
+      {
+        shards: [
+          { id: 'a', backend: a },
+          { id: 'b', backend: b },
+        ],
+        tenants: { acme: { shard: 'b' } },
+      },
+      [/unit 'acme' is pinned to 'b' here but to 'a'/],
+    ],
+    [
+      {
+        shards: [
+          { id: 'a', backend: a },
+          { id: 'b', backend: b },
+        ],
+        tenants: { acme: { queueGroups: { g: { queues: ['q1', 'q2'] } } } },
+      },
+      [/tenant 'acme' has queue groups .*q2.* here but/],
+    ],
+    [
+      {
+        shards: [
+          { id: 'a', backend: a },
+          { id: 'b', backend: b },
+        ],
+        tenants: { acme: { queueGroups: { g: { queues: ['q1'], shard: 'b' } } } },
+      },
+      [/unit 'acme:g' is pinned to 'b' here but not pinned/],
+    ],
     // Several at once, and a new shard in the same config is not registered either.
-    [{ shards: [{ id: 'a', backend: a, weight: 5 }, { id: 'c', backend: c }] }, [/shard 'b' is in the directory/, /shard 'a' has weight 5/]],
+    [
+      {
+        shards: [
+          { id: 'a', backend: a, weight: 5 },
+          { id: 'c', backend: c },
+        ],
+      },
+      [/shard 'b' is in the directory/, /shard 'a' has weight 5/],
+    ],
   ];
   for (const [config, messages] of cases) {
     const err = await t.throwsAsync(createRouter(config));
@@ -71,31 +140,51 @@ test('adding a shard moves nothing: 200 tenants keep every job, the new shard ow
   const prefixes = [freshPrefix(), freshPrefix(), freshPrefix()];
   const backends = () => prefixes.map((prefix) => new RedisBackend({ url: REDIS_URL, prefix }));
   const [a, b] = backends();
-  const old = await createRouter({ shards: [{ id: 'a', backend: a! }, { id: 'b', backend: b! }] });
+  const old = await createRouter({
+    shards: [
+      { id: 'a', backend: a! },
+      { id: 'b', backend: b! },
+    ],
+  });
   try {
     const tenants = Array.from({ length: 200 }, (_, i) => `tenant${i}`);
     const ids = await Promise.all(tenants.map((tn) => enqueueJob(old.tenant(tn), 'q')));
     const [a2, b2, c2] = backends();
-    const grown = await createRouter({ shards: [{ id: 'a', backend: a2! }, { id: 'b', backend: b2! }, { id: 'c', backend: c2! }] });
+    const grown = await createRouter({
+      shards: [
+        { id: 'a', backend: a2! },
+        { id: 'b', backend: b2! },
+        { id: 'c', backend: c2! },
+      ],
+    });
     try {
       const view = await grown.admin.directory();
       t.is(view.epoch, 2);
-      t.deepEqual(view.shards.map((s) => [s.id, s.slots]), [['a', 8192], ['b', 8192], ['c', 0]]);
+      t.deepEqual(
+        view.shards.map((s) => [s.id, s.slots]),
+        [
+          ['a', 8192],
+          ['b', 8192],
+          ['c', 0],
+        ],
+      );
       let notFound = 0;
       let fetched = 0;
-      await Promise.all(tenants.map(async (tn, i) => {
-        try {
-          t.is((await grown.tenant(tn).jobs.get(ids[i]!)).id, ids[i]!);
-        } catch (err) {
-          if ((err as { code?: string }).code === 'JOB_NOT_FOUND') notFound++;
-          else throw err;
-        }
-        const f = await grown.tenant(tn).queues.tryFetch(['q']);
-        if (f && f.jobId === ids[i]) {
-          fetched++;
-          await f.ack();
-        }
-      }));
+      await Promise.all(
+        tenants.map(async (tn, i) => {
+          try {
+            t.is((await grown.tenant(tn).jobs.get(ids[i]!)).id, ids[i]!);
+          } catch (err) {
+            if ((err as { code?: string }).code === 'JOB_NOT_FOUND') notFound++;
+            else throw err;
+          }
+          const f = await grown.tenant(tn).queues.tryFetch(['q']);
+          if (f && f.jobId === ids[i]) {
+            fetched++;
+            await f.ack();
+          }
+        }),
+      );
       t.is(notFound, 0);
       t.is(fetched, 200);
       t.false(await c2!.hasData('tenant0'));
@@ -113,7 +202,13 @@ test('adding a shard moves nothing: 200 tenants keep every job, the new shard ow
 
 test('admin.pin places an empty unit on another shard (epoch + 1), fences the old shard, and refuses to strand data', async (t) => {
   const [a, b, c] = [mem(), mem(), mem()];
-  const router = await createRouter({ shards: [{ id: 'a', backend: a }, { id: 'b', backend: b }], tenants: { big: { queueGroups: { heavy: { queues: ['h'] } } } } });
+  const router = await createRouter({
+    shards: [
+      { id: 'a', backend: a },
+      { id: 'b', backend: b },
+    ],
+    tenants: { big: { queueGroups: { heavy: { queues: ['h'] } } } },
+  });
   await router.admin.addShard({ id: 'c', backend: c });
   const [empty] = tenantsOn(router, 'a', 1);
   const view = await router.admin.pin(empty!, 'c');
@@ -143,7 +238,13 @@ test('admin.pin places an empty unit on another shard (epoch + 1), fences the ol
 
 test('admin bad input: each gets a typed error and leaves the directory as it was', async (t) => {
   const [a, b] = [mem(), mem()];
-  const router = await createRouter({ shards: [{ id: 'a', backend: a }, { id: 'b', backend: b }], tenants: { acme: { queueGroups: { g: { queues: ['q'] } } } } });
+  const router = await createRouter({
+    shards: [
+      { id: 'a', backend: a },
+      { id: 'b', backend: b },
+    ],
+    tenants: { acme: { queueGroups: { g: { queues: ['q'] } } } },
+  });
   await router.admin.addShard({ id: 'gone', backend: mem() });
   await router.admin.removeShard('gone');
   await router.admin.addShard({ id: 'leaving', backend: mem() });
@@ -179,7 +280,10 @@ test('admin bad input: each gets a typed error and leaves the directory as it wa
   await router.admin.pin(tn!, 'leaving');
   const err = await rejectsWithCode(t, router.admin.removeShard('leaving'), 'SHARD_NOT_EMPTY');
   t.regex(err.message, /0 slots and 1 pins/);
-  t.like((await router.admin.directory()).shards.find((s) => s.id === 'leaving'), { slots: 0, pins: 1, state: 'active' });
+  t.like(
+    (await router.admin.directory()).shards.find((s) => s.id === 'leaving'),
+    { slots: 0, pins: 1, state: 'active' },
+  );
   // setWeight changes the aim, not where anything is.
   const slots = router.admin.slots().perShard;
   await router.admin.setWeight('b', 3);
@@ -208,16 +312,17 @@ test('an unreachable directory store fails start-up with DirectoryUnavailableErr
   await lazy.close();
 });
 
-test('a stale router (no push, no polling) never writes to a unit\'s old shard: every call lands on the new owner', async (t) => {
+test("a stale router (no push, no polling) never writes to a unit's old shard: every call lands on the new owner", async (t) => {
   const schema = freshSchema();
   const prefixes = [freshPrefix(), freshPrefix()];
-  const make = () => ({
-    shards: [
-      { id: 'a', backend: new RedisBackend({ url: REDIS_URL, prefix: prefixes[0]! }) },
-      { id: 'b', backend: new RedisBackend({ url: REDIS_URL, prefix: prefixes[1]! }) },
-    ],
-    directory: { backend: { postgres: { connectionString: PG_URL, schema } } },
-  }) satisfies RouterConfig;
+  const make = () =>
+    ({
+      shards: [
+        { id: 'a', backend: new RedisBackend({ url: REDIS_URL, prefix: prefixes[0]! }) },
+        { id: 'b', backend: new RedisBackend({ url: REDIS_URL, prefix: prefixes[1]! }) },
+      ],
+      directory: { backend: { postgres: { connectionString: PG_URL, schema } } },
+    }) satisfies RouterConfig;
   const admin = await createRouter(make());
   const stale = await createRouter({ ...make(), directory: { ...make().directory, push: false, pollMs: 0 } });
   try {
@@ -227,7 +332,7 @@ test('a stale router (no push, no polling) never writes to a unit\'s old shard: 
     await admin.admin.pin(tn!, 'b');
     t.is(stale.shardFor(tn!).shard, 'a', 'the stale router has not heard');
     const ids = await Promise.all(Array.from({ length: 100 }, () => enqueueJob(storage, 'q')));
-    t.is(stale.shardFor(tn!).shard, 'b', 'the shard\'s refusal made it re-read');
+    t.is(stale.shardFor(tn!).shard, 'b', "the shard's refusal made it re-read");
     const aBackend = stale.shards.get('a')!.backend;
     t.false(await aBackend.hasData(tn!), '0 writes on the old shard');
     t.is((await admin.tenant(tn!).monitoring.stateCounts())['Enqueued'], 100);
@@ -275,7 +380,13 @@ test('a frozen unit: its calls wait and succeed after the freeze, other units ar
 
 test('a flip left in the directory by a writer that died is finished by another router', async (t) => {
   const [a, b] = [mem(), mem()];
-  const router = await createRouter({ shards: [{ id: 'a', backend: a }, { id: 'b', backend: b }], directory: { pollMs: 50 } });
+  const router = await createRouter({
+    shards: [
+      { id: 'a', backend: a },
+      { id: 'b', backend: b },
+    ],
+    directory: { pollMs: 50 },
+  });
   const [tn] = tenantsOn(router, 'a', 1);
   // What a writer leaves when it dies after step 3 of a pin: the directory says b, the markers are not set.
   const store = new DirectoryStore(a);

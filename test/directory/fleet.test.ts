@@ -16,9 +16,18 @@ function fleet() {
   const cSchema = freshSchema();
   const directoryPrefix = freshPrefix();
   const prefixes = [freshPrefix(), freshPrefix(), directoryPrefix];
-  const two: FleetConfig['shards'] = [{ id: 'a', redisPrefix: prefixes[0]! }, { id: 'b', redisPrefix: prefixes[1]! }];
+  const two: FleetConfig['shards'] = [
+    { id: 'a', redisPrefix: prefixes[0]! },
+    { id: 'b', redisPrefix: prefixes[1]! },
+  ];
   const three: FleetConfig['shards'] = [...two, { id: 'c', pgSchema: cSchema }];
-  const config = (shards: FleetConfig['shards'], more: Partial<FleetConfig> = {}): FleetConfig => ({ pg: PG_URL, redis: REDIS_URL, shards, directorySchema, ...more });
+  const config = (shards: FleetConfig['shards'], more: Partial<FleetConfig> = {}): FleetConfig => ({
+    pg: PG_URL,
+    redis: REDIS_URL,
+    shards,
+    directorySchema,
+    ...more,
+  });
   const cleanup = async () => {
     for (const s of [directorySchema, cSchema]) await dropSchema(s);
     for (const p of prefixes) await deleteRedisPrefix(p);
@@ -33,7 +42,7 @@ function doneIds(outputs: Array<() => string>): Set<string> {
   return ids;
 }
 
-test('adding a shard to a running fleet of two router processes: every old and new job is processed by its tenant\'s servers, 0 JobNotFoundError', async (t) => {
+test("adding a shard to a running fleet of two router processes: every old and new job is processed by its tenant's servers, 0 JobNotFoundError", async (t) => {
   const f = fleet();
   const tenants = Array.from({ length: 200 }, (_, i) => `tenant${i}`);
   const children: ChildProcess[] = [];
@@ -55,24 +64,41 @@ test('adding a shard to a running fleet of two router processes: every old and n
 
     admin = await createRouter(fleetRouterConfig(f.config(f.three)));
     const view = await admin.admin.directory();
-    t.deepEqual(view.shards.map((s) => [s.id, s.slots]), [['a', 8192], ['b', 8192], ['c', 0]]);
+    t.deepEqual(
+      view.shards.map((s) => [s.id, s.slots]),
+      [
+        ['a', 8192],
+        ['b', 8192],
+        ['c', 0],
+      ],
+    );
     const second = await Promise.all(tenants.map((tn) => new JobClient(admin!.tenant(tn)).enqueue('work', [], { queue: 'q' })));
-    await until(() => done().size >= 400, 60_000, () => `${done().size} of 400 jobs done`);
+    await until(
+      () => done().size >= 400,
+      60_000,
+      () => `${done().size} of 400 jobs done`,
+    );
 
     const all = [...first, ...second];
     const ran = done();
-    t.deepEqual(all.filter((id) => !ran.has(id)), [], 'every job processed');
+    t.deepEqual(
+      all.filter((id) => !ran.has(id)),
+      [],
+      'every job processed',
+    );
     let notFound = 0;
-    await Promise.all(tenants.map(async (tn, i) => {
-      for (const id of [first[i]!, second[i]!]) {
-        try {
-          t.is((await admin!.tenant(tn).jobs.get(id)).state, 'Succeeded');
-        } catch (err) {
-          if ((err as { code?: string }).code === 'JOB_NOT_FOUND') notFound++;
-          else throw err;
+    await Promise.all(
+      tenants.map(async (tn, i) => {
+        for (const id of [first[i]!, second[i]!]) {
+          try {
+            t.is((await admin!.tenant(tn).jobs.get(id)).state, 'Succeeded');
+          } catch (err) {
+            if ((err as { code?: string }).code === 'JOB_NOT_FOUND') notFound++;
+            else throw err;
+          }
         }
-      }
-    }));
+      }),
+    );
     t.is(notFound, 0);
     t.false(await admin.shards.get('c')!.backend.hasData('tenant0'), 'nothing was placed on the new shard');
   } finally {
@@ -82,7 +108,10 @@ test('adding a shard to a running fleet of two router processes: every old and n
   }
 });
 
-interface Watcher { label: string; child: ChildProcess }
+interface Watcher {
+  label: string;
+  child: ChildProcess;
+}
 
 /** Follows each child's "epoch …" lines: epoch -> when it was adopted and the watched tenants' shards. */
 function followEpochs(children: Watcher[]): Map<ChildProcess, Map<number, { at: number; shards: string[] }>> {
@@ -118,7 +147,12 @@ function watchedTenants(admin: Router): string[] {
  * takes to reach each child (from the start of the pin, its freeze and emptiness checks included:
  * an upper bound). Asserts that every change reached every child, which routes by it.
  */
-async function propagation(t: ExecutionContext, admin: Router, watched: string[], children: Watcher[]): Promise<Map<string, { p50: number; max: number; maxAfterReturn: number }>> {
+async function propagation(
+  t: ExecutionContext,
+  admin: Router,
+  watched: string[],
+  children: Watcher[],
+): Promise<Map<string, { p50: number; max: number; maxAfterReturn: number }>> {
   const seen = followEpochs(children);
   const delays = new Map<ChildProcess, number[]>(children.map((c) => [c.child, []]));
   const afterReturn = new Map<ChildProcess, number[]>(children.map((c) => [c.child, []]));
@@ -154,10 +188,15 @@ test('a directory change reaches another process within 1 s by push, and by poll
     const pushed = await startChild('./fleet-router.ts', [JSON.stringify(f.config(f.three, { watch: watched, pollMs: 60_000 }))], /ready/, 60_000);
     const polled = await startChild('./fleet-router.ts', [JSON.stringify(f.config(f.three, { watch: watched, push: false, pollMs: 200 }))], /ready/, 60_000);
     children.push(pushed.child, polled.child);
-    const d = await propagation(t, admin, watched, [{ label: 'pushed', child: pushed.child }, { label: 'polling', child: polled.child }]);
+    const d = await propagation(t, admin, watched, [
+      { label: 'pushed', child: pushed.child },
+      { label: 'polling', child: polled.child },
+    ]);
     const push = d.get('pushed')!;
     const poll = d.get('polling')!;
-    t.log(`propagation push p50 ${push.p50.toFixed(1)} ms max ${push.max.toFixed(1)} ms; polling (200 ms) p50 ${poll.p50.toFixed(1)} ms max ${poll.max.toFixed(1)} ms`);
+    t.log(
+      `propagation push p50 ${push.p50.toFixed(1)} ms max ${push.max.toFixed(1)} ms; polling (200 ms) p50 ${poll.p50.toFixed(1)} ms max ${poll.max.toFixed(1)} ms`,
+    );
     t.true(push.max < 1_000, `push max ${push.max} ms`);
     t.true(poll.max < 1_000, `poll max ${poll.max} ms`);
   } finally {
@@ -173,7 +212,9 @@ async function killPushConnections(store: 'postgres' | 'redis', schema: string, 
     // Materialized first: in a plain WHERE the planner may call pg_terminate_backend before the name test, on every backend.
     const rows = await adminQuery<{ n: number }>(
       `WITH listeners AS MATERIALIZED (SELECT pid FROM pg_stat_activity WHERE application_name = $1)
-       SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS n FROM listeners`, [`jobshard-listener:${schema}`]);
+       SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS n FROM listeners`,
+      [`jobshard-listener:${schema}`],
+    );
     return rows[0]!.n;
   }
   const list = (await redis.client('LIST')) as string;
@@ -199,7 +240,12 @@ for (const store of ['postgres', 'redis'] as const) {
     let killer: Promise<void> = Promise.resolve();
     const children: ChildProcess[] = [];
     try {
-      const child = await startChild('./fleet-router.ts', [JSON.stringify(f.config(f.three, { ...more, watch: watched, push: true, pollMs: 200 }))], /ready/, 60_000);
+      const child = await startChild(
+        './fleet-router.ts',
+        [JSON.stringify(f.config(f.three, { ...more, watch: watched, push: true, pollMs: 200 }))],
+        /ready/,
+        60_000,
+      );
       children.push(child.child);
       killer = (async () => {
         while (killing) {
@@ -208,9 +254,15 @@ for (const store of ['postgres', 'redis'] as const) {
         }
       })();
       // The child's push connection was up, and is now down: only then do the changes start.
-      await until(() => killed >= 2, 10_000, () => `${killed} push connections killed`);
+      await until(
+        () => killed >= 2,
+        10_000,
+        () => `${killed} push connections killed`,
+      );
       const d = (await propagation(t, admin, watched, [{ label: 'push-killed', child: child.child }])).get('push-killed')!;
-      t.log(`${store} store, push connections killed ${killed} times: propagation from the start of each change p50 ${d.p50.toFixed(1)} ms max ${d.max.toFixed(1)} ms, from its return max ${d.maxAfterReturn.toFixed(1)} ms (polling every 200 ms)`);
+      t.log(
+        `${store} store, push connections killed ${killed} times: propagation from the start of each change p50 ${d.p50.toFixed(1)} ms max ${d.max.toFixed(1)} ms, from its return max ${d.maxAfterReturn.toFixed(1)} ms (polling every 200 ms)`,
+      );
       // From the change's return: on a loaded machine the change itself (a freeze, emptiness checks, two writes) can take most of a second.
       t.true(d.maxAfterReturn < 1_000, `max ${d.maxAfterReturn} ms after the change returned`);
     } finally {
@@ -228,7 +280,10 @@ test('a router SIGKILLed in the middle of a flip (directory written, shard marke
   const f = fleet();
   const admin = await createRouter(fleetRouterConfig(f.config(f.three)));
   // Stale on purpose: it routes by the epoch before the pin until a shard tells it otherwise.
-  const stale = await createRouter({ ...fleetRouterConfig(f.config(f.three)), directory: { ...fleetRouterConfig(f.config(f.three)).directory, push: false, pollMs: 0 } });
+  const stale = await createRouter({
+    ...fleetRouterConfig(f.config(f.three)),
+    directory: { ...fleetRouterConfig(f.config(f.three)).directory, push: false, pollMs: 0 },
+  });
   const [tn] = watchedTenants(admin);
   // A writer's transaction on the unit in the target's schema (c, Postgres): the pin's step that
   // clears the target's marker waits for it, so the pinning process is held inside its flip.
@@ -247,7 +302,11 @@ test('a router SIGKILLed in the middle of a flip (directory written, shard marke
       await new Promise((r) => setTimeout(r, 10));
       record = await store.read();
     }
-    t.deepEqual(record!.flips.map((x) => [x.unit, x.from, x.to]), [[tn, 'a', 'c']], 'the pinner wrote the flip');
+    t.deepEqual(
+      record!.flips.map((x) => [x.unit, x.from, x.to]),
+      [[tn, 'a', 'c']],
+      'the pinner wrote the flip',
+    );
     await new Promise((r) => setTimeout(r, 100));
     t.notRegex(pinner.output(), /pinned/, 'and is still inside it');
     await kill(pinner.child);
@@ -260,7 +319,8 @@ test('a router SIGKILLed in the middle of a flip (directory written, shard marke
     const killedAt = Date.now();
     const finishBy = Date.now() + 20_000;
     // Finished: the old shard's marker set, then the record written without the flip (in that order).
-    while (((await a.ownership(tn!)).state !== 'moved' || (await store.read())!.flips.length > 0) && Date.now() < finishBy) await new Promise((r) => setTimeout(r, 50));
+    while (((await a.ownership(tn!)).state !== 'moved' || (await store.read())!.flips.length > 0) && Date.now() < finishBy)
+      await new Promise((r) => setTimeout(r, 50));
     const own = await a.ownership(tn!);
     t.is(own.state, 'moved');
     t.is((own as { to?: string }).to, 'c');

@@ -2,7 +2,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** Starts a TypeScript helper in its own Node process and resolves on the first stdout line matching `ready`. */
-export async function startChild(script: string, args: string[], ready: RegExp, timeoutMs = 15_000): Promise<{ child: ChildProcess; match: RegExpMatchArray; output: () => string }> {
+export async function startChild(
+  script: string,
+  args: string[],
+  ready: RegExp,
+  timeoutMs = 15_000,
+): Promise<{ child: ChildProcess; match: RegExpMatchArray; output: () => string }> {
   const path = fileURLToPath(new URL(script, import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', path, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -8,7 +8,14 @@ import { JobServer } from '../../src/processing/job-server.js';
 import { Router } from '../../src/router/router.js';
 import type { Storage } from '../../src/storage/storage.js';
 
-export interface CrashConfig { kind: 'postgres' | 'redis' | 'router'; pg: string; redis: string; schema: string; prefix: string; namespace: string }
+export interface CrashConfig {
+  kind: 'postgres' | 'redis' | 'router';
+  pg: string;
+  redis: string;
+  schema: string;
+  prefix: string;
+  namespace: string;
+}
 
 export function crashStorage(cfg: CrashConfig): { storage: Storage; close: () => Promise<void> } {
   if (cfg.kind === 'postgres') {
@@ -37,7 +44,12 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     queues: ['default', 'bulk'],
     workerCount: 8,
     invisibilityTimeoutMs: 1_000,
-    handlers: { work: async () => { await new Promise((r) => setTimeout(r, 2)); done++; } },
+    handlers: {
+      work: async () => {
+        await new Promise((r) => setTimeout(r, 2));
+        done++;
+      },
+    },
   });
   await server.start();
   setInterval(() => process.stdout.write(`done ${done}\n`), 20);

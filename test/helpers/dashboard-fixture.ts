@@ -51,7 +51,8 @@ export async function dashboardFixture(): Promise<DashboardFixture> {
       await new Promise((r) => setTimeout(r, 20));
     }
     jobs[tenant] = {
-      succeeded, failed,
+      succeeded,
+      failed,
       waiting: await client.enqueue('ok', [HOSTILE[1]!], { queue: 'idle' }),
       scheduled: await client.schedule('ok', ['later'], { delayMs: 3_600_000 }, { queue: 'work' }),
     };
@@ -62,7 +63,10 @@ export async function dashboardFixture(): Promise<DashboardFixture> {
 }
 
 /** Serves a dashboard on a free loopback port. */
-export async function serveDashboard(router: Router, options: DashboardOptions = {}): Promise<{ url: string; handler: DashboardHandler; server: Server; close(): Promise<void> }> {
+export async function serveDashboard(
+  router: Router,
+  options: DashboardOptions = {},
+): Promise<{ url: string; handler: DashboardHandler; server: Server; close(): Promise<void> }> {
   const handler = dashboard(router, options);
   const server = createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

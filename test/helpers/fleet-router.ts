@@ -7,7 +7,11 @@ import { pathToFileURL } from 'node:url';
 import { JobServer } from '../../src/processing/job-server.js';
 import { createRouter, type RouterConfig } from '../../src/router/router.js';
 
-export interface FleetShard { id: string; redisPrefix?: string; pgSchema?: string }
+export interface FleetShard {
+  id: string;
+  redisPrefix?: string;
+  pgSchema?: string;
+}
 export interface FleetConfig {
   pg: string;
   redis: string;
@@ -31,15 +35,17 @@ export function fleetRouterConfig(cfg: FleetConfig): RouterConfig {
   return {
     shards: cfg.shards.map((s) => ({
       id: s.id,
-      backend: s.redisPrefix !== undefined
-        ? { redis: { url: cfg.redis, prefix: s.redisPrefix, pollIntervalMs: 1_000 } }
-        : { postgres: { connectionString: cfg.pg, schema: s.pgSchema!, poolSize: 4 } },
+      backend:
+        s.redisPrefix !== undefined
+          ? { redis: { url: cfg.redis, prefix: s.redisPrefix, pollIntervalMs: 1_000 } }
+          : { postgres: { connectionString: cfg.pg, schema: s.pgSchema!, poolSize: 4 } },
     })),
     ...(cfg.tenants ? { tenants: cfg.tenants } : {}),
     directory: {
-      backend: cfg.directoryRedisPrefix !== undefined
-        ? { redis: { url: cfg.redis, prefix: cfg.directoryRedisPrefix, redis: { connectionName: cfg.directoryConnectionName ?? 'jobshard-fleet' } } }
-        : { postgres: { connectionString: cfg.pg, schema: cfg.directorySchema, poolSize: 2 } },
+      backend:
+        cfg.directoryRedisPrefix !== undefined
+          ? { redis: { url: cfg.redis, prefix: cfg.directoryRedisPrefix, redis: { connectionName: cfg.directoryConnectionName ?? 'jobshard-fleet' } } }
+          : { postgres: { connectionString: cfg.pg, schema: cfg.directorySchema, poolSize: 2 } },
       ...(cfg.push !== undefined ? { push: cfg.push } : {}),
       ...(cfg.pollMs !== undefined ? { pollMs: cfg.pollMs } : {}),
     },

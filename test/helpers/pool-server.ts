@@ -15,4 +15,11 @@ const server = new JobServer(router, {
 });
 await server.start();
 process.stdout.write('ready\n');
-process.on('SIGTERM', () => void server.stop().then(() => router.close()).then(() => process.exit(0)));
+process.on(
+  'SIGTERM',
+  () =>
+    void server
+      .stop()
+      .then(() => router.close())
+      .then(() => process.exit(0)),
+);

@@ -17,18 +17,47 @@ export class PrivateRedisCluster {
     const dir = await mkdtemp(join(tmpdir(), 'jobshard-cluster-'));
     this.ports = [await freePort(), await freePort(), await freePort()];
     for (const port of this.ports) {
-      this.#children.push(spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
-        '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' }));
+      this.#children.push(
+        spawn(
+          'redis-server',
+          [
+            '--port',
+            String(port),
+            '--bind',
+            '127.0.0.1',
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            join(dir, `nodes-${port}.conf`),
+            '--save',
+            '',
+            '--appendonly',
+            'no',
+            '--dir',
+            dir,
+          ],
+          { stdio: 'ignore' },
+        ),
+      );
     }
     for (const port of this.ports) {
       for (let i = 0; i < 100; i++) {
-        if (await run('redis-cli', ['-p', String(port), 'ping']).then((r) => r.stdout.includes('PONG'), () => false)) break;
+        if (
+          await run('redis-cli', ['-p', String(port), 'ping']).then(
+            (r) => r.stdout.includes('PONG'),
+            () => false,
+          )
+        )
+          break;
         await new Promise((r) => setTimeout(r, 50));
       }
     }
     await run('redis-cli', ['--cluster', 'create', ...this.ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
     for (let i = 0; i < 100; i++) {
-      const info = await run('redis-cli', ['-p', String(this.ports[0]), 'cluster', 'info']).then((r) => r.stdout, () => '');
+      const info = await run('redis-cli', ['-p', String(this.ports[0]), 'cluster', 'info']).then(
+        (r) => r.stdout,
+        () => '',
+      );
       if (info.includes('cluster_state:ok')) return;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -36,14 +65,22 @@ export class PrivateRedisCluster {
   }
 
   client(): Cluster {
-    return new Cluster(this.ports.map((port) => ({ host: '127.0.0.1', port })), { enableOfflineQueue: true });
+    return new Cluster(
+      this.ports.map((port) => ({ host: '127.0.0.1', port })),
+      { enableOfflineQueue: true },
+    );
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.#children.map((c) => new Promise<void>((resolve) => {
-      if (c.exitCode !== null) return resolve();
-      c.once('exit', () => resolve());
-      c.kill('SIGKILL');
-    })));
+    await Promise.all(
+      this.#children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null) return resolve();
+            c.once('exit', () => resolve());
+            c.kill('SIGKILL');
+          }),
+      ),
+    );
   }
 }

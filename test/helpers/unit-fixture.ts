@@ -61,11 +61,13 @@ export function alignTimes(actual: unknown[], expected: unknown[], tolMs = 2_000
   const snap = (a: unknown, e: unknown): unknown => {
     if (Array.isArray(a) && Array.isArray(e)) return a.map((x, i) => snap(x, e[i]));
     if (a && e && typeof a === 'object' && typeof e === 'object') {
-      return Object.fromEntries(Object.entries(a).map(([k, v]) => {
-        const w = (e as Record<string, unknown>)[k];
-        if ((k === 'leaseUntil' || k === 'expireAt') && typeof v === 'number' && typeof w === 'number' && Math.abs(v - w) <= tolMs) return [k, w];
-        return [k, snap(v, w)];
-      }));
+      return Object.fromEntries(
+        Object.entries(a).map(([k, v]) => {
+          const w = (e as Record<string, unknown>)[k];
+          if ((k === 'leaseUntil' || k === 'expireAt') && typeof v === 'number' && typeof w === 'number' && Math.abs(v - w) <= tolMs) return [k, w];
+          return [k, snap(v, w)];
+        }),
+      );
     }
     return a;
   };
@@ -79,24 +81,38 @@ export function normalize(items: readonly UnitItem[], tolMs = 0): unknown[] {
   const name = (id: string) => back.get(id) ?? id;
   // tolMs 0 keeps times as they are (compare them with alignTimes).
   const t = (ms: number | null) => (ms === null ? null : tolMs > 0 ? Math.round(ms / tolMs) : ms);
-  const out = items.filter((i) => !(i.kind === 'hash' && i.key === ALIAS_HASH)).map((i) => {
-    switch (i.kind) {
-      case 'job': return { ...i, id: name(i.id), expireAt: t(i.expireAt), parameters: sorted(i.parameters) };
-      // An entry's seq is its place at one source; the order of a queue's entries is what must match.
-      case 'entry': return { kind: i.kind, queue: i.queue, jobId: name(i.jobId), deliveries: i.deliveries, leaseUntil: t(i.leaseUntil) };
-      case 'lock': return { ...i, holder: i.holder && { token: i.holder.token, leaseUntil: t(i.holder.leaseUntil) } };
-      case 'server': case 'gone': return i;
-      case 'set': return { ...i, members: [...i.members].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1)), expireAt: t(i.expireAt) };
-      case 'hash': return { ...i, fields: sorted(i.fields), expireAt: t(i.expireAt) };
-      default: return { ...i, expireAt: t(i.expireAt) };
-    }
-  });
+  const out = items
+    .filter((i) => !(i.kind === 'hash' && i.key === ALIAS_HASH))
+    .map((i) => {
+      switch (i.kind) {
+        case 'job':
+          return { ...i, id: name(i.id), expireAt: t(i.expireAt), parameters: sorted(i.parameters) };
+        // An entry's seq is its place at one source; the order of a queue's entries is what must match.
+        case 'entry':
+          return { kind: i.kind, queue: i.queue, jobId: name(i.jobId), deliveries: i.deliveries, leaseUntil: t(i.leaseUntil) };
+        case 'lock':
+          return { ...i, holder: i.holder && { token: i.holder.token, leaseUntil: t(i.holder.leaseUntil) } };
+        case 'server':
+        case 'gone':
+          return i;
+        case 'set':
+          return { ...i, members: [...i.members].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1)), expireAt: t(i.expireAt) };
+        case 'hash':
+          return { ...i, fields: sorted(i.fields), expireAt: t(i.expireAt) };
+        default:
+          return { ...i, expireAt: t(i.expireAt) };
+      }
+    });
   const key = (i: { kind: string } & Record<string, unknown>) => `${i.kind}\u0000${String(i['id'] ?? i['key'] ?? i['resource'] ?? i['queue'])}`;
   // Entries keep their order within a queue (a stable sort by queue); everything else sorts by name.
-  return out.map((i, n) => ({ i, n })).sort((a, b) => {
-    const ka = key(a.i as never), kb = key(b.i as never);
-    return ka < kb ? -1 : ka > kb ? 1 : a.n - b.n;
-  }).map((x) => x.i);
+  return out
+    .map((i, n) => ({ i, n }))
+    .sort((a, b) => {
+      const ka = key(a.i as never),
+        kb = key(b.i as never);
+      return ka < kb ? -1 : ka > kb ? 1 : a.n - b.n;
+    })
+    .map((x) => x.i);
 }
 
 function sorted(r: Record<string, string>): Array<[string, string]> {

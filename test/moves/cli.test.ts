@@ -14,7 +14,8 @@ const BIN = fileURLToPath(new URL('../../bin/jobshard.js', import.meta.url));
 function cli(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
+    let out = '',
+      err = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
     child.on('exit', (code) => resolve({ code, out, err }));
@@ -24,14 +25,16 @@ function cli(args: string[]): Promise<{ code: number | null; out: string; err: s
 test('placement show, plan, move, rebalance, drain and resume; bad input is refused with a clear message and changes nothing', async (t) => {
   t.timeout(120_000);
   const dir = await mkdtemp(join(tmpdir(), 'jobshard-cli-'));
-  const schema = freshSchema(), directorySchema = freshSchema();
+  const schema = freshSchema(),
+    directorySchema = freshSchema();
   const [pa, pb] = [freshPrefix(), freshPrefix()];
   const shards = [
     { id: 'a', backend: { redis: { url: REDIS_URL, prefix: pa } } },
     { id: 'b', backend: { postgres: { connectionString: PG_URL, schema, poolSize: 2 } } },
   ];
   const directory = { backend: { postgres: { connectionString: PG_URL, schema: directorySchema, poolSize: 2 } } };
-  const two = join(dir, 'two.json'), three = join(dir, 'three.json');
+  const two = join(dir, 'two.json'),
+    three = join(dir, 'three.json');
   await writeFile(two, JSON.stringify({ shards, directory }));
   await writeFile(three, JSON.stringify({ shards: [...shards, { id: 'c', backend: { redis: { url: REDIS_URL, prefix: pb } } }], directory }));
   try {

@@ -42,7 +42,11 @@ test.after.always(async () => {
 async function threeKinds(): Promise<{ router: Router; byKind: { memory: Backend; postgres: Backend; redis: Backend } }> {
   const byKind = { memory: track(new MemoryBackend()), postgres: track(pg()), redis: track(redis()) };
   const router = await createRouter({
-    shards: [{ id: 'm', backend: byKind.memory }, { id: 'p', backend: byKind.postgres }, { id: 'r', backend: byKind.redis }],
+    shards: [
+      { id: 'm', backend: byKind.memory },
+      { id: 'p', backend: byKind.postgres },
+      { id: 'r', backend: byKind.redis },
+    ],
     directory: { pollMs: 100 },
   });
   return { router, byKind };
@@ -58,7 +62,14 @@ function tenantOn(router: Router, shard: string): string {
 /** The lease a delivery taken before the move holds across it. */
 const LEASE_MS = 3_000;
 const ids = { m: 'memory', p: 'postgres', r: 'redis' } as const;
-for (const [from, to] of [['r', 'p'], ['p', 'r'], ['m', 'r'], ['r', 'm'], ['p', 'm'], ['m', 'p']] as const) {
+for (const [from, to] of [
+  ['r', 'p'],
+  ['p', 'r'],
+  ['m', 'r'],
+  ['r', 'm'],
+  ['p', 'm'],
+  ['m', 'p'],
+] as const) {
   test(`a tenant moves ${ids[from]} → ${ids[to]} with its jobs, data, leases and a held lock; old ids resolve; the source keeps nothing`, async (t) => {
     const { router, byKind } = await threeKinds();
     const tenant = tenantOn(router, from);
@@ -96,8 +107,12 @@ for (const [from, to] of [['r', 'p'], ['p', 'r'], ['m', 'r'], ['r', 'm'], ['p', 
     t.true(result.pauseMs < 5_000, `paused ${result.pauseMs} ms`);
 
     // The target holds what the source held at the freeze; the source holds nothing, and says where the unit went.
-    t.deepEqual(...alignTimes(normalize(await exportAll(byKind[ids[to]], tenant)).filter((i) => (i as { kind: string }).kind !== 'lock'),
-      atFreeze.filter((i) => (i as { kind: string }).kind !== 'lock')));
+    t.deepEqual(
+      ...alignTimes(
+        normalize(await exportAll(byKind[ids[to]], tenant)).filter((i) => (i as { kind: string }).kind !== 'lock'),
+        atFreeze.filter((i) => (i as { kind: string }).kind !== 'lock'),
+      ),
+    );
     t.false(await byKind[ids[from]].hasData(tenant));
     t.is((await byKind[ids[from]].ownership(tenant)).state, 'moved');
 
@@ -129,7 +144,7 @@ for (const [from, to] of [['r', 'p'], ['p', 'r'], ['m', 'r'], ['r', 'm'], ['p', 
     const early = await s.queues.tryFetch(['q']);
     if (Date.now() < leaseEnds - 200) t.is(early, null, 'not before the lease taken at the source ends');
     else t.log('the checks outlasted the lease: its "not before" was not checked this run');
-    const redelivered = early ?? await s.queues.fetch(['q'], { invisibilityTimeoutMs: 60_000, signal: AbortSignal.timeout(LEASE_MS + 5_000) });
+    const redelivered = early ?? (await s.queues.fetch(['q'], { invisibilityTimeoutMs: 60_000, signal: AbortSignal.timeout(LEASE_MS + 5_000) }));
     t.is(redelivered.jobId, (await s.jobs.get(leasedId)).id);
     t.is(redelivered.deliveries, 2);
     await redelivered.ack();
@@ -145,10 +160,14 @@ test('a transaction of a job fetched before the move fails LeaseLost (its lease 
   const id = await s.jobs.create({ type: 'x', args: [], queue: 'q', state: { name: 'Enqueued' }, enqueue: true });
   const fetched = await s.queues.tryFetch(['q'], { invisibilityTimeoutMs: 500 });
   await router.admin.moveUnit(tenant, 'p').done;
-  await rejectsWithCode(t, s.transaction((tx) => {
-    tx.setJobState(id, { name: 'Succeeded' });
-    tx.removeFromQueue(fetched!);
-  }), 'LEASE_LOST');
+  await rejectsWithCode(
+    t,
+    s.transaction((tx) => {
+      tx.setJobState(id, { name: 'Succeeded' });
+      tx.removeFromQueue(fetched!);
+    }),
+    'LEASE_LOST',
+  );
   t.is((await s.jobs.get(id)).state, 'Enqueued');
   await router.close();
 });
@@ -232,8 +251,16 @@ test('bad moves are refused with a typed error and change nothing', async (t) =>
 });
 
 test('moveSlots moves the units of the slots and then the slots; rebalance plans toward weights and a new shard takes its share at once', async (t) => {
-  const a = track(redis()), b = track(pg()), c = track(redis());
-  const router = await createRouter({ shards: [{ id: 'a', backend: a }, { id: 'b', backend: b }], directory: { pollMs: 100, backend: track(new MemoryBackend()) } });
+  const a = track(redis()),
+    b = track(pg()),
+    c = track(redis());
+  const router = await createRouter({
+    shards: [
+      { id: 'a', backend: a },
+      { id: 'b', backend: b },
+    ],
+    directory: { pollMs: 100, backend: track(new MemoryBackend()) },
+  });
   const tenants = Array.from({ length: 30 }, () => freshTenant());
   for (const tn of tenants) await router.tenant(tn).jobs.create({ type: 'x', args: [tn], queue: 'q', state: { name: 'Enqueued' }, enqueue: true });
 
@@ -271,7 +298,12 @@ test('moveSlots moves the units of the slots and then the slots; rebalance plans
     const counts = await router.tenant(tn).monitoring.stateCounts();
     t.is(counts['Enqueued'], 1, tn);
     const shard = router.shardFor(tn).shard;
-    for (const [id, backend] of [['a', a], ['b', b], ['c', c]] as const) if (id !== shard) t.false(await backend.hasData(tn), `${tn} not on ${id}`);
+    for (const [id, backend] of [
+      ['a', a],
+      ['b', b],
+      ['c', c],
+    ] as const)
+      if (id !== shard) t.false(await backend.hasData(tn), `${tn} not on ${id}`);
   }
   // A second rebalance has nothing left to do.
   const again = await router.admin.rebalance({ dryRun: true }).done;
@@ -284,6 +316,9 @@ test('moveSlots moves the units of the slots and then the slots; rebalance plans
   for (const tn of tenants) t.is((await router.tenant(tn).monitoring.stateCounts())['Enqueued'], 1, tn);
   t.false((await a.units()).some((u) => tenants.includes(u)));
   await router.admin.removeShard('a');
-  t.deepEqual((await router.admin.directory()).shards.map((s) => s.id), ['b', 'c']);
+  t.deepEqual(
+    (await router.admin.directory()).shards.map((s) => s.id),
+    ['b', 'c'],
+  );
   await router.close();
 });

@@ -49,7 +49,12 @@ test('20,000 jobs through moves across kinds, SIGKILLed movers in each phase and
   t.timeout(300_000);
   const pgSchemas = [freshSchema(), freshSchema(), freshSchema()];
   const prefixes = [freshPrefix(), freshPrefix(), freshPrefix()];
-  const shards4 = [{ id: 'a', redisPrefix: prefixes[0] }, { id: 'b', redisPrefix: prefixes[1] }, { id: 'c', pgSchema: pgSchemas[0] }, { id: 'd', pgSchema: pgSchemas[1] }];
+  const shards4 = [
+    { id: 'a', redisPrefix: prefixes[0] },
+    { id: 'b', redisPrefix: prefixes[1] },
+    { id: 'c', pgSchema: pgSchemas[0] },
+    { id: 'd', pgSchema: pgSchemas[1] },
+  ];
   const fleet = (shards: FleetConfig['shards']): FleetConfig => ({ pg: PG_URL, redis: REDIS_URL, shards, directorySchema: pgSchemas[2]!, pollMs: 200 });
   const full = fleet([...shards4, { id: 'e', redisPrefix: prefixes[2] }]);
   const children: ChildProcess[] = [];
@@ -72,48 +77,85 @@ test('20,000 jobs through moves across kinds, SIGKILLed movers in each phase and
       return c.child;
     };
     for (let i = 0; i < 3; i++) await start({ role: 'worker', fleet: full, tenants });
-    const producers = [await start({ role: 'producer', fleet: full, tenants, count: JOBS / 2 }), await start({ role: 'producer', fleet: full, tenants, count: JOBS / 2 })];
-    await until(() => out.enq.length > 3_000, 60_000, () => `${out.enq.length} enqueued`);
+    const producers = [
+      await start({ role: 'producer', fleet: full, tenants, count: JOBS / 2 }),
+      await start({ role: 'producer', fleet: full, tenants, count: JOBS / 2 }),
+    ];
+    await until(
+      () => out.enq.length > 3_000,
+      60_000,
+      () => `${out.enq.length} enqueued`,
+    );
 
     // 1. Five tenants move across backend kinds, one after another, by a mover process.
     const moved = tenants.slice(0, 5).map((tn) => [tn, otherKind(admin!.shardFor(tn).shard)] as [string, string]);
     const mover = await start({ role: 'mover', fleet: full, tenants, moves: moved });
-    await until(() => out.text.includes('moves done'), 120_000, () => out.text.filter((l) => l.startsWith('moved') || l.startsWith('phase')).slice(-12).join('\n'));
+    await until(
+      () => out.text.includes('moves done'),
+      120_000,
+      () =>
+        out.text
+          .filter((l) => l.startsWith('moved') || l.startsWith('phase'))
+          .slice(-12)
+          .join('\n'),
+    );
     await kill(mover);
-    const results = out.text.filter((l) => l.startsWith('moved ')).map((l) => JSON.parse(l.slice(6)) as { unit: string; from: string; to: string; pauseMs: number; jobs: number });
+    const results = out.text
+      .filter((l) => l.startsWith('moved '))
+      .map((l) => JSON.parse(l.slice(6)) as { unit: string; from: string; to: string; pauseMs: number; jobs: number });
     t.is(results.length, 5);
     for (const r of results) t.not(kindOf(r.from), kindOf(r.to));
 
     // 2. A mover SIGKILLed in each phase: before the flip the move is rolled back, after it finished.
-    const crashes: Array<[MoveFleetArgs['parkAt'], string]> = [['copy', tenants[5]!], ['frozen', tenants[10]!], ['flip', tenants[6]!], ['cleanup', tenants[7]!]];
+    const crashes: Array<[MoveFleetArgs['parkAt'], string]> = [
+      ['copy', tenants[5]!],
+      ['frozen', tenants[10]!],
+      ['flip', tenants[6]!],
+      ['cleanup', tenants[7]!],
+    ];
     for (const [phase, tn] of crashes) {
       await admin.admin.directory(); // fresh placement
       const from = admin.shardFor(tn).shard;
       const to = otherKind(from);
       const m = await start({ role: 'mover', fleet: full, tenants, moves: [[tn, to]], parkAt: phase, freezeMs: 2_000 });
-      await until(() => out.text.includes(`parked ${phase}`), 60_000, () => `mover not parked at ${phase}: ${out.text.slice(-5).join(' | ')}`);
+      await until(
+        () => out.text.includes(`parked ${phase}`),
+        60_000,
+        () => `mover not parked at ${phase}: ${out.text.slice(-5).join(' | ')}`,
+      );
       await kill(m);
       const before = phase === 'copy' || phase === 'frozen';
       if (before) {
         // Its lock (and freeze) lapse by themselves; any router then rolls the move back.
         await new Promise((r) => setTimeout(r, 2_500));
       }
-      await until(async () => {
-        await admin!.admin.resumeMoves();
-        return (await admin!.admin.moves()).length === 0;
-      }, 30_000, () => `move of ${tn} still recorded`);
+      await until(
+        async () => {
+          await admin!.admin.resumeMoves();
+          return (await admin!.admin.moves()).length === 0;
+        },
+        30_000,
+        () => `move of ${tn} still recorded`,
+      );
       await admin.admin.directory();
       const now = admin.shardFor(tn).shard;
       t.is(now, before ? from : to, `killed in ${phase}: the unit is on ${before ? 'its source' : 'its target'}`);
       const gone = before ? to : from;
       t.false(await admin.shards.get(gone)!.backend.hasData(tn), `killed in ${phase}: nothing left on '${gone}'`);
-      t.is((await admin.shards.get(from)!.backend.ownership(tn)).state, before ? 'active' : 'moved', `killed in ${phase}: the source is ${before ? 'writable' : 'fenced'}`);
+      t.is(
+        (await admin.shards.get(from)!.backend.ownership(tn)).state,
+        before ? 'active' : 'moved',
+        `killed in ${phase}: the source is ${before ? 'writable' : 'fenced'}`,
+      );
       if (!before) results.push({ unit: tn, from, to, pauseMs: 0, jobs: 0 });
     }
 
     // 3. The slots of two tenants move to 'e' with their units, then a rebalance fills 'e' while the jobs flow.
     const slotted = [tenants[8]!, tenants[9]!];
-    const sm = await admin.admin.moveSlots(slotted.map((tn) => SlotTable.slotOf(tn)), 'e').done;
+    const sm = await admin.admin.moveSlots(
+      slotted.map((tn) => SlotTable.slotOf(tn)),
+      'e',
+    ).done;
     t.deepEqual(sm.units.map((u) => u.unit).sort(), [...slotted].sort());
     for (const u of sm.units) results.push(u);
     for (const tn of slotted) t.is(admin.shardFor(tn).shard, 'e');
@@ -122,10 +164,15 @@ test('20,000 jobs through moves across kinds, SIGKILLed movers in each phase and
     t.true(Math.abs(eSlots - 16_384 / 5) < 2, `e owns ${eSlots} slots`);
     for (const r of rebalance.results) for (const u of r.units) results.push(u);
 
-    await until(() => producers.every((p) => p.exitCode !== null) || out.text.filter((l) => l === 'produced').length === 2, 180_000, () => `${out.enq.length} enqueued`);
+    await until(
+      () => producers.every((p) => p.exitCode !== null) || out.text.filter((l) => l === 'produced').length === 2,
+      180_000,
+      () => `${out.enq.length} enqueued`,
+    );
     t.is(out.enq.length, JOBS);
     const counts = async () => {
-      let succeeded = 0, pending = 0;
+      let succeeded = 0,
+        pending = 0;
       for (const tn of tenants) {
         const c = await admin!.tenant(tn).monitoring.stateCounts();
         succeeded += c['Succeeded'] ?? 0;
@@ -134,7 +181,11 @@ test('20,000 jobs through moves across kinds, SIGKILLed movers in each phase and
       return { succeeded, pending };
     };
     // Jobs caught in a flip come back after their invisibility; a loaded full run has needed more than 180 s.
-    await until(async () => (await counts()).succeeded === JOBS, 300_000, async () => `${out.runs.length} runs, ${JSON.stringify(await counts())}`);
+    await until(
+      async () => (await counts()).succeeded === JOBS,
+      300_000,
+      async () => `${out.runs.length} runs, ${JSON.stringify(await counts())}`,
+    );
     const final = await counts();
     t.is(final.succeeded, JOBS, 'every job enqueued was processed');
     t.is(final.pending, 0, 'none left Enqueued or Processing');
@@ -142,13 +193,15 @@ test('20,000 jobs through moves across kinds, SIGKILLed movers in each phase and
     // Every id handed out (before, during or after a move) resolves, Succeeded.
     let notFound = 0;
     for (let i = 0; i < out.enq.length; i += 500) {
-      await Promise.all(out.enq.slice(i, i + 500).map(async ([tn, id]) => {
-        try {
-          if ((await admin!.tenant(tn).jobs.get(id)).state !== 'Succeeded') notFound++;
-        } catch {
-          notFound++;
-        }
-      }));
+      await Promise.all(
+        out.enq.slice(i, i + 500).map(async ([tn, id]) => {
+          try {
+            if ((await admin!.tenant(tn).jobs.get(id)).state !== 'Succeeded') notFound++;
+          } catch {
+            notFound++;
+          }
+        }),
+      );
     }
     t.is(notFound, 0, 'every job id resolves to a Succeeded job');
 
@@ -177,8 +230,13 @@ test('20,000 jobs through moves across kinds, SIGKILLed movers in each phase and
       if (admin.shardFor(r.unit).shard === r.from) continue; // moved back since (rebalance)
       t.false(await admin.shards.get(r.from)!.backend.hasData(r.unit), `${r.unit} left nothing on ${r.from}`);
     }
-    const pauses = results.map((r) => r.pauseMs).filter((p) => p > 0).sort((x, y) => x - y);
-    t.log(`${results.length} units moved; pause p50 ${pauses[Math.floor(pauses.length / 2)]} ms, max ${pauses.at(-1)} ms; ${out.runs.length} runs for ${JOBS} jobs; ${out.locks.length} lock grants; ${out.text.filter((l) => l.startsWith('retry')).length} enqueue retries; ${out.text.filter((l) => l.startsWith('error')).length} worker errors, e.g. ${out.text.find((l) => l.startsWith('error')) ?? 'none'}`);
+    const pauses = results
+      .map((r) => r.pauseMs)
+      .filter((p) => p > 0)
+      .sort((x, y) => x - y);
+    t.log(
+      `${results.length} units moved; pause p50 ${pauses[Math.floor(pauses.length / 2)]} ms, max ${pauses.at(-1)} ms; ${out.runs.length} runs for ${JOBS} jobs; ${out.locks.length} lock grants; ${out.text.filter((l) => l.startsWith('retry')).length} enqueue retries; ${out.text.filter((l) => l.startsWith('error')).length} worker errors, e.g. ${out.text.find((l) => l.startsWith('error')) ?? 'none'}`,
+    );
     t.true(pauses.at(-1)! < 5_000);
   } finally {
     await Promise.all(children.map(kill));

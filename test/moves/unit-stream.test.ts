@@ -34,13 +34,17 @@ async function resolve(target: Backend, ns: string, id: string): Promise<string>
 for (const from of Object.keys(backends)) {
   for (const to of Object.keys(backends)) {
     test(`unit stream ${from} → ${to}: the target's export equals the source's, and the unit works there`, async (t) => {
-      const src = backends[from]!, dst = targets[to]!;
+      const src = backends[from]!,
+        dst = targets[to]!;
       const ns = `u-${randomUUID()}`;
       const { ids } = await fillUnit(src.storage(ns));
       const exported = await exportAll(src, ns);
-      await dst.importUnit(ns, (async function* () {
-        for (let i = 0; i < exported.length; i += 7) yield exported.slice(i, i + 7); // small batches: items of a kind split across calls
-      })());
+      await dst.importUnit(
+        ns,
+        (async function* () {
+          for (let i = 0; i < exported.length; i += 7) yield exported.slice(i, i + 7); // small batches: items of a kind split across calls
+        })(),
+      );
       const target = ns;
       t.deepEqual(...alignTimes(normalize(await exportAll(dst, target)), normalize(exported)));
 
@@ -50,7 +54,10 @@ for (const from of Object.keys(backends)) {
       t.is(done.state, 'Succeeded');
       t.is(done.stateReason, 'ok');
       t.deepEqual(done.parameters, { retries: '2' });
-      t.deepEqual((await s.jobs.history(done.id)).map((h) => h.name), ['Processing', 'Succeeded', 'Note']);
+      t.deepEqual(
+        (await s.jobs.history(done.id)).map((h) => h.name),
+        ['Processing', 'Succeeded', 'Note'],
+      );
       t.true(done.expireAt !== null);
       t.is((await s.jobs.get(await resolve(dst, target, ids['bare']!))).state, null);
       // FIFO with the leased entry still invisible: the requeued jobs come in their places.
@@ -74,7 +81,10 @@ for (const from of Object.keys(backends)) {
       const r2 = await s.locks.acquire('r2', { timeoutMs: 0, autoRenew: false });
       t.true(r2.token > Number(ids['releasedToken']));
       await r2.release();
-      t.deepEqual((await s.servers.list()).map((x) => [x.id, x.queues, x.workerCount]), [['srv1', ['q1', 'q2'], 3]]);
+      t.deepEqual(
+        (await s.servers.list()).map((x) => [x.id, x.queues, x.workerCount]),
+        [['srv1', ['q1', 'q2'], 3]],
+      );
       // New jobs get ids that repeat none of the imported ones.
       const fresh = await s.jobs.create({ type: 'n', args: [], queue: 'q1' });
       t.false(Object.values(ids).includes(fresh));
@@ -132,7 +142,8 @@ async function churn(s: import('../../src/storage/storage.js').Storage, ids: Rec
 for (const from of Object.keys(backends)) {
   for (const to of Object.keys(backends)) {
     test(`catch-up ${from} → ${to}: a copy taken while the unit is written, then its tracked changes, equals the source`, async (t) => {
-      const src = backends[from]!, dst = targets[to]!;
+      const src = backends[from]!,
+        dst = targets[to]!;
       const ns = `d-${randomUUID()}`;
       const s = src.storage(ns);
       const { ids } = await fillUnit(s);

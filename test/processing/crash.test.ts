@@ -13,19 +13,38 @@ const N = 2_000;
 
 for (const kind of (process.env['CRASH_KINDS']?.split(',') ?? ['postgres', 'redis', 'router']) as Array<'postgres' | 'redis' | 'router'>) {
   test(`${kind}: 2,000 jobs survive a SIGKILLed server; a second server completes every one`, async (t) => {
-    const cfg: CrashConfig = { kind, pg: PG_URL, redis: REDIS_URL, schema: freshSchema(), prefix: freshPrefix(), namespace: `crash${randomBytes(4).toString('hex')}` };
+    const cfg: CrashConfig = {
+      kind,
+      pg: PG_URL,
+      redis: REDIS_URL,
+      schema: freshSchema(),
+      prefix: freshPrefix(),
+      namespace: `crash${randomBytes(4).toString('hex')}`,
+    };
     const { storage, close } = crashStorage(cfg);
-    const survivor = new JobServer(storage, { queues: ['default', 'bulk'], workerCount: 8, invisibilityTimeoutMs: 1_000, schedulerIntervalMs: 100, handlers: { work: async () => { await delay(1); } } });
+    const survivor = new JobServer(storage, {
+      queues: ['default', 'bulk'],
+      workerCount: 8,
+      invisibilityTimeoutMs: 1_000,
+      schedulerIntervalMs: 100,
+      handlers: {
+        work: async () => {
+          await delay(1);
+        },
+      },
+    });
     try {
       const client = new JobClient(storage);
       const ids: string[] = [];
       let next = 0;
-      await Promise.all(Array.from({ length: 16 }, async () => {
-        while (next < N) {
-          const i = next++;
-          ids.push(await client.enqueue('work', [i], { queue: i % 2 ? 'bulk' : 'default' }));
-        }
-      }));
+      await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          while (next < N) {
+            const i = next++;
+            ids.push(await client.enqueue('work', [i], { queue: i % 2 ? 'bulk' : 'default' }));
+          }
+        }),
+      );
       t.is(new Set(ids).size, N);
 
       const worker = await startChild('./crash-worker.ts', [JSON.stringify(cfg)], /done ([3-9]\d\d|\d{4})/, 60_000);

@@ -61,7 +61,7 @@ test('an empty fetch drops the tenant, unless a wake-up came while it was in fli
   t.is(q.next(), null);
 });
 
-test('until a tenant\'s fetch brings a job, one fetch of it is in flight; then several', (t) => {
+test("until a tenant's fetch brings a job, one fetch of it is in flight; then several", (t) => {
   const q = new FairQueue(() => 4);
   q.add('a');
   const probe = q.next();

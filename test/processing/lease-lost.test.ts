@@ -11,7 +11,14 @@ import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_
 
 for (const kind of ['redis', 'postgres'] as const) {
   test(`${kind}: a worker frozen past its job's invisibility has its handler aborted once another takes the job`, async (t) => {
-    const cfg: CrashConfig = { kind, pg: PG_URL, redis: REDIS_URL, schema: freshSchema(), prefix: freshPrefix(), namespace: `lease${randomBytes(4).toString('hex')}` };
+    const cfg: CrashConfig = {
+      kind,
+      pg: PG_URL,
+      redis: REDIS_URL,
+      schema: freshSchema(),
+      prefix: freshPrefix(),
+      namespace: `lease${randomBytes(4).toString('hex')}`,
+    };
     const { storage, close } = crashStorage(cfg);
     const worker = await startChild('./lease-loser.ts', [JSON.stringify(cfg)], /ready/, 30_000).catch(async (err: unknown) => {
       await close();
@@ -39,7 +46,14 @@ for (const kind of ['redis', 'postgres'] as const) {
   });
 
   test(`${kind}: a job a frozen server held (prefetched) is not run by it once another consumer has taken it`, async (t) => {
-    const cfg: CrashConfig = { kind, pg: PG_URL, redis: REDIS_URL, schema: freshSchema(), prefix: freshPrefix(), namespace: `held${randomBytes(4).toString('hex')}` };
+    const cfg: CrashConfig = {
+      kind,
+      pg: PG_URL,
+      redis: REDIS_URL,
+      schema: freshSchema(),
+      prefix: freshPrefix(),
+      namespace: `held${randomBytes(4).toString('hex')}`,
+    };
     const { storage, close } = crashStorage(cfg);
     const client = new JobClient(storage);
     // Both queued before the child starts: it runs one and holds the other (prefetch 1).

@@ -5,10 +5,17 @@ import { mixedRouter } from '../helpers/mixed-router.js';
 import { processingSuite } from './suite.js';
 
 const ids = Array.from({ length: 20 }, (_, i) => `proc${i}`);
-const { router, cleanup } = mixedRouter(Object.fromEntries(ids.map((id) => [id, {
-  shard: 'pg',
-  queueGroups: { bulk: { queues: ['default'], shard: 'redis' }, urgent: { queues: ['critical'], shard: 'mem' } },
-}])));
+const { router, cleanup } = mixedRouter(
+  Object.fromEntries(
+    ids.map((id) => [
+      id,
+      {
+        shard: 'pg',
+        queueGroups: { bulk: { queues: ['default'], shard: 'redis' }, urgent: { queues: ['critical'], shard: 'mem' } },
+      },
+    ]),
+  ),
+);
 test.after.always(cleanup);
 let next = 0;
 processingSuite(test, 'router', async () => router.tenant(ids[next++]!));

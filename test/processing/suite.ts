@@ -18,10 +18,12 @@ async function until(cond: () => Promise<boolean> | boolean, ms = 10_000): Promi
 
 /** A handler's wait that ends only when its signal aborts, rejecting with the reason (after onAbort). */
 function untilAborted(signal: AbortSignal, onAbort: () => void = () => {}): Promise<void> {
-  return new Promise<void>((_, reject) => signal.addEventListener('abort', () => {
-    onAbort();
-    reject(signal.reason);
-  }));
+  return new Promise<void>((_, reject) =>
+    signal.addEventListener('abort', () => {
+      onAbort();
+      reject(signal.reason);
+    }),
+  );
 }
 
 export function processingSuite(test: TestFn<unknown>, name: string, fresh: () => Promise<Storage>): void {
@@ -36,14 +38,25 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
     const s = await fresh();
     const client = new JobClient(s);
     const seen: unknown[] = [];
-    const srv = server(t, s, { queues: ['critical', 'default'], handlers: { 'email.send': (args, ctx) => { seen.push({ args, ctx: { jobId: ctx.jobId, attempt: ctx.attempt, queue: ctx.queue, aborted: ctx.signal.aborted } }); } }, retentionMs: 60_000 });
+    const srv = server(t, s, {
+      queues: ['critical', 'default'],
+      handlers: {
+        'email.send': (args, ctx) => {
+          seen.push({ args, ctx: { jobId: ctx.jobId, attempt: ctx.attempt, queue: ctx.queue, aborted: ctx.signal.aborted } });
+        },
+      },
+      retentionMs: 60_000,
+    });
     await srv.start();
     const id = await client.enqueue('email.send', [{ to: 'a@b' }], { queue: 'critical' });
     t.true(await until(async () => (await s.jobs.get(id)).state === 'Succeeded'));
     t.deepEqual(seen, [{ args: [{ to: 'a@b' }], ctx: { jobId: id, attempt: 1, queue: 'critical', aborted: false } }]);
     const job = await s.jobs.get(id);
     t.truthy(job.expireAt);
-    t.deepEqual((await s.jobs.history(id)).map((h) => h.name), ['Enqueued', 'Processing', 'Succeeded']);
+    t.deepEqual(
+      (await s.jobs.history(id)).map((h) => h.name),
+      ['Enqueued', 'Processing', 'Succeeded'],
+    );
     t.is((await s.monitoring.statistics()).succeeded, 1);
     t.deepEqual(await s.monitoring.queues(), []);
   });
@@ -51,7 +64,14 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
   test(`${name} processing: retentionMs 0 deletes each job as it succeeds; statistics still count it`, async (t) => {
     const s = await fresh();
     let ran = 0;
-    const srv = server(t, s, { handlers: { quick: () => { ran++; } }, retentionMs: 0 });
+    const srv = server(t, s, {
+      handlers: {
+        quick: () => {
+          ran++;
+        },
+      },
+      retentionMs: 0,
+    });
     await srv.start();
     const client = new JobClient(s);
     const ids = [await client.enqueue('quick', []), await client.enqueue('quick', [])];
@@ -65,7 +85,19 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
   test(`${name} processing: retries the configured number of times with growing delays, then Failed with the error`, async (t) => {
     const s = await fresh();
     const runs: number[] = [];
-    const srv = server(t, s, { handlers: { flaky: { handler: () => { runs.push(Date.now()); throw new Error('still broken'); }, attempts: 4, baseDelayMs: 60, jitter: 0 } } });
+    const srv = server(t, s, {
+      handlers: {
+        flaky: {
+          handler: () => {
+            runs.push(Date.now());
+            throw new Error('still broken');
+          },
+          attempts: 4,
+          baseDelayMs: 60,
+          jitter: 0,
+        },
+      },
+    });
     await srv.start();
     const id = await new JobClient(s).enqueue('flaky', []);
     t.true(await until(async () => (await s.jobs.get(id)).state === 'Failed', 15_000));
@@ -73,7 +105,10 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
     t.is(runs.length, 4, 'exactly the configured attempts');
     // The policy's delays, as scheduled: exponential (jitter 0 here).
     const history = await s.jobs.history(id);
-    t.deepEqual(history.filter((h) => h.name === 'Scheduled').map((h) => h.data['delayMs']), ['60', '120', '240']);
+    t.deepEqual(
+      history.filter((h) => h.name === 'Scheduled').map((h) => h.data['delayMs']),
+      ['60', '120', '240'],
+    );
     // And no retry ran before its delay was over (scheduler ticks and load may only make it later).
     const gaps = runs.slice(1).map((r, i) => r - runs[i]!);
     t.true(gaps[0]! >= 55 && gaps[1]! >= 115 && gaps[2]! >= 235, `delays ${gaps.join(', ')} ms`);
@@ -88,7 +123,13 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
   test(`${name} processing: an unknown job type fails with a clear reason and the server goes on`, async (t) => {
     const s = await fresh();
     let ok = 0;
-    const srv = server(t, s, { handlers: { known: () => { ok++; } } });
+    const srv = server(t, s, {
+      handlers: {
+        known: () => {
+          ok++;
+        },
+      },
+    });
     await srv.start();
     const client = new JobClient(s);
     const bad = await client.enqueue('nobody.handles.this', []);
@@ -101,7 +142,11 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
   test(`${name} processing: scheduled jobs never run early; with two servers each due job is enqueued exactly once`, async (t) => {
     const s = await fresh();
     const ranAt = new Map<string, number[]>();
-    const handlers = { later: (_: unknown, ctx: { jobId: string }) => { ranAt.set(ctx.jobId, [...(ranAt.get(ctx.jobId) ?? []), Date.now()]); } };
+    const handlers = {
+      later: (_: unknown, ctx: { jobId: string }) => {
+        ranAt.set(ctx.jobId, [...(ranAt.get(ctx.jobId) ?? []), Date.now()]);
+      },
+    };
     await server(t, s, { handlers }).start();
     await server(t, s, { handlers }).start();
     const client = new JobClient(s);
@@ -122,7 +167,11 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
   test(`${name} processing: a recurring job with several servers is enqueued once per occurrence`, async (t) => {
     const s = await fresh();
     const occurrences: string[] = [];
-    const handlers = { tick: async (_: unknown, ctx: { jobId: string }) => { occurrences.push((await s.jobs.getParameter(ctx.jobId, 'occurrence'))!); } };
+    const handlers = {
+      tick: async (_: unknown, ctx: { jobId: string }) => {
+        occurrences.push((await s.jobs.getParameter(ctx.jobId, 'occurrence'))!);
+      },
+    };
     const client = new JobClient(s);
     await client.addRecurring('every-second', '* * * * * *', 'tick', []);
     await client.addRecurring('every-second', '* * * * * *', 'tick', []); // idempotent
@@ -138,7 +187,12 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
     const s = await fresh();
     let runs = 0;
     // The job outlives its invisibility 2.5 times over; only the worker's extensions keep it from the second server.
-    const handlers = { slow: async () => { runs++; await delay(3_000); } };
+    const handlers = {
+      slow: async () => {
+        runs++;
+        await delay(3_000);
+      },
+    };
     await server(t, s, { handlers, invisibilityTimeoutMs: 1_200 }).start();
     await server(t, s, { handlers, invisibilityTimeoutMs: 1_200 }).start();
     const id = await new JobClient(s).enqueue('slow', []);
@@ -150,7 +204,9 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
     const s = await fresh();
     let aborted = 0;
     const handlers = {
-      quick: async () => { await delay(50); },
+      quick: async () => {
+        await delay(50);
+      },
       stuck: (_: unknown, ctx: { signal: AbortSignal }) => untilAborted(ctx.signal, () => aborted++),
     };
     const srv = server(t, s, { handlers, workerCount: 4, shutdownTimeoutMs: 300 });
@@ -166,7 +222,13 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
     t.deepEqual(await s.servers.list(), [], 'the server removed itself');
     // Another server picks the requeued jobs up.
     const done: string[] = [];
-    await server(t, s, { handlers: { stuck: (_, ctx) => { done.push(ctx.jobId); } } }).start();
+    await server(t, s, {
+      handlers: {
+        stuck: (_, ctx) => {
+          done.push(ctx.jobId);
+        },
+      },
+    }).start();
     t.true(await until(() => done.length === 2));
   });
 
@@ -189,7 +251,11 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
     await server(t, s, { handlers, workerCount: 4, prefetch: 8, retentionMs: 0 }).start();
     t.true(await until(async () => (await s.monitoring.statistics()).succeeded === 400, 30_000));
     t.is(runs.size, 400);
-    t.deepEqual(ids.filter((id) => runs.get(id) !== 1), [], 'every job ran once');
+    t.deepEqual(
+      ids.filter((id) => runs.get(id) !== 1),
+      [],
+      'every job ran once',
+    );
     t.true(most > 1, `at most ${most} at once`);
     t.deepEqual(await s.monitoring.queues(), []);
     t.deepEqual(await s.monitoring.stateCounts(), {});
@@ -201,13 +267,15 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
     let most = 0;
     let firstStart = Infinity;
     let lastEnd = 0;
-    const handlers = { work: async () => {
-      firstStart = Math.min(firstStart, Date.now());
-      most = Math.max(most, ++running);
-      await delay(1_000);
-      running--;
-      lastEnd = Date.now();
-    } };
+    const handlers = {
+      work: async () => {
+        firstStart = Math.min(firstStart, Date.now());
+        most = Math.max(most, ++running);
+        await delay(1_000);
+        running--;
+        lastEnd = Date.now();
+      },
+    };
     const client = new JobClient(s);
     await Promise.all(Array.from({ length: 3 }, () => client.enqueue('work', [])));
     // Started on the backlog, the first fetches hold jobs while the second worker's fetch finds the
@@ -225,8 +293,15 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
     const ids = await Promise.all(Array.from({ length: 5 }, () => client.enqueue('hold', [])));
     let started = 0;
     const holder = server(t, s, {
-      workerCount: 1, prefetch: 4, shutdownTimeoutMs: 200,
-      handlers: { hold: (_, ctx) => { started++; return untilAborted(ctx.signal); } },
+      workerCount: 1,
+      prefetch: 4,
+      shutdownTimeoutMs: 200,
+      handlers: {
+        hold: (_, ctx) => {
+          started++;
+          return untilAborted(ctx.signal);
+        },
+      },
     });
     await holder.start();
     // One running, four held: all five leased and marked Processing by this server. The count can
@@ -236,9 +311,19 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
     await holder.stop();
     t.is(started, 1, 'held jobs never started');
     for (const id of ids) t.is((await s.jobs.get(id)).state, 'Enqueued');
-    t.deepEqual((await s.monitoring.queues()).map((q) => [q.name, q.waiting, q.inFlight]), [['default', 5, 0]], 'visible again at once, not after their invisibility');
+    t.deepEqual(
+      (await s.monitoring.queues()).map((q) => [q.name, q.waiting, q.inFlight]),
+      [['default', 5, 0]],
+      'visible again at once, not after their invisibility',
+    );
     const done: string[] = [];
-    await server(t, s, { handlers: { hold: (_, ctx) => { done.push(ctx.jobId); } } }).start();
+    await server(t, s, {
+      handlers: {
+        hold: (_, ctx) => {
+          done.push(ctx.jobId);
+        },
+      },
+    }).start();
     t.true(await until(() => done.length === 5));
     t.deepEqual([...done].sort(), [...ids].sort());
   });
@@ -256,18 +341,37 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
         return fetched;
       },
     };
-    const s: Storage = { jobs: base.jobs, queues, locks: base.locks, data: base.data, servers: base.servers, monitoring: base.monitoring, transaction: (fn) => base.transaction(fn) };
+    const s: Storage = {
+      jobs: base.jobs,
+      queues,
+      locks: base.locks,
+      data: base.data,
+      servers: base.servers,
+      monitoring: base.monitoring,
+      transaction: (fn) => base.transaction(fn),
+    };
     let started = 0;
     const holder = server(t, s, {
-      workerCount: 1, prefetch: 4, shutdownTimeoutMs: 200,
-      handlers: { hold: (_, ctx) => { started++; return untilAborted(ctx.signal); } },
+      workerCount: 1,
+      prefetch: 4,
+      shutdownTimeoutMs: 200,
+      handlers: {
+        hold: (_, ctx) => {
+          started++;
+          return untilAborted(ctx.signal);
+        },
+      },
     });
     await holder.start();
     t.true(await until(async () => (await base.monitoring.stateCounts())['Processing'] === 4));
     await holder.stop();
     t.true(started <= 1);
     for (const id of ids) t.is((await base.jobs.get(id)).state, 'Enqueued');
-    t.deepEqual((await base.monitoring.queues()).map((q) => [q.name, q.waiting, q.inFlight]), [['default', 4, 0]], 'none left leased');
+    t.deepEqual(
+      (await base.monitoring.queues()).map((q) => [q.name, q.waiting, q.inFlight]),
+      [['default', 4, 0]],
+      'none left leased',
+    );
   });
 
   test(`${name} processing: a prefetched job waiting behind a long one keeps its invisibility`, async (t) => {
@@ -275,14 +379,23 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
     const runs = new Map<string, number>();
     // Each job outlives the invisibility (1.2 s); the two held behind the first wait up to 3 s, so only
     // the holder's extensions keep them from the second server.
-    const handlers = { slow: async (_: unknown, ctx: { jobId: string }) => { runs.set(ctx.jobId, (runs.get(ctx.jobId) ?? 0) + 1); await delay(1_500); } };
+    const handlers = {
+      slow: async (_: unknown, ctx: { jobId: string }) => {
+        runs.set(ctx.jobId, (runs.get(ctx.jobId) ?? 0) + 1);
+        await delay(1_500);
+      },
+    };
     const client = new JobClient(s);
     const ids = await Promise.all(Array.from({ length: 3 }, () => client.enqueue('slow', [])));
     await server(t, s, { handlers, workerCount: 1, prefetch: 2, invisibilityTimeoutMs: 1_200 }).start();
     t.true(await until(async () => (await s.monitoring.stateCounts())['Processing'] === 3));
     await server(t, s, { handlers, workerCount: 1, invisibilityTimeoutMs: 1_200 }).start();
     t.true(await until(async () => (await s.monitoring.statistics()).succeeded === 3, 15_000));
-    t.deepEqual(ids.map((id) => runs.get(id)), [1, 1, 1], 'no job was handed to the second server while held');
+    t.deepEqual(
+      ids.map((id) => runs.get(id)),
+      [1, 1, 1],
+      'no job was handed to the second server while held',
+    );
   });
 
   test(`${name} processing: a bad prefetch is refused with a typed error`, async (t) => {
@@ -324,7 +437,15 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
     await client.delete(deleted);
     const failing = await client.enqueue('work', ['fail']);
     let fail = true;
-    const srv = server(t, s, { handlers: { work: (args) => { runs.push(String(args[0])); if (args[0] === 'fail' && fail) throw new Error('no'); } }, retry: { attempts: 1 } });
+    const srv = server(t, s, {
+      handlers: {
+        work: (args) => {
+          runs.push(String(args[0]));
+          if (args[0] === 'fail' && fail) throw new Error('no');
+        },
+      },
+      retry: { attempts: 1 },
+    });
     await srv.start();
     t.true(await until(async () => (await s.jobs.get(failing)).state === 'Failed'));
     fail = false;

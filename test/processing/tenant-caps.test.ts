@@ -7,7 +7,14 @@ import { kill, startChild } from '../helpers/child.js';
 import { fleetRouterConfig, type FleetConfig } from '../helpers/fleet-router.js';
 import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../helpers/servers.js';
 
-interface Run { tenant: string; queue: string; id: string; start: number; end: number | null; proc: number }
+interface Run {
+  tenant: string;
+  queue: string;
+  id: string;
+  start: number;
+  end: number | null;
+  proc: number;
+}
 
 /** The most runs of `filter` that overlap at one instant (a run ends before one starting at the same ms). */
 function maxOverlap(runs: Run[], until: number): number {
@@ -18,12 +25,17 @@ function maxOverlap(runs: Run[], until: number): number {
   return max;
 }
 
-test('caps hold across three processes (tenant 3, its slow queue 1), and a SIGKILLed process\'s slots come back after their lease', async (t) => {
+test("caps hold across three processes (tenant 3, its slow queue 1), and a SIGKILLed process's slots come back after their lease", async (t) => {
   const schema = freshSchema();
   const prefixes = [freshPrefix(), freshPrefix()];
   const cfg: FleetConfig = {
-    pg: PG_URL, redis: REDIS_URL, directorySchema: schema,
-    shards: [{ id: 'r', redisPrefix: prefixes[0]! }, { id: 'p', pgSchema: schema }],
+    pg: PG_URL,
+    redis: REDIS_URL,
+    directorySchema: schema,
+    shards: [
+      { id: 'r', redisPrefix: prefixes[0]! },
+      { id: 'p', pgSchema: schema },
+    ],
     tenants: { capped: { maxConcurrent: 3, queues: { slow: { maxConcurrent: 1 } } }, free: {} },
   };
   const LEASE = 2_000;
@@ -32,7 +44,10 @@ test('caps hold across three processes (tenant 3, its slow queue 1), and a SIGKI
   try {
     for (let i = 0; i < 3; i++) children.push(await startChild('./capped-server.ts', [JSON.stringify(cfg), String(LEASE), '3000'], /ready/, 60_000));
     // Enough for about 5 s at the cap, enqueued once every process serves.
-    for (const [tn, n] of [['capped', 150], ['free', 60]] as const) {
+    for (const [tn, n] of [
+      ['capped', 150],
+      ['free', 60],
+    ] as const) {
       const c = new JobClient(router.tenant(tn));
       await Promise.all(Array.from({ length: n }, (_, i) => c.enqueue('work', [], { queue: i % 5 === 0 ? 'slow' : 'fast' })));
     }
@@ -63,19 +78,40 @@ test('caps hold across three processes (tenant 3, its slow queue 1), and a SIGKI
     // not yet read when it was chosen may say a run had ended, and its slot was free).
     await new Promise((r) => setTimeout(r, 300));
     const held = runs().filter((r) => r.proc === victim && r.tenant === 'capped' && r.end === null).length;
-    const done = () => new Set(runs().filter((r) => r.end !== null).map((r) => `${r.tenant} ${r.id}`)).size;
+    const done = () =>
+      new Set(
+        runs()
+          .filter((r) => r.end !== null)
+          .map((r) => `${r.tenant} ${r.id}`),
+      ).size;
     const deadline = Date.now() + 60_000;
     while (done() < 210 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     const all = runs().map((r) => (r.proc === victim && r.end === null ? { ...r, end: killedAt } : r));
     const capped = all.filter((r) => r.tenant === 'capped');
     const maxAll = maxOverlap(capped, Date.now());
-    const maxSlow = maxOverlap(capped.filter((r) => r.queue === 'slow'), Date.now());
+    const maxSlow = maxOverlap(
+      capped.filter((r) => r.queue === 'slow'),
+      Date.now(),
+    );
     // While the dead process's slots are still leased, the others run at most 3 - held at once.
     const survivors = capped.filter((r) => r.proc !== victim);
-    const inLease = maxOverlap(survivors.map((r) => ({ ...r, start: Math.max(r.start, killedAt + 50), end: Math.min(r.end ?? Date.now(), killedAt + LEASE - 300) })).filter((r) => r.start < r.end!), Date.now());
-    const afterLease = maxOverlap(survivors.filter((r) => r.start > killedAt + LEASE + 500), Date.now());
-    const free = maxOverlap(all.filter((r) => r.tenant === 'free'), Date.now());
-    t.log(`capped tenant: max ${maxAll} at once (slow queue ${maxSlow}); victim held ${held}; survivors during its lease ${inLease}, after ${afterLease}; uncapped tenant max ${free}; jobs done ${done()}`);
+    const inLease = maxOverlap(
+      survivors
+        .map((r) => ({ ...r, start: Math.max(r.start, killedAt + 50), end: Math.min(r.end ?? Date.now(), killedAt + LEASE - 300) }))
+        .filter((r) => r.start < r.end!),
+      Date.now(),
+    );
+    const afterLease = maxOverlap(
+      survivors.filter((r) => r.start > killedAt + LEASE + 500),
+      Date.now(),
+    );
+    const free = maxOverlap(
+      all.filter((r) => r.tenant === 'free'),
+      Date.now(),
+    );
+    t.log(
+      `capped tenant: max ${maxAll} at once (slow queue ${maxSlow}); victim held ${held}; survivors during its lease ${inLease}, after ${afterLease}; uncapped tenant max ${free}; jobs done ${done()}`,
+    );
     t.is(done(), 210, 'every job ran');
     t.true(maxAll <= 3, `tenant cap: ${maxAll}`);
     t.true(maxSlow <= 1, `queue cap: ${maxSlow}`);
@@ -93,7 +129,12 @@ test('caps hold across three processes (tenant 3, its slow queue 1), and a SIGKI
 
 test('caps in the tenant map: whole numbers above 0, or ConfigError', async (t) => {
   const shards = [{ id: 'm', backend: { memory: {} } }];
-  for (const bad of [{ maxConcurrent: 0 }, { maxConcurrent: 1.5 }, { queues: { q: { maxConcurrent: -1 } } }, { queues: { 'bad queue\n': { maxConcurrent: 1 } } }]) {
+  for (const bad of [
+    { maxConcurrent: 0 },
+    { maxConcurrent: 1.5 },
+    { queues: { q: { maxConcurrent: -1 } } },
+    { queues: { 'bad queue\n': { maxConcurrent: 1 } } },
+  ]) {
     const err = await t.throwsAsync(createRouter({ shards, tenants: { a: bad as never } }));
     t.is((err as { code?: string }).code, 'CONFIG_INVALID', JSON.stringify(bad));
   }

@@ -11,8 +11,15 @@ test('2,000 tenants on 2 Redis and 2 Postgres shards, served by two processes of
   const schemas = [freshSchema(), freshSchema(), freshSchema()];
   const prefixes = [freshPrefix(), freshPrefix()];
   const cfg: FleetConfig = {
-    pg: PG_URL, redis: REDIS_URL, directorySchema: schemas[2]!,
-    shards: [{ id: 'r1', redisPrefix: prefixes[0]! }, { id: 'r2', redisPrefix: prefixes[1]! }, { id: 'p1', pgSchema: schemas[0]! }, { id: 'p2', pgSchema: schemas[1]! }],
+    pg: PG_URL,
+    redis: REDIS_URL,
+    directorySchema: schemas[2]!,
+    shards: [
+      { id: 'r1', redisPrefix: prefixes[0]! },
+      { id: 'r2', redisPrefix: prefixes[1]! },
+      { id: 'p1', pgSchema: schemas[0]! },
+      { id: 'p2', pgSchema: schemas[1]! },
+    ],
   };
   const router = await createRouter(fleetRouterConfig(cfg));
   const children: ChildProcess[] = [];
@@ -40,11 +47,24 @@ test('2,000 tenants on 2 Redis and 2 Postgres shards, served by two processes of
     while (new Set(runs().map((r) => r.id)).size < ids.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     const all = runs();
     const distinct = new Set(all.map((r) => r.id));
-    t.log(`tenants per shard ${JSON.stringify(Object.fromEntries(perShard))}; runs ${all.length}, distinct ${distinct.size}; by process ${outputs.map((o) => (o().match(/^done /gm) ?? []).length).join(' / ')}`);
+    t.log(
+      `tenants per shard ${JSON.stringify(Object.fromEntries(perShard))}; runs ${all.length}, distinct ${distinct.size}; by process ${outputs.map((o) => (o().match(/^done /gm) ?? []).length).join(' / ')}`,
+    );
     t.is(distinct.size, 2_000, 'every job ran');
-    t.deepEqual([...ids.keys()].filter((id) => !distinct.has(id)), [], 'none lost');
-    t.deepEqual(all.filter((r) => r.ctx !== r.arg || ids.get(r.id) !== r.ctx), [], 'each under its own tenant');
-    t.true(outputs.every((o) => /^done /m.test(o())), 'both processes served');
+    t.deepEqual(
+      [...ids.keys()].filter((id) => !distinct.has(id)),
+      [],
+      'none lost',
+    );
+    t.deepEqual(
+      all.filter((r) => r.ctx !== r.arg || ids.get(r.id) !== r.ctx),
+      [],
+      'each under its own tenant',
+    );
+    t.true(
+      outputs.every((o) => /^done /m.test(o())),
+      'both processes served',
+    );
     t.true([...perShard.values()].every((n) => n > 0));
   } finally {
     await Promise.all(children.map(kill));

@@ -55,9 +55,17 @@ test('one server serves 300 tenants on two shards: every job runs once, under it
     const ids: string[] = [];
     for (const tn of tenants) for (let i = 0; i < 3; i++) ids.push(await new JobClient(router.tenant(tn)).enqueue('work', [tn], { queue: 'q' }));
     await server.start();
-    await until(() => ran.size >= ids.length, 60_000, () => `${ran.size} of ${ids.length}`);
+    await until(
+      () => ran.size >= ids.length,
+      60_000,
+      () => `${ran.size} of ${ids.length}`,
+    );
     t.is(ran.size, 900);
-    t.deepEqual([...ran.values()].filter((n) => n !== 1), [], 'each once');
+    t.deepEqual(
+      [...ran.values()].filter((n) => n !== 1),
+      [],
+      'each once',
+    );
     t.is(foreign, 0, 'none ran under another tenant');
     const some = tenants[17]!;
     const mine = ids.filter((_, i) => Math.floor(i / 3) === 17);
@@ -87,7 +95,11 @@ test('a tenant that first enqueues after the server started is served within a s
       shards.add(router.shardFor(tn).shard);
       const at = Date.now();
       const id = await new JobClient(router.tenant(tn)).enqueue('work', [], { queue: 'q' });
-      await until(() => started.has(id), 5_000, () => `job of new tenant ${tn}`);
+      await until(
+        () => started.has(id),
+        5_000,
+        () => `job of new tenant ${tn}`,
+      );
       delays.push(started.get(id)! - at);
     }
     t.log(`first-job start delay of new tenants: max ${Math.max(...delays)} ms, shards ${[...shards].join(', ')}`);
@@ -98,7 +110,7 @@ test('a tenant that first enqueues after the server started is served within a s
   }
 });
 
-test('fairness: 50 tenants with 10 jobs each finish long before one tenant\'s 3,000-job backlog', async (t) => {
+test("fairness: 50 tenants with 10 jobs each finish long before one tenant's 3,000-job backlog", async (t) => {
   const { router, cleanup } = await realRouter();
   const big = freshTenant('big');
   const small = Array.from({ length: 50 }, () => freshTenant('small'));
@@ -123,11 +135,21 @@ test('fairness: 50 tenants with 10 jobs each finish long before one tenant\'s 3,
     const bigClient = new JobClient(router.tenant(big));
     await Promise.all(Array.from({ length: 3_000 }, () => bigClient.enqueue('work', [big], { queue: 'q' })));
     await server.start();
-    await until(() => bigDone >= 200, 30_000, () => `${bigDone} big jobs`);
+    await until(
+      () => bigDone >= 200,
+      30_000,
+      () => `${bigDone} big jobs`,
+    );
     // The small tenants arrive while the backlog is being worked off.
-    await Promise.all(small.flatMap((tn) => Array.from({ length: 10 }, () => new JobClient(router.tenant(tn)).enqueue('work', [tn as JsonValue], { queue: 'q' }))));
+    await Promise.all(
+      small.flatMap((tn) => Array.from({ length: 10 }, () => new JobClient(router.tenant(tn)).enqueue('work', [tn as JsonValue], { queue: 'q' }))),
+    );
     const enqueuedAt = bigDone;
-    await until(() => bigAtLastSmall >= 0, 60_000, () => `${[...smallDone.values()].reduce((a, b) => a + b, 0)} of 500 small jobs`);
+    await until(
+      () => bigAtLastSmall >= 0,
+      60_000,
+      () => `${[...smallDone.values()].reduce((a, b) => a + b, 0)} of 500 small jobs`,
+    );
     const during = bigAtLastSmall - enqueuedAt;
     t.log(`big-tenant jobs run while the 500 small jobs ran: ${during} (of 3,000; ${enqueuedAt} before they came)`);
     // Fair share: ~1 big job per 50 small ones, plus the jobs in flight when they came. A loose bound.
@@ -156,7 +178,11 @@ test('weights from the tenant map: 1:3 shares between two backlogged tenants, wi
       await Promise.all(Array.from({ length: 1_000 }, () => c.enqueue('work', [tn], { queue: 'q' })));
     }
     await server.start();
-    await until(() => order.length >= 800, 60_000, () => `${order.length} jobs`);
+    await until(
+      () => order.length >= 800,
+      60_000,
+      () => `${order.length} jobs`,
+    );
     const first = order.slice(0, 800);
     const share = first.filter((x) => x === heavy).length / first.length;
     t.log(`heavy (weight 3) share of the first 800 jobs: ${(share * 100).toFixed(1)}%`);
@@ -196,7 +222,11 @@ test('tenants lists whom it serves; retries and scheduled jobs of its tenants ru
     const otherId = await b.enqueue('work', ['not-served'], { queue: 'q' });
     await a.enqueue('work', ['flaky'], { queue: 'q' });
     await a.schedule('work', ['later'], { delayMs: 200 }, { queue: 'q' });
-    await until(() => runs.length >= 3, 10_000, () => runs.join(' '));
+    await until(
+      () => runs.length >= 3,
+      10_000,
+      () => runs.join(' '),
+    );
     await new Promise((r) => setTimeout(r, 200));
     t.deepEqual([...runs].sort(), [`${mine}:flaky`, `${mine}:flaky`, `${mine}:later`].sort());
     t.is((await router.tenant(other).jobs.get(otherId)).state, 'Enqueued', 'a tenant not listed is left alone');
@@ -228,21 +258,31 @@ test('a tenant moved to another shard while the server serves it keeps being ser
   const server = new JobServer(router, {
     queues: ['q'],
     workerCount: 4,
-    handlers: { work: async (_args, ctx) => {
-      await new Promise((r) => setTimeout(r, 2));
-      ran.add(ctx.jobId);
-    } },
+    handlers: {
+      work: async (_args, ctx) => {
+        await new Promise((r) => setTimeout(r, 2));
+        ran.add(ctx.jobId);
+      },
+    },
   });
   try {
     const c = new JobClient(router.tenant(tn));
     const ids = await Promise.all(Array.from({ length: 600 }, () => c.enqueue('work', [], { queue: 'q' })));
     await server.start();
-    await until(() => ran.size >= 50, 20_000, () => `${ran.size} before the move`);
+    await until(
+      () => ran.size >= 50,
+      20_000,
+      () => `${ran.size} before the move`,
+    );
     const move = router.admin.moveUnit(tn, 'pg');
     const more = await Promise.all(Array.from({ length: 100 }, () => c.enqueue('work', [], { queue: 'q' })));
     await move.done;
     t.is(router.shardFor(tn).shard, 'pg');
-    await until(() => ran.size >= 700, 30_000, () => `${ran.size} of 700`);
+    await until(
+      () => ran.size >= 700,
+      30_000,
+      () => `${ran.size} of 700`,
+    );
     // Ids handed out before the move may have been renamed by the Postgres target: compare by state.
     for (const id of [...ids, ...more]) t.is((await router.tenant(tn).jobs.get(id)).state, 'Succeeded');
     t.is(ran.size, 700);
@@ -252,7 +292,7 @@ test('a tenant moved to another shard while the server serves it keeps being ser
   }
 });
 
-test('in \'all\' mode, tenants whose only jobs are scheduled or recurring are found by the shards\' due index and run', async (t) => {
+test("in 'all' mode, tenants whose only jobs are scheduled or recurring are found by the shards' due index and run", async (t) => {
   const { router, cleanup } = await realRouter();
   const tenants = Array.from({ length: 6 }, () => freshTenant());
   const runs: string[] = [];
@@ -267,7 +307,11 @@ test('in \'all\' mode, tenants whose only jobs are scheduled or recurring are fo
     // Never enqueued anything: nothing in any work index, only in the due sets.
     for (const tn of tenants.slice(0, 3)) await new JobClient(router.tenant(tn)).schedule('work', ['later'], { delayMs: 300 }, { queue: 'q' });
     for (const tn of tenants.slice(3)) await new JobClient(router.tenant(tn)).addRecurring('every-second', '* * * * * *', 'work', ['tick'], { queue: 'q' });
-    await until(() => tenants.every((tn, i) => runs.includes(`${tn}:${i < 3 ? 'later' : 'tick'}`)), 10_000, () => runs.join(' '));
+    await until(
+      () => tenants.every((tn, i) => runs.includes(`${tn}:${i < 3 ? 'later' : 'tick'}`)),
+      10_000,
+      () => runs.join(' '),
+    );
     t.pass();
     t.log(`runs: ${runs.length}, shards ${[...new Set(tenants.map((tn) => router.shardFor(tn).shard))].join(', ')}`);
   } finally {
@@ -276,26 +320,34 @@ test('in \'all\' mode, tenants whose only jobs are scheduled or recurring are fo
   }
 });
 
-test('pause and resume: a paused queue gets no new starts after 1 s on any server, the tenant\'s other queues and other tenants keep running, enqueues succeed', async (t) => {
+test("pause and resume: a paused queue gets no new starts after 1 s on any server, the tenant's other queues and other tenants keep running, enqueues succeed", async (t) => {
   const { router, cleanup } = await realRouter();
   // A second router over the same shards: another service process, with its own view.
   const other = await createRouter({ shards: [...router.shards.values()].map((s) => ({ id: s.id, backend: s.backend })) });
   const tn = freshTenant();
   const bystander = freshTenant();
   const starts: Array<{ tenant: string; queue: string; at: number }> = [];
-  const handlers = { work: async (_args: JsonValue[], ctx: { tenant?: string; queue: string }) => {
-    starts.push({ tenant: ctx.tenant!, queue: ctx.queue, at: Date.now() });
-    await new Promise((r) => setTimeout(r, 5));
-  } };
+  const handlers = {
+    work: async (_args: JsonValue[], ctx: { tenant?: string; queue: string }) => {
+      starts.push({ tenant: ctx.tenant!, queue: ctx.queue, at: Date.now() });
+      await new Promise((r) => setTimeout(r, 5));
+    },
+  };
   const servers = [router, other].map((r) => new JobServer(r, { queues: ['a', 'b'], workerCount: 2, handlers }));
   let producing = true;
   const producer = (async () => {
     while (producing) {
-      for (const [who, q] of [[tn, 'a'], [tn, 'b'], [bystander, 'a']] as const) await new JobClient(router.tenant(who)).enqueue('work', [], { queue: q });
+      for (const [who, q] of [
+        [tn, 'a'],
+        [tn, 'b'],
+        [bystander, 'a'],
+      ] as const)
+        await new JobClient(router.tenant(who)).enqueue('work', [], { queue: q });
       await new Promise((r) => setTimeout(r, 15));
     }
   })();
-  const after = (ms: number, who: string, queue?: string) => starts.filter((s) => s.at > ms && s.tenant === who && (queue === undefined || s.queue === queue)).length;
+  const after = (ms: number, who: string, queue?: string) =>
+    starts.filter((s) => s.at > ms && s.tenant === who && (queue === undefined || s.queue === queue)).length;
   try {
     await Promise.all(servers.map((s) => s.start()));
     await new Promise((r) => setTimeout(r, 500));
@@ -304,7 +356,7 @@ test('pause and resume: a paused queue gets no new starts after 1 s on any serve
     await new Promise((r) => setTimeout(r, 2_000));
     t.is(after(pausedAt + 1_000, tn, 'a'), 0, 'no start of the paused queue after 1 s');
     t.true(after(pausedAt + 1_000, tn, 'b') >= 3, 'its other queue keeps running');
-    t.true(after(pausedAt + 1_000, bystander, 'a') >= 3, 'other tenants\' queue of the same name keeps running');
+    t.true(after(pausedAt + 1_000, bystander, 'a') >= 3, "other tenants' queue of the same name keeps running");
     const info = await router.tenant(tn).monitoring.queues();
     t.is(info.find((q) => q.name === 'a')!.paused, true);
     t.true(info.find((q) => q.name === 'a')!.waiting > 0, 'enqueues still succeed');
@@ -323,7 +375,14 @@ test('pause and resume: a paused queue gets no new starts after 1 s on any serve
     await new Promise((r) => setTimeout(r, 2_000));
     t.is(after(allAt + 1_000, tn), 0, 'no start of any of its queues');
     t.true(after(allAt + 1_000, bystander) >= 3);
-    t.deepEqual((await router.tenant(tn).monitoring.queues()).map((q) => [q.name, q.paused]), [['a', true], ['b', true], ['later', true]]);
+    t.deepEqual(
+      (await router.tenant(tn).monitoring.queues()).map((q) => [q.name, q.paused]),
+      [
+        ['a', true],
+        ['b', true],
+        ['later', true],
+      ],
+    );
     await router.admin.resume({ tenant: tn });
     t.deepEqual(await router.admin.pauses(tn), { tenant: false, queues: ['later'] });
   } finally {
@@ -346,16 +405,24 @@ test('pause bad input: a typed error, and nothing written', async (t) => {
   t.deepEqual(await router.admin.pauses(tn), { tenant: false, queues: [] });
   t.deepEqual(await router.tenant(tn).monitoring.queues(), []);
   // Tenants cannot write it themselves.
-  await rejectsWithCode(t, router.tenant(tn).transaction((tx) => tx.hashSet('jobshard.paused', { '*': '0' })), 'INVALID_ARGUMENT');
+  await rejectsWithCode(
+    t,
+    router.tenant(tn).transaction((tx) => tx.hashSet('jobshard.paused', { '*': '0' })),
+    'INVALID_ARGUMENT',
+  );
   await router.close();
 });
 
-test('a server over one tenant\'s storage honours the tenant\'s pauses too, within a second', async (t) => {
+test("a server over one tenant's storage honours the tenant's pauses too, within a second", async (t) => {
   const { router, cleanup } = await realRouter();
   const tn = freshTenant();
   const starts: Array<{ queue: string; at: number }> = [];
   await router.admin.pause({ tenant: tn, queue: 'b' }); // before the server starts
-  const server = new JobServer(router.tenant(tn), { queues: ['a', 'b'], workerCount: 3, handlers: { work: async (_args, ctx) => void starts.push({ queue: ctx.queue, at: Date.now() }) } });
+  const server = new JobServer(router.tenant(tn), {
+    queues: ['a', 'b'],
+    workerCount: 3,
+    handlers: { work: async (_args, ctx) => void starts.push({ queue: ctx.queue, at: Date.now() }) },
+  });
   let producing = true;
   const client = new JobClient(router.tenant(tn));
   const producer = (async () => {
@@ -394,22 +461,42 @@ test('a server over one tenant\'s storage honours the tenant\'s pauses too, with
 
 test('stop() over a router: waits for running jobs, then requeues those past shutdownTimeoutMs, and removes its server record from each shard', async (t) => {
   const [a, b] = [new MemoryBackend(), new MemoryBackend()];
-  const router = await createRouter({ shards: [{ id: 'a', backend: a }, { id: 'b', backend: b }] });
+  const router = await createRouter({
+    shards: [
+      { id: 'a', backend: a },
+      { id: 'b', backend: b },
+    ],
+  });
   const tn = freshTenant();
   let started = 0;
   const server = new JobServer(router, {
-    queues: ['q'], workerCount: 2, shutdownTimeoutMs: 300, serverId: 'pool-1',
-    handlers: { slow: async (_args, ctx) => {
-      started++;
-      await new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true }));
-      throw new Error('aborted');
-    } },
+    queues: ['q'],
+    workerCount: 2,
+    shutdownTimeoutMs: 300,
+    serverId: 'pool-1',
+    handlers: {
+      slow: async (_args, ctx) => {
+        started++;
+        await new Promise((r) => ctx.signal.addEventListener('abort', r, { once: true }));
+        throw new Error('aborted');
+      },
+    },
   });
   await server.start();
-  t.deepEqual((await a.storage('jobshard.servers').servers.list()).map((s) => s.id), ['pool-1']);
-  t.deepEqual((await b.storage('jobshard.servers').servers.list()).map((s) => s.id), ['pool-1']);
+  t.deepEqual(
+    (await a.storage('jobshard.servers').servers.list()).map((s) => s.id),
+    ['pool-1'],
+  );
+  t.deepEqual(
+    (await b.storage('jobshard.servers').servers.list()).map((s) => s.id),
+    ['pool-1'],
+  );
   const id = await new JobClient(router.tenant(tn)).enqueue('slow', [], { queue: 'q' });
-  await until(() => started === 1, 5_000, () => 'the job to start');
+  await until(
+    () => started === 1,
+    5_000,
+    () => 'the job to start',
+  );
   t.is((await router.tenant(tn).jobs.get(id)).state, 'Processing');
   const t0 = Date.now();
   await server.stop();

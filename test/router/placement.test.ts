@@ -13,7 +13,11 @@ test('slot table: the same configuration gives the same table in every process',
 });
 
 test('slot table: slot shares follow weights exactly (largest remainder), so tenants follow them within noise', (t) => {
-  for (const [n, weight] of [[4, (i: number) => i + 1], [16, () => 1], [10, (i: number) => (i % 2 ? 3 : 1)]] as const) {
+  for (const [n, weight] of [
+    [4, (i: number) => i + 1],
+    [16, () => 1],
+    [10, (i: number) => (i % 2 ? 3 : 1)],
+  ] as const) {
     const list = shards(n, weight);
     const counts = SlotTable.build(list).counts();
     const total = list.reduce((a, s) => a + s.weight, 0);
@@ -25,22 +29,25 @@ test('slot table: slot shares follow weights exactly (largest remainder), so ten
 });
 
 test('slot table: appending a shard moves only slots to the new shard, exactly its quota', (t) => {
-  fc.assert(fc.property(fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 12 }), fc.integer({ min: 1, max: 5 }), (weights, newWeight) => {
-    const before = shards(weights.length, (i) => weights[i]!);
-    const after = [...before, { id: 'new', weight: newWeight }];
-    const a = SlotTable.build(before);
-    const b = SlotTable.build(after);
-    let moved = 0;
-    for (let slot = 0; slot < SLOT_COUNT; slot++) {
-      const from = a.shards[a.owners[slot]!];
-      const to = b.shards[b.owners[slot]!];
-      if (from !== to) {
-        if (to !== 'new') return false; // collateral movement between old shards
-        moved++;
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 12 }), fc.integer({ min: 1, max: 5 }), (weights, newWeight) => {
+      const before = shards(weights.length, (i) => weights[i]!);
+      const after = [...before, { id: 'new', weight: newWeight }];
+      const a = SlotTable.build(before);
+      const b = SlotTable.build(after);
+      let moved = 0;
+      for (let slot = 0; slot < SLOT_COUNT; slot++) {
+        const from = a.shards[a.owners[slot]!];
+        const to = b.shards[b.owners[slot]!];
+        if (from !== to) {
+          if (to !== 'new') return false; // collateral movement between old shards
+          moved++;
+        }
       }
-    }
-    return moved === quotasFor(after).at(-1);
-  }), { numRuns: 60 });
+      return moved === quotasFor(after).at(-1);
+    }),
+    { numRuns: 60 },
+  );
   t.pass();
 });
 
@@ -53,7 +60,12 @@ test('slot table: lookups use the Redis Cluster slot function', (t) => {
 
 test('slot table: the allocation-free ASCII slot function agrees with cluster-key-slot on every key', async (t) => {
   const { default: calculateSlot } = await import('cluster-key-slot');
-  fc.assert(fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.stringMatching(/^[A-Za-z0-9_:-]{1,80}$/)), (key) =>
-    SlotTable.slotOf(key) === calculateSlot(key)), { numRuns: 20_000 });
+  fc.assert(
+    fc.property(
+      fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.stringMatching(/^[A-Za-z0-9_:-]{1,80}$/)),
+      (key) => SlotTable.slotOf(key) === calculateSlot(key),
+    ),
+    { numRuns: 20_000 },
+  );
   for (const key of ['', 'a{b}c', '{}x', 'x{}', 'ünï', '🚀', '{tag}rest']) t.is(SlotTable.slotOf(key), calculateSlot(key), key);
 });

@@ -8,10 +8,15 @@ import { mixedRouter } from '../helpers/mixed-router.js';
 const heavy = ['many', 'fifo', 'low', 'redeliver', 'place', 'alpha', 'try-b', 'shared-stop', 'q1'];
 const light = ['extend', 'wake', 'q-other', 'vis', 'idle'];
 const ids = Array.from({ length: 200 }, (_, i) => `split${i}`);
-const tenants = Object.fromEntries(ids.map((id) => [id, {
-  shard: 'pg',
-  queueGroups: { heavy: { queues: heavy, shard: 'redis' }, light: { queues: light, shard: 'mem' } },
-}]));
+const tenants = Object.fromEntries(
+  ids.map((id) => [
+    id,
+    {
+      shard: 'pg',
+      queueGroups: { heavy: { queues: heavy, shard: 'redis' }, light: { queues: light, shard: 'mem' } },
+    },
+  ]),
+);
 const { router, cleanup } = mixedRouter(tenants);
 let next = 0;
 const fresh = () => router.tenant(ids[next++]!);
@@ -26,5 +31,8 @@ runConformance(test, {
 test('router-split: placement follows the pins', (t) => {
   const p = router.shardFor('split0');
   t.is(p.shard, 'pg');
-  t.deepEqual(p.groups.map((g) => [g.group, g.shard]).sort(), [['heavy', 'redis'], ['light', 'mem']]);
+  t.deepEqual(p.groups.map((g) => [g.group, g.shard]).sort(), [
+    ['heavy', 'redis'],
+    ['light', 'mem'],
+  ]);
 });

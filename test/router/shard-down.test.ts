@@ -36,7 +36,13 @@ test('a dead shard fails only its own tenants, fast, naming the shard; the other
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     await cycle(victim);
     for (const s of healthy) for (let i = 0; i < 5; i++) await cycle(s); // warm up
-    const before = await Promise.all(healthy.map(async (s) => { const xs = []; for (let i = 0; i < 20; i++) xs.push(await cycle(s)); return median(xs); }));
+    const before = await Promise.all(
+      healthy.map(async (s) => {
+        const xs = [];
+        for (let i = 0; i < 20; i++) xs.push(await cycle(s));
+        return median(xs);
+      }),
+    );
 
     await redis.kill();
     const failures: number[] = [];
@@ -67,7 +73,13 @@ test('a dead shard fails only its own tenants, fast, naming the shard; the other
     const rounds: string[] = [];
     let slowedDown = true;
     for (let round = 0; round < 3 && slowedDown; round++) {
-      const during = await Promise.all(healthy.map(async (s) => { const xs = []; for (let i = 0; i < 20; i++) xs.push(await cycle(s)); return median(xs); }));
+      const during = await Promise.all(
+        healthy.map(async (s) => {
+          const xs = [];
+          for (let i = 0; i < 20; i++) xs.push(await cycle(s));
+          return median(xs);
+        }),
+      );
       rounds.push(during.map((d, i) => `${before[i]!.toFixed(2)} -> ${d.toFixed(2)} ms`).join(', '));
       slowedDown = during.some((d, i) => d > before[i]! * 3 + 2);
     }
@@ -75,13 +87,24 @@ test('a dead shard fails only its own tenants, fast, naming the shard; the other
     await hammer;
     t.false(slowedDown, `median cycle before -> during the outage, per round: ${rounds.join('; ')}`);
     t.true(victimCalls >= 10, `the dead shard's tenant kept calling (${victimCalls} calls)`);
-    t.deepEqual(router.admin.health().filter((h) => h.id !== 'cache').map((h) => h.circuit), ['closed', 'closed']);
+    t.deepEqual(
+      router.admin
+        .health()
+        .filter((h) => h.id !== 'cache')
+        .map((h) => h.circuit),
+      ['closed', 'closed'],
+    );
 
     await redis.start();
     let resumedAfter = -1;
     const restarted = Date.now();
     while (Date.now() - restarted < 10_000) {
-      if (await cycle(victim).then(() => true, () => false)) {
+      if (
+        await cycle(victim).then(
+          () => true,
+          () => false,
+        )
+      ) {
         resumedAfter = Date.now() - restarted;
         break;
       }

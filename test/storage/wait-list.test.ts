@@ -19,14 +19,22 @@ function counted() {
 test('one job enqueued to 32 idle waiting fetches sends a few of them to fetch, not all 32', async (t) => {
   const { storage, attempts } = counted();
   const stop = new AbortController();
-  const waiters = Array.from({ length: 32 }, () => storage.queues.fetch(['herd'], { signal: stop.signal }).then((f) => f.jobId, () => null));
+  const waiters = Array.from({ length: 32 }, () =>
+    storage.queues.fetch(['herd'], { signal: stop.signal }).then(
+      (f) => f.jobId,
+      () => null,
+    ),
+  );
   await delay(50);
   const before = attempts.n;
   const id = await enqueueJob(storage, 'herd');
   await delay(100);
   const after = attempts.n - before;
   stop.abort();
-  t.deepEqual((await Promise.all(waiters)).filter((x) => x !== null), [id]);
+  t.deepEqual(
+    (await Promise.all(waiters)).filter((x) => x !== null),
+    [id],
+  );
   // The woken waiter gets the job and rings two more, which find nothing.
   t.true(after >= 1 && after <= 4, `${after} fetch attempts for one job`);
 });
@@ -37,12 +45,16 @@ test('a waiter aborted right after it was rung passes the wake-up on', async (t)
   const first = new AbortController();
   // The enqueue's wake-up rings the longest sleeper (a), which is then aborted before it can fetch.
   const subscribe = driver.subscribeWork.bind(driver);
-  driver.subscribeWork = (queues, wake) => subscribe(queues, () => {
-    wake();
-    first.abort();
-  });
+  driver.subscribeWork = (queues, wake) =>
+    subscribe(queues, () => {
+      wake();
+      first.abort();
+    });
   const storage = createStorage(driver);
-  const a = storage.queues.fetch(['pass'], { signal: first.signal }).then(() => 'fetched', () => 'aborted');
+  const a = storage.queues.fetch(['pass'], { signal: first.signal }).then(
+    () => 'fetched',
+    () => 'aborted',
+  );
   await delay(20);
   const b = storage.queues.fetch(['pass'], { signal: AbortSignal.timeout(2_000) });
   await delay(20);

@@ -14,10 +14,15 @@ class TestReader extends MetricReader {
 }
 
 function points(rm: ResourceMetrics, name: string): Array<DataPoint<unknown>> {
-  return rm.scopeMetrics.flatMap((s) => s.metrics).filter((m) => m.descriptor.name === name).flatMap((m) => m.dataPoints as Array<DataPoint<unknown>>);
+  return rm.scopeMetrics
+    .flatMap((s) => s.metrics)
+    .filter((m) => m.descriptor.name === name)
+    .flatMap((m) => m.dataPoints as Array<DataPoint<unknown>>);
 }
 const sum = (ps: Array<DataPoint<unknown>>, where: Record<string, unknown>) =>
-  ps.filter((p) => Object.entries(where).every(([k, v]) => p.attributes[k] === v)).reduce((a, p) => a + (typeof p.value === 'number' ? p.value : (p.value as { count: number }).count), 0);
+  ps
+    .filter((p) => Object.entries(where).every(([k, v]) => p.attributes[k] === v))
+    .reduce((a, p) => a + (typeof p.value === 'number' ? p.value : (p.value as { count: number }).count), 0);
 
 test('storage metrics: per shard and backend, counts equal the operations done', async (t) => {
   const reader = new TestReader({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
@@ -55,11 +60,13 @@ test('storage metrics: per shard and backend, counts equal the operations done',
     t.is(sum(points(rm, 'jobshard.jobs.redelivered'), on), 1, `${shard} redelivered`);
     t.is(sum(points(rm, 'jobshard.lock.timeouts'), on), 1, `${shard} lock timeouts`);
     t.is(sum(points(rm, 'jobshard.lock.wait.duration'), on), 4, `${shard} lock acquisitions`);
-    const commits = points(rm, 'db.client.operation.duration').filter((p) => p.attributes['jobshard.shard.id'] === shard && p.attributes['db.operation.name'] === 'transaction.commit');
+    const commits = points(rm, 'db.client.operation.duration').filter(
+      (p) => p.attributes['jobshard.shard.id'] === shard && p.attributes['db.operation.name'] === 'transaction.commit',
+    );
     t.is(sum(commits, {}), 3, `${shard} commits`);
     t.is(sum(points(rm, 'db.client.operation.duration'), { ...on, 'db.operation.name': 'jobs.create' }), 5, `${shard} creates`);
     const h = commits[0]!.value as { sum: number; count: number };
-    t.true(h.sum > 0 && h.sum / h.count < 1, `${shard} plausible commit durations (mean ${(h.sum / h.count * 1000).toFixed(2)} ms)`);
+    t.true(h.sum > 0 && h.sum / h.count < 1, `${shard} plausible commit durations (mean ${((h.sum / h.count) * 1000).toFixed(2)} ms)`);
     t.is(sum(points(rm, 'db.client.operation.duration'), { ...on, 'error.type': 'LOCK_TIMEOUT' }), 1);
     // Gauges, read once per shard per collection.
     t.is(sum(points(rm, 'jobshard.queue.depth'), { ...on, 'messaging.destination.name': 'q', 'jobshard.queue.state': 'waiting' }), 3, `${shard} waiting`);
@@ -91,12 +98,18 @@ test('tenant attribute: opt-in, capped per shard, the rest folded into other', a
   const reader = new TestReader();
   const provider = new MeterProvider({ readers: [reader] });
   const names = ['ta', 'tb', 'tc', 'td'];
-  const { router, cleanup } = mixedRouter(Object.fromEntries(names.map((n) => [n, { shard: 'mem' }])), { telemetry: { meterProvider: provider, tenantAttribute: true, maxTenantsPerShard: 2 } });
+  const { router, cleanup } = mixedRouter(Object.fromEntries(names.map((n) => [n, { shard: 'mem' }])), {
+    telemetry: { meterProvider: provider, tenantAttribute: true, maxTenantsPerShard: 2 },
+  });
   t.teardown(cleanup);
   for (const n of names) await new JobClient(router.tenant(n)).enqueue('t', [], { queue: 'q' });
   const { resourceMetrics: rm } = await reader.collect();
   const sent = points(rm, 'messaging.client.sent.messages');
-  t.deepEqual(sent.map((p) => [p.attributes['jobshard.tenant'], p.value]).sort(), [['other', 2], ['ta', 1], ['tb', 1]]);
+  t.deepEqual(sent.map((p) => [p.attributes['jobshard.tenant'], p.value]).sort(), [
+    ['other', 2],
+    ['ta', 1],
+    ['tb', 1],
+  ]);
   await provider.shutdown();
 });
 
@@ -106,7 +119,19 @@ test('processing metrics: job duration, outcomes and attempts', async (t) => {
   const { router, cleanup } = mixedRouter({ proc: { shard: 'redis' } });
   t.teardown(cleanup);
   const s = router.tenant('proc');
-  const server = new JobServer(s, { meterProvider: provider, schedulerIntervalMs: 20, retry: { attempts: 2, baseDelayMs: 10, jitter: 0 }, handlers: { ok: async () => { await delay(5); }, bad: () => { throw new Error('x'); } } });
+  const server = new JobServer(s, {
+    meterProvider: provider,
+    schedulerIntervalMs: 20,
+    retry: { attempts: 2, baseDelayMs: 10, jitter: 0 },
+    handlers: {
+      ok: async () => {
+        await delay(5);
+      },
+      bad: () => {
+        throw new Error('x');
+      },
+    },
+  });
   await server.start();
   const client = new JobClient(s);
   const ids = [await client.enqueue('ok', []), await client.enqueue('ok', []), await client.enqueue('bad', [])];
@@ -119,12 +144,16 @@ test('processing metrics: job duration, outcomes and attempts', async (t) => {
   t.is(sum(processed, { 'jobshard.job.outcome': 'failed', 'jobshard.job.type': 'bad' }), 1);
   const attempts = points(rm, 'jobshard.job.attempts').find((p) => p.attributes['jobshard.job.outcome'] === 'failed')!.value as { sum: number; count: number };
   t.is(attempts.sum, 2, 'the final failure was attempt 2');
-  const durations = points(rm, 'jobshard.job.duration').find((p) => p.attributes['jobshard.job.outcome'] === 'succeeded')!.value as { sum: number; count: number; min: number };
+  const durations = points(rm, 'jobshard.job.duration').find((p) => p.attributes['jobshard.job.outcome'] === 'succeeded')!.value as {
+    sum: number;
+    count: number;
+    min: number;
+  };
   t.is(durations.count, 2);
   t.true(durations.min >= 0.004, `min ${durations.min}s covers the 5 ms handler`);
   t.is(processed[0]!.attributes['jobshard.server.id'], server.id);
   for (const p of [...processed, ...points(rm, 'jobshard.job.duration')]) {
-    t.is(p.attributes['jobshard.shard.id'], 'redis', 'processing metrics carry the shard of the job\'s queue');
+    t.is(p.attributes['jobshard.shard.id'], 'redis', "processing metrics carry the shard of the job's queue");
     t.is(p.attributes['jobshard.backend'], 'redis');
   }
   await provider.shutdown();

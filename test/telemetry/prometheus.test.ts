@@ -37,19 +37,33 @@ test('Prometheus scrapes the example service and serves per-shard series', async
   const schema = freshSchema();
   const prefix = freshPrefix();
   const dir = await mkdtemp(join(tmpdir(), 'jobshard-prom-'));
-  await writeFile(join(dir, 'prometheus.yml'), [
-    'global:',
-    '  scrape_interval: 1s',
-    'scrape_configs:',
-    '  - job_name: jobshard-example',
-    '    static_configs:',
-    `      - targets: ['127.0.0.1:${exporterPort}']`,
-  ].join('\n'));
+  await writeFile(
+    join(dir, 'prometheus.yml'),
+    [
+      'global:',
+      '  scrape_interval: 1s',
+      'scrape_configs:',
+      '  - job_name: jobshard-example',
+      '    static_configs:',
+      `      - targets: ['127.0.0.1:${exporterPort}']`,
+    ].join('\n'),
+  );
   const app = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../../examples/metrics-app.ts', import.meta.url))], {
-    env: { ...process.env, JOBSHARD_PROMETHEUS_PORT: String(exporterPort), JOBSHARD_PG: PG_URL, JOBSHARD_REDIS: REDIS_URL, JOBSHARD_SCHEMA: schema, JOBSHARD_PREFIX: prefix },
+    env: {
+      ...process.env,
+      JOBSHARD_PROMETHEUS_PORT: String(exporterPort),
+      JOBSHARD_PG: PG_URL,
+      JOBSHARD_REDIS: REDIS_URL,
+      JOBSHARD_SCHEMA: schema,
+      JOBSHARD_PREFIX: prefix,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const prometheus = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const prometheus = spawn(
+    'prometheus',
+    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   try {
     await waitForLine(app, /metrics-app running/, 30_000);
     await waitForLine(prometheus, /Server is ready to receive web requests/, 30_000);
@@ -58,10 +72,18 @@ test('Prometheus scrapes the example service and serves per-shard series', async
       await new Promise((r) => setTimeout(r, 500));
       sent = await query(promPort, 'sum by (jobshard_shard_id, jobshard_backend) (messaging_client_sent_messages_total)');
     }
-    t.deepEqual(sent.map((r) => [r.metric['jobshard_shard_id'], r.metric['jobshard_backend']]).sort(), [['mem-1', 'memory'], ['pg-1', 'postgres'], ['redis-1', 'redis']]);
+    t.deepEqual(sent.map((r) => [r.metric['jobshard_shard_id'], r.metric['jobshard_backend']]).sort(), [
+      ['mem-1', 'memory'],
+      ['pg-1', 'postgres'],
+      ['redis-1', 'redis'],
+    ]);
     for (const r of sent) t.true(Number(r.value[1]) > 0, `${r.metric['jobshard_shard_id']} counted enqueues`);
     const up = await query(promPort, 'jobshard_shard_up');
-    t.deepEqual(up.map((r) => [r.metric['jobshard_shard_id'], r.value[1]]).sort(), [['mem-1', '1'], ['pg-1', '1'], ['redis-1', '1']]);
+    t.deepEqual(up.map((r) => [r.metric['jobshard_shard_id'], r.value[1]]).sort(), [
+      ['mem-1', '1'],
+      ['pg-1', '1'],
+      ['redis-1', '1'],
+    ]);
     const latency = await query(promPort, 'sum by (jobshard_shard_id) (db_client_operation_duration_count)');
     t.deepEqual(latency.map((r) => r.metric['jobshard_shard_id']).sort(), ['mem-1', 'pg-1', 'redis-1']);
   } finally {

@@ -18,7 +18,11 @@ const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcess
 provider.register(); // global tracer provider, W3C propagator and async context, as an application's SDK sets them
 
 interface OtlpSpan {
-  traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number;
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
   attributes: Array<{ key: string; value: { stringValue?: string; intValue?: string | number } }>;
   links?: Array<{ traceId: string; spanId: string }>;
   events?: Array<{ name: string }>;
@@ -65,7 +69,14 @@ test('a job enqueued in one process and run in another yields one trace: request
       return ids as [string, string];
     });
     const loneId = await client.enqueue('traced.ok', ['c'], { queue: 'traced' });
-    const badId = await storage.jobs.create({ type: 'traced.ok', args: ['d'], queue: 'traced', parameters: { traceparent: '00-zzzz-not-a-trace-01' }, state: { name: 'Enqueued' }, enqueue: true });
+    const badId = await storage.jobs.create({
+      type: 'traced.ok',
+      args: ['d'],
+      queue: 'traced',
+      parameters: { traceparent: '00-zzzz-not-a-trace-01' },
+      state: { name: 'Enqueued' },
+      enqueue: true,
+    });
     t.truthy((await storage.jobs.get(okId)).parameters['traceparent'], 'the producer context is stored with the job');
 
     const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../helpers/traced-worker.ts', import.meta.url))], {
@@ -114,12 +125,21 @@ test('a job enqueued in one process and run in another yields one trace: request
     // The retried job: two runs in the request's trace, the second linked to the first; the first failed.
     const flakyRuns = runsOf(flakyId).sort((a, b) => Number(attr(a, 'jobshard.job.attempt')) - Number(attr(b, 'jobshard.job.attempt')));
     t.is(flakyRuns.length, 2);
-    t.deepEqual(flakyRuns.map((r) => attr(r, 'jobshard.job.attempt')), [1, 2]);
+    t.deepEqual(
+      flakyRuns.map((r) => attr(r, 'jobshard.job.attempt')),
+      [1, 2],
+    );
     for (const r of flakyRuns) t.is(r.traceId, request.spanContext().traceId);
     t.is(flakyRuns[0]!.status?.code, OTLP_STATUS.ERROR);
-    t.true((flakyRuns[0]!.events ?? []).some((e) => e.name === 'exception'), 'a failure records an exception event');
+    t.true(
+      (flakyRuns[0]!.events ?? []).some((e) => e.name === 'exception'),
+      'a failure records an exception event',
+    );
     t.is(flakyRuns[1]!.status?.code, OTLP_STATUS.OK);
-    t.deepEqual((flakyRuns[1]!.links ?? []).map((l) => l.spanId), [flakyRuns[0]!.spanId]);
+    t.deepEqual(
+      (flakyRuns[1]!.links ?? []).map((l) => l.spanId),
+      [flakyRuns[0]!.spanId],
+    );
 
     // No active span at enqueue: the run is in the send's own trace.
     t.is(runsOf(loneId)[0]!.traceId, sendOf(loneId).spanContext().traceId);
@@ -131,7 +151,10 @@ test('a job enqueued in one process and run in another yields one trace: request
 
     // Storage spans, with the shard.
     const storageSpans = remote.filter((s) => s.kind === OTLP_KIND.CLIENT && attr(s, 'db.operation.name') !== undefined);
-    t.true(storageSpans.some((s) => s.name === 'queues.tryFetch'), [...new Set(storageSpans.map((s) => s.name))].join(', '));
+    t.true(
+      storageSpans.some((s) => s.name === 'queues.tryFetch'),
+      [...new Set(storageSpans.map((s) => s.name))].join(', '),
+    );
     t.true(storageSpans.some((s) => s.name === 'transaction.commit'));
     t.true(storageSpans.every((s) => attr(s, 'jobshard.shard.id') === 'redis-1'));
   } finally {

@@ -60,12 +60,18 @@ export class MemoryBackend implements Backend {
     checkName('namespace', namespace);
     let ns = this.#namespaces.get(namespace);
     if (!ns) {
-      const driver = new MemoryNamespace(() => ++this.#lastId, this.#options.pollIntervalMs ?? 1_000, namespace, (n) => {
-        this.#lastId = Math.max(this.#lastId, n);
-      }, () => {
-        this.#withWork.add(namespace);
-        for (const fn of this.#workWatchers) fn(namespace);
-      });
+      const driver = new MemoryNamespace(
+        () => ++this.#lastId,
+        this.#options.pollIntervalMs ?? 1_000,
+        namespace,
+        (n) => {
+          this.#lastId = Math.max(this.#lastId, n);
+        },
+        () => {
+          this.#withWork.add(namespace);
+          for (const fn of this.#workWatchers) fn(namespace);
+        },
+      );
       ns = { driver, storage: createStorage(driver, this.#options) };
       this.#namespaces.set(namespace, ns);
       void this.open();

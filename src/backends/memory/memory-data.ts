@@ -2,10 +2,18 @@ import type { DataStore, StructureKind } from '../../storage/data.js';
 import { live, sweep, ttlOf, type Expiring } from './expiring.js';
 import type { UnitItem } from '../../storage/unit-stream.js';
 
-interface HashEntry extends Expiring { fields: Map<string, string> }
-interface SetEntry extends Expiring { members: Map<string, number> }
-interface ListEntry extends Expiring { items: string[] }
-interface CounterEntry extends Expiring { value: number }
+interface HashEntry extends Expiring {
+  fields: Map<string, string>;
+}
+interface SetEntry extends Expiring {
+  members: Map<string, number>;
+}
+interface ListEntry extends Expiring {
+  items: string[];
+}
+interface CounterEntry extends Expiring {
+  value: number;
+}
 
 /** Data structures of one namespace. Reads are the DataStore; writes are called from a committing transaction. */
 export class MemoryData implements DataStore {
@@ -42,10 +50,12 @@ export class MemoryData implements DataStore {
   async setFirstByScore(key: string, fromScore: number, toScore: number, count: number) {
     const s = live(this.sets, key);
     if (!s) return [];
-    return this.#sorted(key).filter((m) => {
-      const score = s.members.get(m)!;
-      return score >= fromScore && score <= toScore;
-    }).slice(0, count);
+    return this.#sorted(key)
+      .filter((m) => {
+        const score = s.members.get(m)!;
+        return score >= fromScore && score <= toScore;
+      })
+      .slice(0, count);
   }
   async setCount(key: string) {
     return live(this.sets, key)?.members.size ?? 0;
@@ -81,10 +91,14 @@ export class MemoryData implements DataStore {
 
   #map(kind: StructureKind): Map<string, Expiring> {
     switch (kind) {
-      case 'hash': return this.hashes;
-      case 'set': return this.sets;
-      case 'list': return this.lists;
-      case 'counter': return this.counters;
+      case 'hash':
+        return this.hashes;
+      case 'set':
+        return this.sets;
+      case 'list':
+        return this.lists;
+      case 'counter':
+        return this.counters;
     }
   }
 
@@ -172,11 +186,20 @@ export class MemoryData implements DataStore {
   /** Writes one imported structure (the namespace was empty: nothing to merge with). */
   importItem(item: UnitItem): void {
     switch (item.kind) {
-      case 'hash': this.hashes.set(item.key, { fields: new Map(Object.entries(item.fields)), expireAt: item.expireAt }); break;
-      case 'set': this.sets.set(item.key, { members: new Map(item.members), expireAt: item.expireAt }); break;
-      case 'list': this.lists.set(item.key, { items: [...item.values], expireAt: item.expireAt }); break;
-      case 'counter': this.counters.set(item.key, { value: item.value, expireAt: item.expireAt }); break;
-      default: break;
+      case 'hash':
+        this.hashes.set(item.key, { fields: new Map(Object.entries(item.fields)), expireAt: item.expireAt });
+        break;
+      case 'set':
+        this.sets.set(item.key, { members: new Map(item.members), expireAt: item.expireAt });
+        break;
+      case 'list':
+        this.lists.set(item.key, { items: [...item.values], expireAt: item.expireAt });
+        break;
+      case 'counter':
+        this.counters.set(item.key, { value: item.value, expireAt: item.expireAt });
+        break;
+      default:
+        break;
     }
   }
 
@@ -184,11 +207,24 @@ export class MemoryData implements DataStore {
   exportItem(ref: string, now = Date.now()): UnitItem | null {
     const key = ref.slice(2);
     switch (ref[0]) {
-      case 'h': { const h = live(this.hashes, key, now); return h ? { kind: 'hash', key, fields: Object.fromEntries(h.fields), expireAt: h.expireAt } : null; }
-      case 'z': { const z = live(this.sets, key, now); return z ? { kind: 'set', key, members: [...z.members], expireAt: z.expireAt } : null; }
-      case 'l': { const l = live(this.lists, key, now); return l ? { kind: 'list', key, values: [...l.items], expireAt: l.expireAt } : null; }
-      case 'c': { const c = live(this.counters, key, now); return c ? { kind: 'counter', key, value: c.value, expireAt: c.expireAt } : null; }
-      default: return null;
+      case 'h': {
+        const h = live(this.hashes, key, now);
+        return h ? { kind: 'hash', key, fields: Object.fromEntries(h.fields), expireAt: h.expireAt } : null;
+      }
+      case 'z': {
+        const z = live(this.sets, key, now);
+        return z ? { kind: 'set', key, members: [...z.members], expireAt: z.expireAt } : null;
+      }
+      case 'l': {
+        const l = live(this.lists, key, now);
+        return l ? { kind: 'list', key, values: [...l.items], expireAt: l.expireAt } : null;
+      }
+      case 'c': {
+        const c = live(this.counters, key, now);
+        return c ? { kind: 'counter', key, value: c.value, expireAt: c.expireAt } : null;
+      }
+      default:
+        return null;
     }
   }
 

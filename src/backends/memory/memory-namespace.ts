@@ -59,7 +59,13 @@ export class MemoryNamespace implements NamespaceDriver {
    * nextId draws the backend's ids; reserveId(n) makes every later draw exceed n (imported ids
    * keep theirs); onWork is called whenever work may have become visible (the backend's work index).
    */
-  constructor(nextId: () => number, readonly pollIntervalMs: number, readonly namespace = 'memory', reserveId: (atLeast: number) => void = () => {}, onWork: () => void = () => {}) {
+  constructor(
+    nextId: () => number,
+    readonly pollIntervalMs: number,
+    readonly namespace = 'memory',
+    reserveId: (atLeast: number) => void = () => {},
+    onWork: () => void = () => {},
+  ) {
     this.#nextId = nextId;
     this.#reserveId = reserveId;
     this.#onWork = onWork;
@@ -113,14 +119,27 @@ export class MemoryNamespace implements NamespaceDriver {
     const j = live(this.#jobs, id, now);
     if (!j) return null;
     return {
-      kind: 'job', id, type: j.type, argsJson: j.argsJson, queue: j.queue, createdAt: j.createdAt, expireAt: j.expireAt,
-      parameters: Object.fromEntries(j.parameters), history: j.history.map(itemState), current: j.current ? itemState(j.current) : null,
+      kind: 'job',
+      id,
+      type: j.type,
+      argsJson: j.argsJson,
+      queue: j.queue,
+      createdAt: j.createdAt,
+      expireAt: j.expireAt,
+      parameters: Object.fromEntries(j.parameters),
+      history: j.history.map(itemState),
+      current: j.current ? itemState(j.current) : null,
     };
   }
 
   #lockItem(resource: string, now: number): UnitItem {
     const held = this.#locks.get(resource);
-    return { kind: 'lock', resource, fence: this.#lockTokens.get(resource)!, holder: held && held.until > now ? { token: held.token, leaseUntil: held.until } : null };
+    return {
+      kind: 'lock',
+      resource,
+      fence: this.#lockTokens.get(resource)!,
+      holder: held && held.until > now ? { token: held.token, leaseUntil: held.until } : null,
+    };
   }
 
   beginImport(): UnitImport {
@@ -132,8 +151,15 @@ export class MemoryNamespace implements NamespaceDriver {
         case 'job':
           maxId = Math.max(maxId, idNumber(item.id));
           this.#jobs.set(item.id, {
-            id: item.id, type: item.type, argsJson: item.argsJson, queue: item.queue, createdAt: item.createdAt, expireAt: item.expireAt,
-            parameters: new Map(Object.entries(item.parameters)), history: item.history.map(stateOfItem), current: item.current ? stateOfItem(item.current) : null,
+            id: item.id,
+            type: item.type,
+            argsJson: item.argsJson,
+            queue: item.queue,
+            createdAt: item.createdAt,
+            expireAt: item.expireAt,
+            parameters: new Map(Object.entries(item.parameters)),
+            history: item.history.map(stateOfItem),
+            current: item.current ? stateOfItem(item.current) : null,
           });
           break;
         case 'entry': {
@@ -142,7 +168,12 @@ export class MemoryNamespace implements NamespaceDriver {
           const key = itemRef(item);
           const at = places.get(key);
           // A leased entry gets a token no consumer knows: its job comes back when the copied lease lapses.
-          const e: QueueEntry = { jobId: item.jobId, token: item.leaseUntil === null ? null : randomUUID(), leaseUntil: item.leaseUntil ?? 0, deliveries: item.deliveries };
+          const e: QueueEntry = {
+            jobId: item.jobId,
+            token: item.leaseUntil === null ? null : randomUUID(),
+            leaseUntil: item.leaseUntil ?? 0,
+            deliveries: item.deliveries,
+          };
           if (at !== undefined && q.has(at)) q.set(at, e);
           else {
             places.set(key, ++this.#seq);
@@ -156,7 +187,13 @@ export class MemoryNamespace implements NamespaceDriver {
           else this.#locks.delete(item.resource);
           break;
         case 'server':
-          this.#servers.set(item.id, { id: item.id, queues: [...item.queues], workerCount: item.workerCount, startedAt: new Date(item.startedAt), heartbeatAt: new Date(item.heartbeatAt) });
+          this.#servers.set(item.id, {
+            id: item.id,
+            queues: [...item.queues],
+            workerCount: item.workerCount,
+            startedAt: new Date(item.startedAt),
+            heartbeatAt: new Date(item.heartbeatAt),
+          });
           break;
         case 'gone':
           this.#forget(item.ref, places);
@@ -184,7 +221,9 @@ export class MemoryNamespace implements NamespaceDriver {
   #forget(ref: ItemRef, places: Map<string, number>): void {
     const name = ref.slice(2);
     switch (ref[0]) {
-      case 'j': this.#jobs.delete(name); break;
+      case 'j':
+        this.#jobs.delete(name);
+        break;
       case 'e': {
         const queue = name.slice(0, name.indexOf(SEP));
         const at = places.get(ref);
@@ -196,12 +235,25 @@ export class MemoryNamespace implements NamespaceDriver {
         places.delete(ref);
         break;
       }
-      case 'k': this.#locks.delete(name); this.#lockTokens.delete(name); break;
-      case 's': this.#servers.delete(name); break;
-      case 'h': this.data.forget('hash', name); break;
-      case 'z': this.data.forget('set', name); break;
-      case 'l': this.data.forget('list', name); break;
-      case 'c': this.data.forget('counter', name); break;
+      case 'k':
+        this.#locks.delete(name);
+        this.#lockTokens.delete(name);
+        break;
+      case 's':
+        this.#servers.delete(name);
+        break;
+      case 'h':
+        this.data.forget('hash', name);
+        break;
+      case 'z':
+        this.data.forget('set', name);
+        break;
+      case 'l':
+        this.data.forget('list', name);
+        break;
+      case 'c':
+        this.data.forget('counter', name);
+        break;
     }
   }
 
@@ -222,19 +274,23 @@ export class MemoryNamespace implements NamespaceDriver {
       const name = ref.slice(2);
       const gone: UnitItem = { kind: 'gone', ref };
       switch (ref[0]) {
-        case 'j': return this.#jobItem(name, now) ?? gone;
+        case 'j':
+          return this.#jobItem(name, now) ?? gone;
         case 'e': {
           const cut = name.indexOf(SEP);
-          const queue = name.slice(0, cut), seq = Number(name.slice(cut + 1));
+          const queue = name.slice(0, cut),
+            seq = Number(name.slice(cut + 1));
           const e = this.#queues.get(queue)?.get(seq);
           return e ? entryItem(queue, seq, e, now) : gone;
         }
-        case 'k': return this.#lockTokens.has(name) ? this.#lockItem(name, now) : gone;
+        case 'k':
+          return this.#lockTokens.has(name) ? this.#lockItem(name, now) : gone;
         case 's': {
           const srv = this.#servers.get(name);
           return srv ? serverItem(srv) : gone;
         }
-        default: return this.data.exportItem(ref, now) ?? gone;
+        default:
+          return this.data.exportItem(ref, now) ?? gone;
       }
     });
   }
@@ -259,8 +315,14 @@ export class MemoryNamespace implements NamespaceDriver {
     const now = Date.now();
     const state = row.state ? stateRecord(row.state, now) : null;
     this.#jobs.set(id, {
-      id, type: row.type, argsJson: row.argsJson, queue: row.queue, createdAt: now,
-      parameters: new Map(Object.entries(row.parameters)), history: state ? [state] : [], current: state,
+      id,
+      type: row.type,
+      argsJson: row.argsJson,
+      queue: row.queue,
+      createdAt: now,
+      parameters: new Map(Object.entries(row.parameters)),
+      history: state ? [state] : [],
+      current: state,
       expireAt: row.expireInMs === null ? null : now + row.expireInMs,
     });
     this.#touch(`j:${id}`);
@@ -302,7 +364,7 @@ export class MemoryNamespace implements NamespaceDriver {
 
   async getParameter(id: string, name: string): Promise<string | null | undefined> {
     const job = live(this.#jobs, id);
-    return job ? job.parameters.get(name) ?? null : undefined;
+    return job ? (job.parameters.get(name) ?? null) : undefined;
   }
 
   async setParameter(id: string, name: string, value: string): Promise<boolean> {
@@ -357,18 +419,42 @@ export class MemoryNamespace implements NamespaceDriver {
           this.#remove(this.#leased(op)!, op.queue);
           this.#touch(`e:${op.queue}${SEP}${op.token.slice(0, op.token.indexOf(':'))}`);
           break;
-        case 'hashSet': this.data.hashSet(op.key, op.fields); break;
-        case 'hashDelete': this.data.hashDelete(op.key); break;
-        case 'setAdd': this.data.setAdd(op.key, op.member, op.score); break;
-        case 'setRemove': this.data.setRemove(op.key, op.member); break;
-        case 'setDelete': this.data.setDelete(op.key); break;
-        case 'listInsert': this.data.listInsert(op.key, op.value); break;
-        case 'listRemove': this.data.listRemove(op.key, op.value); break;
-        case 'listTrim': this.data.listTrim(op.key, op.start, op.end); break;
-        case 'listDelete': this.data.listDelete(op.key); break;
-        case 'counterIncrement': this.data.counterIncrement(op.key, op.by, op.expireInMs, now); break;
-        case 'expire': this.data.expire(op.kind, op.key, op.ms, now); break;
-        case 'persist': this.data.persist(op.kind, op.key); break;
+        case 'hashSet':
+          this.data.hashSet(op.key, op.fields);
+          break;
+        case 'hashDelete':
+          this.data.hashDelete(op.key);
+          break;
+        case 'setAdd':
+          this.data.setAdd(op.key, op.member, op.score);
+          break;
+        case 'setRemove':
+          this.data.setRemove(op.key, op.member);
+          break;
+        case 'setDelete':
+          this.data.setDelete(op.key);
+          break;
+        case 'listInsert':
+          this.data.listInsert(op.key, op.value);
+          break;
+        case 'listRemove':
+          this.data.listRemove(op.key, op.value);
+          break;
+        case 'listTrim':
+          this.data.listTrim(op.key, op.start, op.end);
+          break;
+        case 'listDelete':
+          this.data.listDelete(op.key);
+          break;
+        case 'counterIncrement':
+          this.data.counterIncrement(op.key, op.by, op.expireInMs, now);
+          break;
+        case 'expire':
+          this.data.expire(op.kind, op.key, op.ms, now);
+          break;
+        case 'persist':
+          this.data.persist(op.kind, op.key);
+          break;
       }
     }
     if (enqueued) this.#wakeWaiters();
@@ -580,17 +666,39 @@ function stateRecord(state: NewState, now: number): StateRecord {
 
 /** A data op's structure kind (expire and persist name theirs), and a kind's ref prefix. */
 const KIND_OF_OP: Partial<Record<WriteOp['op'], StructureKind>> = {
-  hashSet: 'hash', hashDelete: 'hash', setAdd: 'set', setRemove: 'set', setDelete: 'set',
-  listInsert: 'list', listRemove: 'list', listTrim: 'list', listDelete: 'list', counterIncrement: 'counter',
+  hashSet: 'hash',
+  hashDelete: 'hash',
+  setAdd: 'set',
+  setRemove: 'set',
+  setDelete: 'set',
+  listInsert: 'list',
+  listRemove: 'list',
+  listTrim: 'list',
+  listDelete: 'list',
+  counterIncrement: 'counter',
 };
 const DATA_REF: Record<StructureKind, string> = { hash: 'h:', set: 'z:', list: 'l:', counter: 'c:' };
 
 function entryItem(queue: string, seq: number, e: QueueEntry, now: number): UnitItem {
-  return { kind: 'entry', queue, seq: String(seq), jobId: e.jobId, deliveries: e.deliveries, leaseUntil: e.token !== null && e.leaseUntil > now ? e.leaseUntil : null };
+  return {
+    kind: 'entry',
+    queue,
+    seq: String(seq),
+    jobId: e.jobId,
+    deliveries: e.deliveries,
+    leaseUntil: e.token !== null && e.leaseUntil > now ? e.leaseUntil : null,
+  };
 }
 
 function serverItem(s: ServerRecord): UnitItem {
-  return { kind: 'server', id: s.id, queues: [...s.queues], workerCount: s.workerCount, startedAt: s.startedAt.getTime(), heartbeatAt: s.heartbeatAt.getTime() };
+  return {
+    kind: 'server',
+    id: s.id,
+    queues: [...s.queues],
+    workerCount: s.workerCount,
+    startedAt: s.startedAt.getTime(),
+    heartbeatAt: s.heartbeatAt.getTime(),
+  };
 }
 
 function itemState(s: StateRecord): ItemState {

@@ -3,7 +3,10 @@ import { SQL } from './postgres-statements.js';
 import type { Query } from './postgres-query.js';
 
 export class PostgresData implements DataStore {
-  constructor(readonly q: Query, readonly ns: string) {}
+  constructor(
+    readonly q: Query,
+    readonly ns: string,
+  ) {}
 
   async hashGetAll(key: string) {
     const { rows } = await this.q<{ field: string; value: string }>(SQL.hashGetAll, [this.ns, key]);

@@ -13,5 +13,9 @@ export function isConnectionError(err: unknown): boolean {
 /** Connection failures become ShardUnavailableError naming where we tried to connect; other errors pass through. */
 export function mapPgError(err: unknown, where: string): unknown {
   if (!isConnectionError(err)) return err;
-  return new ShardUnavailableError(where, `cannot reach Postgres at ${where}: ${(err as Error).message || (err as { code?: string }).code}; is the server running and the address right?`, { cause: err });
+  return new ShardUnavailableError(
+    where,
+    `cannot reach Postgres at ${where}: ${(err as Error).message || (err as { code?: string }).code}; is the server running and the address right?`,
+    { cause: err },
+  );
 }

@@ -29,7 +29,9 @@ export async function migrate(client: pg.PoolClient, schema: string): Promise<nu
     await client.query("SELECT pg_advisory_xact_lock(hashtext('jobshard-migrate'), hashtext($1))", [schema]);
     // The schema name is validated (lowercase letters, digits, _) and quoted by the driver: it is the one identifier we cannot pass as a parameter.
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${client.escapeIdentifier(schema)}`);
-    await client.query('CREATE TABLE IF NOT EXISTS jobshard_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS jobshard_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+    );
     const { rows } = await client.query<{ version: number }>('SELECT version FROM jobshard_migrations');
     const done = new Set(rows.map((r) => r.version));
     for (const m of loadMigrations()) {

@@ -11,7 +11,14 @@ import type { PgListener } from './postgres-listener.js';
 import type { Query } from './postgres-query.js';
 import { parseJobId, toJobRecord, type FetchRow, type JobRow } from './postgres-rows.js';
 import { SQL } from './postgres-statements.js';
-import { beginPostgresImport, clearPostgresUnit, exportPostgresRefs, exportPostgresUnit, takePostgresChanges, trackPostgresUnit } from './postgres-unit-stream.js';
+import {
+  beginPostgresImport,
+  clearPostgresUnit,
+  exportPostgresRefs,
+  exportPostgresUnit,
+  takePostgresChanges,
+  trackPostgresUnit,
+} from './postgres-unit-stream.js';
 import type { ItemRef, UnitImport, UnitItem } from '../../storage/unit-stream.js';
 
 /** One namespace of a Postgres backend: every statement filters on `ns`. */
@@ -61,8 +68,13 @@ export class PostgresNamespace implements NamespaceDriver {
   }
 
   async setOwnership(own: UnitOwnership): Promise<void> {
-    await this.q(SQL.setOwnership, [this.ns, own.state, own.state === 'moved' ? own.to : null,
-      own.state === 'moved' ? own.epoch : null, own.state === 'frozen' ? Math.round(own.until) : null]);
+    await this.q(SQL.setOwnership, [
+      this.ns,
+      own.state,
+      own.state === 'moved' ? own.to : null,
+      own.state === 'moved' ? own.epoch : null,
+      own.state === 'frozen' ? Math.round(own.until) : null,
+    ]);
   }
 
   async hasData(): Promise<boolean> {
@@ -75,10 +87,13 @@ export class PostgresNamespace implements NamespaceDriver {
 
   beginImport(): UnitImport {
     const session = beginPostgresImport(this.q, this.ns);
-    return { ...session, finish: async () => {
-      await session.finish();
-      this.listener.wakeLocal(this.ns);
-    } };
+    return {
+      ...session,
+      finish: async () => {
+        await session.finish();
+        this.listener.wakeLocal(this.ns);
+      },
+    };
   }
 
   trackChanges(on: boolean): Promise<void> {
@@ -107,10 +122,16 @@ export class PostgresNamespace implements NamespaceDriver {
   }
 
   async createJobs(rows: readonly NewJobRow[]): Promise<string[]> {
-    const { rows: ids } = await this.q<{ id: string }>(SQL.createJobs, [this.ns, rows.map((r) => r.type), rows.map((r) => r.argsJson),
-      rows.map((r) => r.queue), rows.map((r) => JSON.stringify(r.parameters)), rows.map((r) => r.expireInMs),
+    const { rows: ids } = await this.q<{ id: string }>(SQL.createJobs, [
+      this.ns,
+      rows.map((r) => r.type),
+      rows.map((r) => r.argsJson),
+      rows.map((r) => r.queue),
+      rows.map((r) => JSON.stringify(r.parameters)),
+      rows.map((r) => r.expireInMs),
       rows.map((r) => (r.state ? JSON.stringify({ name: r.state.name, reason: r.state.reason ?? null, data: r.state.data ?? {} }) : null)),
-      rows.map((r) => r.enqueue)]);
+      rows.map((r) => r.enqueue),
+    ]);
     if (rows.some((r) => r.enqueue)) this.listener.wakeLocal(this.ns);
     return ids.map((r) => r.id);
   }
@@ -172,15 +193,23 @@ export class PostgresNamespace implements NamespaceDriver {
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code === 'P0002') throw new JobNotFoundError((err as Error).message);
-      if (code === 'P0003') throw new LeaseLostError(`cannot remove a job from queue '${[...new Set(removes.map((r) => r.queue))].join("', '")}' in this transaction`);
+      if (code === 'P0003')
+        throw new LeaseLostError(`cannot remove a job from queue '${[...new Set(removes.map((r) => r.queue))].join("', '")}' in this transaction`);
       throw err;
     }
     if (ops.some((op) => op.op === 'enqueue')) this.listener.wakeLocal(this.ns);
   }
 
   async tryFetch(queues: readonly string[], invisibilityMs: number, count: number, withJob: boolean, setState: FetchStateChange | null): Promise<FetchAttempt> {
-    const { rows } = await this.q<FetchRow>(SQL.fetch, [this.ns, queues, invisibilityMs, count, withJob,
-      setState ? JSON.stringify(setState.state) : null, setState ? setState.from : null]);
+    const { rows } = await this.q<FetchRow>(SQL.fetch, [
+      this.ns,
+      queues,
+      invisibilityMs,
+      count,
+      withJob,
+      setState ? JSON.stringify(setState.state) : null,
+      setState ? setState.from : null,
+    ]);
     let nextVisibleInMs: number | null = null;
     const leased: Array<FetchedEntry & { rank: number; seq: bigint }> = [];
     for (const row of rows) {
@@ -188,12 +217,32 @@ export class PostgresNamespace implements NamespaceDriver {
         nextVisibleInMs = row.next_visible_ms === null ? null : Number(row.next_visible_ms);
         continue;
       }
-      const job = !withJob ? undefined : row.j_id === null ? null : toJobRecord({
-        id: row.j_id, type: row.j_type, args: row.j_args, queue: row.j_queue, parameters: row.j_parameters,
-        state_name: row.j_state_name, state_reason: row.j_state_reason, state_data: row.j_state_data, state_at: row.j_state_at,
-        created_at: row.j_created_at, expire_at: row.j_expire_at,
+      const job = !withJob
+        ? undefined
+        : row.j_id === null
+          ? null
+          : toJobRecord({
+              id: row.j_id,
+              type: row.j_type,
+              args: row.j_args,
+              queue: row.j_queue,
+              parameters: row.j_parameters,
+              state_name: row.j_state_name,
+              state_reason: row.j_state_reason,
+              state_data: row.j_state_data,
+              state_at: row.j_state_at,
+              created_at: row.j_created_at,
+              expire_at: row.j_expire_at,
+            });
+      leased.push({
+        jobId: row.job_id,
+        queue: row.queue,
+        token: `${row.seq}:${row.token}`,
+        deliveries: row.deliveries,
+        job,
+        rank: queues.indexOf(row.queue),
+        seq: BigInt(row.seq),
       });
-      leased.push({ jobId: row.job_id, queue: row.queue, token: `${row.seq}:${row.token}`, deliveries: row.deliveries, job, rank: queues.indexOf(row.queue), seq: BigInt(row.seq) });
     }
     // RETURNING has no order: restore priority order, then FIFO.
     leased.sort((a, b) => a.rank - b.rank || (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));

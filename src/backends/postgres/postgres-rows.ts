@@ -17,7 +17,12 @@ export interface JobRow {
 
 /** A row of the fetch statement: the leased entry (seq null on the last row: next_visible_ms), then its job's columns prefixed j_ (null if gone). */
 export type FetchRow = {
-  seq: string | null; job_id: string; queue: string; token: string; deliveries: number; next_visible_ms: string | null;
+  seq: string | null;
+  job_id: string;
+  queue: string;
+  token: string;
+  deliveries: number;
+  next_visible_ms: string | null;
 } & { [K in Exclude<keyof JobRow, 'id'> as `j_${K}`]: JobRow[K] } & { j_id: string | null };
 
 export function toJobRecord(row: JobRow): JobRecord {

@@ -118,7 +118,8 @@ export const SQL = {
     counter: `SELECT min(expire_at) AS at, clock_timestamp() AS now, count(*)::int AS n FROM counters WHERE ns = $1 AND key = $2 AND ${LIVE}`,
   },
 
-  announceServer: fenced(`INSERT INTO servers (ns, id, queues, worker_count, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, clock_timestamp(), clock_timestamp())
+  announceServer:
+    fenced(`INSERT INTO servers (ns, id, queues, worker_count, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, clock_timestamp(), clock_timestamp())
     ON CONFLICT (ns, id) DO UPDATE SET queues = EXCLUDED.queues, worker_count = EXCLUDED.worker_count,
       started_at = EXCLUDED.started_at, heartbeat_at = EXCLUDED.heartbeat_at RETURNING 1`),
   heartbeat: fenced('UPDATE servers SET heartbeat_at = clock_timestamp() WHERE ns = $1 AND id = $2 RETURNING 1'),

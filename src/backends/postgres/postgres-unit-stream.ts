@@ -1,4 +1,15 @@
-import { ALIAS_HASH, EXPORT_BATCH, idNumber, itemRef, SEP, type ItemRef, type ItemState, type JobItem, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
+import {
+  ALIAS_HASH,
+  EXPORT_BATCH,
+  idNumber,
+  itemRef,
+  SEP,
+  type ItemRef,
+  type ItemState,
+  type JobItem,
+  type UnitImport,
+  type UnitItem,
+} from '../../storage/unit-stream.js';
 import type { Query } from './postgres-query.js';
 import { sleep } from '../../storage/sleep.js';
 
@@ -81,7 +92,10 @@ export const UNIT_SQL = {
   updateEntries: `UPDATE queue_entries e SET token = CASE WHEN u.lease_until IS NOT NULL THEN gen_random_uuid()::text END,
       lease_until = ${TS('u.lease_until')}, deliveries = u.deliveries
     FROM unnest($2::bigint[], $3::float8[], $4::int[]) AS u(seq, lease_until, deliveries) WHERE e.seq = u.seq AND e.ns = $1`,
-  deleteJobs: ['DELETE FROM job_states WHERE job_id IN (SELECT id FROM jobs WHERE ns = $1 AND id = ANY($2::bigint[]))', 'DELETE FROM jobs WHERE ns = $1 AND id = ANY($2::bigint[])'],
+  deleteJobs: [
+    'DELETE FROM job_states WHERE job_id IN (SELECT id FROM jobs WHERE ns = $1 AND id = ANY($2::bigint[]))',
+    'DELETE FROM jobs WHERE ns = $1 AND id = ANY($2::bigint[])',
+  ],
   deleteEntries: 'DELETE FROM queue_entries WHERE ns = $1 AND seq = ANY($2::bigint[])',
   deleteKeys: {
     h: 'DELETE FROM hashes WHERE ns = $1 AND key = ANY($2::text[])',
@@ -117,7 +131,9 @@ function entryItem(r: EntryRow): UnitItem {
 /** Job rows with their histories (one query for the lot). */
 async function jobItems(q: Query, rows: JobRowOut[]): Promise<JobItem[]> {
   if (rows.length === 0) return [];
-  const history = await q<{ job_id: string; name: string; reason: string | null; data: Record<string, string>; at: number }>(UNIT_SQL.history, [rows.map((r) => r.id)]);
+  const history = await q<{ job_id: string; name: string; reason: string | null; data: Record<string, string>; at: number }>(UNIT_SQL.history, [
+    rows.map((r) => r.id),
+  ]);
   const byJob = new Map<string, ItemState[]>();
   for (const h of history.rows) {
     let list = byJob.get(h.job_id);
@@ -125,10 +141,24 @@ async function jobItems(q: Query, rows: JobRowOut[]): Promise<JobItem[]> {
     list.push({ name: h.name, reason: h.reason, data: h.data ?? {}, at: Number(h.at) });
   }
   return rows.map((r): JobItem => ({
-    kind: 'job', id: r.id, type: r.type as string, argsJson: r.args as string, queue: r.queue as string,
-    createdAt: Number(r.created_at), expireAt: num(r.expire_at), parameters: (r.parameters as Record<string, string>) ?? {},
+    kind: 'job',
+    id: r.id,
+    type: r.type as string,
+    argsJson: r.args as string,
+    queue: r.queue as string,
+    createdAt: Number(r.created_at),
+    expireAt: num(r.expire_at),
+    parameters: (r.parameters as Record<string, string>) ?? {},
     history: byJob.get(r.id) ?? [],
-    current: r.state_name === null ? null : { name: r.state_name as string, reason: r.state_reason as string | null, data: (r.state_data as Record<string, string>) ?? {}, at: Number(r.state_at) },
+    current:
+      r.state_name === null
+        ? null
+        : {
+            name: r.state_name as string,
+            reason: r.state_reason as string | null,
+            data: (r.state_data as Record<string, string>) ?? {},
+            at: Number(r.state_at),
+          },
   }));
 }
 
@@ -142,7 +172,11 @@ export async function* exportPostgresUnit(q: Query, ns: string): AsyncIterable<U
   }
   after = '0';
   for (;;) {
-    const { rows } = await q<{ seq: string; queue: string; job_id: string; deliveries: number; lease_until: number | null }>(UNIT_SQL.entries, [ns, after, EXPORT_BATCH]);
+    const { rows } = await q<{ seq: string; queue: string; job_id: string; deliveries: number; lease_until: number | null }>(UNIT_SQL.entries, [
+      ns,
+      after,
+      EXPORT_BATCH,
+    ]);
     if (rows.length === 0) break;
     yield rows.map(entryItem);
     after = rows[rows.length - 1]!.seq;
@@ -161,14 +195,27 @@ async function otherItems(q: Query, ns: string, names: Names | null): Promise<Un
     const list = names[which];
     return list?.length ? (await q<R>(some, [ns, list])).rows : [];
   };
-  for (const r of await read<{ key: string; fields: Record<string, string>; expire_at: number | null }>(UNIT_SQL.hashes, UNIT_SQL.hashesByKey, 'h')) out.push({ kind: 'hash', key: r.key, fields: r.fields, expireAt: num(r.expire_at) });
-  for (const r of await read<{ key: string; members: Array<[string, number]>; expire_at: number | null }>(UNIT_SQL.sets, UNIT_SQL.setsByKey, 'z')) out.push({ kind: 'set', key: r.key, members: r.members.map(([m, sc]) => [m, Number(sc)]), expireAt: num(r.expire_at) });
-  for (const r of await read<{ key: string; items: string[]; expire_at: number | null }>(UNIT_SQL.lists, UNIT_SQL.listsByKey, 'l')) out.push({ kind: 'list', key: r.key, values: r.items, expireAt: num(r.expire_at) });
-  for (const r of await read<{ key: string; value: string; expire_at: number | null }>(UNIT_SQL.counters, UNIT_SQL.countersByKey, 'c')) out.push({ kind: 'counter', key: r.key, value: Number(r.value), expireAt: num(r.expire_at) });
+  for (const r of await read<{ key: string; fields: Record<string, string>; expire_at: number | null }>(UNIT_SQL.hashes, UNIT_SQL.hashesByKey, 'h'))
+    out.push({ kind: 'hash', key: r.key, fields: r.fields, expireAt: num(r.expire_at) });
+  for (const r of await read<{ key: string; members: Array<[string, number]>; expire_at: number | null }>(UNIT_SQL.sets, UNIT_SQL.setsByKey, 'z'))
+    out.push({ kind: 'set', key: r.key, members: r.members.map(([m, sc]) => [m, Number(sc)]), expireAt: num(r.expire_at) });
+  for (const r of await read<{ key: string; items: string[]; expire_at: number | null }>(UNIT_SQL.lists, UNIT_SQL.listsByKey, 'l'))
+    out.push({ kind: 'list', key: r.key, values: r.items, expireAt: num(r.expire_at) });
+  for (const r of await read<{ key: string; value: string; expire_at: number | null }>(UNIT_SQL.counters, UNIT_SQL.countersByKey, 'c'))
+    out.push({ kind: 'counter', key: r.key, value: Number(r.value), expireAt: num(r.expire_at) });
   for (const r of await read<{ resource: string; token: string; lease_until: number | null }>(UNIT_SQL.locks, UNIT_SQL.locksByResource, 'k')) {
-    out.push({ kind: 'lock', resource: r.resource, fence: Number(r.token), holder: r.lease_until === null ? null : { token: Number(r.token), leaseUntil: Number(r.lease_until) } });
+    out.push({
+      kind: 'lock',
+      resource: r.resource,
+      fence: Number(r.token),
+      holder: r.lease_until === null ? null : { token: Number(r.token), leaseUntil: Number(r.lease_until) },
+    });
   }
-  for (const r of await read<{ id: string; queues: string[]; worker_count: number; started_at: number; heartbeat_at: number }>(UNIT_SQL.servers, UNIT_SQL.serversById, 's')) {
+  for (const r of await read<{ id: string; queues: string[]; worker_count: number; started_at: number; heartbeat_at: number }>(
+    UNIT_SQL.servers,
+    UNIT_SQL.serversById,
+    's',
+  )) {
     out.push({ kind: 'server', id: r.id, queues: r.queues, workerCount: r.worker_count, startedAt: Number(r.started_at), heartbeatAt: Number(r.heartbeat_at) });
   }
   return out;
@@ -192,7 +239,8 @@ export async function exportPostgresRefs(q: Query, ns: string, refs: readonly It
   for (let i = 0; i < jobIds.length; i += EXPORT_BATCH) {
     for (const j of await jobItems(q, (await q<JobRowOut>(UNIT_SQL.jobsById, [ns, jobIds.slice(i, i + EXPORT_BATCH)])).rows)) add(j);
   }
-  for (let i = 0; i < seqs.length; i += 5_000) for (const r of (await q<EntryRow>(UNIT_SQL.entriesBySeq, [ns, seqs.slice(i, i + 5_000)])).rows) add(entryItem(r));
+  for (let i = 0; i < seqs.length; i += 5_000)
+    for (const r of (await q<EntryRow>(UNIT_SQL.entriesBySeq, [ns, seqs.slice(i, i + 5_000)])).rows) add(entryItem(r));
   for (const item of await otherItems(q, ns, names)) add(item);
   // In the order asked (a queue's new entries in FIFO order), each once.
   return [...new Set(refs)].map((ref) => found.get(ref) ?? { kind: 'gone', ref });
@@ -244,14 +292,29 @@ export function beginPostgresImport(q: Query, ns: string): UnitImport {
       await q(UNIT_SQL.upsertAliases, [ns, ALIAS_HASH, JSON.stringify(Object.fromEntries(fresh.map((j) => [j.id, renamed.get(j.id)!]))), null]);
     }
     const ids = jobs.map((j) => renamed.get(j.id)!);
-    await q(UNIT_SQL.insertJobs, [ns, ids, jobs.map((j) => j.type), jobs.map((j) => j.argsJson), jobs.map((j) => j.queue),
-      jobs.map((j) => JSON.stringify(j.parameters)), jobs.map((j) => j.current?.name ?? null), jobs.map((j) => j.current?.reason ?? null),
-      jobs.map((j) => (j.current ? JSON.stringify(j.current.data) : null)), jobs.map((j) => j.current?.at ?? null),
-      jobs.map((j) => j.createdAt), jobs.map((j) => j.expireAt)]);
+    await q(UNIT_SQL.insertJobs, [
+      ns,
+      ids,
+      jobs.map((j) => j.type),
+      jobs.map((j) => j.argsJson),
+      jobs.map((j) => j.queue),
+      jobs.map((j) => JSON.stringify(j.parameters)),
+      jobs.map((j) => j.current?.name ?? null),
+      jobs.map((j) => j.current?.reason ?? null),
+      jobs.map((j) => (j.current ? JSON.stringify(j.current.data) : null)),
+      jobs.map((j) => j.current?.at ?? null),
+      jobs.map((j) => j.createdAt),
+      jobs.map((j) => j.expireAt),
+    ]);
     const states = jobs.flatMap((j) => j.history.map((s) => ({ id: renamed.get(j.id)!, s })));
     if (states.length > 0) {
-      await q(UNIT_SQL.insertHistory, [states.map((x) => x.id), states.map((x) => x.s.name), states.map((x) => x.s.reason),
-        states.map((x) => JSON.stringify(x.s.data)), states.map((x) => x.s.at)]);
+      await q(UNIT_SQL.insertHistory, [
+        states.map((x) => x.id),
+        states.map((x) => x.s.name),
+        states.map((x) => x.s.reason),
+        states.map((x) => JSON.stringify(x.s.data)),
+        states.map((x) => x.s.at),
+      ]);
     }
   };
 
@@ -265,7 +328,14 @@ export function beginPostgresImport(q: Query, ns: string): UnitImport {
     if (fresh.length > 0) {
       const { rows } = await q<{ seq: string }>(UNIT_SQL.drawSeqs, [fresh.length]);
       fresh.forEach((e, i) => places.set(itemRef(e), rows[i]!.seq));
-      await q(UNIT_SQL.insertEntriesAt, [ns, rows.map((r) => r.seq), fresh.map((e) => e.queue), fresh.map((e) => renamed.get(e.jobId)!), fresh.map((e) => e.leaseUntil), fresh.map((e) => e.deliveries)]);
+      await q(UNIT_SQL.insertEntriesAt, [
+        ns,
+        rows.map((r) => r.seq),
+        fresh.map((e) => e.queue),
+        fresh.map((e) => renamed.get(e.jobId)!),
+        fresh.map((e) => e.leaseUntil),
+        fresh.map((e) => e.deliveries),
+      ]);
     }
   };
 
@@ -278,12 +348,23 @@ export function beginPostgresImport(q: Query, ns: string): UnitImport {
             aliasExpiry = item.expireAt;
           } else await q(UNIT_SQL.insertHash, [ns, item.key, JSON.stringify(item.fields), item.expireAt]);
           break;
-        case 'set': await q(UNIT_SQL.insertSet, [ns, item.key, JSON.stringify(item.members), item.expireAt]); break;
-        case 'list': await q(UNIT_SQL.insertList, [ns, item.key, JSON.stringify(item.values), item.expireAt]); break;
-        case 'counter': await q(UNIT_SQL.insertCounter, [ns, item.key, item.value, item.expireAt]); break;
-        case 'lock': await q(UNIT_SQL.insertLock, [ns, item.resource, item.fence, item.holder?.leaseUntil ?? null]); break;
-        case 'server': await q(UNIT_SQL.insertServer, [ns, item.id, item.queues, item.workerCount, item.startedAt, item.heartbeatAt]); break;
-        default: break;
+        case 'set':
+          await q(UNIT_SQL.insertSet, [ns, item.key, JSON.stringify(item.members), item.expireAt]);
+          break;
+        case 'list':
+          await q(UNIT_SQL.insertList, [ns, item.key, JSON.stringify(item.values), item.expireAt]);
+          break;
+        case 'counter':
+          await q(UNIT_SQL.insertCounter, [ns, item.key, item.value, item.expireAt]);
+          break;
+        case 'lock':
+          await q(UNIT_SQL.insertLock, [ns, item.resource, item.fence, item.holder?.leaseUntil ?? null]);
+          break;
+        case 'server':
+          await q(UNIT_SQL.insertServer, [ns, item.id, item.queues, item.workerCount, item.startedAt, item.heartbeatAt]);
+          break;
+        default:
+          break;
       }
     }
   };

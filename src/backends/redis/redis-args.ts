@@ -26,12 +26,24 @@ export function splitToken(token: string): { member: string; lease: string } {
 export function pushOpArgs(ops: readonly WriteOp[], out: string[]): void {
   for (const op of ops) {
     switch (op.op) {
-      case 'setJobState': out.push('S', op.jobId, ...stateArgs(op.state)); break;
-      case 'addJobState': out.push('A', op.jobId, ...stateArgs(op.state)); break;
-      case 'setJobParameter': out.push('P', op.jobId, op.name, op.value); break;
-      case 'expireJob': out.push('E', op.jobId, String(op.ms)); break;
-      case 'persistJob': out.push('N', op.jobId); break;
-      case 'enqueue': out.push('Q', op.jobId, op.queue); break;
+      case 'setJobState':
+        out.push('S', op.jobId, ...stateArgs(op.state));
+        break;
+      case 'addJobState':
+        out.push('A', op.jobId, ...stateArgs(op.state));
+        break;
+      case 'setJobParameter':
+        out.push('P', op.jobId, op.name, op.value);
+        break;
+      case 'expireJob':
+        out.push('E', op.jobId, String(op.ms));
+        break;
+      case 'persistJob':
+        out.push('N', op.jobId);
+        break;
+      case 'enqueue':
+        out.push('Q', op.jobId, op.queue);
+        break;
       case 'removeFromQueue': {
         const { member, lease } = splitToken(op.token);
         out.push('R', op.queue, member, lease);
@@ -43,17 +55,39 @@ export function pushOpArgs(ops: readonly WriteOp[], out: string[]): void {
         for (const [f, v] of fields) out.push(f, v);
         break;
       }
-      case 'hashDelete': out.push('HD', op.key); break;
-      case 'setAdd': out.push('ZA', op.key, String(op.score), op.member); break;
-      case 'setRemove': out.push('ZR', op.key, op.member); break;
-      case 'setDelete': out.push('ZD', op.key); break;
-      case 'listInsert': out.push('LI', op.key, op.value); break;
-      case 'listRemove': out.push('LR', op.key, op.value); break;
-      case 'listTrim': out.push('LT', op.key, String(op.start), String(op.end)); break;
-      case 'listDelete': out.push('LD', op.key); break;
-      case 'counterIncrement': out.push('CI', op.key, String(op.by), op.expireInMs === null ? '' : String(op.expireInMs)); break;
-      case 'expire': out.push('X', op.kind, op.key, String(op.ms)); break;
-      case 'persist': out.push('XP', op.kind, op.key); break;
+      case 'hashDelete':
+        out.push('HD', op.key);
+        break;
+      case 'setAdd':
+        out.push('ZA', op.key, String(op.score), op.member);
+        break;
+      case 'setRemove':
+        out.push('ZR', op.key, op.member);
+        break;
+      case 'setDelete':
+        out.push('ZD', op.key);
+        break;
+      case 'listInsert':
+        out.push('LI', op.key, op.value);
+        break;
+      case 'listRemove':
+        out.push('LR', op.key, op.value);
+        break;
+      case 'listTrim':
+        out.push('LT', op.key, String(op.start), String(op.end));
+        break;
+      case 'listDelete':
+        out.push('LD', op.key);
+        break;
+      case 'counterIncrement':
+        out.push('CI', op.key, String(op.by), op.expireInMs === null ? '' : String(op.expireInMs));
+        break;
+      case 'expire':
+        out.push('X', op.kind, op.key, String(op.ms));
+        break;
+      case 'persist':
+        out.push('XP', op.kind, op.key);
+        break;
     }
   }
 }

@@ -62,9 +62,9 @@ export class RedisBackend implements Backend {
     // while one was in flight raised an unhandled rejection ("Connection is closed") in the process.
     // RedisWaker resubscribes itself on 'ready', with the rejections handled.
     const subscriberOptions = { lazyConnect: false, enableOfflineQueue: true, maxRetriesPerRequest: null, autoResubscribe: false };
-    this.#waker = new RedisWaker(() => (this.#client instanceof Redis
-      ? this.#client.duplicate(subscriberOptions)
-      : this.#client.duplicate(undefined, { redisOptions: subscriberOptions })));
+    this.#waker = new RedisWaker(() =>
+      this.#client instanceof Redis ? this.#client.duplicate(subscriberOptions) : this.#client.duplicate(undefined, { redisOptions: subscriberOptions }),
+    );
     const where = this.where;
     const client = this.#client;
     this.#run = async (fn) => {
@@ -96,7 +96,16 @@ export class RedisBackend implements Backend {
     const c = this.#client;
     if (c.status === 'wait') c.connect().catch(() => {});
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => done(new ShardUnavailableError(this.where, `cannot reach Redis at ${this.where} within ${this.options.connectTimeoutMs} ms; is the server running and the address right?`)), this.options.connectTimeoutMs);
+      const timer = setTimeout(
+        () =>
+          done(
+            new ShardUnavailableError(
+              this.where,
+              `cannot reach Redis at ${this.where} within ${this.options.connectTimeoutMs} ms; is the server running and the address right?`,
+            ),
+          ),
+        this.options.connectTimeoutMs,
+      );
       const onReady = () => done();
       const onEnd = () => done(new ShardUnavailableError(this.where, `connection to Redis at ${this.where} ended`));
       const done = (err?: Error) => {
@@ -195,7 +204,8 @@ export class RedisBackend implements Backend {
 
   async unitsWithWork(queues: readonly string[]): Promise<string[]> {
     const names = checkQueues(queues);
-    if (this.#client instanceof Redis) return this.#run(() => this.#script('work', [`${this.options.prefix}work`], [this.options.prefix, ...names])) as Promise<string[]>;
+    if (this.#client instanceof Redis)
+      return this.#run(() => this.#script('work', [`${this.options.prefix}work`], [this.options.prefix, ...names])) as Promise<string[]>;
     // A Cluster script cannot reach other slots: each registered namespace is asked on its own node.
     const namespaces = await this.namespaces();
     const replies = await Promise.all(namespaces.map((ns) => this.#monitor(ns, ['visible-work', ...names])));
@@ -240,7 +250,7 @@ export class RedisBackend implements Backend {
     if (keys.length === 0) return out;
     if (this.#client instanceof Redis) {
       // Standalone: sums.lua over a slice of namespaces per call, not one call per namespace.
-      const slices = await this.#sliced('counters', keys) as string[][];
+      const slices = (await this.#sliced('counters', keys)) as string[][];
       for (const sums of slices) keys.forEach((k, i) => (out[k]! += Number(sums[i])));
       return out;
     }

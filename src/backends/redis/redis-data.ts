@@ -9,7 +9,10 @@ const bound = (n: number) => (n === Infinity ? '+inf' : n === -Infinity ? '-inf'
 
 /** Reads map one-to-one onto native commands; every structure is a native Redis type. */
 export class RedisData implements DataStore {
-  constructor(readonly run: RunCommand, readonly keys: RedisKeys) {}
+  constructor(
+    readonly run: RunCommand,
+    readonly keys: RedisKeys,
+  ) {}
 
   async hashGetAll(key: string) {
     const h = await this.run((c) => c.hgetall(this.keys.hash(key)));

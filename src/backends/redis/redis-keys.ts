@@ -15,7 +15,10 @@ export class RedisKeys {
   /** The unit's ownership record (common.lua refusal()). */
   readonly ownership: string;
 
-  constructor(prefix: string, readonly namespace: string) {
+  constructor(
+    prefix: string,
+    readonly namespace: string,
+  ) {
     this.base = `${prefix}{${namespace}}:`;
     this.ownership = `${this.base}own`;
     this.route = `${this.base}meta`;

@@ -118,7 +118,12 @@ export class RedisNamespace implements NamespaceDriver {
 
   async setOwnership(own: UnitOwnership): Promise<void> {
     // Scripts run one at a time: once this returns, none started under the old record is still running.
-    const fields = own.state === 'moved' ? { state: own.state, to: own.to, epoch: String(own.epoch) } : own.state === 'frozen' ? { state: own.state, until: String(own.until) } : null;
+    const fields =
+      own.state === 'moved'
+        ? { state: own.state, to: own.to, epoch: String(own.epoch) }
+        : own.state === 'frozen'
+          ? { state: own.state, until: String(own.until) }
+          : null;
     await this.run((c) => {
       // Field by field: a `track` flag set by a move's catch-up (changes.lua) stays.
       const m = c.multi().hdel(this.keys.ownership, 'state', 'to', 'epoch', 'until');
@@ -179,8 +184,15 @@ export class RedisNamespace implements NamespaceDriver {
     await this.register();
     const args: Array<string | number> = [this.keys.idTag, this.keys.wakeChannel, this.waker.origin];
     for (const r of rows) {
-      args.push(r.type, r.argsJson, r.queue, JSON.stringify(r.parameters), r.expireInMs === null ? '' : String(r.expireInMs),
-        r.enqueue ? '1' : '', ...(r.state ? ['1', ...stateArgs(r.state)] : NO_STATE));
+      args.push(
+        r.type,
+        r.argsJson,
+        r.queue,
+        JSON.stringify(r.parameters),
+        r.expireInMs === null ? '' : String(r.expireInMs),
+        r.enqueue ? '1' : '',
+        ...(r.state ? ['1', ...stateArgs(r.state)] : NO_STATE),
+      );
     }
     const ids = (await this.#call('create-job', args)) as string[];
     if (rows.some((r) => r.enqueue)) this.waker.wakeLocal(this.keys.wakeChannel);
@@ -206,7 +218,7 @@ export class RedisNamespace implements NamespaceDriver {
   async getParameter(id: string, name: string): Promise<string | null | undefined> {
     if (!this.keys.ownsJobId(id)) return undefined;
     const [exists, value] = (await this.#call('read-job', ['param', id, name])) as [number, string | null];
-    return exists ? value ?? null : undefined;
+    return exists ? (value ?? null) : undefined;
   }
 
   async setParameter(id: string, name: string, value: string): Promise<boolean> {
@@ -229,8 +241,11 @@ export class RedisNamespace implements NamespaceDriver {
 
   async tryFetch(queues: readonly string[], invisibilityMs: number, count: number, withJob: boolean, setState: FetchStateChange | null): Promise<FetchAttempt> {
     const change = setState ? [String(setState.from.length), ...stateArgs(setState.state), ...setState.from] : ['0'];
-    const [rows, nextVisible, now] = (await this.#call('fetch', [invisibilityMs, count, withJob ? '1' : '', ...change, ...queues])) as
-      [Array<[string, string, number, JobReply | null, number]>, number, number];
+    const [rows, nextVisible, now] = (await this.#call('fetch', [invisibilityMs, count, withJob ? '1' : '', ...change, ...queues])) as [
+      Array<[string, string, number, JobReply | null, number]>,
+      number,
+      number,
+    ];
     const at = new Date(now);
     return {
       entries: rows.map(([member, queue, deliveries, job, changed]) => ({
@@ -302,10 +317,12 @@ export class RedisNamespace implements NamespaceDriver {
 
   async listServers(): Promise<ServerRecord[]> {
     const rows = (await this.#call('servers', ['list'])) as Array<[string, string, string]>;
-    return rows.map(([id, json, beat]) => {
-      const info = JSON.parse(json) as { queues: string[]; workerCount: number; startedAt: number };
-      return { id, queues: info.queues, workerCount: info.workerCount, startedAt: new Date(info.startedAt), heartbeatAt: new Date(Number(beat)) };
-    }).sort((a, b) => (a.id < b.id ? -1 : 1));
+    return rows
+      .map(([id, json, beat]) => {
+        const info = JSON.parse(json) as { queues: string[]; workerCount: number; startedAt: number };
+        return { id, queues: info.queues, workerCount: info.workerCount, startedAt: new Date(info.startedAt), heartbeatAt: new Date(Number(beat)) };
+      })
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
   }
 
   async queueInfo(): Promise<QueueInfo[]> {

@@ -1,31 +1,38 @@
 import { z } from 'zod';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 
-export const redisOptionsSchema = z.object({
-  /** e.g. `redis://127.0.0.1:6379/1`. Either this, `redis` options, or `client`. */
-  url: z.string().min(1).optional(),
-  /** ioredis options (host, port, db, password, tls…). */
-  redis: z.custom<RedisOptions>((v) => v === undefined || (typeof v === 'object' && v !== null)).optional(),
-  /** An ioredis client or Cluster you created; jobshard duplicates it for pub/sub and does not close it. */
-  client: z.custom<Redis | Cluster>((v) => v === undefined || (typeof v === 'object' && v !== null && 'duplicate' in (v as object))).optional(),
-  /**
-   * Prefix of every key. Several backends may share one Redis with different
-   * prefixes. No braces: the namespace inside `{…}` is the Cluster hash tag.
-   */
-  prefix: z.string().max(100).regex(/^[^{}\s]*$/, 'must not contain braces or spaces').default('jobshard:'),
-  /** Fail a call this long after the server stopped answering (no silent hang). Default 2000 ms. */
-  connectTimeoutMs: z.number().int().min(1).default(2_000),
-  /** Fallback poll between fetch attempts when no pub/sub wake-up arrives. Default 1000 ms. */
-  pollIntervalMs: z.number().int().min(1).default(1_000),
-  /**
-   * How often lapsed jobs leave the state indexes (their keys expire by themselves; the index
-   * entries would otherwise wait for a monitoring read). 0 turns the sweeper off. Default 30 s.
-   */
-  sweepIntervalMs: z.number().int().min(0).default(30_000),
-  maxPayloadBytes: z.number().int().min(1).optional(),
-}).strict().refine((o) => o.url !== undefined || o.redis !== undefined || o.client !== undefined, {
-  message: 'give url (e.g. redis://127.0.0.1:6379/0), redis options, or client',
-});
+export const redisOptionsSchema = z
+  .object({
+    /** e.g. `redis://127.0.0.1:6379/1`. Either this, `redis` options, or `client`. */
+    url: z.string().min(1).optional(),
+    /** ioredis options (host, port, db, password, tls…). */
+    redis: z.custom<RedisOptions>((v) => v === undefined || (typeof v === 'object' && v !== null)).optional(),
+    /** An ioredis client or Cluster you created; jobshard duplicates it for pub/sub and does not close it. */
+    client: z.custom<Redis | Cluster>((v) => v === undefined || (typeof v === 'object' && v !== null && 'duplicate' in (v as object))).optional(),
+    /**
+     * Prefix of every key. Several backends may share one Redis with different
+     * prefixes. No braces: the namespace inside `{…}` is the Cluster hash tag.
+     */
+    prefix: z
+      .string()
+      .max(100)
+      .regex(/^[^{}\s]*$/, 'must not contain braces or spaces')
+      .default('jobshard:'),
+    /** Fail a call this long after the server stopped answering (no silent hang). Default 2000 ms. */
+    connectTimeoutMs: z.number().int().min(1).default(2_000),
+    /** Fallback poll between fetch attempts when no pub/sub wake-up arrives. Default 1000 ms. */
+    pollIntervalMs: z.number().int().min(1).default(1_000),
+    /**
+     * How often lapsed jobs leave the state indexes (their keys expire by themselves; the index
+     * entries would otherwise wait for a monitoring read). 0 turns the sweeper off. Default 30 s.
+     */
+    sweepIntervalMs: z.number().int().min(0).default(30_000),
+    maxPayloadBytes: z.number().int().min(1).optional(),
+  })
+  .strict()
+  .refine((o) => o.url !== undefined || o.redis !== undefined || o.client !== undefined, {
+    message: 'give url (e.g. redis://127.0.0.1:6379/0), redis options, or client',
+  });
 
 /** Options of `new RedisBackend(options)`: a URL, ioredis options or a client (Redis or Cluster), the key prefix, timeouts (docs/backends.md). */
 export type RedisBackendOptions = z.input<typeof redisOptionsSchema>;

@@ -6,7 +6,22 @@ const LUA_DIR = new URL('./lua/', import.meta.url);
 const COMMON = readFileSync(new URL('common.lua', LUA_DIR), 'utf8');
 
 /** The scripts in ./lua, each registered once per client and run by SHA (ioredis falls back to EVAL on NOSCRIPT). */
-export const SCRIPT_NAMES = ['create-job', 'read-job', 'set-param', 'commit', 'fetch', 'lease', 'lock', 'servers', 'monitor', 'import', 'changes', 'work', 'due', 'sums'] as const;
+export const SCRIPT_NAMES = [
+  'create-job',
+  'read-job',
+  'set-param',
+  'commit',
+  'fetch',
+  'lease',
+  'lock',
+  'servers',
+  'monitor',
+  'import',
+  'changes',
+  'work',
+  'due',
+  'sums',
+] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
 type Reply = unknown;
@@ -22,7 +37,9 @@ export function registerScripts(client: Redis | Cluster, cluster: boolean): RunS
     client.defineCommand(`jobshard_${name.replace(/-/g, '_')}`, { lua });
   }
   return (name, keys, args) => {
-    const command = (client as unknown as Record<string, (n: number, ...a: Array<string | number | Array<string | number>>) => Promise<Reply>>)[`jobshard_${name.replace(/-/g, '_')}`]!;
+    const command = (client as unknown as Record<string, (n: number, ...a: Array<string | number | Array<string | number>>) => Promise<Reply>>)[
+      `jobshard_${name.replace(/-/g, '_')}`
+    ]!;
     // The arguments go as one array (ioredis flattens a command's arguments one level): a commit of
     // a group of jobs has hundreds, and spreading them into the call copied them twice.
     return command.call(client, keys.length, ...keys, args);

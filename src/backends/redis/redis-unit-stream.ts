@@ -57,21 +57,31 @@ function pairs(list: string[]): Array<[string, string]> {
  */
 export async function* exportRedisUnit(run: RunCommand, keys: RedisKeys): AsyncIterable<UnitItem[]> {
   const all = (await namespaceKeys(run, keys)).map((k) => k.slice(keys.base.length));
-  const jobIds = all.filter((k) => k.startsWith('job:') && !k.endsWith(':p') && !k.endsWith(':h')).map((k) => k.slice(4))
+  const jobIds = all
+    .filter((k) => k.startsWith('job:') && !k.endsWith(':p') && !k.endsWith(':h'))
+    .map((k) => k.slice(4))
     .sort((a, b) => Number.parseInt(a, 10) - Number.parseInt(b, 10));
   for (let i = 0; i < jobIds.length; i += EXPORT_BATCH) {
     // Expired between the scan and the read: gone, and left out.
-    yield (await exportRedisRefs(run, keys, jobIds.slice(i, i + EXPORT_BATCH).map((id) => `j:${id}`))).filter((item) => item.kind !== 'gone');
+    yield (
+      await exportRedisRefs(
+        run,
+        keys,
+        jobIds.slice(i, i + EXPORT_BATCH).map((id) => `j:${id}`),
+      )
+    ).filter((item) => item.kind !== 'gone');
   }
 
   const now = Date.now();
   const queues = new Set(all.filter((k) => k.startsWith('q:') || k.startsWith('ql:')).map((k) => k.slice(k.indexOf(':') + 1)));
   for (const queue of [...queues].sort()) {
-    const [waiting, leased, deliveries] = await run((c) => Promise.all([
-      c.zrange(`${keys.base}q:${queue}`, 0, -1, 'WITHSCORES'),
-      c.zrange(`${keys.base}ql:${queue}`, 0, -1, 'WITHSCORES'),
-      c.hgetall(`${keys.base}qd:${queue}`),
-    ]));
+    const [waiting, leased, deliveries] = await run((c) =>
+      Promise.all([
+        c.zrange(`${keys.base}q:${queue}`, 0, -1, 'WITHSCORES'),
+        c.zrange(`${keys.base}ql:${queue}`, 0, -1, 'WITHSCORES'),
+        c.hgetall(`${keys.base}qd:${queue}`),
+      ]),
+    );
     const entries: Array<{ seq: number; member: string; leaseUntil: number | null }> = [];
     for (const [member] of pairs(waiting)) entries.push({ seq: Number.parseInt(member, 10), member, leaseUntil: null });
     for (const [member, deadline] of pairs(leased)) {
@@ -107,9 +117,18 @@ function jobOf(id: string, job: Record<string, string>, params: Record<string, s
     return { name: st.name, reason: st.reason ?? null, data: Array.isArray(st.data) ? {} : st.data, at: st.createdAt };
   });
   return {
-    kind: 'job', id, type: job.type, argsJson: job.args!, queue: job.queue!, createdAt: Number(job.createdAt), expireAt: at(job.expireAt),
-    parameters: params, history,
-    current: job.stateName ? { name: job.stateName, reason: job.stateReason ?? null, data: JSON.parse(job.stateData ?? '{}') as Record<string, string>, at: Number(job.stateAt) } : null,
+    kind: 'job',
+    id,
+    type: job.type,
+    argsJson: job.args!,
+    queue: job.queue!,
+    createdAt: Number(job.createdAt),
+    expireAt: at(job.expireAt),
+    parameters: params,
+    history,
+    current: job.stateName
+      ? { name: job.stateName, reason: job.stateReason ?? null, data: JSON.parse(job.stateData ?? '{}') as Record<string, string>, at: Number(job.stateAt) }
+      : null,
   };
 }
 
@@ -131,16 +150,31 @@ export async function exportRedisRefs(run: RunCommand, keys: RedisKeys, refs: re
           }
           case 'e': {
             const cut = name.indexOf(SEP);
-            const queue = name.slice(0, cut), member = name.slice(cut + 1);
-            p.zscore(`${keys.base}q:${queue}`, member).zscore(`${keys.base}ql:${queue}`, member).hget(`${keys.base}qd:${queue}`, String(Number.parseInt(member, 10)));
+            const queue = name.slice(0, cut),
+              member = name.slice(cut + 1);
+            p.zscore(`${keys.base}q:${queue}`, member)
+              .zscore(`${keys.base}ql:${queue}`, member)
+              .hget(`${keys.base}qd:${queue}`, String(Number.parseInt(member, 10)));
             break;
           }
-          case 'h': p.hgetall(keys.hash(name)).pttl(keys.hash(name)); break;
-          case 'z': p.zrange(keys.set(name), 0, -1, 'WITHSCORES').pttl(keys.set(name)); break;
-          case 'l': p.lrange(keys.list(name), 0, -1).pttl(keys.list(name)); break;
-          case 'c': p.get(keys.counter(name)).pttl(keys.counter(name)); break;
-          case 'k': p.get(keys.fence(name)).get(keys.lock(name)).pttl(keys.lock(name)); break;
-          case 's': p.hget(`${keys.base}servers`, name).zscore(`${keys.base}beats`, name); break;
+          case 'h':
+            p.hgetall(keys.hash(name)).pttl(keys.hash(name));
+            break;
+          case 'z':
+            p.zrange(keys.set(name), 0, -1, 'WITHSCORES').pttl(keys.set(name));
+            break;
+          case 'l':
+            p.lrange(keys.list(name), 0, -1).pttl(keys.list(name));
+            break;
+          case 'c':
+            p.get(keys.counter(name)).pttl(keys.counter(name));
+            break;
+          case 'k':
+            p.get(keys.fence(name)).get(keys.lock(name)).pttl(keys.lock(name));
+            break;
+          case 's':
+            p.hget(`${keys.base}servers`, name).zscore(`${keys.base}beats`, name);
+            break;
         }
       }
       return p.exec();
@@ -153,40 +187,80 @@ export async function exportRedisRefs(run: RunCommand, keys: RedisKeys, refs: re
       const gone: UnitItem = { kind: 'gone', ref };
       switch (ref[0]) {
         case 'j': {
-          const job = next() as Record<string, string>, params = next() as Record<string, string>, history = next() as string[];
+          const job = next() as Record<string, string>,
+            params = next() as Record<string, string>,
+            history = next() as string[];
           out.push(jobOf(name, job, params, history) ?? gone);
           break;
         }
         case 'e': {
           const cut = name.indexOf(SEP);
-          const waiting = next() as string | null, deadline = next() as string | null, deliveries = next() as string | null;
+          const waiting = next() as string | null,
+            deadline = next() as string | null,
+            deliveries = next() as string | null;
           if (waiting === null && deadline === null) out.push(gone);
-          else out.push(entryItem(name.slice(0, cut), name.slice(cut + 1), Number(deliveries ?? 0), deadline !== null && Number(deadline) > now ? Number(deadline) : null));
+          else
+            out.push(
+              entryItem(
+                name.slice(0, cut),
+                name.slice(cut + 1),
+                Number(deliveries ?? 0),
+                deadline !== null && Number(deadline) > now ? Number(deadline) : null,
+              ),
+            );
           break;
         }
-        case 'h': case 'z': case 'l': case 'c': {
-          const v = next(), ttl = expiryOf(Number(next()));
-          if (ref[0] === 'h') out.push(Object.keys(v as object).length ? { kind: 'hash', key: name, fields: v as Record<string, string>, expireAt: ttl } : gone);
-          else if (ref[0] === 'z') out.push((v as string[]).length ? { kind: 'set', key: name, members: pairs(v as string[]).map(([m, sc]) => [m, Number(sc)]), expireAt: ttl } : gone);
+        case 'h':
+        case 'z':
+        case 'l':
+        case 'c': {
+          const v = next(),
+            ttl = expiryOf(Number(next()));
+          if (ref[0] === 'h')
+            out.push(Object.keys(v as object).length ? { kind: 'hash', key: name, fields: v as Record<string, string>, expireAt: ttl } : gone);
+          else if (ref[0] === 'z')
+            out.push(
+              (v as string[]).length ? { kind: 'set', key: name, members: pairs(v as string[]).map(([m, sc]) => [m, Number(sc)]), expireAt: ttl } : gone,
+            );
           else if (ref[0] === 'l') out.push((v as string[]).length ? { kind: 'list', key: name, values: v as string[], expireAt: ttl } : gone);
           else out.push(v === null ? gone : { kind: 'counter', key: name, value: Number(v), expireAt: ttl });
           break;
         }
         case 'k': {
-          const fence = next() as string | null, holder = next() as string | null, pttl = Number(next());
-          out.push(fence === null ? gone : { kind: 'lock', resource: name, fence: Number(fence), holder: holder !== null && pttl > 0 ? { token: Number(holder), leaseUntil: Date.now() + pttl } : null });
+          const fence = next() as string | null,
+            holder = next() as string | null,
+            pttl = Number(next());
+          out.push(
+            fence === null
+              ? gone
+              : {
+                  kind: 'lock',
+                  resource: name,
+                  fence: Number(fence),
+                  holder: holder !== null && pttl > 0 ? { token: Number(holder), leaseUntil: Date.now() + pttl } : null,
+                },
+          );
           break;
         }
         case 's': {
-          const json = next() as string | null, beat = next() as string | null;
+          const json = next() as string | null,
+            beat = next() as string | null;
           if (json === null) out.push(gone);
           else {
             const info = JSON.parse(json) as { queues: string[]; workerCount: number; startedAt: number };
-            out.push({ kind: 'server', id: name, queues: info.queues, workerCount: info.workerCount, startedAt: info.startedAt, heartbeatAt: Number(beat ?? info.startedAt) });
+            out.push({
+              kind: 'server',
+              id: name,
+              queues: info.queues,
+              workerCount: info.workerCount,
+              startedAt: info.startedAt,
+              heartbeatAt: Number(beat ?? info.startedAt),
+            });
           }
           break;
         }
-        default: out.push(gone);
+        default:
+          out.push(gone);
       }
     }
   }
@@ -198,7 +272,11 @@ export async function exportRedisRefs(run: RunCommand, keys: RedisKeys, refs: re
  * got here, so a later copy of the entry updates it in its place, and it
  * turns a delta's items into replacements and removals.
  */
-export function beginRedisImport(script: (items: Array<Record<string, unknown>>) => Promise<string[]>, keys: RedisKeys, finish: (maxId: number) => Promise<void>): UnitImport {
+export function beginRedisImport(
+  script: (items: Array<Record<string, unknown>>) => Promise<string[]>,
+  keys: RedisKeys,
+  finish: (maxId: number) => Promise<void>,
+): UnitImport {
   const places = new Map<ItemRef, string>();
   let maxId = 0;
   const tag = `.${keys.idTag}`;
@@ -210,16 +288,23 @@ export function beginRedisImport(script: (items: Array<Record<string, unknown>>)
       if (item.kind === 'gone') {
         const name = item.ref.slice(2);
         switch (item.ref[0]) {
-          case 'j': lua.push({ kind: 'del-job', id: name }); break;
+          case 'j':
+            lua.push({ kind: 'del-job', id: name });
+            break;
           case 'e': {
             const member = places.get(item.ref);
             if (member) lua.push({ kind: 'entry-del', queue: name.slice(0, name.indexOf(SEP)), member });
             places.delete(item.ref);
             break;
           }
-          case 's': lua.push({ kind: 'del-server', id: name }); break;
-          case 'k': lua.push({ kind: 'del-key', key: `lock:${name}` }, { kind: 'del-key', key: `fence:${name}` }); break;
-          default: lua.push({ kind: 'del-key', key: `${item.ref.slice(0, 2)}${name}` });
+          case 's':
+            lua.push({ kind: 'del-server', id: name });
+            break;
+          case 'k':
+            lua.push({ kind: 'del-key', key: `lock:${name}` }, { kind: 'del-key', key: `fence:${name}` });
+            break;
+          default:
+            lua.push({ kind: 'del-key', key: `${item.ref.slice(0, 2)}${name}` });
         }
         continue;
       }
@@ -227,7 +312,13 @@ export function beginRedisImport(script: (items: Array<Record<string, unknown>>)
         const ref = itemRef(item);
         const member = places.get(ref);
         if (member) {
-          lua.push({ kind: 'entry-update', queue: item.queue, member, deliveries: String(item.deliveries), leaseUntil: item.leaseUntil === null ? '' : String(item.leaseUntil) });
+          lua.push({
+            kind: 'entry-update',
+            queue: item.queue,
+            member,
+            deliveries: String(item.deliveries),
+            leaseUntil: item.leaseUntil === null ? '' : String(item.leaseUntil),
+          });
           continue;
         }
         fresh.push(ref);
@@ -250,18 +341,50 @@ const s = (n: number | null) => (n === null ? '' : String(n));
 /** An item as import.lua reads it: numbers as strings, lists flat, history entries in their stored form. */
 export function luaItem(item: Exclude<UnitItem, { kind: 'gone' }>): Record<string, unknown> {
   switch (item.kind) {
-    case 'job': return {
-      kind: 'job', id: item.id, type: item.type, args: item.argsJson, queue: item.queue, createdAt: String(item.createdAt), expireAt: s(item.expireAt),
-      params: Object.entries(item.parameters).flat(),
-      history: item.history.map((h) => JSON.stringify({ name: h.name, reason: h.reason ?? undefined, data: h.data, createdAt: h.at })),
-      state: item.current ? { name: item.current.name, reason: item.current.reason ?? undefined, data: JSON.stringify(item.current.data), at: String(item.current.at) } : undefined,
-    };
-    case 'entry': return { kind: 'entry', queue: item.queue, jobId: item.jobId, deliveries: String(item.deliveries), leaseUntil: s(item.leaseUntil) };
-    case 'hash': return { kind: 'hash', key: item.key, fields: Object.entries(item.fields).flat(), expireAt: s(item.expireAt) };
-    case 'set': return { kind: 'set', key: item.key, members: item.members.flatMap(([m, score]) => [score === Infinity ? '+inf' : score === -Infinity ? '-inf' : String(score), m]), expireAt: s(item.expireAt) };
-    case 'list': return { kind: 'list', key: item.key, values: item.values, expireAt: s(item.expireAt) };
-    case 'counter': return { kind: 'counter', key: item.key, value: String(item.value), expireAt: s(item.expireAt) };
-    case 'lock': return { kind: 'lock', resource: item.resource, fence: String(item.fence), holder: item.holder ? String(item.holder.token) : '', leaseUntil: s(item.holder?.leaseUntil ?? null) };
-    case 'server': return { kind: 'server', id: item.id, info: JSON.stringify({ queues: item.queues, workerCount: item.workerCount, startedAt: item.startedAt }), heartbeatAt: String(item.heartbeatAt) };
+    case 'job':
+      return {
+        kind: 'job',
+        id: item.id,
+        type: item.type,
+        args: item.argsJson,
+        queue: item.queue,
+        createdAt: String(item.createdAt),
+        expireAt: s(item.expireAt),
+        params: Object.entries(item.parameters).flat(),
+        history: item.history.map((h) => JSON.stringify({ name: h.name, reason: h.reason ?? undefined, data: h.data, createdAt: h.at })),
+        state: item.current
+          ? { name: item.current.name, reason: item.current.reason ?? undefined, data: JSON.stringify(item.current.data), at: String(item.current.at) }
+          : undefined,
+      };
+    case 'entry':
+      return { kind: 'entry', queue: item.queue, jobId: item.jobId, deliveries: String(item.deliveries), leaseUntil: s(item.leaseUntil) };
+    case 'hash':
+      return { kind: 'hash', key: item.key, fields: Object.entries(item.fields).flat(), expireAt: s(item.expireAt) };
+    case 'set':
+      return {
+        kind: 'set',
+        key: item.key,
+        members: item.members.flatMap(([m, score]) => [score === Infinity ? '+inf' : score === -Infinity ? '-inf' : String(score), m]),
+        expireAt: s(item.expireAt),
+      };
+    case 'list':
+      return { kind: 'list', key: item.key, values: item.values, expireAt: s(item.expireAt) };
+    case 'counter':
+      return { kind: 'counter', key: item.key, value: String(item.value), expireAt: s(item.expireAt) };
+    case 'lock':
+      return {
+        kind: 'lock',
+        resource: item.resource,
+        fence: String(item.fence),
+        holder: item.holder ? String(item.holder.token) : '',
+        leaseUntil: s(item.holder?.leaseUntil ?? null),
+      };
+    case 'server':
+      return {
+        kind: 'server',
+        id: item.id,
+        info: JSON.stringify({ queues: item.queues, workerCount: item.workerCount, startedAt: item.startedAt }),
+        heartbeatAt: String(item.heartbeatAt),
+      };
   }
 }

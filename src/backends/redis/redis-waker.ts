@@ -61,7 +61,9 @@ export class RedisWaker {
     let set = this.#waiters.get(channel);
     if (!set) {
       this.#waiters.set(channel, (set = new Set()));
-      this.#subscriber().subscribe(channel).catch(() => {});
+      this.#subscriber()
+        .subscribe(channel)
+        .catch(() => {});
     }
     clearTimeout(this.#idle.get(channel));
     this.#idle.delete(channel);
@@ -90,7 +92,9 @@ export class RedisWaker {
     let set = this.#all.get(prefix);
     if (!set) {
       this.#all.set(prefix, (set = new Set()));
-      this.#subscriber().psubscribe(patternOf(prefix)).catch(() => {});
+      this.#subscriber()
+        .psubscribe(patternOf(prefix))
+        .catch(() => {});
     }
     set.add(wake);
     return () => {

@@ -9,7 +9,9 @@
     if (busy || document.hidden || !document.querySelector('[data-live]')) return;
     busy = true;
     fetch(location.href, { headers: { 'x-jobshard-live': '1' }, credentials: 'same-origin' })
-      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (r) {
+        return r.ok ? r.text() : null;
+      })
       .then(function (text) {
         if (text === null) return;
         var next = new DOMParser().parseFromString(text, 'text/html');
@@ -19,7 +21,9 @@
         });
       })
       .catch(function () {})
-      .then(function () { busy = false; });
+      .then(function () {
+        busy = false;
+      });
   }
   setInterval(refresh, ms);
 })();
