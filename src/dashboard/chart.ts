@@ -19,18 +19,18 @@ export function lineChart(title: string, labels: string[], series: Series[], uni
   const y = (v: number) => PAD.top + (H - PAD.top - PAD.bottom) * (1 - v / max);
   const path = (values: number[]) => values.map((v, i) => `${i === 0 ? 'M' : 'L'}${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
   return html`<figure class="chart">
-    <figcaption>${title}</figcaption>
-    <svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${title}">
-      <line class="axis" x1="${PAD.left}" y1="${H - PAD.bottom}" x2="${W - PAD.right}" y2="${H - PAD.bottom}"></line>
-      <line class="axis" x1="${PAD.left}" y1="${PAD.top}" x2="${PAD.left}" y2="${H - PAD.bottom}"></line>
-      <text class="tick" x="${PAD.left - 4}" y="${PAD.top + 8}" text-anchor="end">${formatNumber(max)}</text>
-      <text class="tick" x="${PAD.left - 4}" y="${H - PAD.bottom}" text-anchor="end">0</text>
-      <text class="tick" x="${PAD.left}" y="${H - 6}">${labels[0] ?? ''}</text>
-      <text class="tick" x="${W - PAD.right}" y="${H - 6}" text-anchor="end">${labels[labels.length - 1] ?? ''}</text>
-      ${series.map((s) => (s.values.length > 0 ? html`<path class="line ${s.className}" d="${path(s.values)}"><title>${s.name}</title></path>` : ''))}
-    </svg>
-    <p class="legend">${series.map((s) => html`<span class="key ${s.className}">${s.name}</span> `)}<span class="unit">${unit}</span></p>
-  </figure>`;
+  <figcaption>${title}</figcaption>
+  <svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${title}">
+    <line class="axis" x1="${PAD.left}" y1="${H - PAD.bottom}" x2="${W - PAD.right}" y2="${H - PAD.bottom}"></line>
+    <line class="axis" x1="${PAD.left}" y1="${PAD.top}" x2="${PAD.left}" y2="${H - PAD.bottom}"></line>
+    <text class="tick" x="${PAD.left - 4}" y="${PAD.top + 8}" text-anchor="end">${formatNumber(max)}</text>
+    <text class="tick" x="${PAD.left - 4}" y="${H - PAD.bottom}" text-anchor="end">0</text>
+    <text class="tick" x="${PAD.left}" y="${H - 6}">${labels[0] ?? ''}</text>
+    <text class="tick" x="${W - PAD.right}" y="${H - 6}" text-anchor="end">${labels[labels.length - 1] ?? ''}</text>
+    ${series.map((s) => (s.values.length > 0 ? html`<path class="line ${s.className}" d="${path(s.values)}"><title>${s.name}</title></path>` : ''))}
+  </svg>
+  <p class="legend">${series.map((s) => html`<span class="key ${s.className}">${s.name}</span> `)}<span class="unit">${unit}</span></p>
+</figure>`;
 }
 
 export function formatNumber(n: number): string {

@@ -56,7 +56,8 @@ if (args.role === 'producer') {
     const server = new JobServer(storage, {
       queues: ['q'],
       workerCount: 2,
-      invisibilityTimeoutMs: 3_000,
+      // Long enough that a loaded machine (a full suite beside it) does not lapse a running job's lease: at 3 s, such runs overlapped 1-2 times in a full run.
+      invisibilityTimeoutMs: 10_000,
       heartbeatIntervalMs: 2_000,
       schedulerIntervalMs: 60_000,
       retentionMs: 3_600_000,
