@@ -36,7 +36,15 @@ test.after.always(async () => {
 
 test('the README and the guides have code blocks to run', (t) => {
   t.true(blocks.filter((b) => b.page === 'README.md').length >= 3);
-  for (const guide of ['docs/getting-started.md', 'docs/processing.md', 'docs/placement.md', 'docs/storage-contract.md', 'docs/backends.md', 'docs/metrics.md', 'docs/operations.md'])
+  for (const guide of [
+    'docs/getting-started.md',
+    'docs/processing.md',
+    'docs/placement.md',
+    'docs/storage-contract.md',
+    'docs/backends.md',
+    'docs/metrics.md',
+    'docs/operations.md',
+  ])
     t.true(
       blocks.some((b) => b.page === guide),
       guide,
