@@ -23,12 +23,19 @@ export type NameKind = keyof typeof NAME_LIMITS;
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const NAMESPACE = /^[A-Za-z0-9_.:-]+$/;
 
+/**
+ * A UTF-16 surrogate without its pair. Postgres and Redis store UTF-8, where such a string becomes
+ * U+FFFD: a queue or key named with one was stored under another name (found by the fuzz tests).
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 export function checkName(kind: NameKind, value: unknown): string {
   if (typeof value !== 'string') throw new InvalidArgumentError(`${kind} must be a string, got ${describe(value)}`);
   if (value.length === 0) throw new InvalidArgumentError(`${kind} must not be empty`);
   const max = NAME_LIMITS[kind];
   if (value.length > max) throw new InvalidArgumentError(`${kind} is ${value.length} characters long; the limit is ${max}`);
   if (CONTROL.test(value)) throw new InvalidArgumentError(`${kind} ${JSON.stringify(value)} contains a control character`);
+  if (LONE_SURROGATE.test(value)) throw new InvalidArgumentError(`${kind} ${JSON.stringify(value)} is not valid Unicode (a lone surrogate)`);
   if (kind === 'namespace' && !NAMESPACE.test(value)) {
     throw new InvalidArgumentError(`namespace ${JSON.stringify(value)} may only contain letters, digits and _ - . :`);
   }
@@ -83,6 +90,7 @@ export function checkFlag(what: string, value: unknown): boolean {
 export function checkString(what: string, value: unknown, maxLength = 1 << 20): string {
   if (typeof value !== 'string') throw new InvalidArgumentError(`${what} must be a string, got ${describe(value)}`);
   if (value.length > maxLength) throw new InvalidArgumentError(`${what} is ${value.length} characters long; the limit is ${maxLength}`);
+  if (LONE_SURROGATE.test(value)) throw new InvalidArgumentError(`${what} is not valid Unicode (a lone surrogate)`);
   return value;
 }
 
@@ -108,6 +116,12 @@ export function serializeArgs(args: unknown, maxBytes: number): { json: string; 
   return { json, value: args as JsonValue[] };
 }
 
+/**
+ * Deepest nesting of job arguments accepted. Deeper values overflowed the checker's stack (an
+ * untyped RangeError found by the fuzz tests); Redis's cjson stops at 1,000 levels too.
+ */
+export const MAX_ARGS_DEPTH = 500;
+
 function checkJson(value: unknown, path: string, stack: Set<object>): void {
   switch (typeof value) {
     case 'string':
@@ -119,6 +133,7 @@ function checkJson(value: unknown, path: string, stack: Set<object>): void {
     case 'object': {
       if (value === null) return;
       if (stack.has(value)) throw new InvalidArgumentError(`${path} refers back to itself (a cycle), which JSON cannot represent`);
+      if (stack.size >= MAX_ARGS_DEPTH) throw new InvalidArgumentError(`args are nested deeper than ${MAX_ARGS_DEPTH} levels`);
       const proto = Object.getPrototypeOf(value);
       const isArray = Array.isArray(value);
       if (!isArray && proto !== Object.prototype && proto !== null) {

@@ -1,7 +1,8 @@
 import type { Harness, Test } from './harness.js';
 import { enqueueJob, rejectsWithCode } from './helpers.js';
 
-const BAD_NAMES: unknown[] = ['', 'x'.repeat(5000), 'bad\nname', 'nul\u0000', 42, null, undefined];
+// A lone surrogate: Postgres and Redis store UTF-8, where it became U+FFFD (a queue stored under another name).
+const BAD_NAMES: unknown[] = ['', 'x'.repeat(5000), 'bad\nname', 'nul\u0000', 42, null, undefined, 'lone\uD800', '\uDC00tail'];
 
 export function badInputTests(test: Test, h: Harness): void {
   test(`${h.name} bad input: malformed names are refused with InvalidArgumentError and write nothing`, async (t) => {
@@ -156,5 +157,35 @@ export function badInputTests(test: Test, h: Harness): void {
       await f.ack();
     }
     t.deepEqual(await s.monitoring.queues(), []);
+  });
+
+  test(`${h.name} bad input: strings that are not valid Unicode and arguments nested too deep are refused, typed, and write nothing`, async (t) => {
+    const s = await h.storage();
+    await rejectsWithCode(
+      t,
+      s.transaction((tx) => tx.hashSet('h', { f: 'lone \uD800 value' })),
+      'INVALID_ARGUMENT',
+    );
+    await rejectsWithCode(
+      t,
+      s.transaction((tx) => tx.listInsert('l', '\uDFFF')),
+      'INVALID_ARGUMENT',
+    );
+    await rejectsWithCode(
+      t,
+      s.transaction((tx) => tx.setAdd('z', 'm\uD800', 1)),
+      'INVALID_ARGUMENT',
+    );
+    await rejectsWithCode(t, s.jobs.create({ type: 't', args: [], queue: 'q', parameters: { p: '\uD800' } }), 'INVALID_ARGUMENT');
+    // Found by the fuzz tests: 5,000 levels overflowed the checker's stack with an untyped RangeError.
+    const deep = Array.from({ length: 5_000 }, () => 0).reduce<unknown>((inner) => [inner], 'x');
+    await rejectsWithCode(t, s.jobs.create({ type: 't', args: [deep as never], queue: 'q' }), 'INVALID_ARGUMENT');
+    // Arguments are JSON: a lone surrogate inside them survives as JSON's escape, read back exactly.
+    const id = await s.jobs.create({ type: 't', args: ['lone \uD800 arg'], queue: 'q' });
+    t.deepEqual((await s.jobs.get(id)).args, ['lone \uD800 arg']);
+    t.is(await s.data.hashGetAll('h'), null);
+    t.deepEqual(await s.data.listAll('l'), []);
+    t.deepEqual(await s.data.setAll('z'), []);
+    t.deepEqual(await s.monitoring.stateCounts(), {});
   });
 }
