@@ -88,7 +88,7 @@ async function typedOrOk<T>(act: () => Promise<T> | T): Promise<{ ok: true; valu
     return { ok: true, value: await act() };
   } catch (err) {
     if (isJobshardError(err)) return { ok: false, code: err.code };
-    throw new Error(`an untyped error escaped: ${String((err as Error)?.stack ?? err)}`);
+    throw new Error(`an untyped error escaped: ${String((err as Error)?.stack ?? err)}`, { cause: err });
   }
 }
 
