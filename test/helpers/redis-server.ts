@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 
@@ -17,14 +20,27 @@ export function freePort(): Promise<number> {
 /** A private redis-server on its own port, so a test may kill it without touching anyone else's. */
 export class PrivateRedis {
   #child: ChildProcess | null = null;
-  constructor(readonly port: number) {}
+  #dir: string | null = null;
+  /** `aof`: run with appendonly yes and this fsync policy, its files in a directory kept across restarts. */
+  constructor(
+    readonly port: number,
+    readonly options: { aof?: 'everysec' | 'always' } = {},
+  ) {}
+
+  /** Deletes the AOF directory (after the last kill). */
+  cleanup(): void {
+    if (this.#dir) rmSync(this.#dir, { recursive: true, force: true });
+  }
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
   async start(): Promise<void> {
-    this.#child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const persistence = this.options.aof
+      ? ['--appendonly', 'yes', '--appendfsync', this.options.aof, '--dir', (this.#dir ??= mkdtempSync(join(tmpdir(), 'jobshard-redis-')))]
+      : ['--appendonly', 'no'];
+    this.#child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence], { stdio: 'ignore' });
     for (let i = 0; i < 100; i++) {
       const r = new Redis(this.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
       r.on('error', () => {});

@@ -21,6 +21,9 @@ import { globEscape, namespaceKeys } from './redis-unit-stream.js';
  * Calls fail fast with ShardUnavailableError while the server is unreachable
  * (no offline queue), and the client keeps reconnecting in the background.
  */
+/** Servers already warned about running without AOF, in this process. */
+const warnedWithoutAof = new Set<string>();
+
 /** Namespaces per sums.lua call (operator reads on a standalone Redis). */
 const SUMS_SLICE = 500;
 
@@ -86,10 +89,36 @@ export class RedisBackend implements Backend {
     }
     if (this.#client.status === 'ready') return Promise.resolve();
     // Concurrent callers share one wait, so a burst of calls adds one pair of listeners, not one per call.
-    this.#opening ??= this.#waitReady().finally(() => {
-      this.#opening = undefined;
-    });
+    this.#opening ??= this.#waitReady()
+      .then(() => this.#warnWithoutAof())
+      .finally(() => {
+        this.#opening = undefined;
+      });
     return this.#opening;
+  }
+
+  /**
+   * Jobs are only as durable as Redis: without AOF a crash loses every write since the last
+   * snapshot (docs/backends.md, measured by `npm run bench:durability`). Said once per process and
+   * server, at the first connection; skipped where CONFIG is not allowed (managed Redis), and when
+   * JOBSHARD_ALLOW_REDIS_WITHOUT_AOF=1 (a cache, a test server).
+   */
+  #warnWithoutAof(): void {
+    if (process.env['JOBSHARD_ALLOW_REDIS_WITHOUT_AOF'] === '1' || warnedWithoutAof.has(this.where)) return;
+    warnedWithoutAof.add(this.where);
+    const client = this.#client as Redis;
+    void Promise.resolve()
+      .then(() => client.config('GET', 'appendonly') as Promise<string[]>)
+      .then((reply) => {
+        if (reply?.[1] === 'no') {
+          process.emitWarning(
+            `Redis at ${this.where} runs without AOF (appendonly no): a crash or restart loses every job written since its last snapshot. ` +
+              'Set appendonly yes (appendfsync everysec loses at most about a second); see docs/backends.md.',
+            { code: 'JOBSHARD_REDIS_WITHOUT_AOF' },
+          );
+        }
+      })
+      .catch(() => {});
   }
 
   #waitReady(): Promise<void> {
