@@ -1,3 +1,4 @@
+import { progressPublisher } from './move-progress.js';
 import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError, isJobshardError, MoveAbortedError, UnitMovingError, UnitNotEmptyError } from '../storage/errors.js';
 import { ACTIVE } from '../storage/ownership.js';
@@ -109,12 +110,22 @@ export async function moveUnit(
 ): Promise<UnitMoveResult> {
   const freezeMs = checkFreezeMs(options.freezeMs);
   checkCopyShare(options.copyShare);
+  progress.unit = unit;
+  const id = randomUUID();
+  // Other processes (the dashboard) see the counts through the directory's namespace.
+  const publish = progressPublisher(dir.store.storage, id);
+  const caller = options.onProgress;
+  options = {
+    ...options,
+    onProgress: (p) => {
+      caller?.(p);
+      publish(p);
+    },
+  };
   const report = (phase: MovePhase) => {
     progress.phase = phase;
     options.onProgress?.(progress);
   };
-  progress.unit = unit;
-  const id = randomUUID();
   // Taken before the record is written and held while this mover lives: whenever the record
   // exists in phase copy, a free lock means its mover died (recoverMoves).
   const alive = await dir.store.storage.locks.acquire(moveLockOf(unit), { timeoutMs: 0, ttlMs: freezeMs }).catch(async (err: unknown) => {

@@ -7,6 +7,7 @@ import { InvalidArgumentError, ShardNotEmptyError } from '../storage/errors.js';
 import { checkSlots, moveSlots, planRebalance, runRebalance, type RebalancePlan, type SlotMoveResult } from '../directory/slot-moves.js';
 import { checkFreezeMs, moveUnit, recoverMoves, type MoveOptions, type MoveProgress, type RecoveredMove, type UnitMoveResult } from '../directory/unit-move.js';
 import type { MoveRecord } from '../directory/directory-record.js';
+import { readProgress, type PublishedProgress } from '../directory/move-progress.js';
 import type { QueueInfo } from '../storage/monitoring.js';
 import type { Backend, Storage } from '../storage/storage.js';
 import { checkGroupName, checkTenantId } from '../tenancy/tenant-id.js';
@@ -93,8 +94,11 @@ export interface RouterAdmin {
   drainShard(shard: string, options?: MoveOptions): MoveHandle<DrainResult>;
   /** Finishes moves whose mover died after the flip, and rolls back those that died before it. */
   resumeMoves(): Promise<RecoveredMove[]>;
-  /** Moves recorded in the directory now (under way, or left by a mover that died). */
-  moves(): Promise<MoveRecord[]>;
+  /**
+   * Moves recorded in the directory now (under way, or left by a mover that died), each with the
+   * counts its mover last published (null when none: it has not copied yet, or it died long ago).
+   */
+  moves(): Promise<Array<MoveRecord & { progress: PublishedProgress | null }>>;
 }
 
 /** A move under way: its progress (live) and its outcome. */
@@ -442,7 +446,8 @@ export function routerAdmin(host: AdminHost, settleMs = 2_000): RouterAdmin {
     moves: async () => {
       await directory.ready();
       await directory.refresh();
-      return structuredClone(directory.record.moves);
+      const moves = structuredClone(directory.record.moves);
+      return Promise.all(moves.map(async (m) => ({ ...m, progress: await readProgress(directory.store.storage, m.id).catch(() => null) })));
     },
     removeShard: async (shard) => {
       const record = await directory.change((next) => {

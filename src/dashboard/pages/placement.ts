@@ -1,10 +1,11 @@
 import type { MoveRecord } from '../../directory/directory-record.js';
+import type { PublishedProgress } from '../../directory/move-progress.js';
 import type { DirectoryView } from '../../router/router-admin.js';
 import { SLOT_COUNT } from '../../shards/slot-table.js';
 import { html, type SafeHtml } from '../html.js';
 import { time } from '../layout.js';
 
-export function placementPage(p: { directory: DirectoryView; moves: MoveRecord[]; kinds: Record<string, string> }): SafeHtml {
+export function placementPage(p: { directory: DirectoryView; moves: Array<MoveRecord & { progress: PublishedProgress | null }>; kinds: Record<string, string> }): SafeHtml {
   const d = p.directory;
   const pins = Object.entries(d.pins);
   const groups = Object.entries(d.groups).flatMap(([t, gs]) => Object.entries(gs).map(([g, qs]) => ({ unit: `${t}:${g}`, queues: qs })));
@@ -22,8 +23,8 @@ ${
   p.moves.length === 0
     ? html`<p class="muted" id="no-moves">None.</p>`
     : html`<table class="moves">
-<thead><tr><th>Unit</th><th>From</th><th>To</th><th>Phase</th><th>Since</th><th>Started</th></tr></thead>
-<tbody>${p.moves.map((m) => html`<tr data-move="${m.id}"><td>${m.unit}</td><td>${m.from}</td><td>${m.to}</td><td>${m.phase}</td><td>${time(new Date(m.phaseAt))}</td><td>${time(new Date(m.startedAt))}</td></tr>`)}</tbody></table>`
+<thead><tr><th>Unit</th><th>From</th><th>To</th><th>Phase</th><th>Since</th><th>Started</th><th class="n">Units</th><th class="n">Jobs copied</th><th class="n">Items copied</th><th>Reported</th></tr></thead>
+<tbody>${p.moves.map((m) => html`<tr data-move="${m.id}"><td>${m.unit}</td><td>${m.from}</td><td>${m.to}</td><td>${m.phase}</td><td>${time(new Date(m.phaseAt))}</td><td>${time(new Date(m.startedAt))}</td>${m.progress ? html`<td class="n">${m.progress.unitsDone}/${m.progress.unitsTotal}</td><td class="n" data-k="jobsCopied">${m.progress.jobsCopied}</td><td class="n">${m.progress.itemsCopied}</td><td>${time(new Date(m.progress.at))}</td>` : html`<td colspan="4" class="muted">no progress published</td>`}</tr>`)}</tbody></table>`
 }
 <h2>Pins</h2>
 ${pins.length === 0 ? html`<p class="muted">None.</p>` : html`<ul>${pins.map(([u, s]) => html`<li><code>${u}</code> → ${s}</li>`)}</ul>`}
