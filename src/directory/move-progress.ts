@@ -31,7 +31,14 @@ export function progressPublisher(store: Storage, moveId: string): (p: Readonly<
     if (p.phase === lastPhase && now - last < PUBLISH_MS) return;
     last = now;
     lastPhase = p.phase;
-    const fields = { phase: p.phase, unitsDone: String(p.unitsDone), unitsTotal: String(p.unitsTotal), jobsCopied: String(p.jobsCopied), itemsCopied: String(p.itemsCopied), at: String(now) };
+    const fields = {
+      phase: p.phase,
+      unitsDone: String(p.unitsDone),
+      unitsTotal: String(p.unitsTotal),
+      jobsCopied: String(p.jobsCopied),
+      itemsCopied: String(p.itemsCopied),
+      at: String(now),
+    };
     void store
       .transaction((tx) => {
         tx.hashSet(keyOf(moveId), fields);
@@ -44,5 +51,12 @@ export function progressPublisher(store: Storage, moveId: string): (p: Readonly<
 export async function readProgress(store: Storage, moveId: string): Promise<PublishedProgress | null> {
   const h = await store.data.hashGetAll(keyOf(moveId));
   if (!h) return null;
-  return { phase: h['phase'] ?? '', unitsDone: Number(h['unitsDone']), unitsTotal: Number(h['unitsTotal']), jobsCopied: Number(h['jobsCopied']), itemsCopied: Number(h['itemsCopied']), at: Number(h['at']) };
+  return {
+    phase: h['phase'] ?? '',
+    unitsDone: Number(h['unitsDone']),
+    unitsTotal: Number(h['unitsTotal']),
+    jobsCopied: Number(h['jobsCopied']),
+    itemsCopied: Number(h['itemsCopied']),
+    at: Number(h['at']),
+  };
 }

@@ -23,7 +23,9 @@ test('while a unit moves, admin.moves() and the placement page show its jobs cop
     await router.open();
     const storage = router.tenant('big');
     for (let i = 0; i < 40; i++) {
-      await Promise.all(Array.from({ length: 100 }, (_, j) => storage.jobs.create({ type: 'x', args: [i * 100 + j], queue: 'q', state: { name: 'Enqueued' }, enqueue: true })));
+      await Promise.all(
+        Array.from({ length: 100 }, (_, j) => storage.jobs.create({ type: 'x', args: [i * 100 + j], queue: 'q', state: { name: 'Enqueued' }, enqueue: true })),
+      );
     }
     // A small share of the copy before the freeze keeps the copy phase long enough to be seen.
     const move = router.admin.moveUnit('big', 'redis', { copyShare: 0.05 });

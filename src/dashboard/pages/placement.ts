@@ -5,7 +5,11 @@ import { SLOT_COUNT } from '../../shards/slot-table.js';
 import { html, type SafeHtml } from '../html.js';
 import { time } from '../layout.js';
 
-export function placementPage(p: { directory: DirectoryView; moves: Array<MoveRecord & { progress: PublishedProgress | null }>; kinds: Record<string, string> }): SafeHtml {
+export function placementPage(p: {
+  directory: DirectoryView;
+  moves: Array<MoveRecord & { progress: PublishedProgress | null }>;
+  kinds: Record<string, string>;
+}): SafeHtml {
   const d = p.directory;
   const pins = Object.entries(d.pins);
   const groups = Object.entries(d.groups).flatMap(([t, gs]) => Object.entries(gs).map(([g, qs]) => ({ unit: `${t}:${g}`, queues: qs })));
