@@ -1,0 +1,246 @@
+// The soak: many jobs through a router over 2 Redis and 2 Postgres shards (on the local servers),
+// 50 tenants, 3 producer and 4 worker processes, while a seeded schedule injects faults:
+// SIGKILLed workers and producers (replaced), every Postgres connection terminated, every Redis
+// client connection killed, a worker frozen (SIGSTOP) past its leases and resumed.
+// Run: npm run soak (SOAK_JOBS, default 100000; SOAK_SEED; SOAK_MAX_MS, default 900000).
+// Counts, exactly: lost jobs (acknowledged to a producer, never run), runs beyond the first, jobs
+// left Enqueued or Processing after the drain, typed and untyped producer errors, lock overlaps
+// and fencing tokens out of order. Prints a table, writes bench/SOAK.md, exits 1 if an invariant
+// breaks. It kills connections and clients on the local servers: run it alone.
+// Not yet here (issue "fault and soak suite"): a private Postgres restart, Redis restarts and
+// Cluster resharding (npm run bench:reshard), the latency proxy (test/router/fault-proxy.test.ts).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { createRouter } from '../src/router/router.js';
+import { fleetRouterConfig, type FleetConfig } from '../test/helpers/fleet-router.js';
+import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../test/helpers/servers.js';
+
+const JOBS = Number(process.env['SOAK_JOBS'] ?? 100_000);
+const SEED = Number(process.env['SOAK_SEED'] ?? Date.now() % 1_000_000);
+const MAX_MS = Number(process.env['SOAK_MAX_MS'] ?? 900_000);
+process.env['JOBSHARD_ALLOW_REDIS_WITHOUT_AOF'] = '1';
+
+// mulberry32: a small seeded generator, so a run's fault schedule can be replayed.
+let state = SEED >>> 0;
+const random = () => {
+  state = (state + 0x6d2b79f5) >>> 0;
+  let t = state;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+};
+const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
+
+const fleet: FleetConfig = {
+  pg: PG_URL,
+  redis: REDIS_URL,
+  shards: [
+    { id: 'redis-1', redisPrefix: freshPrefix() },
+    { id: 'redis-2', redisPrefix: freshPrefix() },
+    { id: 'pg-1', pgSchema: freshSchema() },
+    { id: 'pg-2', pgSchema: freshSchema() },
+  ],
+  directorySchema: freshSchema(),
+};
+const tenants = Array.from({ length: 50 }, (_, i) => `soak-${i}`);
+const router = await createRouter(fleetRouterConfig(fleet));
+const SCRIPT = fileURLToPath(new URL('../test/helpers/soak-process.ts', import.meta.url));
+
+const acked = new Set<string>();
+const runs = new Map<string, number>();
+const locks: Array<{ tenant: string; token: number; acquired: number; released: number; asked: number }> = [];
+let typedRetries = 0;
+const untyped: string[] = [];
+const workerErrors: string[] = [];
+let lastRunAt = Date.now();
+
+interface Proc {
+  child: ChildProcess;
+  role: 'producer' | 'worker';
+  slot: number;
+}
+const producers: Array<{ from: number; to: number; next: number; done: boolean; proc: Proc | null }> = [0, 1, 2].map((i) => ({
+  from: Math.floor((JOBS * i) / 3),
+  to: Math.floor((JOBS * (i + 1)) / 3),
+  next: Math.floor((JOBS * i) / 3),
+  done: false,
+  proc: null,
+}));
+const workers: Array<Proc | null> = [null, null, null, null];
+
+function start(role: 'producer' | 'worker', slot: number): Proc {
+  const p = role === 'producer' ? producers[slot]! : null;
+  const args = { role, fleet, tenants, ...(p ? { from: p.next, to: p.to } : {}) };
+  const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let buf = '';
+  child.stdout!.on('data', (d) => {
+    buf += d;
+    const lines = buf.split('\n');
+    buf = lines.pop()!;
+    for (const l of lines) {
+      const w = l.split(' ');
+      if (w[0] === 'enq') {
+        acked.add(`${w[2]}/${w[3]}`);
+        p!.next = Math.max(p!.next, Number(w[1]) + 1);
+      } else if (w[0] === 'run') {
+        const k = `${w[1]}/${w[2]}`;
+        runs.set(k, (runs.get(k) ?? 0) + 1);
+        lastRunAt = Date.now();
+      } else if (w[0] === 'lock') locks.push({ tenant: w[1]!, token: Number(w[2]), acquired: Number(w[3]), released: Number(w[4]), asked: Number(w[5]) });
+      else if (w[0] === 'retry') typedRetries++;
+      else if (w[0] === 'untyped') untyped.push(l);
+      else if (w[0] === 'error') workerErrors.push(l);
+      else if (w[0] === 'produced') p!.done = true;
+    }
+  });
+  child.stderr!.on('data', () => {});
+  const proc = { child, role, slot };
+  child.on('exit', () => {
+    // A producer that died before it finished is replaced by the fault loop (below) or here.
+    if (role === 'producer' && !p!.done && p!.proc === proc && !stopping) p!.proc = start('producer', slot);
+  });
+  if (p) p.proc = proc;
+  return proc;
+}
+
+let stopping = false;
+for (let i = 0; i < 4; i++) workers[i] = start('worker', i);
+for (let i = 0; i < 3; i++) start('producer', i);
+
+const pgAdmin = new pg.Client({ connectionString: PG_URL });
+await pgAdmin.connect();
+const redisAdmin = new Redis(REDIS_URL);
+const faults: Array<{ at: number; kind: string; recoveredMs: number | null }> = [];
+
+async function fault(kind: string): Promise<void> {
+  const at = Date.now();
+  switch (kind) {
+    case 'kill worker': {
+      const slot = Math.floor(random() * workers.length);
+      workers[slot]!.child.kill('SIGKILL');
+      workers[slot] = start('worker', slot);
+      break;
+    }
+    case 'kill producer': {
+      const live = producers.filter((p) => !p.done && p.proc);
+      if (live.length === 0) return;
+      pick(live).proc!.child.kill('SIGKILL'); // replaced on exit, from its next unacknowledged job
+      break;
+    }
+    case 'terminate postgres connections':
+      await pgAdmin.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+      );
+      break;
+    case 'kill redis clients': {
+      const me = (await redisAdmin.client('ID')) as number;
+      for (const line of ((await redisAdmin.client('LIST')) as string).split('\n')) {
+        const id = /^id=(\d+)/.exec(line)?.[1];
+        if (id && Number(id) !== me) await redisAdmin.client('KILL', 'ID', id).catch(() => {});
+      }
+      break;
+    }
+    case 'freeze worker': {
+      const w = workers[Math.floor(random() * workers.length)]!;
+      w.child.kill('SIGSTOP');
+      setTimeout(() => w.child.kill('SIGCONT'), 12_000); // past its 10 s leases
+      break;
+    }
+  }
+  const record = { at, kind, recoveredMs: null as number | null };
+  faults.push(record);
+  // Recovered: jobs run again after the fault.
+  const before = lastRunAt;
+  const watch = setInterval(() => {
+    if (lastRunAt > Math.max(before, at)) {
+      record.recoveredMs = lastRunAt - at;
+      clearInterval(watch);
+    } else if (Date.now() - at > 60_000) clearInterval(watch);
+  }, 20);
+}
+
+const started = Date.now();
+const KINDS = ['kill worker', 'kill producer', 'terminate postgres connections', 'kill redis clients', 'freeze worker'];
+const allRun = () => [...acked].every((k) => runs.has(k));
+while (Date.now() - started < MAX_MS) {
+  const producing = producers.some((p) => !p.done);
+  if (!producing && allRun()) break;
+  // Faults while the producers run and the backlog drains.
+  if (producing || Date.now() - started < MAX_MS / 2) await fault(pick(KINDS));
+  await new Promise((r) => setTimeout(r, 2_000 + random() * 3_000));
+  process.stdout.write(`\r${((Date.now() - started) / 1000).toFixed(0)} s: ${acked.size} acknowledged, ${runs.size} run, ${faults.length} faults   `);
+}
+// Past every lease (10 s) and the frozen worker's resume, then the leftovers.
+await new Promise((r) => setTimeout(r, 15_000));
+stopping = true;
+const counts = await router.admin.tenantCounts(tenants);
+const left = Object.values(counts).reduce((a, c) => a + (c['Enqueued'] ?? 0) + (c['Processing'] ?? 0), 0);
+for (const w of workers) w?.child.kill('SIGKILL');
+for (const p of producers) p.proc?.child.kill('SIGKILL');
+
+const lost = [...acked].filter((k) => !runs.has(k)).length;
+const duplicates = [...runs.values()].reduce((a, n) => a + n - 1, 0);
+// A holder frozen (SIGSTOP) past its lease loses the lock while it sleeps: the next holder may be
+// granted before the frozen one records its grant or its release. Its times are then not the
+// grant's, so an overlap or an order of tokens involving it is what fencing tokens are for, and is
+// counted apart. A holder is "frozen" when asking or holding took longer than the lease.
+const LOCK_TTL_MS = 5_000;
+const frozen = (l: (typeof locks)[number]) => l.acquired - l.asked > LOCK_TTL_MS || l.released - l.acquired > LOCK_TTL_MS;
+let lockOverlaps = 0;
+let lapsedOverlaps = 0;
+let tokensOutOfOrder = 0;
+for (const tn of tenants) {
+  const ls = locks.filter((l) => l.tenant === tn).sort((x, y) => x.acquired - y.acquired);
+  for (let i = 1; i < ls.length; i++) {
+    const prev = ls[i - 1]!;
+    const cur = ls[i]!;
+    const fenced = frozen(prev) || frozen(cur);
+    if (cur.token <= prev.token || cur.acquired < prev.released) {
+      if (fenced) lapsedOverlaps++;
+      else if (cur.token <= prev.token) tokensOutOfOrder++;
+      else lockOverlaps++;
+    }
+  }
+}
+const lockFaults = lockOverlaps + tokensOutOfOrder;
+const byKind = new Map<string, number[]>();
+for (const f of faults) byKind.set(f.kind, [...(byKind.get(f.kind) ?? []), f.recoveredMs ?? -1]);
+const seconds = ((Date.now() - started) / 1000).toFixed(0);
+const lines = [
+  `# Soak, ${new Date().toISOString().slice(0, 10)} (seed ${SEED})`,
+  '',
+  `${JOBS} jobs, 50 tenants, 2 Redis + 2 Postgres shards (local servers), 3 producer and 4 worker processes, ${seconds} s, on this 2-core machine. Reproduce: \`SOAK_SEED=${SEED} SOAK_JOBS=${JOBS} npm run soak\`.`,
+  '',
+  '| figure | value |',
+  '|---|---|',
+  `| jobs acknowledged to producers | ${acked.size} |`,
+  `| jobs run at least once | ${[...acked].filter((k) => runs.has(k)).length} |`,
+  `| **lost** | **${lost}** |`,
+  `| runs beyond the first | ${duplicates} |`,
+  `| left Enqueued or Processing | ${left} |`,
+  `| producer errors retried (typed) / untyped | ${typedRetries} / ${untyped.length} |`,
+  `| lock grants recorded | ${locks.length} |`,
+  `| **lock overlaps while both leases were live / tokens out of order** | **${lockOverlaps} / ${tokensOutOfOrder}** |`,
+  `| overlaps or orders involving a holder frozen past its lease (fenced by its older token) | ${lapsedOverlaps} |`,
+  `| worker errors survived | ${workerErrors.length} |`,
+  '',
+  '| fault | times | time until jobs ran again, ms (max) |',
+  '|---|---|---|',
+  ...[...byKind].map(([kind, rs]) => `| ${kind} | ${rs.length} | ${Math.max(...rs)}${rs.includes(-1) ? ' (one never recovered in 60 s)' : ''} |`),
+  '',
+];
+console.log(`\n${lines.join('\n')}`);
+writeFileSync(new URL('./SOAK.md', import.meta.url), lines.join('\n'));
+
+await pgAdmin.end();
+redisAdmin.disconnect();
+await router.close();
+for (const s of fleet.shards) {
+  if (s.pgSchema) await dropSchema(s.pgSchema);
+  if (s.redisPrefix) await deleteRedisPrefix(s.redisPrefix);
+}
+await dropSchema(fleet.directorySchema);
+process.exit(lost > 0 || left > 0 || untyped.length > 0 || lockFaults > 0 ? 1 : 0);
