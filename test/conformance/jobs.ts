@@ -224,7 +224,9 @@ export function jobTests(test: Test, h: Harness): void {
     const id = await createEnqueued(s, 'wake-on-create');
     const f = await waiting;
     t.is(f?.jobId, id);
-    t.true(Date.now() - started < 1_000, `woke after ${Date.now() - started} ms`);
+    // Woken, not polled: the harnesses poll every 5 s (Postgres, its listener connected) or 30 s.
+    // Under a loaded full run the wake-up itself has taken just over 1 s.
+    t.true(Date.now() - started < 2_500, `woke after ${Date.now() - started} ms`);
     await f!.ack();
   });
 }
