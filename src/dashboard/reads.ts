@@ -91,7 +91,7 @@ export class DashboardReads {
       this.#backends().map(async ({ id, backend }) => {
         const h = health.get(id)!;
         try {
-          const [depths, sums, namespaces] = await Promise.all([backend.queueDepths(), backend.counterSums(keys), this.#namespaces(backend)]);
+          const [depths, sums, namespaces] = await Promise.all([backend.queueDepths(), backend.counterSums(keys), this.#namespaces(id, backend)]);
           const tenants = new Set(namespaces.map(tenantOf).filter((t) => t !== null));
           return {
             id,
@@ -149,14 +149,15 @@ export class DashboardReads {
     return { at, shards, tenants, live: [...this.#live], hours };
   }
 
-  #namespaces(backend: Backend): Promise<string[]> {
-    return this.shared.get(`namespaces:${this.#backends().findIndex((b) => b.backend === backend)}`, () => backend.namespaces());
+  /** A backend's namespaces, by the shard id that names it in #backends(): one read shared by the overview and the tenants page. */
+  #namespaces(shardId: string, backend: Backend): Promise<string[]> {
+    return this.shared.get(`namespaces:${shardId}`, () => backend.namespaces());
   }
 
   /** Every tenant on any shard, sorted: one namespaces() call per shard, shared for refreshMs. */
   tenantIds(): Promise<string[]> {
     return this.shared.get('tenant-ids', async () => {
-      const lists = await Promise.all(this.#backends().map(({ backend }) => this.#namespaces(backend).catch(() => [] as string[])));
+      const lists = await Promise.all(this.#backends().map(({ id, backend }) => this.#namespaces(id, backend).catch(() => [] as string[])));
       const ids = new Set<string>();
       for (const list of lists)
         for (const ns of list) {

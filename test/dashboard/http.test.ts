@@ -1,6 +1,7 @@
 // The dashboard's HTTP layer without a browser: pages and their figures, escaping, headers, bad
 // input, actions with their authorization and CSRF checks, tenant scope, shared reads.
 import test from 'ava';
+import { dashboard } from '../../src/dashboard/dashboard.js';
 import { JobClient } from '../../src/processing/job-client.js';
 import { adminHeader, dashboardFixture, HOSTILE, serveDashboard, type DashboardFixture } from '../helpers/dashboard-fixture.js';
 
@@ -378,12 +379,7 @@ test.serial('mounted under a base path, every link and form starts with it', asy
 
 test.serial('bad options are refused with a typed error', (t) => {
   for (const options of [{ tenant: 'bad id' }, { basePath: 'jobs' }, { basePath: '/a b' }, { refreshMs: 5 }, { refreshMs: 1.5 }, { authorize: 'yes' }]) {
-    const err = t.throws(() => serveDashboardSync(options));
+    const err = t.throws(() => dashboard(f.router, options as never));
     t.is((err as { code?: string }).code, 'INVALID_ARGUMENT', JSON.stringify(options));
   }
 });
-
-import { dashboard } from '../../src/dashboard/dashboard.js';
-function serveDashboardSync(options: object) {
-  return dashboard(f.router, options as never);
-}

@@ -2,63 +2,10 @@
 // OTEL_EXPORTER_OTLP_ENDPOINT variable, exports OTLP over HTTP to a receiver on loopback,
 // which finds per-shard series for every shard id.
 import test from 'ava';
+import { otlpReceiver, type OtlpSpan } from '../helpers/otlp-receiver.js';
 import { runTs } from '../helpers/run-ts.js';
-import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../helpers/servers.js';
-
-interface OtlpAttribute {
-  key: string;
-  value: { stringValue?: string };
-}
-interface OtlpMetric {
-  name: string;
-  sum?: { dataPoints: Array<{ attributes: OtlpAttribute[]; asInt?: string | number }> };
-  gauge?: { dataPoints: Array<{ attributes: OtlpAttribute[] }> };
-  histogram?: { dataPoints: Array<{ attributes: OtlpAttribute[]; count: string | number }> };
-}
-interface OtlpRequest {
-  resourceMetrics: Array<{ resource: { attributes: OtlpAttribute[] }; scopeMetrics: Array<{ scope: { name: string }; metrics: OtlpMetric[] }> }>;
-}
-
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  startTimeUnixNano: string;
-  endTimeUnixNano: string;
-}
-interface OtlpTraces {
-  resourceSpans: Array<{ resource: { attributes: OtlpAttribute[] }; scopeSpans: Array<{ spans: OtlpSpan[] }> }>;
-}
-
-/** An OTLP/HTTP receiver on loopback that keeps every request body (OTLP/JSON): metrics, and spans with their service. */
-async function otlpReceiver() {
-  const bodies: OtlpRequest[] = [];
-  const spans: Array<OtlpSpan & { service: string }> = [];
-  const contentTypes = new Set<string>();
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      if (req.url === '/v1/metrics') {
-        contentTypes.add(String(req.headers['content-type']));
-        bodies.push(JSON.parse(body) as OtlpRequest);
-      }
-      if (req.url === '/v1/traces') {
-        for (const r of (JSON.parse(body) as OtlpTraces).resourceSpans) {
-          const service = r.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue ?? '';
-          for (const ss of r.scopeSpans) for (const sp of ss.spans) spans.push({ ...sp, service });
-        }
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { bodies, spans, contentTypes, port: (server.address() as { port: number }).port, close: () => server.close() };
-}
 
 test('OTLP/HTTP export from an sdk-node application carries per-shard series', async (t) => {
   const receiver = await otlpReceiver();

@@ -6,45 +6,17 @@ import { SpanKind, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
 import { JobClient } from '../../src/processing/job-client.js';
 import { createRouter } from '../../src/router/router.js';
+import { otlpReceiver, type OtlpSpan } from '../helpers/otlp-receiver.js';
 import { deleteRedisPrefix, freshPrefix, REDIS_URL } from '../helpers/servers.js';
 
 const exporter = new InMemorySpanExporter();
 const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
 provider.register(); // global tracer provider, W3C propagator and async context, as an application's SDK sets them
 
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  attributes: Array<{ key: string; value: { stringValue?: string; intValue?: string | number } }>;
-  links?: Array<{ traceId: string; spanId: string }>;
-  events?: Array<{ name: string }>;
-  status?: { code?: number };
-}
-/** An OTLP/HTTP trace receiver on loopback (OTLP/JSON, the exporter's default). */
-async function receiver() {
-  const spans: OtlpSpan[] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      if (req.url === '/v1/traces') {
-        const parsed = JSON.parse(body) as { resourceSpans: Array<{ scopeSpans: Array<{ spans: OtlpSpan[] }> }> };
-        for (const r of parsed.resourceSpans) for (const s of r.scopeSpans) spans.push(...s.spans);
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { spans, port: (server.address() as { port: number }).port, close: () => server.close() };
-}
 const attr = (s: OtlpSpan, key: string) => {
   const v = s.attributes.find((a) => a.key === key)?.value;
   return v?.stringValue ?? (v?.intValue !== undefined ? Number(v.intValue) : undefined);
@@ -56,7 +28,7 @@ const OTLP_STATUS = { OK: 1, ERROR: 2 };
 test('a job enqueued in one process and run in another yields one trace: request → send → process → handler span', async (t) => {
   t.timeout(90_000);
   const prefix = freshPrefix();
-  const otlp = await receiver();
+  const otlp = await otlpReceiver();
   const router = await createRouter({ shards: [{ id: 'redis-1', backend: new RedisBackend({ url: REDIS_URL, prefix }) }] });
   try {
     const storage = router.tenant('acme');
