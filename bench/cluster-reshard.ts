@@ -3,7 +3,7 @@
 // `redis-cli --cluster reshard` moves 5,461 slots between masters. Per round it counts jobs lost
 // (never run), runs beyond the first, and jobs left in a state other than Succeeded once the
 // drain is done, with the server's errors. Exits 1 if any job is lost or left behind.
-// Not part of npm test: under CPU load, rounds have left jobs in Processing (see docs/backends.md).
+// test/backends/redis-cluster-reshard.test.ts runs a short version in npm test.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { RedisBackend } from '../src/backends/redis/redis-backend.js';

@@ -57,8 +57,11 @@ export class RedisBackend implements Backend {
     };
     this.#client = o.client ?? (o.url ? new Redis(o.url, { ...failFast, ...o.redis }) : new Redis({ ...failFast, ...o.redis }));
     this.#client.on('error', () => {}); // reported per call as ShardUnavailableError
-    const opts = 'options' in this.#client ? (this.#client as Redis).options : undefined;
-    this.where = opts ? `${opts.host}:${opts.port}/${opts.db ?? 0}` : 'redis cluster';
+    // A Cluster client has options too, without host and port: it is named by its seed nodes.
+    this.where =
+      this.#client instanceof Redis
+        ? `${this.#client.options.host}:${this.#client.options.port}/${this.#client.options.db ?? 0}`
+        : `redis cluster ${clusterSeeds(this.#client)}`;
     this.#script = registerScripts(this.#client, !(this.#client instanceof Redis));
     // The subscriber queues its SUBSCRIBEs until connected and retries forever: it only speeds up wake-ups.
     // ioredis's own resubscribe after a reconnect leaves its promises unhandled: closing the backend
@@ -342,4 +345,9 @@ export class RedisBackend implements Backend {
     await this.#waker.stop();
     if (this.#ownsClient) this.#client.disconnect();
   }
+}
+
+function clusterSeeds(client: Cluster): string {
+  const seeds = (client as unknown as { startupNodes?: Array<string | number | { host?: string; port?: number }> }).startupNodes ?? [];
+  return seeds.map((n) => (typeof n === 'object' ? `${n.host ?? '127.0.0.1'}:${n.port ?? 6379}` : String(n))).join(',') || '(no seed nodes)';
 }

@@ -1,0 +1,155 @@
+// Resharding a real Redis Cluster under jobshard: a namespace whose slot is half migrated, and a
+// drain while `redis-cli --cluster reshard` moves a third of the slots. The long version is
+// `npm run bench:reshard`.
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import calculateSlot from 'cluster-key-slot';
+import { Redis } from 'ioredis';
+import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
+import { JobClient } from '../../src/processing/job-client.js';
+import { JobServer } from '../../src/processing/job-server.js';
+import { Router } from '../../src/router/router.js';
+import { ShardUnavailableError } from '../../src/storage/errors.js';
+import { PrivateRedisCluster } from '../helpers/redis-cluster.js';
+import { TEST_POLL_MS } from '../helpers/servers.js';
+
+const run = promisify(execFile);
+const cluster = new PrivateRedisCluster();
+await cluster.start();
+test.after.always(() => cluster.stop());
+
+const cli = async (port: number, ...args: string[]) => (await run('redis-cli', ['-p', String(port), ...args])).stdout.trim();
+const nodeId = (port: number) => cli(port, 'cluster', 'myid');
+async function ownerOf(slot: number): Promise<number> {
+  for (const port of cluster.ports) {
+    const line = (await cli(port, 'cluster', 'nodes')).split('\n').find((l) => l.includes('myself'))!;
+    const owns = line
+      .split(' ')
+      .slice(8)
+      .some((range) => {
+        const [a, b] = range.split('-').map(Number);
+        return slot >= a! && slot <= (b ?? a!);
+      });
+    if (owns) return port;
+  }
+  throw new Error(`no master owns slot ${slot}`);
+}
+
+test.serial('a namespace whose slot is half migrated waits for it: no script runs on a part of its keys', async (t) => {
+  const client = cluster.client();
+  const backend = new RedisBackend({ client, prefix: 'half:', pollIntervalMs: TEST_POLL_MS });
+  t.teardown(async () => {
+    await backend.close();
+    client.disconnect();
+  });
+  const storage = backend.storage('tenant-half');
+  const id = await storage.jobs.create({ type: 'work', args: [1], queue: 'q', state: { name: 'Enqueued' }, enqueue: true });
+  const slot = calculateSlot('tenant-half');
+  const source = await ownerOf(slot);
+  const target = cluster.ports.find((p) => p !== source)!;
+  await cli(target, 'cluster', 'setslot', String(slot), 'importing', await nodeId(source));
+  await cli(source, 'cluster', 'setslot', String(slot), 'migrating', await nodeId(target));
+  // Move the job's own hash but not the rest of the namespace (its queue, its indexes).
+  const direct = new Redis(source, '127.0.0.1');
+  t.teardown(() => direct.disconnect());
+  const jobKey = (await direct.cluster('GETKEYSINSLOT', slot, 1000)).find((k) => k === `half:{tenant-half}:job:${id}`);
+  t.truthy(jobKey, 'the job hash is on the source before the move');
+  t.is(await direct.migrate('127.0.0.1', target, jobKey!, 0, 5_000), 'OK');
+
+  // Before the slot guard, this script ran on the importing node, found no queue there and answered
+  // an empty fetch (and an outcome write, JobNotFoundError): now it is refused with a typed error.
+  const err = await storage.queues.tryFetch(['q'], { invisibilityTimeoutMs: 30_000 }).then(
+    (job) => `ran: ${JSON.stringify(job?.jobId ?? null)}`,
+    (e: unknown) => e,
+  );
+  t.true(err instanceof ShardUnavailableError, String(err));
+  t.regex((err as Error).message, /migrating/);
+  t.log((err as Error).message);
+
+  // Finish the migration as redis-cli does: every remaining key, then the slot's new owner everywhere.
+  for (;;) {
+    const keys = await direct.cluster('GETKEYSINSLOT', slot, 1000);
+    if (keys.length === 0) break;
+    await direct.migrate('127.0.0.1', target, '', 0, 5_000, 'KEYS', ...keys);
+  }
+  const targetId = await nodeId(target);
+  for (const port of cluster.ports) await cli(port, 'cluster', 'setslot', String(slot), 'node', targetId);
+
+  const job = await storage.queues.tryFetch(['q'], { invisibilityTimeoutMs: 30_000 });
+  t.is(job?.jobId, id, 'the job is fetched once the slot has settled');
+  t.is((await storage.jobs.get(id)).state, 'Enqueued', 'the job kept its state through the move');
+});
+
+test.serial('a drain during `redis-cli --cluster reshard`: no job lost, none run twice, no server error', async (t) => {
+  const client = cluster.client();
+  const router = new Router({ shards: [{ id: 'cluster', backend: new RedisBackend({ client, prefix: 'drain:', pollIntervalMs: TEST_POLL_MS }) }] });
+  t.teardown(async () => {
+    await router.close();
+    client.disconnect();
+  });
+  await router.open();
+  const tenants = Array.from({ length: 12 }, (_, i) => `t${i}`);
+  const jobs = new Set<string>();
+  for (const tenant of tenants) {
+    const client = new JobClient(router.tenant(tenant));
+    const ids = await Promise.all(Array.from({ length: 250 }, (_, i) => client.enqueue('work', [i], { queue: 'q' })));
+    for (const id of ids) jobs.add(`${tenant}/${id}`);
+  }
+  const runs = new Map<string, number>();
+  const errors: string[] = [];
+  const server = new JobServer(router, {
+    queues: ['q'],
+    workerCount: 8,
+    invisibilityTimeoutMs: 4_000,
+    onError: (err) => errors.push(String(err).slice(0, 200)),
+    handlers: {
+      work: async (_args, ctx) => {
+        await new Promise((r) => setTimeout(r, 2));
+        const k = `${ctx.tenant}/${ctx.jobId}`;
+        runs.set(k, (runs.get(k) ?? 0) + 1);
+      },
+    },
+  });
+  const [from, to] = [cluster.ports[0]!, cluster.ports[1]!];
+  await server.start();
+  const ranBefore = runs.size;
+  await run(
+    'redis-cli',
+    [
+      '--cluster',
+      'reshard',
+      `127.0.0.1:${from}`,
+      '--cluster-from',
+      await nodeId(from),
+      '--cluster-to',
+      await nodeId(to),
+      '--cluster-slots',
+      '5461',
+      '--cluster-yes',
+    ],
+    { maxBuffer: 64 << 20 },
+  );
+  const ranDuring = runs.size - ranBefore;
+  for (const deadline = Date.now() + 20_000; runs.size < jobs.size && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 100));
+  await server.stop();
+  t.log(`${jobs.size} jobs, ${ranDuring} runs during the reshard`);
+  t.true(ranDuring > 0, 'jobs ran while slots moved');
+  t.deepEqual(
+    [...jobs].filter((k) => !runs.has(k)),
+    [],
+    'no job lost',
+  );
+  t.deepEqual(errors, []);
+  t.is(
+    [...runs.values()].reduce((a, n) => a + n - 1, 0),
+    0,
+    'no job ran twice',
+  );
+  const counts = await router.admin.tenantCounts(tenants);
+  t.deepEqual(
+    Object.values(counts).flatMap((c) => Object.keys(c).filter((s) => s !== 'Succeeded')),
+    [],
+    'every job Succeeded',
+  );
+});
