@@ -3,13 +3,16 @@
 // `npm run bench:reshard`.
 import test from 'ava';
 import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import calculateSlot from 'cluster-key-slot';
 import { Redis } from 'ioredis';
 import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
 import { JobClient } from '../../src/processing/job-client.js';
 import { JobServer } from '../../src/processing/job-server.js';
-import { Router } from '../../src/router/router.js';
+import { createRouterFromFile, Router } from '../../src/router/router.js';
 import { ShardUnavailableError } from '../../src/storage/errors.js';
 import { PrivateRedisCluster } from '../helpers/redis-cluster.js';
 import { TEST_POLL_MS } from '../helpers/servers.js';
@@ -35,6 +38,20 @@ async function ownerOf(slot: number): Promise<number> {
   }
   throw new Error(`no master owns slot ${slot}`);
 }
+
+test.serial('a JSON tenant map names a Cluster by its seed nodes; jobs run on it and land on its masters', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'jobshard-map-'));
+  const path = join(dir, 'tenants.json');
+  const seeds = cluster.ports.map((p) => `127.0.0.1:${p}`);
+  await writeFile(path, JSON.stringify({ shards: [{ id: 'c1', backend: { redis: { cluster: seeds, prefix: 'json:' } } }] }));
+  const router = await createRouterFromFile(path);
+  t.teardown(() => router.close());
+  const ids = await Promise.all(Array.from({ length: 20 }, (_, i) => new JobClient(router.tenant(`json-${i}`)).enqueue('work', [i], { queue: 'q' })));
+  const job = await router.tenant('json-3').jobs.get(ids[3]!);
+  t.deepEqual(job.args, [3]);
+  const perMaster = await Promise.all(cluster.ports.map(async (p) => Number(await cli(p, 'eval', "return #redis.call('keys', 'json:*')", '0'))));
+  t.true(perMaster.filter((n) => n > 0).length >= 2, `the tenants' keys spread over the masters: ${perMaster.join(', ')}`);
+});
 
 test.serial('a namespace whose slot is half migrated waits for it: no script runs on a part of its keys', async (t) => {
   const client = cluster.client();
@@ -65,7 +82,6 @@ test.serial('a namespace whose slot is half migrated waits for it: no script run
   );
   t.true(err instanceof ShardUnavailableError, String(err));
   t.regex((err as Error).message, /migrating/);
-  t.log((err as Error).message);
 
   // Finish the migration as redis-cli does: every remaining key, then the slot's new owner everywhere.
   for (;;) {

@@ -246,6 +246,9 @@ test('config: bad options get a ConfigError that says what to fix', (t) => {
     [{}, /url/],
     [{ url: REDIS_URL, connectTimeoutMs: -1 }, /connectTimeoutMs/],
     [{ url: REDIS_URL, sweepIntervalMs: -1 }, /sweepIntervalMs/],
+    [{ cluster: ['no-port'] }, /cluster.*host:port/],
+    [{ cluster: [] }, /cluster/],
+    [{ cluster: ['127.0.0.1:7000'], url: REDIS_URL }, /only one of url, cluster and client/],
   ] as Array<[unknown, RegExp]>) {
     const err = t.throws(() => new RedisBackend(options as never));
     t.is((err as { code?: string }).code, 'CONFIG_INVALID');

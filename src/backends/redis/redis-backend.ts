@@ -1,4 +1,4 @@
-import { Redis, type Cluster } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { createStorage } from '../../storage/create-storage.js';
 import { ClosedError, ShardUnavailableError } from '../../storage/errors.js';
 import { parseOptions } from '../../storage/parse-options.js';
@@ -55,7 +55,18 @@ export class RedisBackend implements Backend {
       commandTimeout: o.connectTimeoutMs * 5,
       retryStrategy: (times: number) => Math.min(50 * 2 ** times, 2_000),
     };
-    this.#client = o.client ?? (o.url ? new Redis(o.url, { ...failFast, ...o.redis }) : new Redis({ ...failFast, ...o.redis }));
+    this.#client =
+      o.client ??
+      (o.cluster
+        ? new Cluster(
+            o.cluster.map((node) => ({ host: node.slice(0, node.lastIndexOf(':')), port: Number(node.slice(node.lastIndexOf(':') + 1)) })),
+            // The Cluster queues commands while it (re)discovers its slots: a node that moved or
+            // restarted is waited for, not reported, within the timeouts below.
+            { lazyConnect: true, enableOfflineQueue: true, redisOptions: { connectTimeout: o.connectTimeoutMs, commandTimeout: o.connectTimeoutMs * 5, ...o.redis } },
+          )
+        : o.url
+          ? new Redis(o.url, { ...failFast, ...o.redis })
+          : new Redis({ ...failFast, ...o.redis }));
     this.#client.on('error', () => {}); // reported per call as ShardUnavailableError
     // A Cluster client has options too, without host and port: it is named by its seed nodes.
     this.where =

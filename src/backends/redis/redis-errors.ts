@@ -17,7 +17,7 @@ export function isConnectionError(err: unknown): boolean {
 export function mapRedisError(err: unknown, where: string): unknown {
   const message = (err as Error | null)?.message ?? '';
   if (SLOT_UNSETTLED.test(message))
-    return new ShardUnavailableError(where, `the Redis Cluster slot of this namespace is migrating or down at ${where}: ${message}; retry after the reshard`, {
+    return new ShardUnavailableError(where, `the Redis Cluster slot of this namespace is migrating or down (${message}); retry after the reshard`, {
       cause: err,
     });
   if (!isConnectionError(err)) return err;

@@ -7,6 +7,15 @@ export const redisOptionsSchema = z
     url: z.string().min(1).optional(),
     /** ioredis options (host, port, db, password, tls…). */
     redis: z.custom<RedisOptions>((v) => v === undefined || (typeof v === 'object' && v !== null)).optional(),
+    /**
+     * A Redis Cluster's seed nodes, as `host:port` (e.g. `["10.0.0.1:7000", "10.0.0.2:7000"]`):
+     * jobshard opens an ioredis Cluster over them, with `redis` as each node's options. The way to
+     * name a Cluster in a JSON config; in code, `client` may also be a Cluster you created.
+     */
+    cluster: z
+      .array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7000'))
+      .min(1)
+      .optional(),
     /** An ioredis client or Cluster you created; jobshard duplicates it for pub/sub and does not close it. */
     client: z.custom<Redis | Cluster>((v) => v === undefined || (typeof v === 'object' && v !== null && 'duplicate' in (v as object))).optional(),
     /**
@@ -30,8 +39,11 @@ export const redisOptionsSchema = z
     maxPayloadBytes: z.number().int().min(1).optional(),
   })
   .strict()
-  .refine((o) => o.url !== undefined || o.redis !== undefined || o.client !== undefined, {
-    message: 'give url (e.g. redis://127.0.0.1:6379/0), redis options, or client',
+  .refine((o) => o.url !== undefined || o.redis !== undefined || o.client !== undefined || o.cluster !== undefined, {
+    message: 'give url (e.g. redis://127.0.0.1:6379/0), redis options, cluster seed nodes, or client',
+  })
+  .refine((o) => [o.url, o.cluster, o.client].filter((x) => x !== undefined).length <= 1, {
+    message: 'give only one of url, cluster and client',
   });
 
 /** Options of `new RedisBackend(options)`: a URL, ioredis options or a client (Redis or Cluster), the key prefix, timeouts (docs/backends.md). */
