@@ -62,7 +62,11 @@ export class RedisBackend implements Backend {
             o.cluster.map((node) => ({ host: node.slice(0, node.lastIndexOf(':')), port: Number(node.slice(node.lastIndexOf(':') + 1)) })),
             // The Cluster queues commands while it (re)discovers its slots: a node that moved or
             // restarted is waited for, not reported, within the timeouts below.
-            { lazyConnect: true, enableOfflineQueue: true, redisOptions: { connectTimeout: o.connectTimeoutMs, commandTimeout: o.connectTimeoutMs * 5, ...o.redis } },
+            {
+              lazyConnect: true,
+              enableOfflineQueue: true,
+              redisOptions: { connectTimeout: o.connectTimeoutMs, commandTimeout: o.connectTimeoutMs * 5, ...o.redis },
+            },
           )
         : o.url
           ? new Redis(o.url, { ...failFast, ...o.redis })
