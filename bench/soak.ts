@@ -1,23 +1,32 @@
-// The soak: many jobs through a router over 2 Redis and 2 Postgres shards (on the local servers),
-// 50 tenants, 3 producer and 4 worker processes, while a seeded schedule injects faults:
-// SIGKILLed workers and producers (replaced), every Postgres connection terminated, every Redis
-// client connection killed, a worker frozen (SIGSTOP) past its leases and resumed.
+// The soak: many jobs through a router over 4 shards, 50 tenants, 3 producer and 4 worker
+// processes, while a seeded schedule injects faults. The shards: redis-1, a private redis-server
+// (AOF, appendfsync always) behind a loopback fault proxy; redis-2, a private 3-master Redis
+// Cluster; pg-1, the local Postgres; pg-2, a private Postgres cluster (initdb on a free port).
+// The faults: SIGKILLed workers and producers (replaced), every Postgres connection terminated,
+// every Redis client connection killed, a worker frozen (SIGSTOP) past its leases and resumed,
+// redis-1 SIGKILLed and restarted, pg-2 crashed (immediate shutdown) and restarted, slots of the
+// Cluster resharded under load (redis-cli --cluster reshard), 50–200 ms of latency and cut-offs
+// on redis-1's link.
 // Run: npm run soak (SOAK_JOBS, default 100000; SOAK_SEED; SOAK_MAX_MS, default 900000).
 // Counts, exactly: lost jobs (acknowledged to a producer, never run), runs beyond the first, jobs
 // left Enqueued or Processing after the drain, typed and untyped producer errors, lock overlaps
 // and fencing tokens out of order. Prints a table, writes bench/SOAK.md, exits 1 if an invariant
-// breaks. It kills connections and clients on the local servers: run it alone.
-// Not yet here (issue "fault and soak suite"): a private Postgres restart, Redis restarts and
-// Cluster resharding (npm run bench:reshard), the latency proxy (test/router/fault-proxy.test.ts).
-import { spawn, type ChildProcess } from 'node:child_process';
+// breaks. It terminates connections on the local Postgres: run it alone.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { createRouter } from '../src/router/router.js';
+import { FaultProxy } from '../test/helpers/fault-proxy.js';
 import { fleetRouterConfig, type FleetConfig } from '../test/helpers/fleet-router.js';
-import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../test/helpers/servers.js';
+import { PrivatePostgres } from '../test/helpers/postgres-server.js';
+import { PrivateRedisCluster } from '../test/helpers/redis-cluster.js';
+import { freePort, PrivateRedis } from '../test/helpers/redis-server.js';
+import { dropSchema, freshSchema, PG_URL, REDIS_URL } from '../test/helpers/servers.js';
 
+const exec = promisify(execFile);
 const JOBS = Number(process.env['SOAK_JOBS'] ?? 100_000);
 const SEED = Number(process.env['SOAK_SEED'] ?? Date.now() % 1_000_000);
 const MAX_MS = Number(process.env['SOAK_MAX_MS'] ?? 900_000);
@@ -34,14 +43,23 @@ const random = () => {
 };
 const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
 
+const redis1 = new PrivateRedis(await freePort(), { aof: 'always' });
+await redis1.start();
+const link = new FaultProxy(redis1.port);
+await link.start();
+const cluster = new PrivateRedisCluster();
+await cluster.start();
+const pg2 = new PrivatePostgres();
+await pg2.start();
+
 const fleet: FleetConfig = {
   pg: PG_URL,
   redis: REDIS_URL,
   shards: [
-    { id: 'redis-1', redisPrefix: freshPrefix() },
-    { id: 'redis-2', redisPrefix: freshPrefix() },
+    { id: 'redis-1', redisPrefix: 'soak:', redisUrl: `redis://127.0.0.1:${link.port}` },
+    { id: 'redis-2', redisPrefix: 'soak:', redisCluster: cluster.ports.map((p) => `127.0.0.1:${p}`) },
     { id: 'pg-1', pgSchema: freshSchema() },
-    { id: 'pg-2', pgSchema: freshSchema() },
+    { id: 'pg-2', pgSchema: 'soak', pgUrl: pg2.url },
   ],
   directorySchema: freshSchema(),
 };
@@ -56,6 +74,9 @@ let typedRetries = 0;
 const untyped: string[] = [];
 const workerErrors: string[] = [];
 let lastRunAt = Date.now();
+// The last run of a job of each shard's tenants: a shard's fault is over when its tenants run again.
+const lastRunOn = new Map<string, number>();
+const reshardErrors: string[] = [];
 
 interface Proc {
   child: ChildProcess;
@@ -89,6 +110,7 @@ function start(role: 'producer' | 'worker', slot: number): Proc {
         const k = `${w[1]}/${w[2]}`;
         runs.set(k, (runs.get(k) ?? 0) + 1);
         lastRunAt = Date.now();
+        lastRunOn.set(router.shardFor(w[1]!).shard, lastRunAt);
       } else if (w[0] === 'lock') locks.push({ tenant: w[1]!, token: Number(w[2]), acquired: Number(w[3]), released: Number(w[4]), asked: Number(w[5]) });
       else if (w[0] === 'retry') typedRetries++;
       else if (w[0] === 'untyped') untyped.push(l);
@@ -110,10 +132,21 @@ let stopping = false;
 for (let i = 0; i < 4; i++) workers[i] = start('worker', i);
 for (let i = 0; i < 3; i++) start('producer', i);
 
-const pgAdmin = new pg.Client({ connectionString: PG_URL });
-await pgAdmin.connect();
-const redisAdmin = new Redis(REDIS_URL);
+const pgAdmins = [PG_URL, pg2.url].map((url) => new pg.Pool({ connectionString: url, max: 1 }));
+for (const a of pgAdmins) a.on('error', () => {});
+const redisAdmins = [redis1.port, ...cluster.ports].map((port) => new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1 }));
+for (const a of redisAdmins) a.on('error', () => {});
+const nodeIds = await Promise.all(cluster.ports.map(async (port) => (await exec('redis-cli', ['-p', String(port), 'cluster', 'myid'])).stdout.trim()));
+let resharding = false;
 const faults: Array<{ at: number; kind: string; recoveredMs: number | null }> = [];
+
+const SHARD_OF_FAULT: Record<string, string> = {
+  'restart redis': 'redis-1',
+  'slow link': 'redis-1',
+  'cut link': 'redis-1',
+  'reshard cluster': 'redis-2',
+  'restart postgres': 'pg-2',
+};
 
 async function fault(kind: string): Promise<void> {
   const at = Date.now();
@@ -131,18 +164,82 @@ async function fault(kind: string): Promise<void> {
       break;
     }
     case 'terminate postgres connections':
-      await pgAdmin.query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
-      );
+      for (const admin of pgAdmins)
+        await admin
+          .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+          )
+          .catch(() => {});
       break;
-    case 'kill redis clients': {
-      const me = (await redisAdmin.client('ID')) as number;
-      for (const line of ((await redisAdmin.client('LIST')) as string).split('\n')) {
-        const id = /^id=(\d+)/.exec(line)?.[1];
-        if (id && Number(id) !== me) await redisAdmin.client('KILL', 'ID', id).catch(() => {});
+    case 'kill redis clients':
+      for (const admin of redisAdmins) {
+        const me = (await admin.client('ID').catch(() => -1)) as number;
+        const list = (await admin.client('LIST').catch(() => '')) as string;
+        for (const line of list.split('\n')) {
+          const id = /^id=(\d+)/.exec(line)?.[1];
+          if (id && Number(id) !== me) await admin.client('KILL', 'ID', id).catch(() => {});
+        }
       }
       break;
+    case 'restart redis':
+      await redis1.kill();
+      await new Promise((r) => setTimeout(r, 500 + random() * 1_500));
+      await redis1.start();
+      break;
+    case 'restart postgres':
+      await pg2.restart();
+      break;
+    case 'reshard cluster': {
+      if (resharding) return;
+      const from = Math.floor(random() * 3);
+      const to = (from + 1 + Math.floor(random() * 2)) % 3;
+      const slots = 500 + Math.floor(random() * 2_000);
+      resharding = true;
+      // In the background: the next faults go on while slots move.
+      void exec(
+        'redis-cli',
+        [
+          '--cluster',
+          'reshard',
+          `127.0.0.1:${cluster.ports[0]}`,
+          '--cluster-from',
+          nodeIds[from]!,
+          '--cluster-to',
+          nodeIds[to]!,
+          '--cluster-slots',
+          String(slots),
+          '--cluster-yes',
+        ],
+        { maxBuffer: 64 << 20 },
+      )
+        // Its own connections die with the 'kill redis clients' fault, leaving a slot open
+        // (migrating on one node, importing on the other): an operator closes it with --cluster fix.
+        .catch(async (err: Error) => {
+          reshardErrors.push(
+            err.message
+              .trim()
+              .split('\n')
+              .filter((l) => l.trim() !== '')
+              .at(-1)!
+              // eslint-disable-next-line no-control-regex
+              .replace(/\x1b\[[0-9;]*m/g, '')
+              .slice(0, 200),
+          );
+          await exec('redis-cli', ['--cluster', 'fix', `127.0.0.1:${cluster.ports[0]}`, '--cluster-yes'], { maxBuffer: 64 << 20 }).catch(() => {});
+        })
+        .finally(() => {
+          resharding = false;
+        });
+      break;
     }
+    case 'slow link':
+      link.delay(50 + Math.floor(random() * 150));
+      setTimeout(() => link.restore(), 3_000 + random() * 5_000);
+      break;
+    case 'cut link':
+      link.cut();
+      setTimeout(() => link.restore(), 500 + random() * 2_500);
+      break;
     case 'freeze worker': {
       const w = workers[Math.floor(random() * workers.length)]!;
       w.child.kill('SIGSTOP');
@@ -152,18 +249,31 @@ async function fault(kind: string): Promise<void> {
   }
   const record = { at, kind, recoveredMs: null as number | null };
   faults.push(record);
-  // Recovered: jobs run again after the fault.
-  const before = lastRunAt;
+  // Recovered: jobs run again after the fault, on the shard it hit (any shard for the others).
+  const shard = SHARD_OF_FAULT[kind];
+  const last = () => (shard ? (lastRunOn.get(shard) ?? 0) : lastRunAt);
+  const before = last();
   const watch = setInterval(() => {
-    if (lastRunAt > Math.max(before, at)) {
-      record.recoveredMs = lastRunAt - at;
+    if (last() > Math.max(before, at)) {
+      record.recoveredMs = last() - at;
       clearInterval(watch);
     } else if (Date.now() - at > 60_000) clearInterval(watch);
   }, 20);
 }
 
 const started = Date.now();
-const KINDS = ['kill worker', 'kill producer', 'terminate postgres connections', 'kill redis clients', 'freeze worker'];
+const KINDS = [
+  'kill worker',
+  'kill producer',
+  'terminate postgres connections',
+  'kill redis clients',
+  'freeze worker',
+  'restart redis',
+  'restart postgres',
+  'reshard cluster',
+  'slow link',
+  'cut link',
+];
 const allRun = () => [...acked].every((k) => runs.has(k));
 while (Date.now() - started < MAX_MS) {
   const producing = producers.some((p) => !p.done);
@@ -174,7 +284,9 @@ while (Date.now() - started < MAX_MS) {
   process.stdout.write(`\r${((Date.now() - started) / 1000).toFixed(0)} s: ${acked.size} acknowledged, ${runs.size} run, ${faults.length} faults   `);
 }
 // Past every lease (10 s) and the frozen worker's resume, then the leftovers.
+link.restore();
 await new Promise((r) => setTimeout(r, 15_000));
+while (resharding) await new Promise((r) => setTimeout(r, 500));
 stopping = true;
 const counts = await router.admin.tenantCounts(tenants);
 const left = Object.values(counts).reduce((a, c) => a + (c['Enqueued'] ?? 0) + (c['Processing'] ?? 0), 0);
@@ -212,7 +324,7 @@ const seconds = ((Date.now() - started) / 1000).toFixed(0);
 const lines = [
   `# Soak, ${new Date().toISOString().slice(0, 10)} (seed ${SEED})`,
   '',
-  `${JOBS} jobs, 50 tenants, 2 Redis + 2 Postgres shards (local servers), 3 producer and 4 worker processes, ${seconds} s, on this 2-core machine. Reproduce: \`SOAK_SEED=${SEED} SOAK_JOBS=${JOBS} npm run soak\`.`,
+  `${JOBS} jobs, 50 tenants, 4 shards (a private redis-server with AOF behind a fault proxy, a private 3-master Redis Cluster, the local Postgres, a private Postgres cluster), 3 producer and 4 worker processes, ${seconds} s, on this 2-core machine. Reproduce: \`SOAK_SEED=${SEED} SOAK_JOBS=${JOBS} npm run soak\`.`,
   '',
   '| figure | value |',
   '|---|---|',
@@ -226,6 +338,7 @@ const lines = [
   `| **lock overlaps while both leases were live / tokens out of order** | **${lockOverlaps} / ${tokensOutOfOrder}** |`,
   `| overlaps or orders involving a holder frozen past its lease (fenced by its older token) | ${lapsedOverlaps} |`,
   `| worker errors survived | ${workerErrors.length} |`,
+  `| reshards cut short by the faults, then closed with \`redis-cli --cluster fix\` | ${reshardErrors.length}${reshardErrors.length ? ` (${reshardErrors[0]})` : ''} |`,
   '',
   '| fault | times | time until jobs ran again, ms (max) |',
   '|---|---|---|',
@@ -235,12 +348,14 @@ const lines = [
 console.log(`\n${lines.join('\n')}`);
 writeFileSync(new URL('./SOAK.md', import.meta.url), lines.join('\n'));
 
-await pgAdmin.end();
-redisAdmin.disconnect();
+for (const a of pgAdmins) await a.end();
+for (const a of redisAdmins) a.disconnect();
 await router.close();
-for (const s of fleet.shards) {
-  if (s.pgSchema) await dropSchema(s.pgSchema);
-  if (s.redisPrefix) await deleteRedisPrefix(s.redisPrefix);
-}
+await link.close();
+await redis1.kill();
+redis1.cleanup();
+await cluster.stop();
+await pg2.stop();
+await dropSchema(fleet.shards[2]!.pgSchema!);
 await dropSchema(fleet.directorySchema);
 process.exit(lost > 0 || left > 0 || untyped.length > 0 || lockFaults > 0 ? 1 : 0);

@@ -15,6 +15,7 @@ export class RenewingLock implements Lock {
   readonly #ttlMs: number;
   readonly #abort = new AbortController();
   #timer: NodeJS.Timeout | undefined;
+  #deadline: NodeJS.Timeout | undefined;
   #leaseUntil: number;
   #released = false;
 
@@ -24,7 +25,21 @@ export class RenewingLock implements Lock {
     this.token = token;
     this.#ttlMs = ttlMs;
     this.#leaseUntil = Date.now() + ttlMs;
+    this.#armDeadline();
     if (autoRenew) this.#schedule();
+  }
+
+  /**
+   * The lease is lost when it lapses, whether or not a renewal is still on its way: a renewal
+   * stalled on a slow link would otherwise answer (refused) only after the next holder had been
+   * granted, and both would believe they held the lock (test/faults/connection-kills.test.ts).
+   * #leaseUntil counts from when the last good renewal was sent, so it never ends after the
+   * server's deadline.
+   */
+  #armDeadline(): void {
+    clearTimeout(this.#deadline);
+    this.#deadline = setTimeout(() => this.#lose(), Math.max(0, this.#leaseUntil - Date.now()));
+    this.#deadline.unref();
   }
 
   get signal(): AbortSignal {
@@ -42,7 +57,9 @@ export class RenewingLock implements Lock {
     try {
       const startedAt = Date.now();
       if (!(await this.#driver.extendLock(this.resource, this.token, this.#ttlMs))) return this.#lose();
+      if (this.#abort.signal.aborted) return; // renewed after its deadline: the holder has stopped
       this.#leaseUntil = startedAt + this.#ttlMs;
+      this.#armDeadline();
     } catch (err) {
       // The unit moved with its lock: say so at once, so a router can carry the grant to the new owner.
       if (err instanceof UnitMovedError) return this.#lose(err);
@@ -53,6 +70,7 @@ export class RenewingLock implements Lock {
 
   #lose(reason?: Error): void {
     clearTimeout(this.#timer);
+    clearTimeout(this.#deadline);
     if (!this.#abort.signal.aborted) this.#abort.abort(reason ?? new LeaseLostError(`lock '${this.resource}' (token ${this.token})`));
   }
 
@@ -60,6 +78,7 @@ export class RenewingLock implements Lock {
   abandon(): void {
     this.#released = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#deadline);
   }
 
   async extend(ms: number = this.#ttlMs): Promise<void> {
@@ -70,6 +89,7 @@ export class RenewingLock implements Lock {
       throw new LeaseLostError(`cannot extend lock '${this.resource}' (token ${this.token})`);
     }
     this.#leaseUntil = startedAt + ms;
+    this.#armDeadline();
   }
 
   async #extendOrMoved(ms: number): Promise<boolean> {
@@ -85,6 +105,7 @@ export class RenewingLock implements Lock {
     if (this.#released) return;
     this.#released = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#deadline);
     await this.#driver.releaseLock(this.resource, this.token);
   }
 }

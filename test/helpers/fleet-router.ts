@@ -11,6 +11,11 @@ export interface FleetShard {
   id: string;
   redisPrefix?: string;
   pgSchema?: string;
+  /** This shard's own Redis (instead of the fleet's `redis`), or a Redis Cluster by its seed nodes. */
+  redisUrl?: string;
+  redisCluster?: string[];
+  /** This shard's own Postgres (instead of the fleet's `pg`). */
+  pgUrl?: string;
 }
 export interface FleetConfig {
   pg: string;
@@ -37,8 +42,14 @@ export function fleetRouterConfig(cfg: FleetConfig): RouterConfig {
       id: s.id,
       backend:
         s.redisPrefix !== undefined
-          ? { redis: { url: cfg.redis, prefix: s.redisPrefix, pollIntervalMs: 1_000 } }
-          : { postgres: { connectionString: cfg.pg, schema: s.pgSchema!, poolSize: 4 } },
+          ? {
+              redis: {
+                ...(s.redisCluster ? { cluster: s.redisCluster } : { url: s.redisUrl ?? cfg.redis }),
+                prefix: s.redisPrefix,
+                pollIntervalMs: 1_000,
+              },
+            }
+          : { postgres: { connectionString: s.pgUrl ?? cfg.pg, schema: s.pgSchema!, poolSize: 4 } },
     })),
     ...(cfg.tenants ? { tenants: cfg.tenants } : {}),
     directory: {

@@ -27,15 +27,17 @@ export type ScriptName = (typeof SCRIPT_NAMES)[number];
 type Reply = unknown;
 export type RunScript = (name: ScriptName, keys: string[], args: Array<string | number>) => Promise<Reply>;
 
-export function registerScripts(client: Redis | Cluster, cluster: boolean): RunScript {
+/** A script's whole text as Redis runs it (so its SHA1 names it in EVALSHA). */
+export function scriptSource(name: ScriptName, cluster: boolean): string {
   // On a Cluster a script may touch only its namespace's slot: the work index is written outside it (common.lua note_work).
   const due = DUE_SETS.map((k) => `[${JSON.stringify(k)}] = true`).join(', ');
   const preamble = `local WORK_INDEX = ${cluster ? 'false' : 'true'}\nlocal DUE = { ${due} }\n`;
-  for (const name of SCRIPT_NAMES) {
-    // common.lua holds the helpers every script uses; each script stays one self-contained file otherwise.
-    const lua = `${preamble}${COMMON}\n${readFileSync(new URL(`${name}.lua`, LUA_DIR), 'utf8')}`;
-    client.defineCommand(`jobshard_${name.replace(/-/g, '_')}`, { lua });
-  }
+  // common.lua holds the helpers every script uses; each script stays one self-contained file otherwise.
+  return `${preamble}${COMMON}\n${readFileSync(new URL(`${name}.lua`, LUA_DIR), 'utf8')}`;
+}
+
+export function registerScripts(client: Redis | Cluster, cluster: boolean): RunScript {
+  for (const name of SCRIPT_NAMES) client.defineCommand(`jobshard_${name.replace(/-/g, '_')}`, { lua: scriptSource(name, cluster) });
   return (name, keys, args) => {
     if (cluster) keys = withSlotGuard(keys);
     const command = (client as unknown as Record<string, (n: number, ...a: Array<string | number | Array<string | number>>) => Promise<Reply>>)[
