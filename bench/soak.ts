@@ -77,6 +77,11 @@ let lastRunAt = Date.now();
 // The last run of a job of each shard's tenants: a shard's fault is over when its tenants run again.
 const lastRunOn = new Map<string, number>();
 const reshardErrors: string[] = [];
+// Each run's process and start, and when each process was SIGKILLed or frozen: a job's extra run is
+// put down to what happened to the process of the run before it (or to the fault nearest before).
+const runLog = new Map<string, Array<{ child: ChildProcess; at: number }>>();
+const killedAt = new Map<ChildProcess, number>();
+const frozenAt = new Map<ChildProcess, number[]>();
 
 interface Proc {
   child: ChildProcess;
@@ -109,6 +114,7 @@ function start(role: 'producer' | 'worker', slot: number): Proc {
       } else if (w[0] === 'run') {
         const k = `${w[1]}/${w[2]}`;
         runs.set(k, (runs.get(k) ?? 0) + 1);
+        (runLog.get(k) ?? runLog.set(k, []).get(k)!).push({ child, at: Number(w[3]) });
         lastRunAt = Date.now();
         lastRunOn.set(router.shardFor(w[1]!).shard, lastRunAt);
       } else if (w[0] === 'lock') locks.push({ tenant: w[1]!, token: Number(w[2]), acquired: Number(w[3]), released: Number(w[4]), asked: Number(w[5]) });
@@ -153,6 +159,7 @@ async function fault(kind: string): Promise<void> {
   switch (kind) {
     case 'kill worker': {
       const slot = Math.floor(random() * workers.length);
+      killedAt.set(workers[slot]!.child, Date.now());
       workers[slot]!.child.kill('SIGKILL');
       workers[slot] = start('worker', slot);
       break;
@@ -215,16 +222,13 @@ async function fault(kind: string): Promise<void> {
         // Its own connections die with the 'kill redis clients' fault, leaving a slot open
         // (migrating on one node, importing on the other): an operator closes it with --cluster fix.
         .catch(async (err: Error) => {
-          reshardErrors.push(
-            err.message
-              .trim()
-              .split('\n')
-              .filter((l) => l.trim() !== '')
-              .at(-1)!
-              // eslint-disable-next-line no-control-regex
-              .replace(/\x1b\[[0-9;]*m/g, '')
-              .slice(0, 200),
-          );
+          // redis-cli says why on stdout ("[ERR] …"); the error's message is the command line.
+          const out = `${(err as Error & { stdout?: string }).stdout ?? ''}\n${(err as Error & { stderr?: string }).stderr ?? ''}`
+            // eslint-disable-next-line no-control-regex
+            .replace(/\x1b\[[0-9;]*m/g, '')
+            .split('\n')
+            .filter((l) => l.trim() !== '');
+          reshardErrors.push((out.find((l) => /ERR/.test(l)) ?? out.at(-1) ?? err.message).slice(0, 200));
           await exec('redis-cli', ['--cluster', 'fix', `127.0.0.1:${cluster.ports[0]}`, '--cluster-yes'], { maxBuffer: 64 << 20 }).catch(() => {});
         })
         .finally(() => {
@@ -243,6 +247,7 @@ async function fault(kind: string): Promise<void> {
     case 'freeze worker': {
       const w = workers[Math.floor(random() * workers.length)]!;
       w.child.kill('SIGSTOP');
+      frozenAt.set(w.child, [...(frozenAt.get(w.child) ?? []), Date.now()]);
       setTimeout(() => w.child.kill('SIGCONT'), 12_000); // past its 10 s leases
       break;
     }
@@ -295,6 +300,26 @@ for (const p of producers) p.proc?.child.kill('SIGKILL');
 
 const lost = [...acked].filter((k) => !runs.has(k)).length;
 const duplicates = [...runs.values()].reduce((a, n) => a + n - 1, 0);
+const LEASE_MS = 10_000;
+const causes = new Map<string, number>();
+for (const log of runLog.values()) {
+  for (let i = 1; i < log.length; i++) {
+    const before = log[i - 1]!;
+    const again = log[i]!.at;
+    const killed = killedAt.get(before.child);
+    const frozen = (frozenAt.get(before.child) ?? []).find((f) => f >= before.at - LEASE_MS && f <= again);
+    const nearest = faults.filter((f) => f.kind !== 'kill producer' && f.at <= again && f.at >= before.at - LEASE_MS).at(-1);
+    const cause =
+      killed !== undefined && killed >= before.at && killed <= again
+        ? 'the worker of its run before was SIGKILLed'
+        : frozen !== undefined
+          ? 'the worker of its run before was frozen past its lease'
+          : nearest
+            ? `the nearest fault before it: '${nearest.kind}'`
+            : 'no fault within a lease before it';
+    causes.set(cause, (causes.get(cause) ?? 0) + 1);
+  }
+}
 // A holder frozen (SIGSTOP) past its lease loses the lock while it sleeps: the next holder may be
 // granted before the frozen one records its grant or its release. Its times are then not the
 // grant's, so an overlap or an order of tokens involving it is what fencing tokens are for, and is
@@ -332,6 +357,7 @@ const lines = [
   `| jobs run at least once | ${[...acked].filter((k) => runs.has(k)).length} |`,
   `| **lost** | **${lost}** |`,
   `| runs beyond the first | ${duplicates} |`,
+  ...[...causes].sort((a, b) => b[1] - a[1]).map(([cause, n]) => `| — after ${cause} | ${n} |`),
   `| left Enqueued or Processing | ${left} |`,
   `| producer errors retried (typed) / untyped | ${typedRetries} / ${untyped.length} |`,
   `| lock grants recorded | ${locks.length} |`,
@@ -342,7 +368,11 @@ const lines = [
   '',
   '| fault | times | time until jobs ran again, ms (max) |',
   '|---|---|---|',
-  ...[...byKind].map(([kind, rs]) => `| ${kind} | ${rs.length} | ${Math.max(...rs)}${rs.includes(-1) ? ' (one never recovered in 60 s)' : ''} |`),
+  ...[...byKind].map(([kind, rs]) => {
+    // A fault near the end may leave its shard with nothing more to run: no recovery to time.
+    const idle = rs.filter((r) => r === -1).length;
+    return `| ${kind} | ${rs.length} | ${Math.max(...rs.filter((r) => r !== -1), 0)}${idle ? ` (${idle} after which no job of the shard ran again: none was left or it never recovered; lost and left above tell which)` : ''} |`;
+  }),
   '',
 ];
 console.log(`\n${lines.join('\n')}`);

@@ -249,6 +249,8 @@ test('config: bad options get a ConfigError that says what to fix', (t) => {
     [{ cluster: ['no-port'] }, /cluster.*host:port/],
     [{ cluster: [] }, /cluster/],
     [{ cluster: ['127.0.0.1:7000'], url: REDIS_URL }, /only one of url, cluster and client/],
+    [{ cluster: ['127.0.0.1:7000'], clusterOptions: 5 }, /clusterOptions/],
+    [{ url: REDIS_URL, clusterOptions: { maxRedirections: 64 } }, /clusterOptions needs cluster/],
   ] as Array<[unknown, RegExp]>) {
     const err = t.throws(() => new RedisBackend(options as never));
     t.is((err as { code?: string }).code, 'CONFIG_INVALID');

@@ -44,7 +44,8 @@ export function fleetRouterConfig(cfg: FleetConfig): RouterConfig {
         s.redisPrefix !== undefined
           ? {
               redis: {
-                ...(s.redisCluster ? { cluster: s.redisCluster } : { url: s.redisUrl ?? cfg.redis }),
+                // A slot with many keys takes seconds to migrate: calls wait it out (docs/backends.md).
+                ...(s.redisCluster ? { cluster: s.redisCluster, clusterOptions: { maxRedirections: 100 } } : { url: s.redisUrl ?? cfg.redis }),
                 prefix: s.redisPrefix,
                 pollIntervalMs: 1_000,
               },

@@ -63,6 +63,7 @@ export class RedisBackend implements Backend {
             // The Cluster queues commands while it (re)discovers its slots: a node that moved or
             // restarted is waited for, not reported, within the timeouts below.
             {
+              ...o.clusterOptions,
               lazyConnect: true,
               enableOfflineQueue: true,
               redisOptions: { connectTimeout: o.connectTimeoutMs, commandTimeout: o.connectTimeoutMs * 5, ...o.redis },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 
 export const redisOptionsSchema = z
   .object({
@@ -15,6 +15,13 @@ export const redisOptionsSchema = z
     cluster: z
       .array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7000'))
       .min(1)
+      .optional(),
+    /** ioredis Cluster options for `cluster` (e.g. `maxRedirections`, `retryDelayOnTryAgain`: how long a call waits out a slot's migration). */
+    clusterOptions: z
+      .custom<ClusterOptions>(
+        (v) => v === undefined || (typeof v === 'object' && v !== null && !Array.isArray(v)),
+        'must be an object of ioredis Cluster options',
+      )
       .optional(),
     /** An ioredis client or Cluster you created; jobshard duplicates it for pub/sub and does not close it. */
     client: z.custom<Redis | Cluster>((v) => v === undefined || (typeof v === 'object' && v !== null && 'duplicate' in (v as object))).optional(),
@@ -44,7 +51,8 @@ export const redisOptionsSchema = z
   })
   .refine((o) => [o.url, o.cluster, o.client].filter((x) => x !== undefined).length <= 1, {
     message: 'give only one of url, cluster and client',
-  });
+  })
+  .refine((o) => o.clusterOptions === undefined || o.cluster !== undefined, { message: 'clusterOptions needs cluster (seed nodes)' });
 
 /** Options of `new RedisBackend(options)`: a URL, ioredis options or a client (Redis or Cluster), the key prefix, timeouts (docs/backends.md). */
 export type RedisBackendOptions = z.input<typeof redisOptionsSchema>;
