@@ -76,6 +76,8 @@ const workerErrors: string[] = [];
 let lastRunAt = Date.now();
 // The last run of a job of each shard's tenants: a shard's fault is over when its tenants run again.
 const lastRunOn = new Map<string, number>();
+// Acknowledged jobs of each shard's tenants not run yet: a shard with none has nothing to stall on.
+const pendingOn = new Map<string, number>();
 const reshardErrors: string[] = [];
 // Each run's process and start, and when each process was SIGKILLed or frozen: a job's extra run is
 // put down to what happened to the process of the run before it (or to the fault nearest before).
@@ -110,9 +112,13 @@ function start(role: 'producer' | 'worker', slot: number): Proc {
       const w = l.split(' ');
       if (w[0] === 'enq') {
         acked.add(`${w[2]}/${w[3]}`);
+        const on = router.shardFor(w[2]!).shard;
+        // A worker may report the run before its producer reports the enqueue.
+        if (!runs.has(`${w[2]}/${w[3]}`)) pendingOn.set(on, (pendingOn.get(on) ?? 0) + 1);
         p!.next = Math.max(p!.next, Number(w[1]) + 1);
       } else if (w[0] === 'run') {
         const k = `${w[1]}/${w[2]}`;
+        if (!runs.has(k) && acked.has(k)) pendingOn.set(router.shardFor(w[1]!).shard, pendingOn.get(router.shardFor(w[1]!).shard)! - 1);
         runs.set(k, (runs.get(k) ?? 0) + 1);
         (runLog.get(k) ?? runLog.set(k, []).get(k)!).push({ child, at: Number(w[3]) });
         lastRunAt = Date.now();
@@ -267,6 +273,20 @@ async function fault(kind: string): Promise<void> {
 }
 
 const started = Date.now();
+// While a fault hits one shard (until its tenants run again, at most 60 s), how long the other
+// shards' tenants go without a run although they have jobs waiting: an outage must stay confined.
+let crossShardStallMs = 0;
+const crossShardSampler = setInterval(() => {
+  const now = Date.now();
+  for (const f of faults) {
+    const hit = SHARD_OF_FAULT[f.kind];
+    if (!hit || f.recoveredMs !== null || now - f.at > 60_000) continue;
+    for (const [shard, pending] of pendingOn) {
+      if (shard === hit || pending <= 0) continue;
+      crossShardStallMs = Math.max(crossShardStallMs, now - Math.max(lastRunOn.get(shard) ?? 0, f.at));
+    }
+  }
+}, 50);
 const KINDS = [
   'kill worker',
   'kill producer',
@@ -293,6 +313,7 @@ link.restore();
 await new Promise((r) => setTimeout(r, 15_000));
 while (resharding) await new Promise((r) => setTimeout(r, 500));
 stopping = true;
+clearInterval(crossShardSampler);
 const counts = await router.admin.tenantCounts(tenants);
 const left = Object.values(counts).reduce((a, c) => a + (c['Enqueued'] ?? 0) + (c['Processing'] ?? 0), 0);
 for (const w of workers) w?.child.kill('SIGKILL');
@@ -359,6 +380,7 @@ const lines = [
   `| runs beyond the first | ${duplicates} |`,
   ...[...causes].sort((a, b) => b[1] - a[1]).map(([cause, n]) => `| — after ${cause} | ${n} |`),
   `| left Enqueued or Processing | ${left} |`,
+  `| longest time other shards' tenants, with jobs waiting, ran nothing while one shard was restarted, resharded, slowed or cut off | ${crossShardStallMs} ms |`,
   `| producer errors retried (typed) / untyped | ${typedRetries} / ${untyped.length} |`,
   `| lock grants recorded | ${locks.length} |`,
   `| **lock overlaps while both leases were live / tokens out of order** | **${lockOverlaps} / ${tokensOutOfOrder}** |`,
