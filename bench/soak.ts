@@ -12,10 +12,9 @@
 // left Enqueued or Processing after the drain, typed and untyped producer errors, lock overlaps
 // and fencing tokens out of order. Prints a table, writes bench/SOAK.md, exits 1 if an invariant
 // breaks. It terminates connections on the local Postgres: run it alone.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { createRouter } from '../src/router/router.js';
@@ -26,7 +25,6 @@ import { PrivateRedisCluster } from '../test/helpers/redis-cluster.js';
 import { freePort, PrivateRedis } from '../test/helpers/redis-server.js';
 import { dropSchema, freshSchema, PG_URL, REDIS_URL } from '../test/helpers/servers.js';
 
-const exec = promisify(execFile);
 const JOBS = Number(process.env['SOAK_JOBS'] ?? 100_000);
 const SEED = Number(process.env['SOAK_SEED'] ?? Date.now() % 1_000_000);
 const MAX_MS = Number(process.env['SOAK_MAX_MS'] ?? 900_000);
@@ -118,11 +116,12 @@ function start(role: 'producer' | 'worker', slot: number): Proc {
         p!.next = Math.max(p!.next, Number(w[1]) + 1);
       } else if (w[0] === 'run') {
         const k = `${w[1]}/${w[2]}`;
-        if (!runs.has(k) && acked.has(k)) pendingOn.set(router.shardFor(w[1]!).shard, pendingOn.get(router.shardFor(w[1]!).shard)! - 1);
+        const on = router.shardFor(w[1]!).shard;
+        if (!runs.has(k) && acked.has(k)) pendingOn.set(on, pendingOn.get(on)! - 1);
         runs.set(k, (runs.get(k) ?? 0) + 1);
         (runLog.get(k) ?? runLog.set(k, []).get(k)!).push({ child, at: Number(w[3]) });
         lastRunAt = Date.now();
-        lastRunOn.set(router.shardFor(w[1]!).shard, lastRunAt);
+        lastRunOn.set(on, lastRunAt);
       } else if (w[0] === 'lock') locks.push({ tenant: w[1]!, token: Number(w[2]), acquired: Number(w[3]), released: Number(w[4]), asked: Number(w[5]) });
       else if (w[0] === 'retry') typedRetries++;
       else if (w[0] === 'untyped') untyped.push(l);
@@ -148,7 +147,6 @@ const pgAdmins = [PG_URL, pg2.url].map((url) => new pg.Pool({ connectionString: 
 for (const a of pgAdmins) a.on('error', () => {});
 const redisAdmins = [redis1.port, ...cluster.ports].map((port) => new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1 }));
 for (const a of redisAdmins) a.on('error', () => {});
-const nodeIds = await Promise.all(cluster.ports.map(async (port) => (await exec('redis-cli', ['-p', String(port), 'cluster', 'myid'])).stdout.trim()));
 let resharding = false;
 const faults: Array<{ at: number; kind: string; recoveredMs: number | null }> = [];
 
@@ -209,24 +207,8 @@ async function fault(kind: string): Promise<void> {
       const slots = 500 + Math.floor(random() * 2_000);
       resharding = true;
       // In the background: the next faults go on while slots move.
-      void exec(
-        'redis-cli',
-        [
-          '--cluster',
-          'reshard',
-          `127.0.0.1:${cluster.ports[0]}`,
-          '--cluster-from',
-          nodeIds[from]!,
-          '--cluster-to',
-          nodeIds[to]!,
-          '--cluster-slots',
-          String(slots),
-          '--cluster-yes',
-        ],
-        { maxBuffer: 64 << 20 },
-      )
-        // Its own connections die with the 'kill redis clients' fault, leaving a slot open
-        // (migrating on one node, importing on the other): an operator closes it with --cluster fix.
+      void cluster
+        .reshard(from, to, slots)
         .catch(async (err: Error) => {
           // redis-cli says why on stdout ("[ERR] …"); the error's message is the command line.
           const out = `${(err as Error & { stdout?: string }).stdout ?? ''}\n${(err as Error & { stderr?: string }).stderr ?? ''}`
@@ -235,7 +217,7 @@ async function fault(kind: string): Promise<void> {
             .split('\n')
             .filter((l) => l.trim() !== '');
           reshardErrors.push((out.find((l) => /ERR/.test(l)) ?? out.at(-1) ?? err.message).slice(0, 200));
-          await exec('redis-cli', ['--cluster', 'fix', `127.0.0.1:${cluster.ports[0]}`, '--cluster-yes'], { maxBuffer: 64 << 20 }).catch(() => {});
+          await cluster.fix().catch(() => {});
         })
         .finally(() => {
           resharding = false;

@@ -37,6 +37,7 @@ export class RenewingLock implements Lock {
    * server's deadline.
    */
   #armDeadline(): void {
+    if (this.#abort.signal.aborted) return;
     clearTimeout(this.#deadline);
     this.#deadline = setTimeout(() => this.#lose(), Math.max(0, this.#leaseUntil - Date.now()));
     this.#deadline.unref();
@@ -57,15 +58,15 @@ export class RenewingLock implements Lock {
     try {
       const startedAt = Date.now();
       if (!(await this.#driver.extendLock(this.resource, this.token, this.#ttlMs))) return this.#lose();
-      if (this.#abort.signal.aborted) return; // renewed after its deadline: the holder has stopped
       this.#leaseUntil = startedAt + this.#ttlMs;
       this.#armDeadline();
     } catch (err) {
       // The unit moved with its lock: say so at once, so a router can carry the grant to the new owner.
       if (err instanceof UnitMovedError) return this.#lose(err);
-      if (Date.now() >= this.#leaseUntil) return this.#lose();
+      // Any other failure is tried again; the deadline alone says when the lease is lost.
     }
-    if (!this.#released) this.#schedule();
+    // A renewal that came back after the deadline does not revive a lease the holder was told it lost.
+    if (!this.#released && !this.#abort.signal.aborted) this.#schedule();
   }
 
   #lose(reason?: Error): void {

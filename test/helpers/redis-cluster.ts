@@ -64,6 +64,37 @@ export class PrivateRedisCluster {
     throw new Error('the test cluster did not become ready');
   }
 
+  /** The node id of the master on each port, in the order of `ports`. */
+  async nodeIds(): Promise<string[]> {
+    return Promise.all(this.ports.map(async (port) => (await run('redis-cli', ['-p', String(port), 'cluster', 'myid'])).stdout.trim()));
+  }
+
+  /** Moves `slots` slots from master `from` to master `to` (indexes into `ports`) with `redis-cli --cluster reshard`, as an operator would. */
+  async reshard(from: number, to: number, slots: number): Promise<void> {
+    const ids = await this.nodeIds();
+    await run(
+      'redis-cli',
+      [
+        '--cluster',
+        'reshard',
+        `127.0.0.1:${this.ports[0]}`,
+        '--cluster-from',
+        ids[from]!,
+        '--cluster-to',
+        ids[to]!,
+        '--cluster-slots',
+        String(slots),
+        '--cluster-yes',
+      ],
+      { maxBuffer: 64 << 20 },
+    );
+  }
+
+  /** Closes slots a reshard left open (migrating on one node, importing on another), as `redis-cli --cluster fix` does for an operator. */
+  async fix(): Promise<void> {
+    await run('redis-cli', ['--cluster', 'fix', `127.0.0.1:${this.ports[0]}`, '--cluster-yes'], { maxBuffer: 64 << 20 });
+  }
+
   client(): Cluster {
     return new Cluster(
       this.ports.map((port) => ({ host: '127.0.0.1', port })),

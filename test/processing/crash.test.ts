@@ -1,26 +1,18 @@
 // At-least-once under a real crash: a JobServer process is SIGKILLed in the middle of 2,000 jobs;
 // a second server finishes; every job completes (counted by id), none is lost.
 import test from 'ava';
-import { randomBytes } from 'node:crypto';
 import { JobClient } from '../../src/processing/job-client.js';
 import { JobServer } from '../../src/processing/job-server.js';
 import { delay } from '../conformance/helpers.js';
-import { crashStorage, type CrashConfig } from '../helpers/crash-worker.js';
+import { dropCrashData, freshCrashConfig } from '../helpers/crash-config.js';
+import { crashStorage } from '../helpers/crash-worker.js';
 import { kill, startChild } from '../helpers/child.js';
-import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../helpers/servers.js';
 
 const N = 2_000;
 
 for (const kind of (process.env['CRASH_KINDS']?.split(',') ?? ['postgres', 'redis', 'router']) as Array<'postgres' | 'redis' | 'router'>) {
   test(`${kind}: 2,000 jobs survive a SIGKILLed server; a second server completes every one`, async (t) => {
-    const cfg: CrashConfig = {
-      kind,
-      pg: PG_URL,
-      redis: REDIS_URL,
-      schema: freshSchema(),
-      prefix: freshPrefix(),
-      namespace: `crash${randomBytes(4).toString('hex')}`,
-    };
+    const cfg = freshCrashConfig(kind, 'crash');
     const { storage, close } = crashStorage(cfg);
     const survivor = new JobServer(storage, {
       queues: ['default', 'bulk'],
@@ -61,8 +53,7 @@ for (const kind of (process.env['CRASH_KINDS']?.split(',') ?? ['postgres', 'redi
     } finally {
       await survivor.stop();
       await close();
-      await dropSchema(cfg.schema).catch(() => {});
-      await deleteRedisPrefix(cfg.prefix).catch(() => {});
+      await dropCrashData(cfg);
     }
   });
 }

@@ -2,23 +2,15 @@
 // at its next keep-alive: the handler's signal aborts with LeaseLostError. Real processes: the
 // worker is SIGSTOPped, not paused by a hook.
 import test from 'ava';
-import { randomBytes } from 'node:crypto';
 import { JobClient } from '../../src/processing/job-client.js';
 import { delay } from '../conformance/helpers.js';
-import { crashStorage, type CrashConfig } from '../helpers/crash-worker.js';
+import { dropCrashData, freshCrashConfig } from '../helpers/crash-config.js';
+import { crashStorage } from '../helpers/crash-worker.js';
 import { kill, startChild } from '../helpers/child.js';
-import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../helpers/servers.js';
 
 for (const kind of ['redis', 'postgres'] as const) {
   test(`${kind}: a worker frozen past its job's invisibility has its handler aborted once another takes the job`, async (t) => {
-    const cfg: CrashConfig = {
-      kind,
-      pg: PG_URL,
-      redis: REDIS_URL,
-      schema: freshSchema(),
-      prefix: freshPrefix(),
-      namespace: `lease${randomBytes(4).toString('hex')}`,
-    };
+    const cfg = freshCrashConfig(kind, 'lease');
     const { storage, close } = crashStorage(cfg);
     const worker = await startChild('./lease-loser.ts', [JSON.stringify(cfg)], /ready/, 30_000).catch(async (err: unknown) => {
       await close();
@@ -40,20 +32,12 @@ for (const kind of ['redis', 'postgres'] as const) {
     } finally {
       await kill(worker.child);
       await close();
-      await dropSchema(cfg.schema).catch(() => {});
-      await deleteRedisPrefix(cfg.prefix).catch(() => {});
+      await dropCrashData(cfg);
     }
   });
 
   test(`${kind}: a job a frozen server held (prefetched) is not run by it once another consumer has taken it`, async (t) => {
-    const cfg: CrashConfig = {
-      kind,
-      pg: PG_URL,
-      redis: REDIS_URL,
-      schema: freshSchema(),
-      prefix: freshPrefix(),
-      namespace: `held${randomBytes(4).toString('hex')}`,
-    };
+    const cfg = freshCrashConfig(kind, 'held');
     const { storage, close } = crashStorage(cfg);
     const client = new JobClient(storage);
     // Both queued before the child starts: it runs one and holds the other (prefetch 1).
@@ -81,8 +65,7 @@ for (const kind of ['redis', 'postgres'] as const) {
     } finally {
       await kill(worker.child);
       await close();
-      await dropSchema(cfg.schema).catch(() => {});
-      await deleteRedisPrefix(cfg.prefix).catch(() => {});
+      await dropCrashData(cfg);
     }
   });
 }

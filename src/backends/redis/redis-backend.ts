@@ -66,7 +66,7 @@ export class RedisBackend implements Backend {
               ...o.clusterOptions,
               lazyConnect: true,
               enableOfflineQueue: true,
-              redisOptions: { connectTimeout: o.connectTimeoutMs, commandTimeout: o.connectTimeoutMs * 5, ...o.redis },
+              redisOptions: { connectTimeout: failFast.connectTimeout, commandTimeout: failFast.commandTimeout, ...o.redis },
             },
           )
         : o.url
