@@ -1,6 +1,17 @@
+/** Told when a tenant joins and leaves the ring. */
+export interface RingWatcher {
+  joined?: (tenant: string) => void;
+  left?: (tenant: string) => void;
+}
+
+/** Every tenant may be taken. */
+const ANY = () => true;
+
 interface TenantTurn {
-  /** Fetches this tenant may still make in the current turn of the ring. */
+  /** Fetches this tenant may still make in the current round. */
   deficit: number;
+  /** The round in which it last earned its quantum: it earns once per round. */
+  earnedIn: number;
   /** Its fetches in flight. */
   inFlight: number;
   /** Its last fetch brought a job: several workers may fetch from it at once. */
@@ -10,29 +21,39 @@ interface TenantTurn {
 }
 
 /**
- * Deficit round-robin over the tenants that have work: each turn of the ring
- * gives a tenant `weight` fetches (a weight below 1 takes several turns to
+ * Deficit round-robin over the tenants that have work: each round gives a
+ * tenant `weight` × quantum fetches (a weight below 1 takes several rounds to
  * earn one), so a tenant with a deep backlog gets its share and no more, and
  * a tenant that just got work is next in the ring, however deep the others'
  * backlogs are. A tenant whose fetch came back empty leaves the ring, unless
  * it was woken while that fetch was in flight. Until a tenant's fetch has
  * brought a job, only one fetch of it is in flight: a wake-up for one job
  * sends one worker, not all of them.
+ *
+ * A tenant that cannot be fetched from now (its probe is in flight, or the
+ * caller's `mayTake` refuses it: its shard holds its share of the workers) is
+ * passed over without losing its turn: the tenants after it are served
+ * meanwhile, it resumes first once it can be fetched from, and it never earns
+ * more than one round's share. (Moving the ring's position past refused
+ * tenants instead let the first tenant after a refused run of them earn a
+ * quantum on every pass and starve the rest: deficits in the hundreds.)
  */
 export class FairQueue {
   readonly #ring: string[] = [];
   #pos = 0;
+  #round = 0;
   readonly #turns = new Map<string, TenantTurn>();
   readonly #waiting = new Set<() => void>();
   #closed = false;
 
   /**
-   * weightOf gives a tenant's weight; each turn it may make weight × quantum fetches. Fetches of
+   * weightOf gives a tenant's weight; each round it may make weight × quantum fetches. Fetches of
    * one tenant made together go to its storage together, which batches them into one call.
    */
   constructor(
     readonly weightOf: (tenant: string) => number,
     readonly quantum = 1,
+    readonly watcher: RingWatcher = {},
   ) {}
 
   get size(): number {
@@ -50,8 +71,9 @@ export class FairQueue {
       turn.wakes++;
       return;
     }
-    // Its quantum comes when the ring's position reaches it, like every other tenant's.
-    this.#turns.set(tenant, { deficit: 0, inFlight: 0, confirmed: false, wakes: 0 });
+    // It earns its quantum when it is first looked at, like every other tenant of the round.
+    this.#turns.set(tenant, { deficit: 0, earnedIn: -1, inFlight: 0, confirmed: false, wakes: 0 });
+    this.watcher.joined?.(tenant);
     if (this.#ring.length === 0) {
       this.#ring.push(tenant);
       this.#pos = 0;
@@ -63,29 +85,44 @@ export class FairQueue {
 
   /**
    * The tenant to fetch from next, charged one fetch (call done() when it returns), or null when
-   * no tenant can take a fetch now (none has work, or each has its one probing fetch in flight).
+   * no tenant can take a fetch now (none has work, each has its one probing fetch in flight, or
+   * `mayTake` refuses it).
    */
-  next(): string | null {
-    let ineligible = 0;
-    while (this.#ring.length > 0) {
-      const tenant = this.#ring[this.#pos]!;
-      const turn = this.#turns.get(tenant)!;
-      if (turn.confirmed || turn.inFlight === 0) {
-        ineligible = 0;
+  next(mayTake: (tenant: string) => boolean = ANY): string | null {
+    const n = this.#ring.length;
+    if (n === 0) return null;
+    // Rounds end when every tenant that can be fetched from has spent its share; a fractional
+    // weight may need a few to earn one fetch, and each round adds to every such deficit.
+    for (;;) {
+      // The position rests on the tenant whose turn it is until it has spent its share: while it
+      // cannot be fetched from, the tenants after it are served, and it resumes first once it can.
+      for (let i = 0; i < n && this.#spent(this.#turns.get(this.#ring[this.#pos]!)!); i++) this.#pos = (this.#pos + 1) % n;
+      let fetchable = false;
+      for (let i = 0; i < n; i++) {
+        const tenant = this.#ring[(this.#pos + i) % n]!;
+        const turn = this.#turns.get(tenant)!;
+        if (!(turn.confirmed || turn.inFlight === 0) || !mayTake(tenant)) continue;
+        fetchable = true;
+        if (turn.earnedIn < this.#round) {
+          const share = this.weightOf(tenant) * this.quantum;
+          // What a refused tenant did not spend carries over, but never beyond one share (or one fetch).
+          turn.deficit = Math.min(turn.deficit + share, Math.max(share, 1));
+          turn.earnedIn = this.#round;
+        }
         if (turn.deficit >= 1) {
           turn.deficit -= 1;
           turn.inFlight++;
           return tenant;
         }
-      } else if (++ineligible > this.#ring.length) {
-        return null;
       }
-      this.#pos = (this.#pos + 1) % this.#ring.length;
-      const nextTurn = this.#turns.get(this.#ring[this.#pos]!)!;
-      // A tenant waiting on its probe earns nothing meanwhile: no burst when it comes back.
-      if (nextTurn.confirmed || nextTurn.inFlight === 0) nextTurn.deficit += this.weightOf(this.#ring[this.#pos]!) * this.quantum;
+      if (!fetchable) return null;
+      this.#round++;
     }
-    return null;
+  }
+
+  /** It has had its share of the current round. */
+  #spent(turn: TenantTurn): boolean {
+    return turn.earnedIn === this.#round && turn.deficit < 1;
   }
 
   /** The wake-up count to pass to done() after a fetch from this tenant. */
@@ -107,6 +144,7 @@ export class FairQueue {
   #remove(tenant: string): void {
     const at = this.#ring.indexOf(tenant);
     this.#turns.delete(tenant);
+    this.watcher.left?.(tenant);
     if (at < 0) return;
     this.#ring.splice(at, 1);
     if (at < this.#pos) this.#pos--;
@@ -117,6 +155,11 @@ export class FairQueue {
   changed(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     return new Promise((resolve) => this.#waiting.add(resolve));
+  }
+
+  /** Wakes the waiters: what next() may take has changed outside the queue (a worker freed a shard). */
+  wake(): void {
+    this.#changed();
   }
 
   /** Wakes every waiter for good (the server stops). */

@@ -7,6 +7,7 @@ import { OUTCOMES_PER_WORKER, trackOutcome, type JobRunner, type OutcomeWrite } 
 import { LazyAbort } from './lazy-abort.js';
 import { PauseCache } from './pause-cache.js';
 import { ConcurrencySlots, type SlotGrant } from './concurrency-slots.js';
+import { ShardShares } from './shard-shares.js';
 import { sweepDue } from './scheduler.js';
 import { heartbeat } from './heartbeat.js';
 import { within } from './within.js';
@@ -63,6 +64,8 @@ export class TenantPool {
   readonly #router: Router;
   readonly #s: PoolSettings;
   readonly #fair: FairQueue;
+  readonly #shares: ShardShares;
+  readonly #mayTake: (tenant: string) => boolean;
   readonly #pauses: PauseCache;
   readonly #slots: ConcurrencySlots;
   readonly #accepts: (tenant: string) => boolean;
@@ -77,8 +80,17 @@ export class TenantPool {
   constructor(router: Router, settings: PoolSettings) {
     this.#router = router;
     this.#s = settings;
+    this.#shares = new ShardShares(
+      settings.workerCount,
+      (tenant) => router.shardFor(tenant).shard,
+      () => router.placement,
+    );
+    this.#mayTake = (tenant) => this.#shares.mayTake(tenant);
     // A turn of as many fetches as workers: a tenant's fetches of one turn go out together, and its storage batches them.
-    this.#fair = new FairQueue((tenant) => router.tenantWeight(tenant), settings.workerCount);
+    this.#fair = new FairQueue((tenant) => router.tenantWeight(tenant), settings.workerCount, {
+      joined: (tenant) => this.#shares.joined(tenant),
+      left: (tenant) => this.#shares.left(tenant),
+    });
     this.#pauses = new PauseCache((tenant) => router.tenant(tenant));
     this.#slots = new ConcurrencySlots((tenant) => router.tenantCaps(tenant), settings.capLeaseMs);
     const t = settings.tenants;
@@ -176,10 +188,15 @@ export class TenantPool {
     }
   }
 
+  /** Each shard's heartbeat at once: one that does not answer delays no other's. */
   async #heartbeat(): Promise<void> {
-    for (const backend of this.#backends()) {
-      await heartbeat(this.#serversOf(backend), this.#s.serverId, { queues: this.#s.queues, workerCount: this.#s.workerCount }, this.#s.serverTimeoutMs);
-    }
+    await Promise.all(
+      this.#backends().map((backend) =>
+        heartbeat(this.#serversOf(backend), this.#s.serverId, { queues: this.#s.queues, workerCount: this.#s.workerCount }, this.#s.serverTimeoutMs).catch(
+          (err) => this.#s.onError(err),
+        ),
+      ),
+    );
   }
 
   /**
@@ -188,77 +205,102 @@ export class TenantPool {
    * its own scheduler lock (shared with single-tenant servers), a few at a time.
    */
   async #sweep(): Promise<void> {
-    for (const backend of this.#backends()) {
+    // Shards at once: a shard that does not answer delays no other's due jobs.
+    await Promise.all(this.#backends().map((backend) => this.#sweepShard(backend)));
+  }
+
+  async #sweepShard(backend: Backend): Promise<void> {
+    if (this.#s.signal().aborted) return;
+    let due: string[];
+    try {
+      due = await backend.unitsWithDue();
+    } catch (err) {
+      this.#s.onError(err);
+      return;
+    }
+    const tenants = [...new Set(due.map((ns) => ns.split(':', 1)[0]!))].filter((t) => TENANT.test(t) && this.#accepts(t));
+    for (let i = 0; i < tenants.length; i += SWEEP_CONCURRENCY) {
       if (this.#s.signal().aborted) return;
-      let due: string[];
-      try {
-        due = await backend.unitsWithDue();
-      } catch (err) {
-        this.#s.onError(err);
-        continue;
-      }
-      const tenants = [...new Set(due.map((ns) => ns.split(':', 1)[0]!))].filter((t) => TENANT.test(t) && this.#accepts(t));
-      for (let i = 0; i < tenants.length; i += SWEEP_CONCURRENCY) {
-        if (this.#s.signal().aborted) return;
-        await Promise.all(tenants.slice(i, i + SWEEP_CONCURRENCY).map((t) => sweepDue(this.#router.tenant(t)).catch((err) => this.#s.onError(err))));
-      }
+      await Promise.all(tenants.slice(i, i + SWEEP_CONCURRENCY).map((t) => sweepDue(this.#router.tenant(t)).catch((err) => this.#s.onError(err))));
     }
   }
 
   async #worker(): Promise<void> {
     const signal = this.#s.signal();
-    const writing: Promise<void>[] = [];
+    // Outcome writes in flight, by shard: at most OUTCOMES_PER_WORKER of each (a shard that stops
+    // answering holds this worker only while it is one of that shard's, see ShardShares).
+    const writing = new Map<string, Promise<void>[]>();
     while (!signal.aborted) {
-      const tenant = this.#fair.next();
+      const tenant = this.#fair.next(this.#mayTake);
       if (tenant === null) {
         await this.#fair.changed();
         continue;
       }
-      const mark = this.#fair.mark(tenant);
-      const storage = this.#router.tenant(tenant);
-      let fetched: FetchedJob | null = null;
-      let grant: SlotGrant | null = null;
+      const shard = this.#shares.shardOf(tenant);
+      this.#shares.take(shard);
       try {
-        let queues = await this.#pauses.queuesFor(tenant, this.#s.queues);
-        if (queues.length > 0 && this.#slots.capped(tenant)) {
-          grant = await this.#slots.take(tenant, storage, queues);
-          queues = grant?.queues ?? [];
-        }
-        // Paused or at its cap: as good as empty, so it leaves the ring until discovery (or the end
-        // of one of its jobs here) brings it back.
-        if (queues.length > 0) fetched = await storage.queues.tryFetch(queues, this.#s.fetchOptions);
-        await grant?.keep(fetched?.queue ?? null);
-      } catch (err) {
-        await grant?.keep(null).catch(() => {});
-        // Its shard is down or the unit is moving: left to the next discovery; the others keep being served.
-        this.#fair.done(tenant, false, this.#fair.mark(tenant));
-        this.#s.onError(err);
-        continue;
+        await this.#serve(tenant, shard, writing, signal);
+      } finally {
+        if (this.#shares.release(shard)) this.#fair.wake();
       }
-      this.#fair.done(tenant, fetched !== null, mark);
-      if (!fetched) continue;
-      if (signal.aborted) {
-        await this.#s.runner.requeue(storage, fetched).catch((err) => this.#s.onError(err));
-        break;
-      }
-      const abort = new LazyAbort();
-      const ran: Promise<OutcomeWrite> = this.#s.runner.run(storage, fetched, abort, tenant).catch((err) => {
-        this.#s.onError(err);
-        return null;
-      });
-      const running: Running = { storage, fetched, abort, done: ran, since: performance.now() };
-      this.#running.add(running);
-      const write = await ran;
-      this.#running.delete(running);
-      if (grant) {
-        // The cap counts running handlers: the slot is free once this one returned.
-        await grant.release();
-        this.#fair.add(tenant);
-      }
-      if (writing.length >= OUTCOMES_PER_WORKER) await writing.shift();
-      if (write) writing.push(trackOutcome(this.#outcomes, write, this.#s.onError));
     }
-    await Promise.all(writing);
+    await Promise.all([...writing.values()].flat());
+  }
+
+  /** Fetches one job of the tenant (charged by the fair queue) and runs it; its outcome write joins `writing`. */
+  async #serve(tenant: string, shard: string, writing: Map<string, Promise<void>[]>, signal: AbortSignal): Promise<void> {
+    const mark = this.#fair.mark(tenant);
+    const storage = this.#router.tenant(tenant);
+    let fetched: FetchedJob | null = null;
+    let grant: SlotGrant | null = null;
+    try {
+      let queues = await this.#pauses.queuesFor(tenant, this.#s.queues);
+      if (queues.length > 0 && this.#slots.capped(tenant)) {
+        grant = await this.#slots.take(tenant, storage, queues);
+        queues = grant?.queues ?? [];
+      }
+      // Paused or at its cap: as good as empty, so it leaves the ring until discovery (or the end
+      // of one of its jobs here) brings it back.
+      if (queues.length > 0) fetched = await storage.queues.tryFetch(queues, this.#s.fetchOptions);
+      await grant?.keep(fetched?.queue ?? null);
+    } catch (err) {
+      await grant?.keep(null).catch(() => {});
+      // Its shard is down or the unit is moving: left to the next discovery; the others keep being served.
+      this.#fair.done(tenant, false, this.#fair.mark(tenant));
+      this.#s.onError(err);
+      return;
+    }
+    this.#fair.done(tenant, fetched !== null, mark);
+    if (!fetched) return;
+    if (signal.aborted) {
+      await this.#s.runner.requeue(storage, fetched).catch((err) => this.#s.onError(err));
+      return;
+    }
+    const abort = new LazyAbort();
+    const ran: Promise<OutcomeWrite> = this.#s.runner.run(storage, fetched, abort, tenant).catch((err) => {
+      this.#s.onError(err);
+      return null;
+    });
+    const running: Running = { storage, fetched, abort, done: ran, since: performance.now() };
+    this.#running.add(running);
+    const write = await ran;
+    this.#running.delete(running);
+    if (grant) {
+      // The cap counts running handlers: the slot is free once this one returned.
+      await grant.release();
+      this.#fair.add(tenant);
+    }
+    if (!write) return;
+    let mine = writing.get(shard);
+    if (!mine) writing.set(shard, (mine = []));
+    if (mine.length >= OUTCOMES_PER_WORKER) await mine.shift();
+    const p = trackOutcome(this.#outcomes, write, this.#s.onError);
+    mine.push(p);
+    // A settled write leaves at once: the next job of this shard waits only on writes still in flight.
+    void p.then(() => {
+      const at = mine.indexOf(p);
+      if (at >= 0) mine.splice(at, 1);
+    });
   }
 
   #extendRunning(startedBy: number): void {

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { FairQueue } from '../../src/processing/fair-queue.js';
+import { ShardShares } from '../../src/processing/shard-shares.js';
 
 /** Takes n fetches, each finding a job for tenants in `backlog` (and none for the others). */
 function drive(q: FairQueue, n: number, backlog: (t: string) => boolean): Map<string, number> {
@@ -82,4 +83,76 @@ test('changed() resolves when a tenant joins, and for good after close()', async
   await closing;
   await q.changed(); // closed: at once
   t.pass();
+});
+
+/**
+ * A pool of `workers` over tenants `<shard><i>` whose jobs take 1-3 ticks (from a fixed
+ * pseudo-random sequence), with ShardShares limiting each shard, and `stuck` workers held by a
+ * shard 'down' that stopped answering (its tenants left the ring when their fetches failed):
+ * per tenant, the jobs run in `steps` ticks.
+ */
+function simulatePool(workers: number, stuck: number, tenants: string[], steps: number): Map<string, number> {
+  let seed = 7;
+  const jitter = () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) % 3;
+  const shardOf = (t: string) => t.replace(/\d+$/, '');
+  const shares = new ShardShares(workers, shardOf, () => 1);
+  const q = new FairQueue(() => 1, workers, { joined: (t) => shares.joined(t), left: (t) => shares.left(t) });
+  for (const t of tenants) q.add(t);
+  for (let i = 0; i < stuck; i++) shares.take('down');
+  const running: Array<{ tenant: string; until: number }> = [];
+  const ran = new Map<string, number>();
+  const take = (now: number) => {
+    while (running.length < workers - stuck) {
+      const tenant = q.next((t) => shares.mayTake(t));
+      if (tenant === null) return;
+      shares.take(shardOf(tenant));
+      running.push({ tenant, until: now + 1 + jitter() });
+    }
+  };
+  for (let now = 0; now < steps; now++) {
+    // Jobs end one at a time, and each freed worker takes its next job before the next one ends.
+    for (let i = 0; i < running.length;) {
+      const r = running[i]!;
+      if (r.until > now) {
+        i++;
+        continue;
+      }
+      running.splice(i, 1);
+      q.done(r.tenant, true, q.mark(r.tenant));
+      shares.release(shardOf(r.tenant));
+      ran.set(r.tenant, (ran.get(r.tenant) ?? 0) + 1);
+      take(now);
+    }
+    take(now);
+  }
+  return ran;
+}
+
+test('tenants of shards held at their worker limit keep even shares: none starves behind the first after a refused run', (t) => {
+  const tenants = ['a0', 'a1', 'a2', 'a3', 'b0', 'b1', 'b2', 'b3'];
+  const ran = simulatePool(8, 1, tenants, 2_000);
+  const served = tenants.map((x) => ran.get(x) ?? 0);
+  const mean = served.reduce((a, b) => a + b, 0) / served.length;
+  t.log(`jobs run per tenant: ${served.join(', ')}`);
+  // Every free worker is kept busy: 7 workers × 2,000 ticks, at 2 ticks a job on average.
+  t.true(mean * served.length >= (0.95 * 7 * 2_000) / 2, `${mean * served.length} jobs`);
+  // Moving the ring's position past refused tenants gave 1, 1, 1, 3474, 1, 1, 1, 3477 here.
+  for (const n of served) t.true(Math.abs(n - mean) <= 0.1 * mean, `${served.join(', ')}`);
+});
+
+test('a tenant refused for its shard keeps its turn: it is served first again once its shard has room', (t) => {
+  const q = new FairQueue(() => 1, 4);
+  q.add('x');
+  q.add('y');
+  const first = q.next()!;
+  q.done(first, true, q.mark(first)); // confirmed: it has a backlog
+  const other = first === 'x' ? 'y' : 'x';
+  // The tenant whose turn it is is refused: the other is served meanwhile.
+  t.is(
+    q.next((tn) => tn !== first),
+    other,
+  );
+  q.done(other, true, q.mark(other));
+  // Room again: the refused tenant resumes its turn (3 fetches left of 4) before the other's.
+  t.deepEqual([q.next(), q.next(), q.next(), q.next()], [first, first, first, other]);
 });
