@@ -350,9 +350,10 @@ class CheckedLocks implements LockManager {
 
   /** See ADOPT_LOCK: a grant made on another shard, carried here by a move. */
   async [ADOPT_LOCK](resource: string, token: number, ttlMs: number, autoRenew: boolean): Promise<RenewingLock> {
+    const sentAt = Date.now();
     if (!(await this.driver.extendLock(resource, token, ttlMs)))
       throw new LeaseLostError(`lock '${resource}' (token ${token}) was not carried to the unit's new shard, or lapsed`);
-    return new RenewingLock(this.driver, resource, token, ttlMs, autoRenew);
+    return new RenewingLock(this.driver, resource, token, ttlMs, autoRenew, sentAt);
   }
 
   async acquire(resource: string, options: AcquireOptions): Promise<Lock> {
@@ -364,8 +365,9 @@ class CheckedLocks implements LockManager {
     // Back off exponentially with jitter: contenders that retry in step would collide on every try.
     let backoff = 2;
     for (;;) {
+      const sentAt = Date.now();
       const token = await this.driver.tryLock(resource, ttlMs);
-      if (token !== null) return new RenewingLock(this.driver, resource, token, ttlMs, options.autoRenew ?? true);
+      if (token !== null) return new RenewingLock(this.driver, resource, token, ttlMs, options.autoRenew ?? true, sentAt);
       const left = deadline - Date.now();
       if (left <= 0) throw new LockTimeoutError(resource, timeoutMs);
       await sleep(Math.min(left, backoff + Math.random() * backoff));

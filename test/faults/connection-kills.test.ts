@@ -171,7 +171,8 @@ for (const kind of ['postgres', 'redis'] as const) {
     );
     proxy.cutOn(null);
     held.sort((a, b) => a.from - b.from);
-    const overlaps = held.filter((h, i) => i > 0 && h.from < held[i - 1]!.to);
+    // Each with the holder before it, and by how much they overlapped.
+    const overlaps = held.flatMap((h, i) => (i > 0 && h.from < held[i - 1]!.to ? [{ before: held[i - 1]!, after: h, ms: held[i - 1]!.to - h.from }] : []));
     const outOfOrder = held.filter((h, i) => i > 0 && h.token <= held[i - 1]!.token);
     t.log(`${held.length} grants, ${proxy.cuts} connections cut at a renewal`);
     t.true(proxy.cuts >= 5, `the proxy cut ${proxy.cuts} connections mid-renewal`);
