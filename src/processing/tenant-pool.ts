@@ -21,6 +21,9 @@ export const POOL_SERVERS_NAMESPACE = 'jobshard.servers';
 /** A namespace is a unit key, `tenant` or `tenant:group`; reserved ones (`jobshard.…`) are no tenant's. */
 const TENANT = /^[A-Za-z0-9_-]{1,64}$/;
 
+/** How long start() waits for the shards to record this server before its workers start. */
+const ANNOUNCE_WAIT_MS = 3_000;
+
 /** Tenants swept for due scheduled and recurring jobs at once. */
 const SWEEP_CONCURRENCY = 8;
 
@@ -108,8 +111,19 @@ export class TenantPool {
   }
 
   async start(): Promise<void> {
-    await this.#router.open();
-    await Promise.all(this.#backends().map((b) => this.#serversOf(b).announce(this.#s.serverId, { queues: this.#s.queues, workerCount: this.#s.workerCount })));
+    // The directory must load. A shard down at start is served once it answers: the first
+    // heartbeat that reaches it writes this server's record there. One that does not answer at
+    // all (a stalled link) holds start() up for ANNOUNCE_WAIT_MS at most.
+    await this.#router.directory.ready();
+    const announced = Promise.all(
+      this.#backends().map((b) =>
+        b
+          .open()
+          .then(() => this.#serversOf(b).announce(this.#s.serverId, { queues: this.#s.queues, workerCount: this.#s.workerCount }))
+          .catch((err) => this.#s.onError(err)),
+      ),
+    );
+    await within(announced, ANNOUNCE_WAIT_MS);
     this.#discover();
     this.#every(this.#s.discoveryIntervalMs, () => this.#discover());
     this.#every(this.#s.heartbeatIntervalMs, () => this.#heartbeat());

@@ -9,6 +9,7 @@ import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.js
 import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
 import { JobClient } from '../../src/processing/job-client.js';
 import { JobServer } from '../../src/processing/job-server.js';
+import { POOL_SERVERS_NAMESPACE } from '../../src/processing/tenant-pool.js';
 import { Router } from '../../src/router/router.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../helpers/servers.js';
@@ -110,3 +111,67 @@ for (const fault of ['stall', 'slow', 'cut'] as Fault[]) {
     },
   );
 }
+
+test.serial('a server over a router starts while one shard is cut off: it serves the other shards at once, and the cut one once it answers', async (t) => {
+  t.timeout(60_000);
+  const proxy = new FaultProxy(Number(new URL(REDIS_URL).port || 6379));
+  await proxy.start();
+  const schema = freshSchema();
+  const far = freshPrefix();
+  const router = new Router({
+    shards: [
+      { id: 'pg', backend: new PostgresBackend({ connectionString: PG_URL, schema, poolSize: 4 }) },
+      { id: 'far', backend: new RedisBackend({ url: `redis://127.0.0.1:${proxy.port}`, prefix: far, connectTimeoutMs: 500 }) },
+    ],
+    tenants: { near: { shard: 'pg' }, away: { shard: 'far' } },
+    circuitBreaker: { failureThreshold: 3, openMs: 300 },
+  });
+  const ran: string[] = [];
+  const errors: string[] = [];
+  const server = new JobServer(router, {
+    queues: ['q'],
+    heartbeatIntervalMs: 200,
+    discoveryIntervalMs: 200,
+    handlers: { work: async (_args, ctx) => void ran.push(ctx.tenant!) },
+    onError: (err) => errors.push(String(err)),
+  });
+  try {
+    await router.open();
+    await new JobClient(router.tenant('away')).enqueue('work', [], { queue: 'q' });
+    await new JobClient(router.tenant('near')).enqueue('work', [], { queue: 'q' });
+    proxy.cut();
+    const started = Date.now();
+    await server.start();
+    const startMs = Date.now() - started;
+    await until(
+      () => ran.includes('near'),
+      5_000,
+      () => `ran ${ran.join(', ')}`,
+    );
+    t.false(ran.includes('away'));
+    t.true(errors.length > 0, "the cut shard's failures reach onError");
+    proxy.restore();
+    await until(
+      () => ran.includes('away'),
+      15_000,
+      () => `ran ${ran.join(', ')}; errors ${errors.slice(-3).join(' | ')}`,
+    );
+    // Its record on the shard that was cut, written by a heartbeat once it answered.
+    const farServers = router.shards.get('far')!.backend.storage(POOL_SERVERS_NAMESPACE).servers;
+    let ids: string[] = [];
+    const deadline = Date.now() + 5_000;
+    while (!ids.includes(server.id) && Date.now() < deadline) {
+      ids = (await farServers.list()).map((s) => s.id);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    t.true(ids.includes(server.id), `servers on the cut shard: ${ids.join(', ')}`);
+    t.log(`start() took ${startMs} ms with a shard cut off`);
+    t.true(startMs < 5_000, `start() took ${startMs} ms`);
+  } finally {
+    await server.stop();
+    await router.close().catch(() => {});
+    await proxy.close();
+    await dropSchema(schema);
+    await deleteRedisPrefix(far);
+  }
+});
