@@ -71,7 +71,11 @@ const locks: Array<{ tenant: string; token: number; acquired: number; released: 
 let typedRetries = 0;
 const untyped: string[] = [];
 const workerErrors: string[] = [];
+const workerDeaths: string[] = [];
 let lastRunAt = Date.now();
+// When the first worker process said it was ready, and how many have (replacements included).
+let workersUpAt: number | null = null;
+let workersReady = 0;
 // The last run of a job of each shard's tenants: a shard's fault is over when its tenants run again.
 const lastRunOn = new Map<string, number>();
 // Acknowledged jobs of each shard's tenants not run yet: a shard with none has nothing to stall on.
@@ -108,7 +112,10 @@ function start(role: 'producer' | 'worker', slot: number): Proc {
     buf = lines.pop()!;
     for (const l of lines) {
       const w = l.split(' ');
-      if (w[0] === 'enq') {
+      if (w[0] === 'ready' && role === 'worker') {
+        workersUpAt ??= Date.now();
+        workersReady++;
+      } else if (w[0] === 'enq') {
         acked.add(`${w[2]}/${w[3]}`);
         const on = router.shardFor(w[2]!).shard;
         // A worker may report the run before its producer reports the enqueue.
@@ -129,11 +136,19 @@ function start(role: 'producer' | 'worker', slot: number): Proc {
       else if (w[0] === 'produced') p!.done = true;
     }
   });
-  child.stderr!.on('data', () => {});
+  let stderrTail = '';
+  child.stderr!.on('data', (d) => {
+    stderrTail = (stderrTail + d).slice(-2_000);
+  });
   const proc = { child, role, slot };
-  child.on('exit', () => {
+  child.on('exit', (code, signal) => {
     // A producer that died before it finished is replaced by the fault loop (below) or here.
     if (role === 'producer' && !p!.done && p!.proc === proc && !stopping) p!.proc = start('producer', slot);
+    // A worker that died on its own (not SIGKILLed by a fault, which replaces it at once) is replaced and counted.
+    if (role === 'worker' && workers[slot]?.child === child && !stopping) {
+      workerDeaths.push(`${code ?? signal}: ${stderrTail.trim().split('\n').at(-1)?.slice(0, 160) ?? ''}`);
+      workers[slot] = start('worker', slot);
+    }
   });
   if (p) p.proc = proc;
   return proc;
@@ -256,16 +271,36 @@ async function fault(kind: string): Promise<void> {
 
 const started = Date.now();
 // While a fault hits one shard (until its tenants run again, at most 60 s), how long the other
-// shards' tenants go without a run although they have jobs waiting: an outage must stay confined.
-let crossShardStallMs = 0;
+// shards' tenants go without a run although they have jobs that can be fetched: an outage must stay confined.
+// Counted once the first worker processes are up (before that nothing runs anywhere: start-up,
+// reported on its own). Each fault keeps its own worst figure, so the table can say where it was.
+const crossShardStall = new Map<(typeof faults)[number], { ms: number; kind: string; at: string }>();
+// More jobs waiting on a shard than every worker could hold leased (8 per process: the 4 live ones
+// and those SIGKILLed or frozen within a lease, whose jobs wait out their 10 s leases) means at
+// least one of them can be fetched: only then is a shard without runs stalled.
+function mayHold(now: number): number {
+  const recent = [...killedAt.values()].filter((at) => now - at < 11_000).length + [...frozenAt.values()].flat().filter((at) => now - at < 11_000).length;
+  return 8 * (workers.length + recent);
+}
 const crossShardSampler = setInterval(() => {
   const now = Date.now();
-  for (const f of faults) {
+  if (workersUpAt === null) return;
+  // A shard under a fault of its own (a restart during a reshard elsewhere) is not a bystander.
+  const live = faults.filter((f) => f.recoveredMs === null && now - f.at <= 60_000);
+  const hitNow = new Set(live.map((f) => SHARD_OF_FAULT[f.kind]).filter((x) => x !== undefined));
+  for (const f of live) {
     const hit = SHARD_OF_FAULT[f.kind];
-    if (!hit || f.recoveredMs !== null || now - f.at > 60_000) continue;
+    if (!hit) continue;
+    const held = mayHold(now);
     for (const [shard, pending] of pendingOn) {
-      if (shard === hit || pending <= 0) continue;
-      crossShardStallMs = Math.max(crossShardStallMs, now - Math.max(lastRunOn.get(shard) ?? 0, f.at));
+      if (hitNow.has(shard) || pending <= held) continue;
+      const stall = now - Math.max(lastRunOn.get(shard) ?? 0, f.at, workersUpAt);
+      if (stall <= (crossShardStall.get(f)?.ms ?? 0)) continue;
+      crossShardStall.set(f, {
+        ms: stall,
+        kind: f.kind,
+        at: `${shard}'s tenants, ${pending} jobs waiting, during '${f.kind}' on ${hit}, ${((f.at - started) / 1000).toFixed(0)} s in`,
+      });
     }
   }
 }, 50);
@@ -282,6 +317,10 @@ const KINDS = [
   'cut link',
 ];
 const allRun = () => [...acked].every((k) => runs.has(k));
+// The faults start once the four workers are up: the figures are of a running fleet, not of
+// processes booting (a server starting while a shard is down: test/faults/shard-isolation.test.ts).
+while (workersReady < workers.length && Date.now() - started < 60_000) await new Promise((r) => setTimeout(r, 50));
+const faultsFrom = Date.now();
 while (Date.now() - started < MAX_MS) {
   const producing = producers.some((p) => !p.done);
   if (!producing && allRun()) break;
@@ -332,6 +371,7 @@ const frozen = (l: (typeof locks)[number]) => l.acquired - l.asked > LOCK_TTL_MS
 let lockOverlaps = 0;
 let lapsedOverlaps = 0;
 let tokensOutOfOrder = 0;
+const lockViolations: string[] = [];
 for (const tn of tenants) {
   const ls = locks.filter((l) => l.tenant === tn).sort((x, y) => x.acquired - y.acquired);
   for (let i = 1; i < ls.length; i++) {
@@ -340,12 +380,19 @@ for (const tn of tenants) {
     const fenced = frozen(prev) || frozen(cur);
     if (cur.token <= prev.token || cur.acquired < prev.released) {
       if (fenced) lapsedOverlaps++;
-      else if (cur.token <= prev.token) tokensOutOfOrder++;
-      else lockOverlaps++;
+      else {
+        if (cur.token <= prev.token) tokensOutOfOrder++;
+        else lockOverlaps++;
+        const t0 = prev.asked;
+        lockViolations.push(
+          `${tn} on ${router.shardFor(tn).shard}: token ${prev.token} asked +0, granted +${(prev.acquired - t0).toFixed(1)}, released +${(prev.released - t0).toFixed(1)} ms; token ${cur.token} asked +${(cur.asked - t0).toFixed(1)}, granted +${(cur.acquired - t0).toFixed(1)}, released +${(cur.released - t0).toFixed(1)} ms`,
+        );
+      }
     }
   }
 }
 const lockFaults = lockOverlaps + tokensOutOfOrder;
+const worstStalls = [...crossShardStall.values()].sort((a, b) => b.ms - a.ms);
 const byKind = new Map<string, number[]>();
 for (const f of faults) byKind.set(f.kind, [...(byKind.get(f.kind) ?? []), f.recoveredMs ?? -1]);
 const seconds = ((Date.now() - started) / 1000).toFixed(0);
@@ -362,12 +409,21 @@ const lines = [
   `| runs beyond the first | ${duplicates} |`,
   ...[...causes].sort((a, b) => b[1] - a[1]).map(([cause, n]) => `| — after ${cause} | ${n} |`),
   `| left Enqueued or Processing | ${left} |`,
-  `| longest time other shards' tenants, with jobs waiting, ran nothing while one shard was restarted, resharded, slowed or cut off | ${crossShardStallMs} ms |`,
+  `| longest time other shards' tenants ran nothing, with more jobs waiting than every worker could hold leased, while one shard was restarted, resharded, slowed or cut off | ${worstStalls[0] ? `${worstStalls[0].ms} ms (${worstStalls[0].at})` : '0 ms'} |`,
+  `| — the next longest, each during another fault | ${
+    worstStalls
+      .slice(1, 4)
+      .map((x) => `${x.ms} ms ('${x.kind}')`)
+      .join(', ') || 'none'
+  } |`,
+  `| worker processes up, before the first fault | ${((faultsFrom - started) / 1000).toFixed(1)} s |`,
   `| producer errors retried (typed) / untyped | ${typedRetries} / ${untyped.length} |`,
   `| lock grants recorded | ${locks.length} |`,
   `| **lock overlaps while both leases were live / tokens out of order** | **${lockOverlaps} / ${tokensOutOfOrder}** |`,
   `| overlaps or orders involving a holder frozen past its lease (fenced by its older token) | ${lapsedOverlaps} |`,
+  ...lockViolations.map((v) => `| — lock overlap or order: | ${v} |`),
   `| worker errors survived | ${workerErrors.length} |`,
+  `| worker processes that died on their own (replaced) | ${workerDeaths.length}${workerDeaths.length ? ` (${workerDeaths[0]})` : ''} |`,
   `| reshards cut short by the faults, then closed with \`redis-cli --cluster fix\` | ${reshardErrors.length}${reshardErrors.length ? ` (${reshardErrors[0]})` : ''} |`,
   '',
   '| fault | times | time until jobs ran again, ms (max) |',

@@ -2,7 +2,8 @@
 //   producer: enqueues jobs `from`..`to` (exclusive) round-robin over the tenants, retrying typed errors;
 //             prints "enq <n> <tenant> <jobId>", "retry <code>", "untyped <message>" and "produced".
 //   worker:   one JobServer over the router for every tenant; every 10th run takes the tenant's lock 'res';
-//             prints "run <tenant> <jobId> <start ms> <end ms>", "lock <tenant> <token> <acquired> <released> <asked>", "error <message>".
+//             prints "run <tenant> <jobId> <start ms> <end ms>", "lock <tenant> <token> <acquired> <released> <asked>"
+//             (lock times on the monotonic clock), "error <message>".
 import { JobClient } from '../../src/processing/job-client.js';
 import { JobServer } from '../../src/processing/job-server.js';
 import { createRouter } from '../../src/router/router.js';
@@ -22,6 +23,10 @@ process.env['JOBSHARD_ALLOW_REDIS_WITHOUT_AOF'] = '1';
 const router = await createRouter(fleetRouterConfig(args.fleet));
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const now = () => performance.timeOrigin + performance.now();
+// Lock times: the system's monotonic clock, the same in every process. A process's timeOrigin is
+// fixed at its start and can be off from another's by a millisecond or more on a loaded machine,
+// which is as long as a hold here: grants in order looked out of order.
+const monotonic = () => Number(process.hrtime.bigint()) / 1e6;
 
 if (args.role === 'producer') {
   say('ready');
@@ -55,11 +60,11 @@ if (args.role === 'producer') {
       work: async (_a, ctx) => {
         const start = now();
         if (n++ % 10 === 0) {
-          const asked = now();
+          const asked = monotonic();
           const lock = await router.tenant(ctx.tenant!).locks.acquire('res', { timeoutMs: 10_000, ttlMs: 5_000 });
-          const acquired = now();
+          const acquired = monotonic();
           await new Promise((r) => setTimeout(r, 1));
-          const released = now();
+          const released = monotonic();
           await lock.release();
           say(`lock ${ctx.tenant} ${lock.token} ${acquired} ${released} ${asked}`);
         }
