@@ -32,11 +32,12 @@ interface TenantTurn {
  *
  * A tenant that cannot be fetched from now (its probe is in flight, or the
  * caller's `mayTake` refuses it: its shard holds its share of the workers) is
- * passed over without losing its turn: the tenants after it are served
- * meanwhile, it resumes first once it can be fetched from, and it never earns
- * more than one round's share. (Moving the ring's position past refused
- * tenants instead let the first tenant after a refused run of them earn a
- * quantum on every pass and starve the rest: deficits in the hundreds.)
+ * passed over without losing its share of the round: the tenants after it are
+ * served meanwhile, and it is served later in the same round once it can be.
+ * A tenant earns once per round, never more than one round's share. (Earning
+ * whenever the ring's position reached a tenant let the first tenant after a
+ * refused run of them earn a quantum on every pass and starve the rest:
+ * deficits in the hundreds.)
  */
 export class FairQueue {
   readonly #ring: string[] = [];
@@ -94,12 +95,13 @@ export class FairQueue {
     // Rounds end when every tenant that can be fetched from has spent its share; a fractional
     // weight may need a few to earn one fetch, and each round adds to every such deficit.
     for (;;) {
-      // The position rests on the tenant whose turn it is until it has spent its share: while it
-      // cannot be fetched from, the tenants after it are served, and it resumes first once it can.
+      // Past the tenants that have spent this round's share; the position then moves to the tenant
+      // served, so that the fetches of one turn go out together (its storage batches them).
       for (let i = 0; i < n && this.#spent(this.#turns.get(this.#ring[this.#pos]!)!); i++) this.#pos = (this.#pos + 1) % n;
       let fetchable = false;
       for (let i = 0; i < n; i++) {
-        const tenant = this.#ring[(this.#pos + i) % n]!;
+        const at = (this.#pos + i) % n;
+        const tenant = this.#ring[at]!;
         const turn = this.#turns.get(tenant)!;
         if (!(turn.confirmed || turn.inFlight === 0) || !mayTake(tenant)) continue;
         fetchable = true;
@@ -112,6 +114,7 @@ export class FairQueue {
         if (turn.deficit >= 1) {
           turn.deficit -= 1;
           turn.inFlight++;
+          this.#pos = at;
           return tenant;
         }
       }
