@@ -28,6 +28,8 @@ export class RenewingLock implements Lock {
   #timer: NodeJS.Timeout | undefined;
   #deadline: NodeJS.Timeout | undefined;
   #leaseUntil: number;
+  /** When the last renewal (or the granting call) was sent: the next renewal counts from here. */
+  #lastSentAt: number;
   #released = false;
 
   /** `sentAt`: when the call that granted the lease was sent (the server's deadline counts from no earlier). */
@@ -37,6 +39,7 @@ export class RenewingLock implements Lock {
     this.token = token;
     this.#ttlMs = ttlMs;
     this.#leaseUntil = sentAt + ttlMs - leaseMarginMs(ttlMs);
+    this.#lastSentAt = sentAt;
     this.#armDeadline();
     if (autoRenew) this.#schedule();
   }
@@ -59,8 +62,14 @@ export class RenewingLock implements Lock {
     return this.#abort.signal;
   }
 
+  /**
+   * The next renewal goes out a third of the ttl after the last one was sent (or the grant's call),
+   * not after its answer: a slow answer does not push the renewals back, so one is lost only when
+   * an answer takes two thirds of the ttl, less the margin.
+   */
   #schedule(): void {
-    this.#timer = setTimeout(() => void this.#renew(), Math.max(1, Math.floor(this.#ttlMs / 3)));
+    const next = this.#lastSentAt + Math.floor(this.#ttlMs / 3) - Date.now();
+    this.#timer = setTimeout(() => void this.#renew(), Math.max(1, next));
     // A lock must not keep a process alive: when the process ends the lease lapses, which is the point.
     this.#timer.unref();
   }
@@ -69,6 +78,7 @@ export class RenewingLock implements Lock {
     if (this.#released) return;
     try {
       const startedAt = Date.now();
+      this.#lastSentAt = startedAt;
       if (!(await this.#driver.extendLock(this.resource, this.token, this.#ttlMs))) return this.#lose();
       this.#leaseUntil = startedAt + this.#ttlMs - leaseMarginMs(this.#ttlMs);
       this.#armDeadline();
