@@ -1,5 +1,6 @@
 import { LeaseLostError } from '../storage/errors.js';
 import type { FetchedJob, FetchOptions } from '../storage/queue.js';
+import type { ServerInfo } from '../storage/servers.js';
 import type { Backend, Storage } from '../storage/storage.js';
 import type { Router } from '../router/router.js';
 import { FairQueue } from './fair-queue.js';
@@ -72,6 +73,8 @@ export class TenantPool {
   readonly #pauses: PauseCache;
   readonly #slots: ConcurrencySlots;
   readonly #accepts: (tenant: string) => boolean;
+  /** What this server's record on each shard says of it (announce and heartbeat). */
+  readonly #info: ServerInfo;
   readonly #running = new Set<Running>();
   readonly #outcomes = new Set<Promise<void>>();
   readonly #watched = new Map<Backend, () => void>();
@@ -96,6 +99,7 @@ export class TenantPool {
     });
     this.#pauses = new PauseCache((tenant) => router.tenant(tenant));
     this.#slots = new ConcurrencySlots((tenant) => router.tenantCaps(tenant), settings.capLeaseMs);
+    this.#info = { queues: settings.queues, workerCount: settings.workerCount };
     const t = settings.tenants;
     if (t === 'all') this.#accepts = () => true;
     else if (typeof t === 'function') this.#accepts = (id) => t(id) === true;
@@ -119,7 +123,7 @@ export class TenantPool {
       this.#backends().map((b) =>
         b
           .open()
-          .then(() => this.#serversOf(b).announce(this.#s.serverId, { queues: this.#s.queues, workerCount: this.#s.workerCount }))
+          .then(() => this.#serversOf(b).announce(this.#s.serverId, this.#info))
           .catch((err) => this.#s.onError(err)),
       ),
     );
@@ -206,9 +210,7 @@ export class TenantPool {
   async #heartbeat(): Promise<void> {
     await Promise.all(
       this.#backends().map((backend) =>
-        heartbeat(this.#serversOf(backend), this.#s.serverId, { queues: this.#s.queues, workerCount: this.#s.workerCount }, this.#s.serverTimeoutMs).catch(
-          (err) => this.#s.onError(err),
-        ),
+        heartbeat(this.#serversOf(backend), this.#s.serverId, this.#info, this.#s.serverTimeoutMs).catch((err) => this.#s.onError(err)),
       ),
     );
   }

@@ -27,7 +27,6 @@ export class RenewingLock implements Lock {
   readonly #abort = new AbortController();
   #timer: NodeJS.Timeout | undefined;
   #deadline: NodeJS.Timeout | undefined;
-  #leaseUntil: number;
   /** When the last renewal (or the granting call) was sent: the next renewal counts from here. */
   #lastSentAt: number;
   #released = false;
@@ -38,9 +37,8 @@ export class RenewingLock implements Lock {
     this.resource = resource;
     this.token = token;
     this.#ttlMs = ttlMs;
-    this.#leaseUntil = sentAt + ttlMs - leaseMarginMs(ttlMs);
     this.#lastSentAt = sentAt;
-    this.#armDeadline();
+    this.#leasedFrom(sentAt, ttlMs);
     if (autoRenew) this.#schedule();
   }
 
@@ -48,13 +46,14 @@ export class RenewingLock implements Lock {
    * The lease is lost when it lapses, whether or not a renewal is still on its way: a renewal
    * stalled on a slow link would otherwise answer (refused) only after the next holder had been
    * granted, and both would believe they held the lock (test/faults/connection-kills.test.ts).
-   * #leaseUntil counts from when the last good renewal was sent, so it never ends after the
-   * server's deadline, less a margin (leaseMarginMs).
+   * It counts from when the call that granted or extended it was sent (`sentAt`), so it never ends
+   * after the server's deadline, less a margin (leaseMarginMs).
    */
-  #armDeadline(): void {
+  #leasedFrom(sentAt: number, ms: number): void {
     if (this.#abort.signal.aborted) return;
+    const until = sentAt + ms - leaseMarginMs(ms);
     clearTimeout(this.#deadline);
-    this.#deadline = setTimeout(() => this.#lose(), Math.max(0, this.#leaseUntil - Date.now()));
+    this.#deadline = setTimeout(() => this.#lose(), Math.max(0, until - Date.now()));
     this.#deadline.unref();
   }
 
@@ -80,8 +79,7 @@ export class RenewingLock implements Lock {
       const startedAt = Date.now();
       this.#lastSentAt = startedAt;
       if (!(await this.#driver.extendLock(this.resource, this.token, this.#ttlMs))) return this.#lose();
-      this.#leaseUntil = startedAt + this.#ttlMs - leaseMarginMs(this.#ttlMs);
-      this.#armDeadline();
+      this.#leasedFrom(startedAt, this.#ttlMs);
     } catch (err) {
       // The unit moved with its lock: say so at once, so a router can carry the grant to the new owner.
       if (err instanceof UnitMovedError) return this.#lose(err);
@@ -111,8 +109,7 @@ export class RenewingLock implements Lock {
       this.#lose();
       throw new LeaseLostError(`cannot extend lock '${this.resource}' (token ${this.token})`);
     }
-    this.#leaseUntil = startedAt + ms - leaseMarginMs(ms);
-    this.#armDeadline();
+    this.#leasedFrom(startedAt, ms);
   }
 
   async #extendOrMoved(ms: number): Promise<boolean> {
