@@ -115,7 +115,9 @@ test("caps hold across three processes (tenant 3, its slow queue 1), and a SIGKI
     t.is(done(), 210, 'every job ran');
     t.true(maxAll <= 3, `tenant cap: ${maxAll}`);
     t.true(maxSlow <= 1, `queue cap: ${maxSlow}`);
-    t.true(held > 0, 'the killed process held slots');
+    // It held slots: runs with no end, or (a run that printed its end just before the kill, its
+    // slot's release not yet written) survivors kept under the cap while the lease lasted.
+    t.true(held > 0 || inLease < 3, 'the killed process held slots');
     t.true(inLease <= 3 - held, `while its slots were leased: ${inLease}`);
     t.is(afterLease, 3, 'its slots came back');
     t.true(free > 3, 'a tenant without a cap is not held to one');
