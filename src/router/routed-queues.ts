@@ -37,18 +37,27 @@ export class RoutedQueues implements QueueStore {
   }
 
   async tryFetch(queues: readonly string[], options: Omit<FetchOptions, 'signal'> = {}): Promise<FetchedJob | null> {
+    const waiting = this.ctx.ready();
+    if (waiting) await waiting;
+    if (!this.ctx.split) {
+      // One unit: its storage checks the queues.
+      const f = await this.ctx.on(this.ctx.home, (s) => s.queues.tryFetch(queues, options));
+      return f && this.#wrap(this.ctx.home, f);
+    }
     for (const run of this.#runs(checkQueues(queues))) {
-      const f = await this.ctx.storageOf(run.unit).queues.tryFetch(run.queues, options);
+      const f = await this.ctx.on(run.unit, (s) => s.queues.tryFetch(run.queues, options));
       if (f) return this.#wrap(run.unit, f);
     }
     return null;
   }
 
   async fetch(queues: readonly string[], options: FetchOptions = {}): Promise<FetchedJob> {
+    const waiting = this.ctx.ready();
+    if (waiting) await waiting;
     const runs = this.#runs(checkQueues(queues));
     if (runs.length === 1) {
       const run = runs[0]!;
-      return this.#wrap(run.unit, await this.ctx.storageOf(run.unit).queues.fetch(run.queues, options));
+      return this.#wrap(run.unit, await this.ctx.on(run.unit, (s) => s.queues.fetch(run.queues, options)));
     }
     const { signal, ...rest } = options;
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw new InvalidArgumentError('signal must be an AbortSignal');

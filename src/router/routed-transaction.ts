@@ -1,5 +1,5 @@
 import { InvalidArgumentError, JobNotFoundError } from '../storage/errors.js';
-import { replayOp } from '../storage/replay.js';
+import { commitRecorded } from '../storage/commit-recorded.js';
 import { recordTransaction } from '../storage/transaction-builder.js';
 import type { FetchedJob } from '../storage/queue.js';
 import type { RecordedOp, WriteTransaction } from '../storage/transaction.js';
@@ -22,7 +22,7 @@ export async function routedTransaction<T>(ctx: TenantContext, fn: (tx: WriteTra
 
   // Decode every id first: an unknown or foreign id is JobNotFoundError, as on a backend. A
   // removeFromQueue belongs to the unit its fetched job came from.
-  const decoded = recorded.map((op) => ('jobId' in op ? ctx.decode(op.jobId) : op.op === 'removeFromQueue' ? fetchedUnit(ctx, op.fetched) : null));
+  const decoded = recorded.map((op) => ('jobId' in op ? ctx.decode(op.jobId, true) : op.op === 'removeFromQueue' ? fetchedUnit(ctx, op.fetched) : null));
   let unit: Unit | null = null;
   for (const d of decoded) {
     if (!d) continue;
@@ -34,7 +34,10 @@ export async function routedTransaction<T>(ctx: TenantContext, fn: (tx: WriteTra
     unit = d.unit;
   }
   const target = unit ?? ctx.home;
-  const ops: RecordedOp[] = recorded.map((op, i) => {
+  // The recorded ops are this call's own (a fresh recorder's), so ids are rewritten in place.
+  const ops: RecordedOp[] = recorded;
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i]!;
     if ('key' in op && op.key.startsWith(RESERVED_KEY_PREFIX)) {
       throw new InvalidArgumentError(
         `key '${op.key}': keys starting with '${RESERVED_KEY_PREFIX}' are jobshard's own (a moved unit's job id aliases live there); use another name`,
@@ -48,14 +51,14 @@ export async function routedTransaction<T>(ctx: TenantContext, fn: (tx: WriteTra
         );
       }
     }
-    if (op.op === 'removeFromQueue') return { op: 'removeFromQueue', fetched: (op.fetched as RoutedFetchedJob).inner };
     const d = decoded[i];
-    return d && 'backendId' in d ? ({ ...op, jobId: d.backendId } as RecordedOp) : op;
-  });
-  const commit = (rename: ReadonlyMap<string, string> | null) =>
-    ctx.storageOf(target).transaction((tx) => {
-      for (const op of ops) replayOp(tx, rename && 'jobId' in op && rename.has(op.jobId) ? ({ ...op, jobId: rename.get(op.jobId)! } as RecordedOp) : op);
-    });
+    if (op.op === 'removeFromQueue') ops[i] = { op: 'removeFromQueue', fetched: (op.fetched as RoutedFetchedJob).inner };
+    else if (d && 'backendId' in d) (op as { jobId: string }).jobId = (d as { backendId: string }).backendId;
+  }
+  const commit = (rename: ReadonlyMap<string, string> | null) => {
+    const final = rename ? ops.map((op) => ('jobId' in op && rename.has(op.jobId) ? ({ ...op, jobId: rename.get(op.jobId)! } as RecordedOp) : op)) : ops;
+    return ctx.on(target, (s) => commitRecorded(s, final));
+  };
   try {
     await commit(null);
   } catch (err) {

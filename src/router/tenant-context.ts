@@ -59,13 +59,20 @@ export class TenantContext {
     return this.route.storage(unit);
   }
 
-  unitOfQueue(queue: string): Unit {
-    return this.placement.unitOfQueue(this.tenant, queue);
+  /** Runs one call on the unit's current shard, following moves (storageOf's calls do the same, through a proxy). */
+  on<T>(unit: Unit, call: (storage: Storage) => Promise<T>): Promise<T> {
+    return this.route.run(unit, call);
   }
 
-  decode(id: string): { unit: Unit; backendId: string } {
+  unitOfQueue(queue: string): Unit {
+    const group = this.placement.groupOfQueue(this.tenant, queue);
+    return group === null ? this.home : { tenant: this.tenant, group };
+  }
+
+  /** `checked`: the id already passed checkName (a transaction recorded it). */
+  decode(id: string, checked = false): { unit: Unit; backendId: string } {
     void this.placement; // loaded, or throws the explanation
-    return decodeJobId(this.tenant, id, (g) => this.#groups.has(g));
+    return decodeJobId(this.home, id, (g) => this.#groups.has(g), checked);
   }
 
   encode(unit: Unit, backendId: string): string {

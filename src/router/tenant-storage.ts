@@ -17,8 +17,9 @@ export function tenantStorage(ctx: TenantContext): Storage {
   const data = afterLoad(ctx, new RoutedData(ctx));
   return {
     tenant: ctx.tenant,
-    jobs: afterLoad(ctx, new RoutedJobs(ctx)),
-    queues: afterLoad(ctx, new RoutedQueues(ctx)),
+    // The hot path: these wait for the directory inside each call rather than through a proxy.
+    jobs: new RoutedJobs(ctx),
+    queues: new RoutedQueues(ctx),
     get locks() {
       return home().locks;
     },
@@ -30,9 +31,9 @@ export function tenantStorage(ctx: TenantContext): Storage {
       return home().servers;
     },
     monitoring: afterLoad(ctx, new RoutedMonitoring(ctx, new RoutedData(ctx))),
-    async transaction<T>(fn: (tx: WriteTransaction) => T | Promise<T>): Promise<T> {
-      await ctx.ready();
-      return routedTransaction(ctx, fn);
+    transaction<T>(fn: (tx: WriteTransaction) => T | Promise<T>): Promise<T> {
+      const waiting = ctx.ready();
+      return waiting === null ? routedTransaction(ctx, fn) : waiting.then(() => routedTransaction(ctx, fn));
     },
     locate(queue: string) {
       // Before the placement directory has loaded nobody knows yet: telemetry goes without.

@@ -1,11 +1,19 @@
 import type { Directory } from '../directory/directory.js';
 import type { Shard } from '../shards/shard.js';
+import type { Placement } from '../tenancy/placement.js';
 import { ShardUnavailableError, UnitFrozenError, UnitMovedError } from '../storage/errors.js';
 import { sleep } from '../storage/sleep.js';
 import type { Storage } from '../storage/storage.js';
-import type { WriteTransaction } from '../storage/transaction.js';
+import { COMMIT_RECORDED, commitRecorded } from '../storage/commit-recorded.js';
+import type { RecordedOp, WriteTransaction } from '../storage/transaction.js';
 import { unitKey, type Unit } from '../tenancy/unit.js';
 import { routedLocks } from './routed-lock.js';
+
+interface Target {
+  placement: Placement;
+  shard: Shard;
+  storage: Storage;
+}
 
 /** A stale router follows at most this many `moved` answers per call (a chain of quick moves). */
 const MAX_HOPS = 8;
@@ -21,6 +29,7 @@ const CATCH_UP_MS = 20;
  */
 export class UnitRoute {
   readonly #storages = new Map<string, Storage>();
+  readonly #targets = new Map<string, Target>();
 
   constructor(
     readonly directory: Directory,
@@ -46,14 +55,26 @@ export class UnitRoute {
     return this.#run(unitKey(unit), call);
   }
 
+  /** The unit's shard and its storage there under the current placement; remembered per unit until the placement changes. */
+  #target(key: string): Target {
+    const placement = this.directory.placement;
+    let target = this.#targets.get(key);
+    if (target?.placement !== placement) {
+      const shard = this.shardById(placement.shardOfKey(key));
+      target = { placement, shard, storage: shard.storage(key) };
+      this.#targets.set(key, target);
+    }
+    return target;
+  }
+
   async #run<T>(key: string, call: (storage: Storage) => Promise<T>): Promise<T> {
     if (!this.directory.loaded) await this.directory.ready();
     let hops = 0;
     let deadline = 0;
     for (;;) {
-      const shard = this.shardById(this.directory.placement.shardOfKey(key));
+      const { shard, storage } = this.#target(key);
       try {
-        return await call(shard.storage(key));
+        return await call(storage);
       } catch (err) {
         if (err instanceof UnitMovedError) {
           if (++hops > MAX_HOPS) throw err;
@@ -101,8 +122,9 @@ const COMPONENTS = ['jobs', 'queues', 'data', 'servers', 'monitoring'] as const;
 type RunOnUnit = <T>(call: (storage: Storage) => Promise<T>) => Promise<T>;
 
 function routedUnitStorage(run: RunOnUnit): Storage {
-  const out: Record<string, unknown> = {
+  const out: Record<PropertyKey, unknown> = {
     transaction: <T>(fn: (tx: WriteTransaction) => T | Promise<T>) => run((s) => s.transaction(fn)),
+    [COMMIT_RECORDED]: (ops: readonly RecordedOp[]) => run((s) => commitRecorded(s, ops)),
     locks: routedLocks(run),
   };
   for (const component of COMPONENTS) {

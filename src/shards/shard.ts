@@ -1,7 +1,8 @@
 import { ShardUnavailableError } from '../storage/errors.js';
 import type { Backend, Storage } from '../storage/storage.js';
 import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from './circuit-breaker.js';
-import { wrapStorage, type Interceptor } from './wrap-storage.js';
+import type { Interceptor } from './call-site.js';
+import { wrapStorage } from './wrap-storage.js';
 
 /** A shard's health: its circuit state and last connection error. */
 export interface ShardHealth {
@@ -46,7 +47,12 @@ export class Shard {
   storage(namespace: string): Storage {
     let s = this.#storages.get(namespace);
     if (!s) {
-      s = wrapStorage(this.backend.storage(namespace), namespace, (site, call) => this.#guard(site, () => this.#intercepted(0, site, call)));
+      s = wrapStorage(
+        this.backend.storage(namespace),
+        namespace,
+        (site, call) => this.#guard(this.#interceptors.length === 0 ? call : () => this.#intercepted(0, site, call)),
+        () => this.#interceptors.length > 0,
+      );
       this.#storages.set(namespace, s);
     }
     return s;
@@ -57,26 +63,40 @@ export class Shard {
     return next ? next(site, () => this.#intercepted(i + 1, site, call)) : call();
   }
 
-  async #guard<T>(_site: Parameters<Interceptor>[0], call: () => Promise<T>): Promise<T> {
+  // Not an async function, and its handlers made once: it runs on every call of every tenant.
+  #guard<T>(call: () => Promise<T>): Promise<T> {
     if (!this.breaker.allow()) {
-      throw new ShardUnavailableError(
-        this.id,
-        `circuit open after repeated connection failures (last: ${this.#lastError}); next probe in ${this.breaker.retryInMs()} ms`,
+      return Promise.reject(
+        new ShardUnavailableError(
+          this.id,
+          `circuit open after repeated connection failures (last: ${this.#lastError}); next probe in ${this.breaker.retryInMs()} ms`,
+        ),
       );
     }
+    let pending: Promise<T>;
     try {
-      const result = await call();
-      this.breaker.success();
-      return result;
+      // A wrapped object's synchronous method (a lock's abandon()) answers like an async one.
+      pending = call();
+      if (!(pending instanceof Promise)) pending = Promise.resolve(pending);
     } catch (err) {
-      if (err instanceof ShardUnavailableError) {
-        this.#lastError = err.message;
-        this.breaker.failure();
-        throw err.shardId === this.id ? err : new ShardUnavailableError(this.id, err.message, { cause: err });
-      }
-      // Any other answer (a typed error, an aborted wait) means the shard is reachable.
-      this.breaker.success();
-      throw err;
+      pending = Promise.reject(err);
     }
+    return pending.then(this.#answered as (r: T) => T, this.#refused);
   }
+
+  readonly #answered = <T>(result: T): T => {
+    this.breaker.success();
+    return result;
+  };
+
+  readonly #refused = (err: unknown): never => {
+    if (err instanceof ShardUnavailableError) {
+      this.#lastError = err.message;
+      this.breaker.failure();
+      throw err.shardId === this.id ? err : new ShardUnavailableError(this.id, err.message, { cause: err });
+    }
+    // Any other answer (a typed error, an aborted wait) means the shard is reachable.
+    this.breaker.success();
+    throw err;
+  };
 }

@@ -10,6 +10,7 @@ import { ADOPT_LOCK, RenewingLock } from './renewing-lock.js';
 import { readStatistics } from './read-statistics.js';
 import type { ServerInfo, ServerRecord, ServerRegistry } from './servers.js';
 import type { Storage } from './storage.js';
+import { COMMIT_RECORDED, type CommitsRecorded } from './commit-recorded.js';
 import { DEFAULT_INVISIBILITY_MS, DEFAULT_LOCK_TTL_MS, DEFAULT_MAX_PAYLOAD_BYTES, type StorageOptions } from './storage-options.js';
 import { checkKind, checkState, recordTransaction } from './transaction-builder.js';
 import type { RecordedOp, WriteOp, WriteTransaction } from './transaction.js';
@@ -40,7 +41,14 @@ export function createStorage(driver: NamespaceDriver, options: StorageOptions =
   const jobs = new CheckedJobStore(driver, maxPayloadBytes, fence);
   const servers = new CheckedServers(driver, fence);
   const commits = driver.batchInFlight > 0 ? batcher(driver, (batches: Array<readonly WriteOp[]>) => groupCommit(driver, batches)) : null;
-  return {
+  const commit = async (recorded: readonly RecordedOp[]): Promise<void> => {
+    if (recorded.length === 0) return;
+    const ops = resolveLeases(driver, recorded);
+    if (!commits) return driver.commit(ops);
+    const failed = await commits.push(ops);
+    if (failed) throw failed;
+  };
+  const storage: Storage & CommitsRecorded = {
     jobs,
     queues: new CheckedQueues(driver),
     locks: new CheckedLocks(driver),
@@ -48,18 +56,13 @@ export function createStorage(driver: NamespaceDriver, options: StorageOptions =
     servers,
     monitoring: new CheckedMonitoring(driver, jobs, servers, data, fence),
     async transaction<T>(fn: (tx: WriteTransaction) => T | Promise<T>): Promise<T> {
-      const { result, ops: recorded } = await recordTransaction(fn);
-      if (recorded.length === 0) return result;
-      const ops = resolveLeases(driver, recorded);
-      if (!commits) {
-        await driver.commit(ops);
-        return result;
-      }
-      const failed = await commits.push(ops);
-      if (failed) throw failed;
+      const { result, ops } = await recordTransaction(fn);
+      await commit(ops);
       return result;
     },
+    [COMMIT_RECORDED]: commit,
   };
+  return storage;
 }
 
 /**
