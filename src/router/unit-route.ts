@@ -67,42 +67,56 @@ export class UnitRoute {
     return target;
   }
 
-  async #run<T>(key: string, call: (storage: Storage) => Promise<T>): Promise<T> {
-    if (!this.directory.loaded) await this.directory.ready();
-    let hops = 0;
-    let deadline = 0;
-    for (;;) {
-      const { shard, storage } = this.#target(key);
-      try {
-        return await call(storage);
-      } catch (err) {
-        if (err instanceof UnitMovedError) {
-          if (++hops > MAX_HOPS) throw err;
-          await this.directory.refresh(err.epoch);
-          if (this.directory.placement.shardOfKey(key) === shard.id) {
-            deadline ||= Date.now() + this.frozenWaitMs;
-            if (Date.now() >= deadline)
-              throw new ShardUnavailableError(
-                shard.id,
-                `unit '${key}' is marked moved to '${err.toShard}' (epoch ${err.epoch}) but the directory still places it here`,
-                { cause: err },
-              );
-            await sleep(CATCH_UP_MS);
-          }
-          continue;
-        }
-        if (err instanceof UnitFrozenError) {
-          deadline ||= Date.now() + this.frozenWaitMs;
-          const now = Date.now();
-          if (now >= deadline)
-            throw new ShardUnavailableError(shard.id, `unit '${key}' stayed frozen for a placement change longer than ${this.frozenWaitMs} ms`, { cause: err });
-          // The freeze ends by a flip (seen as moved or active) long before `until`; poll it briefly.
-          await sleep(Math.max(1, Math.min(CATCH_UP_MS, err.until - now, deadline - now)));
-          continue;
-        }
-        throw err;
-      }
+  #run<T>(key: string, call: (storage: Storage) => Promise<T>): Promise<T> {
+    if (!this.directory.loaded) return this.directory.ready().then(() => this.#follow(key, call, 0, 0));
+    // The first attempt, without an async frame: it is every call's path, a refusal almost none's.
+    let target: Target;
+    let first: Promise<T>;
+    try {
+      target = this.#target(key);
+      first = call(target.storage);
+    } catch (err) {
+      return Promise.reject(err);
     }
+    return first.catch((err: unknown) => this.#refused(err, key, call, target.shard, 0, 0));
+  }
+
+  async #follow<T>(key: string, call: (storage: Storage) => Promise<T>, hops: number, deadline: number): Promise<T> {
+    const { shard, storage } = this.#target(key);
+    try {
+      return await call(storage);
+    } catch (err) {
+      return this.#refused(err, key, call, shard, hops, deadline);
+    }
+  }
+
+  /** After a refusal by `shard`: `moved` re-reads the directory, `frozen` waits; then the call goes again. Anything else is the answer. */
+  async #refused<T>(err: unknown, key: string, call: (storage: Storage) => Promise<T>, shard: Shard, hops: number, deadline: number): Promise<T> {
+    if (err instanceof UnitMovedError) {
+      if (++hops > MAX_HOPS) throw err;
+      await this.directory.refresh(err.epoch);
+      if (this.directory.placement.shardOfKey(key) === shard.id) {
+        deadline ||= Date.now() + this.frozenWaitMs;
+        if (Date.now() >= deadline)
+          throw new ShardUnavailableError(
+            shard.id,
+            `unit '${key}' is marked moved to '${err.toShard}' (epoch ${err.epoch}) but the directory still places it here`,
+            { cause: err },
+          );
+        await sleep(CATCH_UP_MS);
+      }
+      return this.#follow(key, call, hops, deadline);
+    }
+    if (err instanceof UnitFrozenError) {
+      deadline ||= Date.now() + this.frozenWaitMs;
+      const now = Date.now();
+      if (now >= deadline)
+        throw new ShardUnavailableError(shard.id, `unit '${key}' stayed frozen for a placement change longer than ${this.frozenWaitMs} ms`, { cause: err });
+      // The freeze ends by a flip (seen as moved or active) long before `until`; poll it briefly.
+      await sleep(Math.max(1, Math.min(CATCH_UP_MS, err.until - now, deadline - now)));
+      return this.#follow(key, call, hops, deadline);
+    }
+    throw err;
   }
 
   /** The unit's storage: every call goes through `run`. Cached per unit. */
