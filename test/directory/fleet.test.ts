@@ -8,8 +8,16 @@ import { createRouter, type Router } from '../../src/router/router.js';
 import { kill, startChild } from '../helpers/child.js';
 import { fleetRouterConfig, type FleetConfig } from '../helpers/fleet-router.js';
 import { freshTenant } from '../helpers/mixed-router.js';
-import { adminQuery, deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../helpers/servers.js';
+import { adminQuery, deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL, redisDb } from '../helpers/servers.js';
 import { until } from '../helpers/until.js';
+
+/**
+ * The fleet's Redis shards and Redis directory store live in their own Redis database: a pin checks
+ * that the unit holds no data with a SCAN of its shard's whole keyspace, and the propagation
+ * figures count from the pin's start. In db 0, under the full suite's keys, that scan alone took
+ * a pin past 1 s.
+ */
+const FLEET_REDIS = redisDb(9);
 
 function fleet() {
   const directorySchema = freshSchema();
@@ -23,14 +31,14 @@ function fleet() {
   const three: FleetConfig['shards'] = [...two, { id: 'c', pgSchema: cSchema }];
   const config = (shards: FleetConfig['shards'], more: Partial<FleetConfig> = {}): FleetConfig => ({
     pg: PG_URL,
-    redis: REDIS_URL,
+    redis: FLEET_REDIS,
     shards,
     directorySchema,
     ...more,
   });
   const cleanup = async () => {
     for (const s of [directorySchema, cSchema]) await dropSchema(s);
-    for (const p of prefixes) await deleteRedisPrefix(p);
+    for (const p of prefixes) await deleteRedisPrefix(p, FLEET_REDIS);
   };
   return { two, three, config, cleanup, directorySchema, directoryPrefix, cSchema };
 }

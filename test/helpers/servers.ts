@@ -30,11 +30,21 @@ export function freshPrefix(): string {
   return `jstest:${randomBytes(6).toString('hex')}:`;
 }
 
-/** Deletes every key under a test prefix (tests clean up after themselves). */
-export async function deleteRedisPrefix(prefix: string): Promise<number> {
+/**
+ * The test Redis's logical database `db`: for a test whose timings include a SCAN of the whole
+ * keyspace (a pin's emptiness check), which the rest of the suite's keys in db 0 would slow down.
+ */
+export function redisDb(db: number): string {
+  const url = new URL(REDIS_URL);
+  url.pathname = `/${db}`;
+  return url.toString();
+}
+
+/** Deletes every key under a test prefix (tests clean up after themselves), in db 0 unless `url` names another. */
+export async function deleteRedisPrefix(prefix: string, url = REDIS_URL): Promise<number> {
   if (!/^jstest:[0-9a-f]+:$/.test(prefix)) throw new Error(`refusing to delete ${prefix}*`);
   const { Redis } = await import('ioredis');
-  const r = new Redis(REDIS_URL);
+  const r = new Redis(url);
   let deleted = 0;
   try {
     let cursor = '0';
