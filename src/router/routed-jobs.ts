@@ -9,13 +9,17 @@ import type { TenantContext } from './tenant-context.js';
 export class RoutedJobs implements JobStore {
   constructor(readonly ctx: TenantContext) {}
 
-  async create(input: CreateJobInput): Promise<string> {
+  create(input: CreateJobInput): Promise<string> {
     const waiting = this.ctx.ready();
-    if (waiting) await waiting;
-    if (input === null || typeof input !== 'object') throw new InvalidArgumentError('create needs { type, args, queue }');
+    return waiting ? waiting.then(() => this.#create(input)) : this.#create(input);
+  }
+
+  // Not an async function: with the directory loaded, this is every enqueue's path.
+  #create(input: CreateJobInput): Promise<string> {
+    if (input === null || typeof input !== 'object') return Promise.reject(new InvalidArgumentError('create needs { type, args, queue }'));
     // The unit's storage checks the queue name: a bad one belongs to no group, so it goes home and is refused there.
     const unit = this.ctx.unitOfQueue(input.queue);
-    return this.ctx.encode(unit, await this.ctx.on(unit, (s) => s.jobs.create(input)));
+    return this.ctx.on(unit, (s) => s.jobs.create(input)).then((id) => this.ctx.encode(unit, id));
   }
 
   async get(id: string): Promise<JobRecord> {

@@ -73,10 +73,11 @@ function wrapObject(
         w =
           component === 'queues'
             ? (...args: unknown[]) =>
-                intercept(observed() ? siteOf(component, prop, namespace, obj, args) : UNOBSERVED, async () => {
-                  const result = (await method.apply(obj, args)) as FetchedJob | null;
-                  return result && new InterceptedFetchedJob(result, namespace, intercept, observed);
-                })
+                intercept(observed() ? siteOf(component, prop, namespace, obj, args) : UNOBSERVED, () =>
+                  (method.apply(obj, args) as Promise<FetchedJob | null>).then(
+                    (result) => result && new InterceptedFetchedJob(result, namespace, intercept, observed),
+                  ),
+                )
             : component === 'locks'
               ? (...args: unknown[]) =>
                   intercept(observed() ? siteOf(component, prop, namespace, obj, args) : UNOBSERVED, async () => {
