@@ -1,13 +1,17 @@
-import type { FetchedJob } from '../storage/queue.js';
+import type { FetchedJob, QueueStore } from '../storage/queue.js';
 import { InterceptedFetchedJob } from './intercepted-fetched-job.js';
 import { UNOBSERVED, type CallSite, type Interceptor } from './call-site.js';
-import type { Lock } from '../storage/lock.js';
+import type { Lock, LockManager } from '../storage/lock.js';
+import type { DataStore } from '../storage/data.js';
+import type { JobStore } from '../storage/job.js';
+import type { MonitoringApi } from '../storage/monitoring.js';
+import type { ServerRegistry } from '../storage/servers.js';
 import type { Storage } from '../storage/storage.js';
 import { COMMIT_RECORDED, commitRecorded } from '../storage/commit-recorded.js';
 import { recordTransaction } from '../storage/transaction-builder.js';
 import type { RecordedOp, WriteTransaction } from '../storage/transaction.js';
 
-const COMPONENTS = ['jobs', 'queues', 'locks', 'data', 'servers', 'monitoring'] as const;
+type Component = 'jobs' | 'queues' | 'locks' | 'data' | 'servers' | 'monitoring';
 
 /**
  * Wraps a Storage so that every asynchronous call passes through an
@@ -15,19 +19,62 @@ const COMPONENTS = ['jobs', 'queues', 'locks', 'data', 'servers', 'monitoring'] 
  * to be sprinkled through backends.
  */
 export function wrapStorage(storage: Storage, namespace: string, intercept: Interceptor, observed: () => boolean = () => true): Storage {
-  const commit = (ops: readonly RecordedOp[]) => intercept(observed() ? commitSite(namespace, ops) : UNOBSERVED, () => commitRecorded(storage, ops));
-  const wrapped: Record<PropertyKey, unknown> = {
-    // Recorded here, committed below without recording again (see COMMIT_RECORDED).
-    transaction: async <T>(fn: (tx: WriteTransaction) => T | Promise<T>) => {
-      const { result, ops } = await recordTransaction(fn);
-      await commit(ops);
-      return result;
-    },
-    [COMMIT_RECORDED]: commit,
-  };
-  for (const component of COMPONENTS)
-    wrapped[component] = wrapObject(storage[component] as unknown as Record<string, unknown>, component, namespace, intercept, observed, new Map());
-  return wrapped as unknown as Storage;
+  return new WrappedStorage(storage, namespace, intercept, observed);
+}
+
+/**
+ * Each component's wrapper is made on first use: a shard keeps one wrapped storage per unit it has
+ * served, and most units use two or three of the six (all six made up front: 2.8 KB a unit).
+ */
+class WrappedStorage implements Storage {
+  #jobs?: JobStore;
+  #queues?: QueueStore;
+  #locks?: LockManager;
+  #data?: DataStore;
+  #servers?: ServerRegistry;
+  #monitoring?: MonitoringApi;
+
+  constructor(
+    readonly inner: Storage,
+    readonly namespace: string,
+    readonly intercept: Interceptor,
+    readonly observed: () => boolean,
+  ) {}
+
+  get jobs(): JobStore {
+    return (this.#jobs ??= this.#wrap('jobs'));
+  }
+  get queues(): QueueStore {
+    return (this.#queues ??= this.#wrap('queues'));
+  }
+  get locks(): LockManager {
+    return (this.#locks ??= this.#wrap('locks'));
+  }
+  get data(): DataStore {
+    return (this.#data ??= this.#wrap('data'));
+  }
+  get servers(): ServerRegistry {
+    return (this.#servers ??= this.#wrap('servers'));
+  }
+  get monitoring(): MonitoringApi {
+    return (this.#monitoring ??= this.#wrap('monitoring'));
+  }
+
+  #wrap<T>(component: Component): T {
+    const target = this.inner[component] as unknown as Record<string, unknown>;
+    return wrapObject(target, component, this.namespace, this.intercept, this.observed, new Map()) as T;
+  }
+
+  /** Recorded here, committed below without recording again (see COMMIT_RECORDED). */
+  async transaction<T>(fn: (tx: WriteTransaction) => T | Promise<T>): Promise<T> {
+    const { result, ops } = await recordTransaction(fn);
+    await this[COMMIT_RECORDED](ops);
+    return result;
+  }
+
+  [COMMIT_RECORDED](ops: readonly RecordedOp[]): Promise<void> {
+    return this.intercept(this.observed() ? commitSite(this.namespace, ops) : UNOBSERVED, () => commitRecorded(this.inner, ops));
+  }
 }
 
 /** A commit's call site, with the queues it enqueues into and acknowledges from (for telemetry). */
