@@ -222,6 +222,51 @@ test('sweep: lapsed jobs leave the state indexes by themselves, with no monitori
   }
 });
 
+test('sweep: the timer sweeps only namespaces whose jobs lapsed (100 idle ones cost it nothing), after one full pass on a prefix written before the sweep index', async (t) => {
+  const p = `${prefix}sw3:`;
+  const first = new RedisBackend({ url: REDIS_URL, prefix: p, sweepIntervalMs: 150 });
+  let second: RedisBackend | undefined;
+  // The server's own record of every command: the sweeps sent, per namespace.
+  const monitor = await admin.monitor();
+  const sweeps = new Map<string, number>();
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    const key = args.find((a) => a.startsWith(`${p}{`));
+    const ns = key?.slice(p.length + 1, key.indexOf('}'));
+    if (ns !== undefined && args.at(-1) === 'sweep') sweeps.set(ns, (sweeps.get(ns) ?? 0) + 1);
+  });
+  const idleSweeps = () => [...sweeps].filter(([ns]) => ns.startsWith('idle')).reduce((a, [, n]) => a + n, 0);
+  const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  try {
+    for (let i = 0; i < 100; i++) await first.storage(`idle${i}`).jobs.create({ type: 't', args: [], queue: 'q', enqueue: true });
+    t.is(await admin.get(`${p}sweep-indexed`), '1', 'a prefix with no namespace yet is marked indexed at once');
+    await wait(800);
+    t.is(idleSweeps(), 0, 'no idle namespace is swept');
+    await first.close();
+
+    // A prefix written before the sweep index (unmarked): one full pass, then marked.
+    await admin.del(`${p}sweep-indexed`);
+    second = new RedisBackend({ url: REDIS_URL, prefix: p, sweepIntervalMs: 150 });
+    await second.open();
+    const deadline = Date.now() + 10_000;
+    while (idleSweeps() < 100 && Date.now() < deadline) await wait(20);
+    t.is(idleSweeps(), 100, 'the first pass sweeps every namespace once');
+    t.is(await admin.get(`${p}sweep-indexed`), '1');
+
+    const ns = `lapsing-${randomUUID()}`;
+    const id = await second.storage(ns).jobs.create({ type: 't', args: [], queue: 'q', state: { name: 'Succeeded' }, expireInMs: 300 });
+    t.not(await admin.zscore(`${p}sweep`, ns), null, 'a namespace with an expiring job is in the sweep index');
+    await wait(1_200);
+    t.is(await admin.zscore(`${p}{${ns}}:state:Succeeded`, id), null, 'its lapsed job was swept by the timer');
+    t.true((sweeps.get(ns) ?? 0) >= 1, 'the timer swept it');
+    t.is(await admin.zscore(`${p}sweep`, ns), null, 'nothing left to expire: out of the index');
+    t.is(idleSweeps(), 100, 'no idle namespace was swept again');
+  } finally {
+    monitor.disconnect();
+    await first.close();
+    await second?.close();
+  }
+});
+
 test('locks: a killed holder process loses its lock when the lease lapses; the next token is larger', async (t) => {
   const ns = `lock-${randomUUID()}`;
   const holder = await startChild(

@@ -165,6 +165,15 @@ local function enqueue(queue, id)
   register_queue(queue)
 end
 
+-- The backend's sweep index (standalone only, like the work index): the sorted set "<prefix>sweep"
+-- of namespaces with jobs that expire, scored by a lower bound of their earliest expiry. ZADD LT
+-- keeps the lowest; sweep() sets the exact bound, or drops the namespace when nothing expires. The
+-- backend's periodic sweep reads it, so namespaces with nothing to sweep cost it nothing.
+local function sweep_index()
+  local prefix, ns = string.match(B, '^([^{]*){(.*)}:$')
+  return prefix .. 'sweep', ns
+end
+
 -- A job's keys share its expiry; `expiring` lets sweep() drop index entries of lapsed jobs.
 -- `e` is the job's expireAt when the caller just wrote it (nil: read here).
 local function apply_job_expiry(id, e)
@@ -175,6 +184,10 @@ local function apply_job_expiry(id, e)
   if e and e ~= '' then
     for _, key in ipairs(keys) do redis.call('PEXPIREAT', key, e) end
     redis.call('ZADD', B .. 'expiring', e, id)
+    if WORK_INDEX then
+      local index, ns = sweep_index()
+      redis.call('ZADD', index, 'LT', e, ns)
+    end
   else
     for _, key in ipairs(keys) do redis.call('PERSIST', key) end
     redis.call('ZREM', B .. 'expiring', id)
@@ -205,6 +218,11 @@ local function sweep()
     end
     total = total + #ids
   until #ids < 500
+  if WORK_INDEX then
+    local index, ns = sweep_index()
+    local first = redis.call('ZRANGE', B .. 'expiring', 0, 0, 'WITHSCORES')
+    if #first > 0 then redis.call('ZADD', index, first[2], ns) else redis.call('ZREM', index, ns) end
+  end
   return total
 end
 
