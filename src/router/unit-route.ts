@@ -10,7 +10,6 @@ import { unitKey, type Unit } from '../tenancy/unit.js';
 import { routedLocks } from './routed-lock.js';
 
 interface Target {
-  placement: Placement;
   shard: Shard;
   storage: Storage;
 }
@@ -30,6 +29,7 @@ const CATCH_UP_MS = 20;
 export class UnitRoute {
   readonly #storages = new Map<string, Storage>();
   readonly #targets = new Map<string, Target>();
+  #targetsOf: Placement | null = null;
 
   constructor(
     readonly directory: Directory,
@@ -55,13 +55,21 @@ export class UnitRoute {
     return this.#run(unitKey(unit), call);
   }
 
-  /** The unit's shard and its storage there under the current placement; remembered per unit until the placement changes. */
+  /**
+   * The unit's shard and its storage there under the current placement, remembered per unit. A new
+   * placement empties the memo (rather than each entry keeping the placement it was made under,
+   * which kept every placement that an idle unit was last routed by).
+   */
   #target(key: string): Target {
     const placement = this.directory.placement;
+    if (placement !== this.#targetsOf) {
+      this.#targets.clear();
+      this.#targetsOf = placement;
+    }
     let target = this.#targets.get(key);
-    if (target?.placement !== placement) {
+    if (!target) {
       const shard = this.shardById(placement.shardOfKey(key));
-      target = { placement, shard, storage: shard.storage(key) };
+      target = { shard, storage: shard.storage(key) };
       this.#targets.set(key, target);
     }
     return target;

@@ -223,48 +223,47 @@ test('sweep: lapsed jobs leave the state indexes by themselves, with no monitori
 });
 
 test('sweep: the timer sweeps only namespaces whose jobs lapsed (100 idle ones cost it nothing), after one full pass on a prefix written before the sweep index', async (t) => {
-  const p = `${prefix}sw3:`;
-  const first = new RedisBackend({ url: REDIS_URL, prefix: p, sweepIntervalMs: 150 });
-  let second: RedisBackend | undefined;
-  // The server's own record of every command: the sweeps sent, per namespace.
-  const monitor = await admin.monitor();
-  const sweeps = new Map<string, number>();
-  monitor.on('monitor', (_time: string, args: string[]) => {
-    const key = args.find((a) => a.startsWith(`${p}{`));
-    const ns = key?.slice(p.length + 1, key.indexOf('}'));
-    if (ns !== undefined && args.at(-1) === 'sweep') sweeps.set(ns, (sweeps.get(ns) ?? 0) + 1);
-  });
-  const idleSweeps = () => [...sweeps].filter(([ns]) => ns.startsWith('idle')).reduce((a, [, n]) => a + n, 0);
+  // A private server: its command counts are this test's alone. Every sweep is one script call.
+  const private_ = new PrivateRedis(await freePort());
+  await private_.start();
+  cleanups.push(() => private_.kill());
+  const server = new Redis(private_.url);
+  cleanups.push(async () => server.disconnect());
+  const scripts = async () => {
+    const stats = await server.info('commandstats');
+    return [/cmdstat_evalsha:calls=(\d+)/, /cmdstat_eval:calls=(\d+)/].reduce((n, re) => n + Number(re.exec(stats)?.[1] ?? 0), 0);
+  };
   const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  try {
-    for (let i = 0; i < 100; i++) await first.storage(`idle${i}`).jobs.create({ type: 't', args: [], queue: 'q', enqueue: true });
-    t.is(await admin.get(`${p}sweep-indexed`), '1', 'a prefix with no namespace yet is marked indexed at once');
-    await wait(800);
-    t.is(idleSweeps(), 0, 'no idle namespace is swept');
-    await first.close();
+  const first = new RedisBackend({ url: private_.url, prefix, sweepIntervalMs: 150 });
+  cleanups.push(() => first.close());
+  for (let i = 0; i < 100; i++) await first.storage(`idle${i}`).jobs.create({ type: 't', args: [], queue: 'q', enqueue: true });
+  t.is(await server.get(`${prefix}sweep-indexed`), '1', 'a prefix with no namespace yet is marked indexed at once');
+  let before = await scripts();
+  await wait(800);
+  t.is((await scripts()) - before, 0, 'five sweeps of 100 idle namespaces: no script call');
+  await first.close();
 
-    // A prefix written before the sweep index (unmarked): one full pass, then marked.
-    await admin.del(`${p}sweep-indexed`);
-    second = new RedisBackend({ url: REDIS_URL, prefix: p, sweepIntervalMs: 150 });
-    await second.open();
-    const deadline = Date.now() + 10_000;
-    while (idleSweeps() < 100 && Date.now() < deadline) await wait(20);
-    t.is(idleSweeps(), 100, 'the first pass sweeps every namespace once');
-    t.is(await admin.get(`${p}sweep-indexed`), '1');
+  // A prefix written before the sweep index (unmarked): one full pass, then marked.
+  await server.del(`${prefix}sweep-indexed`);
+  const second = new RedisBackend({ url: private_.url, prefix, sweepIntervalMs: 150 });
+  cleanups.push(() => second.close());
+  before = await scripts();
+  await second.open();
+  const deadline = Date.now() + 10_000;
+  while ((await server.get(`${prefix}sweep-indexed`)) !== '1' && Date.now() < deadline) await wait(20);
+  t.is((await scripts()) - before, 100, 'the first pass sweeps every namespace once');
+  before = await scripts();
+  await wait(800);
+  t.is((await scripts()) - before, 0, 'then none again');
 
-    const ns = `lapsing-${randomUUID()}`;
-    const id = await second.storage(ns).jobs.create({ type: 't', args: [], queue: 'q', state: { name: 'Succeeded' }, expireInMs: 300 });
-    t.not(await admin.zscore(`${p}sweep`, ns), null, 'a namespace with an expiring job is in the sweep index');
-    await wait(1_200);
-    t.is(await admin.zscore(`${p}{${ns}}:state:Succeeded`, id), null, 'its lapsed job was swept by the timer');
-    t.true((sweeps.get(ns) ?? 0) >= 1, 'the timer swept it');
-    t.is(await admin.zscore(`${p}sweep`, ns), null, 'nothing left to expire: out of the index');
-    t.is(idleSweeps(), 100, 'no idle namespace was swept again');
-  } finally {
-    monitor.disconnect();
-    await first.close();
-    await second?.close();
-  }
+  const ns = `lapsing-${randomUUID()}`;
+  const id = await second.storage(ns).jobs.create({ type: 't', args: [], queue: 'q', state: { name: 'Succeeded' }, expireInMs: 300 });
+  t.not(await server.zscore(`${prefix}sweep`, ns), null, 'a namespace with an expiring job is in the sweep index');
+  before = await scripts();
+  await wait(1_200);
+  t.is(await server.zscore(`${prefix}{${ns}}:state:Succeeded`, id), null, 'its lapsed job was swept by the timer');
+  t.is(await server.zscore(`${prefix}sweep`, ns), null, 'nothing left to expire: out of the index');
+  t.is((await scripts()) - before, 1, 'one sweep, of that namespace');
 });
 
 test('locks: a killed holder process loses its lock when the lease lapses; the next token is larger', async (t) => {
