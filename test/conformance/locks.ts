@@ -58,8 +58,10 @@ export function lockTests(test: Test, h: Harness): void {
 
   test(`${h.name} locks: a live holder's lease is renewed automatically`, async (t) => {
     const s = await h.storage();
-    const holder = await s.locks.acquire('renewed', { timeoutMs: 0, ttlMs: 1_500 });
-    await delay(3_500);
+    // Over twice the ttl, so only renewals keep it; a ttl of 3 s, since a loaded 2-core run (crash
+    // tests SIGKILLing children beside it) stalled a 1.5 s lease's renewals past its end.
+    const holder = await s.locks.acquire('renewed', { timeoutMs: 0, ttlMs: 3_000 });
+    await delay(7_000);
     await rejectsWithCode(t, s.locks.acquire('renewed', { timeoutMs: 0 }), 'LOCK_TIMEOUT');
     t.false(holder.signal.aborted);
     await holder.release();
