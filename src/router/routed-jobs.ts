@@ -1,5 +1,7 @@
 import type { CreateJobInput, JobRecord, JobStore, StateRecord } from '../storage/job.js';
 import { InvalidArgumentError } from '../storage/errors.js';
+import type { Storage } from '../storage/storage.js';
+import type { Unit } from '../tenancy/unit.js';
 import type { TenantContext } from './tenant-context.js';
 
 /**
@@ -22,31 +24,27 @@ export class RoutedJobs implements JobStore {
     return this.ctx.on(unit, (s) => s.jobs.create(input)).then((id) => this.ctx.encode(unit, id));
   }
 
-  async get(id: string): Promise<JobRecord> {
-    const waiting = this.ctx.ready();
-    if (waiting) await waiting;
-    const { unit, backendId } = this.ctx.decode(id);
-    return this.ctx.record(unit, await this.ctx.byId(unit, backendId, (s, bid) => s.jobs.get(bid)));
+  get(id: string): Promise<JobRecord> {
+    return this.#byId(id, async (s, backendId, unit) => this.ctx.record(unit, await s.jobs.get(backendId)));
   }
 
-  async history(id: string): Promise<StateRecord[]> {
-    const waiting = this.ctx.ready();
-    if (waiting) await waiting;
-    const { unit, backendId } = this.ctx.decode(id);
-    return this.ctx.byId(unit, backendId, (s, bid) => s.jobs.history(bid));
+  history(id: string): Promise<StateRecord[]> {
+    return this.#byId(id, (s, backendId) => s.jobs.history(backendId));
   }
 
-  async getParameter(id: string, name: string): Promise<string | null> {
-    const waiting = this.ctx.ready();
-    if (waiting) await waiting;
-    const { unit, backendId } = this.ctx.decode(id);
-    return this.ctx.byId(unit, backendId, (s, bid) => s.jobs.getParameter(bid, name));
+  getParameter(id: string, name: string): Promise<string | null> {
+    return this.#byId(id, (s, backendId) => s.jobs.getParameter(backendId, name));
   }
 
-  async setParameter(id: string, name: string, value: string): Promise<void> {
+  setParameter(id: string, name: string, value: string): Promise<void> {
+    return this.#byId(id, (s, backendId) => s.jobs.setParameter(backendId, name, value));
+  }
+
+  /** Once the directory has loaded: the call on the unit the id names, by the id its shard knows. */
+  async #byId<T>(id: string, call: (storage: Storage, backendId: string, unit: Unit) => Promise<T>): Promise<T> {
     const waiting = this.ctx.ready();
     if (waiting) await waiting;
     const { unit, backendId } = this.ctx.decode(id);
-    return this.ctx.byId(unit, backendId, (s, bid) => s.jobs.setParameter(bid, name, value));
+    return this.ctx.byId(unit, backendId, (s, bid) => call(s, bid, unit));
   }
 }

@@ -1,4 +1,4 @@
-import { LEASE } from '../storage/fetched-job.js';
+import { LEASE, leaseOf, type Lease } from '../storage/fetched-job.js';
 import type { JobRecord } from '../storage/job.js';
 import type { FetchedJob } from '../storage/queue.js';
 import { UNOBSERVED, type CallSite, type Interceptor } from './call-site.js';
@@ -28,8 +28,8 @@ export class InterceptedFetchedJob implements FetchedJob {
     return this.inner.job;
   }
   /** The delivery behind it, for the transaction that acknowledges it (removeFromQueue). */
-  get [LEASE](): unknown {
-    return (this.inner as unknown as { [LEASE]?: unknown })[LEASE];
+  get [LEASE](): Lease | undefined {
+    return leaseOf(this.inner);
   }
 
   ack(): Promise<void> {

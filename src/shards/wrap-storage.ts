@@ -117,21 +117,16 @@ function wrapObject(
       if (!w) {
         const method = value as (...a: unknown[]) => Promise<unknown>;
         // Only what a call hands out (a fetched job, a lock) needs wrapping on the way back.
-        w =
+        const handedOut =
           component === 'queues'
-            ? (...args: unknown[]) =>
-                intercept(observed() ? siteOf(component, prop, namespace, obj, args) : UNOBSERVED, () =>
-                  (method.apply(obj, args) as Promise<FetchedJob | null>).then(
-                    (result) => result && new InterceptedFetchedJob(result, namespace, intercept, observed),
-                  ),
-                )
+            ? (result: unknown) => result && new InterceptedFetchedJob(result as FetchedJob, namespace, intercept, observed)
             : component === 'locks'
-              ? (...args: unknown[]) =>
-                  intercept(observed() ? siteOf(component, prop, namespace, obj, args) : UNOBSERVED, async () => {
-                    const result = await method.apply(obj, args);
-                    return wrapObject(result as unknown as Record<string, unknown>, 'lock', namespace, intercept, observed, null) as Lock;
-                  })
-              : (...args: unknown[]) => intercept(observed() ? siteOf(component, prop, namespace, obj, args) : UNOBSERVED, () => method.apply(obj, args));
+              ? (result: unknown) => wrapObject(result as Record<string, unknown>, 'lock', namespace, intercept, observed, null) as Lock
+              : null;
+        w = (...args: unknown[]) =>
+          intercept(observed() ? siteOf(component, prop, namespace, obj, args) : UNOBSERVED, () =>
+            handedOut ? method.apply(obj, args).then(handedOut) : method.apply(obj, args),
+          );
         methods?.set(prop, w);
       }
       return w;

@@ -62,11 +62,6 @@ export class Placement {
     return this.pins.get(key) ?? this.table.shardOf(key);
   }
 
-  /** The unit a tenant's queue belongs to: its group's, or the tenant's home. */
-  unitOfQueue(tenant: string, queue: string): Unit {
-    return { tenant, group: this.groupOfQueue(tenant, queue) };
-  }
-
   /** The queue group a tenant's queue belongs to, or null for the tenant's home. */
   groupOfQueue(tenant: string, queue: string): string | null {
     return this.#groupOfQueue.get(tenant)?.get(queue) ?? null;

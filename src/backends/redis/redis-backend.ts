@@ -349,7 +349,10 @@ export class RedisBackend implements Backend {
    * Runs every sweepIntervalMs by itself.
    */
   async sweep(): Promise<number> {
-    const namespaces = await this.namespaces();
+    return this.#sweepEach(await this.namespaces());
+  }
+
+  async #sweepEach(namespaces: readonly string[]): Promise<number> {
     const removed = await Promise.all(namespaces.map((ns) => this.#monitor(ns, ['sweep']) as Promise<number>));
     return removed.reduce((a, b) => a + b, 0);
   }
@@ -366,7 +369,7 @@ export class RedisBackend implements Backend {
   async #periodicSweep(): Promise<number> {
     const client = this.#client;
     if (!(client instanceof Redis)) return this.sweep();
-    const indexed = `${this.options.prefix}sweep-indexed`;
+    const indexed = this.#sweepIndexedKey;
     if (!this.#indexed) this.#indexed = (await this.#run(() => client.exists(indexed))) === 1;
     if (!this.#indexed) {
       const n = await this.sweep();
@@ -377,10 +380,14 @@ export class RedisBackend implements Backend {
     let removed = 0;
     for (;;) {
       const due = await this.#run(() => client.zrangebyscore(`${this.options.prefix}sweep`, '-inf', Date.now(), 'LIMIT', 0, SWEEP_BATCH));
-      const counts = await Promise.all(due.map((ns) => this.#monitor(ns, ['sweep']) as Promise<number>));
-      removed += counts.reduce((a, b) => a + b, 0);
+      removed += await this.#sweepEach(due);
       if (due.length < SWEEP_BATCH) return removed;
     }
+  }
+
+  /** Set once the sweep index covers every namespace of the prefix. */
+  get #sweepIndexedKey(): string {
+    return `${this.options.prefix}sweep-indexed`;
   }
 
   /**
@@ -390,10 +397,9 @@ export class RedisBackend implements Backend {
   #indexNewServer(): void {
     const client = this.#client;
     if (!(client instanceof Redis) || this.options.sweepIntervalMs === 0) return;
-    const p = this.options.prefix;
     void Promise.resolve()
       .then(async () => {
-        if ((await client.scard(`${p}namespaces`)) === 0) await client.set(`${p}sweep-indexed`, '1', 'NX');
+        if ((await client.scard(`${this.options.prefix}namespaces`)) === 0) await client.set(this.#sweepIndexedKey, '1', 'NX');
       })
       .catch(() => {});
   }
