@@ -39,10 +39,21 @@ test("a slow, then cut link to one shard: other shards' tenants see no error and
   let running = true;
   let loops: Array<Promise<void>> = [];
   try {
-    await router.open();
     const others = [router.tenant('onmem'), router.tenant('onpg')];
     const victim = router.tenant('far');
-    await cycle(victim);
+    // Set-up, before any fault: on a loaded machine the first connection through the proxy can take
+    // longer than the 300 ms connect timeout the fault phases need (seen only with ~40 test files at
+    // once). What is tested starts once the victim's shard has answered.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await router.open();
+        await cycle(victim);
+        break;
+      } catch (err) {
+        if (attempt === 10) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
     // The others run all along, counting errors and their slowest call.
     let otherErrors = 0;
     let otherCycles = 0;
