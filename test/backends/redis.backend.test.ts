@@ -4,6 +4,7 @@ import calculateSlot from 'cluster-key-slot';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
+import type { Storage } from '../../src/storage/storage.js';
 import { enqueueJob, fetchOrNull } from '../conformance/helpers.js';
 import { kill, startChild } from '../helpers/child.js';
 import { freePort, PrivateRedis } from '../helpers/redis-server.js';
@@ -264,6 +265,57 @@ test('sweep: the timer sweeps only namespaces whose jobs lapsed (100 idle ones c
   t.is(await server.zscore(`${prefix}{${ns}}:state:Succeeded`, id), null, 'its lapsed job was swept by the timer');
   t.is(await server.zscore(`${prefix}sweep`, ns), null, 'nothing left to expire: out of the index');
   t.is((await scripts()) - before, 1, 'one sweep, of that namespace');
+});
+
+test('hasData: a new unit is answered without a SCAN; units written before the mark are found by one pass, then marked', async (t) => {
+  // A private server: its SCAN count is this test's alone. A SCAN reads the whole keyspace, with the unit frozen during a pin.
+  const private_ = new PrivateRedis(await freePort());
+  await private_.start();
+  cleanups.push(() => private_.kill());
+  const server = new Redis(private_.url);
+  cleanups.push(async () => server.disconnect());
+  const scans = async () => Number(/cmdstat_scan:calls=(\d+)/.exec(await server.info('commandstats'))?.[1] ?? 0);
+  const writer = new RedisBackend({ url: private_.url, prefix, sweepIntervalMs: 0 });
+  cleanups.push(() => writer.close());
+  const kinds = {
+    job: (s: Storage) => s.jobs.create({ type: 't', args: [], queue: 'q', enqueue: true }).then(() => {}),
+    hash: (s: Storage) => s.transaction((tx) => tx.hashSet('h', { a: '1' })),
+    lock: (s: Storage) => s.locks.acquire('r', { timeoutMs: 0 }).then((l) => l.release()),
+    server: (s: Storage) => s.servers.announce('srv', { queues: ['q'], workerCount: 1 }),
+  };
+  const units = Object.keys(kinds).flatMap((kind) => Array.from({ length: 5 }, (_, i) => `${kind}-${i}`));
+  for (const unit of units) await kinds[unit.split('-')[0] as keyof typeof kinds](writer.storage(unit));
+  for (const unit of units) t.is(await server.hget(`${prefix}{${unit}}:own`, 'used'), '1', `${unit}: its write marked it`);
+
+  // As a prefix written by an earlier version: no marks, no prefix flag.
+  for (const unit of units) await server.hdel(`${prefix}{${unit}}:own`, 'used');
+  const reader = new RedisBackend({ url: private_.url, prefix, sweepIntervalMs: 0 });
+  cleanups.push(() => reader.close());
+  let before = await scans();
+  t.false(await reader.hasData('never-written'));
+  t.true((await scans()) - before > 0, 'the first call of a process on an unmarked prefix SCANs it once');
+  t.is(await server.get(`${prefix}units-marked`), '1');
+  for (const unit of units) t.true(await reader.hasData(unit), `${unit} found by the pass`);
+
+  before = await scans();
+  for (let i = 0; i < 20; i++) t.false(await reader.hasData(`fresh-${i}`));
+  for (const unit of units.filter((u) => u.startsWith('job') || u.startsWith('server'))) t.true(await reader.hasData(unit));
+  t.is((await scans()) - before, 0, 'then no SCAN: for new units, nor for units with jobs or servers');
+
+  const lapsing = 'lapsing';
+  await reader.storage(lapsing).transaction((tx) => {
+    tx.hashSet('h', { a: '1' });
+    tx.expire('hash', 'h', 200);
+  });
+  t.true(await reader.hasData(lapsing));
+  await new Promise((r) => setTimeout(r, 400));
+  t.false(await reader.hasData(lapsing), 'marked, but its data lapsed: the SCAN says empty');
+
+  await reader.clearUnit('job-0');
+  before = await scans();
+  t.false(await reader.hasData('job-0'));
+  t.is((await scans()) - before, 0, 'a cleared unit is unmarked: no SCAN to say it is empty');
+  await deleteRedisPrefix(prefix, private_.url);
 });
 
 test('locks: a killed holder process loses its lock when the lease lapses; the next token is larger', async (t) => {

@@ -56,7 +56,7 @@ export function ownershipTests(test: Test, name: string, backend: Backend): void
     return { ns, s, jobId };
   };
 
-  test(`${name} ownership: a new namespace is active and holds nothing; a job, a structure or a lock makes it hold data`, async (t) => {
+  test(`${name} ownership: a new namespace is active and holds nothing; a job, a structure, a lock or a server makes it hold data`, async (t) => {
     const ns = `own-${randomUUID()}`;
     t.deepEqual(await backend.ownership(ns), { state: 'active' });
     t.false(await backend.hasData(ns));
@@ -67,6 +67,9 @@ export function ownershipTests(test: Test, name: string, backend: Backend): void
     t.true(await backend.hasData(locked), 'a released lock keeps its fencing counter, which must not restart elsewhere');
     const { ns: withJob } = await fresh();
     t.true(await backend.hasData(withJob));
+    const announced = `own-${randomUUID()}`;
+    await backend.storage(announced).servers.announce('srv', { queues: ['q'], workerCount: 1 });
+    t.true(await backend.hasData(announced), 'a server record is data: it moves with the unit');
   });
 
   test(`${name} ownership: a moved unit refuses every write, fetch and read with UnitMovedError naming the new shard and epoch, and writes nothing`, async (t) => {

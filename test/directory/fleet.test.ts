@@ -158,22 +158,22 @@ function watchedTenants(admin: Router): string[] {
 
 /**
  * Pins each watched tenant elsewhere, one change at a time, and measures how long each change
- * takes to reach each child (from the start of the pin, its freeze and emptiness checks included:
- * an upper bound). Asserts that every change reached every child, which routes by it.
+ * takes to reach each child: from the write of its epoch (the record's writtenAt), which is what
+ * "within 1 s" is about, and from the start of the pin (its freeze and emptiness checks included).
+ * Asserts that every change reached every child, which routes by it.
  */
 async function propagation(
   t: ExecutionContext,
   admin: Router,
   watched: string[],
   children: Watcher[],
-): Promise<Map<string, { p50: number; max: number; maxAfterReturn: number }>> {
+): Promise<Map<string, { p50: number; max: number; maxFromStart: number }>> {
   const seen = followEpochs(children);
   const delays = new Map<ChildProcess, number[]>(children.map((c) => [c.child, []]));
-  const afterReturn = new Map<ChildProcess, number[]>(children.map((c) => [c.child, []]));
+  const fromStart = new Map<ChildProcess, number[]>(children.map((c) => [c.child, []]));
   for (const [i, tn] of watched.entries()) {
-    const wrote = Date.now();
-    const { epoch } = await admin.admin.pin(tn, i % 2 ? 'b' : 'c');
-    const returned = Date.now();
+    const started = Date.now();
+    const { epoch, writtenAt } = await admin.admin.pin(tn, i % 2 ? 'b' : 'c');
     const deadline = Date.now() + 3_000;
     while (children.some((c) => !seen.get(c.child)!.has(epoch)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     for (const c of children) {
@@ -181,14 +181,14 @@ async function propagation(
       t.truthy(got, `epoch ${epoch} reached the ${c.label} process`);
       if (!got) continue;
       t.is(got.shards[i], i % 2 ? 'b' : 'c', 'and it routes by it');
-      delays.get(c.child)!.push(got.at - wrote);
-      afterReturn.get(c.child)!.push(got.at - returned);
+      delays.get(c.child)!.push(got.at - writtenAt);
+      fromStart.get(c.child)!.push(got.at - started);
     }
   }
-  const out = new Map<string, { p50: number; max: number; maxAfterReturn: number }>();
+  const out = new Map<string, { p50: number; max: number; maxFromStart: number }>();
   for (const c of children) {
     const s = [...delays.get(c.child)!].sort((a, b) => a - b);
-    out.set(c.label, { p50: s[Math.floor(s.length / 2)] ?? NaN, max: s.at(-1) ?? NaN, maxAfterReturn: Math.max(...afterReturn.get(c.child)!) });
+    out.set(c.label, { p50: s[Math.floor(s.length / 2)] ?? NaN, max: s.at(-1) ?? NaN, maxFromStart: Math.max(...fromStart.get(c.child)!) });
   }
   return out;
 }
@@ -209,7 +209,8 @@ test('a directory change reaches another process within 1 s by push, and by poll
     const push = d.get('pushed')!;
     const poll = d.get('polling')!;
     t.log(
-      `propagation push p50 ${push.p50.toFixed(1)} ms max ${push.max.toFixed(1)} ms; polling (200 ms) p50 ${poll.p50.toFixed(1)} ms max ${poll.max.toFixed(1)} ms`,
+      `propagation from the write: push p50 ${push.p50.toFixed(1)} ms max ${push.max.toFixed(1)} ms; polling (200 ms) p50 ${poll.p50.toFixed(1)} ms max ${poll.max.toFixed(1)} ms` +
+        ` (from the start of the pin: max ${push.maxFromStart.toFixed(1)} / ${poll.maxFromStart.toFixed(1)} ms)`,
     );
     t.true(push.max < 1_000, `push max ${push.max} ms`);
     t.true(poll.max < 1_000, `poll max ${poll.max} ms`);
@@ -275,10 +276,9 @@ for (const store of ['postgres', 'redis'] as const) {
       );
       const d = (await propagation(t, admin, watched, [{ label: 'push-killed', child: child.child }])).get('push-killed')!;
       t.log(
-        `${store} store, push connections killed ${killed} times: propagation from the start of each change p50 ${d.p50.toFixed(1)} ms max ${d.max.toFixed(1)} ms, from its return max ${d.maxAfterReturn.toFixed(1)} ms (polling every 200 ms)`,
+        `${store} store, push connections killed ${killed} times: propagation from the write p50 ${d.p50.toFixed(1)} ms max ${d.max.toFixed(1)} ms, from the start of the pin max ${d.maxFromStart.toFixed(1)} ms (polling every 200 ms)`,
       );
-      // From the change's return: on a loaded machine the change itself (a freeze, emptiness checks, two writes) can take most of a second.
-      t.true(d.maxAfterReturn < 1_000, `max ${d.maxAfterReturn} ms after the change returned`);
+      t.true(d.max < 1_000, `max ${d.max} ms after the change was written`);
     } finally {
       killing = false;
       await killer;

@@ -6,14 +6,14 @@ import type { Backend, QueueDepth, Storage } from '../../storage/storage.js';
 import { checkName, checkNames, checkQueues } from '../../storage/validate.js';
 import type { RunCommand } from './redis-data.js';
 import { mapRedisError } from './redis-errors.js';
-import { RedisKeys } from './redis-keys.js';
+import { isDataKey, RedisKeys } from './redis-keys.js';
 import { RedisNamespace } from './redis-namespace.js';
 import { redisOptionsSchema, type RedisBackendOptions, type ResolvedRedisOptions } from './redis-options.js';
 import { registerScripts, type RunScript } from './redis-scripts.js';
 import { RedisWaker } from './redis-waker.js';
 import type { UnitOwnership } from '../../storage/ownership.js';
 import { importAll, type ItemRef, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
-import { globEscape, namespaceKeys } from './redis-unit-stream.js';
+import { globEscape, namespaceKeys, scanKeys } from './redis-unit-stream.js';
 
 /**
  * A backend on one Redis server (or one Cluster) through ioredis. Every
@@ -45,6 +45,7 @@ export class RedisBackend implements Backend {
   #sweeper: NodeJS.Timeout | undefined;
   /** Whether the sweep index covers every namespace of this prefix (see #periodicSweep). */
   #indexed = false;
+  #marking: Promise<boolean> | undefined;
   #closed = false;
 
   constructor(options: RedisBackendOptions) {
@@ -201,8 +202,45 @@ export class RedisBackend implements Backend {
     return this.#namespace(namespace).driver.setOwnership(own);
   }
 
-  hasData(namespace: string): Promise<boolean> {
-    return this.#namespace(namespace).driver.hasData();
+  async hasData(namespace: string): Promise<boolean> {
+    const driver = this.#namespace(namespace).driver;
+    return driver.hasData(await this.#unitsMarked());
+  }
+
+  /** Whether every unit of this prefix that holds data carries the `used` mark (RedisNamespace.hasData); once per process. */
+  #unitsMarked(): Promise<boolean> {
+    this.#marking ??= this.#markUnits().catch((err: unknown) => {
+      this.#marking = undefined;
+      throw err;
+    });
+    return this.#marking;
+  }
+
+  /**
+   * Units written before the mark existed lack it. So the first hasData of a process on a prefix
+   * not yet marked `units-marked` SCANs the prefix once (what every hasData cost before) and marks
+   * each unit holding data, then the prefix. Writers mark their units themselves meanwhile, so
+   * none is missed. Processes of an older version write without marking: upgrade them all first.
+   */
+  async #markUnits(): Promise<boolean> {
+    const prefix = this.options.prefix;
+    const flag = `${prefix}units-marked`;
+    if ((await this.#run((c) => c.exists(flag))) === 1) return true;
+    const start = prefix.length + 1;
+    const holding = new Set<string>();
+    await scanKeys(this.#run, `${globEscape(prefix)}{*`, (found) => {
+      for (const k of found) {
+        const close = k.indexOf('}:', start);
+        if (close > 0 && isDataKey(k.slice(close + 2))) holding.add(k.slice(start, close));
+      }
+      return false;
+    });
+    const units = [...holding];
+    for (let i = 0; i < units.length; i += 100) {
+      await Promise.all(units.slice(i, i + 100).map((ns) => this.#run((c) => c.hset(new RedisKeys(prefix, ns).ownership, 'used', '1'))));
+    }
+    await this.#run((c) => c.set(flag, '1'));
+    return true;
   }
 
   async units(): Promise<string[]> {

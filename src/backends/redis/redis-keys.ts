@@ -56,3 +56,10 @@ export class RedisKeys {
     return dot > 0 && /^[1-9]\d*$/.test(id.slice(0, dot)) && id.slice(dot + 1) === this.idTag;
   }
 }
+
+/**
+ * Whether a key (its name after the namespace's base) holds the unit's data. Bookkeeping that
+ * outlives the data counts too: an id or fencing counter restarted elsewhere would reuse ids and tokens.
+ */
+export const isDataKey = (name: string): boolean => DATA_KEY.test(name);
+const DATA_KEY = /^(job:|q:|ql:|h:|z:|l:|c:|lock:|fence:|seq:|servers$)/;

@@ -8,7 +8,7 @@ import type { FetchStateChange } from '../../storage/queue.js';
 import type { ServerInfo, ServerRecord } from '../../storage/servers.js';
 import type { WriteOp } from '../../storage/transaction.js';
 import { RedisData, type RunCommand } from './redis-data.js';
-import type { RedisKeys } from './redis-keys.js';
+import { isDataKey, type RedisKeys } from './redis-keys.js';
 import type { RunScript, ScriptName } from './redis-scripts.js';
 import type { RedisWaker } from './redis-waker.js';
 import { pushOpArgs, splitToken, stateArgs } from './redis-args.js';
@@ -132,10 +132,26 @@ export class RedisNamespace implements NamespaceDriver {
     });
   }
 
-  async hasData(): Promise<boolean> {
-    // Bookkeeping that outlives the data counts too: an id or fencing counter restarted elsewhere would reuse ids and tokens.
-    const dataKey = /^(job:|q:|ql:|h:|z:|l:|c:|lock:|fence:|seq:|servers$)/;
-    return scanKeys(this.run, namespacePattern(this.keys), (found) => found.some((k) => dataKey.test(k.slice(this.keys.base.length))));
+  /**
+   * Whether the unit holds data. `marked`: every script that writes on this prefix sets the `used`
+   * field of the ownership record (common.lua refusal), so a unit without it holds nothing, and one
+   * with an id counter or a server does: answered without a SCAN, which reads the whole keyspace.
+   */
+  async hasData(marked = false): Promise<boolean> {
+    if (marked) {
+      const base = this.keys.base;
+      const [used, fixed] = await this.run((c) =>
+        c
+          .pipeline()
+          .hget(this.keys.ownership, 'used')
+          .exists(`${base}seq:job`, `${base}seq:q`, `${base}servers`)
+          .exec()
+          .then((r) => r!.map(([err, v]) => (err ? Promise.reject(err) : v))),
+      );
+      if (used === null) return false;
+      if ((fixed as number) > 0) return true;
+    }
+    return scanKeys(this.run, namespacePattern(this.keys), (found) => found.some((k) => isDataKey(k.slice(this.keys.base.length))));
   }
 
   exportUnit(): AsyncIterable<UnitItem[]> {
@@ -172,6 +188,7 @@ export class RedisNamespace implements NamespaceDriver {
     const doomed = (await namespaceKeys(this.run, this.keys)).filter((k) => k !== this.keys.ownership);
     // One slot (the namespace's hash tag): a multi-key UNLINK is fine on a Cluster too.
     for (let i = 0; i < doomed.length; i += 500) await this.run((c) => c.unlink(...doomed.slice(i, i + 500)));
+    await this.run((c) => c.hdel(this.keys.ownership, 'used'));
   }
 
   async createJob(row: NewJobRow): Promise<string> {

@@ -3,7 +3,7 @@
 -- pushOpArgs): each a code and its values. Lua cannot roll back, so every precondition (the jobs
 -- exist, the leases hold) is checked before the first write.
 -- Returns {'JOB_NOT_FOUND', id}, {'LEASE_LOST', queue} or {'OK'}.
-do local refused = refusal() if refused then return refused end end
+do local refused = refusal(true) if refused then return refused end end
 local ARITY = { S = 6, A = 6, P = 3, E = 2, N = 1, Q = 2, R = 3, HD = 1, ZA = 3, ZR = 2, ZD = 1,
   LI = 2, LR = 2, LT = 3, LD = 1, CI = 3, X = 3, XP = 2 }
 -- Ops whose first value is a job id.

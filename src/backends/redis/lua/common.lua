@@ -18,14 +18,21 @@ end
 -- While a move copies the unit, its ownership record has `track` set, and every write records a
 -- ref of what it changed (unit-stream.ts ItemRef) in the set B..'chg' for the move's catch-up.
 -- Read by refusal() in the same HMGET, so a write pays nothing for it when no move runs.
+-- A script that may create data calls refusal(true): the record's `used` field is set once, so the
+-- backend's hasData answers "never written" for a new unit without SCANning the keyspace (a pin's
+-- emptiness check, with the unit frozen). Only clearUnit removes it (redis-namespace.ts).
 local TRACKING = false
 
-local function refusal()
-  local o = redis.call('HMGET', B .. 'own', 'state', 'to', 'epoch', 'until', 'track')
+local function mark_used()
+  redis.call('HSET', B .. 'own', 'used', '1')
+end
+
+local function refusal(writes)
+  local o = redis.call('HMGET', B .. 'own', 'state', 'to', 'epoch', 'until', 'track', 'used')
   TRACKING = o[5] == '1'
-  if not o[1] then return nil end
   if o[1] == 'moved' then return redis.error_reply('UNIT_MOVED ' .. o[3] .. ' ' .. o[2]) end
   if o[1] == 'frozen' and tonumber(o[4]) > now_ms() then return redis.error_reply('UNIT_FROZEN ' .. o[4]) end
+  if writes and not o[6] then mark_used() end
   return nil
 end
 

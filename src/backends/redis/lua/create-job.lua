@@ -6,7 +6,7 @@
 -- The batch's ids and queue places are drawn with one INCRBY each, and its state-index and queue
 -- entries written with one ZADD per state and per queue: commands a create made per job (six per
 -- job before, two now: the history's RPUSH and the job's HSET).
-do local refused = refusal() if refused then return refused end end
+do local refused = refusal(true) if refused then return refused end end
 local now = now_ms()
 local ids = {}
 local n_jobs, n_enqueued = 0, 0

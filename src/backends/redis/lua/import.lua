@@ -7,6 +7,7 @@
 -- (keeping its place), 'entry-del' and 'del-*' remove what is gone at the source.
 -- Returns the member of each 'entry' written, in order (the caller maps the source's entries to them).
 local items = cjson.decode(ARGV[4])
+mark_used()
 local enqueued = false
 local members = {}
 local function expire_at(key, at)

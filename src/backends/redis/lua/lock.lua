@@ -1,7 +1,7 @@
 -- Locks. KEYS[1] = lock key (holds the holder's token), KEYS[2] = fence counter.
 -- ARGV: B, action ('acquire' | 'extend' | 'release'), ttl ms, token.
 -- acquire: the new token, or nil if held. extend: 1 or 0. release: nil.
-do local refused = refusal() if refused then return refused end end
+do local refused = refusal(true) if refused then return refused end end
 local action = ARGV[2]
 -- KEYS[1] is B .. 'lock:' .. resource.
 track('k:' .. string.sub(KEYS[1], #B + 6))

@@ -4,7 +4,7 @@
 --   timed-out ms -> count removed;  list -> { {infoJSON, heartbeat ms}... }
 local action = ARGV[2]
 if action ~= 'list' then
-  local refused = refusal()
+  local refused = refusal(true)
   if refused then return refused end
 end
 local servers, beats = B .. 'servers', B .. 'beats'
