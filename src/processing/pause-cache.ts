@@ -3,8 +3,8 @@ import type { Storage } from '../storage/storage.js';
 
 /** How long a tenant's pauses are trusted once read: a pause stops new starts within a second. */
 export const PAUSE_TTL_MS = 800;
-/** Past this many cached tenants, lapsed entries are dropped. */
-const MAX_CACHED = 10_000;
+/** Lapsed entries are dropped once the cache has doubled since the last time (and holds this many). */
+const PRUNE_FROM = 1_024;
 
 /**
  * A server's view of its tenants' pauses (router.admin.pause), read from each
@@ -13,6 +13,7 @@ const MAX_CACHED = 10_000;
  */
 export class PauseCache {
   readonly #cache = new Map<string, { at: number; pauses: Promise<Pauses> }>();
+  #pruneAt = PRUNE_FROM;
 
   constructor(
     readonly storageOf: (tenant: string) => Storage,
@@ -28,7 +29,11 @@ export class PauseCache {
       // (16 reads, each with its ownership check, for 16 jobs of 1,000 tenants × 20 in bench:tenants).
       const read = this.storageOf(tenant).data.hashGetAll(PAUSED_HASH).then(pausesOf);
       entry = { at: now, pauses: read };
-      if (this.#cache.size >= MAX_CACHED) for (const [k, e] of this.#cache) if (now - e.at > this.ttlMs) this.#cache.delete(k);
+      if (this.#cache.size >= this.#pruneAt) {
+        // Tenants served once and gone idle leave no entry for good: the cache stays about twice the active ones.
+        for (const [k, e] of this.#cache) if (now - e.at > this.ttlMs) this.#cache.delete(k);
+        this.#pruneAt = Math.max(PRUNE_FROM, this.#cache.size * 2);
+      }
       this.#cache.set(tenant, entry);
       const mine = entry;
       read.catch(() => {

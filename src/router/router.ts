@@ -19,6 +19,7 @@ import { TenantContext } from './tenant-context.js';
 import { tenantStorage } from './tenant-storage.js';
 import { routerAdmin, type RouterAdmin } from './router-admin.js';
 import { UnitRoute } from './unit-route.js';
+import { WeakCache } from '../storage/weak-cache.js';
 
 export type { RouterAdmin } from './router-admin.js';
 
@@ -82,7 +83,8 @@ export class Router {
   readonly admin: RouterAdmin;
   readonly #shards: Map<string, Shard>;
   readonly #route: UnitRoute;
-  readonly #tenants = new Map<string, Storage>();
+  /** Anchored on the context: a delivery names the context it was fetched through, which must stay the tenant's while it is held. */
+  readonly #tenants = new WeakCache<{ ctx: TenantContext; storage: Storage }>((t) => t.ctx);
   readonly #metrics: ShardTelemetry;
   readonly #storageTracer: Tracer | null;
   readonly #circuitBreaker: CircuitBreakerOptions | undefined;
@@ -140,16 +142,14 @@ export class Router {
     return this.#shards;
   }
 
-  /** The storage of one tenant: the whole contract, routed to its shards. The same object for the same id. */
+  /** The storage of one tenant: the whole contract, routed to its shards. The same object for the same id while it is in use. */
   tenant(id: string): Storage {
     if (this.#closed) throw new InvalidArgumentError('this router is closed');
     checkTenantId(id);
-    let s = this.#tenants.get(id);
-    if (!s) {
-      s = tenantStorage(new TenantContext(id, this.#route));
-      this.#tenants.set(id, s);
-    }
-    return s;
+    return this.#tenants.getOrMake(id, () => {
+      const ctx = new TenantContext(id, this.#route);
+      return { ctx, storage: tenantStorage(ctx) };
+    }).storage;
   }
 
   /** A tenant's fair-share weight from the tenant map (1 when it sets none): what a server over this router gives it. */

@@ -8,6 +8,7 @@ import { COMMIT_RECORDED, commitRecorded } from '../storage/commit-recorded.js';
 import type { RecordedOp, WriteTransaction } from '../storage/transaction.js';
 import { unitKey, type Unit } from '../tenancy/unit.js';
 import { routedLocks } from './routed-lock.js';
+import { WeakCache } from '../storage/weak-cache.js';
 
 interface Target {
   shard: Shard;
@@ -27,8 +28,9 @@ const CATCH_UP_MS = 20;
  * written by a refused call, so retrying it is safe.
  */
 export class UnitRoute {
-  readonly #storages = new Map<string, Storage>();
-  readonly #targets = new Map<string, Target>();
+  readonly #storages = new WeakCache<Storage>();
+  /** Lives while its shard storage does: an idle unit's memo goes with it. */
+  readonly #targets = new WeakCache<Target>((target) => target.storage);
   #targetsOf: Placement | null = null;
 
   constructor(
@@ -66,13 +68,10 @@ export class UnitRoute {
       this.#targets.clear();
       this.#targetsOf = placement;
     }
-    let target = this.#targets.get(key);
-    if (!target) {
+    return this.#targets.getOrMake(key, () => {
       const shard = this.shardById(placement.shardOfKey(key));
-      target = { shard, storage: shard.storage(key) };
-      this.#targets.set(key, target);
-    }
-    return target;
+      return { shard, storage: shard.storage(key) };
+    });
   }
 
   #run<T>(key: string, call: (storage: Storage) => Promise<T>): Promise<T> {
@@ -130,12 +129,7 @@ export class UnitRoute {
   /** The unit's storage: every call goes through `run`. Cached per unit. */
   storage(unit: Unit): Storage {
     const key = unitKey(unit);
-    let s = this.#storages.get(key);
-    if (!s) {
-      s = routedUnitStorage((call) => this.#run(key, call));
-      this.#storages.set(key, s);
-    }
-    return s;
+    return this.#storages.getOrMake(key, () => routedUnitStorage((call) => this.#run(key, call)));
   }
 }
 

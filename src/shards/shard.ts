@@ -3,6 +3,7 @@ import type { Backend, Storage } from '../storage/storage.js';
 import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from './circuit-breaker.js';
 import type { Interceptor } from './call-site.js';
 import { wrapStorage } from './wrap-storage.js';
+import { WeakCache } from '../storage/weak-cache.js';
 
 /** A shard's health: its circuit state and last connection error. */
 export interface ShardHealth {
@@ -21,7 +22,7 @@ export class Shard {
   readonly id: string;
   readonly backend: Backend;
   readonly breaker: CircuitBreaker;
-  readonly #storages = new Map<string, Storage>();
+  readonly #storages = new WeakCache<Storage>();
   readonly #interceptors: Interceptor[] = [];
   #lastError: string | null = null;
 
@@ -45,17 +46,14 @@ export class Shard {
   }
 
   storage(namespace: string): Storage {
-    let s = this.#storages.get(namespace);
-    if (!s) {
-      s = wrapStorage(
+    return this.#storages.getOrMake(namespace, () =>
+      wrapStorage(
         this.backend.storage(namespace),
         namespace,
         (site, call) => this.#guard(this.#interceptors.length === 0 ? call : () => this.#intercepted(0, site, call)),
         () => this.#interceptors.length > 0,
-      );
-      this.#storages.set(namespace, s);
-    }
-    return s;
+      ),
+    );
   }
 
   #intercepted<T>(i: number, site: Parameters<Interceptor>[0], call: () => Promise<T>): Promise<T> {

@@ -18,6 +18,7 @@ import { SQL } from './postgres-statements.js';
 import type { UnitOwnership } from '../../storage/ownership.js';
 import { importAll, type ItemRef, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
 import { UNIT_SQL } from './postgres-unit-stream.js';
+import { WeakCache } from '../../storage/weak-cache.js';
 
 const statementNames = new Map<string, string>();
 
@@ -45,7 +46,8 @@ export class PostgresBackend implements Backend {
   readonly where: string;
   readonly #pool: pg.Pool;
   readonly #listener: PgListener;
-  readonly #storages = new Map<string, { driver: PostgresNamespace; storage: Storage }>();
+  /** Anchored on the driver: a delivery's lease names its driver, which must stay the namespace's while the lease is held. */
+  readonly #storages = new WeakCache<{ driver: PostgresNamespace; storage: Storage }>((ns) => ns.driver);
   readonly #query: Query;
   #opening: Promise<void> | undefined;
   #sweeper: NodeJS.Timeout | undefined;
@@ -125,13 +127,10 @@ export class PostgresBackend implements Backend {
   #namespace(namespace: string): { driver: PostgresNamespace; storage: Storage } {
     if (this.#closed) throw new ClosedError(`PostgresBackend ${this.where}`);
     checkName('namespace', namespace);
-    let ns = this.#storages.get(namespace);
-    if (!ns) {
+    return this.#storages.getOrMake(namespace, () => {
       const driver = new PostgresNamespace(this.#query, namespace, this.#listener, this.options.fallbackPollMs);
-      ns = { driver, storage: createStorage(driver, this.options) };
-      this.#storages.set(namespace, ns);
-    }
-    return ns;
+      return { driver, storage: createStorage(driver, this.options) };
+    });
   }
 
   ownership(namespace: string): Promise<UnitOwnership> {

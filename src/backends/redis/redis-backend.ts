@@ -14,6 +14,7 @@ import { RedisWaker } from './redis-waker.js';
 import type { UnitOwnership } from '../../storage/ownership.js';
 import { importAll, type ItemRef, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
 import { globEscape, namespaceKeys, scanKeys } from './redis-unit-stream.js';
+import { WeakCache } from '../../storage/weak-cache.js';
 
 /**
  * A backend on one Redis server (or one Cluster) through ioredis. Every
@@ -39,7 +40,8 @@ export class RedisBackend implements Backend {
   readonly #run: RunCommand;
   readonly #script: RunScript;
   readonly #waker: RedisWaker;
-  readonly #storages = new Map<string, { driver: RedisNamespace; storage: Storage }>();
+  /** Anchored on the driver: a delivery's lease names its driver, which must stay the namespace's while the lease is held. */
+  readonly #storages = new WeakCache<{ driver: RedisNamespace; storage: Storage }>((ns) => ns.driver);
   readonly #registered = new Set<string>();
   #opening: Promise<void> | undefined;
   #sweeper: NodeJS.Timeout | undefined;
@@ -182,16 +184,13 @@ export class RedisBackend implements Backend {
   #namespace(namespace: string): { driver: RedisNamespace; storage: Storage } {
     if (this.#closed) throw new ClosedError(`RedisBackend ${this.where}`);
     checkName('namespace', namespace);
-    let ns = this.#storages.get(namespace);
-    if (!ns) {
+    return this.#storages.getOrMake(namespace, () => {
       const run = this.#run;
       const script: RunScript = (name, keys, args) => run(() => this.#script(name, keys, args));
       const keys = new RedisKeys(this.options.prefix, namespace);
       const driver = new RedisNamespace(run, script, keys, this.#waker, this.options.pollIntervalMs, () => this.#register(namespace));
-      ns = { driver, storage: createStorage(driver, this.options) };
-      this.#storages.set(namespace, ns);
-    }
-    return ns;
+      return { driver, storage: createStorage(driver, this.options) };
+    });
   }
 
   ownership(namespace: string): Promise<UnitOwnership> {
