@@ -11,6 +11,8 @@
 // jobshard runs from its build (npm run build), as users run it.
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { Router } from '../src/router/router.js';
 import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../test/helpers/servers.js';
 import { loadBuild } from './peers/jobshard-build.js';
@@ -20,6 +22,14 @@ const IDLE_WINDOW_MS = Number(process.env['BENCH_IDLE_MS'] ?? 10_000);
 /** BENCH_SECTIONS=2,3 runs only those sections. */
 const SECTIONS = new Set((process.env['BENCH_SECTIONS'] ?? '1,2,3').split(',').map(Number));
 const BACKLOG = Number(process.env['BENCH_BACKLOG'] ?? 100_000);
+
+// Live heap after a full collection: what the process keeps for its tenants, without garbage.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+const liveHeapMB = () => {
+  gc();
+  return process.memoryUsage().heapUsed / 2 ** 20;
+};
 
 const redis = new Redis(REDIS_URL);
 const redisCommands = async () => Number(/total_commands_processed:(\d+)/.exec(await redis.info('stats'))![1]);
@@ -101,7 +111,7 @@ for (const count of SECTIONS.has(1) ? [10, 1_000, 10_000] : []) {
     const redisPerSec = ((await redisCommands()) - r0 - 1) / secs;
     const pgPerSec = (pgStatements - p0) / secs;
     console.log(
-      `  ${String(count).padStart(6)} tenants: CPU ${(((cpu.user + cpu.system) / 1e6 / secs) * 100).toFixed(2)}%   Redis ${redisPerSec.toFixed(1)} commands/s   Postgres ${pgPerSec.toFixed(1)} statements/s   heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MB`,
+      `  ${String(count).padStart(6)} tenants: CPU ${(((cpu.user + cpu.system) / 1e6 / secs) * 100).toFixed(2)}%   Redis ${redisPerSec.toFixed(1)} commands/s   Postgres ${pgPerSec.toFixed(1)} statements/s   heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MB (live after GC ${liveHeapMB().toFixed(0)} MB)`,
     );
   } finally {
     await server.stop();
