@@ -190,18 +190,33 @@ async function moveLocked(
       if (alive.signal.aborted) throw new MoveAbortedError(unit, 'this mover lost its move lock (it stalled past freezeMs)');
     };
     // Paced so the shards keep serving their other tenants: after each batch, rest in proportion to its work.
+    const rest = async (t0: number) => {
+      if (share < 1) await sleep(((performance.now() - t0) * (1 - share)) / share);
+    };
     const paced = async (work: () => Promise<void>) => {
       const t0 = performance.now();
       await work();
-      if (share < 1) await sleep(((performance.now() - t0) * (1 - share)) / share);
+      await rest(t0);
     };
 
     // 1. The snapshot, while the unit is written as usual; every change it may miss is tracked.
+    // Each batch's read from the source counts as work too: paced on its write alone, the copy
+    // read at full speed and its share was about twice copyShare.
     const jobsBefore = progress.jobsCopied,
       itemsBefore = progress.itemsCopied;
-    for await (const batch of src.exportUnit(unit)) {
-      await paced(() => session.add(batch));
-      count(batch);
+    const batches = src.exportUnit(unit)[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const t0 = performance.now();
+        const next = await batches.next();
+        if (next.done) break;
+        await session.add(next.value);
+        count(next.value);
+        await rest(t0);
+      }
+    } finally {
+      // As a for-await would: an export that holds a connection or a snapshot lets it go.
+      await batches.return?.();
     }
     // 2. Catch up on the changes made meanwhile, until few are left.
     report('catch-up');
