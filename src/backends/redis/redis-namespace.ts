@@ -146,7 +146,12 @@ export class RedisNamespace implements NamespaceDriver {
           .hget(this.keys.ownership, 'used')
           .exists(`${base}seq:job`, `${base}seq:q`, `${base}servers`)
           .exec()
-          .then((r) => r!.map(([err, v]) => (err ? Promise.reject(err) : v))),
+          .then((replies) =>
+            replies!.map(([err, v]) => {
+              if (err) throw err;
+              return v;
+            }),
+          ),
       );
       if (used === null) return false;
       if ((fixed as number) > 0) return true;
