@@ -3,7 +3,7 @@ import { tracerFrom } from '../telemetry/tracing.js';
 import { randomUUID } from 'node:crypto';
 import type { MeterProvider } from '@opentelemetry/api';
 import { processingRecorder } from '../telemetry/processing-telemetry.js';
-import { InvalidArgumentError, LeaseLostError } from '../storage/errors.js';
+import { InvalidArgumentError } from '../storage/errors.js';
 import type { FetchedJob, FetchOptions, FetchStateChange } from '../storage/queue.js';
 import type { Storage } from '../storage/storage.js';
 import { sleep } from '../storage/sleep.js';
@@ -20,6 +20,8 @@ import { PAUSED_HASH, pausesOf, unpausedQueues } from '../storage/pauses.js';
 import { Router } from '../router/router.js';
 import { checkTenantId } from '../tenancy/tenant-id.js';
 import { TenantPool, type TenantFilter } from './tenant-pool.js';
+import { extendDue, KeepAlive } from './keep-alive.js';
+import { Periodic } from './periodic.js';
 
 export type { JobDoneEvent } from './job-runner.js';
 
@@ -124,9 +126,9 @@ export class JobServer {
   #activeQueues: readonly string[] = [];
   #stopFetching = new AbortController();
   #loops: Promise<void>[] = [];
-  #cancels: Array<() => void> = [];
+  #periodic: Periodic | undefined;
   #started = false;
-  #keepAlive: NodeJS.Timeout | undefined;
+  #keepAlive: KeepAlive | undefined;
   /**
    * Each fetch marks its job Processing in the lease's own round trip: Enqueued, or Processing
    * left by a worker that died. A job in any other state (deleted, already done) is handed out
@@ -227,43 +229,19 @@ export class JobServer {
     ]);
     this.#stopFetching = new AbortController();
     this.#loops = Array.from({ length: this.#o.workerCount }, () => this.#worker());
-    this.#every(this.#o.heartbeatIntervalMs, () => this.#heartbeat());
-    this.#every(this.#o.schedulerIntervalMs, () => this.#schedule());
-    this.#every(PAUSE_TTL_MS, () => this.#readPauses());
-    const period = this.#keepAlivePeriod();
-    clearInterval(this.#keepAlive);
-    this.#keepAlive = setInterval(() => this.#extendRunning(performance.now() - period), period);
-    this.#keepAlive.unref();
-  }
-
-  /** A running job's invisibility is extended every third of it: twice before it would lapse. */
-  #keepAlivePeriod(): number {
-    return Math.max(10, Math.floor(this.#o.invisibilityTimeoutMs / 3));
-  }
-
-  /**
-   * Sliding invisibility: a live worker keeps its job from being handed to another. One timer for
-   * the server, not one per job (a timer per job showed in a no-op drain's profile): each tick
-   * extends the jobs that have run a period or more, so a job's first extension comes between one
-   * and two periods after it started, before its invisibility (three periods) lapses.
-   */
-  #extendRunning(startedBy: number): void {
-    for (const h of this.#held) {
-      if (h.since > startedBy) continue;
-      h.since = performance.now();
-      h.fetched.extend().catch((err) => {
+    this.#periodic = new Periodic((err) => this.#onError(err));
+    this.#periodic.every(this.#o.heartbeatIntervalMs, () => this.#heartbeat());
+    this.#periodic.every(this.#o.schedulerIntervalMs, () => this.#schedule());
+    this.#periodic.every(PAUSE_TTL_MS, () => this.#readPauses());
+    this.#keepAlive?.stop();
+    this.#keepAlive = new KeepAlive(this.#o.invisibilityTimeoutMs, (startedBy) => {
+      extendDue(this.#held, startedBy, (h) => {
         // Another consumer has it now (this process froze past its invisibility): not ours to run.
-        if (!(err instanceof LeaseLostError)) return;
         const at = this.#held.indexOf(h);
         if (at >= 0) this.#held.splice(at, 1);
       });
-    }
-    for (const r of this.#running) {
-      if (r.since > startedBy) continue;
-      r.fetched.extend().catch((err) => {
-        if (err instanceof LeaseLostError) r.abort.abort(err);
-      });
-    }
+      extendDue(this.#running, startedBy, (r, err) => r.abort.abort(err));
+    });
   }
 
   /** Stops fetching, waits for running jobs up to shutdownTimeoutMs, then aborts and requeues what is left. */
@@ -274,8 +252,7 @@ export class JobServer {
       this.#stopFetching.abort();
       return this.#pool.stop();
     }
-    for (const cancel of this.#cancels) cancel();
-    this.#cancels = [];
+    this.#periodic?.cancel();
     this.#stopFetching.abort();
     for (const w of this.#waiting) w.abort();
     // A prefetch that lands from here on requeues its job itself (#prefetch); wait for those, so
@@ -297,24 +274,8 @@ export class JobServer {
     await within(Promise.all(this.#loops), 1_000);
     await within(Promise.all(this.#outcomes), 5_000);
     // Kept until here: jobs still running while stop() waited needed their invisibility extended.
-    clearInterval(this.#keepAlive);
+    this.#keepAlive?.stop();
     await this.#storage.servers.remove(this.id).catch((err) => this.#onError(err));
-  }
-
-  /** Runs fn every ms (after each run finishes) until stop(); its cancel is kept for stop(). */
-  #every(ms: number, fn: () => Promise<void>): void {
-    let timer: NodeJS.Timeout;
-    const tick = async () => {
-      if (!this.#started) return;
-      await fn().catch((err) => this.#onError(err));
-      if (!this.#started) return;
-      timer = setTimeout(tick, ms);
-      timer.unref();
-    };
-    // A random first delay, so servers started together do not tick in step.
-    timer = setTimeout(tick, Math.random() * Math.min(ms, 200));
-    timer.unref();
-    this.#cancels.push(() => clearTimeout(timer));
   }
 
   /**

@@ -1,4 +1,3 @@
-import { LeaseLostError } from '../storage/errors.js';
 import type { FetchedJob, FetchOptions } from '../storage/queue.js';
 import type { ServerInfo } from '../storage/servers.js';
 import type { Backend, Storage } from '../storage/storage.js';
@@ -12,6 +11,8 @@ import { ShardShares } from './shard-shares.js';
 import { sweepDue } from './scheduler.js';
 import { heartbeat } from './heartbeat.js';
 import { within } from './within.js';
+import { extendDue, KeepAlive } from './keep-alive.js';
+import { Periodic } from './periodic.js';
 
 /** Which tenants a server over a router serves. */
 export type TenantFilter = 'all' | readonly string[] | ((tenant: string) => boolean);
@@ -78,9 +79,8 @@ export class TenantPool {
   readonly #running = new Set<Running>();
   readonly #outcomes = new Set<Promise<void>>();
   readonly #watched = new Map<Backend, () => void>();
-  /** Each periodic task's pending timer (replaced as it re-arms). */
-  #timers: Array<{ t: NodeJS.Timeout | undefined }> = [];
-  #keepAlive: NodeJS.Timeout | undefined;
+  #periodic: Periodic | undefined;
+  #keepAlive: KeepAlive | undefined;
   #loops: Promise<void>[] = [];
 
   constructor(router: Router, settings: PoolSettings) {
@@ -129,19 +129,17 @@ export class TenantPool {
     );
     await within(announced, ANNOUNCE_WAIT_MS);
     this.#discover();
-    this.#every(this.#s.discoveryIntervalMs, () => this.#discover());
-    this.#every(this.#s.heartbeatIntervalMs, () => this.#heartbeat());
-    this.#every(this.#s.schedulerIntervalMs, () => this.#sweep());
-    const period = Math.max(10, Math.floor(this.#s.invisibilityTimeoutMs / 3));
-    this.#keepAlive = setInterval(() => this.#extendRunning(performance.now() - period), period);
-    this.#keepAlive.unref();
+    this.#periodic = new Periodic(this.#s.onError);
+    this.#periodic.every(this.#s.discoveryIntervalMs, () => this.#discover());
+    this.#periodic.every(this.#s.heartbeatIntervalMs, () => this.#heartbeat());
+    this.#periodic.every(this.#s.schedulerIntervalMs, () => this.#sweep());
+    this.#keepAlive = new KeepAlive(this.#s.invisibilityTimeoutMs, (startedBy) => extendDue(this.#running, startedBy, (r, err) => r.abort.abort(err)));
     this.#loops = Array.from({ length: this.#s.workerCount }, () => this.#worker());
   }
 
   async stop(): Promise<void> {
     this.#fair.close();
-    for (const slot of this.#timers) clearTimeout(slot.t);
-    this.#timers = [];
+    this.#periodic?.cancel();
     for (const unwatch of this.#watched.values()) unwatch();
     this.#watched.clear();
     const finished = Promise.all([...this.#running].map((r) => r.done));
@@ -157,7 +155,7 @@ export class TenantPool {
     await within(Promise.all(this.#loops), 1_000);
     await within(Promise.all(this.#outcomes), 5_000);
     // Kept until here: jobs still running while stop() waited needed their invisibility extended.
-    clearInterval(this.#keepAlive);
+    this.#keepAlive?.stop();
     await Promise.all(
       this.#backends().map((b) =>
         this.#serversOf(b)
@@ -317,34 +315,5 @@ export class TenantPool {
       const at = mine.indexOf(p);
       if (at >= 0) mine.splice(at, 1);
     });
-  }
-
-  #extendRunning(startedBy: number): void {
-    for (const r of this.#running) {
-      if (r.since > startedBy) continue;
-      r.since = performance.now();
-      r.fetched.extend().catch((err) => {
-        if (err instanceof LeaseLostError) r.abort.abort(err);
-      });
-    }
-  }
-
-  #every(ms: number, fn: () => unknown): void {
-    const slot: { t: NodeJS.Timeout | undefined } = { t: undefined };
-    const tick = async () => {
-      if (this.#s.signal().aborted) return;
-      try {
-        await fn();
-      } catch (err) {
-        this.#s.onError(err);
-      }
-      if (this.#s.signal().aborted) return;
-      slot.t = setTimeout(tick, ms);
-      slot.t.unref();
-    };
-    // A random first delay, so servers started together do not tick in step.
-    slot.t = setTimeout(tick, Math.random() * Math.min(ms, 200));
-    slot.t.unref();
-    this.#timers.push(slot);
   }
 }
