@@ -23,7 +23,7 @@ function counted(storage: Storage): { storage: Storage; reads: () => number } {
 test("the workers starting a tenant's turn together share one pause read; the next read comes after the TTL, and sees a new pause", async (t) => {
   const backend = new MemoryBackend();
   const tenant = counted(backend.storage('tenant'));
-  const cache = new PauseCache(() => tenant.storage, 100);
+  const cache = new PauseCache(() => tenant.storage, 1_000);
   const queues = ['a', 'b'];
   const got = await Promise.all(Array.from({ length: 16 }, () => cache.queuesFor('tenant', queues)));
   t.is(tenant.reads(), 1, '16 concurrent calls, one read');
@@ -32,7 +32,7 @@ test("the workers starting a tenant's turn together share one pause read; the ne
   await tenant.storage.transaction((tx) => tx.hashSet(PAUSED_HASH, { a: '1' }));
   t.deepEqual(await cache.queuesFor('tenant', queues), queues, 'within the TTL, the cached read');
   t.is(tenant.reads(), 1);
-  await new Promise((r) => setTimeout(r, 150));
+  await new Promise((r) => setTimeout(r, 1_100));
   const after = await Promise.all(Array.from({ length: 8 }, () => cache.queuesFor('tenant', queues)));
   t.is(tenant.reads(), 2);
   for (const q of after) t.deepEqual(q, ['b'], 'the paused queue is left out');
