@@ -305,10 +305,10 @@ test('hasData: a new unit is answered without a SCAN; units written before the m
   const lapsing = 'lapsing';
   await reader.storage(lapsing).transaction((tx) => {
     tx.hashSet('h', { a: '1' });
-    tx.expire('hash', 'h', 200);
+    tx.expire('hash', 'h', 1_000);
   });
   t.true(await reader.hasData(lapsing));
-  await new Promise((r) => setTimeout(r, 400));
+  await new Promise((r) => setTimeout(r, 1_300));
   t.false(await reader.hasData(lapsing), 'marked, but its data lapsed: the SCAN says empty');
 
   await reader.clearUnit('job-0');
