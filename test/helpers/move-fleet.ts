@@ -86,6 +86,8 @@ if (args.role === 'producer') {
   for (const [unit, to] of args.moves!) {
     const move = router.admin.moveUnit(unit, to, {
       freezeMs: args.freezeMs,
+      // Unpaced: this fleet tests what a move keeps, not how it shares the shards (bench:moves does).
+      copyShare: 1,
       onProgress: (p) => {
         say(`phase ${p.phase} ${unit} ${p.itemsCopied}`);
         if (parked || !args.parkAt) return;
