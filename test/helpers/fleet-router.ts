@@ -21,6 +21,8 @@ export interface FleetConfig {
   pg: string;
   redis: string;
   shards: FleetShard[];
+  /** Connections per Postgres shard (4 unless set): a fleet of many processes must stay under the server's max_connections. */
+  pgPoolSize?: number;
   /** The directory store: a Postgres schema, or (when set) a Redis prefix. */
   directorySchema: string;
   directoryRedisPrefix?: string;
@@ -50,7 +52,7 @@ export function fleetRouterConfig(cfg: FleetConfig): RouterConfig {
                 pollIntervalMs: 1_000,
               },
             }
-          : { postgres: { connectionString: s.pgUrl ?? cfg.pg, schema: s.pgSchema!, poolSize: 4 } },
+          : { postgres: { connectionString: s.pgUrl ?? cfg.pg, schema: s.pgSchema!, poolSize: cfg.pgPoolSize ?? 4 } },
     })),
     ...(cfg.tenants ? { tenants: cfg.tenants } : {}),
     directory: {

@@ -55,7 +55,16 @@ test('20,000 jobs through moves across kinds, SIGKILLed movers in each phase and
     { id: 'c', pgSchema: pgSchemas[0] },
     { id: 'd', pgSchema: pgSchemas[1] },
   ];
-  const fleet = (shards: FleetConfig['shards']): FleetConfig => ({ pg: PG_URL, redis: REDIS_URL, shards, directorySchema: pgSchemas[2]!, pollMs: 200 });
+  // Two connections per Postgres shard: with 4, the fleet's nine processes alone held 98-99 of the
+  // server's 100 connections, and a .ci/run failed one with "too many clients already".
+  const fleet = (shards: FleetConfig['shards']): FleetConfig => ({
+    pg: PG_URL,
+    redis: REDIS_URL,
+    shards,
+    directorySchema: pgSchemas[2]!,
+    pollMs: 200,
+    pgPoolSize: 2,
+  });
   const full = fleet([...shards4, { id: 'e', redisPrefix: prefixes[2] }]);
   const children: ChildProcess[] = [];
   let admin: Router | undefined;
