@@ -78,7 +78,10 @@ export class RenewingLock implements Lock {
     try {
       const startedAt = Date.now();
       this.#lastSentAt = startedAt;
-      if (!(await this.#driver.extendLock(this.resource, this.token, this.#ttlMs))) return this.#lose();
+      const extended = await this.#driver.extendLock(this.resource, this.token, this.#ttlMs);
+      // Released meanwhile: the renewal found the grant gone, which is no loss.
+      if (this.#released) return;
+      if (!extended) return this.#lose();
       this.#leasedFrom(startedAt, this.#ttlMs);
     } catch (err) {
       // The unit moved with its lock: say so at once, so a router can carry the grant to the new owner.

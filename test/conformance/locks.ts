@@ -70,6 +70,20 @@ export function lockTests(test: Test, h: Harness): void {
     t.pass();
   });
 
+  test(`${h.name} locks: a release racing the holder's renewal leaves the lock free at once`, async (t) => {
+    const s = await h.storage();
+    // Renewals every 10 ms: many releases land while one is in flight. On Postgres a renewal run
+    // after the release revived the lease, and the next acquire failed for a ttl.
+    for (let i = 0; i < 40; i++) {
+      const holder = await s.locks.acquire('racing', { timeoutMs: 0, ttlMs: 30 });
+      await delay(Math.floor(Math.random() * 25));
+      await holder.release();
+      const next = await s.locks.acquire('racing', { timeoutMs: 0, ttlMs: 60_000, autoRenew: false });
+      await next.release();
+    }
+    t.pass();
+  });
+
   test(`${h.name} locks: extend pushes a bare lease`, async (t) => {
     const s = await h.storage();
     // Wide margins: under a loaded test run a 500 ms delay can take much longer.

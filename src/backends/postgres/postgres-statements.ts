@@ -95,8 +95,10 @@ export const SQL = {
     WHERE l.lease_until IS NULL OR l.lease_until <= clock_timestamp()
     RETURNING token)
     SELECT (SELECT ns FROM own) AS own, (SELECT token FROM w) AS token`,
+  // Not a released grant (lease_until NULL): a renewal sent before the release and run after it
+  // would revive the lease, and the lock would stay taken for a ttl after its holder let it go.
   extendLock: fenced(`UPDATE locks SET lease_until = clock_timestamp() + $4::bigint * interval '1 millisecond'
-    WHERE ns = $1 AND resource = $2 AND token = $3 RETURNING 1`),
+    WHERE ns = $1 AND resource = $2 AND token = $3 AND lease_until IS NOT NULL RETURNING 1`),
   releaseLock: fenced('UPDATE locks SET lease_until = NULL WHERE ns = $1 AND resource = $2 AND token = $3 RETURNING 1'),
 
   hashGetAll: `SELECT field, value FROM hashes WHERE ns = $1 AND key = $2 AND ${LIVE}`,
