@@ -240,7 +240,7 @@ export class JobServer {
         const at = this.#held.indexOf(h);
         if (at >= 0) this.#held.splice(at, 1);
       });
-      extendDue(this.#running, startedBy, (r, err) => r.abort.abort(err));
+      extendDue(this.#running, startedBy, (r, err) => r.abort.abort(err), { restamp: false });
     });
   }
 

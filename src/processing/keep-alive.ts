@@ -28,11 +28,20 @@ export class KeepAlive {
   }
 }
 
-/** Extends each delivery of `kept` taken or extended before `startedBy`; `onLost` for one another consumer has taken since. */
-export function extendDue<T extends Kept>(kept: Iterable<T>, startedBy: number, onLost: (item: T, err: LeaseLostError) => void): void {
+/**
+ * Extends each delivery of `kept` taken (or, with `restamp`, last extended) before `startedBy`;
+ * `onLost` for one another consumer has taken since. Without `restamp` a delivery is extended at
+ * every tick once it is a period old, as the server over one storage did for its running jobs.
+ */
+export function extendDue<T extends Kept>(
+  kept: Iterable<T>,
+  startedBy: number,
+  onLost: (item: T, err: LeaseLostError) => void,
+  { restamp = true }: { restamp?: boolean } = {},
+): void {
   for (const item of kept) {
     if (item.since > startedBy) continue;
-    item.since = performance.now();
+    if (restamp) item.since = performance.now();
     item.fetched.extend().catch((err: unknown) => {
       if (err instanceof LeaseLostError) onLost(item, err);
     });
