@@ -1,25 +1,13 @@
 // A process that has served many tenants keeps nothing for the idle ones: the router's, the
 // shards' and the backends' per-tenant objects are held only while in use (storage/weak-cache.ts).
 import test from 'ava';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { collect } from '../helpers/gc.js';
 import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.js';
 import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
 import { JobClient } from '../../src/processing/job-client.js';
 import { createRouter, type Router } from '../../src/router/router.js';
 import type { FetchedJob } from '../../src/storage/queue.js';
 import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../helpers/servers.js';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-/** Full collections, with turns between them so finalizers run. */
-async function collect(): Promise<void> {
-  for (let i = 0; i < 4; i++) {
-    gc();
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const prefix = freshPrefix();
 const schema = freshSchema();

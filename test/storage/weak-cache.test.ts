@@ -1,16 +1,6 @@
 import test from 'ava';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { collect } from '../helpers/gc.js';
 import { WeakCache } from '../../src/storage/weak-cache.js';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-async function collect(): Promise<void> {
-  for (let i = 0; i < 4; i++) {
-    gc();
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 test('a value held elsewhere is returned again; one no longer held is made anew, and its key is forgotten', async (t) => {
   const cache = new WeakCache<{ n: number }>();
