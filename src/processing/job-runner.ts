@@ -1,8 +1,9 @@
 import { context, type Tracer } from '@opentelemetry/api';
-import { LeaseLostError } from '../storage/errors.js';
+import { JobNotFoundError, LeaseLostError, ShardUnavailableError } from '../storage/errors.js';
 import { failed, FIRST_RUN_PARAM, runSpanParent, startRunSpan, succeeded } from '../telemetry/tracing.js';
 import type { NewState } from '../storage/job.js';
 import type { FetchedJob } from '../storage/queue.js';
+import { sleep } from '../storage/sleep.js';
 import { statsKeys, STATS_DAY_RETENTION_MS, STATS_HOUR_RETENTION_MS, type StatisticKind } from '../storage/statistics.js';
 import type { Storage } from '../storage/storage.js';
 import type { WriteTransaction } from '../storage/transaction.js';
@@ -32,7 +33,15 @@ export interface RunnerSettings {
   stopping: () => boolean;
   /** Where each run's consumer span goes (a no-op tracer without an SDK). */
   tracer: Tracer;
+  /** How long an outcome write is retried while its shard does not answer (the invisibility timeout). */
+  outcomeRetryMs: number;
+  /** The current run's signal, aborted once stop() no longer waits for outcome writes: their retries end. */
+  halted: () => AbortSignal;
 }
+
+/** The first retry of an outcome write waits this long, doubling up to OUTCOME_RETRY_MAX_MS. */
+const OUTCOME_RETRY_FIRST_MS = 50;
+const OUTCOME_RETRY_MAX_MS = 1_000;
 
 /** The outcome write of a run, done off the worker's path (null: none to write). */
 export type OutcomeWrite = (() => Promise<void>) | null;
@@ -211,16 +220,34 @@ export class JobRunner {
    * re-deliver a finished job. If the lease was lost meanwhile (the job ran past its invisibility
    * and was fetched again), that commit writes nothing; the outcome is then written on its own,
    * as it was before outcome and ack were joined, and the other delivery owns the entry.
+   *
+   * A shard that does not answer gets the commit again, with backoff, for as long as the lease
+   * would last: dropped, the outcome came back as a second run once the lease lapsed (a cut link
+   * to a Postgres shard lost a whole group commit, 54 extra runs for 12 cuts). A commit that did
+   * land but whose answer was lost (sent again by us, or by ioredis after it reconnects) then
+   * finds its own lease gone: the job is no longer Processing, so its outcome is not written twice.
    */
   async #outcome(storage: Storage, fetched: FetchedJob, write: (tx: WriteTransaction) => void): Promise<void> {
-    try {
-      await storage.transaction((tx) => {
-        write(tx);
-        tx.removeFromQueue(fetched);
-      });
-    } catch (err) {
-      if (!(err instanceof LeaseLostError)) throw err;
-      await storage.transaction(write);
+    const giveUpAt = performance.now() + this.s.outcomeRetryMs;
+    const halted = this.s.halted();
+    for (let wait = OUTCOME_RETRY_FIRST_MS; ; wait = Math.min(wait * 2, OUTCOME_RETRY_MAX_MS)) {
+      try {
+        await storage.transaction((tx) => {
+          write(tx);
+          tx.removeFromQueue(fetched);
+        });
+        return;
+      } catch (err) {
+        if (err instanceof LeaseLostError) break;
+        if (!(err instanceof ShardUnavailableError) || halted.aborted || performance.now() + wait > giveUpAt) throw err;
+      }
+      await sleep(wait, halted).catch(() => {});
     }
+    // Deleted with its outcome (retention 0), or past Processing: the outcome is written already.
+    const job = await storage.jobs.get(fetched.jobId).catch((err: unknown) => {
+      if (err instanceof JobNotFoundError) return null;
+      throw err;
+    });
+    if (job?.state === STATE.processing) await storage.transaction(write);
   }
 }

@@ -125,6 +125,8 @@ export class JobServer {
   /** The queues fetched from: the configured ones less those paused (#readPauses). */
   #activeQueues: readonly string[] = [];
   #stopFetching = new AbortController();
+  /** Aborted when stop() stops waiting for outcome writes; a new one per start(). */
+  #halted = new AbortController();
   #loops: Promise<void>[] = [];
   #periodic: Periodic | undefined;
   #started = false;
@@ -187,6 +189,8 @@ export class JobServer {
       },
       stopping: () => this.#stopFetching.signal.aborted,
       tracer: tracerFrom(options.tracerProvider),
+      outcomeRetryMs: this.#o.invisibilityTimeoutMs,
+      halted: () => this.#halted.signal,
     });
     if (overRouter) {
       this.#pool = new TenantPool(source, {
@@ -218,6 +222,7 @@ export class JobServer {
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
+    this.#halted = new AbortController();
     if (this.#pool) {
       this.#stopFetching = new AbortController();
       return this.#pool.start();
@@ -250,7 +255,9 @@ export class JobServer {
     this.#started = false;
     if (this.#pool) {
       this.#stopFetching.abort();
-      return this.#pool.stop();
+      await this.#pool.stop();
+      this.#halted.abort();
+      return;
     }
     this.#periodic?.cancel();
     this.#stopFetching.abort();
@@ -273,6 +280,7 @@ export class JobServer {
     // A handler that ignores its abort signal must not hang stop(): its job is already requeued.
     await within(Promise.all(this.#loops), 1_000);
     await within(Promise.all(this.#outcomes), 5_000);
+    this.#halted.abort();
     // Kept until here: jobs still running while stop() waited needed their invisibility extended.
     this.#keepAlive?.stop();
     await this.#storage.servers.remove(this.id).catch((err) => this.#onError(err));
