@@ -318,8 +318,11 @@ export class JobServer {
         // Gone out in the same turn, the prefetch shares this fetch's round trip.
         this.#prefetch();
         if (this.#activeQueues.length === 0) {
-          // Every queue paused: wait for the next look at the pauses.
-          await sleep(PAUSE_TTL_MS, signal).catch(() => {});
+          // Every queue paused: wait for the next look at the pauses, woken by it if they changed.
+          const wake = new AbortController();
+          this.#waiting.add(wake);
+          await sleep(PAUSE_TTL_MS, AbortSignal.any([signal, wake.signal])).catch(() => {});
+          this.#waiting.delete(wake);
           continue;
         }
         // A waiting worker is woken to take a held job, or when the pauses change (a fresh queue list).
