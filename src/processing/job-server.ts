@@ -325,6 +325,22 @@ export class JobServer {
           this.#waiting.delete(wake);
           continue;
         }
+        // Tried first without a wake-up: with a backlog the try finds a job, and a waiting worker
+        // woken by every prefetch that lands cost an abort each (6 µs; one per three jobs of a drain).
+        try {
+          fetched = (await this.#storage.queues.tryFetch(this.#activeQueues, this.#fetchOptions)) ?? undefined;
+        } catch (err) {
+          if (signal.aborted) break;
+          this.#onError(err);
+          await sleep(1_000, signal).catch(() => {});
+          continue;
+        }
+      }
+      if (!fetched) {
+        if (signal.aborted) break;
+        // Prefetched while this worker tried, and so woke no one: take it. From here to joining
+        // #waiting is one synchronous stretch, so a later landing finds this worker there.
+        if (this.#held.length > 0) continue;
         // A waiting worker is woken to take a held job, or when the pauses change (a fresh queue list).
         const wake = new AbortController();
         this.#waiting.add(wake);
@@ -339,7 +355,8 @@ export class JobServer {
         } finally {
           this.#waiting.delete(wake);
         }
-      } else if (this.#held.length <= this.#o.prefetch / 2) this.#prefetch();
+      }
+      if (held && this.#held.length <= this.#o.prefetch / 2) this.#prefetch();
       const abort = new LazyAbort();
       // #run never rejects: what it does not survive becomes an onError and no outcome.
       const ran = this.#runner.run(this.#storage, fetched, abort).catch((err) => {
