@@ -357,6 +357,11 @@ export class JobServer {
         }
       }
       if (held && this.#held.length <= this.#o.prefetch / 2) this.#prefetch();
+      if (!held && signal.aborted) {
+        // Fetched while stop() began: not started, back to the queue, as a landing prefetch does.
+        await this.#requeue(fetched).catch((err) => this.#onError(err));
+        break;
+      }
       const abort = new LazyAbort();
       // #run never rejects: what it does not survive becomes an onError and no outcome.
       const ran = this.#runner.run(this.#storage, fetched, abort).catch((err) => {
