@@ -117,6 +117,31 @@ test('locks: a killed holder process loses its lock when the lease lapses; the n
   await next.release();
 });
 
+test('deadlock: a commit Postgres picks as a deadlock victim is sent again, and lands', async (t) => {
+  const schema = freshSchema();
+  const s = backendFor(schema).storage('deadlock');
+  const id = await s.jobs.create({ type: 't', args: [], queue: 'q', state: { name: 'Enqueued' }, enqueue: true });
+  const fetched = (await s.queues.tryFetch(['q']))!;
+  const other = new pg.Client({ connectionString: PG_URL });
+  await other.connect();
+  t.teardown(() => other.end());
+  await other.query('BEGIN');
+  await other.query(`SELECT 1 FROM ${schema}.queue_entries WHERE job_id = $1 FOR UPDATE`, [id]);
+  // The commit locks the job, then waits for the entry this session holds...
+  const commit = s.transaction((tx) => {
+    tx.setJobState(id, { name: 'Succeeded' });
+    tx.removeFromQueue(fetched);
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  // ...and this session then waits for the job. The commit has waited longest, so its deadlock
+  // check (after deadlock_timeout, 1 s) finds the cycle first and rolls it back.
+  await other.query(`SELECT 1 FROM ${schema}.jobs WHERE id = $1 FOR UPDATE`, [id]);
+  await other.query('ROLLBACK');
+  await commit;
+  t.is((await s.jobs.get(id)).state, 'Succeeded');
+  t.deepEqual(await s.monitoring.queues(), []);
+});
+
 test('sweeper: lapsed rows are deleted in batches, live ones kept', async (t) => {
   const schema = freshSchema();
   const b = backendFor(schema, { sweepIntervalMs: 0, sweepBatch: 7 });

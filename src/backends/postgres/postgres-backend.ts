@@ -4,6 +4,7 @@ import { parse as parseConnectionString } from 'pg-connection-string';
 import { createStorage } from '../../storage/create-storage.js';
 import { ClosedError } from '../../storage/errors.js';
 import { parseOptions } from '../../storage/parse-options.js';
+import { sleep } from '../../storage/sleep.js';
 import type { Backend, QueueDepth, Storage } from '../../storage/storage.js';
 import { checkName, checkNames, checkQueues } from '../../storage/validate.js';
 import { DUE_SETS } from '../../storage/due-sets.js';
@@ -21,6 +22,10 @@ import { UNIT_SQL } from './postgres-unit-stream.js';
 import { WeakCache } from '../../storage/weak-cache.js';
 
 const statementNames = new Map<string, string>();
+
+/** SQLSTATE 40P01; a statement chosen as a deadlock's victim is tried this many times in all. */
+const DEADLOCK_DETECTED = '40P01';
+const DEADLOCK_ATTEMPTS = 4;
 
 /**
  * Every statement is one of the constants in postgres-statements.ts, so each is
@@ -81,10 +86,19 @@ export class PostgresBackend implements Backend {
     const prepared = o.preparedStatements;
     this.#query = async (sql, params) => {
       await this.open();
-      try {
-        return await (prepared ? pool.query({ name: statementName(sql), text: sql, ...(params ? { values: params } : {}) }) : pool.query(sql, params));
-      } catch (err) {
-        throw mapPgError(err, where);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await (prepared ? pool.query({ name: statementName(sql), text: sql, ...(params ? { values: params } : {}) }) : pool.query(sql, params));
+        } catch (err) {
+          // Each statement is its own transaction, so one Postgres rolled back to break a deadlock wrote
+          // nothing: sent again. A fetch (entries, then jobs) can meet a commit (jobs, then entries)
+          // on a job whose lease lapsed while its holder committed.
+          if ((err as { code?: string }).code === DEADLOCK_DETECTED && attempt < DEADLOCK_ATTEMPTS) {
+            await sleep(Math.random() * 10 * attempt);
+            continue;
+          }
+          throw mapPgError(err, where);
+        }
       }
     };
   }
