@@ -318,10 +318,11 @@ export class JobServer {
         // Gone out in the same turn, the prefetch shares this fetch's round trip.
         this.#prefetch();
         if (this.#activeQueues.length === 0) {
-          // Every queue paused: wait for the next look at the pauses, woken by it if they changed.
+          // Every queue paused: wait for the next look at the pauses, woken by it if they changed
+          // (or by stop(), which wakes every waiting worker).
           const wake = new AbortController();
           this.#waiting.add(wake);
-          await sleep(PAUSE_TTL_MS, AbortSignal.any([signal, wake.signal])).catch(() => {});
+          await sleep(PAUSE_TTL_MS, wake.signal).catch(() => {});
           this.#waiting.delete(wake);
           continue;
         }
