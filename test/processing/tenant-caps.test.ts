@@ -69,9 +69,15 @@ test("caps hold across three processes (tenant 3, its slow queue 1), and a SIGKI
       return out;
     };
     // Let the capped tenant fill its slots, then kill the process that runs the most of its jobs.
+    // Chosen at a moment it runs one at least: between two jobs every process may run none (a
+    // .ci/run once killed one that held no slot, and the test had nothing to check).
     await new Promise((r) => setTimeout(r, 1_500));
-    const running = runs().filter((r) => r.tenant === 'capped' && r.end === null);
-    const victim = [0, 1, 2].sort((a, b) => running.filter((r) => r.proc === b).length - running.filter((r) => r.proc === a).length)[0]!;
+    let victim = 0;
+    for (const chooseBy = Date.now() + 5_000; Date.now() < chooseBy; await new Promise((r) => setTimeout(r, 20))) {
+      const running = runs().filter((r) => r.tenant === 'capped' && r.end === null);
+      victim = [0, 1, 2].sort((a, b) => running.filter((r) => r.proc === b).length - running.filter((r) => r.proc === a).length)[0]!;
+      if (running.some((r) => r.proc === victim)) break;
+    }
     const killedAt = Date.now();
     await kill(children[victim]!.child);
     // What it held: its runs with no end in its whole output, read once the pipe has drained (a line
