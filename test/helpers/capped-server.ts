@@ -1,4 +1,5 @@
-// One service process whose server over a router runs slow jobs of capped tenants.
+// One service process whose server over a router runs every tenant's 100 ms jobs of queues 'slow' and 'fast', under the caps
+// of the fleet's tenant map if it has any (tenant-caps and tenant-pause-fleet tests).
 // Usage: tsx capped-server.ts '<json FleetConfig>' <capLeaseMs> <invisibilityTimeoutMs>
 // Prints "ready", then "start <tenant> <queue> <jobId> <ms>" and "end <tenant> <queue> <jobId> <ms>" around each run (100 ms).
 import { JobServer } from '../../src/processing/job-server.js';
