@@ -5,7 +5,8 @@ import type { Router } from '../router/router.js';
 import { FairQueue } from './fair-queue.js';
 import { OUTCOMES_PER_WORKER, trackOutcome, type JobRunner, type OutcomeWrite } from './job-runner.js';
 import { LazyAbort } from './lazy-abort.js';
-import { PauseCache } from './pause-cache.js';
+import { PAUSE_TTL_MS, PauseCache } from './pause-cache.js';
+import { PAUSE_CHANGES_COUNTER, PAUSES_NAMESPACE } from '../storage/pauses.js';
 import { ConcurrencySlots, type SlotGrant } from './concurrency-slots.js';
 import { ShardShares } from './shard-shares.js';
 import { sweepDue } from './scheduler.js';
@@ -97,7 +98,11 @@ export class TenantPool {
       joined: (tenant) => this.#shares.joined(tenant),
       left: (tenant) => this.#shares.left(tenant),
     });
-    this.#pauses = new PauseCache((tenant) => router.tenant(tenant));
+    this.#pauses = new PauseCache(
+      (tenant) => router.tenant(tenant),
+      PAUSE_TTL_MS,
+      () => this.#pauseChanges(),
+    );
     this.#slots = new ConcurrencySlots((tenant) => router.tenantCaps(tenant), settings.capLeaseMs);
     this.#info = { queues: settings.queues, workerCount: settings.workerCount };
     const t = settings.tenants;
@@ -167,6 +172,12 @@ export class TenantPool {
 
   #backends(): Backend[] {
     return [...new Set([...this.#router.shards.values()].map((s) => s.backend))];
+  }
+
+  /** Every shard's count of pause changes, one call each (see PauseCache). */
+  async #pauseChanges(): Promise<string> {
+    const counts = await Promise.all(this.#backends().map((b) => b.storage(PAUSES_NAMESPACE).data.counterGet(PAUSE_CHANGES_COUNTER)));
+    return counts.join(',');
   }
 
   #serversOf(backend: Backend) {

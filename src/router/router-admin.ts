@@ -13,7 +13,7 @@ import type { Backend, Storage } from '../storage/storage.js';
 import { checkGroupName, checkTenantId } from '../tenancy/tenant-id.js';
 import { shardSpecSchema, type ShardSpec } from '../tenancy/tenant-map.js';
 import { unitKey } from '../tenancy/unit.js';
-import { ALL_QUEUES, PAUSED_HASH, pausesOf, type Pauses } from '../storage/pauses.js';
+import { ALL_QUEUES, PAUSE_CHANGES_COUNTER, PAUSED_HASH, PAUSES_NAMESPACE, pausesOf, type Pauses } from '../storage/pauses.js';
 import { checkName } from '../storage/validate.js';
 import { backendFromSpec } from './backend-from-spec.js';
 import type { TenantPlacement } from './router.js';
@@ -148,7 +148,15 @@ async function setPause(host: AdminHost, target: PauseTarget, on: boolean): Prom
   // The unit's own storage: a tenant's transactions may not write jobshard.* keys, jobshard may.
   const home = host.route.storage({ tenant, group: null });
   await home.transaction((tx) => tx.hashSet(PAUSED_HASH, { [field]: on ? '1' : '0' }));
-  return pausesOf(await home.data.hashGetAll(PAUSED_HASH));
+  const pauses = pausesOf(await home.data.hashGetAll(PAUSED_HASH));
+  // Servers over a router trust what they read of a tenant's pauses until one of these counters
+  // moves. Every shard's, so that a server that cannot read one shard still sees the others move;
+  // one that lands is enough (a server that reads none of them reads each tenant's pauses instead).
+  const backends = [...new Set([...host.shards.values()].map((s) => s.backend))];
+  const bumps = await Promise.allSettled(backends.map((b) => b.storage(PAUSES_NAMESPACE).transaction((tx) => tx.counterIncrement(PAUSE_CHANGES_COUNTER))));
+  const landed = bumps.some((b) => b.status === 'fulfilled');
+  if (!landed) throw (bumps[0] as PromiseRejectedResult).reason;
+  return pauses;
 }
 
 export function viewOf(record: DirectoryRecord): DirectoryView {

@@ -29,3 +29,11 @@ export function unpausedQueues(queues: readonly string[], pauses: Pauses): reado
   const left = queues.filter((q) => !paused.has(q));
   return left.length === queues.length ? queues : left;
 }
+
+/**
+ * Every pause and resume made through a router adds one to this counter on every shard, in this
+ * reserved namespace (no tenant id has a '.'), once the pause is written: a server over a router
+ * reads the counters, one call per shard, to learn that some pause changed (PauseCache).
+ */
+export const PAUSES_NAMESPACE = 'jobshard.pauses';
+export const PAUSE_CHANGES_COUNTER = 'changes';

@@ -7,6 +7,7 @@ import { JobClient } from '../../src/processing/job-client.js';
 import { JobServer } from '../../src/processing/job-server.js';
 import { createRouter, type Router, type RouterConfig } from '../../src/router/router.js';
 import type { JsonValue } from '../../src/storage/json.js';
+import { PAUSE_CHANGES_COUNTER, PAUSES_NAMESPACE } from '../../src/storage/pauses.js';
 import { rejectsWithCode } from '../conformance/helpers.js';
 import { freshTenant } from '../helpers/mixed-router.js';
 import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../helpers/servers.js';
@@ -334,6 +335,8 @@ test('pause bad input: a typed error, and nothing written', async (t) => {
   await rejectsWithCode(t, router.admin.pauses('x/y'), 'INVALID_ARGUMENT');
   t.deepEqual(await router.admin.pauses(tn), { tenant: false, queues: [] });
   t.deepEqual(await router.tenant(tn).monitoring.queues(), []);
+  const changes = () => router.shards.get('m')!.backend.storage(PAUSES_NAMESPACE).data.counterGet(PAUSE_CHANGES_COUNTER);
+  t.is(await changes(), 0, 'no count of pause changes moved');
   // Tenants cannot write it themselves.
   await rejectsWithCode(
     t,
@@ -341,6 +344,22 @@ test('pause bad input: a typed error, and nothing written', async (t) => {
     'INVALID_ARGUMENT',
   );
   await router.close();
+});
+
+test("each pause and resume moves every shard's count of pause changes once it is written (servers re-read pauses when it moves)", async (t) => {
+  const { router, cleanup } = await realRouter();
+  try {
+    const tn = freshTenant();
+    const changes = () => Promise.all([...router.shards.values()].map((s) => s.backend.storage(PAUSES_NAMESPACE).data.counterGet(PAUSE_CHANGES_COUNTER)));
+    t.deepEqual(await changes(), [0, 0]);
+    await router.admin.pause({ tenant: tn, queue: 'a' });
+    t.deepEqual(await changes(), [1, 1], 'both shards, whichever holds the tenant');
+    await router.admin.resume({ tenant: tn, queue: 'a' });
+    await router.admin.pause({ tenant: tn });
+    t.deepEqual(await changes(), [3, 3]);
+  } finally {
+    await cleanup();
+  }
 });
 
 test("a server over one tenant's storage honours the tenant's pauses too, within a second", async (t) => {
