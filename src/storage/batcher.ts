@@ -21,10 +21,11 @@
  * together (the fetches of one tenant's turn, the outcomes of one fetched batch)
  * call within one run of continuations. Sent at once, the first went alone and
  * the rest in a second batch: 1 + 15 fetches, 1 + 15 commits. nextTick waits
- * for no I/O, so a lone call loses nothing (setImmediate did: enqueue-to-start
- * p50 0.62-0.88 ms at once, 0.64-1.44 ms gathered to the end of the turn). A/B
- * of 20,000-job drains, 32 workers, builds alternated: Postgres +26% jobs/s and
- * -21% CPU a job, Redis +8% jobs/s (bench/RESULTS.md).
+ * for no I/O, so a lone call loses little (setImmediate lost more: enqueue-to-
+ * start p50 0.62-0.88 ms at once, 0.64-1.44 ms gathered to the end of the
+ * turn). A/B, builds alternated: 20,000-job drains with 32 workers, Postgres
+ * +26% jobs/s and -21% CPU a job, Redis +8% jobs/s; one sequential enqueue at
+ * a time, Redis +1%, Postgres +3-5% latency (bench/RESULTS.md).
  */
 export class Batcher<I, O> {
   readonly #run: (inputs: I[]) => Promise<O[]>;
