@@ -1,9 +1,9 @@
 import { PAUSED_HASH, pausesOf, unpausedQueues, type Pauses } from '../storage/pauses.js';
 import type { Storage } from '../storage/storage.js';
 
-/** How long a tenant's pauses (or, with `changes`, the shards' counts of pause changes) are trusted once read: a pause stops new starts within a second. */
+/** How long a tenant's pauses (or, with `counts`, the shards' counts of pause changes) are trusted once read: a pause stops new starts within a second. */
 export const PAUSE_TTL_MS = 800;
-/** With `changes`: how long a tenant's pauses are trusted while no count moves (a safety net for a count that was not written). */
+/** With `counts`: how long a tenant's pauses are trusted while no count moves (a safety net for a count that was not written). */
 export const PAUSE_MAX_AGE_MS = 60_000;
 /** Lapsed entries are dropped once the cache has doubled since the last time (and holds this many). */
 const PRUNE_FROM = 1_024;
@@ -13,43 +13,52 @@ interface Entry {
   pauses: Promise<Pauses>;
 }
 
+/** One shard's count of pause changes, as this cache last read it. */
+interface Count {
+  /** null before the first read and after a failed one. */
+  seen: number | null;
+  reading: boolean;
+}
+
+/** A shard's count of pause changes: the shard (any object naming it) and how to read its count. */
+export type PauseCount = readonly [shard: object, read: () => Promise<number>];
+
 /**
  * A server's view of its tenants' pauses (router.admin.pause), read from each
  * tenant's home unit only for tenants it is about to fetch for: idle tenants
  * cost nothing.
  *
- * Without `changes`, each tenant's read is trusted for PAUSE_TTL_MS. With it
- * (a server over a router: every pause and resume adds one to a count of
- * changes on every shard, see PAUSES_NAMESPACE), the counts are read at most
- * every PAUSE_TTL_MS, one call per shard, and a tenant's read is trusted until
- * they move. A server with 1,000 active tenants read each one's pauses about
- * every 0.8 s: two commands a tenant, 2,500 a second, where a pause is a rare
- * admin call.
+ * Without `counts`, each tenant's read is trusted for PAUSE_TTL_MS. With them
+ * (a server over a router: every pause and resume adds one to a count on every
+ * shard, see PAUSES_NAMESPACE), the counts are read in the background at most
+ * every PAUSE_TTL_MS, one call per shard, and a tenant's read is trusted while
+ * none moves and they answer. A server with 1,000 active tenants read each
+ * one's pauses about every 0.8 s: two commands a tenant, 2,500 a second, where
+ * a pause is a rare admin call. Nobody waits for a count: a shard that does not
+ * answer must hold up no other shard's tenants.
  */
 export class PauseCache {
   readonly #cache = new Map<string, Entry>();
   #pruneAt = PRUNE_FROM;
-  /** What `changes` last returned; null before the first read and after a failed one. */
-  #seen: string | null = null;
+  readonly #counts = new Map<object, Count>();
   #checkedAt = -Infinity;
-  #checking: Promise<void> | null = null;
+  /** When the last count read that answered was sent. */
+  #answeredAt = -Infinity;
 
   constructor(
     readonly storageOf: (tenant: string) => Storage,
     readonly ttlMs = PAUSE_TTL_MS,
-    readonly changes?: () => Promise<string>,
+    readonly counts?: () => readonly PauseCount[],
     readonly maxAgeMs = PAUSE_MAX_AGE_MS,
   ) {}
 
   /** The queues (of `queues`, in their order) this tenant may be fetched from now; empty when paused. */
   async queuesFor(tenant: string, queues: readonly string[]): Promise<readonly string[]> {
-    let now = performance.now();
-    const checking = this.#check(now);
-    if (checking) {
-      await checking;
-      now = performance.now();
-    }
-    const trustedMs = this.changes ? this.maxAgeMs : this.ttlMs;
+    const now = performance.now();
+    this.#check(now);
+    // Past the TTL, a read is trusted only while the counts answer: a count read sent within the
+    // last two periods came back (a bump lands on every shard, so any one of them tells).
+    const trustedMs = this.counts && now - this.#answeredAt <= 2 * this.ttlMs ? this.maxAgeMs : this.ttlMs;
     let entry = this.#cache.get(tenant);
     if (!entry || now - entry.at > trustedMs) {
       // Shared while in flight: the workers that start a tenant's turn together made one read each
@@ -72,29 +81,31 @@ export class PauseCache {
   }
 
   /**
-   * With `changes`: once per PAUSE_TTL_MS, reads the counts; when they moved (or could not be read,
-   * or are read for the first time) every tenant's entry goes, read before or during the check.
-   * Callers meanwhile wait for it. Null when there is nothing to wait for.
+   * With `counts`: once per PAUSE_TTL_MS, sends a read of each shard's count that is not still
+   * reading. A count that moved (or is read for the first time, or after a failed read) clears
+   * every tenant's entry, those read before or while it was read.
    */
-  #check(now: number): Promise<void> | null {
-    if (!this.changes) return null;
-    if (this.#checking) return this.#checking;
-    if (now - this.#checkedAt <= this.ttlMs) return null;
+  #check(now: number): void {
+    if (!this.counts || now - this.#checkedAt <= this.ttlMs) return;
     this.#checkedAt = now;
-    const checking = this.changes().then(
-      (seen) => {
-        if (seen !== this.#seen) this.#cache.clear();
-        this.#seen = seen;
-      },
-      () => {
-        // Unknown: back to reading each tenant's pauses, until a read of the counts succeeds.
-        this.#cache.clear();
-        this.#seen = null;
-      },
-    );
-    this.#checking = checking.finally(() => {
-      this.#checking = null;
-    });
-    return this.#checking;
+    for (const [shard, read] of this.counts()) {
+      let count = this.#counts.get(shard);
+      if (!count) this.#counts.set(shard, (count = { seen: null, reading: false }));
+      if (count.reading) continue;
+      count.reading = true;
+      const c = count;
+      read().then(
+        (n) => {
+          c.reading = false;
+          if (n !== c.seen) this.#cache.clear();
+          c.seen = n;
+          this.#answeredAt = Math.max(this.#answeredAt, now);
+        },
+        () => {
+          c.reading = false;
+          c.seen = null;
+        },
+      );
+    }
   }
 }

@@ -5,7 +5,7 @@ import type { Router } from '../router/router.js';
 import { FairQueue } from './fair-queue.js';
 import { OUTCOMES_PER_WORKER, trackOutcome, type JobRunner, type OutcomeWrite } from './job-runner.js';
 import { LazyAbort } from './lazy-abort.js';
-import { PAUSE_TTL_MS, PauseCache } from './pause-cache.js';
+import { PAUSE_TTL_MS, PauseCache, type PauseCount } from './pause-cache.js';
 import { PAUSE_CHANGES_COUNTER, PAUSES_NAMESPACE } from '../storage/pauses.js';
 import { ConcurrencySlots, type SlotGrant } from './concurrency-slots.js';
 import { ShardShares } from './shard-shares.js';
@@ -101,7 +101,7 @@ export class TenantPool {
     this.#pauses = new PauseCache(
       (tenant) => router.tenant(tenant),
       PAUSE_TTL_MS,
-      () => this.#pauseChanges(),
+      () => this.#pauseCounts(),
     );
     this.#slots = new ConcurrencySlots((tenant) => router.tenantCaps(tenant), settings.capLeaseMs);
     this.#info = { queues: settings.queues, workerCount: settings.workerCount };
@@ -174,10 +174,9 @@ export class TenantPool {
     return [...new Set([...this.#router.shards.values()].map((s) => s.backend))];
   }
 
-  /** Every shard's count of pause changes, one call each (see PauseCache). */
-  async #pauseChanges(): Promise<string> {
-    const counts = await Promise.all(this.#backends().map((b) => b.storage(PAUSES_NAMESPACE).data.counterGet(PAUSE_CHANGES_COUNTER)));
-    return counts.join(',');
+  /** Every shard's count of pause changes, each read on its own (see PauseCache). */
+  #pauseCounts(): PauseCount[] {
+    return this.#backends().map((b) => [b, () => b.storage(PAUSES_NAMESPACE).data.counterGet(PAUSE_CHANGES_COUNTER)] as const);
   }
 
   #serversOf(backend: Backend) {

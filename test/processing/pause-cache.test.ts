@@ -60,37 +60,70 @@ test('with counts of pause changes: a read is trusted past the TTL while no coun
   let count = 0;
   let countsDown = false;
   let countReads = 0;
-  const changes = async () => {
+  const read = async () => {
     countReads++;
     if (countsDown) throw new Error('shard down');
-    return String(count);
+    return count;
   };
-  const cache = new PauseCache(() => tenant.storage, 100, changes);
+  const cache = new PauseCache(
+    () => tenant.storage,
+    100,
+    () => [[backend, read]],
+  );
   const queues = ['a', 'b'];
   t.deepEqual(await cache.queuesFor('tenant', queues), queues);
+  // The first count read clears what was read before it: one more tenant read, then none.
+  await new Promise((r) => setTimeout(r, 20));
+  t.deepEqual(await cache.queuesFor('tenant', queues), queues);
+  t.is(tenant.reads(), 2);
   await tenant.storage.transaction((tx) => tx.hashSet(PAUSED_HASH, { a: '1' }));
   // A pause written without its count moving is not seen: the count is what servers trust.
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 4; i++) {
     await new Promise((r) => setTimeout(r, 150));
     t.deepEqual(await cache.queuesFor('tenant', queues), queues);
   }
-  t.is(tenant.reads(), 1, 'one read over four TTLs while the count stood still');
+  t.is(tenant.reads(), 2, 'no read over four TTLs while the count stood still');
   t.true(countReads >= 3, `the counts were read once per TTL (${countReads})`);
 
   count++;
-  await new Promise((r) => setTimeout(r, 150));
+  // Seen by the first count read sent after the change; the next call reads the tenant again.
+  let seen: readonly string[] = queues;
+  for (const until = Date.now() + 1_000; Date.now() < until && seen.length === 2; await new Promise((r) => setTimeout(r, 50))) {
+    seen = await cache.queuesFor('tenant', queues);
+  }
+  t.deepEqual(seen, ['b'], 'the paused queue is left out once the count moved');
+  const reads = tenant.reads();
   const after = await Promise.all(Array.from({ length: 8 }, () => cache.queuesFor('tenant', queues)));
-  t.is(tenant.reads(), 2, 'read again once the count moved, once for 8 callers');
   for (const q of after) t.deepEqual(q, ['b']);
+  t.is(tenant.reads(), reads, '8 callers, no further read');
 
   countsDown = true;
   await tenant.storage.transaction((tx) => tx.hashSet(PAUSED_HASH, { a: '0', b: '1' }));
-  await new Promise((r) => setTimeout(r, 150));
-  t.deepEqual(await cache.queuesFor('tenant', queues), ['a'], 'counts unreadable: the tenant is read again');
-  t.is(tenant.reads(), 3);
-  countsDown = false;
-  await new Promise((r) => setTimeout(r, 150));
-  t.deepEqual(await cache.queuesFor('tenant', queues), ['a']);
-  t.is(tenant.reads(), 4, 'the first count read after a failure starts afresh');
+  seen = ['b'];
+  for (const until = Date.now() + 1_000; Date.now() < until && seen[0] === 'b'; await new Promise((r) => setTimeout(r, 50))) {
+    seen = await cache.queuesFor('tenant', queues);
+  }
+  t.deepEqual(seen, ['a'], 'counts unreadable: the tenant is read again after the TTL');
+  await backend.close();
+});
+
+test('a count that never answers holds up no caller', async (t) => {
+  const backend = new MemoryBackend();
+  const tenant = counted(backend.storage('tenant'));
+  const stalled = () => new Promise<number>(() => {});
+  const cache = new PauseCache(
+    () => tenant.storage,
+    50,
+    () => [
+      [{}, stalled],
+      [{}, async () => 0],
+    ],
+  );
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    t.deepEqual(await cache.queuesFor('tenant', ['a']), ['a']);
+    t.true(performance.now() - t0 < 50, 'answered without waiting for the counts');
+    await new Promise((r) => setTimeout(r, 60));
+  }
   await backend.close();
 });
