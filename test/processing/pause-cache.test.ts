@@ -65,33 +65,34 @@ test('with counts of pause changes: a read is trusted past the TTL while no coun
     if (countsDown) throw new Error('shard down');
     return count;
   };
+  const TTL = 300;
   const cache = new PauseCache(
     () => tenant.storage,
-    100,
+    TTL,
     () => [[backend, read]],
   );
   const queues = ['a', 'b'];
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  /** Calls every 50 ms (as busy workers do, so the counts are read each TTL) until `done` or `ms`; the last answer. */
+  const callUntil = async (done: (q: readonly string[]) => boolean, ms: number) => {
+    let q = await cache.queuesFor('tenant', queues);
+    for (const until = Date.now() + ms; !done(q) && Date.now() < until; q = await cache.queuesFor('tenant', queues)) await sleep(50);
+    return q;
+  };
   t.deepEqual(await cache.queuesFor('tenant', queues), queues);
   // The first count read clears what was read before it: one more tenant read, then none.
-  await new Promise((r) => setTimeout(r, 20));
+  await sleep(20);
   t.deepEqual(await cache.queuesFor('tenant', queues), queues);
   t.is(tenant.reads(), 2);
   await tenant.storage.transaction((tx) => tx.hashSet(PAUSED_HASH, { a: '1' }));
   // A pause written without its count moving is not seen: the count is what servers trust.
-  for (let i = 0; i < 4; i++) {
-    await new Promise((r) => setTimeout(r, 150));
-    t.deepEqual(await cache.queuesFor('tenant', queues), queues);
-  }
+  t.deepEqual(await callUntil(() => false, 4 * TTL), queues);
   t.is(tenant.reads(), 2, 'no read over four TTLs while the count stood still');
   t.true(countReads >= 3, `the counts were read once per TTL (${countReads})`);
 
   count++;
   // Seen by the first count read sent after the change; the next call reads the tenant again.
-  let seen: readonly string[] = queues;
-  for (const until = Date.now() + 1_000; Date.now() < until && seen.length === 2; await new Promise((r) => setTimeout(r, 50))) {
-    seen = await cache.queuesFor('tenant', queues);
-  }
-  t.deepEqual(seen, ['b'], 'the paused queue is left out once the count moved');
+  t.deepEqual(await callUntil((q) => q.length === 1, 3_000), ['b'], 'the paused queue is left out once the count moved');
   const reads = tenant.reads();
   const after = await Promise.all(Array.from({ length: 8 }, () => cache.queuesFor('tenant', queues)));
   for (const q of after) t.deepEqual(q, ['b']);
@@ -99,11 +100,7 @@ test('with counts of pause changes: a read is trusted past the TTL while no coun
 
   countsDown = true;
   await tenant.storage.transaction((tx) => tx.hashSet(PAUSED_HASH, { a: '0', b: '1' }));
-  seen = ['b'];
-  for (const until = Date.now() + 1_000; Date.now() < until && seen[0] === 'b'; await new Promise((r) => setTimeout(r, 50))) {
-    seen = await cache.queuesFor('tenant', queues);
-  }
-  t.deepEqual(seen, ['a'], 'counts unreadable: the tenant is read again after the TTL');
+  t.deepEqual(await callUntil((q) => q[0] === 'a', 3_000), ['a'], 'counts unreadable: the tenant is read again after the TTL');
   await backend.close();
 });
 
