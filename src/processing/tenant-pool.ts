@@ -5,7 +5,7 @@ import type { Router } from '../router/router.js';
 import { FairQueue } from './fair-queue.js';
 import { OUTCOMES_PER_WORKER, trackOutcome, type JobRunner, type OutcomeWrite } from './job-runner.js';
 import { LazyAbort } from './lazy-abort.js';
-import { PAUSE_TTL_MS, PauseCache, type PauseCount } from './pause-cache.js';
+import { PAUSE_COUNTS_INTERVAL_MS, PauseCache, type PauseCount } from './pause-cache.js';
 import { PAUSE_CHANGES_COUNTER, PAUSES_NAMESPACE } from '../storage/pauses.js';
 import { ConcurrencySlots, type SlotGrant } from './concurrency-slots.js';
 import { ShardShares } from './shard-shares.js';
@@ -100,7 +100,7 @@ export class TenantPool {
     });
     this.#pauses = new PauseCache(
       (tenant) => router.tenant(tenant),
-      PAUSE_TTL_MS,
+      PAUSE_COUNTS_INTERVAL_MS,
       () => this.#pauseCounts(),
     );
     this.#slots = new ConcurrencySlots((tenant) => router.tenantCaps(tenant), settings.capLeaseMs);
