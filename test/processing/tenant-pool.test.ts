@@ -196,6 +196,49 @@ test('weights from the tenant map: 1:3 shares between two backlogged tenants, wi
   }
 });
 
+test("inside each tenant the queues' priority holds, while the pool takes turns between tenants on both shards", async (t) => {
+  const { router, cleanup } = await realRouter();
+  // A tenant on each shard, each with a backlog in both queues, low-priority jobs enqueued first.
+  const pick = (shard: string) => {
+    for (;;) {
+      const tn = freshTenant();
+      if (router.shardFor(tn).shard === shard) return tn;
+    }
+  };
+  const tenants = [pick('redis'), pick('pg')];
+  const runs = new Map<string, string[]>(tenants.map((tn) => [tn, []]));
+  const server = new JobServer(router, {
+    queues: ['high', 'low'],
+    workerCount: 2,
+    handlers: { work: async (_args, ctx) => void runs.get(ctx.tenant!)!.push(ctx.queue) },
+  });
+  try {
+    for (const tn of tenants) {
+      const c = new JobClient(router.tenant(tn));
+      for (const q of ['low', 'high']) for (let i = 0; i < 15; i++) await c.enqueue('work', [], { queue: q });
+    }
+    await server.start();
+    await until(
+      () => [...runs.values()].every((r) => r.length === 30),
+      20_000,
+      () => JSON.stringify(Object.fromEntries(runs)),
+    );
+    for (const [tn, order] of runs) {
+      // A fetch of two takes the last 'high' and the first 'low' together; nothing 'low' before that.
+      const firstLow = order.indexOf('low');
+      t.true(firstLow >= 14, `${tn}: ${order.join(',')}`);
+      t.deepEqual(
+        order.slice(firstLow + 1).filter((q) => q === 'high'),
+        firstLow === 14 ? ['high'] : [],
+        `${tn}: every 'high' job ran before the 'low' ones`,
+      );
+    }
+  } finally {
+    await server.stop();
+    await cleanup();
+  }
+});
+
 test('tenants lists whom it serves; retries and scheduled jobs of its tenants run', async (t) => {
   const mem = new MemoryBackend();
   const router = await createRouter({ shards: [{ id: 'm', backend: mem }] });
