@@ -100,18 +100,21 @@ export class PauseCache {
       if (count.reading) continue;
       count.reading = true;
       const c = count;
-      read().then(
-        (n) => {
-          c.reading = false;
-          if (n !== c.seen) this.#cache.clear();
-          c.seen = n;
-          this.#answeredAt = Math.max(this.#answeredAt, now);
-        },
-        () => {
-          c.reading = false;
-          c.seen = null;
-        },
-      );
+      // A read that throws at once (a closed backend) fails like one that rejects.
+      Promise.resolve()
+        .then(read)
+        .then(
+          (n) => {
+            c.reading = false;
+            if (n !== c.seen) this.#cache.clear();
+            c.seen = n;
+            this.#answeredAt = Math.max(this.#answeredAt, now);
+          },
+          () => {
+            c.reading = false;
+            c.seen = null;
+          },
+        );
     }
   }
 }

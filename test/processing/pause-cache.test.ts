@@ -104,7 +104,7 @@ test('with counts of pause changes: a read is trusted past the TTL while no coun
   await backend.close();
 });
 
-test('a count that never answers holds up no caller', async (t) => {
+test('a count that never answers, or throws at once, holds up no caller', async (t) => {
   const backend = new MemoryBackend();
   const tenant = counted(backend.storage('tenant'));
   const stalled = () => new Promise<number>(() => {});
@@ -114,6 +114,12 @@ test('a count that never answers holds up no caller', async (t) => {
     () => [
       [{}, stalled],
       [{}, async () => 0],
+      [
+        {},
+        () => {
+          throw new Error('closed');
+        },
+      ],
     ],
   );
   for (let i = 0; i < 5; i++) {
