@@ -151,13 +151,17 @@ async function setPause(host: AdminHost, target: PauseTarget, on: boolean): Prom
   const pauses = pausesOf(await home.data.hashGetAll(PAUSED_HASH));
   // Servers over a router trust what they read of a tenant's pauses until one of these counters
   // moves. Every shard's, so that a server that cannot read one shard still sees the others move;
-  // one that lands is enough (a server that reads none of them reads each tenant's pauses instead).
-  // If none lands the call fails with the pause written: servers see it at the next change, or
-  // within PAUSE_MAX_AGE_MS; the same call again writes the same and counts it again.
+  // the first that lands is enough, and the call does not wait for the rest (a stalled shard would
+  // hold it up). If none lands the call fails with the pause written: servers see it at the next
+  // change, or within PAUSE_MAX_AGE_MS; the same call again writes the same and counts it again.
   const backends = [...new Set([...host.shards.values()].map((s) => s.backend))];
-  const bumps = await Promise.allSettled(backends.map((b) => b.storage(PAUSES_NAMESPACE).transaction((tx) => tx.counterIncrement(PAUSE_CHANGES_COUNTER))));
-  const landed = bumps.some((b) => b.status === 'fulfilled');
-  if (!landed) throw (bumps[0] as PromiseRejectedResult).reason;
+  const bumps = backends.map((b) => b.storage(PAUSES_NAMESPACE).transaction((tx) => tx.counterIncrement(PAUSE_CHANGES_COUNTER)));
+  for (const bump of bumps) bump.catch(() => {});
+  try {
+    await Promise.any(bumps);
+  } catch (err) {
+    throw (err as AggregateError).errors[0];
+  }
   return pauses;
 }
 

@@ -12,6 +12,7 @@ import { rejectsWithCode } from '../conformance/helpers.js';
 import { freshTenant } from '../helpers/mixed-router.js';
 import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../helpers/servers.js';
 import { until } from '../helpers/until.js';
+import { FaultProxy } from '../helpers/fault-proxy.js';
 
 /** A router over a Redis and a Postgres shard (fresh prefix and schema), and its cleanup. */
 async function realRouter(tenants: RouterConfig['tenants'] = {}): Promise<{ router: Router; cleanup: () => Promise<void> }> {
@@ -394,14 +395,57 @@ test("each pause and resume moves every shard's count of pause changes once it i
   try {
     const tn = freshTenant();
     const changes = () => Promise.all([...router.shards.values()].map((s) => s.backend.storage(PAUSES_NAMESPACE).data.counterGet(PAUSE_CHANGES_COUNTER)));
+    /** The call returns once one count has moved; the others follow. */
+    const settled = async (want: number[]) => {
+      let got = await changes();
+      for (const until = Date.now() + 5_000; JSON.stringify(got) !== JSON.stringify(want) && Date.now() < until; got = await changes()) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return got;
+    };
     t.deepEqual(await changes(), [0, 0]);
     await router.admin.pause({ tenant: tn, queue: 'a' });
-    t.deepEqual(await changes(), [1, 1], 'both shards, whichever holds the tenant');
+    t.true(
+      (await changes()).some((n) => n === 1),
+      'one count moved when the call returned',
+    );
+    t.deepEqual(await settled([1, 1]), [1, 1], 'both shards, whichever holds the tenant');
     await router.admin.resume({ tenant: tn, queue: 'a' });
     await router.admin.pause({ tenant: tn });
-    t.deepEqual(await changes(), [3, 3]);
+    t.deepEqual(await settled([3, 3]), [3, 3]);
   } finally {
     await cleanup();
+  }
+});
+
+test('a pause returns while another shard stalls: it waits for one count to move, not for every shard', async (t) => {
+  const proxy = new FaultProxy(Number(new URL(REDIS_URL).port || 6379));
+  await proxy.start();
+  const prefix = freshPrefix();
+  const router = await createRouter({
+    shards: [
+      { id: 'mem', backend: new MemoryBackend() },
+      { id: 'stalled', backend: new RedisBackend({ url: `redis://127.0.0.1:${proxy.port}`, prefix }) },
+    ],
+    tenants: { calm: { shard: 'mem' } },
+  });
+  try {
+    // Connected first; then every request to the Redis shard is held for 5 s.
+    await router.shards.get('stalled')!.backend.storage(PAUSES_NAMESPACE).data.counterGet(PAUSE_CHANGES_COUNTER);
+    proxy.stallMs = 5_000;
+    proxy.cutOn(() => 'stall');
+    const t0 = performance.now();
+    t.deepEqual(await router.admin.pause({ tenant: 'calm', queue: 'a' }), { tenant: false, queues: ['a'] });
+    const ms = performance.now() - t0;
+    t.log(`pause took ${ms.toFixed(0)} ms with the other shard stalled`);
+    t.true(ms < 1_000, `${ms} ms`);
+    t.is(await router.shards.get('mem')!.backend.storage(PAUSES_NAMESPACE).data.counterGet(PAUSE_CHANGES_COUNTER), 1);
+  } finally {
+    proxy.cutOn(null);
+    proxy.restore();
+    await proxy.close();
+    await router.close().catch(() => {});
+    await deleteRedisPrefix(prefix);
   }
 });
 
