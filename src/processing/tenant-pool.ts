@@ -9,6 +9,7 @@ import { PAUSE_COUNTS_INTERVAL_MS, PauseCache, type PauseCount } from './pause-c
 import { PAUSE_CHANGES_COUNTER, PAUSES_NAMESPACE } from '../storage/pauses.js';
 import { ConcurrencySlots, type SlotGrant } from './concurrency-slots.js';
 import { ShardShares } from './shard-shares.js';
+import { backendsOf } from '../shards/shard.js';
 import { sweepDue } from './scheduler.js';
 import { heartbeat } from './heartbeat.js';
 import { within } from './within.js';
@@ -171,7 +172,7 @@ export class TenantPool {
   }
 
   #backends(): Backend[] {
-    return [...new Set([...this.#router.shards.values()].map((s) => s.backend))];
+    return backendsOf(this.#router.shards.values());
   }
 
   /** Every shard's count of pause changes, each read on its own (see PauseCache). */

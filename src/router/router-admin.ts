@@ -2,7 +2,7 @@ import type { Directory } from '../directory/directory.js';
 import type { DirectoryRecord, ShardState } from '../directory/directory-record.js';
 import { SLOT_COUNT } from '../shards/slot-table.js';
 import { placementOf } from '../directory/directory-record.js';
-import type { Shard, ShardHealth } from '../shards/shard.js';
+import { backendsOf, type Shard, type ShardHealth } from '../shards/shard.js';
 import { InvalidArgumentError, ShardNotEmptyError } from '../storage/errors.js';
 import { checkSlots, moveSlots, planRebalance, runRebalance, type RebalancePlan, type SlotMoveResult } from '../directory/slot-moves.js';
 import { checkFreezeMs, moveUnit, recoverMoves, type MoveOptions, type MoveProgress, type RecoveredMove, type UnitMoveResult } from '../directory/unit-move.js';
@@ -154,8 +154,7 @@ async function setPause(host: AdminHost, target: PauseTarget, on: boolean): Prom
   // the first that lands is enough, and the call does not wait for the rest (a stalled shard would
   // hold it up). If none lands the call fails with the pause written: servers see it at the next
   // change, or within PAUSE_MAX_AGE_MS; the same call again writes the same and counts it again.
-  const backends = [...new Set([...host.shards.values()].map((s) => s.backend))];
-  const bumps = backends.map((b) => b.storage(PAUSES_NAMESPACE).transaction((tx) => tx.counterIncrement(PAUSE_CHANGES_COUNTER)));
+  const bumps = backendsOf(host.shards.values()).map((b) => b.storage(PAUSES_NAMESPACE).transaction((tx) => tx.counterIncrement(PAUSE_CHANGES_COUNTER)));
   for (const bump of bumps) bump.catch(() => {});
   try {
     await Promise.any(bumps);

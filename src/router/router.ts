@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { Directory } from '../directory/directory.js';
 import { DirectoryStore } from '../directory/directory-store.js';
 import type { CircuitBreakerOptions } from '../shards/circuit-breaker.js';
-import { Shard } from '../shards/shard.js';
+import { backendsOf, Shard } from '../shards/shard.js';
 import { ConfigError, InvalidArgumentError } from '../storage/errors.js';
 import type { Backend, Storage } from '../storage/storage.js';
 import type { Placement } from '../tenancy/placement.js';
@@ -190,7 +190,7 @@ export class Router {
     if (this.#closed) return;
     this.#closed = true;
     this.directory.close();
-    await Promise.all([...new Set([...[...this.#shards.values()].map((s) => s.backend), ...this.#ownBackends])].map((b) => b.close()));
+    await Promise.all([...new Set([...backendsOf(this.#shards.values()), ...this.#ownBackends])].map((b) => b.close()));
   }
 
   /** Undoes a router that failed to load: closes only the backends it built from specs. */

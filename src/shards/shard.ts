@@ -98,3 +98,8 @@ export class Shard {
     throw err;
   };
 }
+
+/** The backends behind these shards, each once: several shard ids may share one backend. */
+export function backendsOf(shards: Iterable<Shard>): Backend[] {
+  return [...new Set([...shards].map((s) => s.backend))];
+}

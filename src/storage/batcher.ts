@@ -56,7 +56,7 @@ export class Batcher<I, O> {
         this.#ticked = true;
         process.nextTick(() => {
           this.#ticked = false;
-          if (this.#running < this.#concurrency && this.#pending.length > 0) void this.#drain();
+          this.#drainIfFree();
         });
         return;
       }
@@ -64,9 +64,14 @@ export class Batcher<I, O> {
       this.#scheduled = true;
       setImmediate(() => {
         this.#scheduled = false;
-        if (this.#running < this.#concurrency && this.#pending.length > 0) void this.#drain();
+        this.#drainIfFree();
       });
     });
+  }
+
+  /** A gathered round goes out if a slot is still free (a batch that ended meanwhile may have taken the calls). */
+  #drainIfFree(): void {
+    if (this.#running < this.#concurrency && this.#pending.length > 0) void this.#drain();
   }
 
   async #drain(): Promise<void> {
