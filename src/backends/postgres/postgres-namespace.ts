@@ -9,7 +9,7 @@ import { jobIdsOf, type WriteOp } from '../../storage/transaction.js';
 import { PostgresData } from './postgres-data.js';
 import type { PgListener } from './postgres-listener.js';
 import type { Query } from './postgres-query.js';
-import { parseJobId, toJobRecord, type FetchRow, type JobRow } from './postgres-rows.js';
+import { parseJobId, toJobRecord, toStateRecord, type FetchRow, type HistoryEntry, type JobRow } from './postgres-rows.js';
 import { SQL } from './postgres-statements.js';
 import {
   beginPostgresImport,
@@ -157,12 +157,8 @@ export class PostgresNamespace implements NamespaceDriver {
   async getHistory(id: string): Promise<StateRecord[] | null> {
     const jobId = parseJobId(id);
     if (!jobId) return null;
-    const [{ rows }, exists] = await Promise.all([
-      this.q<{ name: string; reason: string | null; data: Record<string, string>; created_at: Date }>(SQL.getHistory, [this.ns, jobId]),
-      this.q(SQL.jobExists, [this.ns, jobId]),
-    ]);
-    if (exists.rows.length === 0) return null;
-    return rows.map((r) => ({ name: r.name, reason: r.reason, data: r.data, createdAt: r.created_at }));
+    const row = (await this.q<{ history: HistoryEntry[] }>(SQL.getHistory, [this.ns, jobId])).rows[0];
+    return row ? row.history.map(toStateRecord) : null;
   }
 
   async getParameter(id: string, name: string): Promise<string | null | undefined> {

@@ -1,4 +1,4 @@
-import type { JobRecord } from '../../storage/job.js';
+import type { JobRecord, StateRecord } from '../../storage/job.js';
 
 /** A `jobs` row as pg returns it (bigint as string, timestamptz as Date, jsonb parsed). */
 export interface JobRow {
@@ -39,6 +39,19 @@ export function toJobRecord(row: JobRow): JobRecord {
     parameters: row.parameters,
     expireAt: row.expire_at,
   };
+}
+
+/** One element of jobs.history (migration 0015); t is milliseconds since 1970, with microseconds. */
+export interface HistoryEntry {
+  n: string;
+  r: string | null;
+  d: Record<string, string> | null;
+  t: number;
+}
+
+/** Whole milliseconds, cut as pg cuts a timestamptz column's microseconds, so a state's time and its history entry's agree. */
+export function toStateRecord(e: HistoryEntry): StateRecord {
+  return { name: e.n, reason: e.r, data: e.d ?? {}, createdAt: new Date(Math.floor(e.t)) };
 }
 
 /** Ids are bigserial: anything else cannot name a job here, so it is "not found" without a query. */

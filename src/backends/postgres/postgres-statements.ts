@@ -3,6 +3,8 @@
 // search_path, which is the backend's schema.
 
 const LIVE = '(expire_at IS NULL OR expire_at > now())';
+/** A job's columns as JobRow holds them: not `history` (0015), which only getHistory reads. */
+const JOB_COLUMNS = 'id, type, args, queue, parameters, state_name, state_reason, state_data, state_at, created_at, expire_at';
 
 /*
  * A row by its primary key ($2) in the namespace ($1). The namespace test is
@@ -51,26 +53,25 @@ export const SQL = {
       FROM own, unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::bigint[], $7::jsonb[], $8::boolean[])
         WITH ORDINALITY AS u(type, args, queue, parameters, expire_ms, state, enqueue, pos)
     ), inserted AS (
-      INSERT INTO jobs (id, ns, type, args, queue, parameters, expire_at, state_name, state_reason, state_data, state_at)
+      INSERT INTO jobs (id, ns, type, args, queue, parameters, expire_at, state_name, state_reason, state_data, state_at, history)
       SELECT id, $1, type, args, queue, parameters, now() + expire_ms * interval '1 millisecond',
-             state->>'name', state->>'reason', state->'data', CASE WHEN state IS NOT NULL THEN at END
+             state->>'name', state->>'reason', state->'data', CASE WHEN state IS NOT NULL THEN at END,
+             CASE WHEN state IS NOT NULL
+               THEN jsonb_build_array(jobshard_history_entry(state->>'name', state->>'reason', state->'data', at))
+               ELSE '[]'::jsonb END
       FROM input
-    ), first_states AS (
-      INSERT INTO job_states (job_id, name, reason, data, created_at)
-      SELECT id, state->>'name', state->>'reason', state->'data', at FROM input WHERE state IS NOT NULL
     ), entries AS (
       INSERT INTO queue_entries (ns, queue, job_id) SELECT $1, queue, id FROM input WHERE enqueue ORDER BY pos
     )
     SELECT id, CASE WHEN enqueue THEN pg_notify('jobshard', json_build_array(current_schema(), $1::text)::text) END
     FROM input ORDER BY pos`,
-  getJob: `SELECT * FROM jobs WHERE ${JOB_BY_ID} AND ${LIVE}`,
+  getJob: `SELECT ${JOB_COLUMNS} FROM jobs WHERE ${JOB_BY_ID} AND ${LIVE}`,
   // One primary-key lookup per id (LATERAL): as id = ANY(…) beside ns = $1, a young table's
   // statistics made the planner scan every job of the namespace.
   getJobs: `SELECT j.* FROM unnest($2::bigint[]) AS x(id)
-    CROSS JOIN LATERAL (SELECT * FROM jobs WHERE id = x.id AND (ns = $1) IS TRUE AND ${LIVE}) j`,
-  getHistory: `SELECT s.name, s.reason, s.data, s.created_at FROM job_states s
-    WHERE s.job_id = (SELECT id FROM jobs WHERE ${JOB_BY_ID} AND ${LIVE}) ORDER BY s.id`,
-  jobExists: `SELECT 1 FROM jobs WHERE ${JOB_BY_ID} AND ${LIVE}`,
+    CROSS JOIN LATERAL (SELECT ${JOB_COLUMNS} FROM jobs WHERE id = x.id AND (ns = $1) IS TRUE AND ${LIVE}) j`,
+  // The history array as stored (0015): no row means no such job, [] a job without states.
+  getHistory: `SELECT history FROM jobs WHERE ${JOB_BY_ID} AND ${LIVE}`,
   getParameter: `SELECT parameters->>$3 AS value FROM jobs WHERE ${JOB_BY_ID} AND ${LIVE}`,
   setParameter: fenced(`UPDATE jobs SET parameters = parameters || jsonb_build_object($3::text, $4::text)
     WHERE ${JOB_BY_ID} AND ${LIVE} RETURNING 1`),
@@ -140,12 +141,14 @@ export const SQL = {
       count(*) FILTER (WHERE lease_until IS NULL OR lease_until <= clock_timestamp())::int AS waiting,
       count(*) FILTER (WHERE lease_until > clock_timestamp())::int AS in_flight
     FROM queue_entries WHERE ns = $1 GROUP BY queue ORDER BY queue`,
-  queueJobs: `SELECT j.* FROM queue_entries e JOIN jobs j ON j.id = e.job_id AND j.ns = e.ns
+  queueJobs: `SELECT j.id, j.type, j.args, j.queue, j.parameters, j.state_name, j.state_reason, j.state_data, j.state_at,
+      j.created_at, j.expire_at
+    FROM queue_entries e JOIN jobs j ON j.id = e.job_id AND j.ns = e.ns
     WHERE e.ns = $1 AND e.queue = $2 AND (e.lease_until IS NULL OR e.lease_until <= clock_timestamp())
       AND (j.expire_at IS NULL OR j.expire_at > now())
     ORDER BY e.seq OFFSET $3 LIMIT $4`,
   stateCounts: `SELECT state_name, count(*)::int AS n FROM jobs WHERE ns = $1 AND state_name IS NOT NULL AND ${LIVE} GROUP BY state_name`,
-  jobsInState: `SELECT * FROM jobs WHERE ns = $1 AND state_name = $2 AND ${LIVE} ORDER BY state_at DESC, id DESC OFFSET $3 LIMIT $4`,
+  jobsInState: `SELECT ${JOB_COLUMNS} FROM jobs WHERE ns = $1 AND state_name = $2 AND ${LIVE} ORDER BY state_at DESC, id DESC OFFSET $3 LIMIT $4`,
 
   sweep: 'SELECT jobshard_sweep($1) AS deleted',
   signal: "SELECT pg_notify('jobshard', json_build_array(current_schema(), $1::text)::text)",

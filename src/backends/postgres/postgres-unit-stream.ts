@@ -1,16 +1,6 @@
-import {
-  ALIAS_HASH,
-  EXPORT_BATCH,
-  idNumber,
-  itemRef,
-  SEP,
-  type ItemRef,
-  type ItemState,
-  type JobItem,
-  type UnitImport,
-  type UnitItem,
-} from '../../storage/unit-stream.js';
+import { ALIAS_HASH, EXPORT_BATCH, idNumber, itemRef, SEP, type ItemRef, type JobItem, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
 import type { Query } from './postgres-query.js';
+import type { HistoryEntry } from './postgres-rows.js';
 import { sleep } from '../../storage/sleep.js';
 
 const LIVE = '(expire_at IS NULL OR expire_at > clock_timestamp())';
@@ -21,9 +11,8 @@ const TS = (param: string) => `to_timestamp(${param} / 1000.0)`;
 /** The statements of a unit's export and import; values only ever travel as parameters. */
 export const UNIT_SQL = {
   jobs: `SELECT id, type, args, queue, parameters, state_name, state_reason, state_data, ${MS('state_at')} AS state_at,
-      ${MS('created_at')} AS created_at, ${MS('expire_at')} AS expire_at
+      ${MS('created_at')} AS created_at, ${MS('expire_at')} AS expire_at, history
     FROM jobs WHERE ns = $1 AND id > $2 AND ${LIVE} ORDER BY id LIMIT $3`,
-  history: `SELECT job_id, name, reason, data, ${MS('created_at')} AS at FROM job_states WHERE job_id = ANY($1::bigint[]) ORDER BY job_id, id`,
   entries: `SELECT seq, queue, job_id, deliveries,
       CASE WHEN token IS NOT NULL AND lease_until > clock_timestamp() THEN ${MS('lease_until')} END AS lease_until
     FROM queue_entries WHERE ns = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
@@ -43,14 +32,13 @@ export const UNIT_SQL = {
   // Native ids drawn later must not equal an imported id kept as an alias: the sequence moves past them.
   reserveIds: `SELECT setval(pg_get_serial_sequence('jobs', 'id'), $1::bigint)
     WHERE $1::bigint > (SELECT last_value FROM jobs_id_seq)`,
-  insertJobs: `INSERT INTO jobs (id, ns, type, args, queue, parameters, state_name, state_reason, state_data, state_at, created_at, expire_at)
+  // history: each job's jobs.history array (0015), built by the caller from the unit's states.
+  insertJobs: `INSERT INTO jobs (id, ns, type, args, queue, parameters, state_name, state_reason, state_data, state_at, created_at, expire_at, history)
     SELECT u.id, $1, u.type, u.args, u.queue, u.parameters, u.state_name, u.state_reason, u.state_data,
-      ${TS('u.state_at')}, ${TS('u.created_at')}, ${TS('u.expire_at')}
-    FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::text[], $9::jsonb[], $10::float8[], $11::float8[], $12::float8[])
-      AS u(id, type, args, queue, parameters, state_name, state_reason, state_data, state_at, created_at, expire_at)`,
-  insertHistory: `INSERT INTO job_states (job_id, name, reason, data, created_at)
-    SELECT u.job_id, u.name, u.reason, u.data, ${TS('u.at')}
-    FROM unnest($1::bigint[], $2::text[], $3::text[], $4::jsonb[], $5::float8[]) WITH ORDINALITY AS u(job_id, name, reason, data, at, n) ORDER BY u.n`,
+      ${TS('u.state_at')}, ${TS('u.created_at')}, ${TS('u.expire_at')}, u.history
+    FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::text[], $9::jsonb[], $10::float8[], $11::float8[], $12::float8[],
+      $13::jsonb[])
+      AS u(id, type, args, queue, parameters, state_name, state_reason, state_data, state_at, created_at, expire_at, history)`,
   // A leased entry gets a token no consumer knows: its job comes back when the copied lease lapses.
   insertEntries: `INSERT INTO queue_entries (ns, queue, job_id, token, lease_until, deliveries)
     SELECT $1, u.queue, u.job_id, CASE WHEN u.lease_until IS NOT NULL THEN gen_random_uuid()::text END, ${TS('u.lease_until')}, u.deliveries
@@ -71,7 +59,7 @@ export const UNIT_SQL = {
       CASE WHEN token IS NOT NULL AND lease_until > clock_timestamp() THEN ${MS('lease_until')} END AS lease_until
     FROM queue_entries WHERE ns = $1 AND seq = ANY($2::bigint[])`,
   jobsById: `SELECT id, type, args, queue, parameters, state_name, state_reason, state_data, ${MS('state_at')} AS state_at,
-      ${MS('created_at')} AS created_at, ${MS('expire_at')} AS expire_at
+      ${MS('created_at')} AS created_at, ${MS('expire_at')} AS expire_at, history
     FROM jobs WHERE ns = $1 AND id = ANY($2::bigint[]) AND ${LIVE}`,
   hashesByKey: `SELECT key, jsonb_object_agg(field, value) AS fields, ${MS('min(expire_at)')} AS expire_at
     FROM hashes WHERE ns = $1 AND key = ANY($2::text[]) AND ${LIVE} GROUP BY key`,
@@ -92,10 +80,7 @@ export const UNIT_SQL = {
   updateEntries: `UPDATE queue_entries e SET token = CASE WHEN u.lease_until IS NOT NULL THEN gen_random_uuid()::text END,
       lease_until = ${TS('u.lease_until')}, deliveries = u.deliveries
     FROM unnest($2::bigint[], $3::float8[], $4::int[]) AS u(seq, lease_until, deliveries) WHERE e.seq = u.seq AND e.ns = $1`,
-  deleteJobs: [
-    'DELETE FROM job_states WHERE job_id IN (SELECT id FROM jobs WHERE ns = $1 AND id = ANY($2::bigint[]))',
-    'DELETE FROM jobs WHERE ns = $1 AND id = ANY($2::bigint[])',
-  ],
+  deleteJobs: ['DELETE FROM jobs WHERE ns = $1 AND id = ANY($2::bigint[])'],
   deleteEntries: 'DELETE FROM queue_entries WHERE ns = $1 AND seq = ANY($2::bigint[])',
   deleteKeys: {
     h: 'DELETE FROM hashes WHERE ns = $1 AND key = ANY($2::text[])',
@@ -107,7 +92,6 @@ export const UNIT_SQL = {
   },
 
   clear: [
-    'DELETE FROM job_states WHERE job_id IN (SELECT id FROM jobs WHERE ns = $1)',
     'DELETE FROM jobs WHERE ns = $1',
     'DELETE FROM queue_entries WHERE ns = $1',
     'DELETE FROM locks WHERE ns = $1',
@@ -128,18 +112,8 @@ function entryItem(r: EntryRow): UnitItem {
   return { kind: 'entry', queue: r.queue, seq: r.seq, jobId: r.job_id, deliveries: r.deliveries, leaseUntil: num(r.lease_until) };
 }
 
-/** Job rows with their histories (one query for the lot). */
-async function jobItems(q: Query, rows: JobRowOut[]): Promise<JobItem[]> {
-  if (rows.length === 0) return [];
-  const history = await q<{ job_id: string; name: string; reason: string | null; data: Record<string, string>; at: number }>(UNIT_SQL.history, [
-    rows.map((r) => r.id),
-  ]);
-  const byJob = new Map<string, ItemState[]>();
-  for (const h of history.rows) {
-    let list = byJob.get(h.job_id);
-    if (!list) byJob.set(h.job_id, (list = []));
-    list.push({ name: h.name, reason: h.reason, data: h.data ?? {}, at: Number(h.at) });
-  }
+/** Job rows with their histories (jobs.history, 0015): times in whole milliseconds, as every time the stream carries. */
+function jobItems(rows: JobRowOut[]): JobItem[] {
   return rows.map((r): JobItem => ({
     kind: 'job',
     id: r.id,
@@ -149,7 +123,7 @@ async function jobItems(q: Query, rows: JobRowOut[]): Promise<JobItem[]> {
     createdAt: Number(r.created_at),
     expireAt: num(r.expire_at),
     parameters: (r.parameters as Record<string, string>) ?? {},
-    history: byJob.get(r.id) ?? [],
+    history: (r.history as HistoryEntry[]).map((e) => ({ name: e.n, reason: e.r, data: e.d ?? {}, at: Math.round(e.t) })),
     current:
       r.state_name === null
         ? null
@@ -167,7 +141,7 @@ export async function* exportPostgresUnit(q: Query, ns: string): AsyncIterable<U
   for (;;) {
     const { rows } = await q<JobRowOut>(UNIT_SQL.jobs, [ns, after, EXPORT_BATCH]);
     if (rows.length === 0) break;
-    yield await jobItems(q, rows);
+    yield jobItems(rows);
     after = rows[rows.length - 1]!.id;
   }
   after = '0';
@@ -237,7 +211,7 @@ export async function exportPostgresRefs(q: Query, ns: string, refs: readonly It
     if (item.kind !== 'gone') found.set(itemRef(item), item);
   };
   for (let i = 0; i < jobIds.length; i += EXPORT_BATCH) {
-    for (const j of await jobItems(q, (await q<JobRowOut>(UNIT_SQL.jobsById, [ns, jobIds.slice(i, i + EXPORT_BATCH)])).rows)) add(j);
+    for (const j of jobItems((await q<JobRowOut>(UNIT_SQL.jobsById, [ns, jobIds.slice(i, i + EXPORT_BATCH)])).rows)) add(j);
   }
   for (let i = 0; i < seqs.length; i += 5_000)
     for (const r of (await q<EntryRow>(UNIT_SQL.entriesBySeq, [ns, seqs.slice(i, i + 5_000)])).rows) add(entryItem(r));
@@ -305,17 +279,8 @@ export function beginPostgresImport(q: Query, ns: string): UnitImport {
       jobs.map((j) => j.current?.at ?? null),
       jobs.map((j) => j.createdAt),
       jobs.map((j) => j.expireAt),
+      jobs.map((j) => JSON.stringify(j.history.map((h): HistoryEntry => ({ n: h.name, r: h.reason, d: h.data, t: h.at })))),
     ]);
-    const states = jobs.flatMap((j) => j.history.map((s) => ({ id: renamed.get(j.id)!, s })));
-    if (states.length > 0) {
-      await q(UNIT_SQL.insertHistory, [
-        states.map((x) => x.id),
-        states.map((x) => x.s.name),
-        states.map((x) => x.s.reason),
-        states.map((x) => JSON.stringify(x.s.data)),
-        states.map((x) => x.s.at),
-      ]);
-    }
   };
 
   const writeEntries = async (entries: Array<Extract<UnitItem, { kind: 'entry' }>>) => {
