@@ -27,6 +27,31 @@ export function transactionTests(test: Test, h: Harness): void {
     t.is(await fetchOrNull(s, ['q-other'], 50), null);
   });
 
+  test(`${h.name} transactions: deleting jobs (expired with 0 ms) where one is missing deletes none and writes nothing`, async (t) => {
+    // A worker's outcomes under retentionMs 0 are such a transaction (Postgres deletes them in one
+    // statement and counts what it deleted as the existence check).
+    const s = await h.storage();
+    const ids = await Promise.all([1, 2, 3].map(() => enqueueJob(s, 'q-del')));
+    const gone = await enqueueJob(s, 'q-del');
+    await s.transaction((tx) => tx.expireJob(gone, 0));
+    await rejectsWithCode(
+      t,
+      s.transaction((tx) => {
+        for (const id of [...ids, gone]) tx.expireJob(id, 0);
+        tx.counterIncrement('stats:succeeded', 4);
+      }),
+      'JOB_NOT_FOUND',
+    );
+    for (const id of ids) t.is((await s.jobs.get(id)).state, 'Enqueued');
+    t.is(await s.data.counterGet('stats:succeeded'), 0);
+    await s.transaction((tx) => {
+      for (const id of ids) tx.expireJob(id, 0);
+      tx.counterIncrement('stats:succeeded', 3);
+    });
+    for (const id of ids) await rejectsWithCode(t, s.jobs.get(id), 'JOB_NOT_FOUND');
+    t.is(await s.data.counterGet('stats:succeeded'), 3);
+  });
+
   test(`${h.name} transactions: a callback that throws writes nothing`, async (t) => {
     const s = await h.storage();
     const err = await t.throwsAsync(
