@@ -52,6 +52,49 @@ export function transactionTests(test: Test, h: Harness): void {
     t.is(await s.data.counterGet('stats:succeeded'), 3);
   });
 
+  test(`${h.name} transactions: setting several jobs' states (each with an expiry) where one is missing sets none and writes nothing`, async (t) => {
+    // A worker's outcomes with jobs kept are such a transaction (Postgres sets them in one statement).
+    const s = await h.storage();
+    const ids = await Promise.all([1, 2, 3].map(() => enqueueJob(s, 'q-set')));
+    const gone = await enqueueJob(s, 'q-set');
+    await s.transaction((tx) => tx.expireJob(gone, 0));
+    const finish = (which: string[]) =>
+      s.transaction((tx) => {
+        for (const [i, id] of which.entries()) {
+          tx.setJobState(id, { name: 'Succeeded', reason: `r${i}`, data: { n: String(i) } });
+          tx.expireJob(id, 60_000);
+        }
+        tx.counterIncrement('stats:kept', which.length);
+      });
+    await rejectsWithCode(t, finish([...ids, gone]), 'JOB_NOT_FOUND');
+    for (const id of ids) {
+      const job = await s.jobs.get(id);
+      t.is(job.state, 'Enqueued');
+      t.is(job.expireAt, null);
+      t.is((await s.jobs.history(id)).length, 1);
+    }
+    t.is(await s.data.counterGet('stats:kept'), 0);
+    const before = Date.now();
+    await finish(ids);
+    for (const [i, id] of ids.entries()) {
+      const job = await s.jobs.get(id);
+      t.is(job.state, 'Succeeded');
+      t.is(job.stateReason, `r${i}`);
+      t.deepEqual(job.stateData, { n: String(i) });
+      t.true(job.expireAt !== null && job.expireAt.getTime() >= before + 50_000 && job.expireAt.getTime() <= Date.now() + 70_000);
+      const history = await s.jobs.history(id);
+      t.deepEqual(
+        history.map((x) => [x.name, x.reason, x.data]),
+        [
+          ['Enqueued', null, { queue: 'q-set' }],
+          ['Succeeded', `r${i}`, { n: String(i) }],
+        ],
+      );
+      t.is(history[1]!.createdAt.getTime(), job.stateAt!.getTime(), "the history entry's time is the state's");
+    }
+    t.is(await s.data.counterGet('stats:kept'), 3);
+  });
+
   test(`${h.name} transactions: a callback that throws writes nothing`, async (t) => {
     const s = await h.storage();
     const err = await t.throwsAsync(

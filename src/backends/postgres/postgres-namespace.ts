@@ -180,12 +180,15 @@ export class PostgresNamespace implements NamespaceDriver {
     if (bad !== undefined) throw new JobNotFoundError(bad);
     const removes = ops.filter((op) => op.op === 'removeFromQueue');
     const rest = foldExpiry(ops.filter((op) => op.op !== 'removeFromQueue'));
+    const states = statesOnly(rest);
+    const split = removes.map((r) => r.token.split(':') as [string, string]);
+    const leases = [split.map(([seq]) => seq), split.map(([, token]) => token)];
     try {
-      if (removes.length === 0) await this.q(SQL.commit, [this.ns, ids, JSON.stringify(rest)]);
-      else {
-        const split = removes.map((r) => r.token.split(':') as [string, string]);
-        await this.q(SQL.commitRemoving, [this.ns, ids, JSON.stringify(rest), split.map(([seq]) => seq), split.map(([, token]) => token)]);
-      }
+      if (states) {
+        const params = [this.ns, ids, JSON.stringify(states.byJob), JSON.stringify(states.others)];
+        await this.q(removes.length === 0 ? SQL.commitStates : SQL.commitStatesRemoving, removes.length === 0 ? params : [...params, ...leases]);
+      } else if (removes.length === 0) await this.q(SQL.commit, [this.ns, ids, JSON.stringify(rest)]);
+      else await this.q(SQL.commitRemoving, [this.ns, ids, JSON.stringify(rest), ...leases]);
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code === 'P0002') throw new JobNotFoundError((err as Error).message);
@@ -334,12 +337,33 @@ export class PostgresNamespace implements NamespaceDriver {
   }
 }
 
+type FoldedOp = WriteOp | (Extract<WriteOp, { op: 'setJobState' }> & { expireMs: number });
+
+/**
+ * When every op naming a job sets its state, once per job, and does not expire it at once: the
+ * states by job id, for jobshard_commit_states (0017), and the ops naming no job. Otherwise null.
+ */
+function statesOnly(ops: readonly FoldedOp[]): { byJob: Record<string, { state: unknown; expireMs?: number }>; others: FoldedOp[] } | null {
+  const byJob: Record<string, { state: unknown; expireMs?: number }> = {};
+  const others: FoldedOp[] = [];
+  let any = false;
+  for (const op of ops) {
+    if (!('jobId' in op)) others.push(op);
+    else if (op.op !== 'setJobState' || Object.hasOwn(byJob, op.jobId) || ('expireMs' in op && !(op.expireMs > 0))) return null;
+    else {
+      byJob[op.jobId] = 'expireMs' in op ? { state: op.state, expireMs: op.expireMs } : { state: op.state };
+      any = true;
+    }
+  }
+  return any ? { byJob, others } : null;
+}
+
 /**
  * An expireJob right after a setJobState of the same job rides on it (expireMs, see
  * 0008-state-with-expiry.sql): one UPDATE of the job's row instead of two.
  */
-function foldExpiry(ops: readonly WriteOp[]): Array<WriteOp | (Extract<WriteOp, { op: 'setJobState' }> & { expireMs: number })> {
-  const out: Array<WriteOp | (Extract<WriteOp, { op: 'setJobState' }> & { expireMs: number })> = [];
+function foldExpiry(ops: readonly WriteOp[]): FoldedOp[] {
+  const out: FoldedOp[] = [];
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i]!;
     const next = ops[i + 1];
