@@ -306,6 +306,8 @@ test('durability: fetch and ack commit without waiting for the WAL flush; enqueu
     'on',
     'an outcome with its acks waits for the flush',
   );
+  const kept = JSON.stringify({ [id]: { state: { name: 'Succeeded', data: {} }, expireMs: 60_000 } });
+  t.is(await commitMode(SQL.commitStatesRemoving, [ns, [id], kept, '[]', [], []]), 'on', 'so does one that sets states in one UPDATE');
   t.is(await commitMode(SQL.tryLock, [ns, 'r', 1_000]), 'on');
 });
 
@@ -432,16 +434,23 @@ test('plans: commits, acks and sweeps first planned on small tables reach rows b
   await createEnqueued(s, 400);
   const { client, plans } = await explainingClient(t, schema, []);
   const processing = JSON.stringify({ name: 'Processing', data: {} });
-  // A worker's round: 50 jobs fetched and acknowledged, 49 deleted at the end of their commit
-  // (expired with 0), one left for the sweeper (1 ms).
+  // A worker's round: 50 jobs fetched and acknowledged, 25 kept with their outcome, 24 deleted at
+  // the end of their commit (expired with 0), one left for the sweeper (1 ms).
   const round = async () => {
     const { rows } = await client.query(SQL.fetch, [ns, ['q'], 60_000, 50, true, processing, ['Enqueued']]);
     const leased = rows.filter((r: { seq: unknown }) => r.seq !== null) as Array<{ seq: string; token: string; job_id: string }>;
     t.is(leased.length, 50);
     t.is((await client.query(SQL.ack, [ns, leased.map((r) => r.seq), leased.map((r) => r.token)])).rows.length, 50);
     const ids = leased.map((r) => r.job_id);
-    const ops = ids.map((jobId, i) => ({ op: 'expireJob', jobId, ms: i === 0 ? 1 : 0 }));
-    await client.query(SQL.commit, [ns, ids, JSON.stringify(ops)]);
+    // Half kept, their outcomes set in one UPDATE (0017); the rest deleted (49 with 0 ms, one left
+    // for the sweeper with 1 ms).
+    const kept = ids.slice(0, 25);
+    const states = Object.fromEntries(kept.map((id) => [id, { state: { name: 'Succeeded', data: {} }, expireMs: 60_000 }]));
+    await client.query(SQL.commitStates, [ns, kept, JSON.stringify(states), '[]']);
+    // A commit that only deletes takes the DELETE as its lock (0016); one with 1 ms locks first.
+    const gone = ids.slice(26);
+    await client.query(SQL.commit, [ns, gone, JSON.stringify(gone.map((jobId) => ({ op: 'expireJob', jobId, ms: 0 })))]);
+    await client.query(SQL.commit, [ns, [ids[25]], JSON.stringify([{ op: 'expireJob', jobId: ids[25], ms: 1 }])]);
     await new Promise((r) => setTimeout(r, 5));
     t.is((await client.query(SQL.sweep, [100])).rows[0].deleted, '1');
   };

@@ -26,7 +26,9 @@ const sha = (name: 'fetch' | 'commit' | 'lock') => createHash('sha1').update(scr
 /** Picks the requests of one kind on the wire: Postgres by prepared statement name, Redis by script SHA (and the lock's action). */
 function requestsOf(kind: Kind, point: Point): (request: Buffer) => boolean {
   if (kind === 'postgres') {
-    const names = (point === 'fetch' ? [SQL.fetch] : point === 'commit' ? [SQL.commit, SQL.commitRemoving] : [SQL.extendLock]).map(statementName);
+    const names = (
+      point === 'fetch' ? [SQL.fetch] : point === 'commit' ? [SQL.commit, SQL.commitRemoving, SQL.commitStates, SQL.commitStatesRemoving] : [SQL.extendLock]
+    ).map(statementName);
     return (request) => names.some((n) => request.includes(n));
   }
   if (point === 'lock renewal') {
