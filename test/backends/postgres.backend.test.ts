@@ -5,6 +5,7 @@ import pg from 'pg';
 import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.js';
 import { sessionOptions } from '../../src/backends/postgres/postgres-session.js';
 import { SQL } from '../../src/backends/postgres/postgres-statements.js';
+import { UNIT_SQL } from '../../src/backends/postgres/postgres-unit-stream.js';
 import { loadMigrations } from '../../src/backends/postgres/postgres-migrate.js';
 import type { Storage } from '../../src/storage/storage.js';
 
@@ -503,6 +504,36 @@ test('plans: lookups by id first planned on a 10-job table keep to the primary k
       .join('\n');
     t.regex(plan, new RegExp(`using ${index} on`), `${name}:\n${plan}`);
     t.notRegex(plan, /jobs_by_state|queue_entries_fetch|Seq Scan/, `${name}:\n${plan}`);
+  }
+});
+
+test("plans: a move's pages and lookups of jobs and queue entries, first planned on 10 jobs, keep to the primary key at 20,000", async (t) => {
+  // A unit's export pages through its jobs and queue entries. Planned generically as ns = $1, each
+  // page walked the namespace's whole part of jobs_by_state and sorted it: 23.7 ms a page with
+  // 15,000 jobs left (1.1 ms by primary key), a time in the square of the unit's size.
+  const { schema, ns, s } = planScene();
+  await createEnqueued(s, 10);
+  const client = new pg.Client({ connectionString: PG_URL, options: sessionOptions(schema) });
+  await client.connect();
+  t.teardown(() => client.end());
+  const statements: Array<[string, string, unknown[], string]> = [
+    ['jobs', UNIT_SQL.jobs, [ns, '0', 500], 'jobs_pkey'],
+    ['entries', UNIT_SQL.entries, [ns, '0', 500], 'queue_entries_pkey'],
+    ['jobsById', UNIT_SQL.jobsById, [ns, ['1', '2']], 'jobs_pkey'],
+    ['entriesBySeq', UNIT_SQL.entriesBySeq, [ns, ['1', '2']], 'queue_entries_pkey'],
+    ['deleteJobs', UNIT_SQL.deleteJobs[0], [ns, ['999999']], 'jobs_pkey'],
+    ['deleteEntries', UNIT_SQL.deleteEntries, [ns, ['999999']], 'queue_entries_pkey'],
+  ];
+  // Statement names from this list, never input.
+  for (const [name, text, values] of statements) for (let i = 0; i < 10; i++) await client.query({ name, text, values });
+  for (let i = 0; i < 10; i++) await createEnqueued(s, 2_000);
+  for (const [name, , values, index] of statements) {
+    const literal = values.map((v) => (typeof v === 'number' ? String(v) : client.escapeLiteral(Array.isArray(v) ? `{${v.join(',')}}` : String(v)))).join(', ');
+    const plan = (await client.query(`EXPLAIN EXECUTE ${client.escapeIdentifier(name)}(${literal})`)).rows
+      .map((r: Record<string, string>) => r['QUERY PLAN'])
+      .join('\n');
+    t.regex(plan, new RegExp(`using ${index} on`), `${name}:\n${plan}`);
+    t.notRegex(plan, /jobs_by_state|queue_entries_fetch|Seq Scan|Sort/, `${name}:\n${plan}`);
   }
 });
 
