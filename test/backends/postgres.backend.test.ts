@@ -524,7 +524,7 @@ test("plans: a move's pages and lookups of jobs and queue entries, first planned
     ['entries', UNIT_SQL.entries, [ns, '0', 500], 'queue_entries_pkey'],
     ['jobsById', UNIT_SQL.jobsById, [ns, ['1', '2']], 'jobs_pkey'],
     ['entriesBySeq', UNIT_SQL.entriesBySeq, [ns, ['1', '2']], 'queue_entries_pkey'],
-    ['deleteJobs', UNIT_SQL.deleteJobs[0], [ns, ['999999']], 'jobs_pkey'],
+    ['deleteJobs', UNIT_SQL.deleteJobs, [ns, ['999999']], 'jobs_pkey'],
     ['deleteEntries', UNIT_SQL.deleteEntries, [ns, ['999999']], 'queue_entries_pkey'],
   ]);
 });

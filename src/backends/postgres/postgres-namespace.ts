@@ -186,7 +186,8 @@ export class PostgresNamespace implements NamespaceDriver {
     try {
       if (states) {
         const params = [this.ns, ids, JSON.stringify(states.byJob), JSON.stringify(states.others)];
-        await this.q(removes.length === 0 ? SQL.commitStates : SQL.commitStatesRemoving, removes.length === 0 ? params : [...params, ...leases]);
+        if (removes.length === 0) await this.q(SQL.commitStates, params);
+        else await this.q(SQL.commitStatesRemoving, [...params, ...leases]);
       } else if (removes.length === 0) await this.q(SQL.commit, [this.ns, ids, JSON.stringify(rest)]);
       else await this.q(SQL.commitRemoving, [this.ns, ids, JSON.stringify(rest), ...leases]);
     } catch (err) {

@@ -3,8 +3,12 @@
 // search_path, which is the backend's schema.
 
 const LIVE = '(expire_at IS NULL OR expire_at > now())';
-/** A job's columns as JobRow holds them: not `history` (0015), which only getHistory reads. */
-const JOB_COLUMNS = 'id, type, args, queue, parameters, state_name, state_reason, state_data, state_at, created_at, expire_at';
+/** A job's columns as JobRow holds them (prefixed with `alias.` where given): not `history` (0015), which only getHistory reads. */
+const jobColumns = (alias?: string) =>
+  ['id', 'type', 'args', 'queue', 'parameters', 'state_name', 'state_reason', 'state_data', 'state_at', 'created_at', 'expire_at']
+    .map((c) => (alias ? `${alias}.${c}` : c))
+    .join(', ');
+const JOB_COLUMNS = jobColumns();
 
 /*
  * A row by its primary key ($2) in the namespace ($1). The namespace test is
@@ -144,9 +148,7 @@ export const SQL = {
       count(*) FILTER (WHERE lease_until IS NULL OR lease_until <= clock_timestamp())::int AS waiting,
       count(*) FILTER (WHERE lease_until > clock_timestamp())::int AS in_flight
     FROM queue_entries WHERE ns = $1 GROUP BY queue ORDER BY queue`,
-  queueJobs: `SELECT j.id, j.type, j.args, j.queue, j.parameters, j.state_name, j.state_reason, j.state_data, j.state_at,
-      j.created_at, j.expire_at
-    FROM queue_entries e JOIN jobs j ON j.id = e.job_id AND j.ns = e.ns
+  queueJobs: `SELECT ${jobColumns('j')} FROM queue_entries e JOIN jobs j ON j.id = e.job_id AND j.ns = e.ns
     WHERE e.ns = $1 AND e.queue = $2 AND (e.lease_until IS NULL OR e.lease_until <= clock_timestamp())
       AND (j.expire_at IS NULL OR j.expire_at > now())
     ORDER BY e.seq OFFSET $3 LIMIT $4`,

@@ -18,9 +18,12 @@ const TS = (param: string) => `to_timestamp(${param} / 1000.0)`;
  * against 1.1 ms, so a unit's export took time in the square of its size. Walking the key instead
  * reads the other units' rows between the unit's too, but each once over the whole export.
  */
+/** A job as the stream carries it (jobItems): times in whole milliseconds, with its history. */
+const JOB_ITEM_COLUMNS = `id, type, args, queue, parameters, state_name, state_reason, state_data, ${MS('state_at')} AS state_at,
+  ${MS('created_at')} AS created_at, ${MS('expire_at')} AS expire_at, history`;
+
 export const UNIT_SQL = {
-  jobs: `SELECT id, type, args, queue, parameters, state_name, state_reason, state_data, ${MS('state_at')} AS state_at,
-      ${MS('created_at')} AS created_at, ${MS('expire_at')} AS expire_at, history
+  jobs: `SELECT ${JOB_ITEM_COLUMNS}
     FROM jobs WHERE id > $2 AND (ns = $1) IS TRUE AND ${LIVE} ORDER BY id LIMIT $3`,
   entries: `SELECT seq, queue, job_id, deliveries,
       CASE WHEN token IS NOT NULL AND lease_until > clock_timestamp() THEN ${MS('lease_until')} END AS lease_until
@@ -67,8 +70,7 @@ export const UNIT_SQL = {
   entriesBySeq: `SELECT seq, queue, job_id, deliveries,
       CASE WHEN token IS NOT NULL AND lease_until > clock_timestamp() THEN ${MS('lease_until')} END AS lease_until
     FROM queue_entries WHERE seq = ANY($2::bigint[]) AND (ns = $1) IS TRUE`,
-  jobsById: `SELECT id, type, args, queue, parameters, state_name, state_reason, state_data, ${MS('state_at')} AS state_at,
-      ${MS('created_at')} AS created_at, ${MS('expire_at')} AS expire_at, history
+  jobsById: `SELECT ${JOB_ITEM_COLUMNS}
     FROM jobs WHERE id = ANY($2::bigint[]) AND (ns = $1) IS TRUE AND ${LIVE}`,
   hashesByKey: `SELECT key, jsonb_object_agg(field, value) AS fields, ${MS('min(expire_at)')} AS expire_at
     FROM hashes WHERE ns = $1 AND key = ANY($2::text[]) AND ${LIVE} GROUP BY key`,
@@ -89,7 +91,7 @@ export const UNIT_SQL = {
   updateEntries: `UPDATE queue_entries e SET token = CASE WHEN u.lease_until IS NOT NULL THEN gen_random_uuid()::text END,
       lease_until = ${TS('u.lease_until')}, deliveries = u.deliveries
     FROM unnest($2::bigint[], $3::float8[], $4::int[]) AS u(seq, lease_until, deliveries) WHERE e.seq = u.seq AND (e.ns = $1) IS TRUE`,
-  deleteJobs: ['DELETE FROM jobs WHERE id = ANY($2::bigint[]) AND (ns = $1) IS TRUE'],
+  deleteJobs: 'DELETE FROM jobs WHERE id = ANY($2::bigint[]) AND (ns = $1) IS TRUE',
   deleteEntries: 'DELETE FROM queue_entries WHERE seq = ANY($2::bigint[]) AND (ns = $1) IS TRUE',
   deleteKeys: {
     h: 'DELETE FROM hashes WHERE ns = $1 AND key = ANY($2::text[])',
@@ -370,7 +372,7 @@ export function beginPostgresImport(q: Query, ns: string): UnitImport {
           }
         } else if (!(ref[0] === 'h' && name === ALIAS_HASH)) (keys[ref[0]!] ??= []).push(name);
       }
-      if (jobIds.length > 0) for (const sql of UNIT_SQL.deleteJobs) await q(sql, [ns, jobIds]);
+      if (jobIds.length > 0) await q(UNIT_SQL.deleteJobs, [ns, jobIds]);
       if (seqs.length > 0) await q(UNIT_SQL.deleteEntries, [ns, seqs]);
       for (const [k, names] of Object.entries(keys)) await q(UNIT_SQL.deleteKeys[k as keyof typeof UNIT_SQL.deleteKeys], [ns, names]);
       await add(batch);
