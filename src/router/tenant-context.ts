@@ -6,7 +6,7 @@ import type { Placement } from '../tenancy/placement.js';
 import type { Unit } from '../tenancy/unit.js';
 import type { Shard } from '../shards/shard.js';
 import { decodeJobId, encodeJobId } from './job-id.js';
-import type { UnitRoute } from './unit-route.js';
+import type { UnitLane, UnitRoute } from './unit-route.js';
 
 /**
  * What every routed component of one tenant's storage shares: its units and
@@ -15,6 +15,8 @@ import type { UnitRoute } from './unit-route.js';
  */
 export class TenantContext {
   readonly home: Unit;
+  /** Held here: most of a tenant's calls go to its home unit, and find its lane without a lookup. */
+  readonly #homeLane: UnitLane;
   #seen: Placement | null = null;
   #units: Unit[] = [];
   #groups = new Set<string>();
@@ -24,6 +26,7 @@ export class TenantContext {
     readonly route: UnitRoute,
   ) {
     this.home = { tenant, group: null };
+    this.#homeLane = route.lane(this.home);
   }
 
   get placement(): Placement {
@@ -56,12 +59,12 @@ export class TenantContext {
   }
 
   storageOf(unit: Unit): Storage {
-    return this.route.storage(unit);
+    return (unit === this.home ? this.#homeLane : this.route.lane(unit)).storage;
   }
 
   /** Runs one call on the unit's current shard, following moves (storageOf's calls do the same, through a proxy). */
   on<T>(unit: Unit, call: (storage: Storage) => Promise<T>): Promise<T> {
-    return this.route.run(unit, call);
+    return (unit === this.home ? this.#homeLane : this.route.lane(unit)).run(call);
   }
 
   unitOfQueue(queue: string): Unit {

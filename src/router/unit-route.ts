@@ -9,6 +9,7 @@ import type { RecordedOp, WriteTransaction } from '../storage/transaction.js';
 import { unitKey, type Unit } from '../tenancy/unit.js';
 import { routedLocks } from './routed-lock.js';
 import { WeakCache } from '../storage/weak-cache.js';
+import { methodCache } from '../storage/method-cache.js';
 
 interface Target {
   shard: Shard;
@@ -20,18 +21,12 @@ const MAX_HOPS = 8;
 /** While the directory has not caught up with a shard's `moved` (a flip being finished), retry this often. */
 const CATCH_UP_MS = 20;
 
-/**
- * Runs calls for units on whichever shard the directory currently names,
- * following the shards' refusals: `moved` re-reads the directory and
- * retries on the new owner; `frozen` waits for the cutover and retries,
- * until `frozenWaitMs` has passed, then ShardUnavailableError. Nothing was
- * written by a refused call, so retrying it is safe.
- */
+/** Where each unit's calls go: a lane per unit (below), made while something holds it. */
 export class UnitRoute {
-  readonly #storages = new WeakCache<Storage>();
-  /** Lives while its shard storage does: an idle unit's memo goes with it. */
-  readonly #targets = new WeakCache<Target>((target) => target.storage);
-  #targetsOf: Placement | null = null;
+  readonly #lanes = new WeakCache<UnitLane>();
+  #seen: Placement | null = null;
+  /** Bumped when the directory adopts a placement: lanes compare numbers, and keep no old placement alive. */
+  #generation = 0;
 
   constructor(
     readonly directory: Directory,
@@ -53,57 +48,92 @@ export class UnitRoute {
     return shard;
   }
 
-  run<T>(unit: Unit, call: (storage: Storage) => Promise<T>): Promise<T> {
-    return this.#run(unitKey(unit), call);
-  }
-
-  /**
-   * The unit's shard and its storage there under the current placement, remembered per unit. A new
-   * placement empties the memo (rather than each entry keeping the placement it was made under,
-   * which kept every placement that an idle unit was last routed by).
-   */
-  #target(key: string): Target {
+  /** The current placement's generation (the placement getter throws while the directory has not loaded). */
+  get generation(): number {
     const placement = this.directory.placement;
-    if (placement !== this.#targetsOf) {
-      this.#targets.clear();
-      this.#targetsOf = placement;
+    if (placement !== this.#seen) {
+      this.#seen = placement;
+      this.#generation++;
     }
-    return this.#targets.getOrMake(key, () => {
-      const shard = this.shardById(placement.shardOfKey(key));
-      return { shard, storage: shard.storage(key) };
-    });
+    return this.#generation;
   }
 
-  #run<T>(key: string, call: (storage: Storage) => Promise<T>): Promise<T> {
-    if (!this.directory.loaded) return this.directory.ready().then(() => this.#follow(key, call, 0, 0));
+  /** The unit's lane: one per unit while something holds it (a tenant's context holds its home's). */
+  lane(unit: Unit): UnitLane {
+    const key = unitKey(unit);
+    return this.#lanes.getOrMake(key, () => new UnitLane(this, key));
+  }
+
+  run<T>(unit: Unit, call: (storage: Storage) => Promise<T>): Promise<T> {
+    return this.lane(unit).run(call);
+  }
+
+  /** The unit's storage: every call goes through its lane. */
+  storage(unit: Unit): Storage {
+    return this.lane(unit).storage;
+  }
+}
+
+/**
+ * Runs one unit's calls on whichever shard the directory currently names, following the shards'
+ * refusals: `moved` re-reads the directory and retries on the new owner; `frozen` waits for the
+ * cutover and retries, until `frozenWaitMs` has passed, then ShardUnavailableError. Nothing was
+ * written by a refused call, so retrying it is safe. The lane remembers its shard and storage
+ * there for the placement it found them by: every call's path is a number compare.
+ */
+export class UnitLane {
+  #generation = -1;
+  #target!: Target;
+  #storage?: Storage;
+
+  constructor(
+    readonly route: UnitRoute,
+    readonly key: string,
+  ) {}
+
+  #current(): Target {
+    const generation = this.route.generation;
+    if (generation !== this.#generation) {
+      const shard = this.route.shardById(this.route.directory.placement.shardOfKey(this.key));
+      this.#target = { shard, storage: shard.storage(this.key) };
+      this.#generation = generation;
+    }
+    return this.#target;
+  }
+
+  run<T>(call: (storage: Storage) => Promise<T>): Promise<T> {
+    const directory = this.route.directory;
+    if (!directory.loaded) return directory.ready().then(() => this.#follow(call, 0, 0));
     // The first attempt, without an async frame: it is every call's path, a refusal almost none's.
     let target: Target;
     let first: Promise<T>;
     try {
-      target = this.#target(key);
+      target = this.#current();
       first = call(target.storage);
     } catch (err) {
       return Promise.reject(err);
     }
-    return first.catch((err: unknown) => this.#refused(err, key, call, target.shard, 0, 0));
+    return first.catch((err: unknown) => this.#refused(err, call, target.shard, 0, 0));
   }
 
-  async #follow<T>(key: string, call: (storage: Storage) => Promise<T>, hops: number, deadline: number): Promise<T> {
-    const { shard, storage } = this.#target(key);
+  async #follow<T>(call: (storage: Storage) => Promise<T>, hops: number, deadline: number): Promise<T> {
+    const { shard, storage } = this.#current();
     try {
       return await call(storage);
     } catch (err) {
-      return this.#refused(err, key, call, shard, hops, deadline);
+      return this.#refused(err, call, shard, hops, deadline);
     }
   }
 
   /** After a refusal by `shard`: `moved` re-reads the directory, `frozen` waits; then the call goes again. Anything else is the answer. */
-  async #refused<T>(err: unknown, key: string, call: (storage: Storage) => Promise<T>, shard: Shard, hops: number, deadline: number): Promise<T> {
+  async #refused<T>(err: unknown, call: (storage: Storage) => Promise<T>, shard: Shard, hops: number, deadline: number): Promise<T> {
+    const { directory, frozenWaitMs } = this.route;
+    const key = this.key;
     if (err instanceof UnitMovedError) {
       if (++hops > MAX_HOPS) throw err;
-      await this.directory.refresh(err.epoch);
-      if (this.directory.placement.shardOfKey(key) === shard.id) {
-        deadline ||= Date.now() + this.frozenWaitMs;
+      await directory.refresh(err.epoch);
+      if (directory.placement.shardOfKey(key) === shard.id) {
+        deadline ||= Date.now() + frozenWaitMs;
         if (Date.now() >= deadline)
           throw new ShardUnavailableError(
             shard.id,
@@ -112,24 +142,23 @@ export class UnitRoute {
           );
         await sleep(CATCH_UP_MS);
       }
-      return this.#follow(key, call, hops, deadline);
+      return this.#follow(call, hops, deadline);
     }
     if (err instanceof UnitFrozenError) {
-      deadline ||= Date.now() + this.frozenWaitMs;
+      deadline ||= Date.now() + frozenWaitMs;
       const now = Date.now();
       if (now >= deadline)
-        throw new ShardUnavailableError(shard.id, `unit '${key}' stayed frozen for a placement change longer than ${this.frozenWaitMs} ms`, { cause: err });
+        throw new ShardUnavailableError(shard.id, `unit '${key}' stayed frozen for a placement change longer than ${frozenWaitMs} ms`, { cause: err });
       // The freeze ends by a flip (seen as moved or active) long before `until`; poll it briefly.
       await sleep(Math.max(1, Math.min(CATCH_UP_MS, err.until - now, deadline - now)));
-      return this.#follow(key, call, hops, deadline);
+      return this.#follow(call, hops, deadline);
     }
     throw err;
   }
 
-  /** The unit's storage: every call goes through `run`. Cached per unit. */
-  storage(unit: Unit): Storage {
-    const key = unitKey(unit);
-    return this.#storages.getOrMake(key, () => routedUnitStorage((call) => this.#run(key, call)));
+  /** The unit's storage: every call goes through `run`. */
+  get storage(): Storage {
+    return (this.#storage ??= routedUnitStorage((call) => this.run(call)));
   }
 }
 
@@ -144,21 +173,10 @@ function routedUnitStorage(run: RunOnUnit): Storage {
     locks: routedLocks(run),
   };
   for (const component of COMPONENTS) {
-    const methods = new Map<string, unknown>();
-    out[component] = new Proxy(
-      {},
-      {
-        get(_, prop) {
-          if (typeof prop !== 'string' || prop === 'then') return undefined; // not a thenable, not inspectable
-          let m = methods.get(prop);
-          if (!m) {
-            m = (...args: unknown[]) => run((s) => (s[component] as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[prop]!(...args));
-            methods.set(prop, m);
-          }
-          return m;
-        },
-      },
-    );
+    out[component] = methodCache({}, (_, prop) => {
+      if (typeof prop !== 'string' || prop === 'then') return undefined; // not a thenable, not inspectable
+      return (...args: unknown[]) => run((s) => (s[component] as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[prop]!(...args));
+    });
   }
   return out as unknown as Storage;
 }

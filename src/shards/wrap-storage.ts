@@ -9,6 +9,7 @@ import type { ServerRegistry } from '../storage/servers.js';
 import type { Storage } from '../storage/storage.js';
 import { COMMIT_RECORDED, commitRecorded } from '../storage/commit-recorded.js';
 import { recordTransaction } from '../storage/transaction-builder.js';
+import { methodCache } from '../storage/method-cache.js';
 import type { RecordedOp, WriteTransaction } from '../storage/transaction.js';
 
 type Component = 'jobs' | 'queues' | 'locks' | 'data' | 'servers' | 'monitoring';
@@ -62,7 +63,7 @@ class WrappedStorage implements Storage {
 
   #wrap<T>(component: Component): T {
     const target = this.inner[component] as unknown as Record<string, unknown>;
-    return wrapObject(target, component, this.namespace, this.intercept, this.observed, new Map()) as T;
+    return wrapObject(target, component, this.namespace, this.intercept, this.observed) as T;
   }
 
   /** Recorded here, committed below without recording again (see COMMIT_RECORDED). */
@@ -96,40 +97,23 @@ function siteOf(component: string, method: string, namespace: string, subject: u
   return { component, method, namespace, subject };
 }
 
-/**
- * `methods` caches each method's wrapper for a long-lived target (a storage's components); the
- * locks a call hands out are wrapped without one (each is used a few times).
- */
-function wrapObject(
-  target: Record<string, unknown>,
-  component: string,
-  namespace: string,
-  intercept: Interceptor,
-  observed: () => boolean,
-  methods: Map<string, unknown> | null,
-): unknown {
-  return new Proxy(target, {
-    get(obj, prop) {
-      // The target as receiver: class getters read #private fields, which a proxy `this` does not have.
-      const value = Reflect.get(obj, prop, obj);
-      if (typeof value !== 'function' || typeof prop !== 'string') return value;
-      let w = methods?.get(prop);
-      if (!w) {
-        const method = value as (...a: unknown[]) => Promise<unknown>;
-        // Only what a call hands out (a fetched job, a lock) needs wrapping on the way back.
-        const handedOut =
-          component === 'queues'
-            ? (result: unknown) => result && new InterceptedFetchedJob(result as FetchedJob, namespace, intercept, observed)
-            : component === 'locks'
-              ? (result: unknown) => wrapObject(result as Record<string, unknown>, 'lock', namespace, intercept, observed, null) as Lock
-              : null;
-        w = (...args: unknown[]) =>
-          intercept(observed() ? siteOf(component, prop, namespace, obj, args) : UNOBSERVED, () =>
-            handedOut ? method.apply(obj, args).then(handedOut) : method.apply(obj, args),
-          );
-        methods?.set(prop, w);
-      }
-      return w;
-    },
+/** A component's or a handed-out object's methods, each wrapped on first read and kept (see methodCache). */
+function wrapObject(target: Record<string, unknown>, component: string, namespace: string, intercept: Interceptor, observed: () => boolean): unknown {
+  return methodCache(target, (obj, prop) => {
+    // The target as receiver: class getters read #private fields, which a wrapper `this` does not have.
+    const value = Reflect.get(obj, prop, obj);
+    if (typeof value !== 'function' || typeof prop !== 'string') return value;
+    const method = value as (...a: unknown[]) => Promise<unknown>;
+    // Only what a call hands out (a fetched job, a lock) needs wrapping on the way back.
+    const handedOut =
+      component === 'queues'
+        ? (result: unknown) => result && new InterceptedFetchedJob(result as FetchedJob, namespace, intercept, observed)
+        : component === 'locks'
+          ? (result: unknown) => wrapObject(result as Record<string, unknown>, 'lock', namespace, intercept, observed) as Lock
+          : null;
+    return (...args: unknown[]) =>
+      intercept(observed() ? siteOf(component, prop, namespace, obj, args) : UNOBSERVED, () =>
+        handedOut ? method.apply(obj, args).then(handedOut) : method.apply(obj, args),
+      );
   });
 }
