@@ -6,13 +6,25 @@
 // figures: throughput, and this process's CPU time per job during the drain. Telemetry runs only in
 // this process, so its cost is the CPU it adds; on a shared 2-core machine throughput swings by
 // tens of percent between rounds (the Redis server competes for the same cores), CPU per job far less.
+// Last, the floor: one run span's CPU (startRunSpan as a worker calls it, with a stored parent
+// context, then end) in a tight loop, batched to an exporter that drops spans.
 import { propagation } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
+import {
+  AlwaysOnSampler,
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  InMemorySpanExporter,
+  type ReadableSpan,
+  type SpanExporter,
+} from '@opentelemetry/sdk-trace-base';
+import { context } from '@opentelemetry/api';
+import { ExportResultCode } from '@opentelemetry/core';
 import { RedisBackend } from '../src/backends/redis/redis-backend.js';
 import { Router } from '../src/router/router.js';
 import { drain } from './lib/drain.js';
+import { startRunSpan, succeeded, tracerFrom } from '../src/telemetry/tracing.js';
 import { deleteRedisPrefix, freshPrefix, REDIS_URL } from '../test/helpers/servers.js';
 
 const JOBS = Number(process.env['BENCH_JOBS'] ?? 6_000);
@@ -51,6 +63,48 @@ async function round(arm: Arm, n: number): Promise<{ perSec: number; cpuUsPerJob
   return result;
 }
 
+/** One run span's CPU (µs) with hot caches: the SDK's own work per span, and jobshard's around it, without a job. */
+async function runSpanFloor(): Promise<number> {
+  let exported = 0;
+  const dropping: SpanExporter = {
+    export: (batch: ReadableSpan[], done) => {
+      exported += batch.length;
+      done({ code: ExportResultCode.SUCCESS });
+    },
+    shutdown: async () => {},
+  };
+  const provider = new BasicTracerProvider({
+    sampler: new AlwaysOnSampler(),
+    spanProcessors: [new BatchSpanProcessor(dropping, { maxQueueSize: 100_000, maxExportBatchSize: 2_048 })],
+  });
+  const tracer = tracerFrom(provider);
+  const parameters = { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
+  const N = 100_000;
+  const perSpan: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    const cpu0 = process.cpuUsage();
+    for (let i = 0; i < N; i++) {
+      const run = startRunSpan(tracer, 'default', parameters, {
+        'messaging.message.id': `bench/${i}`,
+        'jobshard.job.type': 'noop',
+        'jobshard.job.attempt': 1,
+        'jobshard.shard.id': 'redis',
+      });
+      context.with(run.context, () => undefined);
+      succeeded(run.span);
+      run.span.end();
+      // Let the batch processor's timer export, as it does between jobs in a drain.
+      if (i % 1_000 === 999) await new Promise((r) => setImmediate(r));
+    }
+    await provider.forceFlush();
+    const cpu = process.cpuUsage(cpu0);
+    perSpan.push((cpu.user + cpu.system) / N);
+  }
+  await provider.shutdown();
+  if (exported !== 5 * N) throw new Error(`exported ${exported} spans, not ${5 * N}`);
+  return median(perSpan.slice(1)); // the first round compiles
+}
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -80,6 +134,10 @@ try {
       `  ${arm}: throughput loss ${((1 - rate(results[arm]) / rate(results.none)) * 100).toFixed(1)}% (paired rounds: median ${(median(losses) * 100).toFixed(1)}%, range ${(losses[0]! * 100).toFixed(1)}% to ${(losses.at(-1)! * 100).toFixed(1)}%), CPU overhead ${((cpu(results[arm]) / cpu(results.none) - 1) * 100).toFixed(1)}%`,
     );
   }
+  const floor = await runSpanFloor();
+  console.log(
+    `  one run span alone, hot, in a tight loop: ${floor.toFixed(1)} µs CPU = ${((floor / cpu(results.none)) * 100).toFixed(1)}% of a job's ${cpu(results.none).toFixed(1)} µs without the SDK`,
+  );
 } finally {
   await deleteRedisPrefix(prefix);
 }
