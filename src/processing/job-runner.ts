@@ -1,4 +1,4 @@
-import { context, type Tracer } from '@opentelemetry/api';
+import { context, type Attributes, type Tracer } from '@opentelemetry/api';
 import { JobNotFoundError, LeaseLostError, ShardUnavailableError } from '../storage/errors.js';
 import { failed, FIRST_RUN_PARAM, runSpanParent, startRunSpan, succeeded } from '../telemetry/tracing.js';
 import type { NewState } from '../storage/job.js';
@@ -113,13 +113,10 @@ export class JobRunner {
       });
     const entry = s.handlers[job.type];
     const where = storage.locate?.(job.queue);
-    const run = startRunSpan(s.tracer, job.queue, job.parameters, {
-      'messaging.message.id': job.id,
-      'jobshard.job.type': job.type,
-      'jobshard.job.attempt': attempt,
-      ...(tenant !== undefined ? { 'jobshard.tenant': tenant } : {}),
-      ...(where ? { 'jobshard.shard.id': where.shard } : {}),
-    });
+    const attributes: Attributes = { 'messaging.message.id': job.id, 'jobshard.job.type': job.type, 'jobshard.job.attempt': attempt };
+    if (tenant !== undefined) attributes['jobshard.tenant'] = tenant;
+    if (where) attributes['jobshard.shard.id'] = where.shard;
+    const run = startRunSpan(s.tracer, job.queue, job.parameters, attributes);
     if (!entry) {
       const reason = `no handler is registered for job type '${job.type}' on server ${s.serverId}`;
       failed(run.span, new Error(reason));

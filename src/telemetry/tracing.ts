@@ -7,8 +7,8 @@ import {
   trace,
   type Attributes,
   type Context,
-  type Link,
   type Span,
+  type SpanOptions,
   type Tracer,
   type TracerProvider,
 } from '@opentelemetry/api';
@@ -90,27 +90,20 @@ export interface RunSpan {
 /**
  * `process <queue>` (CONSUMER) for one run of a job. Its parent is the context stored at enqueue,
  * so one trace holds the request that enqueued the job, the run and the handler's own spans;
- * a later attempt's run also links to the first run.
+ * a later attempt's run also links to the first run. `attributes` becomes the span's, with the
+ * messaging attributes added to it.
  */
 export function startRunSpan(tracer: Tracer, queue: string, parameters: Record<string, string>, attributes: Attributes): RunSpan {
   const parent = contextOf(parameters);
-  const first = trace.getSpanContext(contextOf(parameters, FIRST_RUN_PARAM));
-  const links: Link[] = first && trace.isSpanContextValid(first) ? [{ context: first, attributes: { 'jobshard.link': 'first_run' } }] : [];
-  const span = tracer.startSpan(
-    `process ${queue}`,
-    {
-      kind: SpanKind.CONSUMER,
-      attributes: {
-        'messaging.system': 'jobshard',
-        'messaging.operation.type': 'process',
-        'messaging.operation.name': 'process',
-        'messaging.destination.name': queue,
-        ...attributes,
-      },
-      links,
-    },
-    parent,
-  );
+  const first = parameters[FIRST_RUN_PARAM] === undefined ? undefined : trace.getSpanContext(contextOf(parameters, FIRST_RUN_PARAM));
+  // Added to the caller's object rather than copied into a new one: this runs for every job.
+  attributes['messaging.system'] = 'jobshard';
+  attributes['messaging.operation.type'] = 'process';
+  attributes['messaging.operation.name'] = 'process';
+  attributes['messaging.destination.name'] = queue;
+  const options: SpanOptions = { kind: SpanKind.CONSUMER, attributes };
+  if (first && trace.isSpanContextValid(first)) options.links = [{ context: first, attributes: { 'jobshard.link': 'first_run' } }];
+  const span = tracer.startSpan(`process ${queue}`, options, parent);
   return { span, context: trace.setSpan(parent, span) };
 }
 
