@@ -12,7 +12,7 @@ import { isDataKey, type RedisKeys } from './redis-keys.js';
 import type { RunScript, ScriptName } from './redis-scripts.js';
 import type { RedisWaker } from './redis-waker.js';
 import { pushOpArgs, splitToken, stateArgs } from './redis-args.js';
-import { beginRedisImport, exportRedisRefs, exportRedisUnit, namespaceKeys, namespacePattern, scanKeys } from './redis-unit-stream.js';
+import { beginRedisImport, exportRedisRefs, exportRedisUnit, namespaceKeys, namespacePattern, scanKeys, type ReadJobs } from './redis-unit-stream.js';
 import type { ItemRef, UnitImport, UnitItem } from '../../storage/unit-stream.js';
 
 const NO_STATE = ['', '', '', '', '', ''];
@@ -159,8 +159,10 @@ export class RedisNamespace implements NamespaceDriver {
     return scanKeys(this.run, namespacePattern(this.keys), (found) => found.some((k) => isDataKey(k.slice(this.keys.base.length))));
   }
 
+  readonly #readJobs: ReadJobs = (ids) => this.script('export-jobs', [this.keys.route], [this.keys.base, ...ids]) as ReturnType<ReadJobs>;
+
   exportUnit(): AsyncIterable<UnitItem[]> {
-    return exportRedisUnit(this.run, this.keys);
+    return exportRedisUnit(this.run, this.keys, this.#readJobs);
   }
 
   beginImport(): UnitImport {
@@ -186,7 +188,7 @@ export class RedisNamespace implements NamespaceDriver {
   }
 
   exportRefs(refs: readonly ItemRef[]): Promise<UnitItem[]> {
-    return exportRedisRefs(this.run, this.keys, refs);
+    return exportRedisRefs(this.run, this.keys, this.#readJobs, refs);
   }
 
   async clearUnit(): Promise<void> {

@@ -17,6 +17,7 @@ export const SCRIPT_NAMES = [
   'servers',
   'monitor',
   'import',
+  'export-jobs',
   'changes',
   'work',
   'due',

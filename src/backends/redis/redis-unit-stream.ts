@@ -55,7 +55,7 @@ function pairs(list: string[]): Array<[string, string]> {
  * server registry. Indexes (`state:`, `expiring`, `queues`, counters) are
  * rebuilt by the import.
  */
-export async function* exportRedisUnit(run: RunCommand, keys: RedisKeys): AsyncIterable<UnitItem[]> {
+export async function* exportRedisUnit(run: RunCommand, keys: RedisKeys, readJobs: ReadJobs): AsyncIterable<UnitItem[]> {
   const all = (await namespaceKeys(run, keys)).map((k) => k.slice(keys.base.length));
   const jobIds = all
     .filter((k) => k.startsWith('job:') && !k.endsWith(':p') && !k.endsWith(':h'))
@@ -67,6 +67,7 @@ export async function* exportRedisUnit(run: RunCommand, keys: RedisKeys): AsyncI
       await exportRedisRefs(
         run,
         keys,
+        readJobs,
         jobIds.slice(i, i + EXPORT_BATCH).map((id) => `j:${id}`),
       )
     ).filter((item) => item.kind !== 'gone');
@@ -101,7 +102,7 @@ export async function* exportRedisUnit(run: RunCommand, keys: RedisKeys): AsyncI
     ...all.filter((k) => k.startsWith('fence:')).map((k) => `k:${k.slice(6)}`),
     ...servers.map((id) => `s:${id}`),
   ];
-  const rest = (await exportRedisRefs(run, keys, refs)).filter((item) => item.kind !== 'gone');
+  const rest = (await exportRedisRefs(run, keys, readJobs, refs)).filter((item) => item.kind !== 'gone');
   for (let j = 0; j < rest.length; j += EXPORT_BATCH) yield rest.slice(j, j + EXPORT_BATCH);
 }
 
@@ -110,8 +111,14 @@ function entryItem(queue: string, member: string, deliveries: number, leaseUntil
   return { kind: 'entry', queue, seq: member, jobId: member.slice(member.indexOf(':') + 1), deliveries, leaseUntil };
 }
 
-function jobOf(id: string, job: Record<string, string>, params: Record<string, string>, historyList: string[]): UnitItem | null {
-  if (!job.type) return null; // expired, or gone since it was named
+/** export-jobs.lua's reply for each job it was given: its JOB_FIELDS values, its parameters (a field/value list) and its history. */
+export type ReadJobs = (ids: string[]) => Promise<Array<[Array<string | null>, string[], string[]]>>;
+
+function jobOf(id: string, values: Array<string | null>, paramList: string[], historyList: string[]): UnitItem | null {
+  const [type, args, queue, createdAt, expireAt, stateName, stateReason, stateData, stateAt] = values;
+  if (!type) return null; // expired, or gone since it was named
+  const params: Record<string, string> = {};
+  for (let i = 0; i < paramList.length; i += 2) params[paramList[i]!] = paramList[i + 1]!;
   const history = historyList.map((e): ItemState => {
     const st = JSON.parse(e) as { name: string; reason?: string; data: Record<string, string> | []; createdAt: number };
     return { name: st.name, reason: st.reason ?? null, data: Array.isArray(st.data) ? {} : st.data, at: st.createdAt };
@@ -119,78 +126,78 @@ function jobOf(id: string, job: Record<string, string>, params: Record<string, s
   return {
     kind: 'job',
     id,
-    type: job.type,
-    argsJson: job.args!,
-    queue: job.queue!,
-    createdAt: Number(job.createdAt),
-    expireAt: at(job.expireAt),
+    type,
+    argsJson: args!,
+    queue: queue!,
+    createdAt: Number(createdAt),
+    expireAt: at(expireAt),
     parameters: params,
     history,
-    current: job.stateName
-      ? { name: job.stateName, reason: job.stateReason ?? null, data: JSON.parse(job.stateData ?? '{}') as Record<string, string>, at: Number(job.stateAt) }
+    current: stateName
+      ? { name: stateName, reason: stateReason ?? null, data: JSON.parse(stateData ?? '{}') as Record<string, string>, at: Number(stateAt) }
       : null,
   };
 }
 
 /** The items refs name as they are now (a delta's reads); `gone` for each that no longer exists. */
-export async function exportRedisRefs(run: RunCommand, keys: RedisKeys, refs: readonly ItemRef[]): Promise<UnitItem[]> {
+export async function exportRedisRefs(run: RunCommand, keys: RedisKeys, readJobs: ReadJobs, refs: readonly ItemRef[]): Promise<UnitItem[]> {
   const unique = [...new Set(refs)];
   const out: UnitItem[] = [];
   for (let i = 0; i < unique.length; i += EXPORT_BATCH) {
     const part = unique.slice(i, i + EXPORT_BATCH);
-    const replies = await run((c) => {
-      const p = c.pipeline();
-      for (const ref of part) {
-        const name = ref.slice(2);
-        switch (ref[0]) {
-          case 'j': {
-            const k = `${keys.base}job:${name}`;
-            p.hgetall(k).hgetall(`${k}:p`).lrange(`${k}:h`, 0, -1);
-            break;
-          }
-          case 'e': {
-            const cut = name.indexOf(SEP);
-            const queue = name.slice(0, cut),
-              member = name.slice(cut + 1);
-            p.zscore(`${keys.base}q:${queue}`, member)
-              .zscore(`${keys.base}ql:${queue}`, member)
-              .hget(`${keys.base}qd:${queue}`, String(Number.parseInt(member, 10)));
-            break;
-          }
-          case 'h':
-            p.hgetall(keys.hash(name)).pttl(keys.hash(name));
-            break;
-          case 'z':
-            p.zrange(keys.set(name), 0, -1, 'WITHSCORES').pttl(keys.set(name));
-            break;
-          case 'l':
-            p.lrange(keys.list(name), 0, -1).pttl(keys.list(name));
-            break;
-          case 'c':
-            p.get(keys.counter(name)).pttl(keys.counter(name));
-            break;
-          case 'k':
-            p.get(keys.fence(name)).get(keys.lock(name)).pttl(keys.lock(name));
-            break;
-          case 's':
-            p.hget(`${keys.base}servers`, name).zscore(`${keys.base}beats`, name);
-            break;
-        }
-      }
-      return p.exec();
-    });
+    const jobIds = part.filter((ref) => ref[0] === 'j').map((ref) => ref.slice(2));
+    const [jobs, replies] = await Promise.all([
+      jobIds.length ? readJobs(jobIds) : [],
+      jobIds.length === part.length
+        ? []
+        : run((c) => {
+            const p = c.pipeline();
+            for (const ref of part) {
+              const name = ref.slice(2);
+              switch (ref[0]) {
+                case 'e': {
+                  const cut = name.indexOf(SEP);
+                  const queue = name.slice(0, cut),
+                    member = name.slice(cut + 1);
+                  p.zscore(`${keys.base}q:${queue}`, member)
+                    .zscore(`${keys.base}ql:${queue}`, member)
+                    .hget(`${keys.base}qd:${queue}`, String(Number.parseInt(member, 10)));
+                  break;
+                }
+                case 'h':
+                  p.hgetall(keys.hash(name)).pttl(keys.hash(name));
+                  break;
+                case 'z':
+                  p.zrange(keys.set(name), 0, -1, 'WITHSCORES').pttl(keys.set(name));
+                  break;
+                case 'l':
+                  p.lrange(keys.list(name), 0, -1).pttl(keys.list(name));
+                  break;
+                case 'c':
+                  p.get(keys.counter(name)).pttl(keys.counter(name));
+                  break;
+                case 'k':
+                  p.get(keys.fence(name)).get(keys.lock(name)).pttl(keys.lock(name));
+                  break;
+                case 's':
+                  p.hget(`${keys.base}servers`, name).zscore(`${keys.base}beats`, name);
+                  break;
+              }
+            }
+            return p.exec();
+          }),
+    ]);
     let n = 0;
     const next = () => replies![n++]![1];
+    let jn = 0;
     const now = Date.now();
     for (const ref of part) {
       const name = ref.slice(2);
       const gone: UnitItem = { kind: 'gone', ref };
       switch (ref[0]) {
         case 'j': {
-          const job = next() as Record<string, string>,
-            params = next() as Record<string, string>,
-            history = next() as string[];
-          out.push(jobOf(name, job, params, history) ?? gone);
+          const [values, params, history] = jobs[jn++]!;
+          out.push(jobOf(name, values, params, history) ?? gone);
           break;
         }
         case 'e': {
