@@ -2,9 +2,9 @@
 // For each direction (Redis→Redis, Postgres→Postgres, Postgres→Redis): a unit of MOVES_JOBS enqueued
 // jobs is moved while other tenants on the same two shards enqueue, fetch and ack in a loop. The
 // move runs as an operator runs it, `jobshard placement move` in its own process (MOVES_IN_PROCESS=1:
-// admin.moveUnit in this one). Reports the copy rate (jobs/s over the whole move), the unit's write
-// pause (freeze to flip), and the other tenants' throughput during the move as a ratio to the
-// windows before and after.
+// admin.moveUnit in this one; MOVES_NICE=19: under nice). Reports the copy rate (jobs/s over the
+// whole move), the unit's write pause (freeze to flip), and the other tenants' throughput during
+// the move as a ratio to the windows before and after, in all and by the shard they are on.
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,8 @@ const JOBS = Number(process.env['MOVES_JOBS'] ?? 100_000);
 const IN_PROCESS = process.env['MOVES_IN_PROCESS'] === '1';
 /** The copy's pace (MoveOptions.copyShare); unset = the default. */
 const SHARE = process.env['MOVES_COPY_SHARE'];
+/** MOVES_NICE=19 runs the mover under `nice -n 19`, as docs/placement.md advises where it shares a machine with workers. */
+const NICE = process.env['MOVES_NICE'];
 const BIN = fileURLToPath(new URL('../bin/jobshard.js', import.meta.url));
 const WINDOW_MS = 3_000;
 const OTHERS = 4;
@@ -47,23 +49,29 @@ async function fill(router: Router, tenant: string, n: number): Promise<void> {
   );
 }
 
-/** Other tenants' enqueue+fetch+ack loop; returns a function that reads (and resets) the count of round trips done. */
-function background(router: Router, tenants: string[]): { take: () => number; stop: () => Promise<void> } {
+/**
+ * Other tenants' enqueue+fetch+ack loop; `take` reads (and resets) the round trips done, in all
+ * and by the first half of the tenants (those on the source shard).
+ */
+function background(router: Router, tenants: string[]): { take: () => { all: number; source: number }; stop: () => Promise<void> } {
   let done = 0;
+  let onSource = 0;
   let stopped = false;
-  const loops = tenants.map(async (tn) => {
+  const loops = tenants.map(async (tn, i) => {
     const s = router.tenant(tn);
     while (!stopped) {
       await s.jobs.create({ type: 'other', args: [], queue: 'o', state: { name: 'Enqueued' }, enqueue: true });
       const f = await s.queues.tryFetch(['o']);
       await f?.ack();
       done++;
+      if (i < tenants.length / 2) onSource++;
     }
   });
   return {
     take: () => {
-      const d = done;
+      const d = { all: done, source: onSource };
       done = 0;
+      onSource = 0;
       return d;
     },
     stop: async () => {
@@ -74,6 +82,12 @@ function background(router: Router, tenants: string[]): { take: () => number; st
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const rate = (n: { all: number; source: number }, ms: number) => ({
+  all: n.all / (ms / 1000),
+  source: n.source / (ms / 1000),
+  target: (n.all - n.source) / (ms / 1000),
+});
+const ratio = (during: number, before: number, after: number) => (during / ((before + after) / 2)).toFixed(2);
 
 const cleanups: Array<() => Promise<unknown>> = [];
 function pg(): BackendSpec {
@@ -90,9 +104,10 @@ function redis(): BackendSpec {
 /** `jobshard placement move` in its own process; the pause it reports. */
 function cliMove(config: string, unit: string, onStart: () => void): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'placement', 'move', unit, 'to', '--config', config, ...(SHARE ? ['--copy-share', SHARE] : [])], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const args = [BIN, 'placement', 'move', unit, 'to', '--config', config, ...(SHARE ? ['--copy-share', SHARE] : [])];
+    const child = NICE
+      ? spawn('nice', ['-n', NICE, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+      : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d) => {
       // The window starts at the move's first line, not at the process start-up before it.
@@ -110,9 +125,9 @@ const dir = await mkdtemp(join(tmpdir(), 'jobshard-bench-moves-'));
 cleanups.push(() => rm(dir, { recursive: true, force: true }));
 
 console.log(
-  `\nMoving a unit of ${JOBS.toLocaleString('en')} enqueued jobs (${IN_PROCESS ? 'admin.moveUnit in this process' : 'jobshard placement move in its own process'}, copyShare ${SHARE ?? 'default 0.5'}) while ${OTHERS} other tenants enqueue+fetch+ack on the same shards`,
+  `\nMoving a unit of ${JOBS.toLocaleString('en')} enqueued jobs (${IN_PROCESS ? 'admin.moveUnit in this process' : 'jobshard placement move in its own process'}, copyShare ${SHARE ?? 'default 0.5'}${NICE ? `, nice ${NICE}` : ''}) while ${OTHERS} other tenants enqueue+fetch+ack on the same shards`,
 );
-console.log('direction            move s   jobs/s   pause ms   others during / before+after (ops/s)');
+console.log('direction            move s   jobs/s   pause ms   others during / before+after (ops/s); the same for those on the source and on the target shard');
 try {
   for (const [name, make] of [
     ['redis → redis', [redis, redis]],
@@ -140,7 +155,7 @@ try {
     await sleep(500);
     bg.take();
     await sleep(WINDOW_MS);
-    const before = bg.take() / (WINDOW_MS / 1000);
+    const before = rate(bg.take(), WINDOW_MS);
     let t0 = performance.now();
     const pauseMs = IN_PROCESS
       ? (await router.admin.moveUnit(unit, 'to', { freezeMs: 30_000, ...(SHARE ? { copyShare: Number(SHARE) } : {}) }).done).pauseMs
@@ -150,9 +165,9 @@ try {
         });
     const moveMs = performance.now() - t0;
     await router.admin.directory(); // route by the new epoch at once
-    const during = bg.take() / (moveMs / 1000);
+    const during = rate(bg.take(), moveMs);
     await sleep(WINDOW_MS);
-    const after = bg.take() / (WINDOW_MS / 1000);
+    const after = rate(bg.take(), WINDOW_MS);
     await bg.stop();
     const check = (await router.tenant(unit).monitoring.stateCounts())['Enqueued'];
     if (check !== JOBS) throw new Error(`after the move the unit holds ${check} enqueued jobs, not ${JOBS}`);
@@ -161,7 +176,7 @@ try {
         .toLocaleString('en')
         .padStart(
           8,
-        )} ${String(pauseMs).padStart(10)}   ${(during / ((before + after) / 2)).toFixed(2)} (${Math.round(during)} / ${Math.round(before)}, ${Math.round(after)})`,
+        )} ${String(pauseMs).padStart(10)}   ${ratio(during.all, before.all, after.all)} (${Math.round(during.all)} / ${Math.round(before.all)}, ${Math.round(after.all)}); on the source ${ratio(during.source, before.source, after.source)}, on the target ${ratio(during.target, before.target, after.target)}`,
     );
     await router.close();
   }
