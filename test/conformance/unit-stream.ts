@@ -32,6 +32,42 @@ export function unitStreamTests(test: Test, name: string, backend: Backend): voi
     await backend.clearUnit(ns);
   });
 
+  test(`${name}: a queue longer than an export page is exported in its FIFO order, leased entries in their places`, async (t) => {
+    const ns = `stream-${randomUUID()}`;
+    const s = backend.storage(ns);
+    const ids: string[] = [];
+    // More than two export pages (EXPORT_BATCH), created in order.
+    for (let i = 0; i < 1_100; i += 50) {
+      ids.push(
+        ...(await Promise.all(
+          Array.from({ length: 50 }, async (_, j) => {
+            const id = await s.jobs.create({ type: 'x', args: [i + j], queue: 'q', state: { name: 'Enqueued' } });
+            return id;
+          }),
+        )),
+      );
+    }
+    await s.transaction((tx) => {
+      for (const id of ids) tx.enqueue('q', id);
+    });
+    // Lease the first five, then give the second and fourth back: leased and waiting entries alternate.
+    const fetched = [];
+    for (let i = 0; i < 5; i++) fetched.push((await s.queues.tryFetch(['q'], { invisibilityTimeoutMs: 60_000 }))!);
+    await fetched[1]!.requeue();
+    await fetched[3]!.requeue();
+    const entries = (await exportAll(backend, ns)).filter((i) => i.kind === 'entry');
+    t.deepEqual(
+      entries.map((e) => e.jobId),
+      ids,
+      'every entry once, in the order enqueued',
+    );
+    t.deepEqual(
+      entries.slice(0, 6).map((e) => e.leaseUntil !== null),
+      [true, false, true, false, true, false],
+    );
+    await backend.clearUnit(ns);
+  });
+
   test(`${name}: an empty unit exports nothing`, async (t) => {
     t.deepEqual(await exportAll(backend, `empty-${randomUUID()}`), []);
   });
