@@ -39,13 +39,14 @@ export interface DirectoryRecord {
  * the mover dies: the freeze lapses and the target's partial copy is
  * cleared). `flip`: the directory names the target; the shard markers may be
  * unset. `cleanup`: the target owns the unit; the source's copy is removed.
+ * `rollback`: a move in `copy` being undone; no flip can follow it.
  */
 export interface MoveRecord {
   id: string;
   unit: string;
   from: string;
   to: string;
-  phase: 'copy' | 'flip' | 'cleanup';
+  phase: 'copy' | 'flip' | 'cleanup' | 'rollback';
   /** When the move began, and when it entered its phase (ms since the Unix epoch). */
   startedAt: number;
   phaseAt: number;
@@ -70,7 +71,7 @@ export const directoryRecordSchema = z.object({
         unit: z.string(),
         from: ID,
         to: ID,
-        phase: z.enum(['copy', 'flip', 'cleanup']),
+        phase: z.enum(['copy', 'flip', 'cleanup', 'rollback']),
         startedAt: z.number(),
         phaseAt: z.number(),
         freezeMs: z.number().int().positive(),

@@ -171,7 +171,7 @@ async function moveLocked(
 
   const margin = Math.min(FREEZE_MARGIN_MS, Math.floor(freezeMs / 3));
   const share = options.copyShare ?? DEFAULT_COPY_SHARE;
-  let frozenAt = 0;
+  let frozenAt: number;
   let until = 0;
   let lapsed = false;
   let renewal: NodeJS.Timeout | undefined;
@@ -290,7 +290,7 @@ async function moveLocked(
     clearInterval(renewal);
     await renewing;
     if ((err as { flipped?: boolean }).flipped) throw err;
-    await rollBack(dir, id, unit, source, to, frozenAt > 0, tracking).catch(() => {}); // what is left, recoverMoves does
+    await rollBack(dir, id, unit, source, to, tracking).catch(() => {}); // what is left, recoverMoves does
     report('rolled-back');
     throw err instanceof MoveAbortedError || err instanceof UnitNotEmptyError ? err : new MoveAbortedError(unit, (err as Error).message, { cause: err });
   }
@@ -352,18 +352,38 @@ async function setPhase(dir: Directory, id: string, phase: MoveRecord['phase']):
 
 /**
  * Undoes a move that has not flipped: tracking off, the source thawed, the target's partial copy
- * cleared, the record dropped (only while it is still in phase copy). A step that fails leaves the
- * record, so a later recoverMoves does the rest.
+ * cleared, the record dropped. The record is first set to phase `rollback`, under the directory
+ * lock and only from `copy`: a move that has flipped meanwhile (or whose record is gone) is left
+ * alone, since clearing its target would delete the unit's live copy, and a mover that was only
+ * stalled finds the record so at its flip and stops. A step that fails leaves the record in
+ * `rollback`, so a later recoverMoves does the rest.
  */
-async function rollBack(dir: Directory, id: string, unit: string, from: string, to: string, froze: boolean, tracking: boolean): Promise<void> {
+async function rollBack(dir: Directory, id: string, unit: string, from: string, to: string, tracking: boolean): Promise<boolean> {
+  if (!(await claimRollback(dir, id))) return false;
   const src = dir.backends(from);
   const dst = dir.backends(to);
   if (src && dst && src !== dst) {
     if (tracking) await src.trackChanges(unit, false);
-    if (froze) await src.setOwnership(unit, ACTIVE);
+    // Read after the claim: the freeze, if any, is this move's (a unit moves once at a time).
+    if ((await src.ownership(unit)).state === 'frozen') await src.setOwnership(unit, ACTIVE);
     await dst.clearUnit(unit);
   }
-  await dropMove(dir, id, 'copy');
+  await dropMove(dir, id, 'rollback');
+  return true;
+}
+
+/** Sets the move's record to phase rollback if it is in copy; true if it is (now) in rollback. */
+async function claimRollback(dir: Directory, id: string): Promise<boolean> {
+  let claimed = false;
+  await dir.write((next) => {
+    const m = next.moves.find((x) => x.id === id);
+    claimed = m?.phase === 'copy' || m?.phase === 'rollback';
+    if (m?.phase !== 'copy') return false;
+    m.phase = 'rollback';
+    m.phaseAt = Date.now();
+    return true;
+  });
+  return claimed;
 }
 
 /** Removes a move's record (only while it is in `phase`, when given). */
@@ -411,10 +431,17 @@ export async function recoverMoves(dir: Directory, staleMs: number): Promise<Rec
         out.push({ unit: m.unit, from: m.from, to: m.to, outcome: 'running' });
         continue;
       }
-      // Held until the record is gone, so no new mover of this unit starts meanwhile.
-      const frozen = src !== dst && (await src.ownership(m.unit)).state === 'frozen';
-      await rollBack(dir, m.id, m.unit, m.from, m.to, frozen, true).finally(() => probe.release().catch(() => {}));
-      out.push({ unit: m.unit, from: m.from, to: m.to, outcome: 'rolled-back' });
+      // Held until the record is gone, so no new mover of this unit starts meanwhile. The record
+      // read above may be stale: a move that finished since released this lock, and rollBack
+      // then leaves it alone (its claim finds the record flipped or gone).
+      const undone = await rollBack(dir, m.id, m.unit, m.from, m.to, true).finally(() => probe.release().catch(() => {}));
+      if (undone) out.push({ unit: m.unit, from: m.from, to: m.to, outcome: 'rolled-back' });
+      continue;
+    }
+    if (m.phase === 'rollback') {
+      // A router died while undoing it: the steps are idempotent, so any router redoes them.
+      if (now - m.phaseAt < staleMs) out.push({ unit: m.unit, from: m.from, to: m.to, outcome: 'running' });
+      else if (await rollBack(dir, m.id, m.unit, m.from, m.to, true)) out.push({ unit: m.unit, from: m.from, to: m.to, outcome: 'rolled-back' });
       continue;
     }
     if (now - m.phaseAt < staleMs) {

@@ -13,6 +13,7 @@ import { rejectsWithCode } from '../conformance/helpers.js';
 import { freshTenant } from '../helpers/mixed-router.js';
 import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../helpers/servers.js';
 import { alignTimes, exportAll, normalize } from '../helpers/unit-fixture.js';
+import { FaultProxy } from '../helpers/fault-proxy.js';
 
 const schemas: string[] = [];
 const prefixes: string[] = [];
@@ -325,4 +326,66 @@ test('moveSlots moves the units of the slots and then the slots; rebalance plans
     ['b', 'c'],
   );
   await router.close();
+});
+
+test("a router whose view is stale never undoes a move that finished: its rollback finds the record flipped or gone and leaves the target's copy", async (t) => {
+  // Router b reaches the directory store through a link that adds 150 ms each way, so the move
+  // record it reads is ~300 ms old by the time its probe of the mover's lock arrives. While a moves
+  // a unit back and forth, b runs resumeMoves in a loop: a move that finished in that gap has
+  // released its lock, so b's probe gets it while b still sees the move in phase copy.
+  const directorySchema = freshSchema();
+  schemas.push(directorySchema);
+  const shardPrefixes = [freshPrefix(), freshPrefix()];
+  prefixes.push(...shardPrefixes);
+  const proxy = new FaultProxy(Number(new URL(PG_URL).port || 5432));
+  await proxy.start();
+  const config = (pgUrl: string) => ({
+    shards: shardPrefixes.map((prefix, i) => ({ id: `s${i}`, backend: { redis: { url: REDIS_URL, prefix } } })),
+    directory: { backend: { postgres: { connectionString: pgUrl, schema: directorySchema, poolSize: 2 } }, pollMs: 0, push: false },
+  });
+  const a = await createRouter(config(PG_URL));
+  const viaProxy = new URL(PG_URL);
+  viaProxy.port = String(proxy.port);
+  const b = await createRouter(config(viaProxy.toString()));
+  proxy.delay(150);
+  try {
+    const unit = freshTenant();
+    const s = a.tenant(unit);
+    const JOBS = 3_000;
+    for (let i = 0; i < JOBS; i += 100) {
+      await Promise.all(Array.from({ length: 100 }, () => s.jobs.create({ type: 'x', args: [], queue: 'q', state: { name: 'Enqueued' }, enqueue: true })));
+    }
+    let stop = false;
+    let rounds = 0;
+    const undone: string[] = [];
+    const loop = (async () => {
+      while (!stop) {
+        for (const r of await b.admin.resumeMoves()) if (r.outcome === 'rolled-back') undone.push(`${r.unit} ${r.from}->${r.to}`);
+        rounds++;
+      }
+    })();
+    try {
+      for (let i = 0; i < 4; i++) {
+        const to = a.shardFor(unit).shard === 's0' ? 's1' : 's0';
+        await a.admin.moveUnit(unit, to, { copyShare: 1 }).done;
+        // Until b has run two more rounds: past its probe of the finished move, whatever it read
+        // (while b holds the probed lock, a next move of the unit is refused as moving).
+        const seen = rounds;
+        while (rounds < seen + 2) await new Promise((r) => setTimeout(r, 50));
+        await a.admin.directory();
+        t.is(a.shardFor(unit).shard, to);
+        t.is((await s.monitoring.stateCounts())['Enqueued'], JOBS, `after move ${i + 1}, every job is on '${to}'`);
+      }
+    } finally {
+      stop = true;
+      await loop;
+    }
+    t.deepEqual(undone, [], 'no finished move was rolled back');
+    t.true(rounds >= 4, `b ran resumeMoves ${rounds} times`);
+  } finally {
+    proxy.restore();
+    await b.close();
+    await a.close();
+    await proxy.close();
+  }
 });
