@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
+const EXIT_WITH_PARENT = new URL('./exit-with-parent.ts', import.meta.url).href;
+
 /** Starts a TypeScript helper in its own Node process and resolves on the first stdout line matching `ready`. */
 export async function startChild(
   script: string,
@@ -9,7 +11,9 @@ export async function startChild(
   timeoutMs = 15_000,
 ): Promise<{ child: ChildProcess; match: RegExpMatchArray; output: () => string }> {
   const path = fileURLToPath(new URL(script, import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', path, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The IPC channel carries nothing: it closes when this process ends, however it ends, and the
+  // child exits with it (exit-with-parent.ts).
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', EXIT_WITH_PARENT, path, ...args], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   let out = '';
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
