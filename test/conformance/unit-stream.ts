@@ -68,6 +68,19 @@ export function unitStreamTests(test: Test, name: string, backend: Backend): voi
     await backend.clearUnit(ns);
   });
 
+  test(`${name}: a job's parameters named like Object's own properties are exported as they are`, async (t) => {
+    const ns = `stream-${randomUUID()}`;
+    // JSON.parse makes "__proto__" an own property, as a caller decoding a payload would have it.
+    const parameters = JSON.parse('{"__proto__":"p","constructor":"c"}') as Record<string, string>;
+    await backend.storage(ns).jobs.create({ type: 'x', args: [], queue: 'q', parameters });
+    const job = (await exportAll(backend, ns)).find((i) => i.kind === 'job');
+    t.deepEqual(Object.entries(job?.kind === 'job' ? job.parameters : {}).sort(), [
+      ['__proto__', 'p'],
+      ['constructor', 'c'],
+    ]);
+    await backend.clearUnit(ns);
+  });
+
   test(`${name}: an empty unit exports nothing`, async (t) => {
     t.deepEqual(await exportAll(backend, `empty-${randomUUID()}`), []);
   });

@@ -12,6 +12,7 @@ import { isDataKey, type RedisKeys } from './redis-keys.js';
 import type { RunScript, ScriptName } from './redis-scripts.js';
 import type { RedisWaker } from './redis-waker.js';
 import { pushOpArgs, splitToken, stateArgs } from './redis-args.js';
+import { fromPairs } from './redis-replies.js';
 import { beginRedisImport, exportRedisRefs, exportRedisUnit, namespaceKeys, namespacePattern, scanKeys, type ReadJobs } from './redis-unit-stream.js';
 import type { ItemRef, UnitImport, UnitItem } from '../../storage/unit-stream.js';
 
@@ -23,17 +24,6 @@ const NO_STATE = ['', '', '', '', '', ''];
  * parameters as an HGETALL list.
  */
 type JobReply = [id: string, values: Array<string | null>, params: string[]];
-
-/** An HGETALL list as an object: own properties even for a name like "__proto__" (assignment would drop it). */
-function fromPairs(list: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < list.length; i += 2) {
-    const k = list[i]!;
-    if (k === '__proto__') Object.defineProperty(out, k, { value: list[i + 1], enumerable: true, writable: true, configurable: true });
-    else out[k] = list[i + 1]!;
-  }
-  return out;
-}
 
 function toJobRecord([id, v, params]: JobReply): JobRecord {
   return {

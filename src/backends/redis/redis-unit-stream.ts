@@ -1,6 +1,7 @@
 import { Redis, type Cluster } from 'ioredis';
 import { EXPORT_BATCH, idNumber, itemRef, SEP, type ItemRef, type ItemState, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
 import type { RunCommand } from './redis-data.js';
+import { fromPairs } from './redis-replies.js';
 import type { RedisKeys } from './redis-keys.js';
 
 /**
@@ -85,7 +86,8 @@ export async function* exportRedisUnit(run: RunCommand, keys: RedisKeys, readJob
     const leased = pairs(leasedList)
       .map(([member, deadline]) => ({ seq: Number.parseInt(member, 10), member, leaseUntil: Number(deadline) > now ? Number(deadline) : null }))
       .sort((a, b) => a.seq - b.seq);
-    const item = (seq: number, member: string, leaseUntil: number | null) => entryItem(queue, member, Number(deliveries[String(seq)] ?? 0), leaseUntil);
+    const item = (e: { seq: number; member: string; leaseUntil: number | null }) =>
+      entryItem(queue, e.member, Number(deliveries[String(e.seq)] ?? 0), e.leaseUntil);
     let li = 0;
     let after = '-inf';
     for (;;) {
@@ -94,11 +96,11 @@ export async function* exportRedisUnit(run: RunCommand, keys: RedisKeys, readJob
       const out: UnitItem[] = [];
       for (const member of page) {
         const seq = Number.parseInt(member, 10);
-        for (; li < leased.length && leased[li]!.seq < seq; li++) out.push(item(leased[li]!.seq, leased[li]!.member, leased[li]!.leaseUntil));
-        out.push(item(seq, member, null));
+        while (li < leased.length && leased[li]!.seq < seq) out.push(item(leased[li++]!));
+        out.push(item({ seq, member, leaseUntil: null }));
       }
       const last = page.length < EXPORT_BATCH;
-      if (last) for (; li < leased.length; li++) out.push(item(leased[li]!.seq, leased[li]!.member, leased[li]!.leaseUntil));
+      if (last) while (li < leased.length) out.push(item(leased[li++]!));
       for (let i = 0; i < out.length; i += EXPORT_BATCH) yield out.slice(i, i + EXPORT_BATCH);
       if (last) break;
       after = `(${Number.parseInt(page[page.length - 1]!, 10)}`;
@@ -127,8 +129,6 @@ export type ReadJobs = (ids: string[]) => Promise<Array<[Array<string | null>, s
 function jobOf(id: string, values: Array<string | null>, paramList: string[], historyList: string[]): UnitItem | null {
   const [type, args, queue, createdAt, expireAt, stateName, stateReason, stateData, stateAt] = values;
   if (!type) return null; // expired, or gone since it was named
-  const params: Record<string, string> = {};
-  for (let i = 0; i < paramList.length; i += 2) params[paramList[i]!] = paramList[i + 1]!;
   const history = historyList.map((e): ItemState => {
     const st = JSON.parse(e) as { name: string; reason?: string; data: Record<string, string> | []; createdAt: number };
     return { name: st.name, reason: st.reason ?? null, data: Array.isArray(st.data) ? {} : st.data, at: st.createdAt };
@@ -141,7 +141,7 @@ function jobOf(id: string, values: Array<string | null>, paramList: string[], hi
     queue: queue!,
     createdAt: Number(createdAt),
     expireAt: at(expireAt),
-    parameters: params,
+    parameters: fromPairs(paramList),
     history,
     current: stateName
       ? { name: stateName, reason: stateReason ?? null, data: JSON.parse(stateData ?? '{}') as Record<string, string>, at: Number(stateAt) }
