@@ -104,10 +104,9 @@ function redis(): BackendSpec {
 /** `jobshard placement move` in its own process; the pause it reports. */
 function cliMove(config: string, unit: string, onStart: () => void): Promise<number> {
   return new Promise((resolve, reject) => {
-    const args = [BIN, 'placement', 'move', unit, 'to', '--config', config, ...(SHARE ? ['--copy-share', SHARE] : [])];
-    const child = NICE
-      ? spawn('nice', ['-n', NICE, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
-      : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const move = [process.execPath, BIN, 'placement', 'move', unit, 'to', '--config', config, ...(SHARE ? ['--copy-share', SHARE] : [])];
+    const [command, ...args] = NICE ? ['nice', '-n', NICE, ...move] : move;
+    const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d) => {
       // The window starts at the move's first line, not at the process start-up before it.

@@ -8,8 +8,8 @@
 // tens of percent between rounds (the Redis server competes for the same cores), CPU per job far less.
 // Last, the floor: one run span's CPU (startRunSpan as a worker calls it, with a stored parent
 // context, then end) in a tight loop, batched to an exporter that drops spans.
-import { propagation } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { context, propagation } from '@opentelemetry/api';
+import { ExportResultCode, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import {
   AlwaysOnSampler,
@@ -19,8 +19,6 @@ import {
   type ReadableSpan,
   type SpanExporter,
 } from '@opentelemetry/sdk-trace-base';
-import { context } from '@opentelemetry/api';
-import { ExportResultCode } from '@opentelemetry/core';
 import { RedisBackend } from '../src/backends/redis/redis-backend.js';
 import { Router } from '../src/router/router.js';
 import { drain } from './lib/drain.js';
