@@ -69,6 +69,9 @@ test('20,000 jobs through moves across kinds, SIGKILLed movers in each phase and
   const children: ChildProcess[] = [];
   let admin: Router | undefined;
   const out: Lines = { enq: [], runs: [], locks: [], text: [] };
+  // Each stage is logged with its time, so that a run that times out says where it was.
+  const t0 = Date.now();
+  const stage = (what: string) => t.log(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}`);
   try {
     // The directory is written with four shards; 'e' joins owning no slots when the fleet starts with five.
     const first = await createRouter(fleetRouterConfig(fleet(shards4)));
@@ -96,6 +99,7 @@ test('20,000 jobs through moves across kinds, SIGKILLed movers in each phase and
       () => `${out.enq.length} enqueued`,
     );
 
+    stage(`${out.enq.length} enqueued; moving 5 tenants`);
     // 1. Five tenants move across backend kinds, one after another, by a mover process.
     const moved = tenants.slice(0, 5).map((tn) => [tn, otherKind(admin!.shardFor(tn).shard)] as [string, string]);
     const mover = await start({ role: 'mover', fleet: full, tenants, moves: moved });
@@ -123,6 +127,7 @@ test('20,000 jobs through moves across kinds, SIGKILLed movers in each phase and
       ['cleanup', tenants[7]!],
     ];
     for (const [phase, tn] of crashes) {
+      stage(`moves done; a mover killed in ${phase}`);
       await admin.admin.directory(); // fresh placement
       const from = admin.shardFor(tn).shard;
       const to = otherKind(from);
@@ -159,6 +164,7 @@ test('20,000 jobs through moves across kinds, SIGKILLed movers in each phase and
       if (!before) results.push({ unit: tn, from, to, pauseMs: 0, jobs: 0 });
     }
 
+    stage('moving slots to e, then a rebalance');
     // 3. The slots of two tenants move to 'e' with their units, then a rebalance fills 'e' while the jobs flow.
     const slotted = [tenants[8]!, tenants[9]!];
     // Unpaced (copyShare 1), as the movers: the pace is bench:moves' subject, not this test's.
@@ -175,6 +181,7 @@ test('20,000 jobs through moves across kinds, SIGKILLed movers in each phase and
     t.true(Math.abs(eSlots - 16_384 / 5) < 2, `e owns ${eSlots} slots`);
     for (const r of rebalance.results) for (const u of r.units) results.push(u);
 
+    stage(`rebalanced; ${out.enq.length} enqueued`);
     await until(
       () => producers.every((p) => p.exitCode !== null) || out.text.filter((l) => l === 'produced').length === 2,
       180_000,
@@ -191,6 +198,7 @@ test('20,000 jobs through moves across kinds, SIGKILLed movers in each phase and
       }
       return { succeeded, pending };
     };
+    stage(`all enqueued; ${JSON.stringify(await counts())}`);
     // Jobs caught in a flip come back after their invisibility; a loaded full run has needed more than 180 s.
     await until(
       async () => (await counts()).succeeded === JOBS,
