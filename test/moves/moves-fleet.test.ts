@@ -37,8 +37,12 @@ function collect(child: ChildProcess, into: Lines): void {
   });
 }
 
+// Every wait ends before the test's own timeout, so that a stalled run fails with its message (what it waited for) and not a bare timeout.
+const TEST_MS = 300_000;
+let testDeadline = Infinity;
+
 async function until(cond: () => boolean | Promise<boolean>, ms: number, what: () => string | Promise<string>): Promise<void> {
-  const deadline = Date.now() + ms;
+  const deadline = Math.min(Date.now() + ms, testDeadline);
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out: ${await what()}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -46,7 +50,8 @@ async function until(cond: () => boolean | Promise<boolean>, ms: number, what: (
 }
 
 test('20,000 jobs through moves across kinds, SIGKILLed movers in each phase and a rebalance: none lost, leases and locks exclusive, ids valid, sources empty', async (t) => {
-  t.timeout(300_000);
+  t.timeout(TEST_MS);
+  testDeadline = Date.now() + TEST_MS - 15_000;
   const pgSchemas = [freshSchema(), freshSchema(), freshSchema()];
   const prefixes = [freshPrefix(), freshPrefix(), freshPrefix()];
   const shards4 = [
@@ -198,12 +203,26 @@ test('20,000 jobs through moves across kinds, SIGKILLed movers in each phase and
       }
       return { succeeded, pending };
     };
+    // Which tenants lack jobs, where they live, and what each shard says of them: a stalled run's clue.
+    const shortTenants = async () => {
+      const lines: string[] = [];
+      for (const tn of tenants) {
+        const c = await admin!.tenant(tn).monitoring.stateCounts();
+        const want = out.enq.filter(([x]) => x === tn).length;
+        if ((c['Succeeded'] ?? 0) === want) continue;
+        const marks = await Promise.all(
+          [...admin!.shards].map(async ([id, s]) => `${id}:${(await s.backend.ownership(tn)).state}${(await s.backend.hasData(tn)) ? '+data' : ''}`),
+        );
+        lines.push(`${tn} on ${admin!.shardFor(tn).shard} wants ${want} has ${JSON.stringify(c)} [${marks.join(' ')}]`);
+      }
+      return lines.join('; ') || 'none';
+    };
     stage(`all enqueued; ${JSON.stringify(await counts())}`);
     // Jobs caught in a flip come back after their invisibility; a loaded full run has needed more than 180 s.
     await until(
       async () => (await counts()).succeeded === JOBS,
       300_000,
-      async () => `${out.runs.length} runs, ${JSON.stringify(await counts())}`,
+      async () => `${out.runs.length} runs, ${JSON.stringify(await counts())}; short: ${await shortTenants()}`,
     );
     const final = await counts();
     t.is(final.succeeded, JOBS, 'every job enqueued was processed');
