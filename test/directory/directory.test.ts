@@ -140,11 +140,17 @@ test('adding a shard moves nothing: 200 tenants keep every job, the new shard ow
   const prefixes = [freshPrefix(), freshPrefix(), freshPrefix()];
   const backends = () => prefixes.map((prefix) => new RedisBackend({ url: REDIS_URL, prefix }));
   const [a, b] = backends();
+  // A router that fails to start leaves its backends to the caller: closed here, or this file's
+  // process never exits (a loaded run once timed out connecting, then hung the whole suite).
   const old = await createRouter({
     shards: [
       { id: 'a', backend: a! },
       { id: 'b', backend: b! },
     ],
+  }).catch(async (err: unknown) => {
+    await Promise.all([a!.close(), b!.close()]);
+    for (const p of prefixes) await deleteRedisPrefix(p);
+    throw err;
   });
   try {
     const tenants = Array.from({ length: 200 }, (_, i) => `tenant${i}`);
@@ -156,6 +162,9 @@ test('adding a shard moves nothing: 200 tenants keep every job, the new shard ow
         { id: 'b', backend: b2! },
         { id: 'c', backend: c2! },
       ],
+    }).catch(async (err: unknown) => {
+      await Promise.all([a2!.close(), b2!.close(), c2!.close()]);
+      throw err;
     });
     try {
       const view = await grown.admin.directory();
