@@ -155,7 +155,7 @@ async function moveLocked(
   report: (phase: MovePhase) => void,
 ): Promise<UnitMoveResult> {
   let source = '';
-  await dir.write((next) => {
+  const recorded = await dir.write((next) => {
     const busy = next.moves.find((m) => m.unit === unit);
     if (busy) throw new UnitMovingError(unit, busy.from, busy.to, busy.phase);
     source = from ?? placementOf(next).shardOfKey(unit);
@@ -179,10 +179,13 @@ async function moveLocked(
   let tracking = false;
   try {
     if (await dst.hasData(unit)) throw new UnitNotEmptyError(unit, to);
-    await dst.setOwnership(unit, { state: 'moved', to: source, epoch: dir.record.epoch });
+    // The mark of this move's epoch fences its import: a rollback re-marks the target at a later
+    // epoch before clearing it, so this mover, if it only stalled, cannot write there afterwards.
+    const fence = { epoch: recorded.epoch };
+    await dst.setOwnership(unit, { state: 'moved', to: source, epoch: fence.epoch });
     await src.trackChanges(unit, true);
     tracking = true;
-    const session = dst.beginImport(unit);
+    const session = dst.beginImport(unit, fence);
     const count = (items: readonly UnitItem[]) => {
       for (const item of items) if (item.kind === 'job') progress.jobsCopied++;
       progress.itemsCopied += items.length;
@@ -290,7 +293,8 @@ async function moveLocked(
     clearInterval(renewal);
     await renewing;
     if ((err as { flipped?: boolean }).flipped) throw err;
-    await rollBack(dir, id, unit, source, to, tracking).catch(() => {}); // what is left, recoverMoves does
+    const undone = await rollBack(dir, id, unit, source, to, tracking).catch(() => true); // what is left, recoverMoves does
+    if (!undone && tracking) await stopStaleTracking(dir, unit, source).catch(() => {});
     report('rolled-back');
     throw err instanceof MoveAbortedError || err instanceof UnitNotEmptyError ? err : new MoveAbortedError(unit, (err as Error).message, { cause: err });
   }
@@ -366,10 +370,29 @@ async function rollBack(dir: Directory, id: string, unit: string, from: string, 
     if (tracking) await src.trackChanges(unit, false);
     // Read after the claim: the freeze, if any, is this move's (a unit moves once at a time).
     if ((await src.ownership(unit)).state === 'frozen') await src.setOwnership(unit, ACTIVE);
+    // Re-marked at the claim's epoch (or later), above the mark the move set: a mover that only
+    // stalled finds its import fenced (ImportFence) and its own late mark ignored (isOlderMark),
+    // so nothing lands on the target after the clear below.
+    await dst.setOwnership(unit, { state: 'moved', to: from, epoch: dir.record.epoch });
     await dst.clearUnit(unit);
   }
   await dropMove(dir, id, 'rollback');
   return true;
+}
+
+/**
+ * A mover that stalled past its lock and finds its move undone by another router may have turned
+ * the source's change tracking on after the rollback turned it off (it resumed mid-start). Off
+ * again, but only while no move of the unit is recorded and none can start: under its move lock.
+ */
+async function stopStaleTracking(dir: Directory, unit: string, from: string): Promise<void> {
+  const lock = await dir.store.storage.locks.acquire(moveLockOf(unit), { timeoutMs: 0, ttlMs: MOVE_FREEZE_MS, autoRenew: false });
+  try {
+    await dir.refresh();
+    if (!dir.record.moves.some((m) => m.unit === unit)) await dir.backends(from)?.trackChanges(unit, false);
+  } finally {
+    await lock.release();
+  }
 }
 
 /** Sets the move's record to phase rollback if it is in copy; true if it is (now) in rollback. */

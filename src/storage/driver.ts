@@ -5,7 +5,7 @@ import type { FetchStateChange } from './queue.js';
 import type { ServerInfo, ServerRecord } from './servers.js';
 import type { WriteOp } from './transaction.js';
 import type { UnitOwnership } from './ownership.js';
-import type { ItemRef, UnitImport, UnitItem } from './unit-stream.js';
+import type { ImportFence, ItemRef, UnitImport, UnitItem } from './unit-stream.js';
 
 /**
  * What a backend implements for one namespace. Inputs arrive validated
@@ -26,6 +26,7 @@ export interface NamespaceDriver {
   /**
    * Replaces the record. Resolves only once every write or fetch that began
    * under the old record has finished, so after a freeze nothing more lands.
+   * A `moved` record of an older epoch than the one stored is ignored (isOlderMark).
    */
   setOwnership(own: UnitOwnership): Promise<void>;
   /** True when the namespace holds anything: a job, queue entry, structure, lock record or server. */
@@ -42,8 +43,9 @@ export interface NamespaceDriver {
    * yet): a whole export, then deltas that replace what changed (see
    * UnitImport). Ids, id counters and fencing counters end up above the
    * imported ones, so nothing issued here later repeats one issued at the source.
+   * With a fence, every call first checks the record (see ImportFence).
    */
-  beginImport(): UnitImport;
+  beginImport(fence?: ImportFence): UnitImport;
   /**
    * Starts (true) or stops (false) recording what every write and fetch of
    * the namespace changes, for a move's catch-up. Off, it costs nothing.

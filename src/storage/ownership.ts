@@ -1,4 +1,4 @@
-import { UnitFrozenError, UnitMovedError } from './errors.js';
+import { MoveAbortedError, UnitFrozenError, UnitMovedError } from './errors.js';
 
 /**
  * What a shard records about one unit (namespace) it has held. No record
@@ -16,6 +16,31 @@ export function refusal(namespace: string, own: UnitOwnership, write: boolean, n
   if (own.state === 'moved') return new UnitMovedError(namespace, own.to, own.epoch);
   if (own.state === 'frozen' && write && own.until > now) return new UnitFrozenError(namespace, own.until);
   return null;
+}
+
+/**
+ * True when setting `next` over `current` would put back an older decision: a `moved` record never
+ * replaces a `moved` record of a later epoch. A mover that stalled and marks its target after a
+ * rollback has re-marked it (at a later epoch) leaves the rollback's mark, which fences its import.
+ */
+export function isOlderMark(current: UnitOwnership, next: UnitOwnership): boolean {
+  return next.state === 'moved' && current.state === 'moved' && current.epoch > next.epoch;
+}
+
+/**
+ * The error an import session's batch meets when the namespace's record is no longer the `moved`
+ * mark its move set at `epoch` (a router rolled the move back and re-marked the target), or null.
+ */
+export function importRefusal(namespace: string, own: UnitOwnership, epoch: number): MoveAbortedError | null {
+  if (own.state === 'moved' && own.epoch === epoch) return null;
+  return new MoveAbortedError(
+    namespace,
+    `the target's ownership record is no longer this move's (${describe(own)}): the move was undone while this mover stalled`,
+  );
+}
+
+function describe(own: UnitOwnership): string {
+  return own.state === 'moved' ? `moved to '${own.to}' at epoch ${own.epoch}` : own.state;
 }
 
 /** The record as it reads now: a lapsed freeze is active. */

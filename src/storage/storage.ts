@@ -6,7 +6,7 @@ import type { QueueStore } from './queue.js';
 import type { ServerRegistry } from './servers.js';
 import type { WriteTransaction } from './transaction.js';
 import type { UnitOwnership } from './ownership.js';
-import type { ItemRef, UnitImport, UnitItem } from './unit-stream.js';
+import type { ImportFence, ItemRef, UnitImport, UnitItem } from './unit-stream.js';
 
 /**
  * One storage: the whole contract for one namespace (a tenant or a tenant's
@@ -66,8 +66,8 @@ export interface Backend {
   exportUnit(namespace: string): AsyncIterable<UnitItem[]>;
   /** Writes an export into an empty namespace, bypassing its ownership record (see NamespaceDriver.beginImport). */
   importUnit(namespace: string, batches: AsyncIterable<readonly UnitItem[]>): Promise<void>;
-  /** An import session: a whole export, then deltas (a move's catch-up). */
-  beginImport(namespace: string): UnitImport;
+  /** An import session: a whole export, then deltas (a move's catch-up); fenced by the move's mark when given. */
+  beginImport(namespace: string, fence?: ImportFence): UnitImport;
   /** Change tracking for a move's catch-up (see NamespaceDriver.trackChanges). */
   trackChanges(namespace: string, on: boolean): Promise<void>;
   /** The refs of what changed in a namespace since the last call, while tracking is on (a move's catch-up reads them). */

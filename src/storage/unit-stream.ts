@@ -138,6 +138,16 @@ export interface UnitImport {
   finish(): Promise<void>;
 }
 
+/**
+ * What a move's import session is fenced by: each call writes only while the target's ownership
+ * record is the `moved` mark the move set at `epoch`, checked atomically with its writes; otherwise
+ * it writes nothing and throws MoveAbortedError. A rollback re-marks the target at a later epoch
+ * before clearing it, so a mover that stalled past its lock cannot write into a cleared target.
+ */
+export interface ImportFence {
+  epoch: number;
+}
+
 /** Writes a whole export through an import session, then finishes it (what Backend.importUnit does on every backend). */
 export async function importAll(session: UnitImport, batches: AsyncIterable<readonly UnitItem[]>): Promise<void> {
   for await (const batch of batches) await session.add(batch);

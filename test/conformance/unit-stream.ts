@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isJobshardError } from '../../src/storage/errors.js';
 import type { Backend } from '../../src/storage/storage.js';
 import { ALIAS_HASH, type UnitItem } from '../../src/storage/unit-stream.js';
 import { alignTimes, exportAll, fillUnit, normalize } from '../helpers/unit-fixture.js';
@@ -83,5 +84,67 @@ export function unitStreamTests(test: Test, name: string, backend: Backend): voi
 
   test(`${name}: an empty unit exports nothing`, async (t) => {
     t.deepEqual(await exportAll(backend, `empty-${randomUUID()}`), []);
+  });
+
+  test(`${name}: a moved mark never replaces one of a later epoch; an active, frozen or later mark replaces it`, async (t) => {
+    const ns = `mark-${randomUUID()}`;
+    await backend.setOwnership(ns, { state: 'moved', to: 'x', epoch: 5 });
+    await backend.setOwnership(ns, { state: 'moved', to: 'y', epoch: 4 });
+    t.deepEqual(await backend.ownership(ns), { state: 'moved', to: 'x', epoch: 5 }, 'an older mark is ignored');
+    await backend.setOwnership(ns, { state: 'moved', to: 'y', epoch: 5 });
+    t.deepEqual(await backend.ownership(ns), { state: 'moved', to: 'y', epoch: 5 }, 'the same epoch replaces it');
+    await backend.setOwnership(ns, { state: 'moved', to: 'z', epoch: 9 });
+    t.deepEqual(await backend.ownership(ns), { state: 'moved', to: 'z', epoch: 9 });
+    const until = Date.now() + 60_000;
+    await backend.setOwnership(ns, { state: 'frozen', until });
+    t.deepEqual(await backend.ownership(ns), { state: 'frozen', until });
+    await backend.setOwnership(ns, { state: 'moved', to: 'x', epoch: 1 });
+    t.deepEqual(await backend.ownership(ns), { state: 'moved', to: 'x', epoch: 1 }, 'over a freeze any mark lands');
+    await backend.setOwnership(ns, { state: 'active' });
+    t.deepEqual(await backend.ownership(ns), { state: 'active' });
+  });
+
+  test(`${name}: a fenced import writes only under its move's mark: re-marked later, every call throws MoveAbortedError and writes nothing`, async (t) => {
+    const src = `fence-src-${randomUUID()}`;
+    await fillUnit(backend.storage(src));
+    const items = await exportAll(backend, src);
+    const jobs = items.filter((i) => i.kind === 'job');
+    const rest = items.filter((i) => i.kind !== 'job' && i.kind !== 'entry');
+    t.true(jobs.length >= 2 && rest.length > 0);
+
+    const ns = `fence-${randomUUID()}`;
+    await backend.setOwnership(ns, { state: 'moved', to: 'src', epoch: 10 });
+    const session = backend.beginImport(ns, { epoch: 10 });
+    await session.add(jobs.slice(0, 1));
+    t.true(await backend.hasData(ns), 'under its mark the import writes');
+
+    // What a rollback does: re-mark at a later epoch, then clear.
+    await backend.setOwnership(ns, { state: 'moved', to: 'src', epoch: 11 });
+    await backend.clearUnit(ns);
+    for (const [what, call] of [
+      ['add', () => session.add(jobs.slice(1))],
+      ['add of structures', () => session.add(rest)],
+      ['replace', () => session.replace(jobs.slice(0, 1))],
+      ['finish', () => session.finish()],
+    ] as const) {
+      const err = await t.throwsAsync(call, undefined, what);
+      t.true(isJobshardError(err, 'MOVE_ABORTED'), `${what}: ${String(err)}`);
+    }
+    t.false(await backend.hasData(ns), 'nothing was written after the re-mark');
+    // The stalled mover's own late mark (its older epoch) does not reopen the fence.
+    await backend.setOwnership(ns, { state: 'moved', to: 'src', epoch: 10 });
+    await t.throwsAsync(() => session.add(jobs), { code: 'MOVE_ABORTED' });
+    t.false(await backend.hasData(ns));
+
+    // A session fenced by another epoch, or over an active record, writes nothing either.
+    await t.throwsAsync(() => backend.beginImport(ns, { epoch: 12 }).add(jobs), { code: 'MOVE_ABORTED' });
+    await backend.setOwnership(ns, { state: 'active' });
+    await t.throwsAsync(() => backend.beginImport(ns, { epoch: 11 }).add(jobs), { code: 'MOVE_ABORTED' });
+    t.false(await backend.hasData(ns));
+    // Unfenced (importUnit, tests and tools) it still bypasses the record.
+    await backend.beginImport(ns).add(jobs.slice(0, 1));
+    t.true(await backend.hasData(ns));
+    await backend.clearUnit(ns);
+    await backend.clearUnit(src);
   });
 }

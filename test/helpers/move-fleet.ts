@@ -3,7 +3,8 @@
 //   worker:   serves every tenant (JobServer each); every job takes the tenant's lock 'res' once in a while;
 //             prints "run <tenant> <jobId> <start ms> <end ms>" and "lock <tenant> <token> <acquired ms> <released ms>".
 //   mover:    moves each [unit, toShard] in turn; prints "phase <phase> <unit> <items copied>" and "moved <json result>";
-//             with `parkAt`, stops dead (blocking its event loop) at that phase of the first move, for the parent to SIGKILL.
+//             with `parkAt`, stops dead (blocking its event loop) at that phase of the first move, for the parent to SIGKILL;
+//             with `parkMs` too, goes on after that long (a mover that stalled), printing "move failed …" if its move was undone.
 import { JobClient } from '../../src/processing/job-client.js';
 import { JobServer } from '../../src/processing/job-server.js';
 import { createRouter } from '../../src/router/router.js';
@@ -18,6 +19,7 @@ export interface MoveFleetArgs {
   moves?: Array<[string, string]>;
   parkAt?: 'copy' | 'frozen' | 'flip' | 'cleanup';
   freezeMs?: number;
+  parkMs?: number;
 }
 
 const args = JSON.parse(process.argv[2]!) as MoveFleetArgs;
@@ -25,11 +27,12 @@ const router = await createRouter(fleetRouterConfig(args.fleet));
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const now = () => performance.timeOrigin + performance.now();
 
-function park(): never {
+function park(): void {
   say(`parked ${args.parkAt}`);
-  // Blocks the whole process: nothing of the move runs on until the parent kills it.
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 120_000);
-  process.exit(3);
+  // Blocks the whole process: nothing of the move runs on until the parent kills it (or parkMs passes).
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, args.parkMs ?? 120_000);
+  if (args.parkMs === undefined) process.exit(3);
+  say('resumed');
 }
 
 if (args.role === 'producer') {

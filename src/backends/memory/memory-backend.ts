@@ -6,7 +6,7 @@ import { checkMs, checkName, checkNames, checkQueues } from '../../storage/valid
 import { DUE_SETS } from '../../storage/due-sets.js';
 import { MemoryNamespace } from './memory-namespace.js';
 import type { UnitOwnership } from '../../storage/ownership.js';
-import { importAll, type ItemRef, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
+import { importAll, type ImportFence, type ItemRef, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
 
 /** Options of the in-memory backend: the storage options, and how often it polls and sweeps. */
 export interface MemoryBackendOptions extends StorageOptions {
@@ -105,8 +105,8 @@ export class MemoryBackend implements Backend {
     return importAll(this.#namespace(namespace).driver.beginImport(), batches);
   }
 
-  beginImport(namespace: string): UnitImport {
-    return this.#namespace(namespace).driver.beginImport();
+  beginImport(namespace: string, fence?: ImportFence): UnitImport {
+    return this.#namespace(namespace).driver.beginImport(fence);
   }
 
   trackChanges(namespace: string, on: boolean): Promise<void> {

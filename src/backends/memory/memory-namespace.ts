@@ -10,8 +10,18 @@ import { live, sweep, type Expiring } from './expiring.js';
 import { MemoryData } from './memory-data.js';
 import { DUE_SETS } from '../../storage/due-sets.js';
 import type { StructureKind } from '../../storage/data.js';
-import { ACTIVE, effective, refusal, type UnitOwnership } from '../../storage/ownership.js';
-import { EXPORT_BATCH, idNumber, itemRef, SEP, type ItemRef, type ItemState, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
+import { ACTIVE, effective, importRefusal, isOlderMark, refusal, type UnitOwnership } from '../../storage/ownership.js';
+import {
+  EXPORT_BATCH,
+  idNumber,
+  itemRef,
+  SEP,
+  type ImportFence,
+  type ItemRef,
+  type ItemState,
+  type UnitImport,
+  type UnitItem,
+} from '../../storage/unit-stream.js';
 
 interface StoredJob extends Expiring {
   id: string;
@@ -83,6 +93,7 @@ export class MemoryNamespace implements NamespaceDriver {
 
   async setOwnership(own: UnitOwnership): Promise<void> {
     // Every call runs to completion without awaiting: none is half done while this runs.
+    if (isOlderMark(this.#own, own)) return;
     this.#own = own.state === 'active' ? ACTIVE : { ...own };
   }
 
@@ -142,8 +153,13 @@ export class MemoryNamespace implements NamespaceDriver {
     };
   }
 
-  beginImport(): UnitImport {
+  beginImport(fence?: ImportFence): UnitImport {
     let maxId = 0;
+    // Checked before each call's writes, which then run without awaiting: atomic with them.
+    const admit = () => {
+      const refused = fence && importRefusal(this.namespace, this.#own, fence.epoch);
+      if (refused) throw refused;
+    };
     // Source entry (queue, seq) -> this namespace's seq: a later copy updates the entry in its place.
     const places = new Map<string, number>();
     const write = (item: UnitItem, replacing: boolean) => {
@@ -205,12 +221,15 @@ export class MemoryNamespace implements NamespaceDriver {
     };
     return {
       add: async (items) => {
+        admit();
         for (const item of items) write(item, false);
       },
       replace: async (items) => {
+        admit();
         for (const item of items) write(item, true);
       },
       finish: async () => {
+        admit();
         this.#reserveId(maxId);
         this.#wakeWaiters();
       },

@@ -13,11 +13,11 @@ import { PgListener } from './postgres-listener.js';
 import { migrate } from './postgres-migrate.js';
 import { PostgresNamespace } from './postgres-namespace.js';
 import { postgresOptionsSchema, type PostgresBackendOptions, type ResolvedPostgresOptions } from './postgres-options.js';
-import type { Query } from './postgres-query.js';
+import type { Query, Transact } from './postgres-query.js';
 import { sessionOptions } from './postgres-session.js';
 import { SQL } from './postgres-statements.js';
 import type { UnitOwnership } from '../../storage/ownership.js';
-import { importAll, type ItemRef, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
+import { importAll, type ImportFence, type ItemRef, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
 import { UNIT_SQL } from './postgres-unit-stream.js';
 import { WeakCache } from '../../storage/weak-cache.js';
 
@@ -54,6 +54,7 @@ export class PostgresBackend implements Backend {
   /** Anchored on the driver: a delivery's lease names its driver, which must stay the namespace's while the lease is held. */
   readonly #storages = new WeakCache<{ driver: PostgresNamespace; storage: Storage }>((ns) => ns.driver);
   readonly #query: Query;
+  readonly #transact: Transact;
   #opening: Promise<void> | undefined;
   #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
@@ -101,6 +102,35 @@ export class PostgresBackend implements Backend {
         }
       }
     };
+    this.#transact = async (work) => {
+      await this.open();
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (err) {
+        throw mapPgError(err, where);
+      }
+      const q: Query = async (sql, params) => {
+        try {
+          return await (prepared ? client.query({ name: statementName(sql), text: sql, ...(params ? { values: params } : {}) }) : client.query(sql, params));
+        } catch (err) {
+          throw mapPgError(err, where);
+        }
+      };
+      let broken: Error | undefined;
+      try {
+        await q('BEGIN');
+        const result = await work(q);
+        await q('COMMIT');
+        return result;
+      } catch (err) {
+        // A connection that cannot even roll back is dropped from the pool, not handed to the next caller.
+        await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    };
   }
 
   /** Connects, applies migrations and starts LISTEN and the sweeper. Idempotent; other calls do it on first use. */
@@ -142,7 +172,7 @@ export class PostgresBackend implements Backend {
     if (this.#closed) throw new ClosedError(`PostgresBackend ${this.where}`);
     checkName('namespace', namespace);
     return this.#storages.getOrMake(namespace, () => {
-      const driver = new PostgresNamespace(this.#query, namespace, this.#listener, this.options.fallbackPollMs);
+      const driver = new PostgresNamespace(this.#query, this.#transact, namespace, this.#listener, this.options.fallbackPollMs);
       return { driver, storage: createStorage(driver, this.options) };
     });
   }
@@ -171,8 +201,8 @@ export class PostgresBackend implements Backend {
     return importAll(this.#namespace(namespace).driver.beginImport(), batches);
   }
 
-  beginImport(namespace: string): UnitImport {
-    return this.#namespace(namespace).driver.beginImport();
+  beginImport(namespace: string, fence?: ImportFence): UnitImport {
+    return this.#namespace(namespace).driver.beginImport(fence);
   }
 
   trackChanges(namespace: string, on: boolean): Promise<void> {

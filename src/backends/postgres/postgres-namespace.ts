@@ -1,6 +1,6 @@
 import type { FetchAttempt, FetchedEntry, LeasedEntry, NamespaceDriver, NewJobRow } from '../../storage/driver.js';
 import { JobNotFoundError, LeaseLostError, UnitFrozenError, UnitMovedError } from '../../storage/errors.js';
-import { ACTIVE, effective, type UnitOwnership } from '../../storage/ownership.js';
+import { ACTIVE, effective, importRefusal, type UnitOwnership } from '../../storage/ownership.js';
 import type { JobRecord, StateRecord } from '../../storage/job.js';
 import type { QueueInfo } from '../../storage/monitoring.js';
 import type { FetchStateChange } from '../../storage/queue.js';
@@ -8,7 +8,7 @@ import type { ServerInfo, ServerRecord } from '../../storage/servers.js';
 import { jobIdsOf, type WriteOp } from '../../storage/transaction.js';
 import { PostgresData } from './postgres-data.js';
 import type { PgListener } from './postgres-listener.js';
-import type { Query } from './postgres-query.js';
+import type { Query, Transact } from './postgres-query.js';
 import { parseJobId, toJobRecord, toStateRecord, type FetchRow, type HistoryEntry, type JobRow } from './postgres-rows.js';
 import { SQL } from './postgres-statements.js';
 import {
@@ -18,8 +18,9 @@ import {
   exportPostgresUnit,
   takePostgresChanges,
   trackPostgresUnit,
+  UNIT_SQL,
 } from './postgres-unit-stream.js';
-import type { ItemRef, UnitImport, UnitItem } from '../../storage/unit-stream.js';
+import type { ImportFence, ItemRef, UnitImport, UnitItem } from '../../storage/unit-stream.js';
 
 /** One namespace of a Postgres backend: every statement filters on `ns`. */
 export class PostgresNamespace implements NamespaceDriver {
@@ -31,6 +32,7 @@ export class PostgresNamespace implements NamespaceDriver {
 
   constructor(
     query: Query,
+    readonly transact: Transact,
     readonly ns: string,
     readonly listener: PgListener,
     readonly fallbackPollMs: number,
@@ -85,14 +87,29 @@ export class PostgresNamespace implements NamespaceDriver {
     return exportPostgresUnit(this.q, this.ns);
   }
 
-  beginImport(): UnitImport {
-    const session = beginPostgresImport(this.q, this.ns);
+  beginImport(fence?: ImportFence): UnitImport {
+    const session = beginPostgresImport(this.q, this.ns, fence && this.#fenced(fence));
     return {
       ...session,
       finish: async () => {
         await session.finish();
         this.listener.wakeLocal(this.ns);
       },
+    };
+  }
+
+  /** Runs each call of a fenced import in one transaction that first checks the move's mark (0019); JS003 as MoveAbortedError. */
+  #fenced(fence: ImportFence): Transact {
+    return async (work) => {
+      try {
+        return await this.transact(async (q) => {
+          await q(UNIT_SQL.importFence, [this.ns, fence.epoch]);
+          return work(q);
+        });
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'JS003') throw err;
+        throw importRefusal(this.ns, await this.ownership(), fence.epoch) ?? err;
+      }
     };
   }
 

@@ -1,5 +1,5 @@
 import { ALIAS_HASH, EXPORT_BATCH, idNumber, itemRef, SEP, type ItemRef, type JobItem, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
-import type { Query } from './postgres-query.js';
+import type { Query, Transact } from './postgres-query.js';
 import type { HistoryEntry } from './postgres-rows.js';
 import { sleep } from '../../storage/sleep.js';
 
@@ -40,6 +40,8 @@ export const UNIT_SQL = {
 
   units: `SELECT ns FROM jobs UNION SELECT ns FROM queue_entries UNION SELECT ns FROM locks UNION SELECT ns FROM hashes
     UNION SELECT ns FROM sets UNION SELECT ns FROM lists UNION SELECT ns FROM counters UNION SELECT ns FROM servers`,
+  // 0019: the first statement of each fenced import call (unit-stream.ts ImportFence).
+  importFence: 'SELECT jobshard_import_fence($1, $2)',
   drawIds: `SELECT nextval(pg_get_serial_sequence('jobs', 'id'))::text AS id FROM generate_series(1, $1)`,
   // Native ids drawn later must not equal an imported id kept as an alias: the sequence moves past them.
   reserveIds: `SELECT setval(pg_get_serial_sequence('jobs', 'id'), $1::bigint)
@@ -256,7 +258,9 @@ export async function takePostgresChanges(q: Query, ns: string): Promise<ItemRef
  * over with its targets renamed. Queue entries get places from this schema's
  * sequence in the order they come, so each queue keeps its FIFO order.
  */
-export function beginPostgresImport(q: Query, ns: string): UnitImport {
+export function beginPostgresImport(pool: Query, ns: string, fenced?: Transact): UnitImport {
+  // Each call's statements, on the pool (one transaction each) or, fenced, in one transaction after the fence's check.
+  const run = <T>(work: (q: Query) => Promise<T>): Promise<T> => (fenced ? fenced(work) : work(pool));
   const renamed = new Map<string, string>();
   /** Source entry ref -> this schema's seq. */
   const places = new Map<ItemRef, string>();
@@ -264,7 +268,7 @@ export function beginPostgresImport(q: Query, ns: string): UnitImport {
   let aliasExpiry: number | null = null;
   let maxId = 0;
 
-  const insertJobs = async (jobs: JobItem[]) => {
+  const insertJobs = async (q: Query, jobs: JobItem[]) => {
     if (jobs.length === 0) return;
     const fresh = jobs.filter((j) => !renamed.has(j.id));
     if (fresh.length > 0) {
@@ -294,7 +298,7 @@ export function beginPostgresImport(q: Query, ns: string): UnitImport {
     ]);
   };
 
-  const writeEntries = async (entries: Array<Extract<UnitItem, { kind: 'entry' }>>) => {
+  const writeEntries = async (q: Query, entries: Array<Extract<UnitItem, { kind: 'entry' }>>) => {
     const known = entries.filter((e) => renamed.has(e.jobId));
     const moved = known.filter((e) => places.has(itemRef(e)));
     const fresh = known.filter((e) => !places.has(itemRef(e)));
@@ -315,7 +319,7 @@ export function beginPostgresImport(q: Query, ns: string): UnitImport {
     }
   };
 
-  const writeOthers = async (items: readonly UnitItem[]) => {
+  const writeOthers = async (q: Query, items: readonly UnitItem[]) => {
     for (const item of items) {
       switch (item.kind) {
         case 'hash':
@@ -345,49 +349,57 @@ export function beginPostgresImport(q: Query, ns: string): UnitImport {
     }
   };
 
-  const add = async (batch: readonly UnitItem[]) => {
-    await insertJobs(batch.filter((i): i is JobItem => i.kind === 'job'));
-    await writeEntries(batch.filter((i): i is Extract<UnitItem, { kind: 'entry' }> => i.kind === 'entry'));
-    await writeOthers(batch);
+  const add = async (q: Query, batch: readonly UnitItem[]) => {
+    await insertJobs(
+      q,
+      batch.filter((i): i is JobItem => i.kind === 'job'),
+    );
+    await writeEntries(
+      q,
+      batch.filter((i): i is Extract<UnitItem, { kind: 'entry' }> => i.kind === 'entry'),
+    );
+    await writeOthers(q, batch);
   };
 
   return {
-    add,
-    replace: async (batch) => {
-      // Remove the earlier copy of everything named (a queue entry that exists is updated in place instead), then write.
-      const jobIds: string[] = [];
-      const seqs: string[] = [];
-      const keys: Record<string, string[]> = {};
-      for (const item of batch) {
-        const ref = item.kind === 'gone' ? item.ref : itemRef(item);
-        const name = ref.slice(2);
-        if (ref[0] === 'j') {
-          const id = renamed.get(name);
-          if (id) jobIds.push(id);
-          if (item.kind === 'gone') renamed.delete(name);
-        } else if (ref[0] === 'e') {
-          if (item.kind === 'gone' && places.has(ref)) {
-            seqs.push(places.get(ref)!);
-            places.delete(ref);
-          }
-        } else if (!(ref[0] === 'h' && name === ALIAS_HASH)) (keys[ref[0]!] ??= []).push(name);
-      }
-      if (jobIds.length > 0) await q(UNIT_SQL.deleteJobs, [ns, jobIds]);
-      if (seqs.length > 0) await q(UNIT_SQL.deleteEntries, [ns, seqs]);
-      for (const [k, names] of Object.entries(keys)) await q(UNIT_SQL.deleteKeys[k as keyof typeof UNIT_SQL.deleteKeys], [ns, names]);
-      await add(batch);
-    },
-    finish: async () => {
-      // The unit's own ids were written as they came; what is left is the alias hash it brought, renamed.
-      const aliases: Record<string, string> = {};
-      for (const [from, to] of Object.entries(carried)) aliases[from] = renamed.get(to) ?? to;
-      // Chunked: one jsonb parameter per statement stays far below any limit.
-      const pairs = Object.entries(aliases);
-      for (let i = 0; i < pairs.length; i += 5_000) {
-        await q(UNIT_SQL.upsertAliases, [ns, ALIAS_HASH, JSON.stringify(Object.fromEntries(pairs.slice(i, i + 5_000))), aliasExpiry]);
-      }
-      if (maxId > 0) await q(UNIT_SQL.reserveIds, [maxId]);
-    },
+    add: (batch) => run((q) => add(q, batch)),
+    replace: (batch) =>
+      run(async (q) => {
+        // Remove the earlier copy of everything named (a queue entry that exists is updated in place instead), then write.
+        const jobIds: string[] = [];
+        const seqs: string[] = [];
+        const keys: Record<string, string[]> = {};
+        for (const item of batch) {
+          const ref = item.kind === 'gone' ? item.ref : itemRef(item);
+          const name = ref.slice(2);
+          if (ref[0] === 'j') {
+            const id = renamed.get(name);
+            if (id) jobIds.push(id);
+            if (item.kind === 'gone') renamed.delete(name);
+          } else if (ref[0] === 'e') {
+            if (item.kind === 'gone' && places.has(ref)) {
+              seqs.push(places.get(ref)!);
+              places.delete(ref);
+            }
+          } else if (!(ref[0] === 'h' && name === ALIAS_HASH)) (keys[ref[0]!] ??= []).push(name);
+        }
+        if (jobIds.length > 0) await q(UNIT_SQL.deleteJobs, [ns, jobIds]);
+        if (seqs.length > 0) await q(UNIT_SQL.deleteEntries, [ns, seqs]);
+        for (const [k, names] of Object.entries(keys)) await q(UNIT_SQL.deleteKeys[k as keyof typeof UNIT_SQL.deleteKeys], [ns, names]);
+        await add(q, batch);
+      }),
+    finish: () =>
+      run(async (q) => {
+        // The unit's own ids were written as they came; what is left is the alias hash it brought, renamed.
+        const aliases: Record<string, string> = {};
+        for (const [from, to] of Object.entries(carried)) aliases[from] = renamed.get(to) ?? to;
+        // Chunked: one jsonb parameter per statement stays far below any limit.
+        const pairs = Object.entries(aliases);
+        for (let i = 0; i < pairs.length; i += 5_000) {
+          await q(UNIT_SQL.upsertAliases, [ns, ALIAS_HASH, JSON.stringify(Object.fromEntries(pairs.slice(i, i + 5_000))), aliasExpiry]);
+        }
+        if (maxId > 0) await q(UNIT_SQL.reserveIds, [maxId]);
+      }),
   };
 }
 

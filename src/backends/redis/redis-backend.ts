@@ -12,7 +12,7 @@ import { redisOptionsSchema, type RedisBackendOptions, type ResolvedRedisOptions
 import { registerScripts, type RunScript } from './redis-scripts.js';
 import { RedisWaker } from './redis-waker.js';
 import type { UnitOwnership } from '../../storage/ownership.js';
-import { importAll, type ItemRef, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
+import { importAll, type ImportFence, type ItemRef, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
 import { globEscape, namespaceKeys, scanKeys } from './redis-unit-stream.js';
 import { WeakCache } from '../../storage/weak-cache.js';
 
@@ -262,8 +262,8 @@ export class RedisBackend implements Backend {
     return importAll(this.#namespace(namespace).driver.beginImport(), batches);
   }
 
-  beginImport(namespace: string): UnitImport {
-    return this.#namespace(namespace).driver.beginImport();
+  beginImport(namespace: string, fence?: ImportFence): UnitImport {
+    return this.#namespace(namespace).driver.beginImport(fence);
   }
 
   trackChanges(namespace: string, on: boolean): Promise<void> {

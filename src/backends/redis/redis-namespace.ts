@@ -1,7 +1,7 @@
 import { DUE_SETS } from '../../storage/due-sets.js';
 import type { FetchAttempt, LeasedEntry, NamespaceDriver, NewJobRow } from '../../storage/driver.js';
 import { JobNotFoundError, LeaseLostError, UnitFrozenError, UnitMovedError } from '../../storage/errors.js';
-import { ACTIVE, effective, type UnitOwnership } from '../../storage/ownership.js';
+import { ACTIVE, effective, importRefusal, type UnitOwnership } from '../../storage/ownership.js';
 import type { JobRecord, NewState, StateRecord } from '../../storage/job.js';
 import type { QueueInfo } from '../../storage/monitoring.js';
 import type { FetchStateChange } from '../../storage/queue.js';
@@ -14,7 +14,7 @@ import type { RedisWaker } from './redis-waker.js';
 import { pushOpArgs, splitToken, stateArgs } from './redis-args.js';
 import { fromPairs } from './redis-replies.js';
 import { beginRedisImport, exportRedisRefs, exportRedisUnit, namespaceKeys, namespacePattern, scanKeys, type ReadJobs } from './redis-unit-stream.js';
-import type { ItemRef, UnitImport, UnitItem } from '../../storage/unit-stream.js';
+import type { ImportFence, ItemRef, UnitImport, UnitItem } from '../../storage/unit-stream.js';
 
 const NO_STATE = ['', '', '', '', '', ''];
 
@@ -108,18 +108,17 @@ export class RedisNamespace implements NamespaceDriver {
 
   async setOwnership(own: UnitOwnership): Promise<void> {
     // Scripts run one at a time: once this returns, none started under the old record is still running.
-    const fields =
-      own.state === 'moved'
-        ? { state: own.state, to: own.to, epoch: String(own.epoch) }
-        : own.state === 'frozen'
-          ? { state: own.state, until: String(own.until) }
-          : null;
-    await this.run((c) => {
-      // Field by field: a `track` flag set by a move's catch-up (changes.lua) stays.
-      const m = c.multi().hdel(this.keys.ownership, 'state', 'to', 'epoch', 'until');
-      if (fields) m.hset(this.keys.ownership, fields);
-      return m.exec();
-    });
+    await this.script(
+      'set-ownership',
+      [this.keys.route],
+      [
+        this.keys.base,
+        own.state,
+        own.state === 'moved' ? own.to : '',
+        own.state === 'moved' ? String(own.epoch) : '',
+        own.state === 'frozen' ? String(Math.round(own.until)) : '',
+      ],
+    );
   }
 
   /**
@@ -155,16 +154,23 @@ export class RedisNamespace implements NamespaceDriver {
     return exportRedisUnit(this.run, this.keys, this.#readJobs);
   }
 
-  beginImport(): UnitImport {
+  beginImport(fence?: ImportFence): UnitImport {
     let registered = false;
     const lua = async (items: Array<Record<string, unknown>>) => {
       if (!registered) await this.register();
       registered = true;
-      return (await this.script('import', [this.keys.route], [this.keys.base, this.keys.wakeChannel, this.waker.origin, JSON.stringify(items)])) as string[];
+      const args = [this.keys.base, this.keys.wakeChannel, this.waker.origin, JSON.stringify(items), fence ? String(fence.epoch) : ''];
+      try {
+        return (await this.script('import', [this.keys.route], args)) as string[];
+      } catch (err) {
+        if (!fence || !/\bIMPORT_FENCED\b/.test((err as Error).message ?? '')) throw err;
+        throw importRefusal(this.namespace, await this.ownership(), fence.epoch) ?? err;
+      }
     };
     // Ids of this namespace's own form ("<n>.<tag>") are the ones a native id could repeat: the counter moves past them.
     return beginRedisImport(lua, this.keys, async (maxId) => {
-      if (maxId > 0) await lua([{ kind: 'reserve', id: String(maxId) }]);
+      // Sent empty too when fenced: the script's fence check refuses a finish the move no longer owns.
+      if (maxId > 0 || fence) await lua(maxId > 0 ? [{ kind: 'reserve', id: String(maxId) }] : []);
       this.waker.wakeLocal(this.keys.wakeChannel);
     });
   }

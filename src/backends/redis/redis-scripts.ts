@@ -22,6 +22,7 @@ export const SCRIPT_NAMES = [
   'work',
   'due',
   'sums',
+  'set-ownership',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -1,11 +1,19 @@
 -- Writes a batch of a unit's export (unit-stream.ts) into this namespace, which was empty when the
--- import began. It bypasses the ownership record: a move imports into a unit nobody routes to yet.
+-- import began. It bypasses the ownership record's refusals: a move imports into a unit nobody
+-- routes to yet (but see the fence, ARGV[5]).
 -- ARGV: B, wake channel, wake-up origin, the batch as JSON (redis-unit-stream.ts: every number a
--- string, since Lua formats numbers with 14 digits; history entries already in the stored form).
+-- string, since Lua formats numbers with 14 digits; history entries already in the stored form),
+-- the fence epoch.
 -- Each job goes into the same keys and indexes a create and its commits would have written.
 -- An item with `replace` first removes its earlier copy; 'entry-update' moves an entry already copied
 -- (keeping its place), 'entry-del' and 'del-*' remove what is gone at the source.
 -- Returns the member of each 'entry' written, in order (the caller maps the source's entries to them).
+-- ARGV[5]: a move's fence epoch, or '' (unit-stream.ts ImportFence): then the call writes only while
+-- the ownership record is the `moved` mark of that epoch, and otherwise replies IMPORT_FENCED.
+if ARGV[5] ~= '' then
+  local o = redis.call('HMGET', B .. 'own', 'state', 'epoch')
+  if o[1] ~= 'moved' or o[2] ~= ARGV[5] then return redis.error_reply('IMPORT_FENCED') end
+end
 local items = cjson.decode(ARGV[4])
 mark_used()
 local enqueued = false
