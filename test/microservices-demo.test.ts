@@ -1,11 +1,11 @@
 // The microservices demo, run for real in each mode, checked by its summary.
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { runTs } from './helpers/run-ts.js';
 import { adminQuery, PG_URL, REDIS_URL } from './helpers/servers.js';
+import { spawnGuarded } from './helpers/child.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const demo = (args: string[]) => runTs('examples/microservices/demo.ts', args, { cwd: root });
@@ -55,7 +55,7 @@ test("bad configuration ends with the library's clear error, not a stack trace",
 });
 
 test('Ctrl-C (SIGINT) mid-run stops the demo gracefully with a summary', async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'examples/microservices/demo.ts', '--jobs', '200000'], {
+  const child = spawnGuarded(process.execPath, ['--import', 'tsx', 'examples/microservices/demo.ts', '--jobs', '200000'], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

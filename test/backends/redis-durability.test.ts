@@ -1,11 +1,11 @@
 // What a Redis restart keeps, with and without AOF, measured on private servers killed with
 // SIGKILL; and the warning a process gives, once, when its Redis runs without AOF.
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
 import { JobClient } from '../../src/processing/job-client.js';
 import { freePort, PrivateRedis } from '../helpers/redis-server.js';
+import { spawnGuarded } from '../helpers/child.js';
 
 async function enqueued(url: string, n: number): Promise<RedisBackend> {
   const backend = new RedisBackend({ url, prefix: 'durable:' });
@@ -46,7 +46,7 @@ function openIn(url: string): Promise<{ code: number | null; err: string }> {
   const env = { ...process.env };
   delete env['JOBSHARD_ALLOW_REDIS_WITHOUT_AOF']; // set for the test suite, whose servers keep nothing
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../helpers/open-redis.ts', import.meta.url)), url], {
+    const child = spawnGuarded(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../helpers/open-redis.ts', import.meta.url)), url], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

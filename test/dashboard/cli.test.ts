@@ -1,6 +1,6 @@
 // `jobshard dashboard --config … --port …`: the standalone dashboard, as an operator starts it.
 import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { createRouterFromFile } from '../../src/router/router.js';
 import { JobClient } from '../../src/processing/job-client.js';
 import { freshTenant } from '../helpers/mixed-router.js';
 import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../helpers/servers.js';
+import { spawnGuarded } from '../helpers/child.js';
 
 const BIN = fileURLToPath(new URL('../../bin/jobshard.js', import.meta.url));
 const schema = freshSchema();
@@ -40,7 +41,7 @@ test.after.always(async () => {
 
 /** Starts the command; resolves with the URL it prints once it listens. */
 function start(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, [BIN, 'dashboard', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawnGuarded(process.execPath, [BIN, 'dashboard', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   return new Promise((resolve, reject) => {
     let out = '',
@@ -102,7 +103,7 @@ test('--password-env protects the dashboard and enables actions', async (t) => {
 test('bad arguments: a clear message and exit code 2, nothing served', async (t) => {
   const run = (args: string[], env: Record<string, string> = {}) =>
     new Promise<{ code: number | null; err: string }>((resolve) => {
-      const child = spawn(process.execPath, [BIN, 'dashboard', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+      const child = spawnGuarded(process.execPath, [BIN, 'dashboard', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
       let err = '';
       child.stderr.on('data', (d) => (err += d));
       child.on('exit', (code) => resolve({ code, err }));

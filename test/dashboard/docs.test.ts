@@ -1,10 +1,10 @@
 // Every mount in docs/dashboard.md runs as written: it serves the dashboard, and refuses a POST.
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnGuarded } from '../helpers/child.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const page = await readFile(join(root, 'docs/dashboard.md'), 'utf8');
@@ -34,7 +34,7 @@ for (const [i, { title, code }] of blocks.entries()) {
     const file = join(dir, `mount-${i + 1}.mts`);
     await writeFile(file, code.replaceAll("from 'jobshard'", `from '${join(root, 'src/index.ts')}'`));
     const port = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', file], {
+    const child = spawnGuarded(process.execPath, ['--import', 'tsx', file], {
       cwd: root,
       env: { ...process.env, PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,7 +1,21 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const EXIT_WITH_PARENT = new URL('./exit-with-parent.ts', import.meta.url).href;
+
+/** util-linux's setpriv (Debian: essential), or null where it is missing. */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p)) ?? null;
+
+/**
+ * spawn, with the child killed by the kernel when this process dies, however it dies
+ * (`setpriv --pdeathsig SIGKILL`, which execs the command in place: the pid is the command's).
+ * For what a test starts outside startChild, redis-server and Prometheus included: a test process
+ * killed at its timeout left them running. Where setpriv is missing, a plain spawn.
+ */
+// Typed as spawn, so a call's stdio option types its streams; it is always called with arguments.
+export const spawnGuarded = ((command: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess =>
+  SETPRIV ? spawn(SETPRIV, ['--pdeathsig', 'SIGKILL', '--', command, ...args], options) : spawn(command, args, options)) as typeof spawn;
 
 /** Starts a TypeScript helper in its own Node process and resolves on the first stdout line matching `ready`. */
 export async function startChild(

@@ -1,10 +1,11 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Cluster } from 'ioredis';
 import { freePort } from './redis-server.js';
+import { spawnGuarded } from './child.js';
 
 const run = promisify(execFile);
 
@@ -18,7 +19,7 @@ export class PrivateRedisCluster {
     this.ports = [await freePort(), await freePort(), await freePort()];
     for (const port of this.ports) {
       this.#children.push(
-        spawn(
+        spawnGuarded(
           'redis-server',
           [
             '--port',

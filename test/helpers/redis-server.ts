@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { spawnGuarded } from './child.js';
 
 /** A free loopback TCP port. */
 export function freePort(): Promise<number> {
@@ -40,7 +41,7 @@ export class PrivateRedis {
     const persistence = this.options.aof
       ? ['--appendonly', 'yes', '--appendfsync', this.options.aof, '--dir', (this.#dir ??= mkdtempSync(join(tmpdir(), 'jobshard-redis-')))]
       : ['--appendonly', 'no'];
-    this.#child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence], { stdio: 'ignore' });
+    this.#child = spawnGuarded('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence], { stdio: 'ignore' });
     for (let i = 0; i < 100; i++) {
       const r = new Redis(this.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
       r.on('error', () => {});

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawnGuarded } from './child.js';
 
 /** Runs a TypeScript file in its own Node process (through tsx) to the end; its exit code and output. */
 export function runTs(
@@ -7,7 +7,7 @@ export function runTs(
   options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
 ): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], {
+    const child = spawnGuarded(process.execPath, ['--import', 'tsx', file, ...args], {
       cwd: options.cwd,
       env: options.env ?? process.env,
       stdio: ['ignore', 'pipe', 'pipe'],

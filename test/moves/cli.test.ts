@@ -1,6 +1,5 @@
 // The operators' command line: `jobshard placement show|plan|move|rebalance|drain|resume --config`.
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,12 +7,13 @@ import { fileURLToPath } from 'node:url';
 import { createRouterFromFile } from '../../src/router/router.js';
 import { freshTenant } from '../helpers/mixed-router.js';
 import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../helpers/servers.js';
+import { spawnGuarded } from '../helpers/child.js';
 
 const BIN = fileURLToPath(new URL('../../bin/jobshard.js', import.meta.url));
 
 function cli(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnGuarded(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '',
       err = '';
     child.stdout.on('data', (d) => (out += d));

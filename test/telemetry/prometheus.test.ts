@@ -2,13 +2,14 @@
 // Prometheus exporter of the running example service, and Prometheus's HTTP API returns per-shard
 // series with the expected shard ids.
 import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../helpers/redis-server.js';
 import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../helpers/servers.js';
+import { spawnGuarded } from '../helpers/child.js';
 
 function waitForLine(child: ChildProcess, re: RegExp, ms: number): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -48,7 +49,7 @@ test('Prometheus scrapes the example service and serves per-shard series', async
       `      - targets: ['127.0.0.1:${exporterPort}']`,
     ].join('\n'),
   );
-  const app = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../../examples/metrics-app.ts', import.meta.url))], {
+  const app = spawnGuarded(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../../examples/metrics-app.ts', import.meta.url))], {
     env: {
       ...process.env,
       JOBSHARD_PROMETHEUS_PORT: String(exporterPort),
@@ -59,7 +60,7 @@ test('Prometheus scrapes the example service and serves per-shard series', async
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const prometheus = spawn(
+  const prometheus = spawnGuarded(
     'prometheus',
     [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`],
     { stdio: ['ignore', 'pipe', 'pipe'] },

@@ -5,13 +5,13 @@ import test from 'ava';
 import { SpanKind, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
 import { JobClient } from '../../src/processing/job-client.js';
 import { createRouter } from '../../src/router/router.js';
 import { otlpReceiver, type OtlpSpan } from '../helpers/otlp-receiver.js';
 import { deleteRedisPrefix, freshPrefix, REDIS_URL } from '../helpers/servers.js';
+import { spawnGuarded } from '../helpers/child.js';
 
 const exporter = new InMemorySpanExporter();
 const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
@@ -51,7 +51,7 @@ test('a job enqueued in one process and run in another yields one trace: request
     });
     t.truthy((await storage.jobs.get(okId)).parameters['traceparent'], 'the producer context is stored with the job');
 
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../helpers/traced-worker.ts', import.meta.url))], {
+    const child = spawnGuarded(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../helpers/traced-worker.ts', import.meta.url))], {
       env: { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${otlp.port}`, JOBSHARD_REDIS: REDIS_URL, JOBSHARD_PREFIX: prefix, JOBS: '4' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
