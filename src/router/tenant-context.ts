@@ -58,13 +58,17 @@ export class TenantContext {
     return this.route.shardOf(unit);
   }
 
+  #lane(unit: Unit): UnitLane {
+    return unit === this.home ? this.#homeLane : this.route.lane(unit);
+  }
+
   storageOf(unit: Unit): Storage {
-    return (unit === this.home ? this.#homeLane : this.route.lane(unit)).storage;
+    return this.#lane(unit).storage;
   }
 
   /** Runs one call on the unit's current shard, following moves (storageOf's calls do the same, through a proxy). */
   on<T>(unit: Unit, call: (storage: Storage) => Promise<T>): Promise<T> {
-    return (unit === this.home ? this.#homeLane : this.route.lane(unit)).run(call);
+    return this.#lane(unit).run(call);
   }
 
   unitOfQueue(queue: string): Unit {

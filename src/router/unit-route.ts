@@ -64,10 +64,6 @@ export class UnitRoute {
     return this.#lanes.getOrMake(key, () => new UnitLane(this, key));
   }
 
-  run<T>(unit: Unit, call: (storage: Storage) => Promise<T>): Promise<T> {
-    return this.lane(unit).run(call);
-  }
-
   /** The unit's storage: every call goes through its lane. */
   storage(unit: Unit): Storage {
     return this.lane(unit).storage;

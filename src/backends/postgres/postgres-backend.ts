@@ -85,11 +85,17 @@ export class PostgresBackend implements Backend {
     const pool = this.#pool;
     const where = this.where;
     const prepared = o.preparedStatements;
+    // A named (prepared) statement unless turned off; the pool and a transaction's client send the same.
+    const statement = (sql: string, params?: unknown[]): pg.QueryConfig => ({
+      ...(prepared ? { name: statementName(sql) } : {}),
+      text: sql,
+      ...(params ? { values: params } : {}),
+    });
     this.#query = async (sql, params) => {
       await this.open();
       for (let attempt = 1; ; attempt++) {
         try {
-          return await (prepared ? pool.query({ name: statementName(sql), text: sql, ...(params ? { values: params } : {}) }) : pool.query(sql, params));
+          return await pool.query(statement(sql, params));
         } catch (err) {
           // Each statement is its own transaction, so one Postgres rolled back to break a deadlock wrote
           // nothing: sent again. A fetch (entries, then jobs) can meet a commit (jobs, then entries)
@@ -112,7 +118,7 @@ export class PostgresBackend implements Backend {
       }
       const q: Query = async (sql, params) => {
         try {
-          return await (prepared ? client.query({ name: statementName(sql), text: sql, ...(params ? { values: params } : {}) }) : client.query(sql, params));
+          return await client.query(statement(sql, params));
         } catch (err) {
           throw mapPgError(err, where);
         }
