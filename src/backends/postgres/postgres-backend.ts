@@ -14,6 +14,7 @@ import { migrate } from './postgres-migrate.js';
 import { PostgresNamespace } from './postgres-namespace.js';
 import { postgresOptionsSchema, type PostgresBackendOptions, type ResolvedPostgresOptions } from './postgres-options.js';
 import type { Query, Transact } from './postgres-query.js';
+import { POSTGRES_TYPES } from './postgres-types.js';
 import { sessionOptions } from './postgres-session.js';
 import { SQL } from './postgres-statements.js';
 import type { UnitOwnership } from '../../storage/ownership.js';
@@ -75,6 +76,7 @@ export class PostgresBackend implements Backend {
       connectionTimeoutMillis: o.connectTimeoutMs,
       options: sessionOptions(o.schema, fromUrl.options ?? given.options),
       application_name: `jobshard:${o.schema}`,
+      types: given.types ?? POSTGRES_TYPES,
     };
     const params = new pg.Client(config); // fills in pg's defaults (host, port); never connected
     this.where = `${params.host}:${params.port}/${params.database} (schema ${o.schema})`;
