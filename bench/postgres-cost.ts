@@ -6,29 +6,14 @@
 // bytes (pg_current_wal_lsn) and rows inserted, updated (HOT among them) and deleted
 // (pg_stat_user_tables, read after the backends' statistics flush: 11 s idle).
 // BENCH_WHICH=jobshard,graphile,jobshard,graphile (the default) alternates the sides.
-import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { PG_URL } from '../test/helpers/servers.js';
 import { graphileWorker } from './peers/graphile-worker.js';
 import { jobshardPostgres } from './peers/jobshard.js';
+import { postgresCpuUs } from './lib/postgres-cpu.js';
 const N = Number(process.env['BENCH_JOBS'] ?? 10_000);
 const admin = new pg.Client({ connectionString: PG_URL });
 await admin.connect();
-const pgCpuUs = () => {
-  let ticks = 0;
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const name = /\(([^)]*)\)/.exec(stat)![1]!;
-      if (!name.startsWith('postgres')) continue;
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch {
-      // The process ended between the listing and the read.
-    }
-  }
-  return (ticks * 1e6) / 100;
-};
 const wal = async () => (await admin.query('SELECT pg_current_wal_lsn()::text AS l')).rows[0].l as string;
 const walDiff = async (a: string, b: string) => Number((await admin.query('SELECT pg_wal_lsn_diff($1, $2) AS d', [b, a])).rows[0].d);
 const rows = async () => {
@@ -47,14 +32,14 @@ for (const w of which) {
   await stop();
   for (let i = 0; i < N; i += 32) await Promise.all(Array.from({ length: 32 }, () => subject.enqueue()));
   await new Promise((r) => setTimeout(r, 11_000));
-  const [r0, w0, p0, c0] = [await rows(), await wal(), pgCpuUs(), process.cpuUsage()];
+  const [r0, w0, p0, c0] = [await rows(), await wal(), postgresCpuUs(), process.cpuUsage()];
   done = 0;
   const t0 = performance.now();
   stop = await subject.start(() => void done++);
   while (done < N) await new Promise((r) => setTimeout(r, 5));
   const secs = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(c0);
-  const p1 = pgCpuUs();
+  const p1 = postgresCpuUs();
   const w1 = await wal();
   await new Promise((r) => setTimeout(r, 1500));
   await stop();
