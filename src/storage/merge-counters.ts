@@ -11,23 +11,26 @@ type Increment = Extract<WriteOp, { op: 'counterIncrement' }>;
  * (expire / persist) is left alone, since there order matters.
  */
 export function mergeCounterIncrements(ops: readonly WriteOp[]): WriteOp[] {
-  const pinned = new Set<string>();
-  for (const op of ops) if ((op.op === 'expire' || op.op === 'persist') && op.kind === 'counter') pinned.add(op.key);
-  const first = new Map<string, Increment>();
+  let pinned: Set<string> | null = null;
+  for (const op of ops) if ((op.op === 'expire' || op.op === 'persist') && op.kind === 'counter') (pinned ??= new Set()).add(op.key);
+  // By key, then expiry: a joined string key cost 0.5 µs a job outcome (a group of 64 outcomes
+  // makes 192 increments of 3 counters), the two lookups 0.07.
+  const first = new Map<string, Map<number | null, Increment>>();
   const out: WriteOp[] = [];
   for (const op of ops) {
-    if (op.op !== 'counterIncrement' || pinned.has(op.key)) {
+    if (op.op !== 'counterIncrement' || pinned?.has(op.key)) {
       out.push(op);
       continue;
     }
-    const id = `${op.expireInMs}\u0000${op.key}`;
-    const seen = first.get(id);
+    let byExpiry = first.get(op.key);
+    if (!byExpiry) first.set(op.key, (byExpiry = new Map()));
+    const seen = byExpiry.get(op.expireInMs);
     if (seen && Number.isSafeInteger(seen.by + op.by)) {
       seen.by += op.by;
       continue;
     }
     const copy = { ...op };
-    first.set(id, copy);
+    byExpiry.set(op.expireInMs, copy);
     out.push(copy);
   }
   return out;
