@@ -229,6 +229,31 @@ export function queueTests(test: Test, h: Harness): void {
     t.deepEqual(await s.monitoring.queues(), []);
   });
 
+  test(`${h.name} queues: a stale lease acknowledged beside another entry's lease removes neither entry's current lease`, async (t) => {
+    // Leases numbered per entry (a delivery count) repeat across entries: 'cross-a' is leased now
+    // under its second delivery, and 'cross-b' is acknowledged under its own second delivery in the
+    // same round trip as 'cross-a''s first. Only pairs of entry and lease may match.
+    const s = await h.storage();
+    const a = await enqueueJob(s, 'cross-a');
+    const b = await enqueueJob(s, 'cross-b');
+    await enqueueJob(s, 'cross-other');
+    const staleA = await s.queues.fetch(['cross-a'], { invisibilityTimeoutMs: 100 });
+    await s.queues.fetch(['cross-b'], { invisibilityTimeoutMs: 100 });
+    await delay(250);
+    const currentA = await s.queues.fetch(['cross-a'], { invisibilityTimeoutMs: 60_000 });
+    const currentB = await s.queues.fetch(['cross-b'], { invisibilityTimeoutMs: 60_000 });
+    t.deepEqual([currentA.jobId, currentA.deliveries, currentB.jobId, currentB.deliveries], [a, 2, b, 2]);
+    const other = await s.queues.fetch(['cross-other']);
+    // The first ack goes out alone; the two made while it is in flight can share a round trip.
+    const [, stale, current] = await Promise.allSettled([other.ack(), staleA.ack(), currentB.ack()]);
+    t.is(stale.status, 'rejected');
+    t.is((stale as PromiseRejectedResult).reason?.code, 'LEASE_LOST');
+    t.is(current.status, 'fulfilled');
+    t.deepEqual(await s.monitoring.queues(), [{ name: 'cross-a', waiting: 0, inFlight: 1 }], "cross-a's current lease holds");
+    await currentA.ack();
+    t.deepEqual(await s.monitoring.queues(), []);
+  });
+
   test(`${h.name} queues: extend keeps a job invisible past its original timeout`, async (t) => {
     const s = await h.storage();
     await enqueueJob(s, 'extend');
