@@ -8,7 +8,9 @@
 //                    into their rows before the drain;
 //   *-no-state-index either, without jobs_by_state (an upper bound of that index's cost);
 //   fetch-0018       the shipped migrations with jobshard_fetch put back as migration 0018 left it
-//                    (before 0020: a UUID lease token, the new state read from its JSON per job).
+//                    (before 0020: a UUID lease token, the new state read from its JSON per job;
+//                    and before 0021: planned on every call);
+//   fetch-custom-plans  the shipped migrations less 0021: jobshard_fetch planned on every call.
 // Per drain: jobs/s, this process's CPU a job and every postgres process's (bench/lib/postgres-cpu.ts).
 import { readFileSync } from 'node:fs';
 import { adminQuery, dropSchema, freshSchema, PG_URL } from '../test/helpers/servers.js';
@@ -21,7 +23,7 @@ const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 4);
 const SIDES = (process.env['BENCH_SIDES'] ?? 'today,one-row').split(',');
 const ONE_ROW = readFileSync(new URL('./sql/one-row-hot-path.sql', import.meta.url), 'utf8');
 const FETCH_0018 = readFileSync(new URL('../src/backends/postgres/sql/migrations/0018-fetch-state-from-input.sql', import.meta.url), 'utf8');
-const KNOWN = ['today', 'one-row', 'today-no-state-index', 'one-row-no-state-index', 'fetch-0018'];
+const KNOWN = ['today', 'one-row', 'today-no-state-index', 'one-row-no-state-index', 'fetch-0018', 'fetch-custom-plans'];
 for (const side of SIDES) if (!KNOWN.includes(side)) throw new Error(`unknown side ${side}; known: ${KNOWN.join(', ')}`);
 
 async function drain(side: string, schema: string, storage: ReturnType<InstanceType<typeof PostgresBackend>['storage']>, n: number) {
@@ -61,6 +63,8 @@ for (let round = 1; round <= ROUNDS; round++) {
     try {
       await backend.open();
       if (side.startsWith('one-row')) await adminQuery(`SET search_path = ${schema};\n${ONE_ROW}`);
+      if (side === 'fetch-custom-plans')
+        await adminQuery(`ALTER FUNCTION ${schema}.jobshard_fetch(text, text[], bigint, integer, boolean, jsonb, text[]) RESET plan_cache_mode`);
       if (side === 'fetch-0018') await adminQuery(`SET search_path = ${schema};\n${FETCH_0018}`);
       if (side.endsWith('no-state-index')) await adminQuery(`DROP INDEX ${schema}.jobs_by_state`);
       const storage = backend.storage('bench');
