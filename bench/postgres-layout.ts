@@ -10,7 +10,7 @@
 //   fetch-0018       the shipped migrations with jobshard_fetch put back as migration 0018 left it
 //                    (before 0020: a UUID lease token, the new state read from its JSON per job;
 //                    and before 0021: planned on every call);
-//   fetch-custom-plans  the shipped migrations less 0021: jobshard_fetch planned on every call.
+//   fetch-0020       the same with jobshard_fetch as migration 0020 left it (planned on every call).
 // Per drain: jobs/s, this process's CPU a job and every postgres process's (bench/lib/postgres-cpu.ts).
 import { readFileSync } from 'node:fs';
 import { adminQuery, dropSchema, freshSchema, PG_URL } from '../test/helpers/servers.js';
@@ -22,8 +22,12 @@ const N = Number(process.env['BENCH_JOBS'] ?? 20_000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 4);
 const SIDES = (process.env['BENCH_SIDES'] ?? 'today,one-row').split(',');
 const ONE_ROW = readFileSync(new URL('./sql/one-row-hot-path.sql', import.meta.url), 'utf8');
-const FETCH_0018 = readFileSync(new URL('../src/backends/postgres/sql/migrations/0018-fetch-state-from-input.sql', import.meta.url), 'utf8');
-const KNOWN = ['today', 'one-row', 'today-no-state-index', 'one-row-no-state-index', 'fetch-0018', 'fetch-custom-plans'];
+const migration = (file: string) => readFileSync(new URL(`../src/backends/postgres/sql/migrations/${file}`, import.meta.url), 'utf8');
+const EARLIER_FETCH: Record<string, string> = {
+  'fetch-0018': migration('0018-fetch-state-from-input.sql'),
+  'fetch-0020': migration('0020-lean-fetch.sql'),
+};
+const KNOWN = ['today', 'one-row', 'today-no-state-index', 'one-row-no-state-index', 'fetch-0018', 'fetch-0020'];
 for (const side of SIDES) if (!KNOWN.includes(side)) throw new Error(`unknown side ${side}; known: ${KNOWN.join(', ')}`);
 
 async function drain(side: string, schema: string, storage: ReturnType<InstanceType<typeof PostgresBackend>['storage']>, n: number) {
@@ -63,9 +67,8 @@ for (let round = 1; round <= ROUNDS; round++) {
     try {
       await backend.open();
       if (side.startsWith('one-row')) await adminQuery(`SET search_path = ${schema};\n${ONE_ROW}`);
-      if (side === 'fetch-custom-plans')
-        await adminQuery(`ALTER FUNCTION ${schema}.jobshard_fetch(text, text[], bigint, integer, boolean, jsonb, text[]) RESET plan_cache_mode`);
-      if (side === 'fetch-0018') await adminQuery(`SET search_path = ${schema};\n${FETCH_0018}`);
+      const earlier = EARLIER_FETCH[side];
+      if (earlier) await adminQuery(`SET search_path = ${schema};\n${earlier}`);
       if (side.endsWith('no-state-index')) await adminQuery(`DROP INDEX ${schema}.jobs_by_state`);
       const storage = backend.storage('bench');
       await drain(side, schema, storage, 3_000);

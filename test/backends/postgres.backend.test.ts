@@ -429,6 +429,39 @@ test('plans: without statistics, a fetch at a 100,000-entry backlog walks the qu
   );
 });
 
+test("plans: a fetch from a namespace behind another's backlog walks its own queue by the fetch index", async (t) => {
+  // The fetch runs with generic plans (0021). With the namespace tested by =, the generic plan of
+  // the pick walked the primary key (entries in the order they were made) and filtered by
+  // namespace: behind another namespace's 20,000 entries, 10 ms a fetch against 0.2.
+  const { schema, ns, s } = planScene();
+  await s.queues.tryFetch(['q']);
+  const { client, plans } = await explainingClient(t, schema, []);
+  // Made first, and named to sort after this test's namespace: the index led by the namespace is
+  // then out of the table's order, which made the generic plan prefer the primary key.
+  await client.query("INSERT INTO queue_entries (ns, queue, job_id) SELECT 'zz-other', 'q', g FROM generate_series(1, 20000) g");
+  await client.query("INSERT INTO queue_entries (ns, queue, job_id) SELECT $1, 'q', g FROM generate_series(1, 200) g", [ns]);
+  await client.query('VACUUM ANALYZE queue_entries');
+  for (let i = 0; i < 8; i++) {
+    const { rows } = await client.query(SQL.fetch, [ns, ['q'], 60_000, 16, false, null, null]);
+    t.is(rows.filter((r: { seq: unknown }) => r.seq !== null).length, 16);
+  }
+  await client.query(SQL.fetch, [ns, ['q', 'none'], 60_000, 200, false, null, null]);
+  const picks = plans.filter((p) => p.includes('CTE picked'));
+  t.true(picks.length >= 9, `${picks.length} pick plans seen`);
+  t.deepEqual(
+    picks.filter((p) => !/Index Scan using queue_entries_fetch on queue_entries c(_\d+)?\b/.test(p)),
+    [],
+    "every pick walks the namespace's queue in the fetch index",
+  );
+  const next = plans.filter((p) => p.includes('min(c.lease_until)'));
+  t.true(next.length >= 1, 'the next-lapse statement was planned');
+  t.deepEqual(
+    next.filter((p) => !/queue_entries_fetch/.test(p)),
+    [],
+    "the next lapse is read from the namespace's queues in the fetch index",
+  );
+});
+
 test('plans: commits, acks and sweeps first planned on small tables reach rows by index at a 20,000-job backlog', async (t) => {
   // plpgsql keeps a statement's plan for the session. The commit's deletes by id (= ANY) were
   // first planned while the tables were a page or two, as sequential scans, and kept them: in the
