@@ -18,6 +18,21 @@ export function queueTests(test: Test, h: Harness): void {
     t.is(await fetchOrNull(s, ['fifo'], 50), null);
   });
 
+  test(`${h.name} queues: fetches made together take the queues' heads in priority order, then FIFO`, async (t) => {
+    // Made in one turn, the fetches can share one round trip, whose rows come back in no order.
+    const s = await h.storage();
+    const low: string[] = [];
+    const high: string[] = [];
+    for (let i = 0; i < 12; i++) low.push(await enqueueJob(s, 'together-low'));
+    for (let i = 0; i < 12; i++) high.push(await enqueueJob(s, 'together-high'));
+    const fetched = await Promise.all(Array.from({ length: 30 }, () => s.queues.tryFetch(['together-high', 'together-low'])));
+    t.deepEqual(
+      fetched.map((f) => f?.jobId ?? null),
+      [...high, ...low, ...Array<null>(6).fill(null)],
+    );
+    for (const f of fetched) await f?.ack();
+  });
+
   test(`${h.name} queues: the first listed queue with a job wins`, async (t) => {
     const s = await h.storage();
     const low = await enqueueJob(s, 'low');

@@ -9,7 +9,7 @@ import { jobIdsOf, type WriteOp } from '../../storage/transaction.js';
 import { PostgresData } from './postgres-data.js';
 import type { PgListener } from './postgres-listener.js';
 import type { Query, Transact } from './postgres-query.js';
-import { parseJobId, toJobRecord, toStateRecord, type FetchRow, type HistoryEntry, type JobRow } from './postgres-rows.js';
+import { fetchedJob, parseJobId, toJobRecord, toStateRecord, type FetchRow, type HistoryEntry, type JobRow } from './postgres-rows.js';
 import { SQL } from './postgres-statements.js';
 import {
   beginPostgresImport,
@@ -228,42 +228,22 @@ export class PostgresNamespace implements NamespaceDriver {
       setState ? setState.from : null,
     ]);
     let nextVisibleInMs: number | null = null;
-    const leased: Array<FetchedEntry & { rank: number; seq: bigint }> = [];
+    const found: FetchRow[] = [];
     for (const row of rows) {
-      if (row.seq === null) {
-        nextVisibleInMs = row.next_visible_ms === null ? null : Number(row.next_visible_ms);
-        continue;
-      }
-      const job = !withJob
-        ? undefined
-        : row.j_id === null
-          ? null
-          : toJobRecord({
-              id: row.j_id,
-              type: row.j_type,
-              args: row.j_args,
-              queue: row.j_queue,
-              parameters: row.j_parameters,
-              state_name: row.j_state_name,
-              state_reason: row.j_state_reason,
-              state_data: row.j_state_data,
-              state_at: row.j_state_at,
-              created_at: row.j_created_at,
-              expire_at: row.j_expire_at,
-            });
-      leased.push({
-        jobId: row.job_id,
-        queue: row.queue,
-        token: `${row.seq}:${row.token}`,
-        deliveries: row.deliveries,
-        job,
-        rank: queues.indexOf(row.queue),
-        seq: BigInt(row.seq),
-      });
+      if (row.seq !== null) found.push(row);
+      else nextVisibleInMs = row.next_visible_ms === null ? null : Number(row.next_visible_ms);
     }
-    // RETURNING has no order: restore priority order, then FIFO.
-    leased.sort((a, b) => a.rank - b.rank || (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
-    return { entries: leased.map(({ rank: _rank, seq: _seq, ...entry }) => entry), nextVisibleInMs };
+    // RETURNING has no order: priority order, then FIFO. Rows are sorted as they came, and each
+    // becomes its entry directly: a wrapper per row to sort by was garbage in every fetched job.
+    if (found.length > 1) found.sort(queues.length === 1 ? bySeq : (a, b) => queues.indexOf(a.queue) - queues.indexOf(b.queue) || bySeq(a, b));
+    const entries = found.map((row): FetchedEntry => ({
+      jobId: row.job_id,
+      queue: row.queue,
+      token: `${row.seq}:${row.token}`,
+      deliveries: row.deliveries,
+      job: !withJob ? undefined : row.j_id === null ? null : fetchedJob(row),
+    }));
+    return { entries, nextVisibleInMs };
   }
 
   subscribeWork(_queues: readonly string[], wake: () => void): () => void {
@@ -391,4 +371,11 @@ function foldExpiry(ops: readonly WriteOp[]): FoldedOp[] {
     } else out.push(op);
   }
   return out;
+}
+
+/** Sequence numbers (bigserial, decimal without leading zeros) in numeric order, without parsing them. */
+function bySeq(a: FetchRow, b: FetchRow): number {
+  const x = a.seq!,
+    y = b.seq!;
+  return x.length - y.length || (x < y ? -1 : x > y ? 1 : 0);
 }
