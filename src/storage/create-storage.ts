@@ -25,7 +25,12 @@ import { refusal } from './ownership.js';
 const MAX_BATCH = 64;
 
 /** A Batcher as the driver asks: up to batchInFlight batches at once, or every call alone. */
-function batcher<I, O>(driver: NamespaceDriver, run: (inputs: I[]) => Promise<O[]>, inFlight = driver.batchInFlight, max = MAX_BATCH): Batcher<I, O> {
+function batcher<I, O>(
+  driver: NamespaceDriver,
+  run: (inputs: I[]) => Promise<O[]>,
+  inFlight = driver.batchInFlight,
+  max = driver.batchMax ?? MAX_BATCH,
+): Batcher<I, O> {
   return driver.batchInFlight > 0 ? new Batcher(run, max, inFlight) : new Batcher(run, 1, Infinity);
 }
 

@@ -95,7 +95,9 @@ export interface NamespaceDriver {
    * per-command cost and, when many idle workers wake at once, one fetch serves them all.
    */
   readonly batchInFlight: number;
-  /** How creates are batched, where it differs from the other calls (batchInFlight, up to 64 calls a batch). */
+  /** How many calls one batch may carry (default 64). */
+  readonly batchMax?: number;
+  /** How creates are batched, where it differs from the other calls (batchInFlight, up to batchMax calls a batch). */
   readonly createBatches?: { readonly inFlight: number; readonly max: number };
   /** Removes each entry still leased under its token; result[i] false = entries[i]'s lease was lost. */
   ack(entries: readonly LeasedEntry[]): Promise<boolean[]>;
