@@ -123,7 +123,7 @@ export function dataTests(test: Test, h: Harness): void {
     await write('kept');
     for (const kind of kinds) t.is(await s.data.ttl(kind, 'gone'), -1, `${kind} without expiry`);
     t.is(await s.data.ttl('hash', 'never-written'), -1);
-    // 4 s, not less: with the whole suite running, a Postgres run once took over 2 s from this
+    // 4 s, not less: with other test files running beside it, a Postgres run once took over 2 s from this
     // expiry to the TTL reads below, and saw 'gone' expired already.
     await s.transaction((tx) => {
       for (const kind of kinds) {

@@ -30,9 +30,10 @@ export class PostgresNamespace implements NamespaceDriver {
   /**
    * Up to 128 calls a statement, not 64: a server with 32 workers and prefetch 64 has up to 96
    * fetches and as many outcomes waiting at once, and each statement has a fixed cost besides
-   * its rows (about 0.3 ms of Postgres CPU a fetch). 20,000-job drains alternated, 6 rounds:
-   * 1.30x median jobs/s (ahead in 5), less Node CPU a job (bench/RESULTS.md). Redis keeps 64:
-   * no gain there, and a longer script holds its one thread longer.
+   * its rows (about 0.3 ms of Postgres CPU a fetch). 20,000-job drains against the build with
+   * 64, 6 alternated pairs: 1.03-1.44x jobs/s (median 1.22), about a fifth less Node CPU a job
+   * (bench/RESULTS.md). Redis keeps 64: no gain there, and a longer script holds its one thread
+   * longer.
    */
   readonly batchMax = 128;
 
