@@ -123,8 +123,8 @@ export function dataTests(test: Test, h: Harness): void {
     await write('kept');
     for (const kind of kinds) t.is(await s.data.ttl(kind, 'gone'), -1, `${kind} without expiry`);
     t.is(await s.data.ttl('hash', 'never-written'), -1);
-    // 4 s, not less: with other test files running beside it, a Postgres run once took over 2 s from this
-    // expiry to the TTL reads below, and saw 'gone' expired already.
+    // 4 s, not less: with other test files running beside it, a Postgres run once took over 2 s
+    // from this expiry to the TTL reads below, and saw 'gone' expired already.
     await s.transaction((tx) => {
       for (const kind of kinds) {
         tx.expire(kind, 'gone', 4_000);
