@@ -273,7 +273,9 @@ test('moveSlots moves the units of the slots and then the slots; rebalance plans
   const onA = tenants.filter((tn) => router.shardFor(tn).shard === 'a').slice(0, 3);
   const slots = onA.map((tn) => SlotTable.slotOf(tn));
   const sm = await router.admin.moveSlots(slots, 'b').done;
-  t.deepEqual(sm.units.map((u) => u.unit).sort(), [...onA].sort());
+  // Every unit of those slots: another of the 30 tenants may share a slot with one of the three.
+  const inSlots = tenants.filter((tn) => slots.includes(SlotTable.slotOf(tn)));
+  t.deepEqual(sm.units.map((u) => u.unit).sort(), inSlots.sort());
   for (const tn of onA) t.is(router.shardFor(tn).shard, 'b');
   t.deepEqual((await router.admin.directory()).pins, {}, 'the temporary pins are gone: the slots say b');
   for (const tn of onA) t.false(await a.hasData(tn));
