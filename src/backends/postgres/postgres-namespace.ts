@@ -9,7 +9,7 @@ import { jobIdsOf, type WriteOp } from '../../storage/transaction.js';
 import { PostgresData } from './postgres-data.js';
 import type { PgListener } from './postgres-listener.js';
 import type { Query, Transact } from './postgres-query.js';
-import { fetchedJob, parseJobId, toJobRecord, toStateRecord, type FetchRow, type HistoryEntry, type JobRow } from './postgres-rows.js';
+import { parseJobId, toJobRecord, toStateRecord, type FetchRow, type HistoryEntry, type JobRow } from './postgres-rows.js';
 import { SQL } from './postgres-statements.js';
 import {
   beginPostgresImport,
@@ -242,15 +242,31 @@ export class PostgresNamespace implements NamespaceDriver {
       if (row.seq !== null) found.push(row);
       else nextVisibleInMs = row.next_visible_ms === null ? null : Number(row.next_visible_ms);
     }
-    // RETURNING has no order: priority order, then FIFO. Rows are sorted as they came, and each
-    // becomes its entry directly: a wrapper per row to sort by was garbage in every fetched job.
+    // RETURNING has no order: priority order, then FIFO. The rows themselves are sorted: a
+    // wrapper per row to sort by (with a BigInt of its seq) was garbage in every fetched job.
     if (found.length > 1) found.sort(queues.length === 1 ? bySeq : (a, b) => queues.indexOf(a.queue) - queues.indexOf(b.queue) || bySeq(a, b));
     const entries = found.map((row): FetchedEntry => ({
       jobId: row.job_id,
       queue: row.queue,
       token: `${row.seq}:${row.token}`,
       deliveries: row.deliveries,
-      job: !withJob ? undefined : row.j_id === null ? null : fetchedJob(row),
+      job: !withJob
+        ? undefined
+        : row.j_id === null
+          ? null
+          : toJobRecord({
+              id: row.j_id,
+              type: row.j_type,
+              args: row.j_args,
+              queue: row.j_queue,
+              parameters: row.j_parameters,
+              state_name: row.j_state_name,
+              state_reason: row.j_state_reason,
+              state_data: row.j_state_data,
+              state_at: row.j_state_at,
+              created_at: row.j_created_at,
+              expire_at: row.j_expire_at,
+            }),
     }));
     return { entries, nextVisibleInMs };
   }

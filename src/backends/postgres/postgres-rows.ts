@@ -41,23 +41,6 @@ export function toJobRecord(row: JobRow): JobRecord {
   };
 }
 
-/** The job columns of a fetch row (j_*) as a JobRecord, as toJobRecord makes it of a jobs row. */
-export function fetchedJob(row: FetchRow): JobRecord {
-  return {
-    id: row.j_id!,
-    type: row.j_type,
-    args: JSON.parse(row.j_args),
-    queue: row.j_queue,
-    state: row.j_state_name,
-    stateReason: row.j_state_reason,
-    stateData: row.j_state_data ?? {},
-    stateAt: row.j_state_at,
-    createdAt: row.j_created_at,
-    parameters: row.j_parameters,
-    expireAt: row.j_expire_at,
-  };
-}
-
 /** One element of jobs.history (migration 0015); t is milliseconds since 1970, with microseconds. */
 export interface HistoryEntry {
   n: string;
