@@ -2,7 +2,7 @@
 // For each direction (Redis→Redis, Postgres→Postgres, Postgres→Redis): a unit of MOVES_JOBS enqueued
 // jobs is moved while other tenants on the same two shards enqueue, fetch and ack in a loop. The
 // move runs as an operator runs it, `jobshard placement move` in its own process (MOVES_IN_PROCESS=1:
-// admin.moveUnit in this one; MOVES_NICE=19: under nice). Reports the copy rate (jobs/s over the
+// admin.moveUnit in this one; MOVES_NICE=n: its --copy-nice). Reports the copy rate (jobs/s over the
 // whole move), the unit's write pause (freeze to flip), and the other tenants' throughput during
 // the move as a ratio to the windows before and after, in all and by the shard they are on.
 import { spawn } from 'node:child_process';
@@ -18,10 +18,12 @@ const JOBS = Number(process.env['MOVES_JOBS'] ?? 100_000);
 const IN_PROCESS = process.env['MOVES_IN_PROCESS'] === '1';
 /** The copy's pace (MoveOptions.copyShare); unset = the default. */
 const SHARE = process.env['MOVES_COPY_SHARE'];
-/** MOVES_NICE=19 runs the mover under `nice -n 19`, as docs/placement.md advises where it shares a machine with workers. */
+/** The mover's `--copy-nice` (MOVES_NICE=0: its copy at normal priority); unset = the command's default, 19. */
 const NICE = process.env['MOVES_NICE'];
 const BIN = fileURLToPath(new URL('../bin/jobshard.js', import.meta.url));
 const WINDOW_MS = 3_000;
+/** MOVES_ONLY=redis-redis,postgres-redis runs only those directions. */
+const ONLY = process.env['MOVES_ONLY']?.split(',');
 const OTHERS = 4;
 
 function tenantOn(router: Router, shard: string, prefix: string): string {
@@ -53,8 +55,9 @@ async function fill(router: Router, tenant: string, n: number): Promise<void> {
  * Other tenants' enqueue+fetch+ack loop; `take` reads (and resets) the round trips done, in all
  * and by the first half of the tenants (those on the source shard).
  */
-function background(router: Router, tenants: string[]): { take: () => { all: number; source: number }; stop: () => Promise<void> } {
+function background(router: Router, tenants: string[]): { take: () => { all: number; source: number }; total: () => number; stop: () => Promise<void> } {
   let done = 0;
+  let total = 0;
   let onSource = 0;
   let stopped = false;
   const loops = tenants.map(async (tn, i) => {
@@ -64,6 +67,7 @@ function background(router: Router, tenants: string[]): { take: () => { all: num
       const f = await s.queues.tryFetch(['o']);
       await f?.ack();
       done++;
+      total++;
       if (i < tenants.length / 2) onSource++;
     }
   });
@@ -74,6 +78,7 @@ function background(router: Router, tenants: string[]): { take: () => { all: num
       onSource = 0;
       return d;
     },
+    total: () => total,
     stop: async () => {
       stopped = true;
       await Promise.all(loops);
@@ -101,21 +106,88 @@ function redis(): BackendSpec {
   return { redis: { url: REDIS_URL, prefix } };
 }
 
-/** `jobshard placement move` in its own process; the pause it reports. */
-function cliMove(config: string, unit: string, onStart: () => void): Promise<number> {
+/**
+ * MOVES_ALTERNATE_MS (default 1000; 0 turns it off): while the mover copies its snapshot, it is
+ * stopped (SIGSTOP) and continued in turn, windows of about this length, and the other tenants'
+ * rate is compared window by window, moving against stopped. Before/after windows drift with this
+ * shared machine by more than the effect; adjacent windows of one run do not. The mover is stopped
+ * just after it reports a batch copied, so in its rest: stopped in a batch, it would count the stop
+ * as the batch's work and rest the longer after it, and the next running window would copy little.
+ */
+const ALTERNATE_MS = Number(process.env['MOVES_ALTERNATE_MS'] ?? 1_000);
+
+interface CliMove {
+  pauseMs: number;
+  /** The time the mover was stopped, to leave out of its copy rate. */
+  stoppedMs: number;
+  /** Per pair of windows: the others' rate while the mover ran / while it was stopped. */
+  pairs: number[];
+  /** Jobs copied in the running windows of the pairs, a second. */
+  copyRates: number[];
+}
+
+/** `jobshard placement move` in its own process; the pause it reports, and the alternated windows. */
+function cliMove(config: string, unit: string, onStart: () => void, others: () => number): Promise<CliMove> {
   return new Promise((resolve, reject) => {
-    const move = [process.execPath, BIN, 'placement', 'move', unit, 'to', '--config', config, ...(SHARE ? ['--copy-share', SHARE] : [])];
-    const [command, ...args] = NICE ? ['nice', '-n', NICE, ...move] : move;
-    const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const args = [BIN, 'placement', 'move', unit, 'to', '--config', config, ...(SHARE ? ['--copy-share', SHARE] : []), ...(NICE ? ['--copy-nice', NICE] : [])];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
+    let phase = '';
+    let copied = 0;
+    let stoppedMs = 0;
+    const pairs: number[] = [];
+    const copyRates: number[] = [];
+    let windowAt = 0;
+    let copiedAt = 0;
+    let running: { rate: number; copyRate: number } | null = null;
+    let state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
+    let timer: NodeJS.Timeout | undefined;
+    const window = () => {
+      const now = performance.now();
+      const r = { rate: others() / (now - windowAt), copyRate: ((copied - copiedAt) * 1000) / (now - windowAt) };
+      windowAt = now;
+      copiedAt = copied;
+      return r;
+    };
+    // Only in the snapshot's first 80%: a stop must never land in the freeze (it would lengthen the pause).
+    const copying = () => phase === 'copy' && copied < JOBS * 0.8;
+    const onBatch = () => {
+      if (state === 'idle' && copying()) {
+        window();
+        state = 'running';
+        timer = setTimeout(() => (state = 'stopping'), ALTERNATE_MS);
+      } else if (state === 'stopping') {
+        if (!copying()) {
+          state = 'idle';
+          return;
+        }
+        running = window();
+        child.kill('SIGSTOP');
+        state = 'stopped';
+        timer = setTimeout(() => {
+          const stopped = window();
+          stoppedMs += ALTERNATE_MS;
+          pairs.push(running!.rate / stopped.rate);
+          copyRates.push(running!.copyRate);
+          child.kill('SIGCONT');
+          state = 'running';
+          timer = setTimeout(() => (state = 'stopping'), ALTERNATE_MS);
+        }, ALTERNATE_MS);
+      }
+    };
     child.stdout.on('data', (d) => {
       // The window starts at the move's first line, not at the process start-up before it.
       if (out === '') onStart();
       out += d;
+      const last = /(\w[\w-]*) +\S+ +units \d+\/\d+ +jobs copied (\d+)(?: +nice -?\d+)?\n$/.exec(out.slice(-200));
+      if (!last) return;
+      [phase, copied] = [last[1]!, Number(last[2])];
+      if (ALTERNATE_MS > 0) onBatch();
     });
     child.on('exit', (code) => {
+      clearTimeout(timer);
       const m = /writes paused (\d+) ms/.exec(out);
-      if (code === 0 && m) resolve(Number(m[1]));
+      if (code === 0 && m) resolve({ pauseMs: Number(m[1]), stoppedMs, pairs, copyRates });
       else reject(new Error(`move exited ${code}: ${out}`));
     });
   });
@@ -124,15 +196,20 @@ const dir = await mkdtemp(join(tmpdir(), 'jobshard-bench-moves-'));
 cleanups.push(() => rm(dir, { recursive: true, force: true }));
 
 console.log(
-  `\nMoving a unit of ${JOBS.toLocaleString('en')} enqueued jobs (${IN_PROCESS ? 'admin.moveUnit in this process' : 'jobshard placement move in its own process'}, copyShare ${SHARE ?? 'default 0.5'}${NICE ? `, nice ${NICE}` : ''}) while ${OTHERS} other tenants enqueue+fetch+ack on the same shards`,
+  `\nMoving a unit of ${JOBS.toLocaleString('en')} enqueued jobs (${IN_PROCESS ? 'admin.moveUnit in this process' : 'jobshard placement move in its own process'}, copyShare ${SHARE ?? 'default 0.5'}${IN_PROCESS ? '' : `, --copy-nice ${NICE ?? 'default 19'}`}) while ${OTHERS} other tenants enqueue+fetch+ack on the same shards`,
 );
-console.log('direction            move s   jobs/s   pause ms   others during / before+after (ops/s); the same for those on the source and on the target shard');
+console.log(
+  ALTERNATE_MS > 0 && !IN_PROCESS
+    ? `direction            move s   jobs/s   pause ms   others' rate, mover running / stopped, windows of ${ALTERNATE_MS} ms alternated: median (range); move s leaves out the stopped time`
+    : 'direction            move s   jobs/s   pause ms   others during / before+after (ops/s); the same for those on the source and on the target shard',
+);
 try {
   for (const [name, make] of [
     ['redis → redis', [redis, redis]],
     ['postgres → postgres', [pg, pg]],
     ['postgres → redis', [pg, redis]],
   ] as const) {
+    if (ONLY && !ONLY.includes(name.replace(' → ', '-'))) continue;
     const [from, to] = [make[0](), make[1]()];
     const config: RouterConfig = {
       shards: [
@@ -156,12 +233,27 @@ try {
     await sleep(WINDOW_MS);
     const before = rate(bg.take(), WINDOW_MS);
     let t0 = performance.now();
-    const pauseMs = IN_PROCESS
-      ? (await router.admin.moveUnit(unit, 'to', { freezeMs: 30_000, ...(SHARE ? { copyShare: Number(SHARE) } : {}) }).done).pauseMs
-      : await cliMove(file, unit, () => {
-          bg.take();
-          t0 = performance.now();
-        });
+    let seen = 0;
+    const moved: CliMove = IN_PROCESS
+      ? {
+          pauseMs: (await router.admin.moveUnit(unit, 'to', { freezeMs: 30_000, ...(SHARE ? { copyShare: Number(SHARE) } : {}) }).done).pauseMs,
+          stoppedMs: 0,
+          pairs: [],
+          copyRates: [],
+        }
+      : await cliMove(
+          file,
+          unit,
+          () => {
+            bg.take();
+            t0 = performance.now();
+          },
+          () => {
+            const n = bg.total() - seen;
+            seen += n;
+            return n;
+          },
+        );
     const moveMs = performance.now() - t0;
     await router.admin.directory(); // route by the new epoch at once
     const during = rate(bg.take(), moveMs);
@@ -170,12 +262,17 @@ try {
     await bg.stop();
     const check = (await router.tenant(unit).monitoring.stateCounts())['Enqueued'];
     if (check !== JOBS) throw new Error(`after the move the unit holds ${check} enqueued jobs, not ${JOBS}`);
+    const runMs = moveMs - moved.stoppedMs;
+    const pairs = [...moved.pairs].sort((a, b) => a - b);
+    const copyRates = [...moved.copyRates].sort((a, b) => a - b);
+    const othersRate =
+      pairs.length > 0
+        ? `${pairs[Math.floor(pairs.length / 2)]!.toFixed(2)} (${pairs[0]!.toFixed(2)}–${pairs.at(-1)!.toFixed(2)} over ${pairs.length} pairs; the copy in those windows ${Math.round(copyRates[Math.floor(copyRates.length / 2)]!).toLocaleString('en')} jobs/s)`
+        : `${ratio(during.all, before.all, after.all)} (${Math.round(during.all)} / ${Math.round(before.all)}, ${Math.round(after.all)}); on the source ${ratio(during.source, before.source, after.source)}, on the target ${ratio(during.target, before.target, after.target)}`;
     console.log(
-      `${name.padEnd(20)} ${(moveMs / 1000).toFixed(1).padStart(6)} ${Math.round(JOBS / (moveMs / 1000))
+      `${name.padEnd(20)} ${(runMs / 1000).toFixed(1).padStart(6)} ${Math.round(JOBS / (runMs / 1000))
         .toLocaleString('en')
-        .padStart(
-          8,
-        )} ${String(pauseMs).padStart(10)}   ${ratio(during.all, before.all, after.all)} (${Math.round(during.all)} / ${Math.round(before.all)}, ${Math.round(after.all)}); on the source ${ratio(during.source, before.source, after.source)}, on the target ${ratio(during.target, before.target, after.target)}`,
+        .padStart(8)} ${String(moved.pauseMs).padStart(10)}   ${othersRate}`,
     );
     await router.close();
   }

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import type { MoveProgress } from '../directory/unit-move.js';
 import { checkSlots } from '../directory/slot-moves.js';
 import { createRouterFromFile, type Router } from '../router/router.js';
+import { CopyPriority } from './copy-priority.js';
 import { UsageError } from './usage-error.js';
 
 export const PLACEMENT_USAGE = `usage: jobshard placement <command> --config <tenant-map.json> [options]
@@ -19,7 +20,12 @@ options:
   --config <file>    the tenant map (JSON, shards as backend specs), as createRouterFromFile reads it
   --freeze-ms <n>    how long each unit's source stays frozen between renewals (1000-60000)
   --copy-share <x>   the share of time the copy before the freeze works (0.05-1, default 0.5)
+  --copy-nice <n>    the mover's CPU niceness while it copies (0-19, default 19; 0 keeps its priority);
+                     the freeze runs at the starting priority where the OS lets the mover raise it back
   --threshold <n>    leave shards this close (in slots) to their target alone (default 1% of the slots)`;
+
+/** The mover's niceness while it copies: see CopyPriority. */
+const DEFAULT_COPY_NICE = 19;
 
 function slotList(text: string): number[] {
   const out: number[] = [];
@@ -40,11 +46,17 @@ function intOption(name: string, value: string | undefined): number | undefined 
   return Number(value);
 }
 
-function progressPrinter(write: (s: string) => void): (p: Readonly<MoveProgress>) => void {
+function progressPrinter(write: (s: string) => void, priority: CopyPriority): (p: Readonly<MoveProgress>) => void {
   let last = '';
   let lastAt = 0;
+  let warned = false;
   return (p) => {
-    const line = `${p.phase.padEnd(11)} ${p.unit ?? ''}  units ${p.unitsDone}/${p.unitsTotal}  jobs copied ${p.jobsCopied}`;
+    priority.onPhase(p.phase);
+    if (!priority.raised && !warned) {
+      warned = true;
+      write(`note: the OS refused to raise the mover's CPU priority back for the freeze; it runs at nice ${priority.nice} (see --copy-nice)\n`);
+    }
+    const line = `${p.phase.padEnd(11)} ${p.unit ?? ''}  units ${p.unitsDone}/${p.unitsTotal}  jobs copied ${p.jobsCopied}  nice ${priority.nice}`;
     const now = Date.now();
     // Phase changes always; copy progress at most 4 times a second.
     if (line.split('  ')[0] !== last.split('  ')[0] || now - lastAt > 250) {
@@ -84,6 +96,7 @@ export async function placementCommand(argv: string[], write: (s: string) => voi
       slots: { type: 'string' },
       'freeze-ms': { type: 'string' },
       'copy-share': { type: 'string' },
+      'copy-nice': { type: 'string' },
       threshold: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -99,6 +112,8 @@ export async function placementCommand(argv: string[], write: (s: string) => voi
     if (!values.config) throw new UsageError('--config <tenant-map.json> is required');
     const freezeMs = intOption('freeze-ms', values['freeze-ms']);
     const thresholdSlots = intOption('threshold', values.threshold);
+    const copyNice = intOption('copy-nice', values['copy-nice']) ?? DEFAULT_COPY_NICE;
+    if (copyNice > 19) throw new UsageError(`--copy-nice must be a whole number from 0 to 19, got '${values['copy-nice']}'`);
     const share = values['copy-share'];
     if (share !== undefined && !/^(0?\.\d+|1(\.0*)?)$/.test(share)) throw new UsageError(`--copy-share must be a number from 0.05 to 1, got '${share}'`);
     const expect = (n: number, what: string) => {
@@ -124,7 +139,7 @@ export async function placementCommand(argv: string[], write: (s: string) => voi
         throw new UsageError(`unknown placement command '${command}'`);
     }
     router = await createRouterFromFile(values.config);
-    const onProgress = progressPrinter(write);
+    const onProgress = progressPrinter(write, new CopyPriority(copyNice));
     const options = { ...(freezeMs !== undefined ? { freezeMs } : {}), ...(share !== undefined ? { copyShare: Number(share) } : {}), onProgress };
     switch (command) {
       case 'show':

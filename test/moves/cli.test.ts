@@ -1,7 +1,7 @@
 // The operators' command line: `jobshard placement show|plan|move|rebalance|drain|resume --config`.
 import test from 'ava';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRouterFromFile } from '../../src/router/router.js';
@@ -53,6 +53,13 @@ test('placement show, plan, move, rebalance, drain and resume; bad input is refu
     const moved = await cli(['placement', 'move', onA, 'b', '--config', two]);
     t.is(moved.code, 0, moved.err);
     t.regex(moved.out, /^copy\s/m);
+    // The copy runs at --copy-nice (default 19), the freeze at the priority the mover started with,
+    // as the OS reports them (os.getPriority in the mover); as root the mover may raise it back.
+    const startNice = getPriority();
+    t.regex(moved.out, /^copy .* nice 19$/m);
+    t.regex(moved.out, /^catch-up .* nice 19$/m);
+    if (process.getuid?.() === 0) t.regex(moved.out, new RegExp(`^frozen .* nice ${startNice}$`, 'm'));
+    else t.regex(moved.out, /^frozen .* nice 19$|refused to raise/m);
     t.regex(moved.out, new RegExp(`done: ${onA} moved a -> b at epoch \\d+; 1 jobs, \\d+ items copied; writes paused \\d+ ms`));
 
     // Bad input: each refused with a message that says what is wrong, exit code 1 or 2, and the directory unchanged.
@@ -67,6 +74,8 @@ test('placement show, plan, move, rebalance, drain and resume; bad input is refu
       [['placement', 'move', '--slots', '99999', 'b', '--config', two], 1, /0 to 16383/],
       [['placement', 'move', onA, 'a', '--config', two, '--freeze-ms', 'soon'], 2, /--freeze-ms must be a whole number/],
       [['placement', 'move', onA, 'a', '--config', two, '--copy-share', '2'], 2, /--copy-share must be a number from 0.05 to 1/],
+      [['placement', 'move', onA, 'a', '--config', two, '--copy-nice', '25'], 2, /--copy-nice must be a whole number from 0 to 19/],
+      [['placement', 'move', onA, 'a', '--config', two, '--copy-nice', 'low'], 2, /--copy-nice must be a whole number/],
       [['placement', 'teleport', '--config', two], 2, /unknown placement command 'teleport'/],
       [['placement', 'show'], 2, /--config <tenant-map.json> is required/],
       [['placement', 'show', '--config', join(dir, 'missing.json')], 1, /cannot read tenant map/],
@@ -78,6 +87,12 @@ test('placement show, plan, move, rebalance, drain and resume; bad input is refu
       t.regex(r.err, message, args.join(' '));
     }
     t.is(/^epoch (\d+)/.exec((await cli(['placement', 'show', '--config', two])).out)![1], epochBefore);
+
+    // --copy-nice 0: the copy keeps the mover's priority.
+    const back = await cli(['placement', 'move', onA, 'a', '--config', two, '--copy-nice', '0']);
+    t.is(back.code, 0, back.err);
+    t.regex(back.out, new RegExp(`^copy .* nice ${startNice}$`, 'm'));
+    t.notRegex(back.out, /nice 19$/m);
 
     // A third shard joins (owning nothing); the plan shows what a rebalance moves; the rebalance moves it.
     const plan = await cli(['placement', 'plan', '--config', three]);

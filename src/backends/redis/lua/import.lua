@@ -28,19 +28,28 @@ local function delete_job(id)
   redis.call('DEL', k, k .. ':p', k .. ':h')
   redis.call('ZREM', B .. 'expiring', id)
 end
-local function place_entry(queue, member, deliveries, lease_until)
+-- fresh: the member was just drawn, so it is in no queue index and has no deliveries to clear.
+local function place_entry(queue, member, deliveries, lease_until, fresh)
   local seq = string.match(member, '^(%d+):')
-  redis.call('ZREM', B .. 'q:' .. queue, member)
-  redis.call('ZREM', B .. 'ql:' .. queue, member)
+  if not fresh then
+    redis.call('ZREM', B .. 'q:' .. queue, member)
+    redis.call('ZREM', B .. 'ql:' .. queue, member)
+  end
   if lease_until ~= '' then
     redis.call('ZADD', B .. 'ql:' .. queue, lease_until, member)
   else
     redis.call('ZADD', B .. 'q:' .. queue, seq, member)
     enqueued = true
   end
-  if deliveries ~= '0' then redis.call('HSET', B .. 'qd:' .. queue, seq, deliveries) else redis.call('HDEL', B .. 'qd:' .. queue, seq) end
+  if deliveries ~= '0' then
+    redis.call('HSET', B .. 'qd:' .. queue, seq, deliveries)
+  elseif not fresh then
+    redis.call('HDEL', B .. 'qd:' .. queue, seq)
+  end
   register_queue(queue)
 end
+-- The state index's names, registered once per name a call.
+local states_known = {}
 for _, it in ipairs(items) do
   local kind = it.kind
   if it.replace then
@@ -66,7 +75,10 @@ for _, it in ipairs(items) do
       fields[#fields + 1], fields[#fields + 2] = 'stateAt', s.at
       if s.reason then fields[#fields + 1], fields[#fields + 2] = 'stateReason', s.reason end
       redis.call('ZADD', B .. 'state:' .. s.name, s.at, id)
-      redis.call('SADD', B .. 'states', s.name)
+      if not states_known[s.name] then
+        redis.call('SADD', B .. 'states', s.name)
+        states_known[s.name] = true
+      end
     end
     redis.call('HSET', k, unpack(fields))
     if #it.params > 0 then redis.call('HSET', k .. ':p', unpack(it.params)) end
@@ -76,10 +88,10 @@ for _, it in ipairs(items) do
     local seq = redis.call('INCR', B .. 'seq:q')
     local member = seq .. ':' .. it.jobId
     -- The deliveries count is also the lease token: the next delivery's is above the copied one.
-    place_entry(it.queue, member, it.deliveries, it.leaseUntil)
+    place_entry(it.queue, member, it.deliveries, it.leaseUntil, true)
     members[#members + 1] = member
   elseif kind == 'entry-update' then
-    place_entry(it.queue, it.member, it.deliveries, it.leaseUntil)
+    place_entry(it.queue, it.member, it.deliveries, it.leaseUntil, false)
   elseif kind == 'entry-del' then
     redis.call('ZREM', B .. 'q:' .. it.queue, it.member)
     redis.call('ZREM', B .. 'ql:' .. it.queue, it.member)
