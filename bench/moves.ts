@@ -18,7 +18,7 @@ const JOBS = Number(process.env['MOVES_JOBS'] ?? 100_000);
 const IN_PROCESS = process.env['MOVES_IN_PROCESS'] === '1';
 /** The copy's pace (MoveOptions.copyShare); unset = the default. */
 const SHARE = process.env['MOVES_COPY_SHARE'];
-/** The mover's `--copy-nice` (MOVES_NICE=0: its copy at normal priority); unset = the command's default, 19. */
+/** The mover's `--copy-nice` (MOVES_NICE=19: its copy on spare CPU only); unset = the command's default, 0. */
 const NICE = process.env['MOVES_NICE'];
 const BIN = fileURLToPath(new URL('../bin/jobshard.js', import.meta.url));
 const WINDOW_MS = 3_000;
@@ -196,7 +196,7 @@ const dir = await mkdtemp(join(tmpdir(), 'jobshard-bench-moves-'));
 cleanups.push(() => rm(dir, { recursive: true, force: true }));
 
 console.log(
-  `\nMoving a unit of ${JOBS.toLocaleString('en')} enqueued jobs (${IN_PROCESS ? 'admin.moveUnit in this process' : 'jobshard placement move in its own process'}, copyShare ${SHARE ?? 'default 0.5'}${IN_PROCESS ? '' : `, --copy-nice ${NICE ?? 'default 19'}`}) while ${OTHERS} other tenants enqueue+fetch+ack on the same shards`,
+  `\nMoving a unit of ${JOBS.toLocaleString('en')} enqueued jobs (${IN_PROCESS ? 'admin.moveUnit in this process' : 'jobshard placement move in its own process'}, copyShare ${SHARE ?? 'default 0.5'}${IN_PROCESS ? '' : `, --copy-nice ${NICE ?? 'default 0'}`}) while ${OTHERS} other tenants enqueue+fetch+ack on the same shards`,
 );
 console.log(
   ALTERNATE_MS > 0 && !IN_PROCESS

@@ -5,13 +5,11 @@ import type { MovePhase } from '../directory/unit-move.js';
 const COPYING: ReadonlySet<MovePhase> = new Set(['copy', 'catch-up']);
 
 /**
- * The mover's CPU priority, phase by phase. Where the mover shares cores with the shards'
- * workers, a copy at normal priority costs them far more than its CPU share (bench/moves.ts:
- * Postgres→Redis, 0.81–0.85× at normal priority against 0.94–0.97× at nice 19): their round trips
- * wait behind it in the run queue. So the copy runs at `copyNice`, and the freeze, which holds the
- * unit's writes, at the priority the mover started with, where the OS allows raising it back
- * (root, or RLIMIT_NICE); elsewhere it stays low and `raised` says so. Only this thread changes:
- * on Linux a nice value is per thread, and the mover's work is on the main one.
+ * The mover's CPU priority, phase by phase: the copy runs at `copyNice`, so that on cores it
+ * shares with the shards' workers it takes spare CPU only, and the freeze, which holds the unit's
+ * writes, at the priority the mover started with, where the OS allows raising it back (root, or
+ * RLIMIT_NICE); elsewhere it stays low and `raised` says so. Only this thread changes: on Linux a
+ * nice value is per thread, and the mover's work is on the main one.
  */
 export class CopyPriority {
   readonly #start: number;

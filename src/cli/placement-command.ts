@@ -20,12 +20,17 @@ options:
   --config <file>    the tenant map (JSON, shards as backend specs), as createRouterFromFile reads it
   --freeze-ms <n>    how long each unit's source stays frozen between renewals (1000-60000)
   --copy-share <x>   the share of time the copy before the freeze works (0.05-1, default 0.5)
-  --copy-nice <n>    the mover's CPU niceness while it copies (0-19, default 19; 0 keeps its priority);
-                     the freeze runs at the starting priority where the OS lets the mover raise it back
+  --copy-nice <n>    the mover's CPU niceness while it copies (0-19, default 0: its own priority); 19
+                     copies on spare CPU only, and the freeze runs at the starting priority again where
+                     the OS lets the mover raise it back (root, or RLIMIT_NICE)
   --threshold <n>    leave shards this close (in slots) to their target alone (default 1% of the slots)`;
 
-/** The mover's niceness while it copies: see CopyPriority. */
-const DEFAULT_COPY_NICE = 19;
+/**
+ * The mover's niceness while it copies: see CopyPriority. 0, not 19, by default: at 19 a copy on
+ * saturated cores slowed by as much as it spared the workers (bench/RESULTS.md), with no bound
+ * on how long it takes, and a mover that may not raise its priority back runs its freeze at 19.
+ */
+const DEFAULT_COPY_NICE = 0;
 
 function slotList(text: string): number[] {
   const out: number[] = [];

@@ -1,6 +1,6 @@
 // The operators' command line: `jobshard placement show|plan|move|rebalance|drain|resume --config`.
 import test from 'ava';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,9 +11,9 @@ import { spawnGuarded } from '../helpers/child.js';
 
 const BIN = fileURLToPath(new URL('../../bin/jobshard.js', import.meta.url));
 
-function cli(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+function cli(args: string[], as?: { uid: number; gid: number }): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawnGuarded(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnGuarded(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...as });
     let out = '',
       err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -50,11 +50,11 @@ test('placement show, plan, move, rebalance, drain and resume; bad input is refu
     t.regex(shown.out, /a\s+redis\s+1\s+active\s+8192/);
     t.regex(shown.out, /b\s+postgres\s+1\s+active\s+8192/);
 
-    const moved = await cli(['placement', 'move', onA, 'b', '--config', two]);
+    const moved = await cli(['placement', 'move', onA, 'b', '--config', two, '--copy-nice', '19']);
     t.is(moved.code, 0, moved.err);
     t.regex(moved.out, /^copy\s/m);
-    // The copy runs at --copy-nice (default 19), the freeze at the priority the mover started with,
-    // as the OS reports them (os.getPriority in the mover); as root the mover may raise it back.
+    // The copy runs at --copy-nice, the freeze at the priority the mover started with, as the OS
+    // reports them (os.getPriority in the mover); as root the mover may raise it back.
     const startNice = getPriority();
     t.regex(moved.out, /^copy .* nice 19$/m);
     t.regex(moved.out, /^catch-up .* nice 19$/m);
@@ -88,8 +88,19 @@ test('placement show, plan, move, rebalance, drain and resume; bad input is refu
     }
     t.is(/^epoch (\d+)/.exec((await cli(['placement', 'show', '--config', two])).out)![1], epochBefore);
 
-    // --copy-nice 0: the copy keeps the mover's priority.
-    const back = await cli(['placement', 'move', onA, 'a', '--config', two, '--copy-nice', '0']);
+    // A mover the OS does not let raise its priority back (an unprivileged user) says so, runs its
+    // freeze at --copy-nice, and moves the unit all the same.
+    if (process.getuid?.() === 0) {
+      await chmod(dir, 0o755);
+      const nobody = await cli(['placement', 'move', onA, 'a', '--config', two, '--copy-nice', '19'], { uid: 65534, gid: 65534 });
+      t.is(nobody.code, 0, nobody.err);
+      t.regex(nobody.out, /note: the OS refused to raise the mover's CPU priority back for the freeze; it runs at nice 19/);
+      t.regex(nobody.out, /^frozen .* nice 19$/m);
+      t.regex(nobody.out, new RegExp(`done: ${onA} moved b -> a`));
+    } else t.pass();
+
+    // By default the copy keeps the mover's priority; onA goes back to b.
+    const back = await cli(['placement', 'move', onA, process.getuid?.() === 0 ? 'b' : 'a', '--config', two]);
     t.is(back.code, 0, back.err);
     t.regex(back.out, new RegExp(`^copy .* nice ${startNice}$`, 'm'));
     t.notRegex(back.out, /nice 19$/m);
