@@ -18,6 +18,8 @@ const JOBS = Number(process.env['MOVES_JOBS'] ?? 100_000);
 const IN_PROCESS = process.env['MOVES_IN_PROCESS'] === '1';
 /** The copy's pace (MoveOptions.copyShare); unset = the default. */
 const SHARE = process.env['MOVES_COPY_SHARE'];
+/** The copy's cap in items a second (MoveOptions.copyRate; an enqueued job is two); unset = none. */
+const RATE = process.env['MOVES_COPY_RATE'];
 /** The mover's `--copy-nice` (MOVES_NICE=19: its copy on spare CPU only); unset = the command's default, 0. */
 const NICE = process.env['MOVES_NICE'];
 const BIN = fileURLToPath(new URL('../bin/jobshard.js', import.meta.url));
@@ -129,7 +131,18 @@ interface CliMove {
 /** `jobshard placement move` in its own process; the pause it reports, and the alternated windows. */
 function cliMove(config: string, unit: string, onStart: () => void, others: () => number): Promise<CliMove> {
   return new Promise((resolve, reject) => {
-    const args = [BIN, 'placement', 'move', unit, 'to', '--config', config, ...(SHARE ? ['--copy-share', SHARE] : []), ...(NICE ? ['--copy-nice', NICE] : [])];
+    const args = [
+      BIN,
+      'placement',
+      'move',
+      unit,
+      'to',
+      '--config',
+      config,
+      ...(SHARE ? ['--copy-share', SHARE] : []),
+      ...(NICE ? ['--copy-nice', NICE] : []),
+      ...(RATE ? ['--copy-rate', RATE] : []),
+    ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     let phase = '';
@@ -196,7 +209,7 @@ const dir = await mkdtemp(join(tmpdir(), 'jobshard-bench-moves-'));
 cleanups.push(() => rm(dir, { recursive: true, force: true }));
 
 console.log(
-  `\nMoving a unit of ${JOBS.toLocaleString('en')} enqueued jobs (${IN_PROCESS ? 'admin.moveUnit in this process' : 'jobshard placement move in its own process'}, copyShare ${SHARE ?? 'default 0.5'}${IN_PROCESS ? '' : `, --copy-nice ${NICE ?? 'default 0'}`}) while ${OTHERS} other tenants enqueue+fetch+ack on the same shards`,
+  `\nMoving a unit of ${JOBS.toLocaleString('en')} enqueued jobs (${IN_PROCESS ? 'admin.moveUnit in this process' : 'jobshard placement move in its own process'}, copyShare ${SHARE ?? 'default 0.5'}${RATE ? `, copyRate ${RATE} items/s` : ''}${IN_PROCESS ? '' : `, --copy-nice ${NICE ?? 'default 0'}`}) while ${OTHERS} other tenants enqueue+fetch+ack on the same shards`,
 );
 console.log(
   ALTERNATE_MS > 0 && !IN_PROCESS
@@ -236,7 +249,13 @@ try {
     let seen = 0;
     const moved: CliMove = IN_PROCESS
       ? {
-          pauseMs: (await router.admin.moveUnit(unit, 'to', { freezeMs: 30_000, ...(SHARE ? { copyShare: Number(SHARE) } : {}) }).done).pauseMs,
+          pauseMs: (
+            await router.admin.moveUnit(unit, 'to', {
+              freezeMs: 30_000,
+              ...(SHARE ? { copyShare: Number(SHARE) } : {}),
+              ...(RATE ? { copyRate: Number(RATE) } : {}),
+            }).done
+          ).pauseMs,
           stoppedMs: 0,
           pairs: [],
           copyRates: [],

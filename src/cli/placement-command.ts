@@ -20,6 +20,8 @@ options:
   --config <file>    the tenant map (JSON, shards as backend specs), as createRouterFromFile reads it
   --freeze-ms <n>    how long each unit's source stays frozen between renewals (1000-60000)
   --copy-share <x>   the share of time the copy before the freeze works (0.05-1, default 0.5)
+  --copy-rate <n>    the most items the copy before the freeze writes a second (a job and its queue
+                     entry are two; default: no cap besides --copy-share)
   --copy-nice <n>    the mover's CPU niceness while it copies (0-19, default 0: its own priority); 19
                      copies on spare CPU only, and the freeze runs at the starting priority again where
                      the OS lets the mover raise it back (root, or RLIMIT_NICE)
@@ -102,6 +104,7 @@ export async function placementCommand(argv: string[], write: (s: string) => voi
       'freeze-ms': { type: 'string' },
       'copy-share': { type: 'string' },
       'copy-nice': { type: 'string' },
+      'copy-rate': { type: 'string' },
       threshold: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -119,6 +122,8 @@ export async function placementCommand(argv: string[], write: (s: string) => voi
     const thresholdSlots = intOption('threshold', values.threshold);
     const copyNice = intOption('copy-nice', values['copy-nice']) ?? DEFAULT_COPY_NICE;
     if (copyNice > 19) throw new UsageError(`--copy-nice must be a whole number from 0 to 19, got '${values['copy-nice']}'`);
+    const copyRate = intOption('copy-rate', values['copy-rate']);
+    if (copyRate === 0) throw new UsageError(`--copy-rate must be a whole number of items a second, at least 1, got '0'`);
     const share = values['copy-share'];
     if (share !== undefined && !/^(0?\.\d+|1(\.0*)?)$/.test(share)) throw new UsageError(`--copy-share must be a number from 0.05 to 1, got '${share}'`);
     const expect = (n: number, what: string) => {
@@ -145,7 +150,12 @@ export async function placementCommand(argv: string[], write: (s: string) => voi
     }
     router = await createRouterFromFile(values.config);
     const onProgress = progressPrinter(write, new CopyPriority(copyNice));
-    const options = { ...(freezeMs !== undefined ? { freezeMs } : {}), ...(share !== undefined ? { copyShare: Number(share) } : {}), onProgress };
+    const options = {
+      ...(freezeMs !== undefined ? { freezeMs } : {}),
+      ...(share !== undefined ? { copyShare: Number(share) } : {}),
+      ...(copyRate !== undefined ? { copyRate } : {}),
+      onProgress,
+    };
     switch (command) {
       case 'show':
         await show(router, write);

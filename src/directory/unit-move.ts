@@ -50,6 +50,14 @@ export interface MoveOptions {
    * so the shards keep serving their other tenants. The frozen copy of the last changes never rests.
    */
   copyShare?: number;
+  /**
+   * The most items the copy before the freeze writes a second (an item: a job, a queue entry, a
+   * hash, set, list or counter, a lock, a server; an enqueued job is two). Unset: no cap. With
+   * copyShare, the copy rests for whichever asks the longer. A cap sets what the move costs the
+   * shards' other tenants, whatever the backends: that cost follows the rate copied (bench:moves),
+   * where the share of time a copy works copies more on a fast pair of backends than on a slow one.
+   */
+  copyRate?: number;
   /** Called after every phase change and copied batch. */
   onProgress?: (p: Readonly<MoveProgress>) => void;
 }
@@ -76,6 +84,19 @@ export function checkCopyShare(x: unknown): number {
   return x;
 }
 
+export function checkCopyRate(x: unknown): number | undefined {
+  if (x === undefined) return undefined;
+  if (typeof x !== 'number' || !Number.isFinite(x) || x < 1)
+    throw new InvalidArgumentError(`copyRate must be a number of items a second, at least 1, got ${String(x)}`);
+  return x;
+}
+
+/** The pace options, checked before a move writes anything. */
+export function checkPace(options: Pick<MoveOptions, 'copyShare' | 'copyRate'>): void {
+  checkCopyShare(options.copyShare);
+  checkCopyRate(options.copyRate);
+}
+
 export function checkFreezeMs(ms: unknown): number {
   if (ms === undefined) return MOVE_FREEZE_MS;
   if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 1_000 || ms > 60_000)
@@ -90,7 +111,7 @@ export function checkFreezeMs(ms: unknown): number {
  *   2. mark the target `moved` back to the source, so nothing but the import writes there;
  *      start tracking the source's changes;
  *   3. copy a snapshot while the unit is written as usual, then catch up on the tracked
- *      changes in rounds until few are left (paced by copyShare);
+ *      changes in rounds until few are left (paced by copyShare and copyRate);
  *   4. freeze the source (renewed while it lasts) and copy the last changes;
  *   5. flip: the directory names the target (epoch + 1), the target becomes active and the
  *      source `moved` (phase flip, then cleanup);
@@ -109,7 +130,7 @@ export async function moveUnit(
   from?: string,
 ): Promise<UnitMoveResult> {
   const freezeMs = checkFreezeMs(options.freezeMs);
-  checkCopyShare(options.copyShare);
+  checkPace(options);
   progress.unit = unit;
   const id = randomUUID();
   // Other processes (the dashboard) see the counts through the directory's namespace.
@@ -171,6 +192,7 @@ async function moveLocked(
 
   const margin = Math.min(FREEZE_MARGIN_MS, Math.floor(freezeMs / 3));
   const share = options.copyShare ?? DEFAULT_COPY_SHARE;
+  const rate = options.copyRate;
   let frozenAt: number;
   let until = 0;
   let lapsed = false;
@@ -192,9 +214,16 @@ async function moveLocked(
       options.onProgress?.(progress);
       if (alive.signal.aborted) throw new MoveAbortedError(unit, 'this mover lost its move lock (it stalled past freezeMs)');
     };
-    // Paced so the shards keep serving their other tenants: after each batch, rest in proportion to its work.
+    // Paced so the shards keep serving their other tenants: after each batch, rest in proportion to
+    // its work, and, under a copyRate, until the items copied so far are due.
+    const paceFrom = performance.now();
+    const itemsFrom = progress.itemsCopied;
     const rest = async (t0: number) => {
-      if (share < 1) await sleep(((performance.now() - t0) * (1 - share)) / share);
+      const now = performance.now();
+      const byShare = share < 1 ? ((now - t0) * (1 - share)) / share : 0;
+      const byRate = rate === undefined ? 0 : paceFrom + ((progress.itemsCopied - itemsFrom) * 1000) / rate - now;
+      const ms = Math.max(byShare, byRate);
+      if (ms > 0) await sleep(ms);
     };
     const paced = async (work: () => Promise<void>) => {
       const t0 = performance.now();

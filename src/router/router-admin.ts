@@ -5,7 +5,16 @@ import { placementOf } from '../directory/directory-record.js';
 import { backendsOf, type Shard, type ShardHealth } from '../shards/shard.js';
 import { InvalidArgumentError, ShardNotEmptyError } from '../storage/errors.js';
 import { checkSlots, moveSlots, planRebalance, runRebalance, type RebalancePlan, type SlotMoveResult } from '../directory/slot-moves.js';
-import { checkFreezeMs, moveUnit, recoverMoves, type MoveOptions, type MoveProgress, type RecoveredMove, type UnitMoveResult } from '../directory/unit-move.js';
+import {
+  checkFreezeMs,
+  checkPace,
+  moveUnit,
+  recoverMoves,
+  type MoveOptions,
+  type MoveProgress,
+  type RecoveredMove,
+  type UnitMoveResult,
+} from '../directory/unit-move.js';
 import type { MoveRecord } from '../directory/directory-record.js';
 import { readProgress, type PublishedProgress } from '../directory/move-progress.js';
 import type { QueueInfo } from '../storage/monitoring.js';
@@ -254,6 +263,7 @@ export function routerAdmin(host: AdminHost, settleMs = 2_000): RouterAdmin {
     if (!Number.isInteger(threshold) || threshold < 0)
       throw new InvalidArgumentError(`thresholdSlots must be an integer >= 0, got ${String(options.thresholdSlots)}`);
     checkFreezeMs(options.freezeMs);
+    checkPace(options);
     const plan = await planRebalance(directory, threshold);
     if (options.dryRun) return { plan, results: [] };
     return { plan, results: await runRebalance(directory, plan, options, progress, settleMs) };
@@ -399,6 +409,7 @@ export function routerAdmin(host: AdminHost, settleMs = 2_000): RouterAdmin {
         const key = checkUnit(record, unit);
         const to = target(record, toShard);
         checkFreezeMs(options.freezeMs);
+        checkPace(options);
         const from = placementOf(record).shardOfKey(key);
         if (from === to) throw new InvalidArgumentError(`unit '${key}' is already on shard '${to}'; nothing to move`);
         const src = host.shards.get(from)?.backend;
@@ -419,6 +430,7 @@ export function routerAdmin(host: AdminHost, settleMs = 2_000): RouterAdmin {
         await directory.refresh();
         const to = target(directory.record, toShard);
         checkFreezeMs(options.freezeMs);
+        checkPace(options);
         return moveSlots(directory, checked, to, options, progress, settleMs);
       });
     },
@@ -436,6 +448,7 @@ export function routerAdmin(host: AdminHost, settleMs = 2_000): RouterAdmin {
         await directory.refresh();
         const id = known(directory.record, shard).id;
         checkFreezeMs(options.freezeMs);
+        checkPace(options);
         await directory.change((next) => {
           const s = known(next, id);
           if (s.state === 'draining') return null;

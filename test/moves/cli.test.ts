@@ -76,6 +76,8 @@ test('placement show, plan, move, rebalance, drain and resume; bad input is refu
       [['placement', 'move', onA, 'a', '--config', two, '--copy-share', '2'], 2, /--copy-share must be a number from 0.05 to 1/],
       [['placement', 'move', onA, 'a', '--config', two, '--copy-nice', '25'], 2, /--copy-nice must be a whole number from 0 to 19/],
       [['placement', 'move', onA, 'a', '--config', two, '--copy-nice', 'low'], 2, /--copy-nice must be a whole number/],
+      [['placement', 'move', onA, 'a', '--config', two, '--copy-rate', '0'], 2, /--copy-rate must be a whole number of items a second, at least 1/],
+      [['placement', 'move', onA, 'a', '--config', two, '--copy-rate', 'fast'], 2, /--copy-rate must be a whole number/],
       [['placement', 'teleport', '--config', two], 2, /unknown placement command 'teleport'/],
       [['placement', 'show'], 2, /--config <tenant-map.json> is required/],
       [['placement', 'show', '--config', join(dir, 'missing.json')], 1, /cannot read tenant map/],

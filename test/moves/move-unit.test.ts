@@ -209,6 +209,22 @@ test('writes during a move wait for the flip and land on the target: none lost, 
   await router.close();
 });
 
+test('copyRate caps the items the copy writes a second', async (t) => {
+  const { router } = await threeKinds();
+  const tenant = tenantOn(router, 'm');
+  const s = router.tenant(tenant);
+  await Promise.all(Array.from({ length: 1_000 }, (_, i) => s.jobs.create({ type: 'x', args: [i], queue: 'q', state: { name: 'Enqueued' }, enqueue: true })));
+  const started = performance.now();
+  const move = router.admin.moveUnit(tenant, 'r', { copyShare: 1, copyRate: 1_000 });
+  const result = await move.done;
+  const ms = performance.now() - started;
+  // 1,000 jobs and their 1,000 queue entries: at 1,000 items a second, the last batch is due at 2 s.
+  t.is(move.progress.itemsCopied, 2_000);
+  t.true(ms >= 2_000, `moved ${result.jobs} jobs (2,000 items) at 1,000 items a second in ${Math.round(ms)} ms`);
+  t.is((await s.monitoring.stateCounts())['Enqueued'], 1_000);
+  await router.close();
+});
+
 test('bad moves are refused with a typed error and change nothing', async (t) => {
   const { router, byKind } = await threeKinds();
   const tenant = tenantOn(router, 'r');
@@ -224,6 +240,18 @@ test('bad moves are refused with a typed error and change nothing', async (t) =>
     ['malformed unit', () => router.admin.moveUnit('a:b:c', 'p').done, 'INVALID_ARGUMENT', /'tenant' or 'tenant:group'/],
     ['bad tenant id', () => router.admin.moveUnit('bad tenant!', 'p').done, 'INVALID_ARGUMENT', /tenant/],
     ['bad freezeMs', () => router.admin.moveUnit(tenant, 'p', { freezeMs: 5 }).done, 'INVALID_ARGUMENT', /freezeMs/],
+    ['bad copyShare', () => router.admin.moveUnit(tenant, 'p', { copyShare: 2 }).done, 'INVALID_ARGUMENT', /copyShare must be a number from 0.05 to 1/],
+    [
+      'copyRate 0',
+      () => router.admin.moveUnit(tenant, 'p', { copyRate: 0 }).done,
+      'INVALID_ARGUMENT',
+      /copyRate must be a number of items a second, at least 1/,
+    ],
+    ['copyRate not a number', () => router.admin.moveUnit(tenant, 'p', { copyRate: '100' as never }).done, 'INVALID_ARGUMENT', /copyRate/],
+    ['copyRate infinite', () => router.admin.moveUnit(tenant, 'p', { copyRate: Infinity }).done, 'INVALID_ARGUMENT', /copyRate/],
+    ['slot move with a bad copyRate', () => router.admin.moveSlots([1], 'p', { copyRate: -5 }).done, 'INVALID_ARGUMENT', /copyRate/],
+    ['rebalance with a bad copyShare', () => router.admin.rebalance({ copyShare: 0 }).done, 'INVALID_ARGUMENT', /copyShare/],
+    ['drain with a bad copyRate', () => router.admin.drainShard('p', { copyRate: NaN }).done, 'INVALID_ARGUMENT', /copyRate/],
     ['slots not an array', () => router.admin.moveSlots(5 as never, 'p').done, 'INVALID_ARGUMENT', /non-empty array/],
     ['slot out of range', () => router.admin.moveSlots([16_384], 'p').done, 'INVALID_ARGUMENT', /0 to 16383/],
     ['slot not an integer', () => router.admin.moveSlots([1.5], 'p').done, 'INVALID_ARGUMENT', /integer/],
