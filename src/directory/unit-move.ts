@@ -25,6 +25,8 @@ export type MovePhase = 'start' | 'copy' | 'catch-up' | 'frozen' | 'flip' | 'cle
 const FINAL_CHANGES = 500;
 const MAX_CATCH_UP_ROUNDS = 8;
 const DEFAULT_COPY_SHARE = 0.5;
+/** How far behind its copyRate a copy may catch up at once (ms of items at that rate). */
+const RATE_BURST_MS = 100;
 
 /** The lock (in the directory store's namespace) a mover holds while it lives. */
 export const moveLockOf = (unit: string) => `move:${unit}`;
@@ -215,13 +217,19 @@ async function moveLocked(
       if (alive.signal.aborted) throw new MoveAbortedError(unit, 'this mover lost its move lock (it stalled past freezeMs)');
     };
     // Paced so the shards keep serving their other tenants: after each batch, rest in proportion to
-    // its work, and, under a copyRate, until the items copied so far are due.
-    const paceFrom = performance.now();
-    const itemsFrom = progress.itemsCopied;
+    // its work, and, under a copyRate, until its items are due. A copy that fell behind its rate
+    // (the mover stalled or starved) catches up by at most RATE_BURST_MS, not in one burst.
+    let due = performance.now();
+    let itemsPaced = progress.itemsCopied;
     const rest = async (t0: number) => {
       const now = performance.now();
       const byShare = share < 1 ? ((now - t0) * (1 - share)) / share : 0;
-      const byRate = rate === undefined ? 0 : paceFrom + ((progress.itemsCopied - itemsFrom) * 1000) / rate - now;
+      let byRate = 0;
+      if (rate !== undefined) {
+        due = Math.max(due, now - RATE_BURST_MS) + ((progress.itemsCopied - itemsPaced) * 1000) / rate;
+        itemsPaced = progress.itemsCopied;
+        byRate = due - now;
+      }
       const ms = Math.max(byShare, byRate);
       if (ms > 0) await sleep(ms);
     };

@@ -225,6 +225,34 @@ test('copyRate caps the items the copy writes a second', async (t) => {
   await router.close();
 });
 
+test('a copy that fell behind its copyRate catches up by a tenth of a second, not in one burst', async (t) => {
+  const { router } = await threeKinds();
+  const tenant = tenantOn(router, 'm');
+  const s = router.tenant(tenant);
+  await Promise.all(Array.from({ length: 1_500 }, (_, i) => s.jobs.create({ type: 'x', args: [i], queue: 'q', state: { name: 'Enqueued' }, enqueue: true })));
+  let stalled = false;
+  const started = performance.now();
+  const move = router.admin.moveUnit(tenant, 'r', {
+    copyShare: 1,
+    copyRate: 1_000,
+    onProgress: (p) => {
+      // The mover stalls for a second after its second batch (as a starved process would).
+      if (!stalled && p.itemsCopied >= 1_000) {
+        stalled = true;
+        const until = performance.now() + 1_000;
+        while (performance.now() < until);
+      }
+    },
+  });
+  await move.done;
+  const ms = performance.now() - started;
+  t.true(stalled);
+  t.is(move.progress.itemsCopied, 3_000);
+  // 3,000 items at 1,000 a second are due at 3 s; the stall's second is made up by 0.1 s only.
+  t.true(ms >= 3_850, `3,000 items with a 1 s stall in ${Math.round(ms)} ms`);
+  await router.close();
+});
+
 test('bad moves are refused with a typed error and change nothing', async (t) => {
   const { router, byKind } = await threeKinds();
   const tenant = tenantOn(router, 'r');
