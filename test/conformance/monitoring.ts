@@ -1,6 +1,6 @@
 import { statsKeys } from '../../src/storage/statistics.js';
 import type { Harness, Test } from './harness.js';
-import { delay, enqueueJob } from './helpers.js';
+import { delay, enqueueJob, rejectsWithCode } from './helpers.js';
 
 export function monitoringTests(test: Test, h: Harness): void {
   test(`${h.name} monitoring: queue lengths and waiting jobs in fetch order`, async (t) => {
@@ -56,6 +56,45 @@ export function monitoringTests(test: Test, h: Harness): void {
       [[failed, 'boom']],
     );
     t.deepEqual(await s.monitoring.jobsInState('Processing'), []);
+  });
+
+  test(`${h.name} monitoring: a job whose state changes several times in one commit is listed once, under its last state`, async (t) => {
+    const s = await h.storage();
+    const [a, b, c, d] = await Promise.all([0, 1, 2, 3].map((i) => s.jobs.create({ type: 't', args: [i], queue: 'q', state: { name: 'Scheduled' } })));
+    // Concurrent, so a batching backend may commit them as one group.
+    await Promise.all([
+      s.transaction((tx) => {
+        tx.setJobState(a!, { name: 'Processing' });
+        tx.setJobState(a!, { name: 'Failed', reason: 'boom' });
+        tx.setJobState(a!, { name: 'Succeeded' });
+      }),
+      s.transaction((tx) => {
+        tx.setJobState(b!, { name: 'Processing' });
+        tx.setJobState(b!, { name: 'Scheduled' });
+      }),
+      s.transaction((tx) => {
+        tx.setJobState(c!, { name: 'Processing' });
+        tx.expireJob(c!, 0);
+      }),
+      s.transaction((tx) => tx.addJobState(d!, { name: 'Failed' })),
+    ]);
+    const counts = await s.monitoring.stateCounts();
+    t.is(counts['Succeeded'], 1);
+    t.is(counts['Scheduled'], 2);
+    t.is(counts['Processing'] ?? 0, 0);
+    t.is(counts['Failed'] ?? 0, 0, 'an added state is history, not the current state');
+    t.deepEqual(
+      (await s.monitoring.jobsInState('Succeeded')).map((j) => j.id),
+      [a],
+    );
+    t.deepEqual((await s.monitoring.jobsInState('Scheduled')).map((j) => j.id).sort(), [b, d].sort());
+    t.deepEqual(await s.monitoring.jobsInState('Processing'), []);
+    t.deepEqual(await s.monitoring.jobsInState('Failed'), []);
+    t.deepEqual(
+      (await s.jobs.history(a!)).map((st) => st.name),
+      ['Scheduled', 'Processing', 'Failed', 'Succeeded'],
+    );
+    await rejectsWithCode(t, s.jobs.get(c!), 'JOB_NOT_FOUND');
   });
 
   test(`${h.name} monitoring: expired jobs leave the state counts and lists, whatever state they were in`, async (t) => {

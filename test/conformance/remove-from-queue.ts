@@ -52,6 +52,42 @@ export function removeFromQueueTests(test: Test, h: Harness): void {
     await second.ack();
   });
 
+  test(`${h.name} transactions: removals from two queues where one lease is lost write nothing; the other delivery keeps its lease`, async (t) => {
+    const s = await h.storage();
+    const kept = await createEnqueued(s, 'rq-two-a');
+    const lapsed = await createEnqueued(s, 'rq-two-b');
+    const live = (await s.queues.tryFetch(['rq-two-a']))!;
+    const stale = (await s.queues.tryFetch(['rq-two-b'], { invisibilityTimeoutMs: 50 }))!;
+    await delay(100);
+    const again = (await s.queues.tryFetch(['rq-two-b']))!;
+    t.is(again.jobId, lapsed);
+    for (const order of [
+      [live, stale],
+      [stale, live],
+    ]) {
+      await rejectsWithCode(
+        t,
+        s.transaction((tx) => {
+          tx.setJobState(kept, { name: 'Succeeded' });
+          for (const f of order) tx.removeFromQueue(f!);
+        }),
+        'LEASE_LOST',
+      );
+    }
+    t.is((await s.jobs.get(kept)).state, 'Enqueued');
+    t.deepEqual(await s.monitoring.queues(), [
+      { name: 'rq-two-a', waiting: 0, inFlight: 1 },
+      { name: 'rq-two-b', waiting: 0, inFlight: 1 },
+    ]);
+    // Both leases still hold: each acknowledges once.
+    await s.transaction((tx) => {
+      tx.removeFromQueue(live);
+      tx.removeFromQueue(again);
+    });
+    t.deepEqual(await s.monitoring.queues(), []);
+    await rejectsWithCode(t, live.ack(), 'LEASE_LOST');
+  });
+
   test(`${h.name} transactions: removeFromQueue refuses what is not a job fetched from this storage`, async (t) => {
     const [s, other] = await h.pair();
     await createEnqueued(other, 'rq-foreign');

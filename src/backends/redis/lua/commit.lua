@@ -2,7 +2,11 @@
 -- ARGV: B, wake channel, wake-up origin (the publishing process), then the ops flat (redis-args.ts
 -- pushOpArgs): each a code and its values. Lua cannot roll back, so every precondition (the jobs
 -- exist, the leases hold) is checked before the first write.
--- Returns {'JOB_NOT_FOUND', id}, {'LEASE_LOST', queue} or {'OK'}.
+-- Returns {'JOB_NOT_FOUND', id}, {'LEASE_LOST', queue} or {'OK'}: the first failure in op order.
+-- A group commit carries many transactions' ops, so what is done per job is done for the lot where
+-- no later op reads it: the leases checked and the entries removed per queue, the deleted jobs' keys
+-- in one DEL, the state indexes once (common.lua flush_state_index). A worker's outcome went from 8
+-- commands a job to 1 (bench:redis-commands, retentionMs 0: 13.5 a job fetched and finished, 5.8 now).
 do local refused = refusal(true) if refused then return refused end end
 local ARITY = { S = 6, A = 6, P = 3, E = 2, N = 1, Q = 2, R = 3, HD = 1, ZA = 3, ZR = 2, ZD = 1,
   LI = 2, LR = 2, LT = 3, LD = 1, CI = 3, X = 3, XP = 2 }
@@ -19,23 +23,51 @@ end
 
 -- Each job's { stateName, stateReason, expireAt } as read before the first write; the writes keep it current.
 local jobs = {}
-local removed = {}
+-- The removals in op order, checked in one pass per queue after this loop: { queue, member, token }.
+local removals = {}
+local missing = nil
 for _, p in ipairs(at) do
   local code = ARGV[p]
   if JOB_OP[code] then
     local id = ARGV[p + 1]
     if not jobs[id] then
       local h = redis.call('HMGET', job_key(id), 'type', 'stateName', 'stateReason', 'expireAt')
-      if not h[1] then return { 'JOB_NOT_FOUND', id } end
+      -- Reported unless a removal before it lost its lease (checked below): the first failure in op order.
+      if not h[1] then
+        missing = id
+        break
+      end
       jobs[id] = { h[2], h[3], h[4] or '' }
     end
   elseif code == 'R' then
-    local member = ARGV[p + 2]
-    -- A delivery removed twice in one batch is lost the second time, as it would be in two commits.
-    if removed[member] or not leased(ARGV[p + 1], member, ARGV[p + 3]) then return { 'LEASE_LOST', ARGV[p + 1] } end
-    removed[member] = true
+    removals[#removals + 1] = { ARGV[p + 1], ARGV[p + 2], ARGV[p + 3] }
   end
 end
+
+-- A removal holds if its entry is leased under its token (common.lua leased): the tokens and lease
+-- deadlines of a queue's removals are read with one HMGET and one ZMSCORE, not two commands each.
+local by_queue = {}
+for n, r in ipairs(removals) do push_to(by_queue, r[1], n) end
+local lost = {}
+for queue, ns in pairs(by_queue) do
+  local seqs, members = {}, {}
+  for j, n in ipairs(ns) do
+    seqs[j] = string.match(removals[n][2], '^(%d+):') or ''
+    members[j] = removals[n][2]
+  end
+  local tokens = call_many('HMGET', B .. 'qd:' .. queue, seqs)
+  local deadlines = call_many('ZMSCORE', B .. 'ql:' .. queue, members)
+  for j, n in ipairs(ns) do
+    if tokens[j] ~= removals[n][3] or not deadlines[j] then lost[n] = true end
+  end
+end
+-- A delivery removed twice in one batch is lost the second time, as it would be in two commits.
+local removed = {}
+for n, r in ipairs(removals) do
+  if lost[n] or removed[r[2]] then return { 'LEASE_LOST', r[1] } end
+  removed[r[2]] = true
+end
+if missing then return { 'JOB_NOT_FOUND', missing } end
 
 local REF_OF_KIND = { hash = 'h:', set = 'z:', list = 'l:', counter = 'c:' }
 
@@ -46,15 +78,17 @@ end
 
 local now = now_ms()
 local enqueued = false
+local unleased, undelivered = {}, {}
 for _, p in ipairs(at) do
   local code, a, b, c = ARGV[p], ARGV[p + 1], ARGV[p + 2], ARGV[p + 3]
   if code == 'S' or code == 'A' then
     local job = jobs[a]
     write_state(a, state_at(p + 2), code == 'S', now, job, job[3])
   elseif code == 'R' then
+    -- Written after the loop, one ZREM and one HDEL per queue (no later op reads them).
     track_entry(a, b)
-    redis.call('ZREM', B .. 'ql:' .. a, b)
-    redis.call('HDEL', B .. 'qd:' .. a, string.match(b, '^(%d+):'))
+    push_to(unleased, a, b)
+    push_to(undelivered, a, string.match(b, '^(%d+):'))
   elseif code == 'E' and b == '0' then
     -- Expiring now is deleting, done at the end (a later op may still persist the job): the keys
     -- and index entries go at once instead of lingering in the indexes until a sweep.
@@ -117,14 +151,23 @@ for _, p in ipairs(at) do
     redis.call('PERSIST', kind_key(a, b))
   end
 end
+for queue, members in pairs(unleased) do call_many('ZREM', B .. 'ql:' .. queue, members) end
+for queue, seqs in pairs(undelivered) do call_many('HDEL', B .. 'qd:' .. queue, seqs) end
+-- The deleted jobs' keys and index entries, one command each for the lot.
+local doomed_keys, unexpiring = {}, {}
 for id, job in pairs(jobs) do
   if job.doomed then
     track('j:' .. id)
     local k = job_key(id)
-    redis.call('DEL', k, k .. ':p', k .. ':h')
-    if job[1] then redis.call('ZREM', B .. 'state:' .. job[1], id) end
-    if job[3] ~= '' then redis.call('ZREM', B .. 'expiring', id) end
+    doomed_keys[#doomed_keys + 1] = k
+    doomed_keys[#doomed_keys + 1] = k .. ':p'
+    doomed_keys[#doomed_keys + 1] = k .. ':h'
+    index_state(id, job[1], false, now)
+    if job[3] ~= '' then unexpiring[#unexpiring + 1] = id end
   end
 end
+call_many('DEL', nil, doomed_keys)
+call_many('ZREM', B .. 'expiring', unexpiring)
+flush_state_index()
 if enqueued then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return { 'OK' }

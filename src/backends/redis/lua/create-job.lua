@@ -19,7 +19,6 @@ if n_jobs == 0 then return ids end
 local next_id = redis.call('INCRBY', B .. 'seq:job', n_jobs) - n_jobs
 local next_seq = 0
 if n_enqueued > 0 then next_seq = redis.call('INCRBY', B .. 'seq:q', n_enqueued) - n_enqueued end
-local states = {}
 local queued = {}
 for i = 5, #ARGV, 12 do
   local queue = ARGV[i + 2]
@@ -34,7 +33,7 @@ for i = 5, #ARGV, 12 do
   -- so one that never expires needs no PERSIST and is in no `expiring` index yet. With a state,
   -- the job's fields go in the state's HSET: one write for the hash.
   if ARGV[i + 6] == '1' then
-    write_state(id, state_at(i + 7), true, now, { false, false }, expire_at, fields, states)
+    write_state(id, state_at(i + 7), true, now, { false, false }, expire_at, fields)
   else
     redis.call('HSET', k, unpack(fields))
   end
@@ -52,7 +51,7 @@ for i = 5, #ARGV, 12 do
   end
   ids[#ids + 1] = id
 end
-flush_zadds(states, B .. 'state:')
+flush_state_index()
 flush_zadds(queued, B .. 'q:')
 for queue in pairs(queued) do register_queue(queue) end
 if n_enqueued > 0 then redis.call('PUBLISH', ARGV[3], ARGV[4]) end

@@ -20,19 +20,32 @@ local now = now_ms()
 local until_ms = now + tonumber(ARGV[2])
 local left = tonumber(ARGV[3])
 local out = {}
--- Written after the loop, one ZADD per set: the leases (all with the same deadline) and the
--- state-index entries of the jobs that took the new state (all the same state).
+-- Written after the loop, one ZADD for the lot: the leases (all with the same deadline). The state
+-- indexes are written by flush_state_index.
 local leases = {}
-local states = {}
 for i = first_queue, #ARGV do
   local queue = ARGV[i]
   reclaim(queue, now)
   if left > 0 then
     local popped = redis.call('ZPOPMIN', B .. 'q:' .. queue, left)
+    -- The entries' deliveries counts, each also its entry's lease token (it grows with every
+    -- delivery): read and written with one command each for the batch, not a HINCRBY an entry.
+    local qd = B .. 'qd:' .. queue
+    local seqs, counts = {}, {}
+    for j = 2, #popped, 2 do seqs[#seqs + 1] = popped[j] end
+    if #seqs > 0 then
+      local was = redis.call('HMGET', qd, unpack(seqs))
+      local writes = {}
+      for j = 1, #seqs do
+        counts[j] = (tonumber(was[j]) or 0) + 1
+        writes[#writes + 1] = seqs[j]
+        writes[#writes + 1] = counts[j]
+      end
+      redis.call('HSET', qd, unpack(writes))
+    end
     for j = 1, #popped, 2 do
-      local member, seq = popped[j], popped[j + 1]
-      -- The entry's deliveries count is also its lease token: it grows with every delivery.
-      local deliveries = redis.call('HINCRBY', B .. 'qd:' .. queue, seq, 1)
+      local member = popped[j]
+      local deliveries = counts[(j + 1) / 2]
       track_entry(queue, member)
       defer_zadd(leases, queue, until_ms, member)
       local id = string.sub(member, string.find(member, ':', 1, true) + 1)
@@ -41,7 +54,7 @@ for i = first_queue, #ARGV do
         local values = job_values(id)
         -- values[6], values[7]: stateName, stateReason
         if change and values[6] and from[values[6]] then
-          write_state(id, change, true, now, { values[6], values[7] }, nil, nil, states)
+          write_state(id, change, true, now, { values[6], values[7] })
           changed = 1
         end
         job = job_record(id, values) or false
@@ -52,7 +65,7 @@ for i = first_queue, #ARGV do
   end
 end
 flush_zadds(leases, B .. 'ql:')
-flush_zadds(states, B .. 'state:')
+flush_state_index()
 local next_visible = -1
 if left > 0 then
   for i = first_queue, #ARGV do
