@@ -17,7 +17,8 @@ if n_from > 0 then
   first_queue = 11 + n_from
 end
 local now = now_ms()
-local until_ms = now + tonumber(ARGV[2])
+-- As text once: each ZADD pair would otherwise convert it again.
+local until_ms = time_text(now + tonumber(ARGV[2]))
 local left = tonumber(ARGV[3])
 local out = {}
 -- Written after the loop, one ZADD for the lot: the leases (all with the same deadline). The state
