@@ -161,6 +161,31 @@ export function jobTests(test: Test, h: Harness): void {
     t.is(jc.expireAt, null, 'the persist after the expiry wins');
   });
 
+  test(`${h.name} jobs: a job's last expiry in one transaction is the one that holds, in the state lists too`, async (t) => {
+    const s = await h.storage();
+    const [stays, lapses] = [await enqueueJob(s, 'q'), await enqueueJob(s, 'q')];
+    await Promise.all([
+      s.transaction((tx) => {
+        tx.setJobState(stays, { name: 'Succeeded' });
+        tx.expireJob(stays, 50);
+        tx.persistJob(stays);
+      }),
+      s.transaction((tx) => {
+        tx.setJobState(lapses, { name: 'Succeeded' });
+        tx.persistJob(lapses);
+        tx.expireJob(lapses, 50);
+      }),
+    ]);
+    await delay(150);
+    t.is((await s.jobs.get(stays)).expireAt, null);
+    await rejectsWithCode(t, s.jobs.get(lapses), 'JOB_NOT_FOUND');
+    t.deepEqual(await s.monitoring.stateCounts(), { Succeeded: 1 });
+    t.deepEqual(
+      (await s.monitoring.jobsInState('Succeeded')).map((j) => j.id),
+      [stays],
+    );
+  });
+
   test(`${h.name} jobs: create with a state and enqueue writes the job, its first state and its queue entry at once`, async (t) => {
     const s = await h.storage();
     const before = await enqueueJob(s, 'one-step');

@@ -154,7 +154,7 @@ end
 for queue, members in pairs(unleased) do call_many('ZREM', B .. 'ql:' .. queue, members) end
 for queue, seqs in pairs(undelivered) do call_many('HDEL', B .. 'qd:' .. queue, seqs) end
 -- The deleted jobs' keys and index entries, one command each for the lot.
-local doomed_keys, unexpiring = {}, {}
+local doomed_keys = {}
 for id, job in pairs(jobs) do
   if job.doomed then
     track('j:' .. id)
@@ -163,11 +163,11 @@ for id, job in pairs(jobs) do
     doomed_keys[#doomed_keys + 1] = k .. ':p'
     doomed_keys[#doomed_keys + 1] = k .. ':h'
     index_state(id, job[1], false, now)
-    if job[3] ~= '' then unexpiring[#unexpiring + 1] = id end
+    drop_expiry(id)
   end
 end
 call_many('DEL', nil, doomed_keys)
-call_many('ZREM', B .. 'expiring', unexpiring)
 flush_state_index()
+flush_expiring()
 if enqueued then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return { 'OK' }

@@ -236,21 +236,52 @@ end
 
 -- A job's keys share its expiry; `expiring` lets sweep() drop index entries of lapsed jobs.
 -- `e` is the job's expireAt when the caller just wrote it (nil: read here).
+-- The `expiring` entries and the sweep index's bound are written once at the call's end by
+-- flush_expiring (one ZADD and one ZREM for the lot, one ZADD LT of the lowest bound): a job's last
+-- expiry in the call is what counts. Every script that calls this calls flush_expiring at its end.
+local expiry_of = {} -- id -> expireAt text, or false: to leave `expiring`
+local expiry_changed = false
+local sweep_bound, sweep_bound_text = nil, nil
+
 local function apply_job_expiry(id, e)
   local k = job_key(id)
   track('j:' .. id)
   e = e or redis.call('HGET', k, 'expireAt')
   local keys = { k, k .. ':p', k .. ':h' }
+  expiry_changed = true
   if e and e ~= '' then
     for _, key in ipairs(keys) do redis.call('PEXPIREAT', key, e) end
-    redis.call('ZADD', B .. 'expiring', e, id)
-    if WORK_INDEX then
-      local index, ns = sweep_index()
-      redis.call('ZADD', index, 'LT', e, ns)
-    end
+    expiry_of[id] = e
+    local n = tonumber(e)
+    if sweep_bound == nil or n < sweep_bound then sweep_bound, sweep_bound_text = n, e end
   else
     for _, key in ipairs(keys) do redis.call('PERSIST', key) end
-    redis.call('ZREM', B .. 'expiring', id)
+    expiry_of[id] = false
+  end
+end
+
+-- A job deleted by this call leaves `expiring` (whatever expiry the call gave it before).
+local function drop_expiry(id)
+  expiry_changed = true
+  expiry_of[id] = false
+end
+
+local function flush_expiring()
+  if not expiry_changed then return end
+  local add, remove = {}, {}
+  for id, e in pairs(expiry_of) do
+    if e then
+      add[#add + 1] = e
+      add[#add + 1] = id
+    else
+      remove[#remove + 1] = id
+    end
+  end
+  call_many('ZADD', B .. 'expiring', add)
+  call_many('ZREM', B .. 'expiring', remove)
+  if WORK_INDEX and sweep_bound_text then
+    local index, ns = sweep_index()
+    redis.call('ZADD', index, 'LT', sweep_bound_text, ns)
   end
 end
 

@@ -52,6 +52,7 @@ for i = 5, #ARGV, 12 do
   ids[#ids + 1] = id
 end
 flush_state_index()
+flush_expiring()
 flush_zadds(queued, B .. 'q:')
 for queue in pairs(queued) do register_queue(queue) end
 if n_enqueued > 0 then redis.call('PUBLISH', ARGV[3], ARGV[4]) end

@@ -26,7 +26,7 @@ local function delete_job(id)
   local old = redis.call('HGET', k, 'stateName')
   if old then redis.call('ZREM', B .. 'state:' .. old, id) end
   redis.call('DEL', k, k .. ':p', k .. ':h')
-  redis.call('ZREM', B .. 'expiring', id)
+  drop_expiry(id)
 end
 -- fresh: the member was just drawn, so it is in no queue index and has no deliveries to clear.
 local function place_entry(queue, member, deliveries, lease_until, fresh)
@@ -131,5 +131,6 @@ for _, it in ipairs(items) do
     if tonumber(it.id) > n then redis.call('SET', B .. 'seq:job', it.id) end
   end
 end
+flush_expiring()
 if enqueued then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return members

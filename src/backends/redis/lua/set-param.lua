@@ -5,4 +5,5 @@ if redis.call('EXISTS', k) == 0 then return 0 end
 track('j:' .. ARGV[2])
 redis.call('HSET', k .. ':p', ARGV[3], ARGV[4])
 apply_job_expiry(ARGV[2])
+flush_expiring()
 return 1
