@@ -115,6 +115,10 @@ function redis(): BackendSpec {
  * shared machine by more than the effect; adjacent windows of one run do not. The mover is stopped
  * just after it reports a batch copied, so in its rest: stopped in a batch, it would count the stop
  * as the batch's work and rest the longer after it, and the next running window would copy little.
+ * Windows run through the snapshot's first 90% of items: its jobs first, then their queue entries
+ * (an export lists a unit's jobs before its queues), reported apart, since an entry costs the
+ * shards less to copy than a job. A stop never lands in the freeze: it is issued after a snapshot
+ * batch, and the catch-up rounds come between the snapshot and the freeze.
  */
 const ALTERNATE_MS = Number(process.env['MOVES_ALTERNATE_MS'] ?? 1_000);
 
@@ -122,10 +126,8 @@ interface CliMove {
   pauseMs: number;
   /** The time the mover was stopped, to leave out of its copy rate. */
   stoppedMs: number;
-  /** Per pair of windows: the others' rate while the mover ran / while it was stopped. */
-  pairs: number[];
-  /** Jobs copied in the running windows of the pairs, a second. */
-  copyRates: number[];
+  /** Per pair of windows: the others' rate while the mover ran / while it was stopped, and what the running window copied. */
+  pairs: Array<{ ratio: number; jobsPerSec: number; itemsPerSec: number }>;
 }
 
 /** `jobshard placement move` in its own process; the pause it reports, and the alternated windows. */
@@ -147,23 +149,26 @@ function cliMove(config: string, unit: string, onStart: () => void, others: () =
     let out = '';
     let phase = '';
     let copied = 0;
+    let items = 0;
     let stoppedMs = 0;
-    const pairs: number[] = [];
-    const copyRates: number[] = [];
+    const pairs: CliMove['pairs'] = [];
     let windowAt = 0;
     let copiedAt = 0;
-    let running: { rate: number; copyRate: number } | null = null;
+    let itemsAt = 0;
+    let running: { rate: number; jobsPerSec: number; itemsPerSec: number } | null = null;
     let state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
     let timer: NodeJS.Timeout | undefined;
     const window = () => {
       const now = performance.now();
-      const r = { rate: others() / (now - windowAt), copyRate: ((copied - copiedAt) * 1000) / (now - windowAt) };
+      const ms = now - windowAt;
+      const r = { rate: others() / ms, jobsPerSec: ((copied - copiedAt) * 1000) / ms, itemsPerSec: ((items - itemsAt) * 1000) / ms };
       windowAt = now;
       copiedAt = copied;
+      itemsAt = items;
       return r;
     };
-    // Only in the snapshot's first 80%: a stop must never land in the freeze (it would lengthen the pause).
-    const copying = () => phase === 'copy' && copied < JOBS * 0.8;
+    // The snapshot's first 90% of its items (a job and its queue entry are two): see ALTERNATE_MS.
+    const copying = () => phase === 'copy' && items < JOBS * 2 * 0.9;
     const onBatch = () => {
       if (state === 'idle' && copying()) {
         window();
@@ -180,8 +185,7 @@ function cliMove(config: string, unit: string, onStart: () => void, others: () =
         timer = setTimeout(() => {
           const stopped = window();
           stoppedMs += ALTERNATE_MS;
-          pairs.push(running!.rate / stopped.rate);
-          copyRates.push(running!.copyRate);
+          pairs.push({ ratio: running!.rate / stopped.rate, jobsPerSec: running!.jobsPerSec, itemsPerSec: running!.itemsPerSec });
           child.kill('SIGCONT');
           state = 'running';
           timer = setTimeout(() => (state = 'stopping'), ALTERNATE_MS);
@@ -192,19 +196,37 @@ function cliMove(config: string, unit: string, onStart: () => void, others: () =
       // The window starts at the move's first line, not at the process start-up before it.
       if (out === '') onStart();
       out += d;
-      const last = /(\w[\w-]*) +\S+ +units \d+\/\d+ +jobs copied (\d+)(?: +nice -?\d+)?\n$/.exec(out.slice(-200));
+      const last = /(\w[\w-]*) +\S+ +units \d+\/\d+ +jobs copied (\d+) +items (\d+)(?: +nice -?\d+)?\n$/.exec(out.slice(-200));
       if (!last) return;
-      [phase, copied] = [last[1]!, Number(last[2])];
+      [phase, copied, items] = [last[1]!, Number(last[2]), Number(last[3])];
       if (ALTERNATE_MS > 0) onBatch();
     });
     child.on('exit', (code) => {
       clearTimeout(timer);
       const m = /writes paused (\d+) ms/.exec(out);
-      if (code === 0 && m) resolve({ pauseMs: Number(m[1]), stoppedMs, pairs, copyRates });
+      if (code === 0 && m) resolve({ pauseMs: Number(m[1]), stoppedMs, pairs });
       else reject(new Error(`move exited ${code}: ${out}`));
     });
   });
 }
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/**
+ * The others' rate, mover running / stopped: the median over every pair (range), then over the
+ * pairs whose running window copied jobs and those that copied only queue entries, each with the
+ * copy's median rate in items a second.
+ */
+function windowsSummary(pairs: CliMove['pairs']): string {
+  const part = (label: string, ps: CliMove['pairs']) => {
+    if (ps.length === 0) return `${label}: no pair`;
+    const ratios = ps.map((p) => p.ratio).sort((a, b) => a - b);
+    return `${label} ${median(ratios).toFixed(2)} (${ratios[0]!.toFixed(2)}–${ratios.at(-1)!.toFixed(2)}, ${ps.length} pairs, copy ${Math.round(median(ps.map((p) => p.itemsPerSec))).toLocaleString('en')} items/s)`;
+  };
+  const jobs = pairs.filter((p) => p.jobsPerSec > 0);
+  const entries = pairs.filter((p) => p.jobsPerSec === 0);
+  return `${part('all', pairs)}; ${part('copying jobs', jobs)}; ${part('copying queue entries', entries)}`;
+}
+
 const dir = await mkdtemp(join(tmpdir(), 'jobshard-bench-moves-'));
 cleanups.push(() => rm(dir, { recursive: true, force: true }));
 
@@ -258,7 +280,6 @@ try {
           ).pauseMs,
           stoppedMs: 0,
           pairs: [],
-          copyRates: [],
         }
       : await cliMove(
           file,
@@ -282,11 +303,9 @@ try {
     const check = (await router.tenant(unit).monitoring.stateCounts())['Enqueued'];
     if (check !== JOBS) throw new Error(`after the move the unit holds ${check} enqueued jobs, not ${JOBS}`);
     const runMs = moveMs - moved.stoppedMs;
-    const pairs = [...moved.pairs].sort((a, b) => a - b);
-    const copyRates = [...moved.copyRates].sort((a, b) => a - b);
     const othersRate =
-      pairs.length > 0
-        ? `${pairs[Math.floor(pairs.length / 2)]!.toFixed(2)} (${pairs[0]!.toFixed(2)}–${pairs.at(-1)!.toFixed(2)} over ${pairs.length} pairs; the copy in those windows ${Math.round(copyRates[Math.floor(copyRates.length / 2)]!).toLocaleString('en')} jobs/s)`
+      moved.pairs.length > 0
+        ? windowsSummary(moved.pairs)
         : `${ratio(during.all, before.all, after.all)} (${Math.round(during.all)} / ${Math.round(before.all)}, ${Math.round(after.all)}); on the source ${ratio(during.source, before.source, after.source)}, on the target ${ratio(during.target, before.target, after.target)}`;
     console.log(
       `${name.padEnd(20)} ${(runMs / 1000).toFixed(1).padStart(6)} ${Math.round(JOBS / (runMs / 1000))

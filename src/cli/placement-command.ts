@@ -63,7 +63,7 @@ function progressPrinter(write: (s: string) => void, priority: CopyPriority): (p
       warned = true;
       write(`note: the OS refused to raise the mover's CPU priority back for the freeze; it runs at nice ${priority.nice} (see --copy-nice)\n`);
     }
-    const line = `${p.phase.padEnd(11)} ${p.unit ?? ''}  units ${p.unitsDone}/${p.unitsTotal}  jobs copied ${p.jobsCopied}  nice ${priority.nice}`;
+    const line = `${p.phase.padEnd(11)} ${p.unit ?? ''}  units ${p.unitsDone}/${p.unitsTotal}  jobs copied ${p.jobsCopied}  items ${p.itemsCopied}  nice ${priority.nice}`;
     const now = Date.now();
     // Phase changes always; copy progress at most 4 times a second.
     if (line.split('  ')[0] !== last.split('  ')[0] || now - lastAt > 250) {

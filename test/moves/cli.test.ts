@@ -53,6 +53,8 @@ test('placement show, plan, move, rebalance, drain and resume; bad input is refu
     const moved = await cli(['placement', 'move', onA, 'b', '--config', two, '--copy-nice', '19']);
     t.is(moved.code, 0, moved.err);
     t.regex(moved.out, /^copy\s/m);
+    // Progress counts jobs and items (a job, its queue entry, a structure: bench:moves reads both).
+    t.regex(moved.out, /^cleanup\s+\S+\s+units 0\/1\s+jobs copied [1-9]\d*\s+items [1-9]\d*\s+nice/m);
     // The copy runs at --copy-nice, the freeze at the priority the mover started with, as the OS
     // reports them (os.getPriority in the mover); as root the mover may raise it back.
     const startNice = getPriority();
