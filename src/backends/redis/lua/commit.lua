@@ -163,7 +163,8 @@ for id, job in pairs(jobs) do
     doomed_keys[#doomed_keys + 1] = k .. ':p'
     doomed_keys[#doomed_keys + 1] = k .. ':h'
     index_state(id, job[1], false, now)
-    drop_expiry(id)
+    -- In `expiring` only if it had an expiry, or was given one earlier in this call.
+    if job[3] ~= '' or expiry_of[id] ~= nil then drop_expiry(id) end
   end
 end
 call_many('DEL', nil, doomed_keys)
