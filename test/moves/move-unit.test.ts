@@ -209,11 +209,17 @@ test('writes during a move wait for the flip and land on the target: none lost, 
   await router.close();
 });
 
-test('copyRate caps the items the copy writes a second', async (t) => {
+/** A tenant on the memory shard of threeKinds() holding `n` enqueued jobs. */
+async function memoryUnitWithJobs(n: number) {
   const { router } = await threeKinds();
   const tenant = tenantOn(router, 'm');
   const s = router.tenant(tenant);
-  await Promise.all(Array.from({ length: 1_000 }, (_, i) => s.jobs.create({ type: 'x', args: [i], queue: 'q', state: { name: 'Enqueued' }, enqueue: true })));
+  await Promise.all(Array.from({ length: n }, (_, i) => s.jobs.create({ type: 'x', args: [i], queue: 'q', state: { name: 'Enqueued' }, enqueue: true })));
+  return { router, tenant, s };
+}
+
+test('copyRate caps the items the copy writes a second', async (t) => {
+  const { router, tenant, s } = await memoryUnitWithJobs(1_000);
   const started = performance.now();
   const move = router.admin.moveUnit(tenant, 'r', { copyShare: 1, copyRate: 1_000 });
   const result = await move.done;
@@ -226,10 +232,7 @@ test('copyRate caps the items the copy writes a second', async (t) => {
 });
 
 test('a copy that fell behind its copyRate catches up by a tenth of a second, not in one burst', async (t) => {
-  const { router } = await threeKinds();
-  const tenant = tenantOn(router, 'm');
-  const s = router.tenant(tenant);
-  await Promise.all(Array.from({ length: 1_500 }, (_, i) => s.jobs.create({ type: 'x', args: [i], queue: 'q', state: { name: 'Enqueued' }, enqueue: true })));
+  const { router, tenant } = await memoryUnitWithJobs(1_500);
   let stalled = false;
   const started = performance.now();
   const move = router.admin.moveUnit(tenant, 'r', {

@@ -240,7 +240,6 @@ end
 -- flush_expiring (one ZADD and one ZREM for the lot, one ZADD LT of the lowest bound): a job's last
 -- expiry in the call is what counts. Every script that calls this calls flush_expiring at its end.
 local expiry_of = {} -- id -> expireAt text, or false: to leave `expiring`
-local expiry_changed = false
 local sweep_bound, sweep_bound_text = nil, nil
 
 local function apply_job_expiry(id, e)
@@ -248,7 +247,6 @@ local function apply_job_expiry(id, e)
   track('j:' .. id)
   e = e or redis.call('HGET', k, 'expireAt')
   local keys = { k, k .. ':p', k .. ':h' }
-  expiry_changed = true
   if e and e ~= '' then
     for _, key in ipairs(keys) do redis.call('PEXPIREAT', key, e) end
     expiry_of[id] = e
@@ -262,12 +260,11 @@ end
 
 -- A job deleted by this call leaves `expiring` (whatever expiry the call gave it before).
 local function drop_expiry(id)
-  expiry_changed = true
   expiry_of[id] = false
 end
 
 local function flush_expiring()
-  if not expiry_changed then return end
+  if next(expiry_of) == nil then return end
   local add, remove = {}, {}
   for id, e in pairs(expiry_of) do
     if e then
