@@ -82,6 +82,42 @@ export function unitStreamTests(test: Test, name: string, backend: Backend): voi
     await backend.clearUnit(ns);
   });
 
+  test(`${name}: a job replaced by a later copy is listed once, under the copy's state; entries copied in one call keep their order, leases and deliveries`, async (t) => {
+    const from = `stream-${randomUUID()}`,
+      to = `stream-${randomUUID()}`;
+    const s = backend.storage(from);
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push(await s.jobs.create({ type: 'x', args: [i], queue: 'q', state: { name: 'Enqueued' } }));
+    await s.transaction((tx) => {
+      for (const id of ids) tx.enqueue('q', id);
+    });
+    // The first two leased (one delivery each), the first given back: a waiting entry with a delivery.
+    const first = (await s.queues.tryFetch(['q'], { invisibilityTimeoutMs: 60_000 }))!;
+    await s.queues.tryFetch(['q'], { invisibilityTimeoutMs: 60_000 });
+    await first.requeue();
+    const session = backend.beginImport(to);
+    await session.add(await exportAll(backend, from));
+    // The source moves on: the copy of the first job replaces it in one call, as a catch-up does.
+    await s.transaction((tx) => tx.setJobState(ids[0]!, { name: 'Succeeded' }));
+    await session.replace(await backend.exportRefs(from, [`j:${ids[0]}`]));
+    await session.finish();
+    const target = backend.storage(to);
+    const idOf = async (id: string) => (await target.data.hashGet(ALIAS_HASH, id)) ?? id;
+    const counts = await target.monitoring.stateCounts();
+    t.is(counts['Succeeded'], 1);
+    t.is(counts['Enqueued'] ?? 0, 5, 'the replaced job left its old state list');
+    const replaced = await idOf(ids[0]!);
+    t.deepEqual(
+      (await target.monitoring.jobsInState('Succeeded')).map((j) => j.id),
+      [replaced],
+    );
+    t.false((await target.monitoring.jobsInState('Enqueued')).some((j) => j.id === replaced));
+    const entries = (items: UnitItem[]) => normalize(items).filter((i) => (i as { kind: string }).kind === 'entry');
+    t.deepEqual(...alignTimes(entries(await exportAll(backend, to)), entries(await exportAll(backend, from))));
+    await backend.clearUnit(from);
+    await backend.clearUnit(to);
+  });
+
   test(`${name}: an empty unit exports nothing`, async (t) => {
     t.deepEqual(await exportAll(backend, `empty-${randomUUID()}`), []);
   });

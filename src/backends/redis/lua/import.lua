@@ -21,13 +21,18 @@ local members = {}
 local function expire_at(key, at)
   if at ~= '' then redis.call('PEXPIREAT', key, at) end
 end
+-- The state indexes are written once at the end (flush_state_index): a job replaced in the call
+-- leaves the index of the state it had before the call and joins that of its last copy.
 local function delete_job(id)
   local k = job_key(id)
   local old = redis.call('HGET', k, 'stateName')
-  if old then redis.call('ZREM', B .. 'state:' .. old, id) end
+  if old then index_state(id, old, false, nil) end
   redis.call('DEL', k, k .. ':p', k .. ':h')
   drop_expiry(id)
 end
+-- Fresh entries' writes, one command per queue for the call (flushed at the end): their members
+-- were just drawn, so no other item of the call can name them.
+local waiting, leased_at, deliveries_of = {}, {}, {}
 -- fresh: the member was just drawn, so it is in no queue index and has no deliveries to clear.
 local function place_entry(queue, member, deliveries, lease_until, fresh)
   local seq = string.match(member, '^(%d+):')
@@ -36,20 +41,27 @@ local function place_entry(queue, member, deliveries, lease_until, fresh)
     redis.call('ZREM', B .. 'ql:' .. queue, member)
   end
   if lease_until ~= '' then
-    redis.call('ZADD', B .. 'ql:' .. queue, lease_until, member)
+    if fresh then defer_zadd(leased_at, queue, lease_until, member)
+    else redis.call('ZADD', B .. 'ql:' .. queue, lease_until, member) end
   else
-    redis.call('ZADD', B .. 'q:' .. queue, seq, member)
+    if fresh then defer_zadd(waiting, queue, seq, member)
+    else redis.call('ZADD', B .. 'q:' .. queue, seq, member) end
     enqueued = true
   end
   if deliveries ~= '0' then
-    redis.call('HSET', B .. 'qd:' .. queue, seq, deliveries)
+    if fresh then push_to(deliveries_of, queue, seq, deliveries)
+    else redis.call('HSET', B .. 'qd:' .. queue, seq, deliveries) end
   elseif not fresh then
     redis.call('HDEL', B .. 'qd:' .. queue, seq)
   end
   register_queue(queue)
 end
--- The state index's names, registered once per name a call.
-local states_known = {}
+-- The fresh entries' places, drawn with one INCRBY for the call: the last place drawn and how many.
+local fresh_count = 0
+for _, it in ipairs(items) do
+  if it.kind == 'entry' then fresh_count = fresh_count + 1 end
+end
+local next_seq = fresh_count > 0 and redis.call('INCRBY', B .. 'seq:q', fresh_count) - fresh_count or 0
 for _, it in ipairs(items) do
   local kind = it.kind
   if it.replace then
@@ -74,7 +86,7 @@ for _, it in ipairs(items) do
       fields[#fields + 1], fields[#fields + 2] = 'stateData', s.data
       fields[#fields + 1], fields[#fields + 2] = 'stateAt', s.at
       if s.reason then fields[#fields + 1], fields[#fields + 2] = 'stateReason', s.reason end
-      redis.call('ZADD', B .. 'state:' .. s.name, s.at, id)
+      index_state(id, false, s.name, s.at)
       if not states_known[s.name] then
         redis.call('SADD', B .. 'states', s.name)
         states_known[s.name] = true
@@ -85,8 +97,8 @@ for _, it in ipairs(items) do
     if #it.history > 0 then redis.call('RPUSH', k .. ':h', unpack(it.history)) end
     if it.expireAt ~= '' then apply_job_expiry(id, it.expireAt) end
   elseif kind == 'entry' then
-    local seq = redis.call('INCR', B .. 'seq:q')
-    local member = seq .. ':' .. it.jobId
+    next_seq = next_seq + 1
+    local member = next_seq .. ':' .. it.jobId
     -- The deliveries count is also the lease token: the next delivery's is above the copied one.
     place_entry(it.queue, member, it.deliveries, it.leaseUntil, true)
     members[#members + 1] = member
@@ -131,6 +143,10 @@ for _, it in ipairs(items) do
     if tonumber(it.id) > n then redis.call('SET', B .. 'seq:job', it.id) end
   end
 end
+flush_zadds(waiting, B .. 'q:')
+flush_zadds(leased_at, B .. 'ql:')
+for queue, list in pairs(deliveries_of) do call_many('HSET', B .. 'qd:' .. queue, list) end
+flush_state_index()
 flush_expiring()
 if enqueued then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return members
