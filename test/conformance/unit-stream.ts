@@ -56,7 +56,8 @@ export function unitStreamTests(test: Test, name: string, backend: Backend): voi
     for (let i = 0; i < 5; i++) fetched.push((await s.queues.tryFetch(['q'], { invisibilityTimeoutMs: 60_000 }))!);
     await fetched[1]!.requeue();
     await fetched[3]!.requeue();
-    const entries = (await exportAll(backend, ns)).filter((i) => i.kind === 'entry');
+    const exported = await exportAll(backend, ns);
+    const entries = exported.filter((i) => i.kind === 'entry');
     t.deepEqual(
       entries.map((e) => e.jobId),
       ids,
@@ -66,7 +67,16 @@ export function unitStreamTests(test: Test, name: string, backend: Backend): voi
       entries.slice(0, 6).map((e) => e.leaseUntil !== null),
       [true, false, true, false, true, false],
     );
+    t.deepEqual(
+      exported
+        .filter((i) => i.kind === 'job')
+        .map((j) => j.id)
+        .sort(),
+      [...ids].sort(),
+      'every job once',
+    );
     await backend.clearUnit(ns);
+    t.deepEqual(await exportAll(backend, ns), [], 'a unit larger than a page of its listing is cleared whole');
   });
 
   test(`${name}: a job's parameters named like Object's own properties are exported as they are`, async (t) => {

@@ -13,7 +13,7 @@ import { registerScripts, type RunScript } from './redis-scripts.js';
 import { RedisWaker } from './redis-waker.js';
 import type { UnitOwnership } from '../../storage/ownership.js';
 import { importAll, type ImportFence, type ItemRef, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
-import { globEscape, namespaceKeys, scanKeys } from './redis-unit-stream.js';
+import { globEscape, scanKeys } from './redis-unit-stream.js';
 import { WeakCache } from '../../storage/weak-cache.js';
 
 /**
@@ -244,13 +244,16 @@ export class RedisBackend implements Backend {
 
   async units(): Promise<string[]> {
     // Every key is "<prefix>{<namespace>}:…": the namespaces of every key but the ownership records.
-    const found = await namespaceKeys(this.#run, new RedisKeys(this.options.prefix, ''), `${globEscape(this.options.prefix)}{*`);
+    // Sorted out as the scan goes: the prefix's whole listing is every key of every unit.
     const out = new Set<string>();
     const start = this.options.prefix.length + 1;
-    for (const k of found) {
-      const close = k.indexOf('}:', start);
-      if (close > 0 && k.slice(close + 2) !== 'own') out.add(k.slice(start, close));
-    }
+    await scanKeys(this.#run, `${globEscape(this.options.prefix)}{*`, (found) => {
+      for (const k of found) {
+        const close = k.indexOf('}:', start);
+        if (close > 0 && k.slice(close + 2) !== 'own') out.add(k.slice(start, close));
+      }
+      return false;
+    });
     return [...out];
   }
 

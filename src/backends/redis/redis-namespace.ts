@@ -13,7 +13,7 @@ import type { RunScript, ScriptName } from './redis-scripts.js';
 import type { RedisWaker } from './redis-waker.js';
 import { pushOpArgs, splitToken, stateArgs } from './redis-args.js';
 import { fromPairs } from './redis-replies.js';
-import { beginRedisImport, exportRedisRefs, exportRedisUnit, namespaceKeys, namespacePattern, scanKeys, type ReadJobs } from './redis-unit-stream.js';
+import { beginRedisImport, exportRedisRefs, exportRedisUnit, namespacePattern, scanKeys, type ReadJobs } from './redis-unit-stream.js';
 import type { ImportFence, ItemRef, UnitImport, UnitItem } from '../../storage/unit-stream.js';
 
 const NO_STATE = ['', '', '', '', '', ''];
@@ -188,9 +188,23 @@ export class RedisNamespace implements NamespaceDriver {
   }
 
   async clearUnit(): Promise<void> {
-    const doomed = (await namespaceKeys(this.run, this.keys)).filter((k) => k !== this.keys.ownership);
-    // One slot (the namespace's hash tag): a multi-key UNLINK is fine on a Cluster too.
-    for (let i = 0; i < doomed.length; i += 500) await this.run((c) => c.unlink(...doomed.slice(i, i + 500)));
+    // Each page unlinked as the scan finds it, not the whole listing held first. A key removed
+    // during a SCAN does not hide the others from it. One slot (the namespace's hash tag): a
+    // multi-key UNLINK is fine on a Cluster too.
+    const unlinks: Array<Promise<unknown>> = [];
+    let failure: unknown = null;
+    await scanKeys(this.run, namespacePattern(this.keys), (found) => {
+      const doomed = found.filter((k) => k !== this.keys.ownership);
+      if (doomed.length > 0)
+        unlinks.push(
+          this.run((c) => c.unlink(...doomed)).catch((err: unknown) => {
+            failure ??= err;
+          }),
+        );
+      return false;
+    });
+    await Promise.all(unlinks);
+    if (failure !== null) throw failure;
     await this.run((c) => c.hdel(this.keys.ownership, 'used'));
   }
 
