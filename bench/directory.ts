@@ -12,6 +12,7 @@ import { fleetRouterConfig, type FleetConfig } from '../test/helpers/fleet-route
 import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../test/helpers/servers.js';
 import { enqueueOne } from './lib/queue-bench.js';
 import { loadBuild } from './peers/jobshard-build.js';
+import { median } from './lib/median.js';
 
 // Part 1 runs jobshard from its build, as users run it: through tsx every named closure of the
 // routed path is wrapped in a __name() call per call, which is tsx's cost, not jobshard's.
@@ -55,7 +56,6 @@ async function interleaved(direct: Storage, routed: Storage, op: 'enqueue' | 'fe
 
 const range = (xs: number[]) => `${Math.min(...xs).toFixed(3)}–${Math.max(...xs).toFixed(3)}`;
 const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(1)}`;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 if (PARTS.includes('1')) await routedVsDirect();
 if (PARTS.includes('2')) await propagation();

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { createRouter, type Router, type RouterConfig } from '../src/router/router.js';
 import type { BackendSpec } from '../src/tenancy/tenant-map.js';
 import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../test/helpers/servers.js';
+import { median } from './lib/median.js';
 
 const JOBS = Number(process.env['MOVES_JOBS'] ?? 100_000);
 const IN_PROCESS = process.env['MOVES_IN_PROCESS'] === '1';
@@ -209,7 +210,6 @@ function cliMove(config: string, unit: string, onStart: () => void, others: () =
     });
   });
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /**
  * The others' rate, mover running / stopped: the median over every pair (range), then over the

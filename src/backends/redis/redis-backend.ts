@@ -225,14 +225,9 @@ export class RedisBackend implements Backend {
     const prefix = this.options.prefix;
     const flag = `${prefix}units-marked`;
     if ((await this.#run((c) => c.exists(flag))) === 1) return true;
-    const start = prefix.length + 1;
     const holding = new Set<string>();
-    await scanKeys(this.#run, `${globEscape(prefix)}{*`, (found) => {
-      for (const k of found) {
-        const close = k.indexOf('}:', start);
-        if (close > 0 && isDataKey(k.slice(close + 2))) holding.add(k.slice(start, close));
-      }
-      return false;
+    await this.#scanUnitKeys((ns, name) => {
+      if (isDataKey(name)) holding.add(ns);
     });
     const units = [...holding];
     for (let i = 0; i < units.length; i += 100) {
@@ -243,18 +238,27 @@ export class RedisBackend implements Backend {
   }
 
   async units(): Promise<string[]> {
-    // Every key is "<prefix>{<namespace>}:…": the namespaces of every key but the ownership records.
-    // Sorted out as the scan goes: the prefix's whole listing is every key of every unit.
+    // The namespaces of every key but the ownership records.
     const out = new Set<string>();
+    await this.#scanUnitKeys((ns, name) => {
+      if (name !== 'own') out.add(ns);
+    });
+    return [...out];
+  }
+
+  /**
+   * Every key of the prefix, "<prefix>{<namespace>}:<name>", handed over split as the SCAN finds it:
+   * the prefix's whole listing, every key of every unit, is never held.
+   */
+  async #scanUnitKeys(onKey: (namespace: string, name: string) => void): Promise<void> {
     const start = this.options.prefix.length + 1;
     await scanKeys(this.#run, `${globEscape(this.options.prefix)}{*`, (found) => {
       for (const k of found) {
         const close = k.indexOf('}:', start);
-        if (close > 0 && k.slice(close + 2) !== 'own') out.add(k.slice(start, close));
+        if (close > 0) onKey(k.slice(start, close), k.slice(close + 2));
       }
       return false;
     });
-    return [...out];
   }
 
   exportUnit(namespace: string): AsyncIterable<UnitItem[]> {
