@@ -74,6 +74,14 @@ end
 -- State names this call already added to `states` (one SADD per name per call, not per job).
 local states_known = {}
 
+-- Adds a state name to `states` (the names monitoring counts by), once per name a call.
+local function register_state(name)
+  if not states_known[name] then
+    redis.call('SADD', B .. 'states', name)
+    states_known[name] = true
+  end
+end
+
 -- Runs cmd on key with the values of list appended, at most 4,000 at a time (Lua's unpack stops near
 -- 8,000): one command for a whole call's entries of a set instead of one per entry. Even, so the
 -- (score, member) pairs of a ZADD stay together.
@@ -173,10 +181,7 @@ local function write_state(id, s, current, now, old, expire_at, fields)
     redis.call('HSET', k, unpack(f))
     if not s.reason and old[2] then redis.call('HDEL', k, 'stateReason') end
     index_state(id, old[1], s.name, now)
-    if not states_known[s.name] then
-      redis.call('SADD', B .. 'states', s.name)
-      states_known[s.name] = true
-    end
+    register_state(s.name)
     old[1] = s.name
     old[2] = s.reason or false
   end

@@ -87,10 +87,7 @@ for _, it in ipairs(items) do
       fields[#fields + 1], fields[#fields + 2] = 'stateAt', s.at
       if s.reason then fields[#fields + 1], fields[#fields + 2] = 'stateReason', s.reason end
       index_state(id, false, s.name, s.at)
-      if not states_known[s.name] then
-        redis.call('SADD', B .. 'states', s.name)
-        states_known[s.name] = true
-      end
+      register_state(s.name)
     end
     redis.call('HSET', k, unpack(fields))
     if #it.params > 0 then redis.call('HSET', k .. ':p', unpack(it.params)) end
