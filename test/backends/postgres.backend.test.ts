@@ -625,3 +625,63 @@ test('plans: with statistics, a batch fetch and its ack reach entries and jobs b
     'no plan scans a whole table',
   );
 });
+
+test("change tracking: the triggers call the function only for tracked units' rows, follow the tracked set as units turn on and off, and are gone after the last", async (t) => {
+  const schema = freshSchema();
+  const b = backendFor(schema);
+  await b.open();
+  // Each trigger with the namespace hashes its WHEN clause lets through (migration 0022).
+  const triggers = async () =>
+    (
+      await adminQuery<{ rel: string; name: string; def: string }>(
+        `SELECT c.relname AS rel, g.tgname AS name, pg_get_triggerdef(g.oid) AS def FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND g.tgname LIKE 'jobshard_track%' ORDER BY 1, 2`,
+        [schema],
+      )
+    ).map((r) => [
+      r.rel,
+      r.name,
+      /ANY \('\{([^}]*)\}'/
+        .exec(r.def)?.[1]
+        ?.split(',')
+        .map(Number)
+        .sort((x, y) => x - y) ?? 'no WHEN clause',
+    ]);
+  const hashOf = async (ns: string) => (await adminQuery<{ h: number }>('SELECT hashtext($1) AS h', [ns]))[0]!.h;
+  const expected = (hashes: number[]) =>
+    ['counters', 'hashes', 'jobs', 'lists', 'locks', 'queue_entries', 'servers', 'sets'].flatMap((rel) =>
+      ['delete', 'write'].map((op) => [rel, `jobshard_track_${op}`, [...hashes].sort((x, y) => x - y)]),
+    );
+  const kinds = (refs: string[]) => [...new Set(refs.map((r) => r.slice(0, 2)))].sort();
+
+  t.deepEqual(await triggers(), [], 'none while nothing is tracked');
+  await b.trackChanges('a', true);
+  await b.trackChanges('b', true);
+  t.deepEqual(await triggers(), expected([await hashOf('a'), await hashOf('b')]));
+
+  // Tracked units' writes are recorded, deletes included; an untracked unit's are not.
+  const ja = await enqueueJob(b.storage('a'), 'q');
+  await b.storage('a').transaction((tx) => tx.hashSet('h', { f: '1' }));
+  await enqueueJob(b.storage('c'), 'q');
+  const changesA = await b.takeChanges('a');
+  t.true(changesA.includes(`j:${ja}`) && changesA.includes('h:h'), changesA.join(' '));
+  t.deepEqual(kinds(changesA), ['e:', 'h:', 'j:']);
+  t.deepEqual(await b.takeChanges('c'), []);
+
+  // Turning one unit off narrows the triggers to the other, whose writes are still recorded.
+  await b.trackChanges('a', false);
+  t.deepEqual(await triggers(), expected([await hashOf('b')]));
+  const jb = await enqueueJob(b.storage('b'), 'q');
+  const fetched = await b.storage('b').queues.fetch(['q']);
+  const changesB = await b.takeChanges('b');
+  t.true(changesB.includes(`j:${jb}`), changesB.join(' '));
+  t.deepEqual(kinds(changesB), ['e:', 'j:']);
+  await fetched.ack(); // with retention, the ack deletes the entry alone
+  const deleted = await b.takeChanges('b');
+  t.deepEqual(kinds(deleted), ['e:'], 'the delete trigger records the entry');
+  await b.storage('a').transaction((tx) => tx.hashSet('h', { f: '2' }));
+  t.deepEqual(await b.takeChanges('a'), [], 'a unit no longer tracked records nothing');
+
+  await b.trackChanges('b', false);
+  t.deepEqual(await triggers(), [], 'all dropped after the last');
+});
