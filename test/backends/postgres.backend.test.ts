@@ -626,7 +626,7 @@ test('plans: with statistics, a batch fetch and its ack reach entries and jobs b
   );
 });
 
-test("change tracking: the triggers call the function only for tracked units' rows, follow the tracked set as units turn on and off, and are gone after the last", async (t) => {
+test("change tracking: the triggers' WHEN clauses let through exactly the tracked units, follow them as units turn on and off, and are gone after the last", async (t) => {
   const schema = freshSchema();
   const b = backendFor(schema);
   await b.open();
@@ -676,7 +676,7 @@ test("change tracking: the triggers call the function only for tracked units' ro
   const changesB = await b.takeChanges('b');
   t.true(changesB.includes(`j:${jb}`), changesB.join(' '));
   t.deepEqual(kinds(changesB), ['e:', 'j:']);
-  await fetched.ack(); // with retention, the ack deletes the entry alone
+  await fetched.ack(); // deletes the entry, and writes nothing to the job
   const deleted = await b.takeChanges('b');
   t.deepEqual(kinds(deleted), ['e:'], 'the delete trigger records the entry');
   await b.storage('a').transaction((tx) => tx.hashSet('h', { f: '2' }));

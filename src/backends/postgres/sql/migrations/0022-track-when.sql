@@ -2,9 +2,10 @@
 --
 -- Before, while any unit of the schema was tracked (a move copying it), every row written on these
 -- tables, by any unit, ran jobshard_track(): a plpgsql call and a lookup in unit_tracking, only to
--- find most of them were not tracked. Four other tenants' enqueue+fetch+ack loops on a shard lost
--- 6-16% of their rate while another unit's tracking was on (bench/RESULTS.md, "Change tracking";
--- `npm run bench:pg-tracking`), for the whole of a move, mover running or not.
+-- find most of them were not tracked. Four other tenants' enqueue+fetch+ack loops on a schema kept
+-- 0.93x of their rate (0.84-1.00 over 12 rounds) while another unit was tracked, for the whole of a
+-- move, mover running or not; 0.97x (0.94-1.00) with this migration (`npm run bench:pg-tracking`,
+-- bench/RESULTS.md, fourteenth session).
 --
 -- What changed:
 -- * Each table has two triggers instead of one: jobshard_track_write (AFTER INSERT OR UPDATE,
