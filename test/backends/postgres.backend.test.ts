@@ -133,6 +133,15 @@ test('deadlock: a commit Postgres picks as a deadlock victim is sent again, and 
     tx.setJobState(id, { name: 'Succeeded' });
     tx.removeFromQueue(fetched);
   });
+  // Awaited, not timed: on a loaded machine the commit may take longer than any fixed wait to
+  // reach the entry, and then the two waits begin close together and either may be the victim.
+  const otherPid = (await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+  for (let i = 0; ; i++) {
+    // From a session of its own: inside `other`'s transaction, pg_stat_activity would stay as first read.
+    if ((await adminQuery('SELECT 1 FROM pg_stat_activity WHERE $1::int = ANY (pg_blocking_pids(pid))', [otherPid])).length > 0) break;
+    if (i > 300) throw new Error('the commit never waited for the entry');
+    await new Promise((r) => setTimeout(r, 20));
+  }
   await new Promise((r) => setTimeout(r, 300));
   // ...and this session then waits for the job. The commit has waited longest, so its deadlock
   // check (after deadlock_timeout, 1 s) finds the cycle first and rolls it back.
