@@ -155,10 +155,11 @@ export class Directory {
   /**
    * Writes an edit as the next epoch under the directory lock, with no data
    * checks: for moves, which copy the data and fence the source themselves.
-   * Flips the edit records are finished (shard markers set) before it returns.
+   * Flips the edit records are finished (shard markers set) before it returns;
+   * `beforeFlips` runs once the record is written, before the markers are set.
    * `edit` returns false for "nothing to change".
    */
-  async write(edit: (next: DirectoryRecord, current: DirectoryRecord) => boolean): Promise<DirectoryRecord> {
+  async write(edit: (next: DirectoryRecord, current: DirectoryRecord) => boolean, beforeFlips?: () => Promise<void>): Promise<DirectoryRecord> {
     await this.ready();
     return this.store.locked(async (current) => {
       if (!current) throw new InvalidArgumentError('the placement directory is empty');
@@ -169,6 +170,7 @@ export class Directory {
       await this.store.write(written);
       this.#adopt(written);
       if (written.flips.length === 0) return written;
+      await beforeFlips?.();
       await finishFlips(this.backends, written.flips);
       const done: DirectoryRecord = { ...written, flips: [], writtenAt: Date.now() };
       await this.store.write(done);

@@ -7,6 +7,7 @@ import { EXPORT_BATCH, type UnitItem } from '../storage/unit-stream.js';
 import type { Lock } from '../storage/lock.js';
 import { sleep } from '../storage/sleep.js';
 import { placementOf, type DirectoryRecord, type MoveRecord } from './directory-record.js';
+import { FLIP_FREEZE_MS } from './placement-change.js';
 import type { Directory } from './directory.js';
 
 /** How long the source stays frozen unless the mover renews it: a dead mover's freeze lapses this soon. */
@@ -306,10 +307,19 @@ async function moveLocked(
       count(items);
     }
     await session.finish();
-    clearInterval(renewal);
-    await renewing;
     if (lapsed || Date.now() > until - margin) throw new MoveAbortedError(unit, 'the copy outlasted the source freeze');
-    // 5. Flip, 6. clean up.
+    // 5. Flip, 6. clean up. The freeze is renewed until the flip is recorded: stopped before the
+    // directory write instead, the flip had margin / 2 (167 ms at freezeMs 1,000) to mark the source
+    // moved, and past that the source took stale routers' writes that the target never got. Once
+    // the flip is recorded, the renewals stop (one after the mark would overwrite it) and a last
+    // freeze covers a mover that dies here: the router that finishes its flip waits out the
+    // directory lock's lease first.
+    const stopRenewal = async () => {
+      clearInterval(renewal);
+      await renewing;
+      // Best effort: the flip is recorded, so it goes on; the last renewal's freeze still holds.
+      await src.setOwnership(unit, { state: 'frozen', until: Date.now() + FLIP_FREEZE_MS }).catch(() => {});
+    };
     const result = await flipAndClean(
       dir,
       id,
@@ -322,8 +332,9 @@ async function moveLocked(
       frozenAt,
       progress.jobsCopied - jobsBefore,
       progress.itemsCopied - itemsBefore,
-      until - margin / 2,
+      () => (lapsed ? 0 : until - margin / 2),
       () => src.trackChanges(unit, false),
+      stopRenewal,
     );
     return result;
   } catch (err) {
@@ -349,19 +360,20 @@ async function flipAndClean(
   frozenAt: number | null,
   jobs: number,
   items: number,
-  flipBy = Infinity,
+  flipBy: () => number = () => Infinity,
   stopTracking: () => Promise<void> = async () => {},
+  beforeFlips?: () => Promise<void>,
 ): Promise<UnitMoveResult> {
   const record = await dir.write((next) => {
     const m = next.moves.find((x) => x.id === id);
     if (!m || m.phase !== 'copy') throw new MoveAbortedError(unit, 'its move record was rolled back by another router (the mover looked dead)');
-    if (Date.now() > flipBy) throw new MoveAbortedError(unit, 'the source freeze was about to lapse at the flip');
+    if (Date.now() > flipBy()) throw new MoveAbortedError(unit, 'the source freeze was about to lapse at the flip');
     place(next, unit, to);
     next.flips.push({ unit, from, to, epoch: next.epoch + 1 });
     m.phase = 'flip';
     m.phaseAt = Date.now();
     return true;
-  });
+  }, beforeFlips);
   const epoch = record.epoch;
   const pauseMs = frozenAt === null ? 0 : Date.now() - frozenAt;
   progress.pausesMs.push(pauseMs);

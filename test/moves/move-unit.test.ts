@@ -450,3 +450,77 @@ test("a router whose view is stale never undoes a move that finished: its rollba
     await proxy.close();
   }
 });
+
+test('a flip slower than the freeze: the source stays frozen until it is marked moved, so a stale router writes nothing there', async (t) => {
+  // Router a's directory store takes 1.5 s to signal a write (a slow link, a busy server), so its
+  // flip (the record's write, then the shard markers) outlasts the 1 s freeze. Neither router
+  // follows the directory by itself (no polling, no push): router c enqueues through the move as a
+  // stale router would, and learns of it only from the source's `moved`. Had the freeze lapsed
+  // before that mark, c's jobs would have landed on the source after its last copy and gone with
+  // its cleanup.
+  const shardPrefixes = [freshPrefix(), freshPrefix(), freshPrefix()];
+  prefixes.push(...shardPrefixes);
+  let slowFlip = false;
+  const store = track(new RedisBackend({ url: REDIS_URL, prefix: shardPrefixes[2]! }));
+  const slowStore = new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'signal')
+        return async (ns: string) => {
+          if (slowFlip) await new Promise((r) => setTimeout(r, 1_500));
+          return target.signal(ns);
+        };
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  const config = (backend: Backend) => ({
+    shards: shardPrefixes.slice(0, 2).map((prefix, i) => ({ id: `s${i}`, backend: { redis: { url: REDIS_URL, prefix } } })),
+    directory: { backend, pollMs: 0, push: false, frozenWaitMs: 30_000 },
+  });
+  const a = await createRouter(config(slowStore));
+  const c = await createRouter(config(track(new RedisBackend({ url: REDIS_URL, prefix: shardPrefixes[2]! }))));
+  try {
+    const unit = freshTenant();
+    const from = a.shardFor(unit).shard;
+    const to = from === 's0' ? 's1' : 's0';
+    const s = c.tenant(unit);
+    const PRE = 200;
+    for (let i = 0; i < PRE; i++) await s.jobs.create({ type: 'pre', args: [i], queue: 'q', state: { name: 'Enqueued' }, enqueue: true });
+    let stop = false;
+    const made: string[] = [];
+    // A few hundred a second: enough that c writes in any window of a few ms, few enough to copy fast.
+    const producers = [0, 1, 2].map(async () => {
+      while (!stop) {
+        made.push(await s.jobs.create({ type: 'during', args: [], queue: 'q', state: { name: 'Enqueued' }, enqueue: true }));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    });
+    const result = await a.admin.moveUnit(unit, to, {
+      copyShare: 1,
+      freezeMs: 1_000,
+      onProgress: (p) => {
+        if (p.phase === 'frozen') slowFlip = true;
+      },
+    }).done;
+    slowFlip = false;
+    await new Promise((r) => setTimeout(r, 100));
+    stop = true;
+    await Promise.all(producers);
+    t.is(c.shardFor(unit).shard, to, 'c learnt of the move from the source');
+    t.true(result.pauseMs > 1_500, `the flip outlasted the first freeze (writes paused ${result.pauseMs} ms)`);
+    // A job lost on the source also freed its id: the target handed it out again.
+    t.is(new Set(made).size, made.length, 'no job id handed out twice');
+    let lost = 0;
+    for (const id of made)
+      await a
+        .tenant(unit)
+        .jobs.get(id)
+        .catch(() => lost++);
+    t.is(lost, 0, `every job c enqueued resolves (${made.length} enqueued)`);
+    t.is((await a.tenant(unit).monitoring.stateCounts())['Enqueued'], PRE + made.length, 'every job c enqueued is on the target');
+    t.false(await a.shards.get(from)!.backend.hasData(unit), 'nothing landed on the source after its cleanup');
+  } finally {
+    await c.close();
+    await a.close();
+  }
+});
