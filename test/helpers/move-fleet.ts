@@ -2,7 +2,7 @@
 //   producer: enqueues `count` jobs round-robin over the tenants; prints "enq <tenant> <jobId>", then "produced".
 //   worker:   serves every tenant (JobServer each); every job takes the tenant's lock 'res' once in a while;
 //             prints "run <tenant> <jobId> <start ms> <end ms>" and "lock <tenant> <token> <acquired ms> <released ms>".
-//   mover:    moves each [unit, toShard] in turn; prints "phase <phase> <unit> <items copied>" and "moved <json result>";
+//   mover:    moves each [unit, toShard] in turn; prints "phase <phase> <unit> <items copied> <epoch ms>" and "moved <json result>";
 //             with `parkAt`, stops dead (blocking its event loop) at that phase of the first move, for the parent to SIGKILL;
 //             with `parkMs` too, goes on after that long (a mover that stalled), printing "move failed …" if its move was undone.
 import { JobClient } from '../../src/processing/job-client.js';
@@ -92,7 +92,7 @@ if (args.role === 'producer') {
       // Unpaced: this fleet tests what a move keeps, not how it shares the shards (bench:moves does).
       copyShare: 1,
       onProgress: (p) => {
-        say(`phase ${p.phase} ${unit} ${p.itemsCopied}`);
+        say(`phase ${p.phase} ${unit} ${p.itemsCopied} ${Math.round(now())}`);
         if (parked || !args.parkAt) return;
         if (args.parkAt === 'copy' ? p.phase === 'copy' && p.itemsCopied > 0 : p.phase === args.parkAt) {
           parked = true;

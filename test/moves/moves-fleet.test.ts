@@ -223,6 +223,31 @@ test('20,000 jobs through moves across kinds, SIGKILLed movers in each phase and
           [...admin!.shards].map(async ([id, s]) => `${id}:${(await s.backend.ownership(tn)).state}${(await s.backend.hasData(tn)) ? '+data' : ''}`),
         );
         lines.push(`${tn} on ${admin!.shardFor(tn).shard} wants ${want} has ${JSON.stringify(c)} [${marks.join(' ')}]`);
+        // Each job left behind: its history, how often it ran, its queue's depths, the moves and errors that name the tenant.
+        const m = admin!.tenant(tn).monitoring;
+        const stuck = [...(await m.jobsInState('Processing', { limit: 3 })), ...(await m.jobsInState('Enqueued', { limit: 3 }))];
+        for (const j of stuck) {
+          const d = await m.jobDetails(j.id);
+          const runs = out.runs.filter((r) => r.tenant === tn && r.id === j.id).map((r) => `${Math.round(r.start - t0)}-${Math.round(r.end - t0)}`);
+          lines.push(`  job ${j.id}: ${d.history.map((h) => `${h.name}@${h.createdAt.getTime() - t0}`).join(' > ')}; runs at ${runs.join(',') || 'none'}`);
+        }
+        lines.push(`  queues ${JSON.stringify(await m.queues())}`);
+        // A move's phases once each (the first line of each), with the mover's clock relative to t0.
+        const phases = new Map<string, string>();
+        for (const l of out.text.filter((x) => x.includes(tn) && (x.startsWith('phase') || x.startsWith('moved') || x.startsWith('move failed')))) {
+          const p = l.split(' ');
+          const key = `${p[0]} ${p[1]}`;
+          if (!phases.has(key)) phases.set(key, p[0] === 'phase' ? `${p[1]}@${Math.round(Number(p[4]) - t0)}` : l.slice(0, 160));
+        }
+        lines.push(`  moves: ${[...phases.values()].join(' | ') || 'none'}`);
+        lines.push(
+          `  errors: ${
+            out.text
+              .filter((l) => l.startsWith(`error ${tn}`))
+              .slice(0, 5)
+              .join(' | ') || 'none'
+          }`,
+        );
       }
       return lines.join('; ') || 'none';
     };
