@@ -170,3 +170,15 @@ export function idNumber(id: string): number {
   const m = /^(\d+)/.exec(id);
   return m ? Number(m[1]) : 0;
 }
+
+/**
+ * The job ids an item says the unit's clients may hold: a job's own id, or the old ids in the alias
+ * hash. A target draws its new ids above all of them: the aliases too, since a unit that left a
+ * backend and came back (Redis → Postgres → Redis) brings its first ids only as aliases, and a
+ * new job must not get one of them.
+ */
+export function heldIds(item: UnitItem): string[] {
+  if (item.kind === 'job') return [item.id];
+  if (item.kind === 'hash' && item.key === ALIAS_HASH) return Object.keys(item.fields);
+  return [];
+}

@@ -175,3 +175,94 @@ for (const from of Object.keys(backends)) {
     });
   }
 }
+
+/** Moves the unit ns from one backend to another as a move would (export, import), and clears the source. */
+async function carry(from: Backend, to: Backend, ns: string): Promise<void> {
+  await to.importUnit(ns, from.exportUnit(ns));
+  await from.clearUnit(ns);
+}
+
+const kinds = Object.keys(backends);
+for (const k1 of kinds) {
+  for (const k2 of kinds.filter((k) => k !== k1)) {
+    test(`ids after a round trip ${k1} → ${k2} → ${k1}: none is handed out again, and the first ones still resolve`, async (t) => {
+      const home = backends[k1]!,
+        away = targets[k2]!;
+      const ns = `i-${randomUUID()}`;
+      const made = async (s: Backend, n: number, tag: string) => {
+        const ids: Array<[string, string]> = [];
+        for (let i = 0; i < n; i++) ids.push([await s.storage(ns).jobs.create({ type: tag, args: [i], queue: 'q' }), `${tag}${i}`]);
+        return ids;
+      };
+      const first = await made(home, 5, 'first');
+      await carry(home, away, ns);
+      const second = await made(away, 3, 'second');
+      await carry(away, home, ns);
+      const third = await made(home, 12, 'third');
+      const before = new Set([...first, ...second].map(([id]) => id));
+      t.deepEqual(
+        third.filter(([id]) => before.has(id)),
+        [],
+        'no new id repeats one handed out before the moves',
+      );
+      for (const [id, what] of [...first, ...second]) {
+        const job = await home.storage(ns).jobs.get(await resolve(home, ns, id));
+        t.is(`${job.type}${String(job.args[0])}`, what, `id ${id} resolves to its own job`);
+      }
+      await home.clearUnit(ns);
+    });
+  }
+}
+
+test('ids after Postgres → Postgres → Postgres: an alias the unit brings is above every id the last schema draws', async (t) => {
+  // Three fresh schemas. The unit leaves the first with ids 56-60 (the others deleted), gets 1-5 on
+  // the second and again on the third, which holds 56-60 as aliases only: its own ids must not reach them.
+  const fresh = [freshSchema(), freshSchema(), freshSchema()];
+  const [b1, b2, b3] = fresh.map((schema) => new PostgresBackend({ connectionString: PG_URL, schema }));
+  try {
+    const ns = `p-${randomUUID()}`;
+    const s1 = b1!.storage(ns);
+    const all: string[] = [];
+    for (let i = 0; i < 60; i++) all.push(await s1.jobs.create({ type: 'first', args: [i], queue: 'q' }));
+    await s1.transaction((tx) => {
+      for (const id of all.slice(0, 55)) tx.expireJob(id, 0);
+    });
+    const kept = all.slice(55);
+    await carry(b1!, b2!, ns);
+    await carry(b2!, b3!, ns);
+    const later: string[] = [];
+    for (let i = 0; i < 80; i++) later.push(await b3!.storage(ns).jobs.create({ type: 'later', args: [], queue: 'q' }));
+    t.deepEqual(
+      later.filter((id) => kept.includes(id)),
+      [],
+      'no new id repeats an alias',
+    );
+    for (const [i, id] of kept.entries()) t.deepEqual((await b3!.storage(ns).jobs.get(await resolve(b3!, ns, id))).args, [55 + i]);
+  } finally {
+    for (const b of [b1, b2, b3]) await b!.close();
+    for (const schema of fresh) await dropSchema(schema);
+  }
+});
+
+for (const to of kinds) {
+  test(`structures of 5,000 values move into ${to} (more than Lua's unpack takes at once)`, async (t) => {
+    const src = backends['memory']!,
+      dst = targets[to]!;
+    const ns = `big-${randomUUID()}`;
+    const N = 5_000;
+    await src.storage(ns).transaction((tx) => {
+      tx.hashSet('h', Object.fromEntries(Array.from({ length: N }, (_, i) => [`f${i}`, String(i)])));
+      tx.hashSet(ALIAS_HASH, Object.fromEntries(Array.from({ length: N }, (_, i) => [`${i + 1}`, `${i + 1}`])));
+      for (let i = 0; i < N; i++) tx.setAdd('z', `m${i}`, i);
+      for (let i = 0; i < N; i++) tx.listInsert('l', `v${i}`);
+    });
+    await dst.importUnit(ns, src.exportUnit(ns));
+    const d = dst.storage(ns);
+    t.is(await d.data.hashCount('h'), N);
+    t.is(Object.keys(await d.data.hashGetAll(ALIAS_HASH)).length, N);
+    t.is((await d.data.setAll('z')).length, N);
+    t.is((await d.data.listAll('l')).length, N);
+    await dst.clearUnit(ns);
+    await src.clearUnit(ns);
+  });
+}

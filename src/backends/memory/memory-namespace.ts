@@ -13,6 +13,7 @@ import type { StructureKind } from '../../storage/data.js';
 import { ACTIVE, effective, importRefusal, isOlderMark, refusal, type UnitOwnership } from '../../storage/ownership.js';
 import {
   EXPORT_BATCH,
+  heldIds,
   idNumber,
   itemRef,
   SEP,
@@ -163,9 +164,9 @@ export class MemoryNamespace implements NamespaceDriver {
     // Source entry (queue, seq) -> this namespace's seq: a later copy updates the entry in its place.
     const places = new Map<string, number>();
     const write = (item: UnitItem, replacing: boolean) => {
+      for (const id of heldIds(item)) maxId = Math.max(maxId, idNumber(id));
       switch (item.kind) {
         case 'job':
-          maxId = Math.max(maxId, idNumber(item.id));
           this.#jobs.set(item.id, {
             id: item.id,
             type: item.type,

@@ -1,4 +1,15 @@
-import { ALIAS_HASH, EXPORT_BATCH, idNumber, itemRef, SEP, type ItemRef, type JobItem, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
+import {
+  ALIAS_HASH,
+  EXPORT_BATCH,
+  heldIds,
+  idNumber,
+  itemRef,
+  SEP,
+  type ItemRef,
+  type JobItem,
+  type UnitImport,
+  type UnitItem,
+} from '../../storage/unit-stream.js';
 import type { Query, Transact } from './postgres-query.js';
 import type { HistoryEntry } from './postgres-rows.js';
 import { sleep } from '../../storage/sleep.js';
@@ -326,6 +337,7 @@ export function beginPostgresImport(pool: Query, ns: string, fenced?: Transact):
           if (item.key === ALIAS_HASH) {
             carried = item.fields;
             aliasExpiry = item.expireAt;
+            for (const id of heldIds(item)) maxId = Math.max(maxId, idNumber(id));
           } else await q(UNIT_SQL.insertHash, [ns, item.key, JSON.stringify(item.fields), item.expireAt]);
           break;
         case 'set':

@@ -1,5 +1,5 @@
 import { Redis, type Cluster } from 'ioredis';
-import { EXPORT_BATCH, idNumber, itemRef, SEP, type ItemRef, type ItemState, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
+import { EXPORT_BATCH, heldIds, idNumber, itemRef, SEP, type ItemRef, type ItemState, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
 import type { RunCommand } from './redis-data.js';
 import { fromPairs } from './redis-replies.js';
 import type { RedisKeys } from './redis-keys.js';
@@ -313,7 +313,7 @@ export function beginRedisImport(
     const lua: Array<Record<string, unknown>> = [];
     const fresh: ItemRef[] = [];
     for (const item of batch) {
-      if (item.kind === 'job' && item.id.endsWith(tag)) maxId = Math.max(maxId, idNumber(item.id));
+      for (const id of heldIds(item)) if (id.endsWith(tag)) maxId = Math.max(maxId, idNumber(id));
       if (item.kind === 'gone') {
         const name = item.ref.slice(2);
         switch (item.ref[0]) {

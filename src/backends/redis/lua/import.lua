@@ -8,6 +8,8 @@
 -- An item with `replace` first removes its earlier copy; 'entry-update' moves an entry already copied
 -- (keeping its place), 'entry-del' and 'del-*' remove what is gone at the source.
 -- Returns the member of each 'entry' written, in order (the caller maps the source's entries to them).
+-- Structures go in with call_many: a hash, set or list of more than about 8,000 values overflows
+-- Lua's unpack (a unit's alias hash grows by one field a job with each stay on Postgres).
 -- ARGV[5]: a move's fence epoch, or '' (unit-stream.ts ImportFence): then the call writes only while
 -- the ownership record is the `moved` mark of that epoch, and otherwise replies IMPORT_FENCED.
 if ARGV[5] ~= '' then
@@ -90,8 +92,8 @@ for _, it in ipairs(items) do
       register_state(s.name)
     end
     redis.call('HSET', k, unpack(fields))
-    if #it.params > 0 then redis.call('HSET', k .. ':p', unpack(it.params)) end
-    if #it.history > 0 then redis.call('RPUSH', k .. ':h', unpack(it.history)) end
+    call_many('HSET', k .. ':p', it.params)
+    call_many('RPUSH', k .. ':h', it.history)
     if it.expireAt ~= '' then apply_job_expiry(id, it.expireAt) end
   elseif kind == 'entry' then
     next_seq = next_seq + 1
@@ -113,14 +115,14 @@ for _, it in ipairs(items) do
     redis.call('HDEL', B .. 'servers', it.id)
     redis.call('ZREM', B .. 'beats', it.id)
   elseif kind == 'hash' then
-    redis.call('HSET', B .. 'h:' .. it.key, unpack(it.fields))
+    call_many('HSET', B .. 'h:' .. it.key, it.fields)
     expire_at(B .. 'h:' .. it.key, it.expireAt)
   elseif kind == 'set' then
-    redis.call('ZADD', B .. 'z:' .. it.key, unpack(it.members))
+    call_many('ZADD', B .. 'z:' .. it.key, it.members)
     if #it.members > 0 then note_due(it.key, redis.call('ZRANGE', B .. 'z:' .. it.key, 0, 0, 'WITHSCORES')[2]) end
     expire_at(B .. 'z:' .. it.key, it.expireAt)
   elseif kind == 'list' then
-    redis.call('RPUSH', B .. 'l:' .. it.key, unpack(it.values))
+    call_many('RPUSH', B .. 'l:' .. it.key, it.values)
     expire_at(B .. 'l:' .. it.key, it.expireAt)
   elseif kind == 'counter' then
     redis.call('SET', B .. 'c:' .. it.key, it.value)
