@@ -694,3 +694,33 @@ test("change tracking: the triggers' WHEN clauses let through exactly the tracke
   await b.trackChanges('b', false);
   t.deepEqual(await triggers(), [], 'all dropped after the last');
 });
+
+test('change tracking: a write that commits after a take removed its ref is taken by the next one (0023)', async (t) => {
+  // The writer's ref is already recorded when it writes; a take then removes that row and the
+  // mover reads the item before the writer commits. With a row per ref, the writer's trigger had
+  // found its ref there and recorded nothing: the next take missed the write.
+  const schema = freshSchema();
+  const b = backendFor(schema);
+  await b.open();
+  await b.trackChanges('u', true);
+  const id = await enqueueJob(b.storage('u'), 'q');
+  const writer = new pg.Client({ connectionString: PG_URL });
+  await writer.connect();
+  try {
+    await writer.query(`SET search_path TO ${schema}`); // as the backend's sessions: the trigger's function names its tables bare
+    await writer.query('BEGIN');
+    await writer.query(`UPDATE jobs SET state_reason = 'written' WHERE id = $1`, [id]);
+    const taken = await b.takeChanges('u');
+    t.true(taken.includes(`j:${id}`), 'the take has the ref recorded before the write');
+    t.is((await b.storage('u').jobs.get(id)).stateReason, null, 'and the mover reads the job as it was');
+    await writer.query('COMMIT');
+    t.deepEqual(await b.takeChanges('u'), [`j:${id}`], 'the write is taken by the next take');
+    // Several writes of one ref between takes come back as one ref.
+    await b.storage('u').jobs.setParameter(id, 'a', '1');
+    await b.storage('u').jobs.setParameter(id, 'b', '2');
+    t.deepEqual(await b.takeChanges('u'), [`j:${id}`]);
+  } finally {
+    await writer.end();
+    await b.trackChanges('u', false);
+  }
+});

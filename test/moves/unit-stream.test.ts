@@ -259,7 +259,7 @@ for (const to of kinds) {
     await dst.importUnit(ns, src.exportUnit(ns));
     const d = dst.storage(ns);
     t.is(await d.data.hashCount('h'), N);
-    t.is(Object.keys(await d.data.hashGetAll(ALIAS_HASH)).length, N);
+    t.is(Object.keys((await d.data.hashGetAll(ALIAS_HASH)) ?? {}).length, N);
     t.is((await d.data.setAll('z')).length, N);
     t.is((await d.data.listAll('l')).length, N);
     await dst.clearUnit(ns);

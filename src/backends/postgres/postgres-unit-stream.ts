@@ -258,7 +258,8 @@ export async function trackPostgresUnit(q: Query, ns: string, on: boolean): Prom
 }
 
 export async function takePostgresChanges(q: Query, ns: string): Promise<ItemRef[]> {
-  return (await q<{ ref: string }>(UNIT_SQL.takeChanges, [ns])).rows.map((r) => r.ref);
+  // A row per write (0023): each ref once, in the order first recorded.
+  return [...new Set((await q<{ ref: string }>(UNIT_SQL.takeChanges, [ns])).rows.map((r) => r.ref))];
 }
 
 /**
