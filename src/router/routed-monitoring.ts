@@ -69,7 +69,8 @@ export class RoutedMonitoring implements MonitoringApi {
 
   async jobDetails(id: string): Promise<{ job: JobRecord; history: StateRecord[] }> {
     const { unit, backendId } = this.ctx.decode(id);
-    const { job, history } = await this.ctx.storageOf(unit).monitoring.jobDetails(backendId);
+    // An id handed out before a move resolves through the unit's alias hash, as jobs.get does.
+    const { job, history } = await this.ctx.byId(unit, backendId, (s, i) => s.monitoring.jobDetails(i));
     return { job: this.ctx.record(unit, job), history };
   }
 

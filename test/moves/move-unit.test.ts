@@ -124,6 +124,7 @@ for (const [from, to] of [
     // Ids handed out before the move resolve; the data is there.
     t.is((await s.jobs.get(waiting)).type, 'w');
     t.is((await s.jobs.get(leasedId)).type, 'l');
+    t.is((await s.monitoring.jobDetails(waiting)).job.type, 'w', 'monitoring resolves them too');
     await s.transaction((tx) => tx.setJobParameter(waiting, 'after', 'move'));
     t.is(await s.jobs.getParameter(waiting, 'after'), 'move');
     t.deepEqual(await s.data.hashGetAll('h'), { a: '1' });
