@@ -3,6 +3,7 @@ import type { JobRecord } from '../storage/job.js';
 import type { FetchedJob } from '../storage/queue.js';
 import type { Unit } from '../tenancy/unit.js';
 import type { TenantContext } from './tenant-context.js';
+import { throughFreeze } from './through-freeze.js';
 
 /** A fetched job as the tenant sees it: the router's id, the backend's lease (and the unit it came from, for removeFromQueue). */
 export class RoutedFetchedJob implements FetchedJob {
@@ -19,14 +20,16 @@ export class RoutedFetchedJob implements FetchedJob {
   get deliveries() {
     return this.inner.deliveries;
   }
+  // The lease lives on the shard that handed it out: these go there, not through the unit's lane,
+  // so they wait out a freeze themselves.
   ack() {
-    return this.inner.ack().catch(movedAway);
+    return throughFreeze(() => this.inner.ack(), this.ctx.route.frozenWaitMs).catch(movedAway);
   }
   requeue() {
-    return this.inner.requeue().catch(movedAway);
+    return throughFreeze(() => this.inner.requeue(), this.ctx.route.frozenWaitMs).catch(movedAway);
   }
   extend(ms?: number) {
-    return this.inner.extend(ms).catch(movedAway);
+    return throughFreeze(() => this.inner.extend(ms), this.ctx.route.frozenWaitMs).catch(movedAway);
   }
 }
 

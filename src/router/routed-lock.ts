@@ -3,6 +3,7 @@ import type { AcquireOptions, Lock, LockManager } from '../storage/lock.js';
 import { ADOPT_LOCK, type AdoptLock, type RenewingLock } from '../storage/renewing-lock.js';
 import { DEFAULT_LOCK_TTL_MS } from '../storage/storage-options.js';
 import type { Storage } from '../storage/storage.js';
+import { throughFreeze } from './through-freeze.js';
 
 type RunOnUnit = <T>(call: (storage: Storage) => Promise<T>) => Promise<T>;
 
@@ -23,6 +24,7 @@ export class RoutedLock implements Lock {
     inner: Lock,
     options: AcquireOptions,
     readonly run: RunOnUnit,
+    readonly frozenWaitMs: number,
   ) {
     this.#inner = inner;
     this.#ttlMs = options.ttlMs ?? DEFAULT_LOCK_TTL_MS;
@@ -71,14 +73,15 @@ export class RoutedLock implements Lock {
     return this.#moving;
   }
 
+  /** The grant's own shard answers (not the lane): a freeze is waited out here, a move followed. */
   async #call(fn: (lock: Lock) => Promise<void>): Promise<void> {
     if (this.#moving) await this.#moving;
     try {
-      await fn(this.#inner);
+      await throughFreeze(() => fn(this.#inner), this.frozenWaitMs);
     } catch (err) {
       if (!(err instanceof UnitMovedError)) throw err;
       await this.#follow();
-      await fn(this.#inner);
+      await throughFreeze(() => fn(this.#inner), this.frozenWaitMs);
     }
   }
 
@@ -92,11 +95,11 @@ export class RoutedLock implements Lock {
 }
 
 /** A unit's lock manager whose grants follow the unit across moves. */
-export function routedLocks(run: RunOnUnit): LockManager {
+export function routedLocks(run: RunOnUnit, frozenWaitMs: number): LockManager {
   return {
     async acquire(resource: string, options: AcquireOptions): Promise<Lock> {
       const lock = await run((s) => s.locks.acquire(resource, options));
-      return new RoutedLock(lock, options ?? ({} as AcquireOptions), run);
+      return new RoutedLock(lock, options ?? ({} as AcquireOptions), run, frozenWaitMs);
     },
   };
 }

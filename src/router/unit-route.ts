@@ -154,7 +154,7 @@ export class UnitLane {
 
   /** The unit's storage: every call goes through `run`. */
   get storage(): Storage {
-    return (this.#storage ??= routedUnitStorage((call) => this.run(call)));
+    return (this.#storage ??= routedUnitStorage((call) => this.run(call), this.route.frozenWaitMs));
   }
 }
 
@@ -162,11 +162,11 @@ const COMPONENTS = ['jobs', 'queues', 'data', 'servers', 'monitoring'] as const;
 
 type RunOnUnit = <T>(call: (storage: Storage) => Promise<T>) => Promise<T>;
 
-function routedUnitStorage(run: RunOnUnit): Storage {
+function routedUnitStorage(run: RunOnUnit, frozenWaitMs: number): Storage {
   const out: Record<PropertyKey, unknown> = {
     transaction: <T>(fn: (tx: WriteTransaction) => T | Promise<T>) => run((s) => s.transaction(fn)),
     [COMMIT_RECORDED]: (ops: readonly RecordedOp[]) => run((s) => commitRecorded(s, ops)),
-    locks: routedLocks(run),
+    locks: routedLocks(run, frozenWaitMs),
   };
   for (const component of COMPONENTS) {
     out[component] = methodCache({}, (_, prop) => {

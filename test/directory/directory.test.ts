@@ -387,6 +387,43 @@ test('a frozen unit: its calls wait and succeed after the freeze, other units ar
   }
 });
 
+test("a fetched job's ack and a held lock's release go to the shard that granted them, and wait out a freeze there as routed calls do", async (t) => {
+  // Neither goes through the unit's lane (the lease stays where it was granted): before, a freeze
+  // reached the caller as UnitFrozenError, and a job whose handler released a lock during a move's
+  // last copy failed and was retried.
+  const backend = mem();
+  const router = await createRouter({ shards: [{ id: 'm', backend }], directory: { frozenWaitMs: 1_500 } });
+  try {
+    const tn = freshTenant();
+    const s = router.tenant(tn);
+    await enqueueJob(s, 'q');
+    await enqueueJob(s, 'q');
+    const fetched = await s.queues.fetch(['q'], { invisibilityTimeoutMs: 60_000 });
+    const lock = await s.locks.acquire('r', { timeoutMs: 0, ttlMs: 10_000 });
+    await backend.setOwnership(tn, { state: 'frozen', until: Date.now() + 400 });
+    const started = performance.now();
+    await fetched.ack();
+    await lock.release();
+    const waited = performance.now() - started;
+    t.true(waited >= 350 && waited < 1_400, `both waited out the freeze: ${waited.toFixed(0)} ms`);
+    await (await s.locks.acquire('r', { timeoutMs: 0 })).release(); // released
+    const next = await s.queues.tryFetch(['q']);
+    t.not(next, null);
+    t.not(next!.jobId, fetched.jobId, 'the acknowledged job is gone from the queue');
+
+    // Past frozenWaitMs the freeze reaches the caller, and nothing was written.
+    await backend.setOwnership(tn, { state: 'frozen', until: Date.now() + 10_000 });
+    const s2 = performance.now();
+    await rejectsWithCode(t, next!.extend(60_000), 'UNIT_FROZEN');
+    t.true(performance.now() - s2 >= 1_400);
+    await backend.setOwnership(tn, { state: 'active' });
+    await next!.ack();
+    t.is(await s.queues.tryFetch(['q']), null);
+  } finally {
+    await router.close();
+  }
+});
+
 test('a flip left in the directory by a writer that died is finished by another router', async (t) => {
   const [a, b] = [mem(), mem()];
   const router = await createRouter({
