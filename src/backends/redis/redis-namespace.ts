@@ -188,6 +188,10 @@ export class RedisNamespace implements NamespaceDriver {
   }
 
   async clearUnit(): Promise<void> {
+    // The id counter goes, but how far it got stays in the ownership record: should the unit come
+    // back, its new ids start above every id it drew here, deleted jobs' included (import.lua).
+    const [drawn, kept] = await this.run((c) => Promise.all([c.get(`${this.keys.base}seq:job`), c.hget(this.keys.ownership, 'idmark')]));
+    if (drawn !== null && Number(drawn) > Number(kept ?? 0)) await this.run((c) => c.hset(this.keys.ownership, 'idmark', drawn));
     // Each page unlinked as the scan finds it, not the whole listing held first. A key removed
     // during a SCAN does not hide the others from it. One slot (the namespace's hash tag): a
     // multi-key UNLINK is fine on a Cluster too.

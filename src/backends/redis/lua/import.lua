@@ -18,6 +18,12 @@ if ARGV[5] ~= '' then
 end
 local items = cjson.decode(ARGV[4])
 mark_used()
+-- A unit that lived here before drew ids up to its `idmark` (kept in the ownership record by
+-- clearUnit, redis-namespace.ts): ids drawn now start above them, those of its deleted jobs too.
+do
+  local idmark = redis.call('HGET', B .. 'own', 'idmark')
+  if idmark and tonumber(idmark) > tonumber(redis.call('GET', B .. 'seq:job') or '0') then redis.call('SET', B .. 'seq:job', idmark) end
+end
 local enqueued = false
 local members = {}
 local function expire_at(key, at)
