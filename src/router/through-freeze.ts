@@ -4,6 +4,12 @@ import { sleep } from '../storage/sleep.js';
 /** While a unit is frozen, a call is tried again this often (a freeze ends by a flip or a thaw, usually within ms). */
 const FROZEN_POLL_MS = 20;
 
+/** The wait before a frozen unit's call goes again: a poll, cut short by the freeze's end or the caller's deadline. */
+export function freezePause(err: UnitFrozenError, deadline: number): Promise<void> {
+  const now = Date.now();
+  return sleep(Math.max(1, Math.min(FROZEN_POLL_MS, err.until - now, deadline - now)));
+}
+
 /**
  * Runs `call` again while its shard answers `frozen`, for up to `waitMs`, as a lane does for the
  * calls it routes. For the calls that go straight to the shard holding a grant (a fetched job's
@@ -16,9 +22,8 @@ export async function throughFreeze<T>(call: () => Promise<T>, waitMs: number): 
     try {
       return await call();
     } catch (err) {
-      const now = Date.now();
-      if (!(err instanceof UnitFrozenError) || now >= deadline) throw err;
-      await sleep(Math.max(1, Math.min(FROZEN_POLL_MS, err.until - now, deadline - now)));
+      if (!(err instanceof UnitFrozenError) || Date.now() >= deadline) throw err;
+      await freezePause(err, deadline);
     }
   }
 }

@@ -8,6 +8,7 @@ import { COMMIT_RECORDED, commitRecorded } from '../storage/commit-recorded.js';
 import type { RecordedOp, WriteTransaction } from '../storage/transaction.js';
 import { unitKey, type Unit } from '../tenancy/unit.js';
 import { routedLocks } from './routed-lock.js';
+import { freezePause } from './through-freeze.js';
 import { WeakCache } from '../storage/weak-cache.js';
 import { methodCache } from '../storage/method-cache.js';
 
@@ -142,11 +143,10 @@ export class UnitLane {
     }
     if (err instanceof UnitFrozenError) {
       deadline ||= Date.now() + frozenWaitMs;
-      const now = Date.now();
-      if (now >= deadline)
+      if (Date.now() >= deadline)
         throw new ShardUnavailableError(shard.id, `unit '${key}' stayed frozen for a placement change longer than ${frozenWaitMs} ms`, { cause: err });
       // The freeze ends by a flip (seen as moved or active) long before `until`; poll it briefly.
-      await sleep(Math.max(1, Math.min(CATCH_UP_MS, err.until - now, deadline - now)));
+      await freezePause(err, deadline);
       return this.#follow(call, hops, deadline);
     }
     throw err;
