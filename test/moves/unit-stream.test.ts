@@ -214,6 +214,24 @@ for (const k1 of kinds) {
   }
 }
 
+test('ids after redis → postgres → another redis: the first ids, back only as aliases, are not drawn again', async (t) => {
+  // Another Redis shard keeps no mark of the unit: only the alias hash it brings says which ids it drew.
+  const ns = `a-${randomUUID()}`;
+  const first: string[] = [];
+  for (let i = 0; i < 5; i++) first.push(await backends['redis']!.storage(ns).jobs.create({ type: 'first', args: [i], queue: 'q' }));
+  await carry(backends['redis']!, targets['postgres']!, ns);
+  await carry(targets['postgres']!, targets['redis']!, ns);
+  const s = targets['redis']!.storage(ns);
+  const later: string[] = [];
+  for (let i = 0; i < 10; i++) later.push(await s.jobs.create({ type: 'later', args: [], queue: 'q' }));
+  t.deepEqual(
+    later.filter((id) => first.includes(id)),
+    [],
+  );
+  for (const [i, id] of first.entries()) t.deepEqual((await s.jobs.get(await resolve(targets['redis']!, ns, id))).args, [i]);
+  await targets['redis']!.clearUnit(ns);
+});
+
 test('ids after a round trip redis → postgres → the same redis: ids of jobs deleted before the move are not drawn again', async (t) => {
   const home = backends['redis']!,
     away = targets['postgres']!;
