@@ -4,6 +4,7 @@ import { InvalidArgumentError, isJobshardError, MoveAbortedError, UnitMovingErro
 import { ACTIVE } from '../storage/ownership.js';
 import type { Backend } from '../storage/storage.js';
 import { EXPORT_BATCH, type UnitItem } from '../storage/unit-stream.js';
+import { ID_MARKS_REF } from '../storage/id-marks.js';
 import type { Lock } from '../storage/lock.js';
 import { sleep } from '../storage/sleep.js';
 import { placementOf, type DirectoryRecord, type MoveRecord } from './directory-record.js';
@@ -299,7 +300,8 @@ async function moveLocked(
       Math.max(100, Math.floor((freezeMs - margin) / 3)),
     );
     renewal.unref();
-    const last = await src.takeChanges(unit);
+    // The id marks are read again under the freeze: ids drawn after the snapshot and deleted since are in them.
+    const last = [...(await src.takeChanges(unit)), ID_MARKS_REF];
     for (let i = 0; i < last.length; i += EXPORT_BATCH) {
       if (lapsed) throw new MoveAbortedError(unit, 'the source freeze could not be renewed in time');
       const items = await src.exportRefs(unit, last.slice(i, i + EXPORT_BATCH));

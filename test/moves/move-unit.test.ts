@@ -7,6 +7,7 @@ import { PostgresBackend } from '../../src/backends/postgres/postgres-backend.js
 import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
 import { DirectoryStore } from '../../src/directory/directory-store.js';
 import { createRouter, type Router } from '../../src/router/router.js';
+import { encodeJobId } from '../../src/router/job-id.js';
 import { SlotTable } from '../../src/shards/slot-table.js';
 import type { Backend } from '../../src/storage/storage.js';
 import { rejectsWithCode } from '../conformance/helpers.js';
@@ -226,7 +227,8 @@ test('copyRate caps the items the copy writes a second', async (t) => {
   const result = await move.done;
   const ms = performance.now() - started;
   // 1,000 jobs and their 1,000 queue entries: at 1,000 items a second, the last batch is due at 2 s.
-  t.is(move.progress.itemsCopied, 2_000);
+  // Two more items: the unit's id marks, in the snapshot and again in the last copy.
+  t.is(move.progress.itemsCopied, 2_002);
   t.true(ms >= 2_000, `moved ${result.jobs} jobs (2,000 items) at 1,000 items a second in ${Math.round(ms)} ms`);
   t.is((await s.monitoring.stateCounts())['Enqueued'], 1_000);
   await router.close();
@@ -251,9 +253,62 @@ test('a copy that fell behind its copyRate catches up by a tenth of a second, no
   await move.done;
   const ms = performance.now() - started;
   t.true(stalled);
-  t.is(move.progress.itemsCopied, 3_000);
+  t.is(move.progress.itemsCopied, 3_002); // and the id marks twice
   // 3,000 items at 1,000 a second are due at 3 s; the stall's second is made up by 0.1 s only.
   t.true(ms >= 3_850, `3,000 items with a 1 s stall in ${Math.round(ms)} ms`);
+  await router.close();
+});
+
+test('ids drawn after the snapshot and deleted before the freeze are not drawn again on the target', async (t) => {
+  // Memory → a fresh Postgres schema: both draw plain ids "<n>". The snapshot carries the unit's two
+  // jobs and an id mark of 2; four jobs created and deleted during the catch-up reach the target as
+  // `gone` only. Without the last copy's fresh mark, the target's sequence stops at 2 and draws 3-6 again.
+  const memory = track(new MemoryBackend());
+  let hook: (() => Promise<void>) | null = null;
+  const source = new Proxy(memory, {
+    get(target, prop) {
+      if (prop === 'takeChanges')
+        return async (ns: string) => {
+          const h = hook;
+          hook = null;
+          await h?.();
+          return target.takeChanges(ns);
+        };
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  const router = await createRouter({
+    shards: [
+      { id: 'm', backend: source },
+      { id: 'p', backend: track(pg()) },
+    ],
+    directory: { pollMs: 100 },
+  });
+  const tenant = tenantOn(router, 'm');
+  const s = router.tenant(tenant);
+  const kept = [await s.jobs.create({ type: 'kept', args: [0], queue: 'q' }), await s.jobs.create({ type: 'kept', args: [1], queue: 'q' })];
+  const deleted: string[] = [];
+  hook = async () => {
+    const direct = memory.storage(tenant);
+    const made: string[] = [];
+    for (let i = 0; i < 4; i++) made.push(await direct.jobs.create({ type: 'gone', args: [], queue: 'q' }));
+    await direct.transaction((tx) => {
+      for (const id of made) tx.expireJob(id, 0);
+    });
+    // As the tenant's clients hold them.
+    deleted.push(...made.map((id) => encodeJobId({ tenant, group: null }, id)));
+  };
+  await router.admin.moveUnit(tenant, 'p', { copyShare: 1 }).done;
+  t.is(deleted.length, 4, 'the jobs were made and deleted during the move');
+  const later: string[] = [];
+  for (let i = 0; i < 10; i++) later.push(await s.jobs.create({ type: 'later', args: [], queue: 'q' }));
+  t.deepEqual(
+    later.filter((id) => deleted.includes(id) || kept.includes(id)),
+    [],
+  );
+  for (const id of deleted) await rejectsWithCode(t, s.jobs.get(id), 'JOB_NOT_FOUND');
+  t.deepEqual((await s.jobs.get(kept[1]!)).args, [1]);
   await router.close();
 });
 

@@ -254,6 +254,89 @@ test('ids after a round trip redis → postgres → the same redis: ids of jobs 
   await home.clearUnit(ns);
 });
 
+/** A backend of `kind` of its own (a fresh schema, prefix or process-local store), so its id counters start at the beginning. */
+function fresh(kind: string): { b: Backend; drop: () => Promise<void> } {
+  if (kind === 'memory') {
+    const b = new MemoryBackend({ pollIntervalMs: TEST_POLL_MS });
+    return { b, drop: () => b.close() };
+  }
+  if (kind === 'postgres') {
+    const schema = freshSchema();
+    const b = new PostgresBackend({ connectionString: PG_URL, schema });
+    return {
+      b,
+      drop: async () => {
+        await b.close();
+        await dropSchema(schema);
+      },
+    };
+  }
+  const prefix = freshPrefix();
+  const b = new RedisBackend({ url: REDIS_URL, prefix, pollIntervalMs: TEST_POLL_MS });
+  return {
+    b,
+    drop: async () => {
+      await b.close();
+      await deleteRedisPrefix(prefix);
+    },
+  };
+}
+
+/** Through each backend of `path` in turn (fresh ones), with the last four of six jobs deleted first: the new ids at the end. */
+async function idsAfterDeletes(path: readonly string[]): Promise<{ first: string[]; kept: Array<[string, unknown]>; later: string[] }> {
+  const shards = path.map(fresh);
+  try {
+    const ns = `d-${randomUUID()}`;
+    const s = shards[0]!.b.storage(ns);
+    const first: string[] = [];
+    for (let i = 0; i < 6; i++) first.push(await s.jobs.create({ type: 'first', args: [i], queue: 'q' }));
+    // Only the first two travel: their ids (or aliases) alone would let the target draw ids 3-6 again.
+    await s.transaction((tx) => {
+      for (const id of first.slice(2)) tx.expireJob(id, 0);
+    });
+    for (let i = 1; i < shards.length; i++) await carry(shards[i - 1]!.b, shards[i]!.b, ns);
+    const last = shards[shards.length - 1]!.b;
+    const later: string[] = [];
+    for (let i = 0; i < 10; i++) later.push(await last.storage(ns).jobs.create({ type: 'later', args: [], queue: 'q' }));
+    const kept: Array<[string, unknown]> = [];
+    for (const id of first.slice(0, 2)) kept.push([id, (await last.storage(ns).jobs.get(await resolve(last, ns, id))).args[0]]);
+    return { first, kept, later };
+  } finally {
+    for (const x of shards) await x.drop();
+  }
+}
+
+for (const k1 of kinds) {
+  for (const k2 of kinds) {
+    test(`ids after ${k1} → another ${k2}: ids of jobs deleted before the move are not drawn again there`, async (t) => {
+      const { first, kept, later } = await idsAfterDeletes([k1, k2]);
+      t.deepEqual(
+        later.filter((id) => first.includes(id)),
+        [],
+      );
+      t.deepEqual(kept, [
+        [first[0], 0],
+        [first[1], 1],
+      ]);
+    });
+  }
+}
+
+for (const path of [
+  ['redis', 'postgres', 'redis'],
+  ['redis', 'memory', 'redis'],
+  ['postgres', 'redis', 'memory'],
+  ['memory', 'redis', 'postgres'],
+]) {
+  test(`ids after ${path.join(' → ')}, each another shard: the first shard's mark travels through the others`, async (t) => {
+    const { first, later } = await idsAfterDeletes(path);
+    t.deepEqual(
+      later.filter((id) => first.includes(id)),
+      [],
+    );
+  });
+}
+
 test('ids after Postgres → Postgres → Postgres: an alias the unit brings is above every id the last schema draws', async (t) => {
   // Three fresh schemas. The unit leaves the first with ids 56-60 (the others deleted), gets 1-5 on
   // the second and again on the third, which holds 56-60 as aliases only: its own ids must not reach them.

@@ -64,9 +64,7 @@ export class MemoryBackend implements Backend {
         () => ++this.#lastId,
         this.#options.pollIntervalMs ?? 1_000,
         namespace,
-        (n) => {
-          this.#lastId = Math.max(this.#lastId, n);
-        },
+        (n) => (this.#lastId = Math.max(this.#lastId, n)),
         () => {
           this.#withWork.add(namespace);
           for (const fn of this.#workWatchers) fn(namespace);

@@ -9,6 +9,7 @@ import { jobIdsOf, type WriteOp } from '../../storage/transaction.js';
 import { live, sweep, type Expiring } from './expiring.js';
 import { MemoryData } from './memory-data.js';
 import { DUE_SETS } from '../../storage/due-sets.js';
+import { exportWithIdMarks, idMarkOf, refsWithIdMarks } from '../../storage/id-marks.js';
 import type { StructureKind } from '../../storage/data.js';
 import { ACTIVE, effective, importRefusal, isOlderMark, refusal, type UnitOwnership } from '../../storage/ownership.js';
 import {
@@ -63,18 +64,18 @@ export class MemoryNamespace implements NamespaceDriver {
   #own: UnitOwnership = ACTIVE;
   #changes: Set<ItemRef> | null = null;
 
-  readonly #reserveId: (atLeast: number) => void;
+  readonly #reserveId: (atLeast: number) => number;
   readonly #onWork: () => void;
 
   /**
    * nextId draws the backend's ids; reserveId(n) makes every later draw exceed n (imported ids
-   * keep theirs); onWork is called whenever work may have become visible (the backend's work index).
+   * keep theirs) and returns the last id drawn; onWork is called whenever work may have become visible (the backend's work index).
    */
   constructor(
     nextId: () => number,
     readonly pollIntervalMs: number,
     readonly namespace = 'memory',
-    reserveId: (atLeast: number) => void = () => {},
+    reserveId: (atLeast: number) => number = () => 0,
     onWork: () => void = () => {},
   ) {
     this.#nextId = nextId;
@@ -112,7 +113,14 @@ export class MemoryNamespace implements NamespaceDriver {
     return this.#locks.size > 0 || this.#lockTokens.size > 0 || this.#servers.size > 0 || this.data.hasData(now);
   }
 
-  async *exportUnit(): AsyncIterable<UnitItem[]> {
+  exportUnit(): AsyncIterable<UnitItem[]> {
+    return exportWithIdMarks(this.#exportUnit(), 'plain', this.#drawnIds);
+  }
+
+  /** How far the backend's ids were drawn (reserving 0 changes nothing). */
+  readonly #drawnIds = async () => this.#reserveId(0);
+
+  async *#exportUnit(): AsyncIterable<UnitItem[]> {
     // Built in one turn: nothing else runs in between, so this is a snapshot even of an active unit.
     const now = Date.now();
     const items: UnitItem[] = [];
@@ -165,6 +173,7 @@ export class MemoryNamespace implements NamespaceDriver {
     const places = new Map<string, number>();
     const write = (item: UnitItem, replacing: boolean) => {
       for (const id of heldIds(item)) maxId = Math.max(maxId, idNumber(id));
+      maxId = Math.max(maxId, idMarkOf(item, 'plain'));
       switch (item.kind) {
         case 'job':
           this.#jobs.set(item.id, {
@@ -289,6 +298,10 @@ export class MemoryNamespace implements NamespaceDriver {
   }
 
   async exportRefs(refs: readonly ItemRef[]): Promise<UnitItem[]> {
+    return refsWithIdMarks(this.#exportRefs(refs), refs, 'plain', this.#drawnIds);
+  }
+
+  #exportRefs(refs: readonly ItemRef[]): UnitItem[] {
     const now = Date.now();
     return refs.map((ref): UnitItem => {
       const name = ref.slice(2);

@@ -21,6 +21,7 @@ import {
   UNIT_SQL,
 } from './postgres-unit-stream.js';
 import type { ImportFence, ItemRef, UnitImport, UnitItem } from '../../storage/unit-stream.js';
+import { exportWithIdMarks, refsWithIdMarks } from '../../storage/id-marks.js';
 
 /** One namespace of a Postgres backend: every statement filters on `ns`. */
 export class PostgresNamespace implements NamespaceDriver {
@@ -93,8 +94,11 @@ export class PostgresNamespace implements NamespaceDriver {
   }
 
   exportUnit(): AsyncIterable<UnitItem[]> {
-    return exportPostgresUnit(this.q, this.ns);
+    return exportWithIdMarks(exportPostgresUnit(this.q, this.ns), 'plain', this.#drawnIds);
   }
+
+  /** The schema's id sequence: every id a unit drew here, deleted jobs' included, is at or below it. */
+  readonly #drawnIds = async () => Number((await this.q<{ n: string }>(UNIT_SQL.drawnIds)).rows[0]!.n);
 
   beginImport(fence?: ImportFence): UnitImport {
     const session = beginPostgresImport(this.q, this.ns, fence && this.#fenced(fence));
@@ -130,8 +134,8 @@ export class PostgresNamespace implements NamespaceDriver {
     return takePostgresChanges(this.q, this.ns);
   }
 
-  exportRefs(refs: readonly ItemRef[]): Promise<UnitItem[]> {
-    return exportPostgresRefs(this.q, this.ns, refs);
+  async exportRefs(refs: readonly ItemRef[]): Promise<UnitItem[]> {
+    return refsWithIdMarks(await exportPostgresRefs(this.q, this.ns, refs), refs, 'plain', this.#drawnIds);
   }
 
   clearUnit(): Promise<void> {

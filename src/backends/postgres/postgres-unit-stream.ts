@@ -13,6 +13,7 @@ import {
 import type { Query, Transact } from './postgres-query.js';
 import type { HistoryEntry } from './postgres-rows.js';
 import { sleep } from '../../storage/sleep.js';
+import { idMarkOf } from '../../storage/id-marks.js';
 
 const LIVE = '(expire_at IS NULL OR expire_at > clock_timestamp())';
 // Whole milliseconds, as the other backends keep times (and as a JavaScript Date holds them).
@@ -55,6 +56,7 @@ export const UNIT_SQL = {
   importFence: 'SELECT jobshard_import_fence($1, $2)',
   drawIds: `SELECT nextval(pg_get_serial_sequence('jobs', 'id'))::text AS id FROM generate_series(1, $1)`,
   // Native ids drawn later must not equal an imported id kept as an alias: the sequence moves past them.
+  drawnIds: `SELECT last_value::text AS n FROM jobs_id_seq`,
   reserveIds: `SELECT setval(pg_get_serial_sequence('jobs', 'id'), $1::bigint)
     WHERE $1::bigint > (SELECT last_value FROM jobs_id_seq)`,
   // history: each job's jobs.history array (0015), built by the caller from the unit's states.
@@ -339,7 +341,10 @@ export function beginPostgresImport(pool: Query, ns: string, fenced?: Transact):
             carried = item.fields;
             aliasExpiry = item.expireAt;
             for (const id of heldIds(item)) maxId = Math.max(maxId, idNumber(id));
-          } else await q(UNIT_SQL.insertHash, [ns, item.key, JSON.stringify(item.fields), item.expireAt]);
+          } else {
+            maxId = Math.max(maxId, idMarkOf(item, 'plain'));
+            await q(UNIT_SQL.insertHash, [ns, item.key, JSON.stringify(item.fields), item.expireAt]);
+          }
           break;
         case 'set':
           await q(UNIT_SQL.insertSet, [ns, item.key, JSON.stringify(item.members), item.expireAt]);

@@ -13,6 +13,7 @@ import type { RunScript, ScriptName } from './redis-scripts.js';
 import type { RedisWaker } from './redis-waker.js';
 import { pushOpArgs, splitToken, stateArgs } from './redis-args.js';
 import { fromPairs } from './redis-replies.js';
+import { exportWithIdMarks, refsWithIdMarks } from '../../storage/id-marks.js';
 import { beginRedisImport, exportRedisRefs, exportRedisUnit, namespacePattern, scanKeys, type ReadJobs } from './redis-unit-stream.js';
 import type { ImportFence, ItemRef, UnitImport, UnitItem } from '../../storage/unit-stream.js';
 
@@ -151,8 +152,11 @@ export class RedisNamespace implements NamespaceDriver {
   readonly #readJobs: ReadJobs = (ids) => this.script('export-jobs', [this.keys.route], [this.keys.base, ...ids]) as ReturnType<ReadJobs>;
 
   exportUnit(): AsyncIterable<UnitItem[]> {
-    return exportRedisUnit(this.run, this.keys, this.#readJobs);
+    return exportWithIdMarks(exportRedisUnit(this.run, this.keys, this.#readJobs), 'tagged', this.#drawnIds);
   }
+
+  /** The namespace's id counter: every native id it drew, deleted jobs' included, is at or below it. */
+  readonly #drawnIds = async () => Number((await this.run((c) => c.get(`${this.keys.base}seq:job`))) ?? 0);
 
   beginImport(fence?: ImportFence): UnitImport {
     let registered = false;
@@ -183,8 +187,8 @@ export class RedisNamespace implements NamespaceDriver {
     return (await this.script('changes', [this.keys.route], [this.keys.base, 'take'])) as string[];
   }
 
-  exportRefs(refs: readonly ItemRef[]): Promise<UnitItem[]> {
-    return exportRedisRefs(this.run, this.keys, this.#readJobs, refs);
+  async exportRefs(refs: readonly ItemRef[]): Promise<UnitItem[]> {
+    return refsWithIdMarks(await exportRedisRefs(this.run, this.keys, this.#readJobs, refs), refs, 'tagged', this.#drawnIds);
   }
 
   async clearUnit(): Promise<void> {
