@@ -8,6 +8,7 @@ import type { ServerInfo, ServerRecord } from '../../storage/servers.js';
 import { jobIdsOf, type WriteOp } from '../../storage/transaction.js';
 import { live, sweep, type Expiring } from './expiring.js';
 import { MemoryData } from './memory-data.js';
+import { MemoryQueue, type QueueEntry } from './memory-queue.js';
 import { DUE_SETS } from '../../storage/due-sets.js';
 import { exportWithIdMarks, idMarkOf, refsWithIdMarks } from '../../storage/id-marks.js';
 import type { StructureKind } from '../../storage/data.js';
@@ -36,13 +37,6 @@ interface StoredJob extends Expiring {
   current: StateRecord | null;
 }
 
-interface QueueEntry {
-  jobId: string;
-  token: string | null;
-  leaseUntil: number;
-  deliveries: number;
-}
-
 /**
  * One namespace held in process memory. Every method runs to completion
  * without awaiting, so each is atomic with respect to every other caller in
@@ -53,8 +47,8 @@ export class MemoryNamespace implements NamespaceDriver {
   /** Calls are synchronous in-process work: nothing to share. */
   readonly batchInFlight = 0;
   readonly #jobs = new Map<string, StoredJob>();
-  /** Per queue, entries keyed by enqueue sequence: Map iteration order is FIFO order. */
-  readonly #queues = new Map<string, Map<number, QueueEntry>>();
+  /** Per queue, entries keyed by enqueue sequence, in FIFO order. */
+  readonly #queues = new Map<string, MemoryQueue>();
   readonly #locks = new Map<string, { token: number; until: number }>();
   readonly #lockTokens = new Map<string, number>();
   readonly #servers = new Map<string, ServerRecord>();
@@ -128,7 +122,7 @@ export class MemoryNamespace implements NamespaceDriver {
       const item = this.#jobItem(id, now);
       if (item) items.push(item);
     }
-    for (const [queue, entries] of this.#queues) for (const [seq, e] of entries) items.push(entryItem(queue, seq, e, now));
+    for (const [queue, q] of this.#queues) for (const [seq, e] of q.entries) items.push(entryItem(queue, seq, e, now));
     items.push(...this.data.exportItems(now));
     for (const resource of this.#lockTokens.keys()) items.push(this.#lockItem(resource, now));
     for (const s of this.#servers.values()) items.push(serverItem(s));
@@ -190,7 +184,7 @@ export class MemoryNamespace implements NamespaceDriver {
           break;
         case 'entry': {
           let q = this.#queues.get(item.queue);
-          if (!q) this.#queues.set(item.queue, (q = new Map()));
+          if (!q) this.#queues.set(item.queue, (q = new MemoryQueue()));
           const key = itemRef(item);
           const at = places.get(key);
           // A leased entry gets a token no consumer knows: its job comes back when the copied lease lapses.
@@ -200,10 +194,10 @@ export class MemoryNamespace implements NamespaceDriver {
             leaseUntil: item.leaseUntil ?? 0,
             deliveries: item.deliveries,
           };
-          if (at !== undefined && q.has(at)) q.set(at, e);
+          if (at !== undefined && q.entries.has(at)) q.put(at, e);
           else {
             places.set(key, ++this.#seq);
-            q.set(this.#seq, e);
+            q.put(this.#seq, e);
           }
           break;
         }
@@ -313,7 +307,7 @@ export class MemoryNamespace implements NamespaceDriver {
           const cut = name.indexOf(SEP);
           const queue = name.slice(0, cut),
             seq = Number(name.slice(cut + 1));
-          const e = this.#queues.get(queue)?.get(seq);
+          const e = this.#queues.get(queue)?.entries.get(seq);
           return e ? entryItem(queue, seq, e, now) : gone;
         }
         case 'k':
@@ -368,8 +362,8 @@ export class MemoryNamespace implements NamespaceDriver {
 
   #enqueue(queue: string, jobId: string): void {
     let q = this.#queues.get(queue);
-    if (!q) this.#queues.set(queue, (q = new Map()));
-    q.set(++this.#seq, { jobId, token: null, leaseUntil: 0, deliveries: 0 });
+    if (!q) this.#queues.set(queue, (q = new MemoryQueue()));
+    q.put(++this.#seq, { jobId, token: null, leaseUntil: 0, deliveries: 0 });
     this.#touch(`e:${queue}${SEP}${this.#seq}`);
   }
 
@@ -381,9 +375,7 @@ export class MemoryNamespace implements NamespaceDriver {
   /** 'visible': an entry of one of the queues can be fetched now; 'held': only leased ones; 'none': no entry at all. */
   workIn(queues: readonly string[]): 'visible' | 'held' | 'none' {
     const now = Date.now();
-    for (const queue of queues) {
-      for (const e of this.#queues.get(queue)?.values() ?? []) if (e.token === null || e.leaseUntil <= now) return 'visible';
-    }
+    for (const queue of queues) if (this.#queues.get(queue)?.hasVisible(now)) return 'visible';
     return this.#queues.size > 0 ? 'held' : 'none';
   }
 
@@ -496,19 +488,14 @@ export class MemoryNamespace implements NamespaceDriver {
   async tryFetch(queues: readonly string[], invisibilityMs: number, count: number, withJob: boolean, setState: FetchStateChange | null): Promise<FetchAttempt> {
     this.#admit();
     const now = Date.now();
-    let nextVisibleAt = Infinity;
     const leased: FetchedEntry[] = [];
     for (const queue of queues) {
-      const entries = this.#queues.get(queue);
-      if (!entries) continue;
-      for (const [seq, e] of entries) {
-        if (e.token !== null && e.leaseUntil > now) {
-          nextVisibleAt = Math.min(nextVisibleAt, e.leaseUntil);
-          continue;
-        }
-        e.token = randomUUID();
-        e.leaseUntil = now + invisibilityMs;
-        e.deliveries += 1;
+      const q = this.#queues.get(queue);
+      if (!q) continue;
+      for (;;) {
+        const taken = q.take(now, randomUUID, now + invisibilityMs);
+        if (!taken) break;
+        const { seq, e } = taken;
         const stored = withJob ? live(this.#jobs, e.jobId, now) : undefined;
         if (stored && setState && stored.current && setState.from.includes(stored.current.name)) {
           const state = stateRecord(setState.state, now);
@@ -524,6 +511,8 @@ export class MemoryNamespace implements NamespaceDriver {
         if (leased.length === count) return { entries: leased, nextVisibleInMs: null };
       }
     }
+    let nextVisibleAt = Infinity;
+    for (const queue of queues) nextVisibleAt = Math.min(nextVisibleAt, this.#queues.get(queue)?.nextLapse(now) ?? Infinity);
     return { entries: leased, nextVisibleInMs: nextVisibleAt === Infinity ? null : nextVisibleAt - now };
   }
 
@@ -533,18 +522,17 @@ export class MemoryNamespace implements NamespaceDriver {
     return () => this.#waiters.delete(waiter);
   }
 
-  #remove(found: { entries: Map<number, QueueEntry>; seq: number }, queue: string): void {
-    found.entries.delete(found.seq);
+  #remove(found: { q: MemoryQueue; seq: number }, queue: string): void {
+    found.q.delete(found.seq);
     this.#touch(`e:${queue}${SEP}${found.seq}`);
-    if (found.entries.size === 0) this.#queues.delete(queue);
+    if (found.q.size === 0) this.#queues.delete(queue);
   }
 
-  #leased(entry: Pick<LeasedEntry, 'queue' | 'token'>): { entries: Map<number, QueueEntry>; seq: number; e: QueueEntry } | null {
+  #leased(entry: Pick<LeasedEntry, 'queue' | 'token'>): { q: MemoryQueue; seq: number } | null {
     const [seqText, token] = entry.token.split(':') as [string, string];
     const seq = Number(seqText);
-    const entries = this.#queues.get(entry.queue);
-    const e = entries?.get(seq);
-    return entries && e && e.token === token ? { entries, seq, e } : null;
+    const q = this.#queues.get(entry.queue);
+    return q && q.entries.get(seq)?.token === token ? { q, seq } : null;
   }
 
   async ack(entries: readonly LeasedEntry[]): Promise<boolean[]> {
@@ -561,8 +549,7 @@ export class MemoryNamespace implements NamespaceDriver {
     this.#admit();
     const found = this.#leased(entry);
     if (!found) return false;
-    found.e.token = null;
-    found.e.leaseUntil = 0;
+    found.q.release(found.seq);
     this.#touch(`e:${entry.queue}${SEP}${found.seq}`);
     this.#wakeWaiters();
     return true;
@@ -572,7 +559,7 @@ export class MemoryNamespace implements NamespaceDriver {
     this.#admit();
     const found = this.#leased(entry);
     if (!found) return false;
-    found.e.leaseUntil = Date.now() + ms;
+    found.q.extend(found.seq, Date.now() + ms);
     this.#touch(`e:${entry.queue}${SEP}${found.seq}`);
     return true;
   }
@@ -646,10 +633,9 @@ export class MemoryNamespace implements NamespaceDriver {
   async queueInfo(): Promise<QueueInfo[]> {
     const now = Date.now();
     const out: QueueInfo[] = [];
-    for (const [name, entries] of this.#queues) {
-      let inFlight = 0;
-      for (const e of entries.values()) if (e.token !== null && e.leaseUntil > now) inFlight++;
-      out.push({ name, waiting: entries.size - inFlight, inFlight });
+    for (const [name, q] of this.#queues) {
+      const inFlight = q.inFlight(now);
+      out.push({ name, waiting: q.size - inFlight, inFlight });
     }
     return out.sort((a, b) => (a.name < b.name ? -1 : 1));
   }
@@ -658,7 +644,7 @@ export class MemoryNamespace implements NamespaceDriver {
     const now = Date.now();
     const out: JobRecord[] = [];
     let skipped = 0;
-    for (const e of this.#queues.get(queue)?.values() ?? []) {
+    for (const e of this.#queues.get(queue)?.entries.values() ?? []) {
       if (e.token !== null && e.leaseUntil > now) continue;
       if (skipped++ < offset) continue;
       const job = live(this.#jobs, e.jobId, now);
