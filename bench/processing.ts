@@ -1,4 +1,4 @@
-// Processing benchmark. Run: npm run bench:processing
+// Processing benchmark. Run: npm run bench:processing   (BENCH_JOBS, BENCH_ONLY, BENCH_PREFETCH, BENCH_RETENTION_MS below)
 // No-op jobs processed per second by a JobServer at 1, 8 and 32 workers, and enqueue-to-handler-start
 // latency p50/p99 with idle workers, on memory, Postgres and Redis, and through the router to Redis.
 import { randomUUID } from 'node:crypto';
@@ -13,6 +13,13 @@ import { drainRate } from './lib/drain.js';
 import { deleteRedisPrefix, dropSchema, freshPrefix, freshSchema, PG_URL, REDIS_URL } from '../test/helpers/servers.js';
 
 const JOBS = Number(process.env['BENCH_JOBS'] ?? 2_000);
+/** BENCH_ONLY=memory,redis runs only those rows (names as printed). */
+const ONLY = process.env['BENCH_ONLY']?.split(',');
+/** BENCH_PREFETCH and BENCH_RETENTION_MS set the servers' prefetch and retentionMs (unset: the defaults, 0 and a day). */
+const KNOBS = {
+  ...(process.env['BENCH_PREFETCH'] ? { prefetch: Number(process.env['BENCH_PREFETCH']) } : {}),
+  ...(process.env['BENCH_RETENTION_MS'] ? { retentionMs: Number(process.env['BENCH_RETENTION_MS']) } : {}),
+};
 const SAMPLES = 100;
 
 async function latency(storage: Storage): Promise<{ p50: number; p99: number }> {
@@ -67,13 +74,16 @@ const setups: Array<[string, () => { fresh: () => Storage; close: () => Promise<
     },
   ],
 ];
-console.log(`\nProcessing ${JOBS} no-op jobs (jobs/s) and enqueue-to-start latency (${SAMPLES} samples, idle workers)`);
+console.log(
+  `\nProcessing ${JOBS} no-op jobs (jobs/s${Object.keys(KNOBS).length ? `, servers with ${JSON.stringify(KNOBS)}` : ''}) and enqueue-to-start latency (${SAMPLES} samples, idle workers)`,
+);
 console.log('  backend            1 worker   8 workers  32 workers   p50 ms   p99 ms');
 try {
   for (const [name, make] of setups) {
+    if (ONLY && !ONLY.includes(name)) continue;
     const { fresh, close } = make();
     const rates = [];
-    for (const w of [1, 8, 32]) rates.push(await drainRate(fresh(), JOBS, w));
+    for (const w of [1, 8, 32]) rates.push(await drainRate(fresh(), JOBS, w, undefined, KNOBS));
     const l = await latency(fresh());
     console.log(
       `  ${name.padEnd(17)} ${rates.map((r) => r.toFixed(0).padStart(10)).join(' ')} ${l.p50.toFixed(2).padStart(8)} ${l.p99.toFixed(2).padStart(8)}`,

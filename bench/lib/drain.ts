@@ -1,13 +1,16 @@
 // Shared by the processing benchmarks: a backlog of no-op jobs, drained by a JobServer.
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import { JobClient } from '../../src/processing/job-client.js';
-import { JobServer } from '../../src/processing/job-server.js';
+import { JobServer, type JobServerOptions } from '../../src/processing/job-server.js';
 import type { Storage } from '../../src/storage/storage.js';
 
 /** Enqueues `jobs` no-op jobs (16 producers), then times a JobServer of `workers` draining them; jobs/s. */
-export async function drainRate(storage: Storage, jobs: number, workers: number, meterProvider?: MeterProvider): Promise<number> {
-  return (await drain(storage, jobs, workers, meterProvider)).perSec;
+export async function drainRate(storage: Storage, jobs: number, workers: number, meterProvider?: MeterProvider, server: ServerKnobs = {}): Promise<number> {
+  return (await drain(storage, jobs, workers, meterProvider, undefined, server)).perSec;
 }
+
+/** JobServer options a benchmark may set besides the workers (the peers' settings: prefetch 64, retentionMs 0). */
+export type ServerKnobs = Pick<JobServerOptions, 'prefetch' | 'retentionMs'>;
 
 /** As drainRate, with this process's CPU time per job over the drain (user + system, µs). */
 export async function drain(
@@ -16,6 +19,7 @@ export async function drain(
   workers: number,
   meterProvider?: MeterProvider,
   tracerProvider?: TracerProvider,
+  knobs: ServerKnobs = {},
 ): Promise<{ perSec: number; cpuUsPerJob: number }> {
   const client = new JobClient(storage, tracerProvider ? { tracerProvider } : {});
   let next = 0;
@@ -29,6 +33,7 @@ export async function drain(
   const all = new Promise<void>((r) => (finished = r));
   const server = new JobServer(storage, {
     workerCount: workers,
+    ...knobs,
     ...(meterProvider ? { meterProvider } : {}),
     ...(tracerProvider ? { tracerProvider } : {}),
     handlers: {
