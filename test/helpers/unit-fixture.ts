@@ -2,6 +2,13 @@ import type { Backend, Storage } from '../../src/storage/storage.js';
 import { ALIAS_HASH, type UnitItem } from '../../src/storage/unit-stream.js';
 import { ID_MARKS_HASH } from '../../src/storage/id-marks.js';
 
+/**
+ * The fixture's leases and lock grants: long enough to outlast a test that copies the unit on a loaded
+ * machine (a catch-up test once ran past 60 s in CI, and its leased entry lapsed between the two
+ * exports it compares).
+ */
+const FIXTURE_LEASE_MS = 600_000;
+
 /** One of everything a unit can hold: jobs in several states (one leased), structures with expiry, a held lock, a server. */
 export async function fillUnit(s: Storage): Promise<{ ids: Record<string, string> }> {
   const waiting = await s.jobs.create({ type: 'a', args: [1, { x: 'y' }], queue: 'q1', parameters: { p: '1' }, state: { name: 'Enqueued' }, enqueue: true });
@@ -17,9 +24,17 @@ export async function fillUnit(s: Storage): Promise<{ ids: Record<string, string
   });
   const bare = await s.jobs.create({ type: 'd', args: [], queue: 'q1', expireInMs: 3_600_000 });
   // Fetch the first three in FIFO order; keep the second leased, give the first and third back.
-  const f1 = await s.queues.tryFetch(['q1'], { invisibilityTimeoutMs: 60_000, withJob: true, setState: { state: { name: 'Processing' }, from: ['Enqueued'] } });
-  const f2 = await s.queues.tryFetch(['q1'], { invisibilityTimeoutMs: 60_000, withJob: true, setState: { state: { name: 'Processing' }, from: ['Enqueued'] } });
-  const f3 = await s.queues.tryFetch(['q1'], { invisibilityTimeoutMs: 60_000 });
+  const f1 = await s.queues.tryFetch(['q1'], {
+    invisibilityTimeoutMs: FIXTURE_LEASE_MS,
+    withJob: true,
+    setState: { state: { name: 'Processing' }, from: ['Enqueued'] },
+  });
+  const f2 = await s.queues.tryFetch(['q1'], {
+    invisibilityTimeoutMs: FIXTURE_LEASE_MS,
+    withJob: true,
+    setState: { state: { name: 'Processing' }, from: ['Enqueued'] },
+  });
+  const f3 = await s.queues.tryFetch(['q1'], { invisibilityTimeoutMs: FIXTURE_LEASE_MS });
   await f1!.requeue();
   await f3!.requeue();
   if (f2!.jobId !== leased) throw new Error('fixture: FIFO order broken');
@@ -35,8 +50,8 @@ export async function fillUnit(s: Storage): Promise<{ ids: Record<string, string
     tx.counterIncrement('c1', 5, { expireInMs: 3_600_000 });
     tx.counterIncrement('c2', -2);
   });
-  const held = await s.locks.acquire('r1', { timeoutMs: 0, ttlMs: 60_000, autoRenew: false });
-  const gone = await s.locks.acquire('r2', { timeoutMs: 0, ttlMs: 60_000, autoRenew: false });
+  const held = await s.locks.acquire('r1', { timeoutMs: 0, ttlMs: FIXTURE_LEASE_MS, autoRenew: false });
+  const gone = await s.locks.acquire('r2', { timeoutMs: 0, ttlMs: FIXTURE_LEASE_MS, autoRenew: false });
   await gone.release();
   await s.servers.announce('srv1', { queues: ['q1', 'q2'], workerCount: 3 });
   return { ids: { waiting, leased, requeued, other, done, bare, lockToken: String(held.token), releasedToken: String(gone.token) } };
