@@ -68,7 +68,10 @@ export async function churnMoves(o: ChurnOptions): Promise<ChurnReport> {
       { id: 'b', backend: shard(o.kinds[1]!, 1) },
     ],
     ...(o.groups ? { tenants: Object.fromEntries(tenants.map((tn) => [tn, { queueGroups: { big: { queues: ['q2'] } } }])) } : {}),
-    directory: { backend: { postgres: { connectionString: PG_URL, schema: schemas[2]!, poolSize: 2 } }, pollMs: 200 },
+    // Calls wait out a freeze up to frozenWaitMs, then fail with ShardUnavailableError. Under a full
+    // test run a move's pause outlasted the default 2 s once and a producer's enqueue failed; this
+    // counts jobs, not pauses, so callers wait out any freeze the moves set.
+    directory: { backend: { postgres: { connectionString: PG_URL, schema: schemas[2]!, poolSize: 2 } }, pollMs: 200, frozenWaitMs: 30_000 },
   });
   const routers: Router[] = [];
   const servers: JobServer[] = [];
