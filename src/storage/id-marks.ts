@@ -1,4 +1,4 @@
-import type { HashItem, ItemRef, UnitItem } from './unit-stream.js';
+import { heldIds, idNumber, type HashItem, type ItemRef, type UnitItem } from './unit-stream.js';
 
 /**
  * A hash of the unit that says, per form of job id, how far its ids were drawn: a target draws
@@ -20,9 +20,15 @@ export type IdForm = 'plain' | 'tagged';
 
 const isMarks = (item: UnitItem): item is HashItem => item.kind === 'hash' && item.key === ID_MARKS_HASH;
 
-/** The id number `item` says was drawn in `form` (0 unless it is the marks hash): an importer's counter goes above it. */
-export function idMarkOf(item: UnitItem, form: IdForm): number {
-  return isMarks(item) ? Number(item.fields[form] ?? 0) || 0 : 0;
+/**
+ * The highest id number `item` says the unit's ids reached in `form`: the held ids it names
+ * (heldIds) that `counts` accepts, or its mark if it is the marks hash. An importer's counter goes
+ * above it.
+ */
+export function idFloor(item: UnitItem, form: IdForm, counts: (id: string) => boolean = () => true): number {
+  let n = isMarks(item) ? Number(item.fields[form] ?? 0) || 0 : 0;
+  for (const id of heldIds(item)) if (counts(id)) n = Math.max(n, idNumber(id));
+  return n;
 }
 
 /** The marks hash with `form` raised to `drawn`; null when it would have no field (a hash needs one). */

@@ -10,21 +10,10 @@ import { live, sweep, type Expiring } from './expiring.js';
 import { MemoryData } from './memory-data.js';
 import { MemoryQueue, type QueueEntry } from './memory-queue.js';
 import { DUE_SETS } from '../../storage/due-sets.js';
-import { exportWithIdMarks, idMarkOf, refsWithIdMarks } from '../../storage/id-marks.js';
+import { exportWithIdMarks, idFloor, refsWithIdMarks } from '../../storage/id-marks.js';
 import type { StructureKind } from '../../storage/data.js';
 import { ACTIVE, effective, importRefusal, isOlderMark, refusal, type UnitOwnership } from '../../storage/ownership.js';
-import {
-  EXPORT_BATCH,
-  heldIds,
-  idNumber,
-  itemRef,
-  SEP,
-  type ImportFence,
-  type ItemRef,
-  type ItemState,
-  type UnitImport,
-  type UnitItem,
-} from '../../storage/unit-stream.js';
+import { EXPORT_BATCH, itemRef, SEP, type ImportFence, type ItemRef, type ItemState, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
 
 interface StoredJob extends Expiring {
   id: string;
@@ -166,8 +155,7 @@ export class MemoryNamespace implements NamespaceDriver {
     // Source entry (queue, seq) -> this namespace's seq: a later copy updates the entry in its place.
     const places = new Map<string, number>();
     const write = (item: UnitItem, replacing: boolean) => {
-      for (const id of heldIds(item)) maxId = Math.max(maxId, idNumber(id));
-      maxId = Math.max(maxId, idMarkOf(item, 'plain'));
+      maxId = Math.max(maxId, idFloor(item, 'plain'));
       switch (item.kind) {
         case 'job':
           this.#jobs.set(item.id, {

@@ -64,9 +64,9 @@ export class MemoryQueue {
         seq = w;
         this.#advance();
       } else seq = this.#returned.shift()!;
-      const e = this.entries.get(seq);
       // Removed, or leased again, since its place was indexed.
-      if (!e || (e.token !== null && e.leaseUntil > now)) continue;
+      if (!this.#takeable(seq, now)) continue;
+      const e = this.entries.get(seq)!;
       e.token = token();
       e.leaseUntil = leaseUntil;
       e.deliveries += 1;
@@ -94,16 +94,12 @@ export class MemoryQueue {
   /** Whether an entry may be taken at `now`. */
   hasVisible(now: number): boolean {
     if (now >= this.#leasesFrom) this.#lapse(now);
-    const visible = (seq: number) => {
-      const e = this.entries.get(seq);
-      return e !== undefined && (e.token === null || e.leaseUntil <= now);
-    };
     while (this.#head < this.#waiting.length) {
-      if (visible(this.#waiting[this.#head]!)) return true;
+      if (this.#takeable(this.#waiting[this.#head]!, now)) return true;
       this.#advance();
     }
     while (this.#returned.length > 0) {
-      if (visible(this.#returned[0]!)) return true;
+      if (this.#takeable(this.#returned[0]!, now)) return true;
       this.#returned.shift();
     }
     return false;
@@ -160,6 +156,12 @@ export class MemoryQueue {
       j = 0;
     while (i < r.length || j < lapsed.length) merged.push(j >= lapsed.length || (i < r.length && r[i]! < lapsed[j]!) ? r[i++]! : lapsed[j++]!);
     this.#returned = merged;
+  }
+
+  /** Whether the entry at an indexed place is still there and may be taken: it waits, or its lease lapsed. */
+  #takeable(seq: number, now: number): boolean {
+    const e = this.entries.get(seq);
+    return e !== undefined && (e.token === null || e.leaseUntil <= now);
   }
 
   /** Past the head of #waiting; the array is cut once most of it is behind the head. */

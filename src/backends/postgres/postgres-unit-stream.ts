@@ -1,19 +1,8 @@
-import {
-  ALIAS_HASH,
-  EXPORT_BATCH,
-  heldIds,
-  idNumber,
-  itemRef,
-  SEP,
-  type ItemRef,
-  type JobItem,
-  type UnitImport,
-  type UnitItem,
-} from '../../storage/unit-stream.js';
+import { ALIAS_HASH, EXPORT_BATCH, idNumber, itemRef, SEP, type ItemRef, type JobItem, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
 import type { Query, Transact } from './postgres-query.js';
 import type { HistoryEntry } from './postgres-rows.js';
 import { sleep } from '../../storage/sleep.js';
-import { idMarkOf } from '../../storage/id-marks.js';
+import { idFloor } from '../../storage/id-marks.js';
 
 const LIVE = '(expire_at IS NULL OR expire_at > clock_timestamp())';
 // Whole milliseconds, as the other backends keep times (and as a JavaScript Date holds them).
@@ -337,14 +326,11 @@ export function beginPostgresImport(pool: Query, ns: string, fenced?: Transact):
     for (const item of items) {
       switch (item.kind) {
         case 'hash':
+          maxId = Math.max(maxId, idFloor(item, 'plain'));
           if (item.key === ALIAS_HASH) {
             carried = item.fields;
             aliasExpiry = item.expireAt;
-            for (const id of heldIds(item)) maxId = Math.max(maxId, idNumber(id));
-          } else {
-            maxId = Math.max(maxId, idMarkOf(item, 'plain'));
-            await q(UNIT_SQL.insertHash, [ns, item.key, JSON.stringify(item.fields), item.expireAt]);
-          }
+          } else await q(UNIT_SQL.insertHash, [ns, item.key, JSON.stringify(item.fields), item.expireAt]);
           break;
         case 'set':
           await q(UNIT_SQL.insertSet, [ns, item.key, JSON.stringify(item.members), item.expireAt]);

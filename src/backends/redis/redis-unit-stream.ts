@@ -1,6 +1,6 @@
 import { Redis, type Cluster } from 'ioredis';
-import { EXPORT_BATCH, heldIds, idNumber, itemRef, SEP, type ItemRef, type ItemState, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
-import { idMarkOf } from '../../storage/id-marks.js';
+import { EXPORT_BATCH, itemRef, SEP, type ItemRef, type ItemState, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
+import { idFloor } from '../../storage/id-marks.js';
 import type { RunCommand } from './redis-data.js';
 import { fromPairs } from './redis-replies.js';
 import type { RedisKeys } from './redis-keys.js';
@@ -314,8 +314,10 @@ export function beginRedisImport(
     const lua: Array<Record<string, unknown>> = [];
     const fresh: ItemRef[] = [];
     for (const item of batch) {
-      for (const id of heldIds(item)) if (id.endsWith(tag)) maxId = Math.max(maxId, idNumber(id));
-      maxId = Math.max(maxId, idMarkOf(item, 'tagged'));
+      maxId = Math.max(
+        maxId,
+        idFloor(item, 'tagged', (id) => id.endsWith(tag)),
+      );
       if (item.kind === 'gone') {
         const name = item.ref.slice(2);
         switch (item.ref[0]) {
