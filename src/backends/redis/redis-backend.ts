@@ -13,7 +13,7 @@ import { registerScripts, type RunScript } from './redis-scripts.js';
 import { RedisWaker } from './redis-waker.js';
 import type { UnitOwnership } from '../../storage/ownership.js';
 import { importAll, type ImportFence, type ItemRef, type UnitImport, type UnitItem } from '../../storage/unit-stream.js';
-import { globEscape, scanKeys } from './redis-unit-stream.js';
+import { globEscape, scanKeys } from './redis-unit-listing.js';
 import { WeakCache } from '../../storage/weak-cache.js';
 
 /**

@@ -14,7 +14,8 @@ import type { RedisWaker } from './redis-waker.js';
 import { pushOpArgs, splitToken, stateArgs } from './redis-args.js';
 import { fromPairs } from './redis-replies.js';
 import { exportWithIdMarks, refsWithIdMarks } from '../../storage/id-marks.js';
-import { beginRedisImport, exportRedisRefs, exportRedisUnit, namespacePattern, scanKeys, type ReadJobs } from './redis-unit-stream.js';
+import { beginRedisImport, exportRedisRefs, exportRedisUnit, type ReadJobs } from './redis-unit-stream.js';
+import { BOOKKEEPING_KEYS, listUnit, namespacePattern, scanKeys } from './redis-unit-listing.js';
 import type { ImportFence, ItemRef, UnitImport, UnitItem } from '../../storage/unit-stream.js';
 
 const NO_STATE = ['', '', '', '', '', ''];
@@ -196,6 +197,34 @@ export class RedisNamespace implements NamespaceDriver {
     // back, its new ids start above every id it drew here, deleted jobs' included (import.lua).
     const [drawn, kept] = await this.run((c) => Promise.all([c.get(`${this.keys.base}seq:job`), c.hget(this.keys.ownership, 'idmark')]));
     if (drawn !== null && Number(drawn) > Number(kept ?? 0)) await this.run((c) => c.hset(this.keys.ownership, 'idmark', drawn));
+    if ((await this.run((c) => c.hget(this.keys.ownership, 'reg'))) === '1') await this.#clearListed();
+    else await this.#clearScanned();
+    await this.run((c) => c.hdel(this.keys.ownership, 'used', 'reg'));
+  }
+
+  /**
+   * A registered unit's keys, as its listing names them (redis-unit-listing.ts), and its
+   * bookkeeping, unlinked 1,000 at a time. The unit is `moved` by now, so nothing writes to it meanwhile.
+   */
+  async #clearListed(): Promise<void> {
+    const base = this.keys.base;
+    const listing = await listUnit(this.run, this.keys);
+    const states = await this.run((c) => c.smembers(`${base}states`));
+    const doomed: string[] = [...BOOKKEEPING_KEYS, ...states.map((s) => `state:${s}`)].map((name) => base + name);
+    for (const name of listing.names) {
+      doomed.push(base + name);
+      if (name.startsWith('q:')) doomed.push(`${base}ql:${name.slice(2)}`, `${base}qd:${name.slice(2)}`);
+      else if (name.startsWith('fence:')) doomed.push(`${base}lock:${name.slice(6)}`);
+    }
+    for (const id of listing.jobIds) doomed.push(`${base}job:${id}`, `${base}job:${id}:p`, `${base}job:${id}:h`);
+    // One slice at a time: other tenants' commands get their turns between them.
+    for (let i = 0; i < doomed.length; i += 1000) {
+      const slice = doomed.slice(i, i + 1000);
+      await this.run((c) => c.unlink(...slice));
+    }
+  }
+
+  async #clearScanned(): Promise<void> {
     // Each page unlinked as the scan finds it, not the whole listing held first. A key removed
     // during a SCAN does not hide the others from it. One slot (the namespace's hash tag): a
     // multi-key UNLINK is fine on a Cluster too.
@@ -213,7 +242,6 @@ export class RedisNamespace implements NamespaceDriver {
     });
     await Promise.all(unlinks);
     if (failure !== null) throw failure;
-    await this.run((c) => c.hdel(this.keys.ownership, 'used'));
   }
 
   async createJob(row: NewJobRow): Promise<string> {

@@ -101,6 +101,7 @@ for _, p in ipairs(at) do
     apply_job_expiry(a, e)
   elseif code == 'CI' then
     track('c:' .. a)
+    register_key('c:' .. a)
     redis.call('INCRBY', kind_key('counter', a), b)
     if c ~= '' then redis.call('PEXPIRE', kind_key('counter', a), c) end
   elseif code == 'P' then
@@ -116,6 +117,7 @@ for _, p in ipairs(at) do
     enqueued = true
   elseif code == 'HS' then
     track('h:' .. a)
+    register_key('h:' .. a)
     local k = kind_key('hash', a)
     for f = p + 3, p + 2 + 2 * tonumber(b), 2 do redis.call('HSET', k, ARGV[f], ARGV[f + 1]) end
   elseif code == 'HD' then
@@ -123,6 +125,7 @@ for _, p in ipairs(at) do
     redis.call('DEL', kind_key('hash', a))
   elseif code == 'ZA' then
     track('z:' .. a)
+    register_key('z:' .. a)
     redis.call('ZADD', kind_key('set', a), b, c)
     note_due(a, b)
   elseif code == 'ZR' then
@@ -133,6 +136,7 @@ for _, p in ipairs(at) do
     redis.call('DEL', kind_key('set', a))
   elseif code == 'LI' then
     track('l:' .. a)
+    register_key('l:' .. a)
     redis.call('LPUSH', kind_key('list', a), b)
   elseif code == 'LR' then
     track('l:' .. a)

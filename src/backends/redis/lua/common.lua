@@ -23,8 +23,29 @@ end
 -- emptiness check, with the unit frozen). Only clearUnit removes it (redis-namespace.ts).
 local TRACKING = false
 
+-- The unit's key registry: the set B..'keys' names (after B) every structure and fencing counter
+-- the unit has created ('h:', 'z:', 'l:', 'c:', 'fence:' keys), and the state indexes with
+-- B..'stateless' name every job it holds. With them a move's export and the source's cleanup list a
+-- unit by its own size instead of SCANning the whole keyspace (redis-unit-listing.ts). A registry
+-- entry outlives its key (deletions and expiry do not remove it): the sweep prunes them (prune_keys).
+-- The ownership record's `reg` field says the registry is complete, which holds for a unit whose
+-- first write came after registries existed; units older than that are listed by SCAN as before.
+local keys_known = {}
+
+local function register_key(name)
+  if not keys_known[name] then
+    redis.call('SADD', B .. 'keys', name)
+    keys_known[name] = true
+  end
+end
+
+-- The first write of a unit: `used` for hasData, and `reg` when nothing of it exists yet (what a
+-- unit written before the `used` mark existed would show: its id counters, queues or servers).
 local function mark_used()
   redis.call('HSET', B .. 'own', 'used', '1')
+  if redis.call('EXISTS', B .. 'seq:job', B .. 'seq:q', B .. 'queues', B .. 'servers', B .. 'states', B .. 'keys') == 0 then
+    redis.call('HSET', B .. 'own', 'reg', '1')
+  end
 end
 
 local function refusal(writes)
@@ -124,12 +145,23 @@ end
 -- command). A job leaves the index of the state it had when the call first changed it and joins
 -- that of its last state (false: deleted, in none); the states in between were never visible, as
 -- the call is atomic. Every script that changes a job's state or deletes a job calls it at its end.
+-- A job without a state is in the index STATELESS stands for (B..'stateless', by creation time), so
+-- that the state indexes list every job the unit holds (the key registry above). `old_name`: the
+-- state the job had (false: none), or nil for a job this call creates, which is in no index yet.
 local index_left, index_last, index_at = {}, {}, {}
+local STATELESS = 0
 
 local function index_state(id, old_name, new_name, at)
-  if index_left[id] == nil then index_left[id] = old_name or false end
+  if index_left[id] == nil then
+    if old_name == nil then index_left[id] = false else index_left[id] = old_name or STATELESS end
+  end
   index_last[id] = new_name
   index_at[id] = at
+end
+
+local function state_index(name)
+  if name == STATELESS then return B .. 'stateless' end
+  return B .. 'state:' .. name
 end
 
 local function flush_state_index()
@@ -139,8 +171,8 @@ local function flush_state_index()
     if left and left ~= last then push_to(leave, left, id) end
     if last then push_to(join, last, index_at[id], id) end
   end
-  for name, ids in pairs(leave) do call_many('ZREM', B .. 'state:' .. name, ids) end
-  for name, members in pairs(join) do call_many('ZADD', B .. 'state:' .. name, members) end
+  for name, ids in pairs(leave) do call_many('ZREM', state_index(name), ids) end
+  for name, members in pairs(join) do call_many('ZADD', state_index(name), members) end
 end
 
 -- A time in ms as text, the last one kept: Lua turns a number into text with sprintf, which was
@@ -287,6 +319,21 @@ local function flush_expiring()
   end
 end
 
+-- Removes registry entries whose keys are gone (deleted, emptied or expired), PRUNE_STEP entries a
+-- call, from the backend's sweep (monitor.lua): each sweep goes on where the last one stopped (the cursor in B..'keys:at'), so the registry
+-- stays about the size of the unit's keys without any write paying for it.
+local PRUNE_STEP = 200
+
+local function prune_keys()
+  local reply = redis.call('SSCAN', B .. 'keys', redis.call('GET', B .. 'keys:at') or '0', 'COUNT', PRUNE_STEP)
+  local gone = {}
+  for _, name in ipairs(reply[2]) do
+    if redis.call('EXISTS', B .. name) == 0 then gone[#gone + 1] = name end
+  end
+  call_many('SREM', B .. 'keys', gone)
+  if reply[1] == '0' then redis.call('DEL', B .. 'keys:at') else redis.call('SET', B .. 'keys:at', reply[1]) end
+end
+
 -- Removes lapsed jobs from the state indexes (their keys expire by themselves), 500 at a time:
 -- one ZREM per state index for the lot, so a state write need not record which index holds a
 -- job (the `jobstate` hash that older versions kept is cleared here as it goes).
@@ -298,6 +345,7 @@ local function sweep()
       for _, state in ipairs(redis.call('SMEMBERS', B .. 'states')) do
         redis.call('ZREM', B .. 'state:' .. state, unpack(ids))
       end
+      redis.call('ZREM', B .. 'stateless', unpack(ids))
       redis.call('HDEL', B .. 'jobstate', unpack(ids))
       redis.call('ZREM', B .. 'expiring', unpack(ids))
       local keys = {}

@@ -33,9 +33,10 @@ for i = 5, #ARGV, 12 do
   -- so one that never expires needs no PERSIST and is in no `expiring` index yet. With a state,
   -- the job's fields go in the state's HSET: one write for the hash.
   if ARGV[i + 6] == '1' then
-    write_state(id, state_at(i + 7), true, now, { false, false }, expire_at, fields)
+    write_state(id, state_at(i + 7), true, now, { nil, false }, expire_at, fields)
   else
     redis.call('HSET', k, unpack(fields))
+    index_state(id, nil, STATELESS, now)
   end
   if ARGV[i + 3] ~= '{}' then
     for name, value in pairs(cjson.decode(ARGV[i + 3])) do

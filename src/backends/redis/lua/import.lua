@@ -17,7 +17,7 @@ if ARGV[5] ~= '' then
   if o[1] ~= 'moved' or o[2] ~= ARGV[5] then return redis.error_reply('IMPORT_FENCED') end
 end
 local items = cjson.decode(ARGV[4])
-mark_used()
+if redis.call('HEXISTS', B .. 'own', 'used') == 0 then mark_used() end
 -- A unit that lived here before drew ids up to its `idmark` (kept in the ownership record by
 -- clearUnit, redis-namespace.ts): ids drawn now start above them, those of its deleted jobs too.
 do
@@ -33,8 +33,8 @@ end
 -- leaves the index of the state it had before the call and joins that of its last copy.
 local function delete_job(id)
   local k = job_key(id)
-  local old = redis.call('HGET', k, 'stateName')
-  if old then index_state(id, old, false, nil) end
+  local old = redis.call('HMGET', k, 'type', 'stateName')
+  if old[1] then index_state(id, old[2], false, nil) end
   redis.call('DEL', k, k .. ':p', k .. ':h')
   drop_expiry(id)
 end
@@ -94,8 +94,10 @@ for _, it in ipairs(items) do
       fields[#fields + 1], fields[#fields + 2] = 'stateData', s.data
       fields[#fields + 1], fields[#fields + 2] = 'stateAt', s.at
       if s.reason then fields[#fields + 1], fields[#fields + 2] = 'stateReason', s.reason end
-      index_state(id, false, s.name, s.at)
+      index_state(id, nil, s.name, s.at)
       register_state(s.name)
+    else
+      index_state(id, nil, STATELESS, it.createdAt)
     end
     redis.call('HSET', k, unpack(fields))
     call_many('HSET', k .. ':p', it.params)
@@ -121,19 +123,24 @@ for _, it in ipairs(items) do
     redis.call('HDEL', B .. 'servers', it.id)
     redis.call('ZREM', B .. 'beats', it.id)
   elseif kind == 'hash' then
+    register_key('h:' .. it.key)
     call_many('HSET', B .. 'h:' .. it.key, it.fields)
     expire_at(B .. 'h:' .. it.key, it.expireAt)
   elseif kind == 'set' then
+    register_key('z:' .. it.key)
     call_many('ZADD', B .. 'z:' .. it.key, it.members)
     if #it.members > 0 then note_due(it.key, redis.call('ZRANGE', B .. 'z:' .. it.key, 0, 0, 'WITHSCORES')[2]) end
     expire_at(B .. 'z:' .. it.key, it.expireAt)
   elseif kind == 'list' then
+    register_key('l:' .. it.key)
     call_many('RPUSH', B .. 'l:' .. it.key, it.values)
     expire_at(B .. 'l:' .. it.key, it.expireAt)
   elseif kind == 'counter' then
+    register_key('c:' .. it.key)
     redis.call('SET', B .. 'c:' .. it.key, it.value)
     expire_at(B .. 'c:' .. it.key, it.expireAt)
   elseif kind == 'lock' then
+    register_key('fence:' .. it.resource)
     redis.call('SET', B .. 'fence:' .. it.resource, it.fence)
     if it.holder ~= '' then
       redis.call('SET', B .. 'lock:' .. it.resource, it.holder)

@@ -8,6 +8,8 @@ track('k:' .. string.sub(KEYS[1], #B + 6))
 if action == 'acquire' then
   if redis.call('EXISTS', KEYS[1]) == 1 then return nil end
   local token = redis.call('INCR', KEYS[2])
+  -- KEYS[2] is B .. 'fence:' .. resource: registered when the counter is new (common.lua register_key).
+  if token == 1 then register_key(string.sub(KEYS[2], #B + 1)) end
   redis.call('SET', KEYS[1], token, 'PX', ARGV[3])
   return token
 end

@@ -6,7 +6,7 @@
 --   state-counts -> { {state, count}... }
 --   jobs-in-state state offset limit -> { jobJSON... } (newest state change first)
 --   counters key... -> { value... } (0 for a missing counter)
---   sweep -> number of lapsed jobs removed from the indexes
+--   sweep -> number of lapsed jobs removed from the indexes (also prunes the key registry a step)
 local action = ARGV[2]
 local now = now_ms()
 if action == 'queues' then
@@ -70,4 +70,5 @@ elseif action == 'jobs-in-state' then
   end
   return out
 end
+prune_keys()
 return sweep()
