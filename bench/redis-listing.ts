@@ -85,7 +85,9 @@ try {
     const cpu = await redisCpuMs();
     const t0 = performance.now();
     await backend.clearUnit(ns);
-    console.log(`  clearUnit by ${side.padEnd(8)} ${(performance.now() - t0).toFixed(0).padStart(6)} ms, Redis CPU ${((await redisCpuMs()) - cpu).toFixed(0)} ms`);
+    console.log(
+      `  clearUnit by ${side.padEnd(8)} ${(performance.now() - t0).toFixed(0).padStart(6)} ms, Redis CPU ${((await redisCpuMs()) - cpu).toFixed(0)} ms`,
+    );
   }
 } finally {
   await backend.close();
