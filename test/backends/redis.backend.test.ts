@@ -211,7 +211,12 @@ test('sweep: lapsed jobs leave the state indexes by themselves, with no monitori
     const [a, m] = [await lapse(auto), await lapse(manual)];
     const indexed = (p: string, id: string) => admin.zscore(`${p}{${ns}}:state:Succeeded`, id);
     t.not(await indexed(`${prefix}sw1:`, a), null);
+    // Lapsed after 300 ms, swept within a 200 ms tick of that: 1 s, then up to 5 s more, as a loaded
+    // machine delays timers (the fixed 1 s alone failed once beside other test files).
     await new Promise((r) => setTimeout(r, 1_000));
+    for (const deadline = Date.now() + 5_000; Date.now() < deadline && (await indexed(`${prefix}sw1:`, a)) !== null;) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
     t.is(await indexed(`${prefix}sw1:`, a), null, 'swept by the timer');
     t.is(await admin.zcard(`${prefix}sw1:{${ns}}:expiring`), 0);
     t.not(await indexed(`${prefix}sw2:`, m), null, 'no timer: still indexed');
