@@ -126,6 +126,10 @@ test('deadlock: a commit Postgres picks as a deadlock victim is sent again, and 
   const other = new pg.Client({ connectionString: PG_URL });
   await other.connect();
   t.teardown(() => other.end());
+  // This session checks for deadlocks only after 30 s, the commit's after 1 s (the default): the
+  // commit's check finds the cycle first whatever the machine's load. With both at 1 s, a stalled
+  // commit backend once let this session's check run first, and this session was the victim.
+  await other.query("SET deadlock_timeout = '30s'");
   await other.query('BEGIN');
   await other.query(`SELECT 1 FROM ${schema}.queue_entries WHERE job_id = $1 FOR UPDATE`, [id]);
   // The commit locks the job, then waits for the entry this session holds...
@@ -142,9 +146,8 @@ test('deadlock: a commit Postgres picks as a deadlock victim is sent again, and 
     if (i > 300) throw new Error('the commit never waited for the entry');
     await new Promise((r) => setTimeout(r, 20));
   }
-  await new Promise((r) => setTimeout(r, 300));
-  // ...and this session then waits for the job. The commit has waited longest, so its deadlock
-  // check (after deadlock_timeout, 1 s) finds the cycle first and rolls it back.
+  // ...and this session then waits for the job. The commit's deadlock check (after 1 s) finds the
+  // cycle and rolls the commit back; the backend sends it again.
   await other.query(`SELECT 1 FROM ${schema}.jobs WHERE id = $1 FOR UPDATE`, [id]);
   await other.query('ROLLBACK');
   await commit;
