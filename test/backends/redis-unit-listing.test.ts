@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { RedisBackend } from '../../src/backends/redis/redis-backend.js';
 import type { RunCommand } from '../../src/backends/redis/redis-data.js';
 import { RedisKeys } from '../../src/backends/redis/redis-keys.js';
-import { listByRegistry, listByScan, listUnit, type UnitListing } from '../../src/backends/redis/redis-unit-listing.js';
+import { listByRegistry, listByScan, listUnit, registryHoldsData, type UnitListing } from '../../src/backends/redis/redis-unit-listing.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { deleteRedisPrefix, freshPrefix, REDIS_URL } from '../helpers/servers.js';
 import { alignTimes, exportAll, fillUnit, normalize } from '../helpers/unit-fixture.js';
@@ -150,6 +150,9 @@ test('after any writes and a sweep, the registry lists exactly the jobs and keys
       t.deepEqual(sorted(reg.jobIds), sorted(scan.jobIds));
       t.deepEqual(dataNames(reg), dataNames(scan));
       for (const q of queueNames(scan)) t.true(reg.names.has(`q:${q}`), `queue ${q} listed`);
+      // What hasData asks the registry (beside the id counters and servers it reads first).
+      const held = scan.jobIds.size > 0 || [...scan.names].some((n) => /^(q|ql|h|z|l|c|lock|fence):/.test(n));
+      t.is(await registryHoldsData(run, keys), held);
       const left = await keysUnder(keys.base);
       if (left.length > 0) await admin.unlink(...left);
       runs++;
@@ -244,6 +247,7 @@ test('a job without a state is in the stateless index until it gets one, and a d
   const a = await s.jobs.create({ type: 'x', args: [], queue: 'q' });
   const b = await s.jobs.create({ type: 'x', args: [], queue: 'q' });
   t.deepEqual(await indexes(a), ['stateless']);
+  t.true(await registryHoldsData(run, keys));
   await s.transaction((tx) => {
     tx.setJobState(a, { name: 'Scheduled' });
     tx.expireJob(b, 0);
@@ -253,4 +257,8 @@ test('a job without a state is in the stateless index until it gets one, and a d
   await s.transaction((tx) => tx.expireJob(a, 0));
   t.deepEqual(await indexes(a), []);
   t.deepEqual(await listByRegistry(run, keys).then((l) => [...l.jobIds]), []);
+  t.false(await registryHoldsData(run, keys), 'every job deleted: nothing held');
+  await s.transaction((tx) => tx.counterIncrement('c', 1, { expireInMs: 1 }));
+  await new Promise((r) => setTimeout(r, 5));
+  t.false(await registryHoldsData(run, keys), 'a registered key that lapsed holds nothing');
 });

@@ -272,7 +272,7 @@ test('sweep: the timer sweeps only namespaces whose jobs lapsed (100 idle ones c
   t.is((await scripts()) - before, 1, 'one sweep, of that namespace');
 });
 
-test('hasData: a new unit is answered without a SCAN; units written before the mark are found by one pass, then marked', async (t) => {
+test('hasData: a new unit is answered without a SCAN; units written before the mark are found by one pass, then marked; a registered unit is answered by its registry', async (t) => {
   // A private server: its SCAN count is this test's alone. A SCAN reads the whole keyspace, with the unit frozen during a pin.
   const private_ = new PrivateRedis(await freePort());
   await private_.start();
@@ -306,6 +306,11 @@ test('hasData: a new unit is answered without a SCAN; units written before the m
   for (let i = 0; i < 20; i++) t.false(await reader.hasData(`fresh-${i}`));
   for (const unit of units.filter((u) => u.startsWith('job') || u.startsWith('server'))) t.true(await reader.hasData(unit));
   t.is((await scans()) - before, 0, 'then no SCAN: for new units, nor for units with jobs or servers');
+  for (const unit of units.filter((u) => u.startsWith('hash') || u.startsWith('lock'))) t.true(await reader.hasData(unit));
+  t.is((await scans()) - before, 0, 'nor for units with only data or locks: their registry answers');
+  await server.hdel(`${prefix}{hash-0}:own`, 'reg');
+  t.true(await reader.hasData('hash-0'));
+  t.true((await scans()) - before > 0, 'a unit without the registry mark is SCANned');
 
   const lapsing = 'lapsing';
   await reader.storage(lapsing).transaction((tx) => {
@@ -314,7 +319,9 @@ test('hasData: a new unit is answered without a SCAN; units written before the m
   });
   t.true(await reader.hasData(lapsing));
   await new Promise((r) => setTimeout(r, 1_300));
-  t.false(await reader.hasData(lapsing), 'marked, but its data lapsed: the SCAN says empty');
+  before = await scans();
+  t.false(await reader.hasData(lapsing), 'marked, but its data lapsed: its registry names a key that is gone');
+  t.is((await scans()) - before, 0);
 
   await reader.clearUnit('job-0');
   before = await scans();

@@ -15,7 +15,7 @@ import { pushOpArgs, splitToken, stateArgs } from './redis-args.js';
 import { fromPairs } from './redis-replies.js';
 import { exportWithIdMarks, refsWithIdMarks } from '../../storage/id-marks.js';
 import { beginRedisImport, exportRedisRefs, exportRedisUnit, type ReadJobs } from './redis-unit-stream.js';
-import { BOOKKEEPING_KEYS, listUnit, namespacePattern, scanKeys } from './redis-unit-listing.js';
+import { BOOKKEEPING_KEYS, listUnit, namespacePattern, registryHoldsData, scanKeys } from './redis-unit-listing.js';
 import type { ImportFence, ItemRef, UnitImport, UnitItem } from '../../storage/unit-stream.js';
 
 const NO_STATE = ['', '', '', '', '', ''];
@@ -127,15 +127,17 @@ export class RedisNamespace implements NamespaceDriver {
    * Whether the unit holds data. `marked`: every script that writes on this prefix sets the `used`
    * field of the ownership record (common.lua refusal), so a unit without it holds nothing, and one
    * with an id counter or a server does: answered without a SCAN, which reads the whole keyspace.
+   * Other marked units are answered by their registry when they have one (registryHoldsData).
    */
   async hasData(marked = false): Promise<boolean> {
     if (marked) {
       const base = this.keys.base;
-      const [used, fixed] = await this.run((c) =>
+      const [used, fixed, registered] = await this.run((c) =>
         c
           .pipeline()
           .hget(this.keys.ownership, 'used')
           .exists(`${base}seq:job`, `${base}seq:q`, `${base}servers`)
+          .hget(this.keys.ownership, 'reg')
           .exec()
           .then((replies) =>
             replies!.map(([err, v]) => {
@@ -146,6 +148,7 @@ export class RedisNamespace implements NamespaceDriver {
       );
       if (used === null) return false;
       if ((fixed as number) > 0) return true;
+      if (registered === '1') return registryHoldsData(this.run, this.keys);
     }
     return scanKeys(this.run, namespacePattern(this.keys), (found) => found.some((k) => isDataKey(k.slice(this.keys.base.length))));
   }

@@ -114,3 +114,30 @@ async function scanMembers(run: RunCommand, command: 'sscan' | 'zscan', key: str
     cursor = next;
   } while (cursor !== '0');
 }
+
+/**
+ * Whether a registered unit holds data (RedisNamespace.hasData), by its registry instead of a SCAN:
+ * a queue with entries, a registered key that exists, or an indexed job whose key exists. Registry
+ * and index entries may outlive their keys (expiry), so each is checked, page by page, up to the
+ * first that exists.
+ */
+export async function registryHoldsData(run: RunCommand, keys: RedisKeys): Promise<boolean> {
+  const base = keys.base;
+  const exists = async (names: string[]) => names.length > 0 && (await run((c) => c.exists(...names.map((n) => base + n)))) > 0;
+  const queues = await run((c) => c.smembers(`${base}queues`));
+  if (await exists(queues.flatMap((q) => [`q:${q}`, `ql:${q}`]))) return true;
+  const pages = async (command: 'sscan' | 'zscan', key: string, names: (found: string[]) => string[]) => {
+    let cursor = '0';
+    do {
+      const [next, found] = await run((c) => c[command](key, cursor, 'COUNT', 1000));
+      if (await exists(names(found))) return true;
+      cursor = next;
+    } while (cursor !== '0');
+    return false;
+  };
+  if (await pages('sscan', `${base}keys`, (found) => found)) return true;
+  const jobKeys = (found: string[]) => found.filter((_, i) => i % 2 === 0).map((id) => `job:${id}`);
+  const states = await run((c) => c.smembers(`${base}states`));
+  for (const index of [...states.map((s) => `state:${s}`), 'stateless']) if (await pages('zscan', base + index, jobKeys)) return true;
+  return false;
+}
