@@ -92,7 +92,9 @@ export function ownershipTests(test: Test, name: string, backend: Backend): void
   test(`${name} ownership: a frozen unit refuses writes and fetches with UnitFrozenError until its deadline, serves reads, then works again by itself`, async (t) => {
     const { ns, s, jobId } = await fresh();
     const before = await snapshot(backend, ns);
-    const until = Date.now() + 2_000; // long enough for every write below to be refused on a loaded machine
+    // Long enough for every write below to be refused on a loaded machine (2 s once was not, in CI);
+    // the lapse is tested after them with a short freeze of its own.
+    const until = Date.now() + 60_000;
     await backend.setOwnership(ns, { state: 'frozen', until });
     for (const [what, call] of writes(s, jobId)) {
       const err = await t.throwsAsync(call, undefined, what);
@@ -101,7 +103,10 @@ export function ownershipTests(test: Test, name: string, backend: Backend): void
     }
     for (const [what, call] of reads(s, jobId)) await t.notThrowsAsync(call, what);
     t.deepEqual(await snapshot(backend, ns), before);
-    await new Promise((r) => setTimeout(r, until - Date.now() + 30));
+    const lapsing = Date.now() + 1_000;
+    await backend.setOwnership(ns, { state: 'frozen', until: lapsing });
+    await t.throwsAsync(s.queues.tryFetch(['q']), { name: 'UnitFrozenError' }, 'frozen again, until shortly');
+    await new Promise((r) => setTimeout(r, lapsing - Date.now() + 30));
     t.deepEqual(await backend.ownership(ns), { state: 'active' }, 'a lapsed freeze reads as active');
     const f = await s.queues.tryFetch(['q']);
     t.is(f?.jobId, jobId);
