@@ -3,7 +3,8 @@
 // the same database. Run: npm run bench:redis-listing
 // BENCH_JOBS (the unit's jobs, default 20,000), BENCH_FOREIGN (other units' keys, default 300,000),
 // BENCH_ROUNDS (default 5): the two listings alternate, and each reports its time and Redis's CPU.
-// Then a cleanup (clearUnit) of two copies of the unit, one by each listing.
+// Then a cleanup (clearUnit) of two copies of the unit, one by each listing, while 4 other tenants
+// enqueue, fetch and ack: their rate meanwhile against before.
 import { Redis } from 'ioredis';
 import { RedisBackend } from '../src/backends/redis/redis-backend.js';
 import type { RunCommand } from '../src/backends/redis/redis-data.js';
@@ -74,21 +75,41 @@ try {
   }
   console.log(`  scan / registry: ${(median(figures.scan.ms) / median(figures.registry.ms)).toFixed(1)}× the time`);
 
-  // The cleanup after a move, of two copies: one registered, one whose mark is taken away (SCANned).
+  // The cleanup after a move, of two copies: one registered, one whose mark is taken away (SCANned),
+  // while 4 other tenants of the shard enqueue, fetch and ack in loops: their rate during the
+  // cleanup against the 2 s before it.
   await fill('unit-b');
   await admin.hdel(new RedisKeys(prefix, 'unit-b').ownership, 'reg');
+  let ops = 0;
+  let running = true;
+  const others = Array.from({ length: 4 }, async (_, i) => {
+    const s = backend.storage(`other-${i}`);
+    while (running) {
+      await s.jobs.create({ type: 't', args: [], queue: 'q', state: { name: 'Enqueued' }, enqueue: true });
+      await (await s.queues.tryFetch(['q']))?.ack();
+      ops++;
+    }
+  });
+  const rate = async (work: Promise<unknown>) => {
+    const [n0, t0] = [ops, performance.now()];
+    await work;
+    const ms = performance.now() - t0;
+    return { ms, perSecond: ((ops - n0) * 1000) / ms };
+  };
   for (const [ns, side] of [
     ['unit', 'registry'],
     ['unit-b', 'scan'],
   ] as const) {
     await backend.setOwnership(ns, { state: 'moved', to: 'elsewhere', epoch: 1 });
+    const before = await rate(new Promise((r) => setTimeout(r, 2_000)));
     const cpu = await redisCpuMs();
-    const t0 = performance.now();
-    await backend.clearUnit(ns);
+    const during = await rate(backend.clearUnit(ns));
     console.log(
-      `  clearUnit by ${side.padEnd(8)} ${(performance.now() - t0).toFixed(0).padStart(6)} ms, Redis CPU ${((await redisCpuMs()) - cpu).toFixed(0)} ms`,
+      `  clearUnit by ${side.padEnd(8)} ${during.ms.toFixed(0).padStart(6)} ms, Redis CPU ${((await redisCpuMs()) - cpu).toFixed(0)} ms; 4 other tenants meanwhile ${(during.perSecond / before.perSecond).toFixed(2)}× their rate before (${before.perSecond.toFixed(0)} cycles/s)`,
     );
   }
+  running = false;
+  await Promise.all(others);
 } finally {
   await backend.close();
   await deleteRedisPrefix(prefix);
