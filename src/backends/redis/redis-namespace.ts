@@ -53,6 +53,9 @@ function withState(job: JobRecord, s: NewState, at: Date): JobRecord {
 }
 
 /** One namespace of a Redis backend: every call is one script or one native command. */
+/** Keys a registered unit's cleanup unlinks per call (#clearListed). */
+const CLEAR_SLICE = 100;
+
 export class RedisNamespace implements NamespaceDriver {
   readonly data: RedisData;
   /**
@@ -207,7 +210,7 @@ export class RedisNamespace implements NamespaceDriver {
 
   /**
    * A registered unit's keys, as its listing names them (redis-unit-listing.ts), and its
-   * bookkeeping, unlinked 1,000 at a time. The unit is `moved` by now, so nothing writes to it meanwhile.
+   * bookkeeping, unlinked CLEAR_SLICE at a time. The unit is `moved` by now, so nothing writes to it meanwhile.
    */
   async #clearListed(): Promise<void> {
     const base = this.keys.base;
@@ -220,9 +223,11 @@ export class RedisNamespace implements NamespaceDriver {
       else if (name.startsWith('fence:')) doomed.push(`${base}lock:${name.slice(6)}`);
     }
     for (const id of listing.jobIds) doomed.push(`${base}job:${id}`, `${base}job:${id}:p`, `${base}job:${id}:h`);
-    // One slice at a time: other tenants' commands get their turns between them.
-    for (let i = 0; i < doomed.length; i += 1000) {
-      const slice = doomed.slice(i, i + 1000);
+    // One slice at a time, so other tenants' commands get their turns between them. An UNLINK of
+    // 1,000 keys held Redis for about 2.5 ms, and 4 other tenants kept 0.10-0.13x of their rate
+    // during the cleanup; with 100, 0.40-0.43x for about the same work lost (bench:redis-listing).
+    for (let i = 0; i < doomed.length; i += CLEAR_SLICE) {
+      const slice = doomed.slice(i, i + CLEAR_SLICE);
       await this.run((c) => c.unlink(...slice));
     }
   }
