@@ -10,6 +10,7 @@ import type { RunCommand } from '../../src/backends/redis/redis-data.js';
 import { RedisKeys } from '../../src/backends/redis/redis-keys.js';
 import { listByRegistry, listByScan, listUnit, registryHoldsData, type UnitListing } from '../../src/backends/redis/redis-unit-listing.js';
 import type { Storage } from '../../src/storage/storage.js';
+import { kill, startChild } from '../helpers/child.js';
 import { deleteRedisPrefix, freshPrefix, REDIS_URL } from '../helpers/servers.js';
 import { alignTimes, exportAll, fillUnit, normalize } from '../helpers/unit-fixture.js';
 
@@ -261,4 +262,30 @@ test('a job without a state is in the stateless index until it gets one, and a d
   await s.transaction((tx) => tx.counterIncrement('c', 1, { expireInMs: 1 }));
   await new Promise((r) => setTimeout(r, 5));
   t.false(await registryHoldsData(run, keys), 'a registered key that lapsed holds nothing');
+});
+
+test('a cleanup killed part way (its process SIGKILLed) and run again leaves nothing but the ownership record', async (t) => {
+  const ns = `k-${randomUUID()}`;
+  const keys = keysOf(ns);
+  const s = backend.storage(ns);
+  await fillUnit(s);
+  // Large enough that the cleanup takes hundreds of calls: 12,000 jobs, 36,000 keys, 100 a call.
+  for (let i = 0; i < 12_000; i += 500) {
+    await Promise.all(
+      Array.from({ length: 500 }, (_, j) =>
+        s.jobs.create({ type: 'x', args: [i + j], queue: `q${j % 3}`, state: { name: j % 2 ? 'Enqueued' : 'Scheduled' }, enqueue: j % 2 === 1 }),
+      ),
+    );
+  }
+  await backend.setOwnership(ns, { state: 'moved', to: 'elsewhere', epoch: 4 });
+  const total = (await keysUnder(keys.base)).length;
+  const clearer = await startChild('../helpers/unit-clearer.ts', [JSON.stringify({ url: REDIS_URL, prefix, namespace: ns })], /clearing/, 30_000);
+  // Killed once the cleanup has removed some of the jobs' keys, well before it is done.
+  const jobKeys = [...(await listByRegistry(run, keys)).jobIds].map((id) => `${keys.base}job:${id}`);
+  for (let n = 0; n < 5_000 && (await admin.exists(...jobKeys)) === jobKeys.length; n++) await new Promise((r) => setImmediate(r));
+  await kill(clearer.child);
+  const left = (await keysUnder(keys.base)).length;
+  t.true(left < total && left > 1000, `killed part way: ${left} of ${total} keys left`);
+  await backend.clearUnit(ns);
+  t.deepEqual(await keysUnder(keys.base), [keys.ownership]);
 });

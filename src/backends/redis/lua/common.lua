@@ -320,8 +320,9 @@ local function flush_expiring()
 end
 
 -- Removes registry entries whose keys are gone (deleted, emptied or expired), PRUNE_STEP entries a
--- call, from the backend's sweep (monitor.lua): each sweep goes on where the last one stopped (the cursor in B..'keys:at'), so the registry
--- stays about the size of the unit's keys without any write paying for it.
+-- call, from the backend's sweep (monitor.lua): each sweep goes on where the last one stopped (the
+-- cursor in B..'keys:at'), so the registry stays about the size of the unit's keys without any
+-- write paying for it.
 local PRUNE_STEP = 200
 
 local function prune_keys()
