@@ -11,7 +11,7 @@ import { RedisKeys } from '../../src/backends/redis/redis-keys.js';
 import { listByRegistry, listByScan, listUnit, registryHoldsData, type UnitListing } from '../../src/backends/redis/redis-unit-listing.js';
 import type { Storage } from '../../src/storage/storage.js';
 import { kill, startChild } from '../helpers/child.js';
-import { deleteRedisPrefix, freshPrefix, REDIS_URL } from '../helpers/servers.js';
+import { deleteRedisPrefix, freshPrefix, REDIS_URL, redisKeysUnder } from '../helpers/servers.js';
 import { alignTimes, exportAll, fillUnit, normalize } from '../helpers/unit-fixture.js';
 
 const prefix = freshPrefix();
@@ -26,16 +26,7 @@ test.after.always(async () => {
 
 const keysOf = (ns: string) => new RedisKeys(prefix, ns);
 
-async function keysUnder(p: string): Promise<string[]> {
-  const out: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', `${p}*`, 'COUNT', 1000);
-    cursor = next;
-    out.push(...keys);
-  } while (cursor !== '0');
-  return out;
-}
+const keysUnder = (p: string) => redisKeysUnder(admin, p);
 
 const DATA = /^(h|z|l|c|fence):/;
 const sorted = (xs: Iterable<string>) => [...xs].sort();

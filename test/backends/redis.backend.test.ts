@@ -8,7 +8,7 @@ import type { Storage } from '../../src/storage/storage.js';
 import { enqueueJob, fetchOrNull } from '../conformance/helpers.js';
 import { kill, startChild } from '../helpers/child.js';
 import { freePort, PrivateRedis } from '../helpers/redis-server.js';
-import { deleteRedisPrefix, freshPrefix, REDIS_URL } from '../helpers/servers.js';
+import { deleteRedisPrefix, freshPrefix, REDIS_URL, redisKeysUnder } from '../helpers/servers.js';
 
 const prefix = freshPrefix();
 const backend = new RedisBackend({ url: REDIS_URL, prefix });
@@ -21,16 +21,7 @@ test.after.always(async () => {
   admin.disconnect();
 });
 
-async function keysUnder(p: string): Promise<string[]> {
-  const out: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', `${p}*`, 'COUNT', 1000);
-    cursor = next;
-    out.push(...keys);
-  } while (cursor !== '0');
-  return out;
-}
+const keysUnder = (p: string) => redisKeysUnder(admin, p);
 
 test('cluster: every key a namespace writes hashes to one slot', async (t) => {
   const ns = `slot-${randomUUID()}`;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import pg from 'pg';
 
 export const PG_URL = process.env['JOBSHARD_TEST_PG'] ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -65,3 +66,15 @@ export async function deleteRedisPrefix(prefix: string, url = REDIS_URL): Promis
  * while its listener is connected).
  */
 export const TEST_POLL_MS = 30_000;
+
+/** Every key whose name starts with `p` (a test prefix, or a namespace's base under one), by SCAN. */
+export async function redisKeysUnder(redis: Redis, p: string): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${p}*`, 'COUNT', 1000);
+    cursor = next;
+    out.push(...keys);
+  } while (cursor !== '0');
+  return out;
+}
