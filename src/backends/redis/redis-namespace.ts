@@ -15,7 +15,7 @@ import { pushOpArgs, splitToken, stateArgs } from './redis-args.js';
 import { fromPairs } from './redis-replies.js';
 import { exportWithIdMarks, refsWithIdMarks } from '../../storage/id-marks.js';
 import { beginRedisImport, exportRedisRefs, exportRedisUnit, type ReadJobs } from './redis-unit-stream.js';
-import { BOOKKEEPING_KEYS, listUnit, namespacePattern, registryHoldsData, scanKeys } from './redis-unit-listing.js';
+import { BOOKKEEPING_KEYS, listByRegistry, namespacePattern, registryHoldsData, scanKeys, stateIndexes } from './redis-unit-listing.js';
 import type { ImportFence, ItemRef, UnitImport, UnitItem } from '../../storage/unit-stream.js';
 
 const NO_STATE = ['', '', '', '', '', ''];
@@ -135,12 +135,11 @@ export class RedisNamespace implements NamespaceDriver {
   async hasData(marked = false): Promise<boolean> {
     if (marked) {
       const base = this.keys.base;
-      const [used, fixed, registered] = await this.run((c) =>
+      const [marks, fixed] = await this.run((c) =>
         c
           .pipeline()
-          .hget(this.keys.ownership, 'used')
+          .hmget(this.keys.ownership, 'used', 'reg')
           .exists(`${base}seq:job`, `${base}seq:q`, `${base}servers`)
-          .hget(this.keys.ownership, 'reg')
           .exec()
           .then((replies) =>
             replies!.map(([err, v]) => {
@@ -149,6 +148,7 @@ export class RedisNamespace implements NamespaceDriver {
             }),
           ),
       );
+      const [used, registered] = marks as Array<string | null>;
       if (used === null) return false;
       if ((fixed as number) > 0) return true;
       if (registered === '1') return registryHoldsData(this.run, this.keys);
@@ -216,8 +216,8 @@ export class RedisNamespace implements NamespaceDriver {
    */
   async #clearListed(): Promise<void> {
     const base = this.keys.base;
-    const listing = await listUnit(this.run, this.keys);
-    const states = await this.run((c) => c.smembers(`${base}states`));
+    const listing = await listByRegistry(this.run, this.keys);
+    const indexes = await stateIndexes(this.run, this.keys);
     const doomed: string[] = [];
     for (const id of listing.jobIds) doomed.push(`${base}job:${id}`, `${base}job:${id}:p`, `${base}job:${id}:h`);
     for (const name of listing.names) {
@@ -225,7 +225,7 @@ export class RedisNamespace implements NamespaceDriver {
       if (name.startsWith('q:')) doomed.push(`${base}ql:${name.slice(2)}`, `${base}qd:${name.slice(2)}`);
       else if (name.startsWith('fence:')) doomed.push(`${base}lock:${name.slice(6)}`);
     }
-    for (const name of [...states.map((s) => `state:${s}`), ...BOOKKEEPING_KEYS]) doomed.push(base + name);
+    for (const name of [...indexes, ...BOOKKEEPING_KEYS]) doomed.push(base + name);
     // One slice at a time, so other tenants' commands get their turns between them. An UNLINK of
     // 1,000 keys held Redis for about 2.5 ms, and 4 other tenants kept 0.10-0.13x of their rate
     // during the cleanup; with 100, 0.40-0.43x for about the same work lost (bench:redis-listing).

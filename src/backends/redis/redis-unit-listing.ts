@@ -91,28 +91,40 @@ export async function listByScan(run: RunCommand, keys: RedisKeys): Promise<Unit
 
 /** The listing by the unit's registry; complete only for a unit marked `reg`. */
 export async function listByRegistry(run: RunCommand, keys: RedisKeys): Promise<UnitListing> {
-  const [states, queues] = await run((c) => Promise.all([c.smembers(`${keys.base}states`), c.smembers(`${keys.base}queues`)]));
+  const [indexes, queues] = await Promise.all([stateIndexes(run, keys), run((c) => c.smembers(`${keys.base}queues`))]);
   const jobIds = new Set<string>();
-  for (const index of [...states.map((s) => `state:${s}`), 'stateless']) {
+  for (const index of indexes) {
     await scanMembers(run, 'zscan', `${keys.base}${index}`, (found) => {
       for (let i = 0; i < found.length; i += 2) jobIds.add(found[i]!);
+      return false;
     });
   }
   const names = new Set<string>(queues.map((q) => `q:${q}`));
   await scanMembers(run, 'sscan', `${keys.base}keys`, (found) => {
     for (const name of found) names.add(name);
+    return false;
   });
   return { jobIds, names, by: 'registry' };
 }
 
-/** Every member of a set (SSCAN) or of a sorted set (ZSCAN: member, score, …), page by page. */
-async function scanMembers(run: RunCommand, command: 'sscan' | 'zscan', key: string, page: (found: string[]) => void): Promise<void> {
+/** The names (after the base) of the indexes that hold every job of a registered unit: one per state, and `stateless`. */
+export async function stateIndexes(run: RunCommand, keys: RedisKeys): Promise<string[]> {
+  const states = await run((c) => c.smembers(`${keys.base}states`));
+  return [...states.map((s) => `state:${s}`), 'stateless'];
+}
+
+/**
+ * Every member of a set (SSCAN) or of a sorted set (ZSCAN: member, score, …), handed to `page` page
+ * by page; stops early when `page` says true, and says whether it did.
+ */
+async function scanMembers(run: RunCommand, command: 'sscan' | 'zscan', key: string, page: (found: string[]) => boolean | Promise<boolean>): Promise<boolean> {
   let cursor = '0';
   do {
     const [next, found] = await run((c) => c[command](key, cursor, 'COUNT', 1000));
-    page(found);
+    if (await page(found)) return true;
     cursor = next;
   } while (cursor !== '0');
+  return false;
 }
 
 /**
@@ -126,18 +138,8 @@ export async function registryHoldsData(run: RunCommand, keys: RedisKeys): Promi
   const exists = async (names: string[]) => names.length > 0 && (await run((c) => c.exists(...names.map((n) => base + n)))) > 0;
   const queues = await run((c) => c.smembers(`${base}queues`));
   if (await exists(queues.flatMap((q) => [`q:${q}`, `ql:${q}`]))) return true;
-  const pages = async (command: 'sscan' | 'zscan', key: string, names: (found: string[]) => string[]) => {
-    let cursor = '0';
-    do {
-      const [next, found] = await run((c) => c[command](key, cursor, 'COUNT', 1000));
-      if (await exists(names(found))) return true;
-      cursor = next;
-    } while (cursor !== '0');
-    return false;
-  };
-  if (await pages('sscan', `${base}keys`, (found) => found)) return true;
+  if (await scanMembers(run, 'sscan', `${base}keys`, exists)) return true;
   const jobKeys = (found: string[]) => found.filter((_, i) => i % 2 === 0).map((id) => `job:${id}`);
-  const states = await run((c) => c.smembers(`${base}states`));
-  for (const index of [...states.map((s) => `state:${s}`), 'stateless']) if (await pages('zscan', base + index, jobKeys)) return true;
+  for (const index of await stateIndexes(run, keys)) if (await scanMembers(run, 'zscan', base + index, (found) => exists(jobKeys(found)))) return true;
   return false;
 }
