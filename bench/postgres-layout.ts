@@ -10,7 +10,9 @@
 //   fetch-0018       the shipped migrations with jobshard_fetch put back as migration 0018 left it
 //                    (before 0020: a UUID lease token, the new state read from its JSON per job;
 //                    and before 0021: planned on every call);
-//   fetch-0020       the same with jobshard_fetch as migration 0020 left it (planned on every call).
+//   fetch-0020       the same with jobshard_fetch as migration 0020 left it (planned on every call);
+//   fetch-no-mark    the shipped migrations with bench/sql/fetch-no-mark.sql: the fetch leaves its
+//                    jobs unmarked (an upper bound of the mark's cost; it breaks the contract).
 // Per drain: jobs/s, this process's CPU a job and every postgres process's (bench/lib/postgres-cpu.ts).
 import { readFileSync } from 'node:fs';
 import { adminQuery, dropSchema, freshSchema, PG_URL } from '../test/helpers/servers.js';
@@ -26,8 +28,9 @@ const migration = (file: string) => readFileSync(new URL(`../src/backends/postgr
 const EARLIER_FETCH: Record<string, string> = {
   'fetch-0018': migration('0018-fetch-state-from-input.sql'),
   'fetch-0020': migration('0020-lean-fetch.sql'),
+  'fetch-no-mark': readFileSync(new URL('./sql/fetch-no-mark.sql', import.meta.url), 'utf8'),
 };
-const KNOWN = ['today', 'one-row', 'today-no-state-index', 'one-row-no-state-index', 'fetch-0018', 'fetch-0020'];
+const KNOWN = ['today', 'one-row', 'today-no-state-index', 'one-row-no-state-index', 'fetch-0018', 'fetch-0020', 'fetch-no-mark'];
 for (const side of SIDES) if (!KNOWN.includes(side)) throw new Error(`unknown side ${side}; known: ${KNOWN.join(', ')}`);
 
 async function drain(side: string, schema: string, storage: ReturnType<InstanceType<typeof PostgresBackend>['storage']>, n: number) {

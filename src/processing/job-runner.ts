@@ -9,6 +9,7 @@ import type { Storage } from '../storage/storage.js';
 import type { WriteTransaction } from '../storage/transaction.js';
 import { backoffMs, type HandlerEntry, type JobHandler, type RetryPolicy } from './handler.js';
 import type { LazyAbort } from './lazy-abort.js';
+import { ProcessingMark } from './processing-mark.js';
 import { RETRY_PARAM, SCHEDULE_SET, STATE } from './states.js';
 
 /** One run of a job, as `onJobDone` reports it. */
@@ -37,7 +38,16 @@ export interface RunnerSettings {
   outcomeRetryMs: number;
   /** The current run's signal, aborted once stop() no longer waits for outcome writes: their retries end. */
   halted: () => AbortSignal;
+  /**
+   * 0: the fetch marked each job Processing (FetchOptions.setState). Otherwise the fetch left it
+   * Enqueued: a run still going after this many ms is marked then, and a shorter one writes its
+   * Processing state into its outcome's commit (JobServerOptions.markProcessingAfterMs).
+   */
+  markAfterMs: number;
 }
+
+/** The states a job fetched without a mark may be run from: waiting, or left Processing by a worker that died. */
+const RUNNABLE: ReadonlySet<string | null> = new Set([STATE.enqueued, STATE.processing]);
 
 /** The first retry of an outcome write waits this long, doubling up to OUTCOME_RETRY_MAX_MS. */
 const OUTCOME_RETRY_FIRST_MS = 50;
@@ -76,6 +86,12 @@ export function trackOutcome(inFlight: Set<Promise<void>>, write: () => Promise<
  * one storage and a server over a router's tenants.
  */
 export class JobRunner {
+  /**
+   * Runs whose Processing mark is deferred, until their outcome or requeue starts: requeue() waits
+   * on a mark in flight. A Map, not a WeakMap: an entry per job made the GC's work grow.
+   */
+  readonly #marks = new Map<FetchedJob, ProcessingMark>();
+
   constructor(readonly s: RunnerSettings) {}
 
   /**
@@ -86,8 +102,9 @@ export class JobRunner {
     const started = performance.now();
     const job = fetched.job;
     const s = this.s;
-    // The fetch marked it Processing, or it was in another state (deleted, already done): drop the entry.
-    if (!job || job.state !== STATE.processing) {
+    // The fetch marked it Processing (or, fetched unmarked, it is runnable), or it was in another
+    // state (deleted, already done): drop the entry.
+    if (!job || (s.markAfterMs === 0 ? job.state !== STATE.processing : !RUNNABLE.has(job.state))) {
       await fetched.ack().catch(() => {});
       s.onJobDone({
         jobId: fetched.jobId,
@@ -117,12 +134,20 @@ export class JobRunner {
     if (tenant !== undefined) attributes['jobshard.tenant'] = tenant;
     if (where) attributes['jobshard.shard.id'] = where.shard;
     const run = startRunSpan(s.tracer, job.queue, job.parameters, attributes);
+    const mark = s.markAfterMs > 0 ? new ProcessingMark(storage, fetched, s.serverId, s.markAfterMs, abort) : null;
+    if (mark) this.#marks.set(fetched, mark);
+    // The Processing state an outcome writes first: that of a run fetched unmarked and not marked since.
+    const unmarked = async (): Promise<NewState | null> => {
+      if (!mark) return null;
+      this.#marks.delete(fetched);
+      return (await mark.unwritten()) ? mark.state : null;
+    };
     if (!entry) {
       const reason = `no handler is registered for job type '${job.type}' on server ${s.serverId}`;
       failed(run.span, new Error(reason));
       run.span.end();
       return async () => {
-        await this.#finish(storage, fetched, job.id, 'failed', { name: STATE.failed, reason, data: { attempt: String(attempt) } });
+        await this.#finish(storage, fetched, job.id, 'failed', await unmarked(), { name: STATE.failed, reason, data: { attempt: String(attempt) } });
         done('failed');
       };
     }
@@ -147,15 +172,21 @@ export class JobRunner {
       error = err ?? new Error('handler threw a nullish value');
       failed(run.span, error);
     } finally {
+      mark?.settle();
       run.span.end();
     }
-    if (abort.aborted && s.stopping() && error !== null) return null; // stop() requeues it
+    if (abort.aborted && s.stopping() && error !== null) {
+      // stop() requeues it (and waits on its mark), or its lease was lost: the mark's entry goes once its write is over.
+      if (mark) void mark.unwritten().then(() => this.#marks.delete(fetched));
+      return null;
+    }
     if (error === null) {
       const durationMs = String(Math.round(performance.now() - started));
       return async () => {
         // Retention 0 deletes the job with its outcome: a Succeeded state would be deleted in the same commit.
         const state = s.retentionMs === 0 ? null : { name: STATE.succeeded, data: { serverId: s.serverId, durationMs } };
-        await this.#finish(storage, fetched, job.id, 'succeeded', state, s.retentionMs);
+        const processing = await unmarked();
+        await this.#finish(storage, fetched, job.id, 'succeeded', state && processing, state, s.retentionMs);
         done('succeeded');
       };
     }
@@ -168,7 +199,9 @@ export class JobRunner {
       // The later attempts' runs link to the first one's span.
       const firstRun = job.parameters[FIRST_RUN_PARAM] === undefined ? runSpanParent(run) : undefined;
       return async () => {
+        const processing = await unmarked();
         await this.#outcome(storage, fetched, (tx) => {
+          if (processing) tx.addJobState(job.id, processing);
           tx.addJobState(job.id, { name: STATE.failed, reason: message, data: { attempt: String(attempt), error: message, stack } });
           tx.setJobState(job.id, {
             name: STATE.scheduled,
@@ -183,7 +216,7 @@ export class JobRunner {
       };
     }
     return async () => {
-      await this.#finish(storage, fetched, job.id, 'failed', {
+      await this.#finish(storage, fetched, job.id, 'failed', await unmarked(), {
         name: STATE.failed,
         reason: message,
         data: { attempt: String(attempt), error: message, stack },
@@ -194,6 +227,11 @@ export class JobRunner {
 
   /** Gives a fetched job back to its queue, Enqueued again (a server stopping before it ran or finished it). */
   async requeue(storage: Storage, fetched: FetchedJob): Promise<void> {
+    const mark = this.#marks.get(fetched);
+    if (mark) {
+      this.#marks.delete(fetched);
+      await mark.unwritten();
+    }
     await storage.transaction((tx) =>
       tx.setJobState(fetched.jobId, { name: STATE.enqueued, reason: 'server stopped before the job finished', data: { queue: fetched.queue } }),
     );
@@ -201,9 +239,18 @@ export class JobRunner {
   }
 
   /** Writes the final state with its statistics, acknowledging the job in the same commit. */
-  async #finish(storage: Storage, fetched: FetchedJob, jobId: string, kind: StatisticKind, state: NewState | null, expireMs?: number): Promise<void> {
+  async #finish(
+    storage: Storage,
+    fetched: FetchedJob,
+    jobId: string,
+    kind: StatisticKind,
+    processing: NewState | null,
+    state: NewState | null,
+    expireMs?: number,
+  ): Promise<void> {
     const k = statsKeys(kind, new Date());
     await this.#outcome(storage, fetched, (tx) => {
+      if (processing) tx.addJobState(jobId, processing);
       if (state) tx.setJobState(jobId, state);
       if (expireMs !== undefined) tx.expireJob(jobId, expireMs);
       tx.counterIncrement(k.total);
@@ -245,6 +292,6 @@ export class JobRunner {
       if (err instanceof JobNotFoundError) return null;
       throw err;
     });
-    if (job?.state === STATE.processing) await storage.transaction(write);
+    if (job && (job.state === STATE.processing || (this.s.markAfterMs > 0 && job.state === STATE.enqueued))) await storage.transaction(write);
   }
 }

@@ -491,10 +491,15 @@ test('plans: commits, acks and sweeps first planned on small tables reach rows b
     t.is(leased.length, 50);
     t.is((await client.query(SQL.ack, [ns, leased.map((r) => r.seq), leased.map((r) => r.token)])).rows.length, 50);
     const ids = leased.map((r) => r.job_id);
-    // Half kept, their outcomes set in one UPDATE (0017); the rest deleted (49 with 0 ms, one left
-    // for the sweeper with 1 ms).
+    // Half kept, their outcomes set in one UPDATE (0017), some with a Processing state added first
+    // (0024); the rest deleted (49 with 0 ms, one left for the sweeper with 1 ms).
     const kept = ids.slice(0, 25);
-    const states = Object.fromEntries(kept.map((id) => [id, { state: { name: 'Succeeded', data: {} }, expireMs: 60_000 }]));
+    const states = Object.fromEntries(
+      kept.map((id, i) => [
+        id,
+        { state: { name: 'Succeeded', data: {} }, expireMs: 60_000, ...(i % 2 ? { added: [{ name: 'Processing', data: { serverId: 's' } }] } : {}) },
+      ]),
+    );
     await client.query(SQL.commitStates, [ns, kept, JSON.stringify(states), '[]']);
     // A commit that only deletes takes the DELETE as its lock (0016); one with 1 ms locks first.
     const gone = ids.slice(26);

@@ -76,6 +76,57 @@ export function jobTests(test: Test, h: Harness): void {
     t.true(history[1]!.createdAt.getTime() <= history[2]!.createdAt.getTime());
   });
 
+  test(`${h.name} jobs: states added before a setJobState in one commit come first in the history, in order`, async (t) => {
+    // The shape of a worker's outcome when its Processing mark was deferred (JobServer
+    // markProcessingAfterMs): Postgres writes it in one UPDATE of the jobs (0024).
+    const s = await h.storage();
+    const [a, b, c] = [await enqueueJob(s, 'q'), await enqueueJob(s, 'q'), await enqueueJob(s, 'q')];
+    await s.transaction((tx) => {
+      tx.addJobState(a, { name: 'Processing', data: { serverId: 's1', startedAt: '1' } });
+      tx.setJobState(a, { name: 'Succeeded', data: { durationMs: '3' } });
+      tx.expireJob(a, 60_000);
+      tx.counterIncrement('stats:succeeded');
+      tx.addJobState(b, { name: 'Processing' });
+      tx.addJobState(b, { name: 'Failed', reason: 'boom' });
+      tx.setJobState(b, { name: 'Scheduled', reason: 'retry 2 of 3' });
+      tx.setJobState(c, { name: 'Succeeded' });
+    });
+    const names = async (id: string) => (await s.jobs.history(id)).map((x) => `${x.name}${x.reason ? `:${x.reason}` : ''}`);
+    t.deepEqual(await names(a), ['Enqueued', 'Processing', 'Succeeded']);
+    t.deepEqual((await s.jobs.history(a))[1]!.data, { serverId: 's1', startedAt: '1' });
+    t.deepEqual(await names(b), ['Enqueued', 'Processing', 'Failed:boom', 'Scheduled:retry 2 of 3']);
+    t.deepEqual(await names(c), ['Enqueued', 'Succeeded']);
+    const ja = await s.jobs.get(a);
+    t.is(ja.state, 'Succeeded');
+    t.deepEqual(ja.stateData, { durationMs: '3' });
+    t.truthy(ja.expireAt);
+    t.is((await s.jobs.get(b)).state, 'Scheduled');
+    t.is(await s.data.counterGet('stats:succeeded'), 1);
+    // Added to one job, set on another, then an add left without a set: each as written.
+    await s.transaction((tx) => {
+      tx.addJobState(a, { name: 'Note' });
+      tx.setJobState(c, { name: 'Deleted' });
+      tx.addJobState(c, { name: 'Last' });
+    });
+    t.deepEqual(await names(a), ['Enqueued', 'Processing', 'Succeeded', 'Note']);
+    t.is((await s.jobs.get(a)).state, 'Succeeded');
+    t.deepEqual(await names(c), ['Enqueued', 'Succeeded', 'Deleted', 'Last']);
+    t.is((await s.jobs.get(c)).state, 'Deleted');
+    // A missing job among them: JobNotFoundError, and nothing of the commit is written.
+    await rejectsWithCode(
+      t,
+      s.transaction((tx) => {
+        tx.addJobState(b, { name: 'Processing' });
+        tx.setJobState(b, { name: 'Succeeded' });
+        tx.addJobState('999999999', { name: 'Processing' });
+        tx.setJobState('999999999', { name: 'Succeeded' });
+      }),
+      'JOB_NOT_FOUND',
+    );
+    t.is((await s.jobs.get(b)).state, 'Scheduled');
+    t.is((await s.jobs.history(b)).length, 4);
+  });
+
   test(`${h.name} jobs: parameters are upserted, missing ones read as null`, async (t) => {
     const s = await h.storage();
     const id = await s.jobs.create({ type: 't', args: [], queue: 'q', parameters: { a: '1' } });

@@ -4,7 +4,8 @@ import test from 'ava';
 import { mixedRouter } from '../helpers/mixed-router.js';
 import { processingSuite } from './suite.js';
 
-const ids = Array.from({ length: 20 }, (_, i) => `proc${i}`);
+// One tenant per test of the suite, with room for more.
+const ids = Array.from({ length: 40 }, (_, i) => `proc${i}`);
 const { router, cleanup } = mixedRouter(
   Object.fromEntries(
     ids.map((id) => [

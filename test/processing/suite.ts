@@ -411,6 +411,106 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
     t.deepEqual(await s.servers.list(), [], 'nothing announced');
   });
 
+  test(`${name} processing: markProcessingAfterMs: a short run is written once, Processing and its outcome together`, async (t) => {
+    const s = await fresh();
+    const seen: Array<string | null> = [];
+    const before = Date.now();
+    const srv = server(t, s, {
+      markProcessingAfterMs: 60_000,
+      retentionMs: 60_000,
+      handlers: {
+        quick: async (_, ctx) => {
+          seen.push((await s.jobs.get(ctx.jobId)).state);
+        },
+        flaky: { handler: () => Promise.reject(new Error('boom')), attempts: 2, baseDelayMs: 50, jitter: 0 },
+      },
+    });
+    await srv.start();
+    const client = new JobClient(s);
+    const quick = await client.enqueue('quick', []);
+    const flaky = await client.enqueue('flaky', []);
+    t.true(await until(async () => (await s.jobs.get(quick)).state === 'Succeeded' && (await s.jobs.get(flaky)).state === 'Failed'));
+    t.deepEqual(seen, ['Enqueued'], 'not marked while it ran: the fetch left it as it was');
+    const history = await s.jobs.history(quick);
+    t.deepEqual(
+      history.map((h) => h.name),
+      ['Enqueued', 'Processing', 'Succeeded'],
+    );
+    t.is(history[1]!.data['serverId'], srv.id);
+    const startedAt = Number(history[1]!.data['startedAt']);
+    t.true(startedAt >= before - 1_000 && startedAt <= history[2]!.createdAt.getTime() + 1_000, `startedAt ${startedAt}`);
+    t.deepEqual(
+      (await s.jobs.history(flaky)).map((h) => h.name),
+      ['Enqueued', 'Processing', 'Failed', 'Scheduled', 'Enqueued', 'Processing', 'Failed'],
+    );
+    t.is((await s.monitoring.statistics()).succeeded, 1);
+  });
+
+  test(`${name} processing: markProcessingAfterMs: a run that lasts is marked once while it runs, held jobs stay Enqueued`, async (t) => {
+    const s = await fresh();
+    const client = new JobClient(s);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const srv = server(t, s, {
+      markProcessingAfterMs: 100,
+      workerCount: 1,
+      prefetch: 2,
+      handlers: { long: () => gate },
+    });
+    // One worker: one job runs, the prefetch holds the other two (leased, not started).
+    const ids = [await client.enqueue('long', []), await client.enqueue('long', []), await client.enqueue('long', [])];
+    await srv.start();
+    t.true(await until(async () => (await s.monitoring.stateCounts())['Processing'] === 1), 'marked once it ran 100 ms');
+    await delay(300);
+    const states = await Promise.all(ids.map(async (id) => (await s.jobs.get(id)).state));
+    t.deepEqual(
+      states.filter((x) => x === 'Enqueued'),
+      ['Enqueued', 'Enqueued'],
+      `held jobs are not Processing: ${states.join(', ')}`,
+    );
+    release();
+    t.true(await until(async () => (await s.monitoring.statistics()).succeeded === 3));
+    for (const id of ids)
+      t.deepEqual(
+        (await s.jobs.history(id)).map((h) => h.name),
+        ['Enqueued', 'Processing', 'Succeeded'],
+        'one Processing each: the outcome does not write a marked one again',
+      );
+  });
+
+  test(`${name} processing: markProcessingAfterMs: stop() leaves a marked job Enqueued, and retentionMs 0 still deletes`, async (t) => {
+    const s = await fresh();
+    const client = new JobClient(s);
+    const srv = server(t, s, {
+      markProcessingAfterMs: 30,
+      shutdownTimeoutMs: 300,
+      retentionMs: 0,
+      handlers: { stuck: (_: unknown, ctx: { signal: AbortSignal }) => untilAborted(ctx.signal), quick: () => {} },
+    });
+    await srv.start();
+    const quick = await client.enqueue('quick', []);
+    const stuck = await client.enqueue('stuck', []);
+    t.true(await until(async () => (await s.jobs.get(stuck)).state === 'Processing'));
+    t.true(await until(async () => (await s.monitoring.statistics()).succeeded === 1));
+    await rejectsWithCode(t, s.jobs.get(quick), 'JOB_NOT_FOUND');
+    await srv.stop();
+    t.is((await s.jobs.get(stuck)).state, 'Enqueued');
+    t.deepEqual(
+      (await s.jobs.history(stuck)).map((h) => h.name),
+      ['Enqueued', 'Processing', 'Enqueued'],
+    );
+    t.falsy((await s.monitoring.stateCounts())['Processing']);
+  });
+
+  test(`${name} processing: a bad markProcessingAfterMs is refused with a typed error`, async (t) => {
+    const s = await fresh();
+    for (const ms of [-1, 1.5, Number.NaN, '100', 3_600_001]) {
+      const err = t.throws(() => new JobServer(s, { handlers: {}, markProcessingAfterMs: ms as number }));
+      t.is((err as { code?: string }).code, 'INVALID_ARGUMENT', String(ms));
+    }
+    t.deepEqual(await s.servers.list(), [], 'nothing announced');
+  });
+
   test(`${name} processing: heartbeats, and a silent server is removed by a live one`, async (t) => {
     const s = await fresh();
     await s.servers.announce('ghost', { queues: ['default'], workerCount: 1 });

@@ -7,6 +7,7 @@ import { JobClient } from '../../src/processing/job-client.js';
 import { JobServer } from '../../src/processing/job-server.js';
 import { createRouter, type Router, type RouterConfig } from '../../src/router/router.js';
 import type { JsonValue } from '../../src/storage/json.js';
+import type { Storage } from '../../src/storage/storage.js';
 import { PAUSE_CHANGES_COUNTER, PAUSES_NAMESPACE } from '../../src/storage/pauses.js';
 import { rejectsWithCode } from '../conformance/helpers.js';
 import { freshTenant } from '../helpers/mixed-router.js';
@@ -72,6 +73,60 @@ test('one server serves 300 tenants on two shards: every job runs once, under it
     const some = tenants[17]!;
     const mine = ids.filter((_, i) => Math.floor(i / 3) === 17);
     for (const id of mine) t.is((await router.tenant(some).jobs.get(id)).state, 'Succeeded');
+  } finally {
+    await server.stop();
+    await cleanup();
+  }
+});
+
+test('a server over a router with markProcessingAfterMs: short runs write Processing with their outcome, long ones are marked while they run', async (t) => {
+  const { router, cleanup } = await realRouter();
+  const tenants = [freshTenant(), freshTenant(), freshTenant(), freshTenant()];
+  const seen: Array<string | null> = [];
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const server = new JobServer(router, {
+    queues: ['q'],
+    workerCount: 4,
+    markProcessingAfterMs: 100,
+    handlers: {
+      quick: async (_, ctx) => {
+        seen.push((await router.tenant(ctx.tenant!).jobs.get(ctx.jobId)).state);
+      },
+      long: () => gate,
+    },
+  });
+  try {
+    const quick = await Promise.all(tenants.map((tn) => new JobClient(router.tenant(tn)).enqueue('quick', [], { queue: 'q' })));
+    const long = await new JobClient(router.tenant(tenants[0]!)).enqueue('long', [], { queue: 'q' });
+    await server.start();
+    await until(
+      () => seen.length === 4,
+      10_000,
+      () => `${seen.length} quick runs`,
+    );
+    t.deepEqual(seen, ['Enqueued', 'Enqueued', 'Enqueued', 'Enqueued'], 'not marked by the fetch');
+    const first = router.tenant(tenants[0]!);
+    // The job's state once it is `state`, or after 10 s.
+    const reach = async (s: Storage, id: string, state: string) => {
+      for (let waited = 0; (await s.jobs.get(id)).state !== state && waited < 10_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+      return (await s.jobs.get(id)).state;
+    };
+    t.is(await reach(first, long, 'Processing'), 'Processing', 'marked while it runs');
+    release();
+    t.is(await reach(first, long, 'Succeeded'), 'Succeeded');
+    t.deepEqual(
+      (await first.jobs.history(long)).map((h) => h.name),
+      ['Enqueued', 'Processing', 'Succeeded'],
+    );
+    for (const [i, id] of quick.entries()) {
+      const tenant = router.tenant(tenants[i]!);
+      t.is(await reach(tenant, id, 'Succeeded'), 'Succeeded');
+      t.deepEqual(
+        (await tenant.jobs.history(id)).map((h) => h.name),
+        ['Enqueued', 'Processing', 'Succeeded'],
+      );
+    }
   } finally {
     await server.stop();
     await cleanup();

@@ -367,22 +367,38 @@ export class PostgresNamespace implements NamespaceDriver {
 type FoldedOp = WriteOp | (Extract<WriteOp, { op: 'setJobState' }> & { expireMs: number });
 
 /**
- * When every op naming a job sets its state, once per job, and does not expire it at once: the
- * states by job id, for jobshard_commit_states (0017), and the ops naming no job. Otherwise null.
+ * When every op naming a job sets its state, once per job, perhaps after history entries added
+ * to it, and does not expire it at once: the states by job id, for jobshard_commit_states (0017,
+ * 0024), and the ops naming no job. Otherwise null.
  */
-function statesOnly(ops: readonly FoldedOp[]): { byJob: Record<string, { state: unknown; expireMs?: number }>; others: FoldedOp[] } | null {
-  const byJob: Record<string, { state: unknown; expireMs?: number }> = {};
+function statesOnly(ops: readonly FoldedOp[]): { byJob: Record<string, JobStates>; others: FoldedOp[] } | null {
+  const byJob: Record<string, JobStates> = {};
   const others: FoldedOp[] = [];
+  // History entries added to a job just before its setJobState (a deferred Processing mark).
+  let added: { jobId: string; states: unknown[] } | null = null;
   let any = false;
   for (const op of ops) {
     if (!('jobId' in op)) others.push(op);
+    else if (op.op === 'addJobState' && (added === null || added.jobId === op.jobId)) (added ??= { jobId: op.jobId, states: [] }).states.push(op.state);
     else if (op.op !== 'setJobState' || Object.hasOwn(byJob, op.jobId) || ('expireMs' in op && !(op.expireMs > 0))) return null;
+    else if (added !== null && added.jobId !== op.jobId) return null;
     else {
-      byJob[op.jobId] = 'expireMs' in op ? { state: op.state, expireMs: op.expireMs } : { state: op.state };
+      const entry: JobStates = { state: op.state };
+      if (added) entry.added = added.states;
+      if ('expireMs' in op) entry.expireMs = op.expireMs;
+      byJob[op.jobId] = entry;
+      added = null;
       any = true;
     }
   }
-  return any ? { byJob, others } : null;
+  return added === null && any ? { byJob, others } : null;
+}
+
+/** A job's part of jobshard_commit_states' p_states (0017; "added" since 0024). */
+interface JobStates {
+  state: unknown;
+  added?: unknown[];
+  expireMs?: number;
 }
 
 /**
