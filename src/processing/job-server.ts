@@ -44,10 +44,11 @@ export interface JobServerOptions {
   /** Jobs run at once. Default 4. */
   workerCount?: number;
   /**
-   * Jobs a server may hold fetched (leased, marked Processing) beyond those its workers run, so
-   * that one round trip fetches for many workers: for many short jobs. Held jobs' invisibility is
-   * extended like running jobs' (one whose lease was lost meanwhile is dropped, not run), and
-   * stop() requeues them. Default 0 (a worker fetches its own).
+   * Jobs a server may hold fetched (leased, and marked Processing unless markProcessingAfterMs
+   * is set) beyond those its workers run, so that one round trip fetches for many workers: for
+   * many short jobs. Held jobs' invisibility is extended like running jobs' (one whose lease was
+   * lost meanwhile is dropped, not run), and stop() requeues them. Default 0 (a worker fetches
+   * its own).
    */
   prefetch?: number;
   handlers: Record<string, HandlerEntry>;
@@ -69,8 +70,8 @@ export interface JobServerOptions {
    * job is fetched as it is and marked Processing only once it has run this many ms; a shorter
    * run writes its Processing state (with `startedAt`) into its outcome's commit, so its history
    * is the same but its job is written once a run instead of twice. For many short jobs: on
-   * Postgres the mark is about a third of a job's cost (docs/processing.md). Prefetched jobs
-   * then stay Enqueued until a worker takes them.
+   * Postgres the mark is about a quarter of a deleted job's database cost (docs/processing.md).
+   * Prefetched jobs then stay Enqueued until a worker takes them.
    */
   markProcessingAfterMs?: number;
   serverId?: string;
@@ -143,7 +144,8 @@ export class JobServer {
   /**
    * Each fetch marks its job Processing in the lease's own round trip: Enqueued, or Processing
    * left by a worker that died. A job in any other state (deleted, already done) is handed out
-   * unchanged, and dropped.
+   * unchanged, and dropped. With markProcessingAfterMs the fetch marks nothing and the runner
+   * checks the same states (JobRunner, ProcessingMark).
    */
   readonly #processing: FetchStateChange;
   /** What every fetch of this server asks for: its jobs, marked Processing (a worker adds its signal). */
