@@ -9,7 +9,7 @@ import type { Storage } from '../storage/storage.js';
 import type { WriteTransaction } from '../storage/transaction.js';
 import { backoffMs, type HandlerEntry, type JobHandler, type RetryPolicy } from './handler.js';
 import type { LazyAbort } from './lazy-abort.js';
-import { ProcessingMark } from './processing-mark.js';
+import { ProcessingMarks, type ProcessingMark } from './processing-mark.js';
 import { RETRY_PARAM, SCHEDULE_SET, STATE } from './states.js';
 
 /** One run of a job, as `onJobDone` reports it. */
@@ -86,13 +86,12 @@ export function trackOutcome(inFlight: Set<Promise<void>>, write: () => Promise<
  * one storage and a server over a router's tenants.
  */
 export class JobRunner {
-  /**
-   * Runs whose Processing mark is deferred, until their outcome or requeue starts: requeue() waits
-   * on a mark in flight. A Map, not a WeakMap: an entry per job made the GC's work grow.
-   */
-  readonly #marks = new Map<FetchedJob, ProcessingMark>();
+  /** The runs' deferred Processing marks (null: the fetch marks each job). */
+  readonly #marks: ProcessingMarks | null;
 
-  constructor(readonly s: RunnerSettings) {}
+  constructor(readonly s: RunnerSettings) {
+    this.#marks = s.markAfterMs > 0 ? new ProcessingMarks(s.markAfterMs, s.serverId) : null;
+  }
 
   /**
    * Runs the job's handler; resolves, once the handler is done, with the write of the outcome
@@ -134,20 +133,14 @@ export class JobRunner {
     if (tenant !== undefined) attributes['jobshard.tenant'] = tenant;
     if (where) attributes['jobshard.shard.id'] = where.shard;
     const run = startRunSpan(s.tracer, job.queue, job.parameters, attributes);
-    const mark = s.markAfterMs > 0 ? new ProcessingMark(storage, fetched, s.serverId, s.markAfterMs, abort) : null;
-    if (mark) this.#marks.set(fetched, mark);
-    // The Processing state an outcome writes first: that of a run fetched unmarked and not marked since.
-    const unmarked = async (): Promise<NewState | null> => {
-      if (!mark) return null;
-      this.#marks.delete(fetched);
-      return (await mark.unwritten()) ? mark.state : null;
-    };
+    const marks = this.#marks;
+    const mark = marks ? marks.start(storage, fetched, abort) : null;
     if (!entry) {
       const reason = `no handler is registered for job type '${job.type}' on server ${s.serverId}`;
       failed(run.span, new Error(reason));
       run.span.end();
       return async () => {
-        await this.#finish(storage, fetched, job.id, 'failed', await unmarked(), { name: STATE.failed, reason, data: { attempt: String(attempt) } });
+        await this.#finish(storage, fetched, job.id, 'failed', await this.#unmarked(mark), { name: STATE.failed, reason, data: { attempt: String(attempt) } });
         done('failed');
       };
     }
@@ -172,12 +165,12 @@ export class JobRunner {
       error = err ?? new Error('handler threw a nullish value');
       failed(run.span, error);
     } finally {
-      mark?.settle();
+      if (mark) marks!.settle(mark);
       run.span.end();
     }
     if (abort.aborted && s.stopping() && error !== null) {
-      // stop() requeues it (and waits on its mark), or its lease was lost: the mark's entry goes once its write is over.
-      if (mark) void mark.unwritten().then(() => this.#marks.delete(fetched));
+      // stop() requeued it already (after a mark on its way), or its lease was lost: forget the mark.
+      if (mark) void marks!.unwritten(mark);
       return null;
     }
     if (error === null) {
@@ -185,8 +178,8 @@ export class JobRunner {
       return async () => {
         // Retention 0 deletes the job with its outcome: a Succeeded state would be deleted in the same commit.
         const state = s.retentionMs === 0 ? null : { name: STATE.succeeded, data: { serverId: s.serverId, durationMs } };
-        const processing = await unmarked();
-        await this.#finish(storage, fetched, job.id, 'succeeded', state && processing, state, s.retentionMs);
+        const processing = await this.#unmarked(mark, state !== null);
+        await this.#finish(storage, fetched, job.id, 'succeeded', processing, state, s.retentionMs);
         done('succeeded');
       };
     }
@@ -199,7 +192,7 @@ export class JobRunner {
       // The later attempts' runs link to the first one's span.
       const firstRun = job.parameters[FIRST_RUN_PARAM] === undefined ? runSpanParent(run) : undefined;
       return async () => {
-        const processing = await unmarked();
+        const processing = await this.#unmarked(mark);
         await this.#outcome(storage, fetched, (tx) => {
           if (processing) tx.addJobState(job.id, processing);
           tx.addJobState(job.id, { name: STATE.failed, reason: message, data: { attempt: String(attempt), error: message, stack } });
@@ -216,7 +209,7 @@ export class JobRunner {
       };
     }
     return async () => {
-      await this.#finish(storage, fetched, job.id, 'failed', await unmarked(), {
+      await this.#finish(storage, fetched, job.id, 'failed', await this.#unmarked(mark), {
         name: STATE.failed,
         reason: message,
         data: { attempt: String(attempt), error: message, stack },
@@ -227,15 +220,20 @@ export class JobRunner {
 
   /** Gives a fetched job back to its queue, Enqueued again (a server stopping before it ran or finished it). */
   async requeue(storage: Storage, fetched: FetchedJob): Promise<void> {
-    const mark = this.#marks.get(fetched);
-    if (mark) {
-      this.#marks.delete(fetched);
-      await mark.unwritten();
-    }
+    const mark = this.#marks?.of(fetched);
+    if (mark) await this.#marks!.unwritten(mark);
     await storage.transaction((tx) =>
       tx.setJobState(fetched.jobId, { name: STATE.enqueued, reason: 'server stopped before the job finished', data: { queue: fetched.queue } }),
     );
     await fetched.requeue();
+  }
+
+  /**
+   * The Processing state an outcome writes first: that of a run fetched unmarked and not marked
+   * since (none when the outcome deletes the job: `kept` false).
+   */
+  async #unmarked(mark: ProcessingMark | null, kept = true): Promise<NewState | null> {
+    return mark && (await this.#marks!.unwritten(mark)) && kept ? mark.state : null;
   }
 
   /** Writes the final state with its statistics, acknowledging the job in the same commit. */
