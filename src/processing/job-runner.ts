@@ -3,6 +3,7 @@ import { JobNotFoundError, LeaseLostError, ShardUnavailableError } from '../stor
 import { failed, FIRST_RUN_PARAM, runSpanParent, startRunSpan, succeeded } from '../telemetry/tracing.js';
 import type { NewState } from '../storage/job.js';
 import type { FetchedJob } from '../storage/queue.js';
+import { DEFAULT_OUTCOME_DEPTH } from '../storage/outcome-depth.js';
 import { sleep } from '../storage/sleep.js';
 import { statsKeys, STATS_DAY_RETENTION_MS, STATS_HOUR_RETENTION_MS, type StatisticKind } from '../storage/statistics.js';
 import type { Storage } from '../storage/storage.js';
@@ -57,12 +58,11 @@ const OUTCOME_RETRY_MAX_MS = 1_000;
 export type OutcomeWrite = (() => Promise<void>) | null;
 
 /**
- * Outcome writes one worker may have in flight: its job's outcome is written while it fetches and
- * runs the next jobs, so the commit is off its path. A few at a time: a slow storage slows the
- * workers down instead of piling writes up, and while one group commit is in flight the next
- * gathers more outcomes (on Postgres, one at a time per worker made groups of about 16; three, 30-40).
+ * Outcome writes one worker of a server over a router may have in flight (a server over one
+ * storage takes its backend's: outcome-depth.ts): its job's outcome is written while it fetches
+ * and runs the next jobs, so the commit is off its path.
  */
-export const OUTCOMES_PER_WORKER = 3;
+export const OUTCOMES_PER_WORKER = DEFAULT_OUTCOME_DEPTH;
 
 /** Starts the write and keeps it in `inFlight` until it settles (stop() waits for those); it never rejects. */
 export function trackOutcome(inFlight: Set<Promise<void>>, write: () => Promise<void>, onError: (err: unknown) => void): Promise<void> {

@@ -9,7 +9,8 @@ import type { Storage } from '../storage/storage.js';
 import { sleep } from '../storage/sleep.js';
 import { checkInt } from '../storage/validate.js';
 import { LazyAbort } from './lazy-abort.js';
-import { JobRunner, OUTCOMES_PER_WORKER, trackOutcome, type JobDoneEvent } from './job-runner.js';
+import { JobRunner, trackOutcome, type JobDoneEvent } from './job-runner.js';
+import { outcomeDepth } from '../storage/outcome-depth.js';
 import type { HandlerEntry, RetryPolicy } from './handler.js';
 import { sweepDue } from './scheduler.js';
 import { heartbeat } from './heartbeat.js';
@@ -123,8 +124,10 @@ export class JobServer {
   readonly #pool: TenantPool | null = null;
   readonly #onError: (err: unknown) => void;
   readonly #runner: JobRunner;
+  /** Outcome writes one worker may have in flight: as many as the storage's backend prefers. */
+  readonly #outcomeDepth: number;
   readonly #running = new Set<Running>();
-  /** Outcome writes still in flight (at most OUTCOMES_PER_WORKER per worker). */
+  /** Outcome writes still in flight (at most #outcomeDepth per worker). */
   readonly #outcomes = new Set<Promise<void>>();
   /** Prefetched jobs, oldest first; workers take from here before they fetch. */
   readonly #held: Held[] = [];
@@ -166,6 +169,7 @@ export class JobServer {
     const capLeaseMs = checkInt('capLeaseMs', options.capLeaseMs ?? 30_000, 100, 3_600_000);
     // Over a router no single storage exists: every call of the single-storage path goes through #pool instead.
     this.#storage = overRouter ? (null as unknown as Storage) : source;
+    this.#outcomeDepth = overRouter ? 0 : outcomeDepth(source);
     this.id = options.serverId ?? `server-${randomUUID()}`;
     this.#o = {
       // Frozen, like #processing: storage checks a frozen queue list and state change once, not per fetch.
@@ -324,7 +328,7 @@ export class JobServer {
 
   async #worker(): Promise<void> {
     const signal = this.#stopFetching.signal;
-    // Outcome writes in flight, at most OUTCOMES_PER_WORKER (see there why).
+    // Outcome writes in flight, at most #outcomeDepth (see outcome-depth.ts why).
     const writing: Promise<void>[] = [];
     const options: FetchOptions = { ...this.#fetchOptions, signal };
     while (!signal.aborted) {
@@ -390,7 +394,7 @@ export class JobServer {
       this.#running.add(running);
       const writeOutcome = await ran;
       this.#running.delete(running);
-      if (writing.length >= OUTCOMES_PER_WORKER) await writing.shift();
+      if (writing.length >= this.#outcomeDepth) await writing.shift();
       if (writeOutcome) writing.push(trackOutcome(this.#outcomes, writeOutcome, this.#onError));
     }
     await Promise.all(writing);

@@ -11,6 +11,7 @@ import { readStatistics } from './read-statistics.js';
 import type { ServerInfo, ServerRecord, ServerRegistry } from './servers.js';
 import type { Storage } from './storage.js';
 import { COMMIT_RECORDED, type CommitsRecorded } from './commit-recorded.js';
+import { DEFAULT_OUTCOME_DEPTH, OUTCOME_DEPTH, type OutcomeDepth } from './outcome-depth.js';
 import { DEFAULT_INVISIBILITY_MS, DEFAULT_LOCK_TTL_MS, DEFAULT_MAX_PAYLOAD_BYTES, type StorageOptions } from './storage-options.js';
 import { checkKind, checkState, recordTransaction } from './transaction-builder.js';
 import type { RecordedOp, WriteOp, WriteTransaction } from './transaction.js';
@@ -53,7 +54,7 @@ export function createStorage(driver: NamespaceDriver, options: StorageOptions =
     const failed = await commits.push(ops);
     if (failed) throw failed;
   };
-  const storage: Storage & CommitsRecorded = {
+  const storage: Storage & CommitsRecorded & OutcomeDepth = {
     jobs,
     queues: new CheckedQueues(driver),
     locks: new CheckedLocks(driver),
@@ -66,6 +67,7 @@ export function createStorage(driver: NamespaceDriver, options: StorageOptions =
       return result;
     },
     [COMMIT_RECORDED]: commit,
+    [OUTCOME_DEPTH]: driver.outcomeDepth ?? DEFAULT_OUTCOME_DEPTH,
   };
   return storage;
 }

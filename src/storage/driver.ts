@@ -99,6 +99,8 @@ export interface NamespaceDriver {
   readonly batchMax?: number;
   /** How creates are batched, where it differs from the other calls (batchInFlight, up to batchMax calls a batch). */
   readonly createBatches?: { readonly inFlight: number; readonly max: number };
+  /** Outcome writes a JobServer worker may have in flight here (default 3: see outcome-depth.ts). */
+  readonly outcomeDepth?: number;
   /** Removes each entry still leased under its token; result[i] false = entries[i]'s lease was lost. */
   ack(entries: readonly LeasedEntry[]): Promise<boolean[]>;
   /** false = the entry is no longer leased under this token. */
