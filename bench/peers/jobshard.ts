@@ -19,10 +19,16 @@ const RETENTION: Record<Retention, { retentionMs: number; name: string; config: 
 };
 
 /**
- * prefetch, the README's setting for many short jobs (as graphile-worker's local queue, set in its
- * subject from its performance page): each server may hold twice its worker count.
+ * prefetch, the setting for many short jobs in docs/processing.md (as graphile-worker's local
+ * queue, set in its subject from its performance page): each server may hold twice its worker count.
  */
 const PREFETCH_PER_WORKER = 2;
+
+/**
+ * markProcessingAfterMs, the other setting for many short jobs: a no-op run writes its
+ * Processing state with its outcome, one write of the job instead of two (docs/processing.md).
+ */
+const MARK_PROCESSING_AFTER_MS = 100;
 
 /** One JobClient and one JobServer per storage; producers and workers spread evenly over the storages. */
 function subject(retention: Retention, server: Subject['server'], config: string, storages: Storage[], close: () => Promise<void>): Subject {
@@ -32,14 +38,21 @@ function subject(retention: Retention, server: Subject['server'], config: string
   return {
     name,
     server,
-    config: `${config}; ${kept}; run from its build (dist/, as the package ships, like the peers' published JavaScript)`,
+    config: `${config}; markProcessingAfterMs ${MARK_PROCESSING_AFTER_MS}; ${kept}; run from its build (dist/, as the package ships, like the peers' published JavaScript)`,
     enqueue: async () => {
       await clients[next++ % clients.length]!.enqueue('noop', []);
     },
     async start(onJob) {
       const workerCount = CONCURRENCY / storages.length;
       const servers = storages.map(
-        (s) => new JobServer(s, { workerCount, prefetch: PREFETCH_PER_WORKER * workerCount, retentionMs, handlers: { noop: () => onJob() } }),
+        (s) =>
+          new JobServer(s, {
+            workerCount,
+            prefetch: PREFETCH_PER_WORKER * workerCount,
+            markProcessingAfterMs: MARK_PROCESSING_AFTER_MS,
+            retentionMs,
+            handlers: { noop: () => onJob() },
+          }),
       );
       await Promise.all(servers.map((s) => s.start()));
       return async () => {
