@@ -137,6 +137,8 @@ export class JobRunner {
     const mark = marks ? marks.start(storage, fetched, abort) : null;
     if (!entry) {
       const reason = `no handler is registered for job type '${job.type}' on server ${s.serverId}`;
+      // Nothing runs: its outcome writes the Processing state, however long that commit waits.
+      if (mark) marks!.settle(mark);
       failed(run.span, new Error(reason));
       run.span.end();
       return async () => {

@@ -429,7 +429,17 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
     const client = new JobClient(s);
     const quick = await client.enqueue('quick', []);
     const flaky = await client.enqueue('flaky', []);
-    t.true(await until(async () => (await s.jobs.get(quick)).state === 'Succeeded' && (await s.jobs.get(flaky)).state === 'Failed'));
+    const unknown = await client.enqueue('nobody.handles.this', []);
+    t.true(
+      await until(
+        async () =>
+          (await s.jobs.get(quick)).state === 'Succeeded' && (await s.jobs.get(flaky)).state === 'Failed' && (await s.jobs.get(unknown)).state === 'Failed',
+      ),
+    );
+    t.deepEqual(
+      (await s.jobs.history(unknown)).map((h) => h.name),
+      ['Enqueued', 'Processing', 'Failed'],
+    );
     t.deepEqual(seen, ['Enqueued'], 'not marked while it ran: the fetch left it as it was');
     const history = await s.jobs.history(quick);
     t.deepEqual(
