@@ -88,7 +88,7 @@ async function runSpanFloor(): Promise<number> {
         'jobshard.job.attempt': 1,
         'jobshard.shard.id': 'redis',
       });
-      context.with(run.context, () => undefined);
+      if (run.context) context.with(run.context, () => undefined);
       succeeded(run.span);
       run.span.end();
       // Let the batch processor's timer export, as it does between jobs in a drain.

@@ -3,12 +3,14 @@ import { JobNotFoundError, LeaseLostError, ShardUnavailableError } from '../stor
 import { failed, FIRST_RUN_PARAM, runSpanParent, startRunSpan, succeeded } from '../telemetry/tracing.js';
 import type { NewState } from '../storage/job.js';
 import type { FetchedJob } from '../storage/queue.js';
+import { commitRecorded } from '../storage/commit-recorded.js';
 import { DEFAULT_OUTCOME_DEPTH } from '../storage/outcome-depth.js';
 import { sleep } from '../storage/sleep.js';
 import { statsKeys, STATS_DAY_RETENTION_MS, STATS_HOUR_RETENTION_MS, type StatisticKind } from '../storage/statistics.js';
 import type { Storage } from '../storage/storage.js';
 import type { WriteTransaction } from '../storage/transaction.js';
-import { backoffMs, type HandlerEntry, type JobHandler, type RetryPolicy } from './handler.js';
+import { TransactionBuilder } from '../storage/transaction-builder.js';
+import { backoffMs, type HandlerEntry, type JobContext, type JobHandler, type RetryPolicy } from './handler.js';
 import type { LazyAbort } from './lazy-abort.js';
 import { ProcessingMarks, type ProcessingMark } from './processing-mark.js';
 import { RETRY_PARAM, SCHEDULE_SET, STATE } from './states.js';
@@ -149,19 +151,18 @@ export class JobRunner {
     const handler: JobHandler = typeof entry === 'function' ? entry : entry.handler;
     let error: unknown = null;
     try {
+      const ctx: JobContext = {
+        jobId: job.id,
+        type: job.type,
+        queue: job.queue,
+        attempt,
+        get signal() {
+          return abort.signal;
+        },
+      };
+      if (tenant !== undefined) ctx.tenant = tenant;
       // Run in the consumer span's context: the handler's own spans (its queries, its HTTP calls) are its children.
-      await context.with(run.context, () =>
-        handler(job.args, {
-          jobId: job.id,
-          type: job.type,
-          queue: job.queue,
-          attempt,
-          ...(tenant !== undefined ? { tenant } : {}),
-          get signal() {
-            return abort.signal;
-          },
-        }),
-      );
+      await (run.context ? context.with(run.context, handler, undefined, job.args, ctx) : handler(job.args, ctx));
       succeeded(run.span);
     } catch (err) {
       error = err ?? new Error('handler threw a nullish value');
@@ -272,14 +273,18 @@ export class JobRunner {
    * finds its own lease gone: the job is no longer Processing, so its outcome is not written twice.
    */
   async #outcome(storage: Storage, fetched: FetchedJob, write: (tx: WriteTransaction) => void): Promise<void> {
+    // Recorded once, here, and committed as often as the shard needs: storage.transaction() would
+    // record it again on every try, behind one more async call a job.
+    const tx = new TransactionBuilder();
+    write(tx);
+    tx.removeFromQueue(fetched);
+    tx.seal();
+    const ops = tx.ops;
     const giveUpAt = performance.now() + this.s.outcomeRetryMs;
     const halted = this.s.halted();
     for (let wait = OUTCOME_RETRY_FIRST_MS; ; wait = Math.min(wait * 2, OUTCOME_RETRY_MAX_MS)) {
       try {
-        await storage.transaction((tx) => {
-          write(tx);
-          tx.removeFromQueue(fetched);
-        });
+        await commitRecorded(storage, ops);
         return;
       } catch (err) {
         if (err instanceof LeaseLostError) break;

@@ -83,8 +83,12 @@ export async function producerSpan(
 
 export interface RunSpan {
   span: Span;
-  /** The context to run the handler in: its own spans become the consumer span's children. */
-  context: Context;
+  /**
+   * The context to run the handler in: its own spans become the consumer span's children. Null
+   * when the span has no valid context (no SDK, and no traced parent): nothing would read it, and
+   * entering it was a context and a closure a job.
+   */
+  context: Context | null;
 }
 
 /**
@@ -104,12 +108,12 @@ export function startRunSpan(tracer: Tracer, queue: string, parameters: Record<s
   const options: SpanOptions = { kind: SpanKind.CONSUMER, attributes };
   if (first && trace.isSpanContextValid(first)) options.links = [{ context: first, attributes: { 'jobshard.link': 'first_run' } }];
   const span = tracer.startSpan(`process ${queue}`, options, parent);
-  return { span, context: trace.setSpan(parent, span) };
+  return { span, context: trace.isSpanContextValid(span.spanContext()) ? trace.setSpan(parent, span) : null };
 }
 
 /** A run span's traceparent, for the later attempts' links (undefined when it is not traced). */
 export function runSpanParent(run: RunSpan): string | undefined {
-  return trace.isSpanContextValid(run.span.spanContext()) ? traceHeaders(run.context)[TRACEPARENT_PARAM] : undefined;
+  return run.context ? traceHeaders(run.context)[TRACEPARENT_PARAM] : undefined;
 }
 
 export function failed(span: Span, err: unknown): void {
