@@ -36,6 +36,43 @@ for (const kind of ['redis', 'postgres'] as const) {
     }
   });
 
+  test(`${kind}: with markProcessingAfterMs, a run whose lease was lost is not marked Processing when its mark falls due`, async (t) => {
+    const cfg = freshCrashConfig(kind, 'mark');
+    const { storage, close } = crashStorage(cfg);
+    // The mark falls due 2.5 s into the run: after the lease is lost (about 1.6 s), before the
+    // aborted handler returns (2 s after its abort).
+    const worker = await startChild('./lease-loser.ts', [JSON.stringify(cfg), '', '2500'], /ready/, 30_000).catch(async (err: unknown) => {
+      await close();
+      throw err;
+    });
+    try {
+      const id = await new JobClient(storage).enqueue('hold', []);
+      while (!worker.output().includes(`started ${id}`)) await delay(20);
+      worker.child.kill('SIGSTOP');
+      await delay(1_500);
+      const taken = await storage.queues.tryFetch(['default'], { withJob: true });
+      t.is(taken?.jobId, id, 'the lapsed lease lets another consumer take the job');
+      worker.child.kill('SIGCONT');
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline && (await storage.jobs.get(id)).state !== 'Failed') await delay(50);
+      t.regex(worker.output(), /aborted LeaseLostError/);
+      // The run's outcome is written on its own (its lease is gone), with the Processing state it
+      // never got: one commit, one time. A mark written when it fell due would be a second earlier.
+      const history = await storage.jobs.history(id);
+      t.deepEqual(
+        history.map((h) => h.name),
+        ['Enqueued', 'Processing', 'Failed'],
+      );
+      const gap = history[2]!.createdAt.getTime() - history[1]!.createdAt.getTime();
+      t.true(gap < 500, `Processing written ${gap} ms before Failed: by the outcome, not by a mark`);
+      await taken!.ack();
+    } finally {
+      await kill(worker.child);
+      await close();
+      await dropCrashData(cfg);
+    }
+  });
+
   test(`${kind}: a job a frozen server held (prefetched) is not run by it once another consumer has taken it`, async (t) => {
     const cfg = freshCrashConfig(kind, 'held');
     const { storage, close } = crashStorage(cfg);
