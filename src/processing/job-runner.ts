@@ -4,7 +4,6 @@ import { failed, FIRST_RUN_PARAM, runSpanParent, startRunSpan, succeeded } from 
 import type { NewState } from '../storage/job.js';
 import type { FetchedJob } from '../storage/queue.js';
 import { commitRecorded } from '../storage/commit-recorded.js';
-import { DEFAULT_OUTCOME_DEPTH } from '../storage/outcome-depth.js';
 import { sleep } from '../storage/sleep.js';
 import { statsKeys, STATS_DAY_RETENTION_MS, STATS_HOUR_RETENTION_MS, type StatisticKind } from '../storage/statistics.js';
 import type { Storage } from '../storage/storage.js';
@@ -13,7 +12,7 @@ import { TransactionBuilder } from '../storage/transaction-builder.js';
 import { backoffMs, type HandlerEntry, type JobContext, type JobHandler, type RetryPolicy } from './handler.js';
 import type { LazyAbort } from './lazy-abort.js';
 import { ProcessingMarks, type ProcessingMark } from './processing-mark.js';
-import { RETRY_PARAM, SCHEDULE_SET, STATE } from './states.js';
+import { RETRY_PARAM, RUNNABLE_STATES, SCHEDULE_SET, STATE } from './states.js';
 
 /** One run of a job, as `onJobDone` reports it. */
 export interface JobDoneEvent {
@@ -49,8 +48,7 @@ export interface RunnerSettings {
   markAfterMs: number;
 }
 
-/** The states a job fetched without a mark may be run from: waiting, or left Processing by a worker that died. */
-const RUNNABLE: ReadonlySet<string | null> = new Set([STATE.enqueued, STATE.processing]);
+const RUNNABLE: ReadonlySet<string | null> = new Set(RUNNABLE_STATES);
 
 /** The first retry of an outcome write waits this long, doubling up to OUTCOME_RETRY_MAX_MS. */
 const OUTCOME_RETRY_FIRST_MS = 50;
@@ -58,13 +56,6 @@ const OUTCOME_RETRY_MAX_MS = 1_000;
 
 /** The outcome write of a run, done off the worker's path (null: none to write). */
 export type OutcomeWrite = (() => Promise<void>) | null;
-
-/**
- * Outcome writes one worker of a server over a router may have in flight (a server over one
- * storage takes its backend's: outcome-depth.ts): its job's outcome is written while it fetches
- * and runs the next jobs, so the commit is off its path.
- */
-export const OUTCOMES_PER_WORKER = DEFAULT_OUTCOME_DEPTH;
 
 /** Starts the write and keeps it in `inFlight` until it settles (stop() waits for those); it never rejects. */
 export function trackOutcome(inFlight: Set<Promise<void>>, write: () => Promise<void>, onError: (err: unknown) => void): Promise<void> {
@@ -103,9 +94,9 @@ export class JobRunner {
     const started = performance.now();
     const job = fetched.job;
     const s = this.s;
-    // The fetch marked it Processing (or, fetched unmarked, it is runnable), or it was in another
-    // state (deleted, already done): drop the entry.
-    if (!job || (s.markAfterMs === 0 ? job.state !== STATE.processing : !RUNNABLE.has(job.state))) {
+    // Neither marked by the fetch nor, with a deferred mark, runnable: it is in another state
+    // (deleted, already done), so drop the entry.
+    if (!job || !this.#runnable(job.state)) {
       await fetched.ack().catch(() => {});
       s.onJobDone({
         jobId: fetched.jobId,
@@ -297,6 +288,15 @@ export class JobRunner {
       if (err instanceof JobNotFoundError) return null;
       throw err;
     });
-    if (job && (job.state === STATE.processing || (this.s.markAfterMs > 0 && job.state === STATE.enqueued))) await storage.transaction(write);
+    if (job && this.#runnable(job.state)) await storage.transaction(write);
+  }
+
+  /**
+   * Whether a job in this state is one a worker runs: Processing, as the fetch marked it; or, when
+   * the mark is deferred, one of RUNNABLE_STATES. The same test tells a fetched job to run from
+   * one to drop, and an outcome whose lease was lost to write from one already written.
+   */
+  #runnable(state: string | null): boolean {
+    return this.s.markAfterMs === 0 ? state === STATE.processing : RUNNABLE.has(state);
   }
 }

@@ -14,7 +14,7 @@ import { outcomeDepth } from '../storage/outcome-depth.js';
 import type { HandlerEntry, RetryPolicy } from './handler.js';
 import { sweepDue } from './scheduler.js';
 import { heartbeat } from './heartbeat.js';
-import { STATE } from './states.js';
+import { RUNNABLE_STATES, STATE } from './states.js';
 import { within } from './within.js';
 import { PAUSE_TTL_MS } from './pause-cache.js';
 import { PAUSED_HASH, pausesOf, unpausedQueues } from '../storage/pauses.js';
@@ -188,7 +188,7 @@ export class JobServer {
     };
     this.#processing = Object.freeze({
       state: Object.freeze({ name: STATE.processing, data: Object.freeze({ serverId: this.id }) }),
-      from: Object.freeze([STATE.enqueued, STATE.processing]),
+      from: RUNNABLE_STATES,
     });
     this.#fetchOptions =
       this.#o.markProcessingAfterMs === 0

@@ -8,6 +8,12 @@ export const STATE = {
   deleted: 'Deleted',
 } as const;
 
+/**
+ * The states a worker runs a fetched job from: waiting, or left Processing by a worker that died.
+ * The fetch's mark takes only these (JobServer), and a deferred mark's runner checks them itself.
+ */
+export const RUNNABLE_STATES = Object.freeze([STATE.enqueued, STATE.processing] as const);
+
 // The storage contract defines them: backends index the units with due members (Backend.unitsWithDue).
 export { RECURRING_SET, SCHEDULE_SET } from '../storage/due-sets.js';
 export const recurringKey = (id: string) => `recurring-job:${id}`;

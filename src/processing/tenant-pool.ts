@@ -3,7 +3,8 @@ import type { ServerInfo } from '../storage/servers.js';
 import type { Backend, Storage } from '../storage/storage.js';
 import type { Router } from '../router/router.js';
 import { FairQueue } from './fair-queue.js';
-import { OUTCOMES_PER_WORKER, trackOutcome, type JobRunner, type OutcomeWrite } from './job-runner.js';
+import { trackOutcome, type JobRunner, type OutcomeWrite } from './job-runner.js';
+import { DEFAULT_OUTCOME_DEPTH } from '../storage/outcome-depth.js';
 import { LazyAbort } from './lazy-abort.js';
 import { PAUSE_COUNTS_INTERVAL_MS, PauseCache, type PauseCount } from './pause-cache.js';
 import { PAUSE_CHANGES_COUNTER, PAUSES_NAMESPACE } from '../storage/pauses.js';
@@ -252,7 +253,7 @@ export class TenantPool {
 
   async #worker(): Promise<void> {
     const signal = this.#s.signal();
-    // Outcome writes in flight, by shard: at most OUTCOMES_PER_WORKER of each (a shard that stops
+    // Outcome writes in flight, by shard: at most DEFAULT_OUTCOME_DEPTH of each (a shard that stops
     // answering holds this worker only while it is one of that shard's, see ShardShares).
     const writing = new Map<string, Promise<void>[]>();
     while (!signal.aborted) {
@@ -318,7 +319,7 @@ export class TenantPool {
     if (!write) return;
     let mine = writing.get(shard);
     if (!mine) writing.set(shard, (mine = []));
-    if (mine.length >= OUTCOMES_PER_WORKER) await mine.shift();
+    if (mine.length >= DEFAULT_OUTCOME_DEPTH) await mine.shift();
     const p = trackOutcome(this.#outcomes, write, this.#s.onError);
     mine.push(p);
     // A settled write leaves at once: the next job of this shard waits only on writes still in flight.
