@@ -1,13 +1,12 @@
 import { context, type Attributes, type Tracer } from '@opentelemetry/api';
 import { JobNotFoundError, LeaseLostError, ShardUnavailableError } from '../storage/errors.js';
 import { failed, FIRST_RUN_PARAM, runSpanParent, startRunSpan, succeeded } from '../telemetry/tracing.js';
-import type { NewState } from '../storage/job.js';
+import type { JobRecord, NewState } from '../storage/job.js';
 import type { FetchedJob } from '../storage/queue.js';
 import { commitRecorded } from '../storage/commit-recorded.js';
 import { sleep } from '../storage/sleep.js';
 import { statsKeys, STATS_DAY_RETENTION_MS, STATS_HOUR_RETENTION_MS, type StatisticKind } from '../storage/statistics.js';
 import type { Storage } from '../storage/storage.js';
-import type { WriteTransaction } from '../storage/transaction.js';
 import { TransactionBuilder } from '../storage/transaction-builder.js';
 import { backoffMs, type HandlerEntry, type JobContext, type JobHandler, type RetryPolicy } from './handler.js';
 import type { LazyAbort } from './lazy-abort.js';
@@ -89,6 +88,12 @@ export class JobRunner {
   /**
    * Runs the job's handler; resolves, once the handler is done, with the write of the outcome
    * still to do (null when there is none: skipped, or left to stop()).
+   *
+   * No closure is made in here: V8 keeps every variable any closure of a call reads in one
+   * context object for that call. Each outcome's closure is made by a method of its own, holding
+   * only its run (`Ran`); with the closures in here, a fetch-run-commit loop allocated 12.1 KB a
+   * job against 11.5 now (sampling heap profile, Postgres), and over the memory backend it took
+   * 20.6 µs of CPU a job against 17.9 (medians of 5 alternated pairs).
    */
   async run(storage: Storage, fetched: FetchedJob, abort: LazyAbort, tenant?: string): Promise<OutcomeWrite> {
     const started = performance.now();
@@ -97,7 +102,7 @@ export class JobRunner {
     // Neither marked by the fetch nor, with a deferred mark, runnable: it is in another state
     // (deleted, already done), so drop the entry.
     if (!job || !this.#runnable(job.state)) {
-      await fetched.ack().catch(() => {});
+      await fetched.ack().catch(ignore);
       s.onJobDone({
         jobId: fetched.jobId,
         type: job?.type ?? '',
@@ -110,16 +115,6 @@ export class JobRunner {
       return null;
     }
     const attempt = Number(job.parameters[RETRY_PARAM] ?? 0) + 1;
-    const done = (outcome: JobDoneEvent['outcome']) =>
-      s.onJobDone({
-        jobId: job.id,
-        type: job.type,
-        queue: job.queue,
-        attempt,
-        outcome,
-        durationMs: performance.now() - started,
-        ...(tenant !== undefined ? { tenant } : {}),
-      });
     const entry = s.handlers[job.type];
     const where = storage.locate?.(job.queue);
     const attributes: Attributes = { 'messaging.message.id': job.id, 'jobshard.job.type': job.type, 'jobshard.job.attempt': attempt };
@@ -128,30 +123,19 @@ export class JobRunner {
     const run = startRunSpan(s.tracer, job.queue, job.parameters, attributes);
     const marks = this.#marks;
     const mark = marks ? marks.start(storage, fetched, abort) : null;
+    const ran: Ran = { storage, fetched, job, attempt, started, mark, tenant };
     if (!entry) {
       const reason = `no handler is registered for job type '${job.type}' on server ${s.serverId}`;
       // Nothing runs: its outcome writes the Processing state, however long that commit waits.
       if (mark) marks!.settle(mark);
       failed(run.span, new Error(reason));
       run.span.end();
-      return async () => {
-        await this.#finish(storage, fetched, job.id, 'failed', await this.#unmarked(mark), { name: STATE.failed, reason, data: { attempt: String(attempt) } });
-        done('failed');
-      };
+      return this.#failedOutcome(ran, { name: STATE.failed, reason, data: { attempt: String(attempt) } });
     }
     const handler: JobHandler = typeof entry === 'function' ? entry : entry.handler;
     let error: unknown = null;
     try {
-      const ctx: JobContext = {
-        jobId: job.id,
-        type: job.type,
-        queue: job.queue,
-        attempt,
-        get signal() {
-          return abort.signal;
-        },
-      };
-      if (tenant !== undefined) ctx.tenant = tenant;
+      const ctx = handlerContext(job, attempt, abort, tenant);
       // Run in the consumer span's context: the handler's own spans (its queries, its HTTP calls) are its children.
       await (run.context ? context.with(run.context, handler, undefined, job.args, ctx) : handler(job.args, ctx));
       succeeded(run.span);
@@ -167,49 +151,72 @@ export class JobRunner {
       if (mark) void marks!.unwritten(mark);
       return null;
     }
-    if (error === null) {
-      const durationMs = String(Math.round(performance.now() - started));
-      return async () => {
-        // Retention 0 deletes the job with its outcome: a Succeeded state would be deleted in the same commit.
-        const state = s.retentionMs === 0 ? null : { name: STATE.succeeded, data: { serverId: s.serverId, durationMs } };
-        const processing = await this.#unmarked(mark, state !== null);
-        await this.#finish(storage, fetched, job.id, 'succeeded', processing, state, s.retentionMs);
-        done('succeeded');
-      };
-    }
+    if (error === null) return this.#succeededOutcome(ran, String(Math.round(performance.now() - started)));
     const message = error instanceof Error ? error.message : String(error);
     const stack = error instanceof Error ? (error.stack ?? '') : '';
     const policy = { ...s.retry, ...(typeof entry === 'function' ? {} : entry) };
     if (attempt < policy.attempts) {
-      const delayMs = backoffMs(attempt, policy);
-      const at = Date.now() + delayMs;
       // The later attempts' runs link to the first one's span.
       const firstRun = job.parameters[FIRST_RUN_PARAM] === undefined ? runSpanParent(run) : undefined;
-      return async () => {
-        const processing = await this.#unmarked(mark);
-        await this.#outcome(storage, fetched, (tx) => {
-          if (processing) tx.addJobState(job.id, processing);
-          tx.addJobState(job.id, { name: STATE.failed, reason: message, data: { attempt: String(attempt), error: message, stack } });
-          tx.setJobState(job.id, {
-            name: STATE.scheduled,
-            reason: `retry ${attempt + 1} of ${policy.attempts}`,
-            data: { enqueueAt: String(at), delayMs: String(delayMs), queue: job.queue },
-          });
-          tx.setJobParameter(job.id, RETRY_PARAM, String(attempt));
-          if (firstRun !== undefined) tx.setJobParameter(job.id, FIRST_RUN_PARAM, firstRun);
-          tx.setAdd(SCHEDULE_SET, job.id, at);
-        });
-        done('retried');
-      };
+      return this.#retryOutcome(ran, policy, message, stack, firstRun);
     }
+    return this.#failedOutcome(ran, { name: STATE.failed, reason: message, data: { attempt: String(attempt), error: message, stack } });
+  }
+
+  #succeededOutcome(ran: Ran, durationMs: string): OutcomeWrite {
+    return () => this.#writeSucceeded(ran, durationMs);
+  }
+
+  async #writeSucceeded(ran: Ran, durationMs: string): Promise<void> {
+    const s = this.s;
+    // Retention 0 deletes the job with its outcome: a Succeeded state would be deleted in the same commit.
+    const state = s.retentionMs === 0 ? null : { name: STATE.succeeded, data: { serverId: s.serverId, durationMs } };
+    const processing = ran.mark === null ? null : await this.#unmarked(ran.mark, state !== null);
+    await this.#outcome(ran, finalOps(ran.job.id, 'succeeded', processing, state, s.retentionMs));
+    this.#done(ran, 'succeeded');
+  }
+
+  #failedOutcome(ran: Ran, state: NewState): OutcomeWrite {
     return async () => {
-      await this.#finish(storage, fetched, job.id, 'failed', await this.#unmarked(mark), {
-        name: STATE.failed,
-        reason: message,
-        data: { attempt: String(attempt), error: message, stack },
-      });
-      done('failed');
+      const processing = ran.mark === null ? null : await this.#unmarked(ran.mark);
+      await this.#outcome(ran, finalOps(ran.job.id, 'failed', processing, state));
+      this.#done(ran, 'failed');
     };
+  }
+
+  #retryOutcome(ran: Ran, policy: Required<RetryPolicy>, message: string, stack: string, firstRun: string | undefined): OutcomeWrite {
+    const { job, attempt } = ran;
+    const delayMs = backoffMs(attempt, policy);
+    const at = Date.now() + delayMs;
+    return async () => {
+      const processing = ran.mark === null ? null : await this.#unmarked(ran.mark);
+      const tx = new TransactionBuilder();
+      if (processing) tx.addJobState(job.id, processing);
+      tx.addJobState(job.id, { name: STATE.failed, reason: message, data: { attempt: String(attempt), error: message, stack } });
+      tx.setJobState(job.id, {
+        name: STATE.scheduled,
+        reason: `retry ${attempt + 1} of ${policy.attempts}`,
+        data: { enqueueAt: String(at), delayMs: String(delayMs), queue: job.queue },
+      });
+      tx.setJobParameter(job.id, RETRY_PARAM, String(attempt));
+      if (firstRun !== undefined) tx.setJobParameter(job.id, FIRST_RUN_PARAM, firstRun);
+      tx.setAdd(SCHEDULE_SET, job.id, at);
+      await this.#outcome(ran, tx);
+      this.#done(ran, 'retried');
+    };
+  }
+
+  #done(ran: Ran, outcome: JobDoneEvent['outcome']): void {
+    const { job, tenant } = ran;
+    this.s.onJobDone({
+      jobId: job.id,
+      type: job.type,
+      queue: job.queue,
+      attempt: ran.attempt,
+      outcome,
+      durationMs: performance.now() - ran.started,
+      ...(tenant !== undefined ? { tenant } : {}),
+    });
   }
 
   /** Gives a fetched job back to its queue, Enqueued again (a server stopping before it ran or finished it). */
@@ -226,29 +233,8 @@ export class JobRunner {
    * The Processing state an outcome writes first: that of a run fetched unmarked and not marked
    * since (none when the outcome deletes the job: `kept` false).
    */
-  async #unmarked(mark: ProcessingMark | null, kept = true): Promise<NewState | null> {
-    return mark && (await this.#marks!.unwritten(mark)) && kept ? mark.state : null;
-  }
-
-  /** Writes the final state with its statistics, acknowledging the job in the same commit. */
-  async #finish(
-    storage: Storage,
-    fetched: FetchedJob,
-    jobId: string,
-    kind: StatisticKind,
-    processing: NewState | null,
-    state: NewState | null,
-    expireMs?: number,
-  ): Promise<void> {
-    const k = statsKeys(kind, new Date());
-    await this.#outcome(storage, fetched, (tx) => {
-      if (processing) tx.addJobState(jobId, processing);
-      if (state) tx.setJobState(jobId, state);
-      if (expireMs !== undefined) tx.expireJob(jobId, expireMs);
-      tx.counterIncrement(k.total);
-      tx.counterIncrement(k.day, 1, { expireInMs: STATS_DAY_RETENTION_MS });
-      tx.counterIncrement(k.hour, 1, { expireInMs: STATS_HOUR_RETENTION_MS });
-    });
+  async #unmarked(mark: ProcessingMark, kept = true): Promise<NewState | null> {
+    return (await this.#marks!.unwritten(mark)) && kept ? mark.state : null;
   }
 
   /**
@@ -262,12 +248,13 @@ export class JobRunner {
    * to a Postgres shard lost a whole group commit, 54 extra runs for 12 cuts). A commit that did
    * land but whose answer was lost (sent again by us, or by ioredis after it reconnects) then
    * finds its own lease gone: the job is no longer Processing, so its outcome is not written twice.
+   *
+   * The writes are recorded once, in `tx`, and committed as often as the shard needs:
+   * storage.transaction() would record them again on every try, behind one more async call a job.
    */
-  async #outcome(storage: Storage, fetched: FetchedJob, write: (tx: WriteTransaction) => void): Promise<void> {
-    // Recorded once, here, and committed as often as the shard needs: storage.transaction() would
-    // record it again on every try, behind one more async call a job.
-    const tx = new TransactionBuilder();
-    write(tx);
+  async #outcome(ran: Ran, tx: TransactionBuilder): Promise<void> {
+    const { storage, fetched } = ran;
+    const outcome = tx.ops.length;
     tx.removeFromQueue(fetched);
     tx.seal();
     const ops = tx.ops;
@@ -281,14 +268,15 @@ export class JobRunner {
         if (err instanceof LeaseLostError) break;
         if (!(err instanceof ShardUnavailableError) || halted.aborted || performance.now() + wait > giveUpAt) throw err;
       }
-      await sleep(wait, halted).catch(() => {});
+      await sleep(wait, halted).catch(ignore);
     }
     // Deleted with its outcome (retention 0), or past Processing: the outcome is written already.
     const job = await storage.jobs.get(fetched.jobId).catch((err: unknown) => {
       if (err instanceof JobNotFoundError) return null;
       throw err;
     });
-    if (job && this.#runnable(job.state)) await storage.transaction(write);
+    // Written without the ack: the entry is the other delivery's now.
+    if (job && this.#runnable(job.state)) await commitRecorded(storage, ops.slice(0, outcome));
   }
 
   /**
@@ -299,4 +287,46 @@ export class JobRunner {
   #runnable(state: string | null): boolean {
     return this.s.markAfterMs === 0 ? state === STATE.processing : RUNNABLE.has(state);
   }
+}
+
+/** What an outcome needs of its run. */
+interface Ran {
+  storage: Storage;
+  fetched: FetchedJob;
+  job: JobRecord;
+  attempt: number;
+  /** performance.now() when the run started. */
+  started: number;
+  mark: ProcessingMark | null;
+  tenant: string | undefined;
+}
+
+const ignore = (): void => {};
+
+/** The handler's view of its run; its signal's controller is made only if read (LazyAbort). Made here, not in run(): see run(). */
+function handlerContext(job: JobRecord, attempt: number, abort: LazyAbort, tenant: string | undefined): JobContext {
+  const ctx: JobContext = {
+    jobId: job.id,
+    type: job.type,
+    queue: job.queue,
+    attempt,
+    get signal() {
+      return abort.signal;
+    },
+  };
+  if (tenant !== undefined) ctx.tenant = tenant;
+  return ctx;
+}
+
+/** A final state (succeeded or failed) with its statistics, recorded for #outcome. */
+function finalOps(jobId: string, kind: StatisticKind, processing: NewState | null, state: NewState | null, expireMs?: number): TransactionBuilder {
+  const k = statsKeys(kind, new Date());
+  const tx = new TransactionBuilder();
+  if (processing) tx.addJobState(jobId, processing);
+  if (state) tx.setJobState(jobId, state);
+  if (expireMs !== undefined) tx.expireJob(jobId, expireMs);
+  tx.counterIncrement(k.total);
+  tx.counterIncrement(k.day, 1, { expireInMs: STATS_DAY_RETENTION_MS });
+  tx.counterIncrement(k.hour, 1, { expireInMs: STATS_HOUR_RETENTION_MS });
+  return tx;
 }
