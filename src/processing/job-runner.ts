@@ -8,7 +8,8 @@ import { sleep } from '../storage/sleep.js';
 import { statsKeys, STATS_DAY_RETENTION_MS, STATS_HOUR_RETENTION_MS, type StatisticKind } from '../storage/statistics.js';
 import type { Storage } from '../storage/storage.js';
 import { TransactionBuilder } from '../storage/transaction-builder.js';
-import { backoffMs, type HandlerEntry, type JobContext, type JobHandler, type RetryPolicy } from './handler.js';
+import { backoffMs, type HandlerEntry, type JobHandler, type RetryPolicy } from './handler.js';
+import { RunContext } from './run-context.js';
 import type { LazyAbort } from './lazy-abort.js';
 import { ProcessingMarks, type ProcessingMark } from './processing-mark.js';
 import { RETRY_PARAM, RUNNABLE_STATES, SCHEDULE_SET, STATE } from './states.js';
@@ -135,7 +136,7 @@ export class JobRunner {
     const handler: JobHandler = typeof entry === 'function' ? entry : entry.handler;
     let error: unknown = null;
     try {
-      const ctx = handlerContext(job, attempt, abort, tenant);
+      const ctx = new RunContext(job, attempt, abort, tenant);
       // Run in the consumer span's context: the handler's own spans (its queries, its HTTP calls) are its children.
       await (run.context ? context.with(run.context, handler, undefined, job.args, ctx) : handler(job.args, ctx));
       succeeded(run.span);
@@ -302,21 +303,6 @@ interface Ran {
 }
 
 const ignore = (): void => {};
-
-/** The handler's view of its run; its signal's controller is made only if read (LazyAbort). Made here, not in run(): see run(). */
-function handlerContext(job: JobRecord, attempt: number, abort: LazyAbort, tenant: string | undefined): JobContext {
-  const ctx: JobContext = {
-    jobId: job.id,
-    type: job.type,
-    queue: job.queue,
-    attempt,
-    get signal() {
-      return abort.signal;
-    },
-  };
-  if (tenant !== undefined) ctx.tenant = tenant;
-  return ctx;
-}
 
 /** A final state (succeeded or failed) with its statistics, recorded for #outcome. */
 function finalOps(jobId: string, kind: StatisticKind, processing: NewState | null, state: NewState | null, expireMs?: number): TransactionBuilder {

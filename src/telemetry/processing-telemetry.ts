@@ -1,5 +1,5 @@
 import type { Attributes, MeterProvider } from '@opentelemetry/api';
-import { meterFrom, processingInstruments } from './instruments.js';
+import { isNoopMeter, meterFrom, processingInstruments } from './instruments.js';
 
 export interface JobOutcome {
   type: string;
@@ -18,7 +18,10 @@ export function processingRecorder(
   provider?: MeterProvider,
   locate?: (queue: string) => { shard: string; backend: string } | undefined,
 ): (e: JobOutcome) => void {
-  const inst = processingInstruments(meterFrom(provider));
+  const meter = meterFrom(provider);
+  // No SDK: nothing could ever be recorded (isNoopMeter), so no labels are looked up a run.
+  if (isNoopMeter(meter)) return () => {};
+  const inst = processingInstruments(meter);
   const cache = new Map<string, Attributes>();
   return (e) => {
     const key = `${e.type}\u0000${e.queue}\u0000${e.outcome}`;
