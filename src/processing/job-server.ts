@@ -190,10 +190,12 @@ export class JobServer {
       state: Object.freeze({ name: STATE.processing, data: Object.freeze({ serverId: this.id }) }),
       from: RUNNABLE_STATES,
     });
-    this.#fetchOptions =
+    // Frozen, so that storage checks these options once, not on every fetch.
+    this.#fetchOptions = Object.freeze(
       this.#o.markProcessingAfterMs === 0
         ? { invisibilityTimeoutMs: this.#o.invisibilityTimeoutMs, withJob: true, setState: this.#processing }
-        : { invisibilityTimeoutMs: this.#o.invisibilityTimeoutMs, withJob: true };
+        : { invisibilityTimeoutMs: this.#o.invisibilityTimeoutMs, withJob: true },
+    );
     this.#activeQueues = this.#o.queues;
     this.#onError = options.onError ?? (() => {});
     const record = processingRecorder(this.id, options.meterProvider, overRouter ? undefined : source.locate?.bind(source));

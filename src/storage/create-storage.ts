@@ -217,6 +217,20 @@ const MAX_FROM_STATES = 16;
 
 function fetchSpec(queues: readonly string[], options: Omit<FetchOptions, 'signal'>): FetchSpec {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('fetch options must be an object');
+  const known = frozenSpecs.get(options)?.get(queues);
+  if (known) return known;
+  const spec = checkedSpec(queues, options);
+  // Only deeply frozen inputs can be kept: anything else may change before the next call (a
+  // fetch's signal, never frozen, keeps its options out).
+  if (Object.isFrozen(queues) && deepFrozen(options)) {
+    let byQueues = frozenSpecs.get(options);
+    if (!byQueues) frozenSpecs.set(options, (byQueues = new WeakMap()));
+    byQueues.set(queues, spec);
+  }
+  return spec;
+}
+
+function checkedSpec(queues: readonly string[], options: Omit<FetchOptions, 'signal'>): FetchSpec {
   const names = frozenQueues.get(queues) ?? remember(frozenQueues, queues, checkQueues(queues));
   const invisibilityMs =
     options.invisibilityTimeoutMs === undefined ? DEFAULT_INVISIBILITY_MS : checkMs('invisibilityTimeoutMs', options.invisibilityTimeoutMs, 1);
@@ -234,6 +248,8 @@ function fetchSpec(queues: readonly string[], options: Omit<FetchOptions, 'signa
  * the key of) its state change on each fetch was ~1 KiB of garbage per job.
  */
 const frozenQueues = new WeakMap<object, string[]>();
+/** The spec of a frozen options object with a frozen queue list: a JobServer's fetches check and key it once, not per fetch. */
+const frozenSpecs = new WeakMap<object, WeakMap<object, FetchSpec>>();
 const frozenChanges = new WeakMap<object, CheckedChange>();
 
 interface CheckedChange {

@@ -63,6 +63,27 @@ export function fetchSetStateTests(test: Test, h: Harness): void {
     for (const f of [first, second, third]) await f.ack();
   });
 
+  test(`${h.name} queues: one frozen options object serves each queue list it is used with; a frozen bad one is refused every time`, async (t) => {
+    const s = await h.storage();
+    const inA = await createEnqueued(s, 'spec-a');
+    const inB = await createEnqueued(s, 'spec-b');
+    const setState = Object.freeze({
+      state: Object.freeze({ name: 'Processing', data: Object.freeze({ serverId: 's-1' }) }),
+      from: Object.freeze(['Enqueued']),
+    });
+    // Deeply frozen, as a JobServer's are: storage may then check them once for all fetches.
+    const options = Object.freeze({ withJob: true, invisibilityTimeoutMs: 60_000, setState });
+    const [a, b] = [Object.freeze(['spec-a']), Object.freeze(['spec-b'])];
+    const fromB = (await s.queues.tryFetch(b, options))!;
+    const fromA = (await s.queues.tryFetch(a, options))!;
+    t.deepEqual([fromA.jobId, fromB.jobId], [inA, inB], 'each fetch reads its own queue list, not the first one used with these options');
+    t.is(await s.queues.tryFetch(a, options), null);
+    t.is(await s.queues.tryFetch(b, options), null);
+    const bad = Object.freeze({ withJob: true, invisibilityTimeoutMs: 0 });
+    for (let i = 0; i < 2; i++) await rejectsWithCode(t, s.queues.tryFetch(a, bad), 'INVALID_ARGUMENT');
+    for (const f of [fromA, fromB]) await f.ack();
+  });
+
   test(`${h.name} queues: a re-delivered job left Processing takes the state again; one that expired comes with job null`, async (t) => {
     const s = await h.storage();
     const id = await createEnqueued(s, 'again');
