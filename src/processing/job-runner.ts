@@ -172,7 +172,8 @@ export class JobRunner {
     const s = this.s;
     // Retention 0 deletes the job with its outcome: a Succeeded state would be deleted in the same commit.
     const state = s.retentionMs === 0 ? null : { name: STATE.succeeded, data: { serverId: s.serverId, durationMs } };
-    const processing = ran.mark === null ? null : await this.#unmarked(ran.mark, state !== null);
+    let processing = ran.mark === null ? null : this.#unmarked(ran.mark, state !== null);
+    if (processing instanceof Promise) processing = await processing;
     await this.#outcome(ran, finalOps(ran.job.id, 'succeeded', processing, state, s.retentionMs));
     this.#done(ran, 'succeeded');
   }
@@ -208,16 +209,10 @@ export class JobRunner {
   }
 
   #done(ran: Ran, outcome: JobDoneEvent['outcome']): void {
-    const { job, tenant } = ran;
-    this.s.onJobDone({
-      jobId: job.id,
-      type: job.type,
-      queue: job.queue,
-      attempt: ran.attempt,
-      outcome,
-      durationMs: performance.now() - ran.started,
-      ...(tenant !== undefined ? { tenant } : {}),
-    });
+    const job = ran.job;
+    const event: JobDoneEvent = { jobId: job.id, type: job.type, queue: job.queue, attempt: ran.attempt, outcome, durationMs: performance.now() - ran.started };
+    if (ran.tenant !== undefined) event.tenant = ran.tenant;
+    this.s.onJobDone(event);
   }
 
   /** Gives a fetched job back to its queue, Enqueued again (a server stopping before it ran or finished it). */
@@ -234,8 +229,10 @@ export class JobRunner {
    * The Processing state an outcome writes first: that of a run fetched unmarked and not marked
    * since (none when the outcome deletes the job: `kept` false).
    */
-  async #unmarked(mark: ProcessingMark, kept = true): Promise<NewState | null> {
-    return (await this.#marks!.unwritten(mark)) && kept ? mark.state : null;
+  #unmarked(mark: ProcessingMark, kept = true): NewState | null | Promise<NewState | null> {
+    const unwritten = this.#marks!.unwritten(mark);
+    if (typeof unwritten === 'boolean') return unwritten && kept ? mark.state : null;
+    return unwritten.then((u) => (u && kept ? mark.state : null));
   }
 
   /**

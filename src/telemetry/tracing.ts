@@ -1,5 +1,6 @@
 import {
   context,
+  INVALID_SPAN_CONTEXT,
   propagation,
   ROOT_CONTEXT,
   SpanKind,
@@ -108,7 +109,10 @@ export function startRunSpan(tracer: Tracer, queue: string, parameters: Record<s
   const options: SpanOptions = { kind: SpanKind.CONSUMER, attributes };
   if (first && trace.isSpanContextValid(first)) options.links = [{ context: first, attributes: { 'jobshard.link': 'first_run' } }];
   const span = tracer.startSpan(`process ${queue}`, options, parent);
-  return { span, context: trace.isSpanContextValid(span.spanContext()) ? trace.setSpan(parent, span) : null };
+  // A no-op span (no SDK, no traced parent) carries INVALID_SPAN_CONTEXT itself: known without
+  // isSpanContextValid's two regular expressions a run.
+  const spanContext = span.spanContext();
+  return { span, context: spanContext !== INVALID_SPAN_CONTEXT && trace.isSpanContextValid(spanContext) ? trace.setSpan(parent, span) : null };
 }
 
 /** A run span's traceparent, for the later attempts' links (undefined when it is not traced). */
