@@ -9,8 +9,11 @@ export interface JobContext {
   attempt: number;
   /** The tenant whose job this is, when the server runs over a router (JobServer(router, …)). */
   tenant?: string;
-  /** Aborts when the server stops past its shutdown timeout, or when this job's lease was lost to another worker. */
-  signal: AbortSignal;
+  /**
+   * Aborts when the server stops past its shutdown timeout, or when this job's lease was lost to
+   * another worker. A getter (its controller is made only when read): `{ ...ctx }` does not copy it.
+   */
+  readonly signal: AbortSignal;
 }
 
 /** Runs one job: gets its arguments and context; a throw (or rejection) fails the attempt. */
