@@ -42,7 +42,11 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
       queues: ['critical', 'default'],
       handlers: {
         'email.send': (args, ctx) => {
-          seen.push({ args, ctx: { jobId: ctx.jobId, attempt: ctx.attempt, queue: ctx.queue, aborted: ctx.signal.aborted } });
+          const { signal } = ctx;
+          seen.push({
+            args,
+            ctx: { jobId: ctx.jobId, type: ctx.type, attempt: ctx.attempt, queue: ctx.queue, aborted: signal.aborted, tenant: 'tenant' in ctx },
+          });
         },
       },
       retentionMs: 60_000,
@@ -50,7 +54,7 @@ export function processingSuite(test: TestFn<unknown>, name: string, fresh: () =
     await srv.start();
     const id = await client.enqueue('email.send', [{ to: 'a@b' }], { queue: 'critical' });
     t.true(await until(async () => (await s.jobs.get(id)).state === 'Succeeded'));
-    t.deepEqual(seen, [{ args: [{ to: 'a@b' }], ctx: { jobId: id, attempt: 1, queue: 'critical', aborted: false } }]);
+    t.deepEqual(seen, [{ args: [{ to: 'a@b' }], ctx: { jobId: id, type: 'email.send', attempt: 1, queue: 'critical', aborted: false, tenant: false } }]);
     const job = await s.jobs.get(id);
     t.truthy(job.expireAt);
     t.deepEqual(
