@@ -95,16 +95,30 @@ export function checkFlag(what: string, value: unknown): boolean {
   return value === true;
 }
 
-export function checkString(what: string, value: unknown, maxLength = 1 << 20): string {
-  if (typeof value !== 'string') throw new InvalidArgumentError(`${what} must be a string, got ${describe(value)}`);
-  if (value.length > maxLength) throw new InvalidArgumentError(`${what} is ${value.length} characters long; the limit is ${maxLength}`);
+/** The longest string value accepted where a caller names no other limit. */
+const MAX_STRING = 1 << 20;
+
+export function checkString(what: string, value: unknown, maxLength = MAX_STRING): string {
+  const problem = stringProblem(value, maxLength);
+  if (problem !== null) throw new InvalidArgumentError(`${what} ${problem}`);
+  return value as string;
+}
+
+/**
+ * What checkString refuses in a value, as the end of its message; null when nothing. Apart, so
+ * that checkStringRecord builds a field's label ("state data.<field>") only for a refusal: every
+ * state and parameter record a job takes comes through it.
+ */
+function stringProblem(value: unknown, maxLength: number): string | null {
+  if (typeof value !== 'string') return `must be a string, got ${describe(value)}`;
+  if (value.length > maxLength) return `is ${value.length} characters long; the limit is ${maxLength}`;
   // The lone-surrogate pattern (with its lookbehind) only for a value that may hold one: nearly none does.
   if (STRING_SUSPECT.test(value)) {
-    if (LONE_SURROGATE.test(value)) throw new InvalidArgumentError(`${what} is not valid Unicode (a lone surrogate)`);
+    if (LONE_SURROGATE.test(value)) return 'is not valid Unicode (a lone surrogate)';
     // Postgres text cannot hold NUL: refused on every backend alike (found by the fuzz tests).
-    if (value.includes('\u0000')) throw new InvalidArgumentError(`${what} contains a NUL character (\\u0000), which Postgres cannot store`);
+    if (value.includes('\u0000')) return 'contains a NUL character (\\u0000), which Postgres cannot store';
   }
-  return value;
+  return null;
 }
 
 export function checkStringRecord(what: string, value: unknown, keyKind: NameKind): Record<string, string> {
@@ -116,8 +130,8 @@ export function checkStringRecord(what: string, value: unknown, keyKind: NameKin
   for (const k of Object.keys(record)) {
     const v = record[k];
     checkName(keyKind, k);
-    // The field's name goes into the message only when there is one to give (every state a job takes comes through here).
-    if (typeof v !== 'string' || STRING_SUSPECT.test(v) || v.length > 1 << 20) checkString(`${what}.${k}`, v);
+    const problem = stringProblem(v, MAX_STRING);
+    if (problem !== null) throw new InvalidArgumentError(`${what}.${k} ${problem}`);
     // Assigned, out["__proto__"] would set the prototype instead of a field.
     if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
     else out[k] = v as string;
