@@ -172,7 +172,7 @@ export class JobRunner {
     const s = this.s;
     // Retention 0 deletes the job with its outcome: a Succeeded state would be deleted in the same commit.
     const state = s.retentionMs === 0 ? null : { name: STATE.succeeded, data: { serverId: s.serverId, durationMs } };
-    let processing = ran.mark === null ? null : this.#unmarked(ran.mark, state !== null);
+    let processing = this.#unmarked(ran, state !== null);
     if (processing instanceof Promise) processing = await processing;
     await this.#outcome(ran, finalOps(ran.job.id, 'succeeded', processing, state, s.retentionMs));
     this.#done(ran, 'succeeded');
@@ -180,7 +180,7 @@ export class JobRunner {
 
   #failedOutcome(ran: Ran, state: NewState): OutcomeWrite {
     return async () => {
-      const processing = ran.mark === null ? null : await this.#unmarked(ran.mark);
+      const processing = await this.#unmarked(ran);
       await this.#outcome(ran, finalOps(ran.job.id, 'failed', processing, state));
       this.#done(ran, 'failed');
     };
@@ -191,7 +191,7 @@ export class JobRunner {
     const delayMs = backoffMs(attempt, policy);
     const at = Date.now() + delayMs;
     return async () => {
-      const processing = ran.mark === null ? null : await this.#unmarked(ran.mark);
+      const processing = await this.#unmarked(ran);
       const tx = new TransactionBuilder();
       if (processing) tx.addJobState(job.id, processing);
       tx.addJobState(job.id, { name: STATE.failed, reason: message, data: { attempt: String(attempt), error: message, stack } });
@@ -227,9 +227,11 @@ export class JobRunner {
 
   /**
    * The Processing state an outcome writes first: that of a run fetched unmarked and not marked
-   * since (none when the outcome deletes the job: `kept` false).
+   * since (none for a run the fetch marked, or when the outcome deletes the job: `kept` false).
    */
-  #unmarked(mark: ProcessingMark, kept = true): NewState | null | Promise<NewState | null> {
+  #unmarked(ran: Ran, kept = true): NewState | null | Promise<NewState | null> {
+    const mark = ran.mark;
+    if (mark === null) return null;
     const unwritten = this.#marks!.unwritten(mark);
     if (typeof unwritten === 'boolean') return unwritten && kept ? mark.state : null;
     return unwritten.then((u) => (u && kept ? mark.state : null));
