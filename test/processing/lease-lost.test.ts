@@ -1,12 +1,31 @@
 // A worker whose job was handed to another (its process froze past the invisibility) learns it
 // at its next keep-alive: the handler's signal aborts with LeaseLostError. Real processes: the
 // worker is SIGSTOPped, not paused by a hook.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
+import type { FetchedJob } from '../../src/storage/queue.js';
+import type { Storage } from '../../src/storage/storage.js';
 import { JobClient } from '../../src/processing/job-client.js';
 import { delay } from '../conformance/helpers.js';
 import { dropCrashData, freshCrashConfig } from '../helpers/crash-config.js';
 import { crashStorage } from '../helpers/crash-worker.js';
 import { kill, startChild } from '../helpers/child.js';
+
+/**
+ * Hands a job of the child to another consumer: enqueued once the child is up and waiting (so it
+ * goes to the child), the child frozen once it runs it, past its invisibility (600 ms), then the
+ * lapsed lease taken here and the child thawed.
+ */
+async function loseLease(t: ExecutionContext, worker: Awaited<ReturnType<typeof startChild>>, storage: Storage): Promise<{ id: string; taken: FetchedJob }> {
+  const id = await new JobClient(storage).enqueue('hold', []);
+  while (!worker.output().includes(`started ${id}`)) await delay(20);
+  worker.child.kill('SIGSTOP');
+  await delay(1_500);
+  const taken = await storage.queues.tryFetch(['default'], { withJob: true });
+  t.is(taken?.jobId, id, 'the lapsed lease lets another consumer take the job');
+  worker.child.kill('SIGCONT');
+  if (!taken) throw new Error(`job ${id} was not handed to another consumer`);
+  return { id, taken };
+}
 
 for (const kind of ['redis', 'postgres'] as const) {
   test(`${kind}: a worker frozen past its job's invisibility has its handler aborted once another takes the job`, async (t) => {
@@ -17,18 +36,11 @@ for (const kind of ['redis', 'postgres'] as const) {
       throw err;
     });
     try {
-      // The child is up and waiting: the job goes to it.
-      const id = await new JobClient(storage).enqueue('hold', []);
-      while (!worker.output().includes(`started ${id}`)) await delay(20);
-      worker.child.kill('SIGSTOP');
-      await delay(1_500);
-      const taken = await storage.queues.tryFetch(['default'], { withJob: true });
-      t.is(taken?.jobId, id, 'the lapsed lease lets another consumer take the job');
-      worker.child.kill('SIGCONT');
+      const { taken } = await loseLease(t, worker, storage);
       const deadline = Date.now() + 5_000;
       while (Date.now() < deadline && !worker.output().includes('aborted')) await delay(20);
       t.regex(worker.output(), /aborted LeaseLostError/);
-      await taken!.ack();
+      await taken.ack();
     } finally {
       await kill(worker.child);
       await close();
@@ -46,13 +58,7 @@ for (const kind of ['redis', 'postgres'] as const) {
       throw err;
     });
     try {
-      const id = await new JobClient(storage).enqueue('hold', []);
-      while (!worker.output().includes(`started ${id}`)) await delay(20);
-      worker.child.kill('SIGSTOP');
-      await delay(1_500);
-      const taken = await storage.queues.tryFetch(['default'], { withJob: true });
-      t.is(taken?.jobId, id, 'the lapsed lease lets another consumer take the job');
-      worker.child.kill('SIGCONT');
+      const { id, taken } = await loseLease(t, worker, storage);
       const deadline = Date.now() + 10_000;
       while (Date.now() < deadline && (await storage.jobs.get(id)).state !== 'Failed') await delay(50);
       t.regex(worker.output(), /aborted LeaseLostError/);
@@ -65,7 +71,7 @@ for (const kind of ['redis', 'postgres'] as const) {
       );
       const gap = history[2]!.createdAt.getTime() - history[1]!.createdAt.getTime();
       t.true(gap < 500, `Processing written ${gap} ms before Failed: by the outcome, not by a mark`);
-      await taken!.ack();
+      await taken.ack();
     } finally {
       await kill(worker.child);
       await close();
