@@ -151,7 +151,7 @@ export class JobServer {
    * checks the same states (JobRunner, ProcessingMark).
    */
   readonly #processing: FetchStateChange;
-  /** What every fetch of this server asks for: its jobs, marked Processing (a worker adds its signal). */
+  /** What every fetch of this server asks for: its jobs, marked Processing unless the mark is deferred (a worker adds its signal). */
   readonly #fetchOptions: Omit<FetchOptions, 'signal'>;
 
   /**
