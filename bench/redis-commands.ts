@@ -11,6 +11,8 @@ import { deleteRedisPrefix, freshPrefix, REDIS_URL } from '../test/helpers/serve
 const JOBS = Number(process.env['BENCH_JOBS'] ?? 5_000);
 // BENCH_RETENTION_MS=0: each job deleted as it succeeds (the JobServer default keeps it a day).
 const RETENTION = process.env['BENCH_RETENTION_MS'] === undefined ? undefined : Number(process.env['BENCH_RETENTION_MS']);
+// BENCH_PEERS=1: the peer bench's JobServer settings (prefetch 64, markProcessingAfterMs 100).
+const PEERS = process.env['BENCH_PEERS'] === '1';
 const prefix = freshPrefix();
 const backend = new RedisBackend({ url: REDIS_URL, prefix });
 const admin = new Redis(REDIS_URL);
@@ -24,6 +26,13 @@ async function commandStats(): Promise<Map<string, { calls: number; usec: number
   return stats;
 }
 
+/** Redis's CPU time so far (user + system), µs: commandstats time commands by the clock, this by the CPU. */
+async function redisCpuUs(): Promise<number> {
+  const info = await admin.info('cpu');
+  const field = (name: string) => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)![1]);
+  return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
+}
+
 try {
   const storage = backend.storage('bench');
   const client = new JobClient(storage);
@@ -34,12 +43,15 @@ try {
     }),
   );
   await admin.config('RESETSTAT');
+  const cpu0 = await redisCpuUs();
+  const t0 = performance.now();
   let done = 0;
   let drained!: () => void;
   const all = new Promise<void>((r) => (drained = r));
   const server = new JobServer(storage, {
     workerCount: 32,
     ...(RETENTION === undefined ? {} : { retentionMs: RETENTION }),
+    ...(PEERS ? { prefetch: 64, markProcessingAfterMs: 100 } : {}),
     handlers: {
       noop: () => {
         if (++done === JOBS) drained();
@@ -48,13 +60,16 @@ try {
   });
   await server.start();
   await all;
+  const secs = (performance.now() - t0) / 1000;
+  const cpu = (await redisCpuUs()) - cpu0;
   await server.stop();
   const rows = [...(await commandStats())].sort((a, b) => b[1].calls - a[1].calls);
   const total = rows.reduce((n, [, s]) => n + s.calls, 0);
   console.log(
-    `\nRedis commands per processed job (${JOBS} no-op jobs, JobServer with 32 workers, retentionMs ${RETENTION ?? 'default (1 day)'}): ${(total / JOBS).toFixed(1)}`,
+    `\nRedis commands per processed job (${JOBS} no-op jobs, JobServer with 32 workers${PEERS ? ', prefetch 64, markProcessingAfterMs 100' : ''}, retentionMs ${RETENTION ?? 'default (1 day)'}): ${(total / JOBS).toFixed(1)}`,
   );
-  console.log('  (scripts count once as evalsha and again for each command they run)');
+  console.log(`  drained at ${(JOBS / secs).toFixed(0)} jobs/s; Redis CPU ${(cpu / JOBS).toFixed(1)} µs a job (INFO cpu)`);
+  console.log('  (scripts count once as evalsha and again for each command they run; times are wall-clock, so a busy machine inflates them)');
   for (const [name, s] of rows) {
     if (s.calls / JOBS < 0.01) continue;
     console.log(`  ${name.padEnd(16)} ${(s.calls / JOBS).toFixed(2).padStart(6)} per job  ${(s.usec / JOBS).toFixed(1).padStart(7)} µs per job`);
