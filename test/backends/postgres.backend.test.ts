@@ -501,9 +501,13 @@ test('plans: commits, acks and sweeps first planned on small tables reach rows b
       ]),
     );
     await client.query(SQL.commitStates, [ns, kept, JSON.stringify(states), '[]']);
-    // A commit that only deletes takes the DELETE as its lock (0016); one with 1 ms locks first.
+    // A commit that only deletes takes the DELETE as its lock (0016; 0025 as the client sends it
+    // now, with a counter); one with 1 ms locks first.
     const gone = ids.slice(26);
-    await client.query(SQL.commit, [ns, gone, JSON.stringify(gone.map((jobId) => ({ op: 'expireJob', jobId, ms: 0 })))]);
+    const half = gone.length >> 1;
+    await client.query(SQL.commit, [ns, gone.slice(0, half), JSON.stringify(gone.slice(0, half).map((jobId) => ({ op: 'expireJob', jobId, ms: 0 })))]);
+    const counter = [{ op: 'counterIncrement', key: 'stats:succeeded', by: gone.length - half, expireInMs: null }];
+    await client.query(SQL.commitDeleting, [ns, gone.slice(half), JSON.stringify(counter), [], []]);
     await client.query(SQL.commit, [ns, [ids[25]], JSON.stringify([{ op: 'expireJob', jobId: ids[25], ms: 1 }])]);
     await new Promise((r) => setTimeout(r, 5));
     t.is((await client.query(SQL.sweep, [100])).rows[0].deleted, '1');

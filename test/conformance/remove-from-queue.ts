@@ -52,6 +52,39 @@ export function removeFromQueueTests(test: Test, h: Harness): void {
     await second.ack();
   });
 
+  test(`${h.name} transactions: jobs deleted (expired with 0 ms) with their removals: a lost lease or a missing job fails the whole commit`, async (t) => {
+    // A worker's outcomes under retentionMs 0 are such a transaction (Postgres: one call that
+    // deletes the jobs by id, 0025-commit-deleting.sql).
+    const s = await h.storage();
+    const id = await createEnqueued(s, 'rq-del');
+    const other = await createEnqueued(s, 'rq-del');
+    const stale = (await s.queues.tryFetch(['rq-del'], { invisibilityTimeoutMs: 50 }))!;
+    await delay(100);
+    const live = (await s.queues.tryFetch(['rq-del']))!;
+    const last = (await s.queues.tryFetch(['rq-del']))!;
+    t.deepEqual([stale.jobId, live.jobId, last.jobId], [id, id, other]);
+    const outcome = (jobId: string, fetched: typeof live, n: number) =>
+      s.transaction((tx) => {
+        tx.expireJob(jobId, 0);
+        tx.counterIncrement('stats:deleted', n);
+        tx.removeFromQueue(fetched);
+      });
+    await rejectsWithCode(t, outcome(id, stale, 1), 'LEASE_LOST');
+    t.is((await s.jobs.get(id)).state, 'Enqueued', 'not deleted with a lost lease');
+    t.is(await s.data.counterGet('stats:deleted'), 0);
+    // The job gone meanwhile (deleted by another commit): its delivery keeps its lease.
+    await s.transaction((tx) => tx.expireJob(other, 0));
+    await rejectsWithCode(t, outcome(other, last, 10), 'JOB_NOT_FOUND');
+    t.is(await s.data.counterGet('stats:deleted'), 0);
+    t.deepEqual(await s.monitoring.queues(), [{ name: 'rq-del', waiting: 0, inFlight: 2 }], 'both live deliveries keep their entries');
+    await outcome(id, live, 100);
+    await rejectsWithCode(t, s.jobs.get(id), 'JOB_NOT_FOUND');
+    t.is(await s.data.counterGet('stats:deleted'), 100);
+    await rejectsWithCode(t, live.ack(), 'LEASE_LOST');
+    await last.ack();
+    t.deepEqual(await s.monitoring.queues(), [], 'no entry left');
+  });
+
   test(`${h.name} transactions: removals from two queues where one lease is lost write nothing; the other delivery keeps its lease`, async (t) => {
     const s = await h.storage();
     const kept = await createEnqueued(s, 'rq-two-a');

@@ -218,11 +218,14 @@ export class PostgresNamespace implements NamespaceDriver {
     if (bad !== undefined) throw new JobNotFoundError(bad);
     const removes = ops.filter((op) => op.op === 'removeFromQueue');
     const rest = foldExpiry(ops.filter((op) => op.op !== 'removeFromQueue'));
-    const states = statesOnly(rest);
+    // A worker's outcomes take one of the two set-based paths: jobs deleted, or each job's state set.
+    const deleting = deletesOnly(rest);
+    const states = deleting ? null : statesOnly(rest);
     const split = removes.map((r) => r.token.split(':') as [string, string]);
     const leases = [split.map(([seq]) => seq), split.map(([, token]) => token)];
     try {
-      if (states) {
+      if (deleting) await this.q(SQL.commitDeleting, [this.ns, ids, JSON.stringify(deleting), ...leases]);
+      else if (states) {
         const params = [this.ns, ids, JSON.stringify(states.byJob), JSON.stringify(states.others)];
         if (removes.length === 0) await this.q(SQL.commitStates, params);
         else await this.q(SQL.commitStatesRemoving, [...params, ...leases]);
@@ -400,6 +403,22 @@ function statesOnly(ops: readonly FoldedOp[]): { byJob: Record<string, JobStates
     }
   }
   return added === null && any ? { byJob, others } : null;
+}
+
+/**
+ * When every op naming a job expires it with 0 ms (deletes it: a worker's outcomes under
+ * retentionMs 0): the ops naming no job, for jobshard_commit_deleting (0025), which deletes the
+ * jobs by id. Otherwise null.
+ */
+function deletesOnly(ops: readonly FoldedOp[]): FoldedOp[] | null {
+  const others: FoldedOp[] = [];
+  let any = false;
+  for (const op of ops) {
+    if (!('jobId' in op)) others.push(op);
+    else if (op.op === 'expireJob' && op.ms <= 0) any = true;
+    else return null;
+  }
+  return any ? others : null;
 }
 
 /** A job's part of jobshard_commit_states' p_states (0017; "added" since 0024). */

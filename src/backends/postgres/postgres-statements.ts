@@ -85,6 +85,8 @@ export const SQL = {
   // A commit that sets each of its jobs' state once, in one UPDATE ($3: the states by job id); $4 the ops naming no job (0017).
   commitStates: `SELECT jobshard_commit_states(own.ns, $2::bigint[], $3::jsonb, $4::jsonb) FROM ${OWNS}`,
   commitStatesRemoving: `SELECT jobshard_commit_states_removing(own.ns, $2::bigint[], $3::jsonb, $4::jsonb, $5::bigint[], $6::text[]) FROM ${OWNS}`,
+  // A commit that only deletes its jobs ($2), with the ops naming no job ($3) and its removals ($4, $5; may be empty) (0025).
+  commitDeleting: `SELECT jobshard_commit_deleting(own.ns, $2::bigint[], $3::jsonb, $4::bigint[], $5::text[]) FROM ${OWNS}`,
 
   // The leased entries with their jobs (columns j_*), optionally marked with a new state, in one
   // round trip: see 0003-fetch-with-job.sql and 0006-fetch-sets-state.sql.
