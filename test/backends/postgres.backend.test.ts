@@ -322,8 +322,9 @@ test('durability: fetch and ack commit without waiting for the WAL flush; enqueu
     'on',
     'an outcome with its acks waits for the flush',
   );
-  const kept = JSON.stringify({ [id]: { state: { name: 'Succeeded', data: {} }, expireMs: 60_000 } });
-  t.is(await commitMode(SQL.commitStatesRemoving, [ns, [id], kept, '[]', [], []]), 'on', 'so does one that sets states in one UPDATE');
+  const kept = JSON.stringify({ names: ['Succeeded'], reasons: [null], data: [{}], entries: ['[]'], expireMs: [60_000] });
+  t.is(await commitMode(SQL.commitSetStates, [ns, [id], kept, '[]', [], []]), 'on', 'so does one that sets states in one UPDATE');
+  t.is(await commitMode(SQL.commitDeleting, [ns, [id], '[]', [], []]), 'on', 'and one that deletes its jobs');
   t.is(await commitMode(SQL.tryLock, [ns, 'r', 1_000]), 'on');
 });
 
@@ -491,16 +492,18 @@ test('plans: commits, acks and sweeps first planned on small tables reach rows b
     t.is(leased.length, 50);
     t.is((await client.query(SQL.ack, [ns, leased.map((r) => r.seq), leased.map((r) => r.token)])).rows.length, 50);
     const ids = leased.map((r) => r.job_id);
-    // Half kept, their outcomes set in one UPDATE (0017), some with a Processing state added first
-    // (0024); the rest deleted (49 with 0 ms, one left for the sweeper with 1 ms).
+    // Half kept, their outcomes set in one UPDATE (0026), some with a Processing state added first;
+    // the rest deleted (49 with 0 ms, one left for the sweeper with 1 ms).
     const kept = ids.slice(0, 25);
-    const states = Object.fromEntries(
-      kept.map((id, i) => [
-        id,
-        { state: { name: 'Succeeded', data: {} }, expireMs: 60_000, ...(i % 2 ? { added: [{ name: 'Processing', data: { serverId: 's' } }] } : {}) },
-      ]),
-    );
-    await client.query(SQL.commitStates, [ns, kept, JSON.stringify(states), '[]']);
+    const entry = (name: string) => ({ n: name, r: null, d: {}, t: 0 });
+    const states = {
+      names: kept.map(() => 'Succeeded'),
+      reasons: kept.map(() => null),
+      data: kept.map(() => ({})),
+      entries: kept.map((_, i) => JSON.stringify([...(i % 2 ? [entry('Processing')] : []), entry('Succeeded')])),
+      expireMs: kept.map(() => 60_000),
+    };
+    await client.query(SQL.commitSetStates, [ns, kept, JSON.stringify(states), '[]', [], []]);
     // A commit that only deletes takes the DELETE as its lock (0016; 0025 as the client sends it
     // now, with a counter); one with 1 ms locks first.
     const gone = ids.slice(26);

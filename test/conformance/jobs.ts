@@ -127,6 +127,38 @@ export function jobTests(test: Test, h: Harness): void {
     t.is((await s.jobs.history(b)).length, 4);
   });
 
+  test(`${h.name} jobs: a worker's outcome keeps names, reasons and data with quotes, backslashes, control characters and emoji exactly`, async (t) => {
+    // Postgres sends such a commit's history entries as JSON text whose "t":0} stands for their
+    // time (0026): no value of the entries may be taken for it.
+    const s = await h.storage();
+    const id = await createEnqueued(s, 'q-odd');
+    const fetched = (await s.queues.tryFetch(['q-odd']))!;
+    const odd = 'a "quoted" \\ back\\slash, \u0001 \u0002\n\t"t":0} 🚀 ünï';
+    // Field names take no control characters (checkName); values do.
+    const processing = { name: 'Processing', reason: `${odd} (mark)`, data: { t: '0}', 'a "q" \\ } 🚀': odd, empty: '' } };
+    const done = { name: 'Succeeded', reason: odd, data: { '"t":': '0', n: 'x' } };
+    await s.transaction((tx) => {
+      tx.addJobState(id, processing);
+      tx.setJobState(id, done);
+      tx.expireJob(id, 60_000);
+      tx.counterIncrement('stats:odd');
+      tx.removeFromQueue(fetched);
+    });
+    const history = await s.jobs.history(id);
+    t.deepEqual(
+      history.slice(1).map((x) => ({ name: x.name, reason: x.reason, data: x.data })),
+      [processing, done],
+    );
+    t.true(history[1]!.createdAt.getTime() >= history[0]!.createdAt.getTime());
+    t.is(history[1]!.createdAt.getTime(), history[2]!.createdAt.getTime(), "both entries take the commit's time");
+    const job = await s.jobs.get(id);
+    t.is(job.state, 'Succeeded');
+    t.is(job.stateReason, odd);
+    t.deepEqual(job.stateData, done.data);
+    t.is(job.stateAt?.getTime(), history[2]!.createdAt.getTime());
+    t.is(await s.data.counterGet('stats:odd'), 1);
+  });
+
   test(`${h.name} jobs: parameters are upserted, missing ones read as null`, async (t) => {
     const s = await h.storage();
     const id = await s.jobs.create({ type: 't', args: [], queue: 'q', parameters: { a: '1' } });

@@ -27,7 +27,7 @@ const sha = (name: 'fetch' | 'commit' | 'lock') => createHash('sha1').update(scr
 function requestsOf(kind: Kind, point: Point): (request: Buffer) => boolean {
   if (kind === 'postgres') {
     const names = (
-      point === 'fetch' ? [SQL.fetch] : point === 'commit' ? [SQL.commit, SQL.commitRemoving, SQL.commitStates, SQL.commitStatesRemoving] : [SQL.extendLock]
+      point === 'fetch' ? [SQL.fetch] : point === 'commit' ? [SQL.commit, SQL.commitRemoving, SQL.commitSetStates, SQL.commitDeleting] : [SQL.extendLock]
     ).map(statementName);
     return (request) => names.some((n) => request.includes(n));
   }

@@ -1,7 +1,7 @@
 import type { FetchAttempt, FetchedEntry, LeasedEntry, NamespaceDriver, NewJobRow } from '../../storage/driver.js';
 import { JobNotFoundError, LeaseLostError, UnitFrozenError, UnitMovedError } from '../../storage/errors.js';
 import { ACTIVE, effective, importRefusal, type UnitOwnership } from '../../storage/ownership.js';
-import type { JobRecord, StateRecord } from '../../storage/job.js';
+import type { JobRecord, NewState, StateRecord } from '../../storage/job.js';
 import type { QueueInfo } from '../../storage/monitoring.js';
 import type { FetchStateChange } from '../../storage/queue.js';
 import type { ServerInfo, ServerRecord } from '../../storage/servers.js';
@@ -226,9 +226,8 @@ export class PostgresNamespace implements NamespaceDriver {
     try {
       if (deleting) await this.q(SQL.commitDeleting, [this.ns, ids, JSON.stringify(deleting), ...leases]);
       else if (states) {
-        const params = [this.ns, ids, JSON.stringify(states.byJob), JSON.stringify(states.others)];
-        if (removes.length === 0) await this.q(SQL.commitStates, params);
-        else await this.q(SQL.commitStatesRemoving, [...params, ...leases]);
+        const { jobIds, others, ...arrays } = states;
+        await this.q(SQL.commitSetStates, [this.ns, jobIds, JSON.stringify(arrays), JSON.stringify(others), ...leases]);
       } else if (removes.length === 0) await this.q(SQL.commit, [this.ns, ids, JSON.stringify(rest)]);
       else await this.q(SQL.commitRemoving, [this.ns, ids, JSON.stringify(rest), ...leases]);
     } catch (err) {
@@ -379,30 +378,54 @@ type FoldedOp = WriteOp | (Extract<WriteOp, { op: 'setJobState' }> & { expireMs:
 
 /**
  * When every op naming a job sets its state, once per job, perhaps after history entries added
- * to it, and does not expire it at once: the states by job id, for jobshard_commit_states (0017,
- * 0024), and the ops naming no job. Otherwise null.
+ * to it, and does not expire it at once: the jobs' parts as arrays, one element a job, for
+ * jobshard_commit_set_states (0026), and the ops naming no job. Otherwise null.
  */
-function statesOnly(ops: readonly FoldedOp[]): { byJob: Record<string, JobStates>; others: FoldedOp[] } | null {
-  const byJob: Record<string, JobStates> = {};
-  const others: FoldedOp[] = [];
+function statesOnly(ops: readonly FoldedOp[]): JobStates | null {
+  const out: JobStates = { jobIds: [], names: [], reasons: [], data: [], entries: [], expireMs: [], others: [] };
+  const seen = new Set<string>();
   // History entries added to a job just before its setJobState (a deferred Processing mark).
-  let added: { jobId: string; states: unknown[] } | null = null;
-  let any = false;
+  let added: { jobId: string; entries: HistoryEntry[] } | null = null;
   for (const op of ops) {
-    if (!('jobId' in op)) others.push(op);
-    else if (op.op === 'addJobState' && (added === null || added.jobId === op.jobId)) (added ??= { jobId: op.jobId, states: [] }).states.push(op.state);
-    else if (op.op !== 'setJobState' || Object.hasOwn(byJob, op.jobId) || ('expireMs' in op && !(op.expireMs > 0))) return null;
+    if (!('jobId' in op)) out.others.push(op);
+    else if (op.op === 'addJobState' && (added === null || added.jobId === op.jobId))
+      (added ??= { jobId: op.jobId, entries: [] }).entries.push(untimed(op.state));
+    else if (op.op !== 'setJobState' || seen.has(op.jobId) || ('expireMs' in op && !(op.expireMs > 0))) return null;
     else if (added !== null && added.jobId !== op.jobId) return null;
     else {
-      const entry: JobStates = { state: op.state };
-      if (added) entry.added = added.states;
-      if ('expireMs' in op) entry.expireMs = op.expireMs;
-      byJob[op.jobId] = entry;
+      const state = untimed(op.state);
+      seen.add(op.jobId);
+      out.jobIds.push(op.jobId);
+      out.names.push(state.n);
+      out.reasons.push(state.r);
+      out.data.push(state.d);
+      out.entries.push(JSON.stringify(added ? [...added.entries, state] : [state]));
+      out.expireMs.push('expireMs' in op ? op.expireMs : null);
       added = null;
-      any = true;
     }
   }
-  return added === null && any ? { byJob, others } : null;
+  return added === null && out.jobIds.length > 0 ? out : null;
+}
+
+/** jobshard_commit_set_states' arrays (0026): element i of each is job i's. */
+interface JobStates {
+  jobIds: string[];
+  names: string[];
+  reasons: Array<string | null>;
+  data: Array<Record<string, string>>;
+  /** Each job's new history entries, as JSON text with their time left to the call. */
+  entries: string[];
+  expireMs: Array<number | null>;
+  others: FoldedOp[];
+}
+
+/**
+ * A state as a history entry in its stored form (jobshard_history_entry, 0015) with its time "t"
+ * 0, which jobshard_commit_set_states replaces with the commit's time (0026). Its other values
+ * are strings, so "t":0} in the JSON text is this time alone.
+ */
+function untimed(state: NewState): HistoryEntry & { d: Record<string, string> } {
+  return { n: state.name, r: state.reason ?? null, d: state.data ?? {}, t: 0 };
 }
 
 /**
@@ -419,13 +442,6 @@ function deletesOnly(ops: readonly FoldedOp[]): FoldedOp[] | null {
     else return null;
   }
   return any ? others : null;
-}
-
-/** A job's part of jobshard_commit_states' p_states (0017; "added" since 0024). */
-interface JobStates {
-  state: unknown;
-  added?: unknown[];
-  expireMs?: number;
 }
 
 /**

@@ -82,9 +82,9 @@ export const SQL = {
   commit: `SELECT jobshard_commit(own.ns, $2::bigint[], $3::jsonb) FROM ${OWNS}`,
   // A transaction with removeFromQueue: its writes and the fenced removals, one commit (0007).
   commitRemoving: `SELECT jobshard_commit_removing(own.ns, $2::bigint[], $3::jsonb, $4::bigint[], $5::text[]) FROM ${OWNS}`,
-  // A commit that sets each of its jobs' state once, in one UPDATE ($3: the states by job id); $4 the ops naming no job (0017).
-  commitStates: `SELECT jobshard_commit_states(own.ns, $2::bigint[], $3::jsonb, $4::jsonb) FROM ${OWNS}`,
-  commitStatesRemoving: `SELECT jobshard_commit_states_removing(own.ns, $2::bigint[], $3::jsonb, $4::jsonb, $5::bigint[], $6::text[]) FROM ${OWNS}`,
+  // A commit that sets each of its jobs' state once, in one UPDATE, its parts as arrays in $3, the ops naming no job ($4)
+  // and its removals ($5, $6; may be empty) (0026).
+  commitSetStates: `SELECT jobshard_commit_set_states(own.ns, $2::bigint[], $3::jsonb, $4::jsonb, $5::bigint[], $6::text[]) FROM ${OWNS}`,
   // A commit that only deletes its jobs ($2), with the ops naming no job ($3) and its removals ($4, $5; may be empty) (0025).
   commitDeleting: `SELECT jobshard_commit_deleting(own.ns, $2::bigint[], $3::jsonb, $4::bigint[], $5::text[]) FROM ${OWNS}`,
 
