@@ -58,9 +58,13 @@ async function fill(router: Router, tenant: string, n: number): Promise<void> {
  * Other tenants' enqueue+fetch+ack loop; `take` reads (and resets) the round trips done, in all
  * and by the first half of the tenants (those on the source shard).
  */
-function background(router: Router, tenants: string[]): { take: () => { all: number; source: number }; total: () => number; stop: () => Promise<void> } {
+function background(
+  router: Router,
+  tenants: string[],
+): { take: () => { all: number; source: number }; total: () => { all: number; source: number }; stop: () => Promise<void> } {
   let done = 0;
   let total = 0;
+  let totalSource = 0;
   let onSource = 0;
   let stopped = false;
   const loops = tenants.map(async (tn, i) => {
@@ -71,7 +75,10 @@ function background(router: Router, tenants: string[]): { take: () => { all: num
       await f?.ack();
       done++;
       total++;
-      if (i < tenants.length / 2) onSource++;
+      if (i < tenants.length / 2) {
+        onSource++;
+        totalSource++;
+      }
     }
   });
   return {
@@ -81,7 +88,7 @@ function background(router: Router, tenants: string[]): { take: () => { all: num
       onSource = 0;
       return d;
     },
-    total: () => total,
+    total: () => ({ all: total, source: totalSource }),
     stop: async () => {
       stopped = true;
       await Promise.all(loops);
@@ -129,12 +136,15 @@ interface CliMove {
   pauseMs: number;
   /** The time the mover was stopped, to leave out of its copy rate. */
   stoppedMs: number;
-  /** Per pair of windows: the others' rate while the mover ran / while it was stopped, and what the running window copied. */
-  pairs: Array<{ ratio: number; jobsPerSec: number; itemsPerSec: number }>;
+  /**
+   * Per pair of windows: the others' rate while the mover ran / while it was stopped, in all and of
+   * those on the source and on the target shard, and what the running window copied.
+   */
+  pairs: Array<{ ratio: number; source: number; target: number; jobsPerSec: number; itemsPerSec: number }>;
 }
 
 /** `jobshard placement move` in its own process; the pause it reports, and the alternated windows. */
-function cliMove(config: string, unit: string, onStart: () => void, others: () => number): Promise<CliMove> {
+function cliMove(config: string, unit: string, onStart: () => void, others: () => { all: number; source: number }): Promise<CliMove> {
   return new Promise((resolve, reject) => {
     const args = [
       BIN,
@@ -158,13 +168,20 @@ function cliMove(config: string, unit: string, onStart: () => void, others: () =
     let windowAt = 0;
     let copiedAt = 0;
     let itemsAt = 0;
-    let running: { rate: number; jobsPerSec: number; itemsPerSec: number } | null = null;
+    let running: ReturnType<typeof window> | null = null;
     let state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
     let timer: NodeJS.Timeout | undefined;
     const window = () => {
       const now = performance.now();
       const ms = now - windowAt;
-      const r = { rate: others() / ms, jobsPerSec: ((copied - copiedAt) * 1000) / ms, itemsPerSec: ((items - itemsAt) * 1000) / ms };
+      const o = others();
+      const r = {
+        rate: o.all / ms,
+        source: o.source / ms,
+        target: (o.all - o.source) / ms,
+        jobsPerSec: ((copied - copiedAt) * 1000) / ms,
+        itemsPerSec: ((items - itemsAt) * 1000) / ms,
+      };
       windowAt = now;
       copiedAt = copied;
       itemsAt = items;
@@ -188,7 +205,13 @@ function cliMove(config: string, unit: string, onStart: () => void, others: () =
         timer = setTimeout(() => {
           const stopped = window();
           stoppedMs += ALTERNATE_MS;
-          pairs.push({ ratio: running!.rate / stopped.rate, jobsPerSec: running!.jobsPerSec, itemsPerSec: running!.itemsPerSec });
+          pairs.push({
+            ratio: running!.rate / stopped.rate,
+            source: running!.source / stopped.source,
+            target: running!.target / stopped.target,
+            jobsPerSec: running!.jobsPerSec,
+            itemsPerSec: running!.itemsPerSec,
+          });
           child.kill('SIGCONT');
           state = 'running';
           timer = setTimeout(() => (state = 'stopping'), ALTERNATE_MS);
@@ -222,7 +245,8 @@ function windowsSummary(pairs: CliMove['pairs']): string {
   const part = (label: string, ps: CliMove['pairs']) => {
     if (ps.length === 0) return `${label}: no pair`;
     const ratios = ps.map((p) => p.ratio).sort((a, b) => a - b);
-    return `${label} ${median(ratios).toFixed(2)} (${ratios[0]!.toFixed(2)}–${ratios.at(-1)!.toFixed(2)}, ${ps.length} pairs, copy ${Math.round(median(ps.map((p) => p.itemsPerSec))).toLocaleString('en')} items/s)`;
+    const by = (f: (p: CliMove['pairs'][number]) => number) => median(ps.map(f)).toFixed(2);
+    return `${label} ${median(ratios).toFixed(2)} (${ratios[0]!.toFixed(2)}–${ratios.at(-1)!.toFixed(2)}, ${ps.length} pairs, source ${by((p) => p.source)}, target ${by((p) => p.target)}, copy ${Math.round(median(ps.map((p) => p.itemsPerSec))).toLocaleString('en')} items/s)`;
   };
   const jobs = pairs.filter((p) => p.jobsPerSec > 0);
   const entries = pairs.filter((p) => p.jobsPerSec === 0);
@@ -270,7 +294,7 @@ try {
     await sleep(WINDOW_MS);
     const before = rate(bg.take(), WINDOW_MS);
     let t0 = performance.now();
-    let seen = 0;
+    let seen = { all: 0, source: 0 };
     const moved: CliMove = IN_PROCESS
       ? {
           pauseMs: (
@@ -291,8 +315,9 @@ try {
             t0 = performance.now();
           },
           () => {
-            const n = bg.total() - seen;
-            seen += n;
+            const now = bg.total();
+            const n = { all: now.all - seen.all, source: now.source - seen.source };
+            seen = now;
             return n;
           },
         );
