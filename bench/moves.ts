@@ -138,9 +138,10 @@ interface CliMove {
   stoppedMs: number;
   /**
    * Per pair of windows: the others' rate while the mover ran / while it was stopped, in all and of
-   * those on the source and on the target shard, and what the running window copied.
+   * those on the source and on the target shard; the two rates themselves (round trips a ms); and
+   * what the running window copied.
    */
-  pairs: Array<{ ratio: number; source: number; target: number; jobsPerSec: number; itemsPerSec: number }>;
+  pairs: Array<{ ratio: number; running: number; stopped: number; source: number; target: number; jobsPerSec: number; itemsPerSec: number }>;
 }
 
 /** `jobshard placement move` in its own process; the pause it reports, and the alternated windows. */
@@ -207,6 +208,8 @@ function cliMove(config: string, unit: string, onStart: () => void, others: () =
           stoppedMs += ALTERNATE_MS;
           pairs.push({
             ratio: running!.rate / stopped.rate,
+            running: running!.rate,
+            stopped: stopped.rate,
             source: running!.source / stopped.source,
             target: running!.target / stopped.target,
             jobsPerSec: running!.jobsPerSec,
@@ -246,7 +249,10 @@ function windowsSummary(pairs: CliMove['pairs']): string {
     if (ps.length === 0) return `${label}: no pair`;
     const ratios = ps.map((p) => p.ratio).sort((a, b) => a - b);
     const by = (f: (p: CliMove['pairs'][number]) => number) => median(ps.map(f)).toFixed(2);
-    return `${label} ${median(ratios).toFixed(2)} (${ratios[0]!.toFixed(2)}–${ratios.at(-1)!.toFixed(2)}, ${ps.length} pairs, source ${by((p) => p.source)}, target ${by((p) => p.target)}, copy ${Math.round(median(ps.map((p) => p.itemsPerSec))).toLocaleString('en')} items/s)`;
+    // The others' round trips over every running window against every stopped one: their throughput
+    // during the copy as a ratio to without it, where the median is that of one pair of windows.
+    const pooled = ps.reduce((n, p) => n + p.running, 0) / ps.reduce((n, p) => n + p.stopped, 0);
+    return `${label} ${median(ratios).toFixed(2)} (${ratios[0]!.toFixed(2)}–${ratios.at(-1)!.toFixed(2)}, ${ps.length} pairs, pooled ${pooled.toFixed(2)}, source ${by((p) => p.source)}, target ${by((p) => p.target)}, copy ${Math.round(median(ps.map((p) => p.itemsPerSec))).toLocaleString('en')} items/s)`;
   };
   const jobs = pairs.filter((p) => p.jobsPerSec > 0);
   const entries = pairs.filter((p) => p.jobsPerSec === 0);
@@ -261,7 +267,7 @@ console.log(
 );
 console.log(
   ALTERNATE_MS > 0 && !IN_PROCESS
-    ? `direction            move s   jobs/s   pause ms   others' rate, mover running / stopped, windows of ${ALTERNATE_MS} ms alternated: median (range); move s leaves out the stopped time`
+    ? `direction            move s   jobs/s   pause ms   others' rate, mover running / stopped, windows of ${ALTERNATE_MS} ms alternated: median of the pairs (range), pooled (every running window's round trips over every stopped one's); move s leaves out the stopped time`
     : 'direction            move s   jobs/s   pause ms   others during / before+after (ops/s); the same for those on the source and on the target shard',
 );
 try {
