@@ -249,8 +249,8 @@ function windowsSummary(pairs: CliMove['pairs']): string {
     if (ps.length === 0) return `${label}: no pair`;
     const ratios = ps.map((p) => p.ratio).sort((a, b) => a - b);
     const by = (f: (p: CliMove['pairs'][number]) => number) => median(ps.map(f)).toFixed(2);
-    // The others' round trips over every running window against every stopped one: their throughput
-    // during the copy as a ratio to without it, where the median is that of one pair of windows.
+    // The others' mean rate over every running window against that over every stopped one: their
+    // throughput during the copy as a ratio to without it, where the median is that of one pair.
     const pooled = ps.reduce((n, p) => n + p.running, 0) / ps.reduce((n, p) => n + p.stopped, 0);
     return `${label} ${median(ratios).toFixed(2)} (${ratios[0]!.toFixed(2)}–${ratios.at(-1)!.toFixed(2)}, ${ps.length} pairs, pooled ${pooled.toFixed(2)}, source ${by((p) => p.source)}, target ${by((p) => p.target)}, copy ${Math.round(median(ps.map((p) => p.itemsPerSec))).toLocaleString('en')} items/s)`;
   };
@@ -267,7 +267,7 @@ console.log(
 );
 console.log(
   ALTERNATE_MS > 0 && !IN_PROCESS
-    ? `direction            move s   jobs/s   pause ms   others' rate, mover running / stopped, windows of ${ALTERNATE_MS} ms alternated: median of the pairs (range), pooled (every running window's round trips over every stopped one's); move s leaves out the stopped time`
+    ? `direction            move s   jobs/s   pause ms   others' rate, mover running / stopped, windows of ${ALTERNATE_MS} ms alternated: median of the pairs (range), pooled (the mean rate over every running window / over every stopped one); move s leaves out the stopped time`
     : 'direction            move s   jobs/s   pause ms   others during / before+after (ops/s); the same for those on the source and on the target shard',
 );
 try {
