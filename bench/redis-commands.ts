@@ -7,6 +7,7 @@ import { RedisBackend } from '../src/backends/redis/redis-backend.js';
 import { JobClient } from '../src/processing/job-client.js';
 import { JobServer } from '../src/processing/job-server.js';
 import { deleteRedisPrefix, freshPrefix, REDIS_URL } from '../test/helpers/servers.js';
+import { redisCpuUs } from './lib/redis-cpu.js';
 
 const JOBS = Number(process.env['BENCH_JOBS'] ?? 5_000);
 // BENCH_RETENTION_MS=0: each job deleted as it succeeds (the JobServer default keeps it a day).
@@ -26,13 +27,6 @@ async function commandStats(): Promise<Map<string, { calls: number; usec: number
   return stats;
 }
 
-/** Redis's CPU time so far (user + system), µs: commandstats time commands by the clock, this by the CPU. */
-async function redisCpuUs(): Promise<number> {
-  const info = await admin.info('cpu');
-  const field = (name: string) => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)![1]);
-  return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
-}
-
 try {
   const storage = backend.storage('bench');
   const client = new JobClient(storage);
@@ -43,7 +37,7 @@ try {
     }),
   );
   await admin.config('RESETSTAT');
-  const cpu0 = await redisCpuUs();
+  const cpu0 = await redisCpuUs(admin);
   const t0 = performance.now();
   let done = 0;
   let drained!: () => void;
@@ -61,7 +55,7 @@ try {
   await server.start();
   await all;
   const secs = (performance.now() - t0) / 1000;
-  const cpu = (await redisCpuUs()) - cpu0;
+  const cpu = (await redisCpuUs(admin)) - cpu0;
   await server.stop();
   const rows = [...(await commandStats())].sort((a, b) => b[1].calls - a[1].calls);
   const total = rows.reduce((n, [, s]) => n + s.calls, 0);

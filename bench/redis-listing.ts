@@ -12,6 +12,7 @@ import { RedisKeys } from '../src/backends/redis/redis-keys.js';
 import { listByRegistry, listByScan } from '../src/backends/redis/redis-unit-listing.js';
 import { deleteRedisPrefix, freshPrefix, REDIS_URL } from '../test/helpers/servers.js';
 import { median } from './lib/median.js';
+import { redisCpuUs } from './lib/redis-cpu.js';
 
 const JOBS = Number(process.env['BENCH_JOBS'] ?? 20_000);
 const FOREIGN = Number(process.env['BENCH_FOREIGN'] ?? 300_000);
@@ -22,11 +23,7 @@ const admin = new Redis(REDIS_URL);
 const run: RunCommand = (fn) => fn(admin);
 
 /** Redis's CPU so far, in ms (user + system). */
-async function redisCpuMs(): Promise<number> {
-  const info = await admin.info('cpu');
-  const v = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)![1]);
-  return (v('used_cpu_user') + v('used_cpu_sys')) * 1000;
-}
+const redisCpuMs = async (): Promise<number> => (await redisCpuUs(admin)) / 1000;
 
 async function fill(ns: string): Promise<void> {
   const s = backend.storage(ns);
