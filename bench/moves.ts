@@ -132,16 +132,21 @@ function redis(): BackendSpec {
  */
 const ALTERNATE_MS = Number(process.env['MOVES_ALTERNATE_MS'] ?? 1_000);
 
+/** One window: the others' round trips a ms, in all and by shard, and what the mover copied meanwhile. */
+interface Window {
+  rate: number;
+  source: number;
+  target: number;
+  jobsPerSec: number;
+  itemsPerSec: number;
+}
+
 interface CliMove {
   pauseMs: number;
   /** The time the mover was stopped, to leave out of its copy rate. */
   stoppedMs: number;
-  /**
-   * Per pair of windows: the others' rate while the mover ran / while it was stopped, in all and of
-   * those on the source and on the target shard; the two rates themselves (round trips a ms); and
-   * what the running window copied.
-   */
-  pairs: Array<{ ratio: number; running: number; stopped: number; source: number; target: number; jobsPerSec: number; itemsPerSec: number }>;
+  /** Per pair of windows: the one with the mover running, and the one with it stopped after it. */
+  pairs: Array<{ running: Window; stopped: Window }>;
 }
 
 /** `jobshard placement move` in its own process; the pause it reports, and the alternated windows. */
@@ -169,10 +174,10 @@ function cliMove(config: string, unit: string, onStart: () => void, others: () =
     let windowAt = 0;
     let copiedAt = 0;
     let itemsAt = 0;
-    let running: ReturnType<typeof window> | null = null;
+    let running: Window | null = null;
     let state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
     let timer: NodeJS.Timeout | undefined;
-    const window = () => {
+    const window = (): Window => {
       const now = performance.now();
       const ms = now - windowAt;
       const o = others();
@@ -206,15 +211,7 @@ function cliMove(config: string, unit: string, onStart: () => void, others: () =
         timer = setTimeout(() => {
           const stopped = window();
           stoppedMs += ALTERNATE_MS;
-          pairs.push({
-            ratio: running!.rate / stopped.rate,
-            running: running!.rate,
-            stopped: stopped.rate,
-            source: running!.source / stopped.source,
-            target: running!.target / stopped.target,
-            jobsPerSec: running!.jobsPerSec,
-            itemsPerSec: running!.itemsPerSec,
-          });
+          pairs.push({ running: running!, stopped });
           child.kill('SIGCONT');
           state = 'running';
           timer = setTimeout(() => (state = 'stopping'), ALTERNATE_MS);
@@ -247,15 +244,15 @@ function cliMove(config: string, unit: string, onStart: () => void, others: () =
 function windowsSummary(pairs: CliMove['pairs']): string {
   const part = (label: string, ps: CliMove['pairs']) => {
     if (ps.length === 0) return `${label}: no pair`;
-    const ratios = ps.map((p) => p.ratio).sort((a, b) => a - b);
-    const by = (f: (p: CliMove['pairs'][number]) => number) => median(ps.map(f)).toFixed(2);
+    const ratios = ps.map((p) => p.running.rate / p.stopped.rate).sort((a, b) => a - b);
+    const by = (k: 'source' | 'target') => median(ps.map((p) => p.running[k] / p.stopped[k])).toFixed(2);
     // The others' mean rate over every running window against that over every stopped one: their
     // throughput during the copy as a ratio to without it, where the median is that of one pair.
-    const pooled = ps.reduce((n, p) => n + p.running, 0) / ps.reduce((n, p) => n + p.stopped, 0);
-    return `${label} ${median(ratios).toFixed(2)} (${ratios[0]!.toFixed(2)}–${ratios.at(-1)!.toFixed(2)}, ${ps.length} pairs, pooled ${pooled.toFixed(2)}, source ${by((p) => p.source)}, target ${by((p) => p.target)}, copy ${Math.round(median(ps.map((p) => p.itemsPerSec))).toLocaleString('en')} items/s)`;
+    const pooled = ps.reduce((n, p) => n + p.running.rate, 0) / ps.reduce((n, p) => n + p.stopped.rate, 0);
+    return `${label} ${median(ratios).toFixed(2)} (${ratios[0]!.toFixed(2)}–${ratios.at(-1)!.toFixed(2)}, ${ps.length} pairs, pooled ${pooled.toFixed(2)}, source ${by('source')}, target ${by('target')}, copy ${Math.round(median(ps.map((p) => p.running.itemsPerSec))).toLocaleString('en')} items/s)`;
   };
-  const jobs = pairs.filter((p) => p.jobsPerSec > 0);
-  const entries = pairs.filter((p) => p.jobsPerSec === 0);
+  const jobs = pairs.filter((p) => p.running.jobsPerSec > 0);
+  const entries = pairs.filter((p) => p.running.jobsPerSec === 0);
   return `${part('all', pairs)}; ${part('copying jobs', jobs)}; ${part('copying queue entries', entries)}`;
 }
 
